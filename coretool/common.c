@@ -1,0 +1,191 @@
+/*
+ * common.c: what every verb shares: common options, opening targets,
+ * errors in the one-line form, output files, byte counts.
+ */
+#include "config.h"
+
+#include "coretool.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ct_error(int code, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "coretool: %s: ", what);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int ct_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "coretool: %s: ", verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (coretool %s --help)\n", verb);
+	return CT_EXIT_USAGE;
+}
+
+int ct_common_option(ct_common *c, int opt, const char *arg)
+{
+	char *end;
+	switch (opt) {
+	case CT_OPT_FORMAT:
+		if (!strcmp(arg, "text"))
+			c->format = CT_FORMAT_TEXT;
+		else if (!strcmp(arg, "json"))
+			c->format = CT_FORMAT_JSON;
+		else if (!strcmp(arg, "csv"))
+			c->format = CT_FORMAT_CSV;
+		else {
+			ct_error(CT_EXIT_USAGE, "--format", "'%s' is not text, json or csv", arg);
+			return -1;
+		}
+		return 1;
+	case 'o':
+		c->output = arg;
+		return 1;
+	case CT_OPT_EXE:
+		c->exe = arg;
+		return 1;
+	case CT_OPT_SYSROOT:
+		c->sysroot = arg;
+		return 1;
+	case CT_OPT_DEBUG_DIR:
+		if (c->n_debug_dirs >= CT_MAX_DEBUG_DIRS) {
+			ct_error(CT_EXIT_USAGE, "--debug-dir", "at most %d", CT_MAX_DEBUG_DIRS);
+			return -1;
+		}
+		c->debug_dirs[c->n_debug_dirs++] = arg;
+		c->debug_dirs[c->n_debug_dirs] = NULL;
+		return 1;
+	case CT_OPT_PID:
+		errno = 0;
+		long pid = strtol(arg, &end, 10);
+		if (errno || *end || pid <= 0 || pid > INT32_MAX) {
+			ct_error(CT_EXIT_USAGE, "--pid", "'%s' is not a process id", arg);
+			return -1;
+		}
+		c->pid = (pid_t)pid;
+		return 1;
+	case CT_OPT_HELP:
+	case 'h':
+		c->help = 1;
+		return 1;
+	}
+	return 0;
+}
+
+const char *ct_target_name(const ct_common *c, const char *path)
+{
+	static char buf[32];
+	if (path)
+		return path;
+	snprintf(buf, sizeof buf, "pid %d", (int)c->pid);
+	return buf;
+}
+
+int ct_target_open(hw_target **out, const ct_common *c, const char *path)
+{
+	hw_target_options o = {
+		.exe = c->exe,
+		.sysroot = c->sysroot,
+		.debug_dirs = c->n_debug_dirs ? (const char **)c->debug_dirs : NULL,
+	};
+	int rc = path ? hw_target_open_core(out, path, &o) : hw_target_open_pid(out, c->pid, &o);
+	if (rc != HW_OK)
+		return ct_error(CT_EXIT_TARGET, ct_target_name(c, path), "%s", hw_error_last());
+	return CT_EXIT_OK;
+}
+
+FILE *ct_output_open(const ct_common *c)
+{
+	if (!c->output || !strcmp(c->output, "-"))
+		return stdout;
+	FILE *f = fopen(c->output, "w");
+	if (!f)
+		ct_error(CT_EXIT_USAGE, c->output, "cannot write: %s (check the path)", strerror(errno));
+	return f;
+}
+
+int ct_output_close(const ct_common *c, FILE *f)
+{
+	int bad = ferror(f);
+	if (f == stdout)
+		bad |= fflush(f) != 0;
+	else
+		bad |= fclose(f) != 0;
+	if (bad)
+		return ct_error(CT_EXIT_USAGE, c->output ? c->output : "stdout", "write error");
+	return CT_EXIT_OK;
+}
+
+void ct_json_string(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+int ct_parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {
+		{"", 1},         {"B", 1},
+		{"K", 1024.0},   {"KB", 1e3},  {"KiB", 1024.0},
+		{"M", 1048576.0}, {"MB", 1e6}, {"MiB", 1048576.0},
+		{"G", 1073741824.0}, {"GB", 1e9}, {"GiB", 1073741824.0},
+		{"T", 1099511627776.0}, {"TB", 1e12}, {"TiB", 1099511627776.0},
+	};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (!strcasecmp(end, units[i].suffix) && !(units[i].suffix[0] == 0 && *end)) {
+			double b = v * units[i].mult;
+			if (b > 1.8e19)
+				return -1;
+			*out = (uint64_t)(b + 0.5);
+			return 0;
+		}
+	return -1;
+}
+
+const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap)
+{
+	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	int u = 0;
+	while (v >= 1024.0 && u < 5) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, cap, "%.1f %s", v, unit[u]);
+	return buf;
+}

@@ -1,0 +1,117 @@
+/*
+ * coretool.h: what the verbs of coretool share: the common options
+ * (--format, -o, --exe, --sysroot, --debug-dir, --pid), opening targets, and
+ * the one-line error convention:
+ *
+ *     coretool: TARGET: what is wrong (what to do)
+ *
+ * Exit status: 0 done; 1 check found problems / diff --max-growth exceeded;
+ * 2 usage error; 3 the target cannot be read or is not supported.
+ */
+#ifndef CORETOOL_H
+#define CORETOOL_H
+
+#include "heapwalk.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+enum ct_exit {
+	CT_EXIT_OK = 0,
+	CT_EXIT_FOUND = 1,
+	CT_EXIT_USAGE = 2,
+	CT_EXIT_TARGET = 3,
+};
+
+typedef enum ct_format {
+	CT_FORMAT_TEXT = 0,
+	CT_FORMAT_JSON = 1,
+	CT_FORMAT_CSV = 2,
+} ct_format;
+
+#define CT_MAX_DEBUG_DIRS 16
+
+/* Options every verb takes. */
+typedef struct ct_common {
+	ct_format format;
+	const char *output; /* -o FILE, NULL for stdout */
+	const char *exe;
+	const char *sysroot;
+	const char *debug_dirs[CT_MAX_DEBUG_DIRS + 1];
+	int n_debug_dirs;
+	pid_t pid;          /* --pid N, 0 when none */
+	int help;
+} ct_common;
+
+/* Long options handled by ct_common_option(); verbs append theirs. */
+enum {
+	CT_OPT_FORMAT = 1000,
+	CT_OPT_EXE,
+	CT_OPT_SYSROOT,
+	CT_OPT_DEBUG_DIR,
+	CT_OPT_PID,
+	CT_OPT_HELP,
+	CT_OPT_VERB_BASE = 1100, /* verbs number their own options from here */
+};
+
+#define CT_COMMON_LONG_OPTIONS                                        \
+	{"format", required_argument, NULL, CT_OPT_FORMAT},           \
+	{"output", required_argument, NULL, 'o'},                     \
+	{"exe", required_argument, NULL, CT_OPT_EXE},                 \
+	{"sysroot", required_argument, NULL, CT_OPT_SYSROOT},         \
+	{"debug-dir", required_argument, NULL, CT_OPT_DEBUG_DIR},     \
+	{"pid", required_argument, NULL, CT_OPT_PID},                 \
+	{"help", no_argument, NULL, CT_OPT_HELP}
+
+/* The short options string the common options need. */
+#define CT_COMMON_SHORT_OPTIONS "+o:h"
+
+/* Handle a common option; 1 when handled, 0 when not ours, -1 on a bad
+ * value (message printed). */
+int ct_common_option(ct_common *c, int opt, const char *arg);
+
+/* Print "coretool: WHAT: message" and return code. */
+int ct_error(int code, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A usage error for verb: message then a pointer to --help; returns 2. */
+int ct_usage_error(const char *verb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Open a target named by a command-line argument (a core file) or by
+ * --pid.  On failure prints the one-line error and returns CT_EXIT_TARGET. */
+int ct_target_open(hw_target **out, const ct_common *c, const char *path);
+/* The name to use in error messages for this target spec. */
+const char *ct_target_name(const ct_common *c, const char *path);
+
+/* The output stream (-o FILE or stdout); NULL with an error printed. */
+FILE *ct_output_open(const ct_common *c);
+/* Close it; returns CT_EXIT_TARGET-free codes: 0 or CT_EXIT_USAGE on write error. */
+int ct_output_close(const ct_common *c, FILE *f);
+
+/* JSON helpers: write s as a JSON string (with quotes); NULL as null. */
+void ct_json_string(FILE *f, const char *s);
+
+/* Parse a byte count: "1024", "64KiB", "2M", "1.5GiB".  0 ok, -1 bad. */
+int ct_parse_bytes(const char *s, uint64_t *out);
+
+/* Format bytes for humans into buf ("1.5 MiB"); returns buf. */
+const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap);
+
+/* A verb: argc/argv start at the verb's name. */
+typedef struct ct_verb {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} ct_verb;
+
+int ct_verb_info(int argc, char **argv);
+int ct_verb_summary(int argc, char **argv);
+int ct_verb_top(int argc, char **argv);
+int ct_verb_diff(int argc, char **argv);
+int ct_verb_snap(int argc, char **argv);
+int ct_verb_chunks(int argc, char **argv);
+int ct_verb_show(int argc, char **argv);
+int ct_verb_check(int argc, char **argv);
+int ct_verb_trace(int argc, char **argv);
+
+#endif /* CORETOOL_H */

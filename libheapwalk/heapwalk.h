@@ -1,0 +1,396 @@
+/*
+ * heapwalk.h: the public API of libheapwalk.
+ *
+ * One pipeline, four stages (docs: ARCHITECTURE):
+ *
+ *   target  -->  walkers  -->  snapshot  -->  views
+ *
+ * A *target* is where bytes come from: a core file, a live process or a read
+ * callback.  *Walkers* (glibc malloc, CPython pymalloc, the tracer's tables)
+ * turn a target into allocation records handed to a visitor.  A *snapshot* is
+ * the in-memory model every view works on.  Nothing here prints.
+ *
+ * Conventions (as in libgit2):
+ *  - every function that can fail returns an int: 0 (HW_OK) or a negative
+ *    HW_E* code; the one-line message of the last failure on this thread is
+ *    hw_error_last().
+ *  - out-parameters come first; handles are opaque; names are hw_<noun>_<verb>.
+ *  - addresses in the target are uint64_t; nothing read from a target is
+ *    trusted: walkers bound every length and every list walk.
+ */
+#ifndef HEAPWALK_H
+#define HEAPWALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define HW_API __attribute__((visibility("default")))
+#else
+#define HW_API
+#endif
+
+/* ======================================================================== */
+/* Errors                                                                   */
+/* ======================================================================== */
+
+enum hw_error {
+	HW_OK = 0,
+	HW_EINVAL = -1,       /* bad argument */
+	HW_ENOMEM = -2,       /* out of memory */
+	HW_EIO = -3,          /* the target cannot be read (file, process) */
+	HW_EUNSUPPORTED = -4, /* not a format/architecture/version we handle */
+	HW_ENOTFOUND = -5,    /* symbol, module, allocator or table not present */
+	HW_EFAULT = -6,       /* address not readable in the target */
+	HW_ECORRUPT = -7,     /* data failed validation */
+	HW_EINTR = -8,        /* interrupted (Ctrl-C) */
+};
+
+/* The message of the last failure on this thread ("" when none).  The
+ * string stays valid until the next failing call on this thread. */
+HW_API const char *hw_error_last(void);
+
+/* ======================================================================== */
+/* Target: where bytes come from (libheapwalk/target/)                      */
+/* ======================================================================== */
+
+typedef struct hw_target hw_target;
+
+typedef enum hw_target_kind {
+	HW_TARGET_CORE = 0,
+	HW_TARGET_LIVE = 1,
+	HW_TARGET_CALLBACK = 2,
+} hw_target_kind;
+
+typedef struct hw_target_options {
+	const char *exe;        /* --exe: the executable, when the core's path does not resolve */
+	const char *sysroot;    /* --sysroot: prefix for every path the target names */
+	const char **debug_dirs; /* --debug-dir roots, NULL-terminated; NULL means /usr/lib/debug */
+	int no_file_fallback;   /* 1: never read bytes missing from a core from mapped files */
+} hw_target_options;
+
+/* Open a core file read-only.  Only ELF64 x86-64 ET_CORE.  Nothing but the
+ * headers and notes is read until needed: PT_LOAD segments are mmapped. */
+HW_API int hw_target_open_core(hw_target **out, const char *path,
+			       const hw_target_options *opts);
+
+/* Attach to a live process: every thread is stopped (PTRACE_SEIZE +
+ * PTRACE_INTERRUPT); memory is read from /proc/PID/mem.  The process is never
+ * written and is resumed by hw_target_close(), on every path. */
+HW_API int hw_target_open_pid(hw_target **out, pid_t pid,
+			      const hw_target_options *opts);
+
+/* Like hw_target_open_pid but the caller (a debugger) already stopped the
+ * process: no ptrace, only /proc/PID/mem and /proc/PID/maps. */
+HW_API int hw_target_open_pid_stopped(hw_target **out, pid_t pid,
+				      const hw_target_options *opts);
+
+/* A target served by a read callback (debuggers' remote targets).  read()
+ * returns 0 when all len bytes were read, nonzero otherwise.  Mappings are
+ * added with hw_target_add_mapping(); reads are cached in blocks. */
+typedef struct hw_read_callbacks {
+	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	void *ctx;
+} hw_read_callbacks;
+HW_API int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb,
+				   pid_t pid, const hw_target_options *opts);
+
+/* Close; a live process is detached (and so resumed). NULL is a no-op. */
+HW_API void hw_target_close(hw_target *t);
+
+HW_API hw_target_kind hw_target_get_kind(const hw_target *t);
+HW_API const char *hw_target_path(const hw_target *t);       /* core path, or NULL */
+HW_API pid_t hw_target_pid(const hw_target *t);               /* 0 when unknown */
+HW_API const char *hw_target_executable(const hw_target *t);  /* NULL when unknown */
+HW_API int hw_target_signal(const hw_target *t);              /* killing signal (cores), 0 */
+
+/* Read len bytes at addr.  HW_EFAULT (with a message) when any byte is not
+ * available: unmapped, left out of the core and not in a file, short read. */
+HW_API int hw_read(hw_target *t, uint64_t addr, void *buf, size_t len);
+HW_API int hw_read_u64(hw_target *t, uint64_t addr, uint64_t *out);
+HW_API int hw_read_u32(hw_target *t, uint64_t addr, uint32_t *out);
+/* Read a NUL-terminated string of at most cap-1 bytes; 0 when a NUL was found. */
+HW_API int hw_read_string(hw_target *t, uint64_t addr, char *buf, size_t cap);
+
+/* A direct pointer to len readable bytes at addr, valid until the target is
+ * closed, or NULL (then use hw_read).  Cores: a pointer into the mmapped
+ * file; live processes: a cached copy.  This is how walkers stay fast. */
+HW_API const void *hw_view(hw_target *t, uint64_t addr, size_t len);
+
+/* ---- mappings ---- */
+
+enum {
+	HW_PERM_R = 1,
+	HW_PERM_W = 2,
+	HW_PERM_X = 4,
+	HW_PERM_SHARED = 8,
+};
+
+typedef struct hw_mapping {
+	uint64_t start, end;  /* [start, end) */
+	uint64_t file_offset; /* offset of start in path */
+	unsigned perms;       /* HW_PERM_* */
+	const char *path;     /* mapped file, NULL for anonymous; "[heap]", "[stack]" kept */
+	uint64_t core_bytes;  /* cores: how many bytes from start the core holds; live: end-start */
+	int file_ok;          /* the file was found (under sysroot) and matches */
+} hw_mapping;
+
+/* All mappings sorted by start. */
+HW_API size_t hw_target_mappings(const hw_target *t, const hw_mapping **out);
+/* The mapping holding addr, or NULL. */
+HW_API const hw_mapping *hw_target_mapping_at(const hw_target *t, uint64_t addr);
+
+/* ---- threads ---- */
+
+typedef struct hw_thread {
+	pid_t tid;
+	uint64_t pc, sp, fp;
+	uint64_t fs_base; /* the thread pointer: TLS lives below it */
+	int signal;       /* cores: the pending signal of this thread */
+} hw_thread;
+
+HW_API size_t hw_target_threads(const hw_target *t, const hw_thread **out);
+
+/* ---- modules, symbols, DWARF (through elfutils libdwfl) ---- */
+
+typedef struct hw_module {
+	const char *name;     /* e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6" */
+	uint64_t start, end;  /* address range */
+	uint64_t bias;        /* load bias: runtime address = st_value + bias */
+	char build_id[41];    /* hex, "" when none */
+	void *dwfl_module;    /* Dwfl_Module*, for libheapwalk's own use */
+} hw_module;
+
+HW_API size_t hw_target_modules(hw_target *t, const hw_module **out);
+/* The first module whose file name (basename) starts with prefix, e.g.
+ * "libc.so" or "libpython3"; NULL when none. */
+HW_API const hw_module *hw_target_module_find(hw_target *t, const char *prefix);
+/* The module holding addr, or NULL. */
+HW_API const hw_module *hw_target_module_at(hw_target *t, uint64_t addr);
+/* The main executable's module, or NULL. */
+HW_API const hw_module *hw_target_main_module(hw_target *t);
+
+/* 1 when separate or embedded DWARF was found for the module, else 0. */
+HW_API int hw_module_has_debuginfo(hw_target *t, const hw_module *m);
+/* Path of the debug file found, or NULL. */
+HW_API const char *hw_module_debuginfo_path(hw_target *t, const hw_module *m);
+
+/* Runtime address (and size) of a symbol in the module, from .symtab (the
+ * separate debug file's too) then .dynsym.  HW_ENOTFOUND when absent. */
+HW_API int hw_module_symbol(hw_target *t, const hw_module *m, const char *name,
+			    uint64_t *addr, uint64_t *size);
+/* Any module's symbol (first match in module order). */
+HW_API int hw_target_symbol(hw_target *t, const char *name, uint64_t *addr, uint64_t *size);
+
+/* DWARF: byte size of `struct name` (or typedef name) in the module. */
+HW_API int hw_module_type_size(hw_target *t, const hw_module *m, const char *name,
+			       uint64_t *size);
+/* DWARF: offset of member (dotted path "a.b" allowed) in `struct name`. */
+HW_API int hw_module_member_offset(hw_target *t, const hw_module *m, const char *name,
+				   const char *member, uint64_t *offset);
+
+/* Symbolize an address: function, source file and line (when DWARF has
+ * them), module and offset.  Strings are owned by the target. */
+typedef struct hw_symbolization {
+	const char *function; /* NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	int line;             /* 0 when unknown */
+	const char *module;   /* module path, NULL when none */
+	uint64_t module_offset;
+} hw_symbolization;
+HW_API int hw_target_symbolize(hw_target *t, uint64_t addr, hw_symbolization *out);
+
+/* The auxiliary vector entry of type `type` (AT_*), HW_ENOTFOUND if absent. */
+HW_API int hw_target_auxv(hw_target *t, uint64_t type, uint64_t *value);
+
+/* ======================================================================== */
+/* Allocation records and problems: what walkers emit                       */
+/* ======================================================================== */
+
+typedef enum hw_allocator {
+	HW_ALLOCATOR_GLIBC = 0,      /* a chunk in a glibc arena */
+	HW_ALLOCATOR_GLIBC_MMAP = 1, /* an mmapped glibc chunk */
+	HW_ALLOCATOR_PYMALLOC = 2,   /* a CPython pymalloc block */
+	HW_ALLOCATOR__COUNT
+} hw_allocator;
+
+typedef enum hw_state {
+	HW_STATE_USED = 0, /* held by the program */
+	HW_STATE_FREE = 1, /* on a free list (bin, fastbin, tcache, pool freeblock) */
+	HW_STATE_META = 2, /* allocator metadata (tcache struct, heap header, fencepost) */
+	HW_STATE_TOP = 3,  /* glibc top chunk / never-used pool tail */
+} hw_state;
+
+typedef enum hw_bin {
+	HW_BIN_NONE = 0,
+	HW_BIN_TCACHE = 1,
+	HW_BIN_FASTBIN = 2,
+	HW_BIN_UNSORTED = 3,
+	HW_BIN_SMALL = 4,
+	HW_BIN_LARGE = 5,
+} hw_bin;
+
+typedef struct hw_alloc {
+	uint64_t address; /* the pointer the program got from the allocator */
+	uint64_t size;    /* usable size (malloc_usable_size / the size class) */
+	uint64_t arena;   /* glibc arena address; 0 for pymalloc and mmapped chunks */
+	uint8_t allocator; /* hw_allocator */
+	uint8_t state;     /* hw_state */
+	uint8_t bin;       /* hw_bin */
+} hw_alloc;
+
+typedef struct hw_problem {
+	const char *kind;    /* short stable word: "bad-size", "free-list-cycle", ... */
+	uint64_t address;    /* where, 0 when none */
+	const char *message; /* one line, no trailing newline */
+} hw_problem;
+
+/* A walker calls alloc() for every allocation, in address order per heap
+ * region, and problem() for every inconsistency; a nonzero return from
+ * alloc() stops the walk (the walker returns HW_EINTR). */
+typedef struct hw_visitor {
+	int (*alloc)(void *ctx, const hw_alloc *a);
+	void (*problem)(void *ctx, const hw_problem *p);
+	void *ctx;
+} hw_visitor;
+
+/* ======================================================================== */
+/* glibc malloc walker (libheapwalk/glibc/)                                 */
+/* ======================================================================== */
+
+typedef struct hw_count {
+	uint64_t count, bytes;
+} hw_count;
+
+typedef struct hw_glibc_mallinfo2 {
+	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
+		fordblks, keepcost;
+} hw_glibc_mallinfo2;
+
+typedef struct hw_glibc_summary {
+	char version[16];   /* "2.36" */
+	const char *symbols; /* "debuginfo", "symtab" or "heuristic" */
+	uint64_t arenas;
+	uint64_t system_bytes;
+	hw_count used, free, tcache, fastbins, mmapped;
+	uint64_t top_bytes;
+	hw_glibc_mallinfo2 mallinfo2;
+} hw_glibc_summary;
+
+typedef struct hw_glibc hw_glibc;
+
+/* Find glibc malloc in the target.  HW_ENOTFOUND when there is none. */
+HW_API int hw_glibc_open(hw_glibc **out, hw_target *t);
+/* Walk every arena, heap, mmapped chunk and tcache; fills the summary. */
+HW_API int hw_glibc_walk(hw_glibc *g, const hw_visitor *v);
+/* Valid after a walk. */
+HW_API const hw_glibc_summary *hw_glibc_get_summary(const hw_glibc *g);
+HW_API void hw_glibc_close(hw_glibc *g);
+
+/* ======================================================================== */
+/* CPython pymalloc walker and object types (libheapwalk/pymalloc/)          */
+/* ======================================================================== */
+
+typedef struct hw_pymalloc_size_class {
+	uint32_t size; /* block size in bytes: 16, 32, ... 512 */
+	uint64_t pools, blocks_in_use, free_blocks;
+} hw_pymalloc_size_class;
+
+typedef struct hw_pymalloc_summary {
+	char python_version[16]; /* "3.11.7" */
+	const char *symbols;     /* "debuginfo", "symtab" or "heuristic" */
+	uint64_t arenas, pools, blocks_in_use, bytes_in_use, free_blocks;
+	uint32_t n_size_classes; /* entries used in size_classes */
+	hw_pymalloc_size_class size_classes[64];
+} hw_pymalloc_summary;
+
+typedef struct hw_pymalloc hw_pymalloc;
+
+/* Find CPython (executable or libpython) and its pymalloc state.
+ * HW_ENOTFOUND when the target runs no CPython. */
+HW_API int hw_pymalloc_open(hw_pymalloc **out, hw_target *t);
+HW_API int hw_pymalloc_walk(hw_pymalloc *p, const hw_visitor *v);
+HW_API const hw_pymalloc_summary *hw_pymalloc_get_summary(const hw_pymalloc *p);
+HW_API void hw_pymalloc_close(hw_pymalloc *p);
+
+/* Type naming: the Python type of an object in an allocation, or the C++
+ * class from its vtable.  py may be NULL (no CPython). */
+typedef struct hw_typer hw_typer;
+HW_API int hw_typer_new(hw_typer **out, hw_target *t, hw_pymalloc *py);
+/* The type name of the allocation, or NULL when unknown.  The string is
+ * owned by the typer and lives as long as it. */
+HW_API const char *hw_typer_name(hw_typer *ty, const hw_alloc *a);
+HW_API void hw_typer_free(hw_typer *ty);
+
+/* ======================================================================== */
+/* The tracer's tables, read back from a target (libheapwalk/tracer_table*)  */
+/* ======================================================================== */
+
+typedef enum hw_frame_kind {
+	HW_FRAME_NATIVE = 0,
+	HW_FRAME_PYTHON = 1,
+} hw_frame_kind;
+
+typedef struct hw_frame {
+	const char *function; /* NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	int line;             /* 0 when unknown */
+	const char *module;   /* shared object of a native frame, NULL otherwise */
+	uint64_t pc;          /* native: the return address; python: 0 */
+	uint64_t module_offset;
+	uint8_t kind;         /* hw_frame_kind */
+} hw_frame;
+
+typedef struct hw_tracer_summary {
+	const char *mode;     /* "all" or "sampled" */
+	uint64_t sample_bytes; /* 0 when mode is "all" */
+	uint64_t live_allocations, sites;
+} hw_tracer_summary;
+
+typedef struct hw_tracer hw_tracer;
+
+/* Find the tracer's tables in the target.  HW_ENOTFOUND when the process
+ * ran without the tracer. */
+HW_API int hw_tracer_open(hw_tracer **out, hw_target *t);
+HW_API const hw_tracer_summary *hw_tracer_get_summary(const hw_tracer *tr);
+/* The site id and requested size recorded for the allocation at address;
+ * HW_ENOTFOUND when the tracer did not see it. Site ids are 1-based. */
+HW_API int hw_tracer_lookup(hw_tracer *tr, uint64_t address, uint32_t *site,
+			    uint64_t *requested);
+/* Iterate every live entry of the table (address, site, requested size). */
+HW_API int hw_tracer_foreach(hw_tracer *tr,
+			     int (*cb)(void *ctx, uint64_t address, uint32_t site,
+				       uint64_t requested),
+			     void *ctx);
+/* The frames of a site, innermost first; *n in: capacity, out: count.
+ * Strings are owned by the tracer reader. */
+HW_API int hw_tracer_site_frames(hw_tracer *tr, uint32_t site, hw_frame *frames,
+				 size_t *n);
+HW_API void hw_tracer_close(hw_tracer *tr);
+
+/* ======================================================================== */
+/* Snapshot, grouping, diff, .hsnap, rendering (libheapwalk/snapshot/, render/) */
+/* ======================================================================== */
+
+typedef struct hw_snapshot hw_snapshot;
+
+/* Walk a target with every allocator walker found, name types, merge the
+ * tracer's sites.  Problems are collected, never fatal. */
+HW_API int hw_snapshot_take(hw_snapshot **out, hw_target *t);
+/* Read / write the .hsnap file format (docs/hsnap-format.md). */
+HW_API int hw_snapshot_load(hw_snapshot **out, const char *path);
+HW_API int hw_snapshot_save(const hw_snapshot *s, const char *path);
+HW_API void hw_snapshot_free(hw_snapshot *s);
+
+/* 1 when the file starts with the .hsnap magic. */
+HW_API int hw_snapshot_file_is_hsnap(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HEAPWALK_H */
