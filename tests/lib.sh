@@ -1,0 +1,78 @@
+# tests/lib.sh: sourced by the shell integration tests.
+#
+# Conventions: exit 0 pass, 1 fail, 77 SKIP (with the reason on stdout, so the
+# log and quickstart's summary show it), 99 hard error.
+set -u
+: "${top_builddir:?run through make check}" "${top_srcdir:?run through make check}"
+CORETOOL="$top_builddir/coretool/coretool"
+PROGS="$top_builddir/tests/programs"
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+hard_error() {
+	echo "ERROR: $*"
+	exit 99
+}
+
+# A scratch directory removed on exit.
+hw_tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapwalk-test.XXXXXX")
+hw_cleanup() {
+	local pids
+	pids=$(jobs -p 2>/dev/null || true)
+	[[ -n $pids ]] && kill -9 $pids 2>/dev/null
+	rm -rf "$hw_tmp"
+}
+trap hw_cleanup EXIT
+
+# hw_dump_core DIR CMD [ARGS...]: run CMD in DIR with an unlimited core size;
+# CMD is expected to abort().  Prints the path of the core it left.  Falls
+# back to nothing (returns 1) when the kernel wrote no core (core_pattern).
+hw_dump_core() {
+	local dir=$1
+	shift
+	(cd "$dir" && ulimit -c unlimited && exec "$@") >"$dir/stdout" 2>"$dir/stderr" || true
+	local c
+	for c in "$dir"/core "$dir"/core.*; do
+		if [[ -f $c ]]; then
+			echo "$c"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# hw_gcore PID OUT: a core of a running process through gdb's gcore.
+hw_gcore() {
+	gdb -nx -batch -p "$1" -ex "gcore $2" >/dev/null 2>&1 && [[ -f $2 ]]
+}
+
+# hw_wait_file FILE [SECONDS]: wait until FILE exists and is not empty.
+hw_wait_file() {
+	local f=$1 n=$((${2:-30} * 10))
+	while ((n-- > 0)); do
+		[[ -s $f ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# hw_pythons: every CPython on the machine, one "label path" per line:
+# Debian's stripped python3.11 and the pyenv builds 3.8..3.13.
+hw_pythons() {
+	[[ -x /usr/bin/python3.11 ]] && echo "debian-3.11 /usr/bin/python3.11"
+	local root
+	root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+	local v
+	for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+		local d
+		d=$(ls -d "$root"/versions/"$v".* 2>/dev/null | sort -V | tail -n 1)
+		[[ -n $d && -x $d/bin/python$v ]] && echo "pyenv-$v $d/bin/python$v"
+	done
+	return 0
+}
