@@ -19,4 +19,16 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
 
 #define HW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- target internals shared with walkers (implemented in target/) ---- */
+#include <gelf.h>
+
+/* The module's main ELF file (as mapped: .dynsym, relocations, .data's
+ * initial bytes) and its load bias; NULL when the file cannot be found.
+ * Owned by the target. */
+Elf *hw_module_elf(hw_target *t, const hw_module *m, uint64_t *bias);
+/* The separate debug file's ELF (with .symtab and DWARF), or NULL. */
+Elf *hw_module_debug_elf(hw_target *t, const hw_module *m, uint64_t *bias);
+/* Path of the module's file on this machine (sysroot applied), or NULL. */
+const char *hw_module_file(hw_target *t, const hw_module *m);
+
 #endif /* HW_INTERNAL_H */
