@@ -100,6 +100,10 @@ typedef struct hw_read_callbacks {
 HW_API int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb,
 				   pid_t pid, const hw_target_options *opts);
 
+/* Messages about the target worth saying once (a mapped file missing or
+ * differing, bytes left out of the core); valid until close. */
+HW_API size_t hw_target_warnings(const hw_target *t, const char *const **out);
+
 /* Close; a live process is detached (and so resumed). NULL is a no-op. */
 HW_API void hw_target_close(hw_target *t);
 
@@ -155,6 +159,12 @@ typedef struct hw_thread {
 } hw_thread;
 
 HW_API size_t hw_target_threads(const hw_target *t, const hw_thread **out);
+
+/* Callback and stopped-pid targets: describe a mapping or a thread the
+ * caller knows (a debugger's view); replaces any with the same start/tid. */
+HW_API int hw_target_add_mapping(hw_target *t, const hw_mapping *m);
+HW_API int hw_target_add_thread(hw_target *t, const hw_thread *th);
+
 
 /* ---- modules, symbols, DWARF (through elfutils libdwfl) ---- */
 

@@ -1,0 +1,380 @@
+/*
+ * live.c: live processes and read-callback targets.
+ *
+ * A live process is stopped thread by thread with PTRACE_SEIZE +
+ * PTRACE_INTERRUPT (no signal is sent to it), read through /proc/PID/mem,
+ * never written, and detached in hw_target_close().  Should the tool die
+ * instead, the kernel detaches its tracees and they run on.
+ *
+ * Reads go through a block cache: HW_BLOCK-aligned blocks clipped to their
+ * mapping, filled once (the process is stopped, so they never go stale).
+ * A view spanning blocks gets a contiguous copy of its own.
+ */
+#include "target_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- filling ----------------------------------------------------------------- */
+
+static int fill(hw_target *t, uint64_t addr, void *buf, size_t len)
+{
+	if (t->kind == HW_TARGET_CALLBACK)
+		return t->cb.read(t->cb.ctx, addr, buf, len) == 0 ? HW_OK : HW_EFAULT;
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pread(t->mem_fd, p, len, (off_t)addr);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			return HW_EFAULT;
+		}
+		p += n;
+		addr += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return HW_OK;
+}
+
+static size_t bucket_of(const hw_target *t, uint64_t block)
+{
+	return (size_t)((block / HW_BLOCK) * 0x9E3779B97F4A7C15ull >> 20) % t->nblocks_buckets;
+}
+
+/* The cached block holding addr (filled on first use), or NULL. */
+static hw_block *block_get(hw_target *t, uint64_t addr)
+{
+	uint64_t base = addr & ~(uint64_t)(HW_BLOCK - 1);
+	if (!t->blocks) {
+		t->nblocks_buckets = 4093;
+		t->blocks = calloc(t->nblocks_buckets, sizeof *t->blocks);
+		if (!t->blocks)
+			return NULL;
+	}
+	size_t h = bucket_of(t, base);
+	for (hw_block *b = t->blocks[h]; b; b = b->next)
+		if (b->addr == base)
+			return b;
+	hw_block *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->addr = base;
+	b->next = t->blocks[h];
+	t->blocks[h] = b;
+	/* Clip to the mapping: reads past its end would fail as a whole. */
+	const hw_mapping *m = hw_target_mapping_at(t, addr);
+	uint64_t lo = base, hi = base + HW_BLOCK;
+	if (m) {
+		if (m->start > lo)
+			lo = m->start;
+		if (m->end < hi)
+			hi = m->end;
+	} else if (t->nmaps) {
+		return b; /* not mapped: ok = 0 */
+	}
+	uint8_t *d = malloc(HW_BLOCK);
+	if (!d)
+		return b;
+	if (fill(t, lo, d + (lo - base), hi - lo) == HW_OK) {
+		b->data = d;
+		b->ok = 1;
+		b->len = (uint32_t)(hi - base);
+		/* Bytes below lo are not readable; record by keeping len only for [lo,hi). */
+		if (lo > base)
+			b->ok = 2; /* partial at the front */
+	} else {
+		free(d);
+	}
+	return b;
+}
+
+static int block_has(const hw_target *t, const hw_block *b, uint64_t addr, size_t len)
+{
+	if (!b || !b->ok)
+		return 0;
+	uint64_t rel = addr - b->addr;
+	if (rel + len > b->len)
+		return 0;
+	if (b->ok == 2) {
+		const hw_mapping *m = hw_target_mapping_at(t, addr);
+		return m && m->start <= addr;
+	}
+	return 1;
+}
+
+int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+	/* Large reads go straight to the process. */
+	if (len >= 4 * HW_BLOCK) {
+		if (fill(t, addr, buf, len) == HW_OK)
+			return HW_OK;
+		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %zu bytes not readable", addr, len);
+	}
+	while (len) {
+		hw_block *b = block_get(t, addr);
+		uint64_t rel = addr - (addr & ~(uint64_t)(HW_BLOCK - 1));
+		size_t n = HW_BLOCK - rel < len ? (size_t)(HW_BLOCK - rel) : len;
+		if (block_has(t, b, addr, n))
+			memcpy(out, b->data + rel, n);
+		else if (t->nmaps || fill(t, addr, out, n) != HW_OK)
+			/* Without a mapping list (a bare callback) the block may
+			 * straddle unreadable memory: the exact range was tried too. */
+			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not readable in the process",
+					    addr);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return HW_OK;
+}
+
+const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len)
+{
+	uint64_t base = addr & ~(uint64_t)(HW_BLOCK - 1);
+	if (addr - base + len <= HW_BLOCK) {
+		hw_block *b = block_get(t, addr);
+		return block_has(t, b, addr, len) ? b->data + (addr - base) : NULL;
+	}
+	for (hw_span *s = t->spans; s; s = s->next)
+		if (addr >= s->addr && addr - s->addr + len <= s->len)
+			return s->data + (addr - s->addr);
+	hw_span *s = calloc(1, sizeof *s);
+	uint8_t *d = s ? malloc(len) : NULL;
+	if (!d || hw_cached_read(t, addr, d, len) != HW_OK) {
+		free(d);
+		free(s);
+		return NULL;
+	}
+	s->addr = addr;
+	s->len = len;
+	s->data = d;
+	s->next = t->spans;
+	t->spans = s;
+	return d;
+}
+
+void hw_cache_free(hw_target *t)
+{
+	for (size_t i = 0; t->blocks && i < t->nblocks_buckets; i++)
+		for (hw_block *b = t->blocks[i], *n; b; b = n) {
+			n = b->next;
+			free(b->data);
+			free(b);
+		}
+	free(t->blocks);
+	t->blocks = NULL;
+	for (hw_span *s = t->spans, *n; s; s = n) {
+		n = s->next;
+		free(s->data);
+		free(s);
+	}
+	t->spans = NULL;
+}
+
+/* ---- ptrace ------------------------------------------------------------------ */
+
+static int is_stopped(const hw_target *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nstopped; i++)
+		if (t->stopped[i] == tid)
+			return 1;
+	return 0;
+}
+
+/* Seize and interrupt every thread; loop until no new thread appears. */
+static int stop_all(hw_target *t)
+{
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/task", (int)t->pid);
+	for (int round = 0; round < 100; round++) {
+		DIR *d = opendir(dir);
+		if (!d)
+			return hw_error_set(HW_EIO, "no such process (check the pid)");
+		int added = 0;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			char *end;
+			long tid = strtol(e->d_name, &end, 10);
+			if (*end || tid <= 0 || is_stopped(t, (pid_t)tid))
+				continue;
+			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) != 0) {
+				if (errno == ESRCH)
+					continue; /* it exited */
+				int err = errno;
+				closedir(d);
+				return hw_error_set(HW_EIO, "cannot attach to thread %ld: %s%s", tid,
+						    strerror(err),
+						    err == EPERM ? " (run as the process's user or root; "
+								   "check /proc/sys/kernel/yama/ptrace_scope)"
+								 : "");
+			}
+			pid_t *n = realloc(t->stopped, (t->nstopped + 1) * sizeof *n);
+			if (!n) {
+				ptrace(PTRACE_DETACH, (pid_t)tid, 0, 0);
+				closedir(d);
+				return hw_error_set(HW_ENOMEM, "out of memory");
+			}
+			t->stopped = n;
+			t->stopped[t->nstopped++] = (pid_t)tid;
+			t->attached = 1;
+			if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) == 0) {
+				int status;
+				while (waitpid((pid_t)tid, &status, __WALL) < 0 && errno == EINTR)
+					;
+			}
+			added = 1;
+		}
+		closedir(d);
+		if (!added)
+			return HW_OK;
+	}
+	return hw_error_set(HW_EIO, "threads kept appearing while stopping the process");
+}
+
+static void read_threads(hw_target *t)
+{
+	for (size_t i = 0; i < t->nstopped; i++) {
+		struct user_regs_struct r;
+		hw_thread th = {.tid = t->stopped[i]};
+		if (ptrace(PTRACE_GETREGS, t->stopped[i], 0, &r) == 0) {
+			th.pc = r.rip;
+			th.sp = r.rsp;
+			th.fp = r.rbp;
+			th.fs_base = r.fs_base;
+		}
+		hw_target_push_thread(t, &th);
+	}
+}
+
+void hw_live_close(hw_target *t)
+{
+	for (size_t i = 0; t->attached && i < t->nstopped; i++)
+		ptrace(PTRACE_DETACH, t->stopped[i], 0, 0);
+	t->attached = 0;
+	free(t->stopped);
+	t->stopped = NULL;
+	t->nstopped = 0;
+	if (t->mem_fd >= 0)
+		close(t->mem_fd);
+	t->mem_fd = -1;
+}
+
+static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, int do_stop)
+{
+	*out = NULL;
+	if (pid <= 0)
+		return hw_error_set(HW_EINVAL, "bad pid %d", (int)pid);
+	if (pid == getpid())
+		return hw_error_set(HW_EINVAL, "cannot walk this very process");
+	hw_target *t;
+	int rc = hw_target_new(&t, HW_TARGET_LIVE, opts);
+	if (rc)
+		return rc;
+	t->pid = pid;
+	char name[64];
+	snprintf(name, sizeof name, "/proc/%d", (int)pid);
+	if (access(name, F_OK) != 0) {
+		hw_target_close(t);
+		return hw_error_set(HW_EIO, "no such process (check the pid)");
+	}
+	if (do_stop && (rc = stop_all(t)) != HW_OK)
+		goto fail;
+	snprintf(name, sizeof name, "/proc/%d/mem", (int)pid);
+	t->mem_fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (t->mem_fd < 0) {
+		rc = hw_error_set(HW_EIO, "cannot open %s: %s (run as root or the process's user)",
+				  name, strerror(errno));
+		goto fail;
+	}
+	if ((rc = hw_target_read_proc_maps(t, pid)) != HW_OK)
+		goto fail;
+	if (do_stop)
+		read_threads(t);
+	else {
+		/* A debugger holds the threads: list them; it adds registers. */
+		snprintf(name, sizeof name, "/proc/%d/task", (int)pid);
+		DIR *d = opendir(name);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			long tid = strtol(e->d_name, NULL, 10);
+			if (tid > 0) {
+				hw_thread th = {.tid = (pid_t)tid};
+				hw_target_push_thread(t, &th);
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!t->exe) {
+		char buf[4096];
+		snprintf(name, sizeof name, "/proc/%d/exe", (int)pid);
+		ssize_t n = readlink(name, buf, sizeof buf - 1);
+		if (n > 0) {
+			buf[n] = 0;
+			t->exe = strdup(buf);
+		}
+	}
+	/* auxv */
+	snprintf(name, sizeof name, "/proc/%d/auxv", (int)pid);
+	FILE *f = fopen(name, "re");
+	if (f) {
+		uint64_t pair[2];
+		size_t cap = 0;
+		while (fread(pair, sizeof pair, 1, f) == 1) {
+			if (t->nauxv == cap) {
+				cap = cap ? cap * 2 : 32;
+				uint64_t *n = realloc(t->auxv, cap * 16);
+				if (!n)
+					break;
+				t->auxv = n;
+			}
+			t->auxv[2 * t->nauxv] = pair[0];
+			t->auxv[2 * t->nauxv + 1] = pair[1];
+			t->nauxv++;
+		}
+		fclose(f);
+	}
+	*out = t;
+	return HW_OK;
+fail:
+	hw_target_close(t);
+	return rc;
+}
+
+int hw_target_open_pid(hw_target **out, pid_t pid, const hw_target_options *opts)
+{
+	return open_pid(out, pid, opts, 1);
+}
+
+int hw_target_open_pid_stopped(hw_target **out, pid_t pid, const hw_target_options *opts)
+{
+	return open_pid(out, pid, opts, 0);
+}
+
+int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb, pid_t pid,
+			    const hw_target_options *opts)
+{
+	*out = NULL;
+	if (!cb || !cb->read)
+		return hw_error_set(HW_EINVAL, "no read callback");
+	hw_target *t;
+	int rc = hw_target_new(&t, HW_TARGET_CALLBACK, opts);
+	if (rc)
+		return rc;
+	t->cb = *cb;
+	t->pid = pid;
+	*out = t;
+	return HW_OK;
+}

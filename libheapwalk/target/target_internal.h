@@ -1,0 +1,144 @@
+/*
+ * target_internal.h: the representation of a target, shared by the files of
+ * libheapwalk/target/ only.
+ *
+ * Invariants:
+ *  - maps[] is sorted by start and its ranges do not overlap.
+ *  - a core's segs[] is sorted by vaddr; [vaddr, vaddr + filesz) is backed by
+ *    the mmapped core at offset; [vaddr + filesz, vaddr + memsz) is not in the
+ *    core and is read from the mapped file (NT_FILE) when one covers it.
+ *  - live and callback targets read through a block cache (blocks are
+ *    HW_BLOCK bytes, aligned, clipped to their mapping); a process is stopped
+ *    while attached, so cached bytes never go stale.
+ */
+#ifndef HW_TARGET_INTERNAL_H
+#define HW_TARGET_INTERNAL_H
+
+#include "internal.h"
+
+#include <elfutils/libdwfl.h>
+
+#define HW_BLOCK (64 * 1024)
+
+typedef struct hw_segment {
+	uint64_t vaddr, memsz, filesz, offset;
+} hw_segment;
+
+/* A mapped file the core names (NT_FILE), opened lazily for bytes the core
+ * left out. */
+typedef struct hw_file_map {
+	uint64_t start, end, file_offset;
+	char *path; /* as the core names it */
+	int state;  /* 0 not tried, 1 open, -1 missing */
+	int fd;
+	const uint8_t *data; /* whole file mmapped read-only */
+	size_t size;
+} hw_file_map;
+
+typedef struct hw_block {
+	uint64_t addr; /* aligned to HW_BLOCK */
+	uint32_t len;  /* readable bytes from addr (clipped to the mapping) */
+	int ok;        /* 1 read, 0 unreadable */
+	uint8_t *data;
+	struct hw_block *next;
+} hw_block;
+
+/* A contiguous copy made for a view that spans blocks (live targets). */
+typedef struct hw_span {
+	uint64_t addr, len;
+	uint8_t *data;
+	struct hw_span *next;
+} hw_span;
+
+typedef struct hw_module_priv {
+	hw_module pub;
+	int debug_state; /* 0 unknown, 1 found, -1 none */
+	char *debug_path;
+	char *file_path;
+	Elf *elf;        /* main file opened by us (for heuristics), lazily */
+	int elf_fd;
+	int elf_state;
+} hw_module_priv;
+
+struct hw_target {
+	hw_target_kind kind;
+	char *path;
+	pid_t pid;
+	char *exe;
+	int signal;
+
+	char *sysroot;
+	char **debug_dirs;
+	char *debuginfo_path; /* for libdwfl: ":.debug:DIR:DIR" */
+	int no_file_fallback;
+
+	hw_mapping *maps;
+	size_t nmaps, maps_cap;
+	hw_thread *threads;
+	size_t nthreads, threads_cap;
+	uint64_t *auxv; /* pairs */
+	size_t nauxv;
+
+	char **warnings;
+	size_t nwarnings;
+
+	/* core */
+	int fd;
+	const uint8_t *core;
+	size_t core_size;
+	Elf *core_elf;
+	hw_segment *segs;
+	size_t nsegs;
+	size_t last_seg;
+	hw_file_map *files;
+	size_t nfiles;
+
+	/* live */
+	int mem_fd;
+	int attached; /* threads[] are ptrace-stopped by us */
+	pid_t *stopped;
+	size_t nstopped;
+
+	/* callback */
+	hw_read_callbacks cb;
+
+	/* live + callback cache */
+	hw_block **blocks; /* hash table */
+	size_t nblocks_buckets;
+	hw_span *spans;
+
+	/* modules */
+	Dwfl *dwfl;
+	Dwfl_Callbacks dwfl_cb;
+	int modules_state; /* 0 not reported, 1 ok, -1 failed */
+	hw_module_priv *modules;
+	size_t nmodules;
+	hw_module *modules_packed;
+	void *type_cache;
+};
+
+/* target.c */
+int hw_target_new(hw_target **out, hw_target_kind kind, const hw_target_options *opts);
+int hw_target_warn(hw_target *t, const char *fmt, ...) HW_PRINTF(2, 3);
+int hw_target_push_mapping(hw_target *t, const hw_mapping *m);
+int hw_target_push_thread(hw_target *t, const hw_thread *th);
+void hw_target_sort_mappings(hw_target *t);
+char *hw_target_sysroot_path(const hw_target *t, const char *path);
+int hw_target_read_proc_maps(hw_target *t, pid_t pid);
+
+/* core.c */
+int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len);
+const void *hw_core_view(hw_target *t, uint64_t addr, size_t len);
+void hw_core_close(hw_target *t);
+
+/* live.c */
+int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len);
+const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len);
+void hw_cache_free(hw_target *t);
+void hw_live_close(hw_target *t);
+
+/* modules.c */
+int hw_modules_report(hw_target *t);
+void hw_modules_free(hw_target *t);
+
+#endif /* HW_TARGET_INTERNAL_H */
