@@ -4,6 +4,7 @@
 # log and quickstart's summary show it), 99 hard error.
 set -u
 : "${top_builddir:?run through make check}" "${top_srcdir:?run through make check}"
+HW_PY=$(command -v python3 || command -v python3.11)
 CORETOOL="$top_builddir/coretool/coretool"
 PROGS="$top_builddir/tests/programs"
 

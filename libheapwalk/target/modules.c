@@ -111,8 +111,15 @@ int hw_modules_report(hw_target *t)
 	for (size_t i = 0; i < t->nmodules; i++) {
 		Dwarf_Addr bias = 0;
 		/* Bias from the module's ELF when it can be found (cheap: mmapped). */
-		if (dwfl_module_getelf(t->modules[i].pub.dwfl_module, &bias))
+		if (dwfl_module_getelf(t->modules[i].pub.dwfl_module, &bias)) {
 			t->modules[i].pub.bias = bias;
+			/* Live reports learn the build-id only once the file is read. */
+			const unsigned char *bits;
+			GElf_Addr vaddr;
+			int len = dwfl_module_build_id(t->modules[i].pub.dwfl_module, &bits, &vaddr);
+			for (int k = 0; k < len && k < 20; k++)
+				snprintf(t->modules[i].pub.build_id + 2 * k, 3, "%02x", bits[k]);
+		}
 		const char *mainfile = NULL;
 		dwfl_module_info(t->modules[i].pub.dwfl_module, NULL, NULL, NULL, NULL, NULL,
 				 &mainfile, NULL);

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# coretool info against gdb (the oracle) on the same target: a kernel core
+# of a multi-thread process, a gcore'd core, and the live process.
+. "$top_srcdir/tests/lib.sh"
+command -v gdb >/dev/null || skip "gdb not installed"
+prog="$PROGS/threads_wait"
+cmp="$HW_PY $top_srcdir/tests/integration/compare_info.py"
+gdb_cmds=(-ex 'info threads' -ex 'thread apply all p/x $pc' -ex 'info proc mappings' -ex 'info sharedlibrary')
+
+# 1. kernel core of a 4-thread process killed by SIGABRT
+mkdir "$hw_tmp/k"
+core=$(hw_dump_core "$hw_tmp/k" "$prog" 4 abort) || skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+"$CORETOOL" info --format json "$core" >"$hw_tmp/k.json" || fail "coretool info on a kernel core"
+gdb -nx -batch "${gdb_cmds[@]}" "$prog" "$core" >"$hw_tmp/k.gdb" 2>&1
+$cmp "$hw_tmp/k.json" "$hw_tmp/k.gdb" core || fail "kernel core differs from gdb"
+n=$($HW_PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["threads"]))' "$hw_tmp/k.json")
+[[ $n == 5 ]] || fail "expected 5 threads, got $n"
+"$CORETOOL" info "$core" | grep -q '^signal: *SIGABRT' || fail "text output lacks the signal"
+
+# 2. live process, then a gcore of it
+"$prog" 3 wait "$hw_tmp/ready" &
+pid=$!
+hw_wait_file "$hw_tmp/ready" || fail "test program did not start"
+"$CORETOOL" info --format json --pid "$pid" >"$hw_tmp/l.json" || fail "coretool info --pid"
+# the process runs on: all its threads left the ptrace stop
+sleep 0.2
+grep -h '^State' /proc/"$pid"/task/*/status | grep -qv 'sleeping' && fail "threads not resumed"
+gdb -nx -batch -p "$pid" "${gdb_cmds[@]}" >"$hw_tmp/l.gdb" 2>&1
+$cmp "$hw_tmp/l.json" "$hw_tmp/l.gdb" live || fail "live process differs from gdb"
+
+hw_gcore "$pid" "$hw_tmp/g.core" || fail "gcore failed"
+"$CORETOOL" info --format json "$hw_tmp/g.core" >"$hw_tmp/g.json" || fail "coretool info on a gcore'd core"
+gdb -nx -batch "${gdb_cmds[@]}" "$prog" "$hw_tmp/g.core" >"$hw_tmp/g.gdb" 2>&1
+# gcore'd cores carry no terminating signal; compare as live
+$cmp "$hw_tmp/g.json" "$hw_tmp/g.gdb" live || fail "gcore'd core differs from gdb"
+kill -9 "$pid"
+
+# 3. bad targets: one line on stderr, exit 3
+for bad in /nonexistent "$hw_tmp" "$prog"; do
+	"$CORETOOL" info "$bad" >/dev/null 2>"$hw_tmp/err"
+	rc=$?
+	[[ $rc == 3 ]] || fail "info $bad: exit $rc, expected 3"
+	[[ $(wc -l <"$hw_tmp/err") == 1 ]] || fail "info $bad: not one line: $(cat "$hw_tmp/err")"
+	grep -q "^coretool: $bad: " "$hw_tmp/err" || fail "info $bad: bad message form: $(cat "$hw_tmp/err")"
+done
+head -c 100000 "$core" >"$hw_tmp/trunc"
+"$CORETOOL" info "$hw_tmp/trunc" >/dev/null 2>&1
+rc=$?
+[[ $rc == 0 || $rc == 3 ]] || fail "truncated core: exit $rc"
+echo "ok"

@@ -1,0 +1,424 @@
+/*
+ * test_target.c: the target layer on synthetic core images the test builds
+ * itself: headers, notes (threads, pid, signal, auxv, mapped files), reads
+ * inside and across segments, bytes read from a mapped file, and every kind
+ * of bad input (empty, not ELF, foreign architecture, not a core, truncated
+ * anywhere).  Bad input must give an error code and a one-line message,
+ * never a crash.
+ */
+#include "heapwalk.h"
+
+#include <check.h>
+#include <elf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- a tiny core writer ---------------------------------------------------- */
+
+typedef struct img {
+	uint8_t *b;
+	size_t len, cap;
+} img;
+
+static void put(img *m, const void *p, size_t n)
+{
+	if (m->len + n > m->cap) {
+		m->cap = (m->len + n) * 2 + 4096;
+		m->b = realloc(m->b, m->cap);
+	}
+	memcpy(m->b + m->len, p, n);
+	m->len += n;
+}
+
+static void put_note(img *m, uint32_t type, const void *desc, uint32_t descsz)
+{
+	uint32_t h[3] = {5, descsz, type};
+	put(m, h, sizeof h);
+	put(m, "CORE\0\0\0", 8);
+	put(m, desc, descsz);
+	static const uint8_t pad[4];
+	put(m, pad, (4 - descsz % 4) % 4);
+}
+
+#define SEG1 0x400000ull   /* 0x2000 bytes, all in the core */
+#define SEG2 0x600000ull   /* 0x1000 bytes, only 0x800 in the core */
+#define SEG3 0x601000ull   /* adjacent to SEG2's end: reads cross */
+#define FILESEG 0x700000ull /* 0x1000 bytes, none in the core, from a file */
+
+static char file_path[256];
+
+/* Build a core with 2 threads, NT_PRPSINFO, NT_AUXV, NT_FILE and 4 segments. */
+static img build_core(void)
+{
+	img notes = {0}, m = {0};
+	uint8_t prs[336];
+	for (int i = 0; i < 2; i++) {
+		memset(prs, 0, sizeof prs);
+		int32_t pid = 1000 + i;
+		int16_t sig = i == 0 ? 6 : 0;
+		memcpy(prs + 12, &sig, 2);
+		memcpy(prs + 32, &pid, 4);
+		uint64_t rip = 0x401000 + i, rsp = 0x7ff000 + i, fs = 0x500000 + i;
+		memcpy(prs + 112 + 16 * 8, &rip, 8);
+		memcpy(prs + 112 + 19 * 8, &rsp, 8);
+		memcpy(prs + 112 + 21 * 8, &fs, 8);
+		put_note(&notes, NT_PRSTATUS, prs, sizeof prs);
+	}
+	uint8_t psinfo[136] = {0};
+	int32_t pid = 1000;
+	memcpy(psinfo + 24, &pid, 4);
+	put_note(&notes, NT_PRPSINFO, psinfo, sizeof psinfo);
+	uint64_t auxv[] = {AT_ENTRY, SEG1 + 0x10, AT_PAGESZ, 4096, AT_NULL, 0};
+	put_note(&notes, NT_AUXV, auxv, sizeof auxv);
+	/* NT_FILE: one file mapped at FILESEG from page 1 of the file */
+	img nf = {0};
+	uint64_t hdr[2] = {1, 4096}, ent[3] = {FILESEG, FILESEG + 0x1000, 1};
+	put(&nf, hdr, sizeof hdr);
+	put(&nf, ent, sizeof ent);
+	put(&nf, file_path, strlen(file_path) + 1);
+	put_note(&notes, NT_FILE, nf.b, (uint32_t)nf.len);
+	free(nf.b);
+
+	const int nph = 5;
+	Elf64_Ehdr eh = {0};
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	eh.e_type = ET_CORE;
+	eh.e_machine = EM_X86_64;
+	eh.e_version = EV_CURRENT;
+	eh.e_phoff = sizeof eh;
+	eh.e_ehsize = sizeof eh;
+	eh.e_phentsize = sizeof(Elf64_Phdr);
+	eh.e_phnum = nph;
+	size_t off = sizeof eh + nph * sizeof(Elf64_Phdr);
+	Elf64_Phdr ph[5] = {0};
+	ph[0] = (Elf64_Phdr){.p_type = PT_NOTE, .p_offset = off, .p_filesz = notes.len};
+	off += notes.len;
+	off = (off + 4095) & ~4095ul;
+	ph[1] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, off, SEG1, 0, 0x2000, 0x2000, 4096};
+	off += 0x2000;
+	ph[2] = (Elf64_Phdr){PT_LOAD, PF_R, off, SEG2, 0, 0x800, 0x1000, 4096};
+	off += 0x800;
+	ph[3] = (Elf64_Phdr){PT_LOAD, PF_R | PF_W, off, SEG3, 0, 0x1000, 0x1000, 4096};
+	off += 0x1000;
+	ph[4] = (Elf64_Phdr){PT_LOAD, PF_R, off, FILESEG, 0, 0, 0x1000, 4096};
+	put(&m, &eh, sizeof eh);
+	put(&m, ph, sizeof ph);
+	put(&m, notes.b, notes.len);
+	free(notes.b);
+	while (m.len < ph[1].p_offset)
+		put(&m, "", 1);
+	/* segment bytes: each byte is a function of its address */
+	for (int s = 1; s <= 3; s++)
+		for (uint64_t a = 0; a < ph[s].p_filesz; a++) {
+			uint8_t v = (uint8_t)((ph[s].p_vaddr + a) * 7 + s);
+			put(&m, &v, 1);
+		}
+	return m;
+}
+
+static char core_path[256];
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	snprintf(file_path, sizeof file_path, "/tmp/hw-test-file-%d", (int)getpid());
+	snprintf(core_path, sizeof core_path, "/tmp/hw-test-core-%d", (int)getpid());
+	uint8_t page[8192];
+	for (size_t i = 0; i < sizeof page; i++)
+		page[i] = (uint8_t)(i ^ 0x5a);
+	write_file(file_path, page, sizeof page);
+	img m = build_core();
+	write_file(core_path, m.b, m.len);
+	free(m.b);
+}
+
+static void teardown(void)
+{
+	unlink(file_path);
+	unlink(core_path);
+}
+
+/* ---- good cores ------------------------------------------------------------------- */
+
+START_TEST(test_notes)
+{
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_get_kind(t), HW_TARGET_CORE);
+	ck_assert_int_eq(hw_target_pid(t), 1000);
+	ck_assert_int_eq(hw_target_signal(t), 6);
+	const hw_thread *th;
+	ck_assert_uint_eq(hw_target_threads(t, &th), 2);
+	ck_assert_int_eq(th[0].tid, 1000);
+	ck_assert_int_eq(th[1].tid, 1001);
+	ck_assert_uint_eq(th[0].pc, 0x401000);
+	ck_assert_uint_eq(th[1].sp, 0x7ff001);
+	ck_assert_uint_eq(th[1].fs_base, 0x500001);
+	uint64_t v;
+	ck_assert_int_eq(hw_target_auxv(t, AT_PAGESZ, &v), HW_OK);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(hw_target_auxv(t, 12345, &v), HW_ENOTFOUND);
+	const hw_mapping *maps;
+	ck_assert_uint_eq(hw_target_mappings(t, &maps), 4);
+	ck_assert_uint_eq(maps[0].start, SEG1);
+	ck_assert_uint_eq(maps[1].core_bytes, 0x800);
+	ck_assert_str_eq(maps[3].path, file_path);
+	ck_assert_int_eq(maps[3].file_ok, 1);
+	ck_assert_uint_eq(maps[3].file_offset, 4096);
+	ck_assert_ptr_eq(hw_target_mapping_at(t, SEG1 + 0x1fff), &maps[0]);
+	ck_assert_ptr_null(hw_target_mapping_at(t, SEG1 + 0x2000));
+	hw_target_close(t);
+}
+END_TEST
+
+static uint8_t expect(int seg, uint64_t addr)
+{
+	return (uint8_t)(addr * 7 + seg);
+}
+
+START_TEST(test_reads)
+{
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	uint8_t buf[0x1000];
+	ck_assert_int_eq(hw_read(t, SEG1 + 0x123, buf, 100), HW_OK);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(buf[i], expect(1, SEG1 + 0x123 + i));
+	/* across SEG2 (core-held part ends at 0x800) into the unheld part: fails */
+	ck_assert_int_eq(hw_read(t, SEG2 + 0x7f0, buf, 0x20), HW_EFAULT);
+	ck_assert_str_ne(hw_error_last(), "");
+	ck_assert_ptr_null(strchr(hw_error_last(), '\n'));
+	/* inside SEG2's held part */
+	ck_assert_int_eq(hw_read(t, SEG2 + 0x7f0, buf, 0x10), HW_OK);
+	ck_assert_uint_eq(buf[0], expect(2, SEG2 + 0x7f0));
+	/* a view is zero-copy and equals a read */
+	const uint8_t *v = hw_view(t, SEG3 + 0x10, 0x100);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(v[5], expect(3, SEG3 + 0x15));
+	ck_assert_ptr_null(hw_view(t, SEG3 + 0xff0, 0x20)); /* past the end */
+	/* unmapped, wrapping, below everything */
+	ck_assert_int_eq(hw_read(t, 0x10, buf, 8), HW_EFAULT);
+	ck_assert_int_eq(hw_read(t, UINT64_MAX - 3, buf, 8), HW_EFAULT);
+	ck_assert_int_eq(hw_read(t, SEG1, buf, 0), HW_OK);
+	/* strings */
+	char s[8];
+	ck_assert_int_eq(hw_read_string(t, FILESEG + 0x3, s, sizeof s), HW_ECORRUPT); /* no NUL */
+	hw_target_close(t);
+}
+END_TEST
+
+START_TEST(test_file_fallback)
+{
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	uint8_t buf[16];
+	/* FILESEG maps file page 1: byte i of the mapping is file byte 4096+i */
+	ck_assert_int_eq(hw_read(t, FILESEG + 0x10, buf, sizeof buf), HW_OK);
+	for (int i = 0; i < 16; i++)
+		ck_assert_uint_eq(buf[i], (uint8_t)((4096 + 0x10 + i) ^ 0x5a));
+	hw_target_close(t);
+
+	hw_target_options o = {.no_file_fallback = 1};
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, &o), HW_OK);
+	ck_assert_int_eq(hw_read(t, FILESEG + 0x10, buf, sizeof buf), HW_EFAULT);
+	hw_target_close(t);
+
+	/* the file gone: said once in the warnings, reads fail cleanly */
+	unlink(file_path);
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	const char *const *w;
+	ck_assert_uint_ge(hw_target_warnings(t, &w), 1);
+	ck_assert_ptr_nonnull(strstr(w[0], "not found"));
+	ck_assert_int_eq(hw_read(t, FILESEG + 0x10, buf, sizeof buf), HW_EFAULT);
+	hw_target_close(t);
+}
+END_TEST
+
+START_TEST(test_sysroot)
+{
+	/* A sysroot prefixes every path the core names. */
+	char dir[256], sub[2048];
+	snprintf(dir, sizeof dir, "/tmp/hw-sysroot-%d", (int)getpid());
+	snprintf(sub, sizeof sub, "mkdir -p %s/tmp && cp %s %s%s", dir, file_path, dir, file_path);
+	ck_assert_int_eq(system(sub), 0);
+	unlink(file_path);
+	hw_target *t;
+	hw_target_options o = {.sysroot = dir};
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, &o), HW_OK);
+	uint8_t b;
+	ck_assert_int_eq(hw_read(t, FILESEG, &b, 1), HW_OK);
+	ck_assert_uint_eq(b, (uint8_t)(4096 ^ 0x5a));
+	hw_target_close(t);
+	snprintf(sub, sizeof sub, "rm -rf %s", dir);
+	ck_assert_int_eq(system(sub), 0);
+}
+END_TEST
+
+/* ---- bad input ------------------------------------------------------------------------- */
+
+static int open_bytes(const void *p, size_t n)
+{
+	write_file(core_path, p, n);
+	hw_target *t = NULL;
+	int rc = hw_target_open_core(&t, core_path, NULL);
+	if (rc == HW_OK) {
+		/* a result: it must still answer without crashing */
+		const hw_mapping *m;
+		size_t nm = hw_target_mappings(t, &m);
+		uint8_t buf[64];
+		for (size_t i = 0; i < nm; i++)
+			hw_read(t, m[i].start, buf, sizeof buf);
+		const hw_module *mods;
+		hw_target_modules(t, &mods);
+		hw_target_close(t);
+	} else {
+		ck_assert_ptr_null(t);
+		ck_assert_str_ne(hw_error_last(), "");
+		ck_assert_ptr_null(strchr(hw_error_last(), '\n'));
+	}
+	return rc;
+}
+
+START_TEST(test_bad_files)
+{
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_core(&t, "/nonexistent/core", NULL), HW_EIO);
+	ck_assert_int_eq(hw_target_open_core(&t, "/tmp", NULL), HW_EIO);
+	ck_assert_int_eq(open_bytes("", 0), HW_EUNSUPPORTED);
+	ck_assert_int_eq(open_bytes("hello world, not an ELF file at all, really not one.....",
+				    56),
+			 HW_EUNSUPPORTED);
+	img m = build_core();
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.b;
+	eh->e_machine = EM_AARCH64;
+	ck_assert_int_eq(open_bytes(m.b, m.len), HW_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "architecture"));
+	eh->e_machine = EM_X86_64;
+	eh->e_type = ET_EXEC;
+	ck_assert_int_eq(open_bytes(m.b, m.len), HW_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "not a core"));
+	eh->e_type = ET_CORE;
+	eh->e_ident[EI_CLASS] = ELFCLASS32;
+	ck_assert_int_eq(open_bytes(m.b, m.len), HW_EUNSUPPORTED);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_phoff = 1u << 30; /* program headers past the end */
+	ck_assert_int_eq(open_bytes(m.b, m.len), HW_ECORRUPT);
+	free(m.b);
+}
+END_TEST
+
+START_TEST(test_truncated_everywhere)
+{
+	/* Every prefix of the core: an error or a result, never a crash. */
+	img m = build_core();
+	int ok = 0, err = 0;
+	for (size_t n = 0; n < m.len; n += (n < 2048 ? 1 : 509)) {
+		if (open_bytes(m.b, n) == HW_OK)
+			ok++;
+		else
+			err++;
+	}
+	ck_assert_int_gt(err, 0);
+	ck_assert_int_gt(ok, 0); /* truncated segments still give a result */
+	free(m.b);
+}
+END_TEST
+
+START_TEST(test_scribbled)
+{
+	/* Random bytes over the notes and headers: never a crash. */
+	img m = build_core();
+	unsigned seed = 12345;
+	for (int round = 0; round < 300; round++) {
+		img c = {malloc(m.len), m.len, m.len};
+		memcpy(c.b, m.b, m.len);
+		for (int k = 0; k < 8; k++) {
+			seed = seed * 1103515245 + 12345;
+			size_t at = (seed >> 8) % 1200; /* headers and notes live here */
+			c.b[at] = (uint8_t)(seed >> 3);
+		}
+		open_bytes(c.b, c.len);
+		free(c.b);
+	}
+	free(m.b);
+}
+END_TEST
+
+/* ---- callback target --------------------------------------------------------------------- */
+
+static int cb_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const uint8_t *mem = ctx;
+	if (addr < 0x10000 || addr + len > 0x10000 + 0x30000)
+		return -1;
+	memcpy(buf, mem + (addr - 0x10000), len);
+	return 0;
+}
+
+START_TEST(test_callback)
+{
+	uint8_t *mem = malloc(0x30000);
+	for (int i = 0; i < 0x30000; i++)
+		mem[i] = (uint8_t)(i * 13);
+	hw_read_callbacks cb = {cb_read, mem};
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
+	uint8_t b[64];
+	ck_assert_int_eq(hw_read(t, 0x10000 + 0x1234, b, 64), HW_OK);
+	ck_assert_uint_eq(b[3], (uint8_t)((0x1234 + 3) * 13));
+	/* the last bytes before the end, in a block that straddles it */
+	ck_assert_int_eq(hw_read(t, 0x40000 - 8, b, 8), HW_OK);
+	ck_assert_int_eq(hw_read(t, 0x40000 - 4, b, 8), HW_EFAULT);
+	const uint8_t *v = hw_view(t, 0x10000 + 0xfff0, 0x40); /* spans two blocks */
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(v[0x20], (uint8_t)((0xfff0 + 0x20) * 13));
+	hw_mapping mp = {.start = 0x10000, .end = 0x40000, .perms = HW_PERM_R | HW_PERM_W};
+	ck_assert_int_eq(hw_target_add_mapping(t, &mp), HW_OK);
+	ck_assert_ptr_nonnull(hw_target_mapping_at(t, 0x20000));
+	hw_thread th = {.tid = 7, .fs_base = 0x1234};
+	ck_assert_int_eq(hw_target_add_thread(t, &th), HW_OK);
+	const hw_thread *ths;
+	ck_assert_uint_eq(hw_target_threads(t, &ths), 1);
+	ck_assert_uint_eq(ths[0].fs_base, 0x1234);
+	hw_target_close(t);
+	free(mem);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("target");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_notes);
+	tcase_add_test(tc, test_reads);
+	tcase_add_test(tc, test_file_fallback);
+	tcase_add_test(tc, test_sysroot);
+	tcase_add_test(tc, test_bad_files);
+	tcase_add_test(tc, test_truncated_everywhere);
+	tcase_add_test(tc, test_scribbled);
+	tcase_add_test(tc, test_callback);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
