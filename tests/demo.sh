@@ -1,6 +1,53 @@
 #!/usr/bin/env bash
-# The demo: what heapwalk can show today, end to end, on real cores.
-set -euo pipefail
+# The demo: a leaky Python service runs under the tracer; two real cores are
+# taken some seconds apart; coretool summarises the second and names what
+# grew between them.  Needs nothing but a build tree.
+set -uo pipefail
 build=${1:?usage: demo.sh BUILD_DIR}
-echo "heapwalk demo: (grows with every capability)"
-"$build/coretool/coretool" --help
+src=$(cd "$(dirname "$0")/.." && pwd)
+coretool="$build/coretool/coretool"
+out="$build/demo"
+py=/usr/bin/python3.11
+[[ -x $py ]] || py=$(command -v python3)
+rm -rf "$out"
+mkdir -p "$out"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { # show a command, run it; a verb that is not there yet is said, not fatal
+	printf '$ %s\n' "${*/#$build\/coretool\//}"
+	"$@"
+	local rc=$?
+	((rc == 0)) || printf '(exit %d)\n' "$rc"
+	return 0
+}
+
+step "start the leaky service under the tracer"
+if "$coretool" trace --help >/dev/null 2>&1; then
+	"$coretool" trace -- "$py" "$src/tests/programs/leaky_service.py" "$out/ready" &
+else
+	echo "(coretool trace is not there yet: running untraced)"
+	"$py" "$src/tests/programs/leaky_service.py" "$out/ready" &
+fi
+pid=$!
+trap 'kill -9 $pid 2>/dev/null' EXIT
+for _ in $(seq 100); do [[ -s $out/ready ]] && break; sleep 0.1; done
+[[ -s $out/ready ]] || { echo "demo: the service did not start"; exit 1; }
+# the service may run under a wrapper: take the python process itself
+pypid=$(pgrep -n -P "$pid" 2>/dev/null || true)
+[[ -n $pypid ]] || pypid=$pid
+
+step "two cores of the running service, 3 seconds apart"
+gdb -nx -batch -p "$pypid" -ex "gcore $out/old.core" >/dev/null 2>&1
+sleep 3
+gdb -nx -batch -p "$pypid" -ex "gcore $out/new.core" >/dev/null 2>&1
+kill -9 "$pid" 2>/dev/null
+ls -l "$out"/*.core
+
+step "what the core is"
+run "$coretool" info "$out/new.core" | sed -n '1,12p'
+step "summary"
+run "$coretool" summary "$out/new.core"
+step "top --group-by lineno"
+run "$coretool" top --group-by lineno "$out/new.core"
+step "diff old new"
+run "$coretool" diff --group-by lineno "$out/old.core" "$out/new.core"
