@@ -1,29 +1,348 @@
 /*
- * typer.c: names the type of an allocation (placeholder: always unknown).
+ * typer.c: names the type of an allocation: the CPython type of the object
+ * it holds, or the C++ class whose vtable its first word points into.
+ *
+ * CPython (object layout: Include/object.h, Include/internal/pycore_gc.h,
+ * pycore_object.h _PyType_PreHeaderSize, 3.8-3.13): an object of type T
+ * starts `off` bytes into its block, off = 16 when T has Py_TPFLAGS_HAVE_GC
+ * (PyGC_Head) plus the pre-header (two words) when T has the managed dict
+ * (3.11) or managed dict/weakref (3.12+) flags.  For each candidate offset
+ * 0, 16, 32 the word at off + ob_type must be a valid type whose own
+ * flags give back that same offset and whose tp_basicsize fits the block.
+ * A type T is valid when T->ob_type is &PyType_Type, or is a metaclass
+ * (flag Py_TPFLAGS_TYPE_SUBCLASS) whose own type is &PyType_Type, and its
+ * tp_name is a printable C string.  Verdicts, valid or not, are cached per
+ * type pointer, so a walk of millions of objects reads each type once.
+ *
+ * C++: the symbol tables (.symtab of the debug file and the module, then
+ * .dynsym) of every module give the `_ZTV*` vtable objects; a first word
+ * inside one (past its offset-to-top and typeinfo words) names the class,
+ * demangled with libiberty's cplus_demangle ("vtable for ns::Foo").
  */
-#include "internal.h"
+#include "cpython.h"
 
+#include <libiberty/demangle.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Name strings are capped; longer tp_names are cut. */
+#define NAME_MAX_LEN 200
+/* More distinct type pointers than this are not cached (memory bound). */
+#define MAX_CACHE (1u << 22)
+
+struct type_entry {
+	uint64_t type;      /* key; 0 = empty slot */
+	const char *name;   /* NULL: not a valid type */
+	uint64_t basicsize; /* tp_basicsize */
+	uint32_t offset;    /* where the object starts in its block */
+};
+
+struct vtable {
+	uint64_t start, end;
+	const char *name;
+};
 
 struct hw_typer {
 	hw_target *target;
+	hw_pymalloc *py;
+	/* open-addressing cache of type pointers */
+	struct type_entry *cache;
+	size_t cache_cap, cache_used;
+	/* every name string handed out, freed with the typer */
+	char **names;
+	size_t n_names, names_cap;
+	/* C++ vtables, sorted by start; built on first use */
+	struct vtable *vt;
+	size_t n_vt;
+	int vt_built;
 };
+
+static const char *keep_name(hw_typer *ty, char *s)
+{
+	if (!s)
+		return NULL;
+	if (ty->n_names == ty->names_cap) {
+		size_t nc = ty->names_cap ? ty->names_cap * 2 : 64;
+		char **nn = realloc(ty->names, nc * sizeof *nn);
+		if (!nn) {
+			free(s);
+			return NULL;
+		}
+		ty->names = nn, ty->names_cap = nc;
+	}
+	ty->names[ty->n_names++] = s;
+	return s;
+}
 
 int hw_typer_new(hw_typer **out, hw_target *t, hw_pymalloc *py)
 {
-	*out = calloc(1, sizeof **out);
-	if (!*out)
+	*out = NULL;
+	hw_typer *ty = calloc(1, sizeof *ty);
+	if (!ty)
 		return hw_error_set(HW_ENOMEM, "out of memory");
-	(*out)->target = t;
+	ty->target = t;
+	ty->py = py;
+	*out = ty;
 	return HW_OK;
-}
-
-const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
-{
-	return NULL;
 }
 
 void hw_typer_free(hw_typer *ty)
 {
+	if (!ty)
+		return;
+	for (size_t i = 0; i < ty->n_names; i++)
+		free(ty->names[i]);
+	free(ty->names);
+	free(ty->cache);
+	free(ty->vt);
 	free(ty);
+}
+
+/* ---- CPython ---- */
+
+static size_t hash_ptr(uint64_t p)
+{
+	p ^= p >> 33;
+	p *= 0xff51afd7ed558ccdULL;
+	p ^= p >> 33;
+	return (size_t)p;
+}
+
+static struct type_entry *cache_slot(hw_typer *ty, uint64_t type)
+{
+	size_t mask = ty->cache_cap - 1;
+	for (size_t i = hash_ptr(type) & mask;; i = (i + 1) & mask)
+		if (ty->cache[i].type == type || ty->cache[i].type == 0)
+			return &ty->cache[i];
+}
+
+static int cache_grow(hw_typer *ty)
+{
+	size_t nc = ty->cache_cap ? ty->cache_cap * 2 : 1024;
+	struct type_entry *old = ty->cache;
+	size_t oc = ty->cache_cap;
+	ty->cache = calloc(nc, sizeof *ty->cache);
+	if (!ty->cache) {
+		ty->cache = old;
+		return -1;
+	}
+	ty->cache_cap = nc;
+	for (size_t i = 0; i < oc; i++)
+		if (old[i].type)
+			*cache_slot(ty, old[i].type) = old[i];
+	free(old);
+	return 0;
+}
+
+static int printable_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Is `meta` &PyType_Type or a subclass of type whose type is type? */
+static int is_type_type(hw_typer *ty, uint64_t meta)
+{
+	const struct hw_pymalloc *p = ty->py;
+	if (meta == p->type_type)
+		return 1;
+	uint64_t metameta, flags;
+	if (hw_read_u64(ty->target, meta + p->layout.ob_type, &metameta) != HW_OK ||
+	    metameta != p->type_type)
+		return 0;
+	if (hw_read_u64(ty->target, meta + p->layout.tp_flags, &flags) != HW_OK)
+		return 0;
+	return (flags & HW_PY_TPFLAGS_TYPE_SUBCLASS) != 0;
+}
+
+static void check_type(hw_typer *ty, struct type_entry *e)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t t = e->type, meta, tp_name, basicsize, flags;
+	char buf[NAME_MAX_LEN + 1];
+	e->name = NULL;
+	if (t % 8 || hw_read_u64(ty->target, t + L->ob_type, &meta) != HW_OK ||
+	    !is_type_type(ty, meta))
+		return;
+	if (hw_read_u64(ty->target, t + L->tp_name, &tp_name) != HW_OK ||
+	    hw_read_u64(ty->target, t + L->tp_basicsize, &basicsize) != HW_OK ||
+	    hw_read_u64(ty->target, t + L->tp_flags, &flags) != HW_OK)
+		return;
+	if (basicsize < 16 || basicsize > (1u << 30))
+		return;
+	/* A name longer than the buffer is cut (hw_read_string fails then). */
+	buf[0] = 0;
+	if (hw_read_string(ty->target, tp_name, buf, sizeof buf) != HW_OK) {
+		if (hw_read(ty->target, tp_name, buf, 1) != HW_OK)
+			return;
+		buf[NAME_MAX_LEN] = 0;
+		if (strlen(buf) < NAME_MAX_LEN)
+			return;
+	}
+	if (!printable_name(buf))
+		return;
+	e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
+		    (flags & L->preheader_flags ? L->preheader_size : 0);
+	e->basicsize = basicsize;
+	e->name = keep_name(ty, strdup(buf));
+}
+
+static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
+{
+	if (!type)
+		return NULL;
+	if (ty->cache_used * 2 >= ty->cache_cap) {
+		if (ty->cache_cap >= MAX_CACHE || cache_grow(ty)) {
+			/* Full: judge without caching. */
+			static _Thread_local struct type_entry tmp;
+			tmp = (struct type_entry){.type = type};
+			check_type(ty, &tmp);
+			return &tmp;
+		}
+	}
+	struct type_entry *e = cache_slot(ty, type);
+	if (e->type == 0) {
+		e->type = type;
+		ty->cache_used++;
+		check_type(ty, e);
+	}
+	return e;
+}
+
+static const char *python_name(hw_typer *ty, const hw_alloc *a)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	unsigned char b[48];
+	size_t len = a->size < sizeof b ? a->size : sizeof b;
+	if (len < 16)
+		return NULL;
+	const void *v = hw_view(ty->target, a->address, len);
+	if (v)
+		memcpy(b, v, len);
+	else if (hw_read(ty->target, a->address, b, len) != HW_OK)
+		return NULL;
+	static const uint32_t offsets[] = {0, 16, 32};
+	for (size_t i = 0; i < HW_ARRAY_SIZE(offsets); i++) {
+		uint32_t off = offsets[i];
+		if (off + 16 > len)
+			break;
+		uint64_t refcnt = hw_py_u64(b, off), type = hw_py_u64(b, off + L->ob_type);
+		/* A live object has a positive reference count (3.12+ immortals
+		 * keep 2^32-1 in the low half). */
+		if (refcnt == 0 || (int64_t)refcnt < 0 || type % 8 || type < 4096)
+			continue;
+		const struct type_entry *e = lookup_type(ty, type);
+		if (e && e->name && e->offset == off && e->basicsize <= a->size - off)
+			return e->name;
+	}
+	return NULL;
+}
+
+/* ---- C++ vtables ---- */
+
+static int cmp_vt(const void *a, const void *b)
+{
+	const struct vtable *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void add_vtables_of(hw_typer *ty, Elf *elf, uint64_t bias, size_t *cap)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !sh.sh_entsize)
+			continue;
+		size_t n = sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0; i < n; i++) {
+			GElf_Sym s;
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF || s.st_size < 16 ||
+			    GELF_ST_TYPE(s.st_info) != STT_OBJECT)
+				continue;
+			const char *nm = elf_strptr(elf, sh.sh_link, s.st_name);
+			if (!nm || strncmp(nm, "_ZTV", 4) != 0)
+				continue;
+			char *dm = cplus_demangle(nm, DMGL_PARAMS | DMGL_ANSI);
+			if (!dm)
+				continue;
+			const char *cls = strncmp(dm, "vtable for ", 11) == 0 ? dm + 11 : dm;
+			if (ty->n_vt == *cap) {
+				size_t nc = *cap ? *cap * 2 : 256;
+				struct vtable *nv = realloc(ty->vt, nc * sizeof *nv);
+				if (!nv) {
+					free(dm);
+					return;
+				}
+				ty->vt = nv, *cap = nc;
+			}
+			char *copy = strdup(cls);
+			free(dm);
+			if (!keep_name(ty, copy))
+				return;
+			ty->vt[ty->n_vt].start = s.st_value + bias;
+			ty->vt[ty->n_vt].end = s.st_value + bias + s.st_size;
+			ty->vt[ty->n_vt].name = copy;
+			ty->n_vt++;
+		}
+	}
+}
+
+static void build_vtables(hw_typer *ty)
+{
+	ty->vt_built = 1;
+	const hw_module *mods;
+	size_t n = hw_target_modules(ty->target, &mods), cap = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t bias;
+		Elf *e = hw_module_debug_elf(ty->target, &mods[i], &bias);
+		if (e)
+			add_vtables_of(ty, e, bias, &cap);
+		e = hw_module_elf(ty->target, &mods[i], &bias);
+		if (e)
+			add_vtables_of(ty, e, bias, &cap);
+	}
+	if (ty->n_vt)
+		qsort(ty->vt, ty->n_vt, sizeof *ty->vt, cmp_vt);
+}
+
+static const char *cxx_name(hw_typer *ty, const hw_alloc *a)
+{
+	uint64_t w;
+	if (a->size < 8 || hw_read_u64(ty->target, a->address, &w) != HW_OK || w % 8)
+		return NULL;
+	if (!ty->vt_built)
+		build_vtables(ty);
+	size_t lo = 0, hi = ty->n_vt;
+	while (lo < hi) { /* first vtable starting after w */
+		size_t mid = (lo + hi) / 2;
+		if (ty->vt[mid].start <= w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* Overlapping duplicates (.symtab and .dynsym) sort together; any
+	 * vtable starting at or before w that still holds it will do. */
+	for (size_t i = lo; i-- > 0 && lo - i <= 4;)
+		if (w >= ty->vt[i].start + 16 && w < ty->vt[i].end)
+			return ty->vt[i].name;
+	return NULL;
+}
+
+const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
+{
+	if (!ty || !a || a->state != HW_STATE_USED)
+		return NULL;
+	const char *n = NULL;
+	if (ty->py)
+		n = python_name(ty, a);
+	if (!n && a->allocator != HW_ALLOCATOR_PYMALLOC)
+		n = cxx_name(ty, a);
+	return n;
 }
