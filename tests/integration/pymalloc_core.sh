@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# pymalloc_core.sh: the pymalloc walker on kernel cores of every CPython on
+# the machine (hw_pythons), against sys._debugmallocstats() printed just
+# before os.abort(), and the type namer against the script's own instance
+# counts.  A missing interpreter is a visible SKIP line; no CPython at all
+# is a SKIP of the test.
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/integration/pymalloc_lib.sh"
+
+mapfile -t pythons < <(hw_pythons)
+((${#pythons[@]})) || skip "no CPython found (apt-get install python3.11; pyenv builds optional)"
+for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+	printf '%s\n' "${pythons[@]}" | grep -q "^pyenv-$v " || echo "SKIP: pyenv CPython $v not installed"
+done
+
+for entry in "${pythons[@]}"; do
+	read -r label py <<<"$entry"
+	dir="$hw_tmp/$label"
+	mkdir -p "$dir"
+	core=$(hw_dump_core "$dir" "$py" "$POPULATION" core) ||
+		fail "$label: no core written (core_pattern $(cat /proc/sys/kernel/core_pattern))"
+	"$WALK" --types "$core" >"$dir/walk" 2>"$dir/walk.err" ||
+		fail "$label: walk_pymalloc failed: $(cat "$dir/walk.err")"
+	pm_compare "$label core" "$dir/stderr" "$dir/walk" "$dir/stdout"
+	rm -f "$core"
+done

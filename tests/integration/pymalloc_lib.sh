@@ -1,0 +1,42 @@
+# pymalloc_lib.sh: helpers shared by the pymalloc integration tests (sourced
+# after tests/lib.sh).
+WALK="$PROGS/walk_pymalloc"
+POPULATION="$top_srcdir/tests/programs/pymalloc_population.py"
+
+# pm_oracle STDERR: sys._debugmallocstats()'s per-class lines and current
+# arenas as "class IDX SIZE POOLS IN_USE AVAIL" / "arenas N", sorted.
+pm_oracle() {
+	awk '/^class +size +num pools/ { on = 1; next }
+	     on && /^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ *$/ { print "class", $1, $2, $3, $4, $5 }
+	     /^# arenas allocated current/ { print "arenas", $NF; exit }' "$1" | sort
+}
+
+# pm_walked WALK_OUTPUT: the same lines from walk_pymalloc's output.
+pm_walked() {
+	grep -E '^(class|arenas) ' "$1" | sort
+}
+
+# pm_compare LABEL STDERR WALK_OUTPUT STDOUT: summary per size class and
+# arenas exactly as the oracle, a nonempty oracle, no problem reported, and
+# every "expect NAME N" of the script's stdout exactly N times as a type.
+pm_compare() {
+	local label=$1 oracle=$2 walked=$3 expect=$4 exp got
+	exp=$(pm_oracle "$oracle")
+	got=$(pm_walked "$walked")
+	[[ $exp == *class* && $exp == *arenas* ]] || fail "$label: no _debugmallocstats output in $oracle"
+	if [[ $exp != "$got" ]]; then
+		diff <(echo "$exp") <(echo "$got") | head -20
+		fail "$label: pymalloc summary differs from sys._debugmallocstats() (< oracle, > walker)"
+	fi
+	if grep -q '^problem' "$walked"; then
+		grep '^problem' "$walked" | head -5
+		fail "$label: problems reported on an intact heap"
+	fi
+	local name n c
+	while read -r _ name n; do
+		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
+		[[ $c == "$n" ]] || fail "$label: $c objects of type $name, the script made $n"
+	done < <(grep '^expect ' "$expect")
+	grep -q '^expect ' "$expect" || fail "$label: the script printed no expectations"
+	echo "ok $label: $(grep -c '^class' "$walked") size classes, $(grep '^arenas' "$walked"), symbols $(awk '/^symbols/{print $2}' "$walked")"
+}
