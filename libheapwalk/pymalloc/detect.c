@@ -104,7 +104,9 @@ static int find_version(struct hw_pymalloc *p)
 	}
 	if ((module_sym(t, p->module, "version.0", &a) ||
 	     module_sym(t, p->module, "version", &a)) &&
-	    hw_read_string(t, a, buf, sizeof buf) == HW_OK) {
+	    hw_read(t, a, buf, 24) == HW_OK) {
+		/* "3.X.Y (main, date) [compiler]": the head is enough */
+		buf[24] = 0;
 		unsigned ma, mi, mc;
 		if (sscanf(buf, "%u.%u.%u", &ma, &mi, &mc) == 3 && ma == 3) {
 			p->major = ma, p->minor = mi, p->micro = mc;
