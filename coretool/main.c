@@ -9,22 +9,22 @@
 #include <string.h>
 
 static const ct_verb verbs[] = {
-	{"info", ct_verb_info, "executable, pid, signal, threads, mappings, modules"},
-	{"summary", ct_verb_summary, "totals per allocator, tracer presence, problems"},
-	{"top", ct_verb_top, "allocations grouped and sorted by bytes"},
-	{"diff", ct_verb_diff, "the same groups in two targets, sorted by growth"},
-	{"snap", ct_verb_snap, "write a snapshot file (.hsnap)"},
-	{"chunks", ct_verb_chunks, "one line per allocation"},
-	{"show", ct_verb_show, "what holds an address"},
-	{"check", ct_verb_check, "heap integrity; exit 1 when anything is wrong"},
-	{"trace", ct_verb_trace, "run a command under the companion tracer"},
+    {"info", ct_verb_info, "executable, pid, signal, threads, mappings, modules"},
+    {"summary", ct_verb_summary, "totals per allocator, tracer presence, problems"},
+    {"top", ct_verb_top, "allocations grouped and sorted by bytes"},
+    {"diff", ct_verb_diff, "the same groups in two targets, sorted by growth"},
+    {"snap", ct_verb_snap, "write a snapshot file (.hsnap)"},
+    {"chunks", ct_verb_chunks, "one line per allocation"},
+    {"show", ct_verb_show, "what holds an address"},
+    {"check", ct_verb_check, "heap integrity; exit 1 when anything is wrong"},
+    {"trace", ct_verb_trace, "run a command under the companion tracer"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: coretool VERB [OPTIONS] TARGET...\n\n"
-		   "A TARGET is a core file, a snapshot file (.hsnap) or --pid N.\n\n"
-		   "verbs:\n");
+	           "A TARGET is a core file, a snapshot file (.hsnap) or --pid N.\n\n"
+	           "verbs:\n");
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
 		fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f, "\n'coretool VERB --help' for a verb's options; 'man coretool' for all.\n");

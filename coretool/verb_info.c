@@ -64,7 +64,7 @@ static void print_text(FILE *f, hw_target *t)
 	size_t nwarn;
 
 	fprintf(f, "target:     %s %s\n", kind_name(hw_target_get_kind(t)),
-		hw_target_path(t) ? hw_target_path(t) : "");
+	        hw_target_path(t) ? hw_target_path(t) : "");
 	fprintf(f, "executable: %s\n", hw_target_executable(t) ? hw_target_executable(t) : "?");
 	fprintf(f, "pid:        %d\n", (int)hw_target_pid(t));
 	fprintf(f, "signal:     %s\n", signal_name(hw_target_signal(t), sig, sizeof sig));
@@ -76,7 +76,7 @@ static void print_text(FILE *f, hw_target *t)
 		if (th[i].pc && hw_target_symbolize(t, th[i].pc, &s) == HW_OK && s.function)
 			fn = s.function;
 		fprintf(f, "  %-8d 0x%016" PRIx64 " 0x%016" PRIx64 " %s\n", (int)th[i].tid,
-			th[i].pc, th[i].sp, fn);
+		        th[i].pc, th[i].sp, fn);
 	}
 	fprintf(f, "\nmappings (%zu):\n", nmaps);
 	fprintf(f, "  %-33s %-4s %-12s %s\n", "range", "perm", "in core", "file");
@@ -84,20 +84,20 @@ static void print_text(FILE *f, hw_target *t)
 		char p[5], range[40];
 		perms_str(maps[i].perms, p);
 		snprintf(range, sizeof range, "%012" PRIx64 "-%012" PRIx64, maps[i].start,
-			 maps[i].end);
+		         maps[i].end);
 		fprintf(f, "  %-33s %-4s %-12s %s\n", range, p, held(t, &maps[i]),
-			maps[i].path ? maps[i].path : "");
+		        maps[i].path ? maps[i].path : "");
 	}
 	fprintf(f, "\nmodules (%zu):\n", nmods);
 	fprintf(f, "  %-33s %-40s %-5s %s\n", "range", "build-id", "debug", "file");
 	for (size_t i = 0; i < nmods; i++) {
 		char range[40];
 		snprintf(range, sizeof range, "%012" PRIx64 "-%012" PRIx64, mods[i].start,
-			 mods[i].end);
+		         mods[i].end);
 		int dbg = hw_module_has_debuginfo(t, &mods[i]);
 		fprintf(f, "  %-33s %-40s %-5s %s\n", range,
-			mods[i].build_id[0] ? mods[i].build_id : "-", dbg ? "yes" : "no",
-			mods[i].name ? mods[i].name : "?");
+		        mods[i].build_id[0] ? mods[i].build_id : "-", dbg ? "yes" : "no",
+		        mods[i].name ? mods[i].name : "?");
 	}
 	nwarn = hw_target_warnings(t, &warn);
 	if (nwarn) {
@@ -120,13 +120,13 @@ static void print_json(FILE *f, hw_target *t)
 	size_t nwarn = hw_target_warnings(t, &warn);
 
 	fprintf(f, "{\"format\": \"heapwalk.info.v1\",\n \"target\": {\"kind\": \"%s\", \"path\": ",
-		kind_name(hw_target_get_kind(t)));
+	        kind_name(hw_target_get_kind(t)));
 	ct_json_string(f, hw_target_path(t));
 	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)hw_target_pid(t));
 	ct_json_string(f, hw_target_executable(t));
 	fprintf(f, "},\n \"signal\": %d, \"signal_name\": ", hw_target_signal(t));
 	ct_json_string(f, hw_target_signal(t) ? signal_name(hw_target_signal(t), sig, sizeof sig)
-					      : NULL);
+	                                      : NULL);
 	fprintf(f, ",\n \"threads\": [");
 	for (size_t i = 0; i < nth; i++) {
 		hw_symbolization s;
@@ -134,9 +134,9 @@ static void print_json(FILE *f, hw_target *t)
 		if (th[i].pc && hw_target_symbolize(t, th[i].pc, &s) == HW_OK)
 			fn = s.function;
 		fprintf(f,
-			"%s\n  {\"tid\": %d, \"pc\": \"0x%" PRIx64 "\", \"sp\": \"0x%" PRIx64
-			"\", \"fs_base\": \"0x%" PRIx64 "\", \"function\": ",
-			i ? "," : "", (int)th[i].tid, th[i].pc, th[i].sp, th[i].fs_base);
+		        "%s\n  {\"tid\": %d, \"pc\": \"0x%" PRIx64 "\", \"sp\": \"0x%" PRIx64
+		        "\", \"fs_base\": \"0x%" PRIx64 "\", \"function\": ",
+		        i ? "," : "", (int)th[i].tid, th[i].pc, th[i].sp, th[i].fs_base);
 		ct_json_string(f, fn);
 		fputc('}', f);
 	}
@@ -145,21 +145,23 @@ static void print_json(FILE *f, hw_target *t)
 		char p[5];
 		perms_str(maps[i].perms, p);
 		fprintf(f,
-			"%s\n  {\"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64
-			"\", \"perms\": \"%s\", \"file\": ",
-			i ? "," : "", maps[i].start, maps[i].end, p);
+		        "%s\n  {\"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64
+		        "\", \"perms\": \"%s\", \"file\": ",
+		        i ? "," : "", maps[i].start, maps[i].end, p);
 		ct_json_string(f, maps[i].path);
-		fprintf(f, ", \"offset\": %" PRIu64 ", \"core_bytes\": %" PRIu64
-			   ", \"in_core\": \"%s\", \"file_found\": %s}",
-			maps[i].file_offset, maps[i].core_bytes, held(t, &maps[i]),
-			maps[i].path ? (maps[i].file_ok ? "true" : "false") : "null");
+		fprintf(f,
+		        ", \"offset\": %" PRIu64 ", \"core_bytes\": %" PRIu64
+		        ", \"in_core\": \"%s\", \"file_found\": %s}",
+		        maps[i].file_offset, maps[i].core_bytes, held(t, &maps[i]),
+		        maps[i].path ? (maps[i].file_ok ? "true" : "false") : "null");
 	}
 	fprintf(f, "],\n \"modules\": [");
 	for (size_t i = 0; i < nmods; i++) {
 		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
 		ct_json_string(f, mods[i].name);
-		fprintf(f, ", \"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64 "\", \"build_id\": ",
-			mods[i].start, mods[i].end);
+		fprintf(
+		    f, ", \"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64 "\", \"build_id\": ",
+		    mods[i].start, mods[i].end);
 		ct_json_string(f, mods[i].build_id[0] ? mods[i].build_id : NULL);
 		int dbg = hw_module_has_debuginfo(t, &mods[i]);
 		fprintf(f, ", \"debuginfo\": %s, \"debuginfo_path\": ", dbg ? "true" : "false");
@@ -176,10 +178,12 @@ static void print_json(FILE *f, hw_target *t)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: coretool info [--format text|json] [-o FILE] [--exe PATH] [--sysroot DIR]\n"
-		   "                     [--debug-dir DIR] (CORE | --pid N)\n\n"
-		   "Executable, pid, killing signal, threads (pc, sp), mappings (and whether the\n"
-		   "core holds their bytes), modules with build-id and whether debug info was found.\n");
+	fprintf(
+	    f,
+	    "usage: coretool info [--format text|json] [-o FILE] [--exe PATH] [--sysroot DIR]\n"
+	    "                     [--debug-dir DIR] (CORE | --pid N)\n\n"
+	    "Executable, pid, killing signal, threads (pc, sp), mappings (and whether the\n"
+	    "core holds their bytes), modules with build-id and whether debug info was found.\n");
 }
 
 int ct_verb_info(int argc, char **argv)

@@ -132,7 +132,7 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 			/* Without a mapping list (a bare callback) the block may
 			 * straddle unreadable memory: the exact range was tried too. */
 			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not readable in the process",
-					    addr);
+			                    addr);
 		out += n;
 		addr += n;
 		len -= n;
@@ -214,11 +214,11 @@ static int stop_all(hw_target *t)
 					continue; /* it exited */
 				int err = errno;
 				closedir(d);
-				return hw_error_set(HW_EIO, "cannot attach to thread %ld: %s%s", tid,
-						    strerror(err),
-						    err == EPERM ? " (run as the process's user or root; "
-								   "check /proc/sys/kernel/yama/ptrace_scope)"
-								 : "");
+				return hw_error_set(
+				    HW_EIO, "cannot attach to thread %ld: %s%s", tid, strerror(err),
+				    err == EPERM ? " (run as the process's user or root; "
+				                   "check /proc/sys/kernel/yama/ptrace_scope)"
+				                 : "");
 			}
 			pid_t *n = realloc(t->stopped, (t->nstopped + 1) * sizeof *n);
 			if (!n) {
@@ -295,7 +295,7 @@ static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, i
 	t->mem_fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (t->mem_fd < 0) {
 		rc = hw_error_set(HW_EIO, "cannot open %s: %s (run as root or the process's user)",
-				  name, strerror(errno));
+		                  name, strerror(errno));
 		goto fail;
 	}
 	if ((rc = hw_target_read_proc_maps(t, pid)) != HW_OK)
@@ -364,7 +364,7 @@ int hw_target_open_pid_stopped(hw_target **out, pid_t pid, const hw_target_optio
 }
 
 int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb, pid_t pid,
-			    const hw_target_options *opts)
+                            const hw_target_options *opts)
 {
 	*out = NULL;
 	if (!cb || !cb->read)

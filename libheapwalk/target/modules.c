@@ -26,7 +26,7 @@
 static _Thread_local hw_target *dwfl_target;
 
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
-		    char **file_name, Elf **elfp)
+                    char **file_name, Elf **elfp)
 {
 	hw_target *t = dwfl_target;
 	if (t && t->sysroot && modname && modname[0] == '/') {
@@ -43,8 +43,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 	return dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
 }
 
-static int collect(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
-		   void *arg)
+static int collect(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
 {
 	hw_target *t = arg;
 	hw_module_priv *n = realloc(t->modules, (t->nmodules + 1) * sizeof *n);
@@ -116,13 +115,14 @@ int hw_modules_report(hw_target *t)
 			/* Live reports learn the build-id only once the file is read. */
 			const unsigned char *bits;
 			GElf_Addr vaddr;
-			int len = dwfl_module_build_id(t->modules[i].pub.dwfl_module, &bits, &vaddr);
+			int len =
+			    dwfl_module_build_id(t->modules[i].pub.dwfl_module, &bits, &vaddr);
 			for (int k = 0; k < len && k < 20; k++)
 				snprintf(t->modules[i].pub.build_id + 2 * k, 3, "%02x", bits[k]);
 		}
 		const char *mainfile = NULL;
 		dwfl_module_info(t->modules[i].pub.dwfl_module, NULL, NULL, NULL, NULL, NULL,
-				 &mainfile, NULL);
+		                 &mainfile, NULL);
 		if (mainfile) {
 			t->modules[i].file_path = strdup(mainfile);
 			/* Name modules by the file they come from where known. */
@@ -196,7 +196,8 @@ const hw_module *hw_target_module_find(hw_target *t, const char *prefix)
 		return NULL;
 	size_t n = strlen(prefix);
 	for (size_t i = 0; i < t->nmodules; i++)
-		if (t->modules[i].pub.name && !strncmp(base_name(t->modules[i].pub.name), prefix, n))
+		if (t->modules[i].pub.name &&
+		    !strncmp(base_name(t->modules[i].pub.name), prefix, n))
 			return &t->modules[i].pub;
 	return NULL;
 }
@@ -297,7 +298,7 @@ const char *hw_module_debuginfo_path(hw_target *t, const hw_module *m)
 /* ---- symbols ------------------------------------------------------------------ */
 
 int hw_module_symbol(hw_target *t, const hw_module *m, const char *name, uint64_t *addr,
-		     uint64_t *size)
+                     uint64_t *size)
 {
 	dwfl_target = t;
 	int n = dwfl_module_getsymtab(m->dwfl_module);
@@ -306,7 +307,7 @@ int hw_module_symbol(hw_target *t, const hw_module *m, const char *name, uint64_
 		GElf_Sym sym;
 		GElf_Addr a;
 		const char *s =
-			dwfl_module_getsym_info(m->dwfl_module, i, &sym, &a, NULL, NULL, NULL);
+		    dwfl_module_getsym_info(m->dwfl_module, i, &sym, &a, NULL, NULL, NULL);
 		if (s && sym.st_shndx != SHN_UNDEF && !strcmp(s, name)) {
 			if (addr)
 				*addr = a;
@@ -319,7 +320,7 @@ int hw_module_symbol(hw_target *t, const hw_module *m, const char *name, uint64_
 	if (found)
 		return HW_OK;
 	return hw_error_set(HW_ENOTFOUND, "symbol %s not found in %s", name,
-			    m->name ? m->name : "?");
+	                    m->name ? m->name : "?");
 }
 
 int hw_target_symbol(hw_target *t, const char *name, uint64_t *addr, uint64_t *size)
@@ -377,7 +378,8 @@ static int find_struct_in(Dwarf *dw, const char *name, Dwarf_Die *out)
 				    tag != DW_TAG_union_type)
 					continue;
 				const char *n = dwarf_diename(&child);
-				if (!n || strcmp(n, name) || dwarf_hasattr(&child, DW_AT_declaration))
+				if (!n || strcmp(n, name) ||
+				    dwarf_hasattr(&child, DW_AT_declaration))
 					continue;
 				Dwarf_Die d = child;
 				if (tag == DW_TAG_typedef) {
@@ -407,7 +409,7 @@ static int find_struct(hw_target *t, const hw_module *m, const char *name, Dwarf
 	if (alt && find_struct_in(alt, name, out))
 		return HW_OK;
 	return hw_error_set(HW_ENOTFOUND, "struct %s not in the debug info of %s", name,
-			    m->name ? m->name : "?");
+	                    m->name ? m->name : "?");
 }
 
 int hw_module_type_size(hw_target *t, const hw_module *m, const char *name, uint64_t *size)
@@ -458,8 +460,8 @@ static int member_in(Dwarf_Die *st, const char *name, size_t len, uint64_t *off,
 	return 0;
 }
 
-int hw_module_member_offset(hw_target *t, const hw_module *m, const char *name,
-			    const char *member, uint64_t *offset)
+int hw_module_member_offset(hw_target *t, const hw_module *m, const char *name, const char *member,
+                            uint64_t *offset)
 {
 	Dwarf_Die d;
 	int rc = find_struct(t, m, name, &d);
@@ -472,7 +474,8 @@ int hw_module_member_offset(hw_target *t, const hw_module *m, const char *name,
 		uint64_t off;
 		Dwarf_Die ty;
 		if (!member_in(&d, p, len, &off, &ty))
-			return hw_error_set(HW_ENOTFOUND, "struct %s has no member %s", name, member);
+			return hw_error_set(HW_ENOTFOUND, "struct %s has no member %s", name,
+			                    member);
 		total += off;
 		d = ty;
 		p += len;

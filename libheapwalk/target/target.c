@@ -272,7 +272,7 @@ int hw_target_read_proc_maps(hw_target *t, pid_t pid)
 		char perms[8];
 		int pos = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &start, &end,
-			   perms, &off, &pos) < 4)
+		           perms, &off, &pos) < 4)
 			continue;
 		char *path = line + pos;
 		while (*path == ' ' || *path == '\t')
@@ -280,7 +280,8 @@ int hw_target_read_proc_maps(hw_target *t, pid_t pid)
 		path[strcspn(path, "\n")] = 0;
 		hw_mapping m = {.start = start, .end = end, .file_offset = off};
 		m.perms = (perms[0] == 'r' ? HW_PERM_R : 0) | (perms[1] == 'w' ? HW_PERM_W : 0) |
-			  (perms[2] == 'x' ? HW_PERM_X : 0) | (perms[3] == 's' ? HW_PERM_SHARED : 0);
+		          (perms[2] == 'x' ? HW_PERM_X : 0) |
+		          (perms[3] == 's' ? HW_PERM_SHARED : 0);
 		m.path = *path ? path : NULL;
 		m.core_bytes = end - start;
 		m.file_ok = m.path && m.path[0] == '/';
@@ -338,7 +339,7 @@ int hw_read_string(hw_target *t, uint64_t addr, char *buf, size_t cap)
 	}
 	buf[n] = 0;
 	return hw_error_set(HW_ECORRUPT, "0x%" PRIx64 ": string longer than %zu bytes", addr,
-			    cap - 1);
+	                    cap - 1);
 }
 
 const void *hw_view(hw_target *t, uint64_t addr, size_t len)

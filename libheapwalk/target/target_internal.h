@@ -55,7 +55,7 @@ typedef struct hw_module_priv {
 	int debug_state; /* 0 unknown, 1 found, -1 none */
 	char *debug_path;
 	char *file_path;
-	Elf *elf;        /* main file opened by us (for heuristics), lazily */
+	Elf *elf; /* main file opened by us (for heuristics), lazily */
 	int elf_fd;
 	int elf_state;
 } hw_module_priv;

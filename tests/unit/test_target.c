@@ -42,9 +42,9 @@ static void put_note(img *m, uint32_t type, const void *desc, uint32_t descsz)
 	put(m, pad, (4 - descsz % 4) % 4);
 }
 
-#define SEG1 0x400000ull   /* 0x2000 bytes, all in the core */
-#define SEG2 0x600000ull   /* 0x1000 bytes, only 0x800 in the core */
-#define SEG3 0x601000ull   /* adjacent to SEG2's end: reads cross */
+#define SEG1    0x400000ull /* 0x2000 bytes, all in the core */
+#define SEG2    0x600000ull /* 0x1000 bytes, only 0x800 in the core */
+#define SEG3    0x601000ull /* adjacent to SEG2's end: reads cross */
 #define FILESEG 0x700000ull /* 0x1000 bytes, none in the core, from a file */
 
 static char file_path[256];
@@ -297,9 +297,8 @@ START_TEST(test_bad_files)
 	ck_assert_int_eq(hw_target_open_core(&t, "/nonexistent/core", NULL), HW_EIO);
 	ck_assert_int_eq(hw_target_open_core(&t, "/tmp", NULL), HW_EIO);
 	ck_assert_int_eq(open_bytes("", 0), HW_EUNSUPPORTED);
-	ck_assert_int_eq(open_bytes("hello world, not an ELF file at all, really not one.....",
-				    56),
-			 HW_EUNSUPPORTED);
+	ck_assert_int_eq(open_bytes("hello world, not an ELF file at all, really not one.....", 56),
+	                 HW_EUNSUPPORTED);
 	img m = build_core();
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.b;
 	eh->e_machine = EM_AARCH64;
