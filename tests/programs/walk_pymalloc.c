@@ -127,10 +127,14 @@ int main(int argc, char **argv)
 	}
 	hw_pymalloc *py = NULL;
 	rc = hw_pymalloc_open(&py, t);
-	if (rc && !names) {
-		fprintf(stderr, "walk_pymalloc: %s\n", hw_error_last());
-		hw_target_close(t);
-		return 3;
+	if (rc) {
+		/* A C++ program has no CPython: fine for --name and --glibc. */
+		if (!names && !glibc) {
+			fprintf(stderr, "walk_pymalloc: %s\n", hw_error_last());
+			hw_target_close(t);
+			return 3;
+		}
+		printf("python none: %s\n", hw_error_last());
 	}
 	struct tally tl = {.types = types};
 	if (hw_typer_new(&tl.typer, t, py)) {
