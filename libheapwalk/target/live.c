@@ -90,9 +90,8 @@ static hw_block *block_get(hw_target *t, uint64_t addr)
 		b->data = d;
 		b->ok = 1;
 		b->len = (uint32_t)(hi - base);
-		/* Bytes below lo are not readable; record by keeping len only for [lo,hi). */
-		if (lo > base)
-			b->ok = 2; /* partial at the front */
+		/* Bytes below lo were not filled (another mapping, or none). */
+		b->lo = (uint32_t)(lo - base);
 	} else {
 		free(d);
 	}
@@ -104,13 +103,7 @@ static int block_has(const hw_target *t, const hw_block *b, uint64_t addr, size_
 	if (!b || !b->ok)
 		return 0;
 	uint64_t rel = addr - b->addr;
-	if (rel + len > b->len)
-		return 0;
-	if (b->ok == 2) {
-		const hw_mapping *m = hw_target_mapping_at(t, addr);
-		return m && m->start <= addr;
-	}
-	return 1;
+	return rel >= b->lo && rel + len <= b->len;
 }
 
 int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
@@ -128,9 +121,10 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 		size_t n = HW_BLOCK - rel < len ? (size_t)(HW_BLOCK - rel) : len;
 		if (block_has(t, b, addr, n))
 			memcpy(out, b->data + rel, n);
-		else if (t->nmaps || fill(t, addr, out, n) != HW_OK)
-			/* Without a mapping list (a bare callback) the block may
-			 * straddle unreadable memory: the exact range was tried too. */
+		else if (fill(t, addr, out, n) != HW_OK)
+			/* The block may straddle unreadable memory, or two adjacent
+			 * mappings while it was clipped to the first one: the exact
+			 * range is tried too. */
 			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not readable in the process",
 			                    addr);
 		out += n;

@@ -38,6 +38,7 @@ typedef struct hw_file_map {
 typedef struct hw_block {
 	uint64_t addr; /* aligned to HW_BLOCK */
 	uint32_t len;  /* readable bytes from addr (clipped to the mapping) */
+	uint32_t lo;   /* first readable byte: the mapping may start inside the block */
 	int ok;        /* 1 read, 0 unreadable */
 	uint8_t *data;
 	struct hw_block *next;
