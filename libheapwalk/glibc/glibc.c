@@ -1,25 +1,72 @@
 /*
- * glibc.c: the glibc malloc walker (placeholder until the walker lands:
- * every call reports that glibc malloc was not found).
+ * glibc.c: the public hw_glibc_* API (heapwalk.h): locate.c finds malloc's
+ * state in the target, walk.c walks it.
+ *
+ * The walk emits, per heap region in address order, one record per chunk:
+ * HW_STATE_USED (held by the program), HW_STATE_FREE (tcache, fastbin, bin;
+ * bin NONE when free but on no list, with a problem), HW_STATE_META (thread
+ * tcache structs, fenceposts) and HW_STATE_TOP; then the mmapped chunks.
  */
-#include "internal.h"
+#include "glibc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hw_glibc {
+	hw_target *t;
+	struct gw_located loc;
+	int tcache_missing;
+	int walked;
+	hw_glibc_summary sum;
+};
 
 int hw_glibc_open(hw_glibc **out, hw_target *t)
 {
 	*out = NULL;
-	return hw_error_set(HW_ENOTFOUND, "glibc malloc walker not built yet");
+	if (!t)
+		return hw_error_set(HW_EINVAL, "hw_glibc_open: no target");
+	hw_glibc *g = calloc(1, sizeof *g);
+	if (!g)
+		return hw_error_set(HW_ENOMEM, "out of memory");
+	g->t = t;
+	int rc = gw_locate(t, &g->loc);
+	if (rc < 0) {
+		gw_located_free(&g->loc);
+		free(g);
+		return rc;
+	}
+	g->tcache_missing = rc == 1;
+	memcpy(g->sum.version, g->loc.version, sizeof g->sum.version);
+	g->sum.symbols = g->loc.symbols;
+	*out = g;
+	return HW_OK;
 }
 
 int hw_glibc_walk(hw_glibc *g, const hw_visitor *v)
 {
-	return hw_error_set(HW_EINVAL, "no glibc walker");
+	if (!g)
+		return hw_error_set(HW_EINVAL, "hw_glibc_walk: no walker");
+	if (g->tcache_missing && v && v->problem) {
+		hw_problem p = {.kind = "tcache-not-found",
+				.address = 0,
+				.message = "the threads' tcache variable was not found: tcache'd "
+					   "chunks are reported as used"};
+		v->problem(v->ctx, &p);
+	}
+	int rc = gw_walk(&g->loc.in, v, &g->sum);
+	g->walked = 1;
+	return rc;
 }
 
 const hw_glibc_summary *hw_glibc_get_summary(const hw_glibc *g)
 {
-	return NULL;
+	return g && g->walked ? &g->sum : NULL;
 }
 
 void hw_glibc_close(hw_glibc *g)
 {
+	if (!g)
+		return;
+	gw_located_free(&g->loc);
+	free(g);
 }

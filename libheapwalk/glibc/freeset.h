@@ -1,0 +1,36 @@
+/*
+ * freeset.h: the set of chunks found on glibc's free lists (tcache,
+ * fastbins, bins), keyed by chunk address.
+ *
+ * The lists are walked before the heaps; the linear walk of each heap then
+ * asks the set what each chunk is.  Open addressing with linear probing; it
+ * grows at half load, so memory is about 32 bytes per listed chunk, and the
+ * number of entries is bounded by the walker's step limits.
+ */
+#ifndef HW_GLIBC_FREESET_H
+#define HW_GLIBC_FREESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_free {
+	uint64_t chunk;   /* chunk address (0: empty slot) */
+	uint8_t bin;      /* hw_bin */
+	uint8_t seen;     /* the linear walk met this chunk */
+	uint16_t list;    /* tcache/fastbin/bin index, for messages */
+	uint32_t owner;   /* arena index, or thread index for tcache */
+};
+
+struct gw_freeset {
+	struct gw_free *slots;
+	size_t cap, n; /* cap is a power of two or 0 */
+};
+
+/* The entry for chunk, or NULL. */
+struct gw_free *gw_freeset_find(const struct gw_freeset *s, uint64_t chunk);
+/* Insert chunk (nonzero); *existed says whether it was there already (the
+ * returned entry is then the old one, unchanged).  NULL when out of memory. */
+struct gw_free *gw_freeset_add(struct gw_freeset *s, uint64_t chunk, int *existed);
+void gw_freeset_clear(struct gw_freeset *s);
+
+#endif /* HW_GLIBC_FREESET_H */

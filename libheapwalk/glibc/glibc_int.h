@@ -1,0 +1,109 @@
+/*
+ * glibc_int.h: what the files of the glibc malloc walker share.
+ *
+ * The walker is split in two halves that meet here:
+ *  - locate.c knows the target: it finds libc, its version, main_arena, mp_
+ *    and every live thread's tcache (from debug info or heuristics) and fills
+ *    a struct gw_input;
+ *  - walk.c knows nothing of targets: given a gw_input (a read function, the
+ *    mappings, a layout and a few addresses) it walks every arena and emits
+ *    records.  Unit tests drive walk.c directly on synthetic memory.
+ *
+ * Invariant: nothing read through gw_input.read is trusted; walk.c bounds
+ * every list and every length and reports what it skips as problems.
+ */
+#ifndef HW_GLIBC_INT_H
+#define HW_GLIBC_INT_H
+
+#include "internal.h"
+
+#include <stdint.h>
+
+/* The layout of glibc's malloc structures in one version (x86-64). */
+struct gw_layout {
+	int minor; /* glibc 2.minor */
+
+	/* struct malloc_state */
+	uint32_t ms_fastbins, ms_top, ms_last_remainder, ms_bins, ms_next, ms_system_mem;
+	uint32_t ms_size;
+
+	/* struct malloc_par (mp_) */
+	uint32_t mp_mmap_threshold, mp_n_mmaps, mp_mmapped_mem, mp_sbrk_base;
+	uint32_t mp_tcache_bins, mp_tcache_count;
+	int32_t mp_hp_pagesize; /* -1: no such field (before 2.35) */
+	uint32_t mp_size;
+
+	/* heap_info */
+	uint32_t hi_ar_ptr, hi_prev, hi_size, hi_sizeof;
+
+	/* tcache_perthread_struct */
+	uint32_t tc_counts, tc_count_width, tc_entries, tc_size;
+
+	int safe_linking; /* fastbin fd and tcache next are PROTECT_PTR'd (2.32+) */
+};
+
+/* Fill *l from the per-version tables; HW_EUNSUPPORTED outside 2.26-2.41. */
+int gw_layout_for_version(struct gw_layout *l, int major, int minor);
+
+/* A mapping as the walker needs it. */
+struct gw_map {
+	uint64_t start, end;
+	unsigned perms;  /* HW_PERM_* */
+	int anonymous;   /* no file behind it (and not [stack]/[vdso]...) */
+};
+
+struct gw_input {
+	struct gw_layout layout;
+	uint64_t main_arena; /* address of main_arena */
+	uint64_t mp;         /* address of mp_ */
+	/* tcache_perthread_struct addresses of the live threads (nonzero). */
+	const uint64_t *tcaches;
+	size_t n_tcaches;
+	const struct gw_map *maps; /* sorted by start */
+	size_t n_maps;
+	/* Read len bytes at addr: 0 when all were read. */
+	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
+	/* A direct pointer to len bytes at addr, or NULL (optional). */
+	const void *(*view)(void *ctx, uint64_t addr, size_t len);
+	void *ctx;
+};
+
+/* Walk the heap described by in: emit records to v (may be NULL: summary
+ * only) and fill *sum (version and symbols are left to the caller).
+ * HW_EINTR when the visitor stopped the walk, HW_EFAULT when main_arena or
+ * mp_ cannot be read; every other inconsistency is a problem. */
+int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *sum);
+
+/* What locate.c found in a target (owned: free with gw_located_free). */
+struct gw_located {
+	struct gw_input in;
+	char version[16];
+	const char *symbols; /* "debuginfo", "symtab" or "heuristic" */
+	uint64_t *tcaches;
+	struct gw_map *maps;
+};
+
+/* Find libc, its version and layout, main_arena, mp_, the tcaches.  HW_OK,
+ * 1 when all but the threads' tcaches were found, or a negative HW_E*. */
+int gw_locate(hw_target *t, struct gw_located *out);
+void gw_located_free(struct gw_located *loc);
+
+/* malloc.c constants (x86-64, all versions 2.26-2.41). */
+#define GW_SIZE_SZ         8
+#define GW_CHUNK_HDR       16
+#define GW_MALLOC_ALIGN    16
+#define GW_MINSIZE         32
+#define GW_NFASTBINS       10
+#define GW_NBINS           128
+#define GW_NSMALLBINS      64
+#define GW_TCACHE_MAX_BINS 64
+#define GW_PREV_INUSE      1
+#define GW_IS_MMAPPED      2
+#define GW_NON_MAIN_ARENA  4
+#define GW_SIZE_BITS       7
+/* HEAP_MAX_SIZE = 2 * DEFAULT_MMAP_THRESHOLD_MAX = 2 * 4 * 1024 * 1024 *
+ * sizeof(long) (arena.c); 4 * mp_.hp_pagesize when hugetlb heaps are on. */
+#define GW_HEAP_MAX_SIZE (64ull << 20)
+#define GW_PAGE_SIZE     4096ull
+
+#endif /* HW_GLIBC_INT_H */

@@ -1,0 +1,476 @@
+/*
+ * locate.c: finds glibc malloc in a target: libc's version, the layout of
+ * its structures, main_arena, mp_ and every live thread's tcache.
+ *
+ * Two ways, said in the summary's "symbols":
+ *  - "debuginfo"/"symtab": main_arena and mp_ from libc's symbol table (the
+ *    separate debug file's .symtab when found), layouts from DWARF when the
+ *    debug file has it (each field falling back to layout.c's table);
+ *  - "heuristic" (stripped libc, no debug file), verified on 2.36:
+ *      main_arena: the R_X86_64_RELATIVE relocation (.rela.dyn or
+ *        .relr.dyn) that initialises main_arena.next = &main_arena, i.e.
+ *        whose target minus offsetof(next) is its addend; each candidate is
+ *        validated by following the arena ring in the target;
+ *      mp_: the bytes of its static initializer in .data (malloc.c:
+ *        trim_threshold, top_pad, mmap_threshold, arena_test, ...,
+ *        n_mmaps_max = 65536, tcache_bins = 64, tcache_count = 7).
+ * The tcache TLS variable is reached either way through libc's local
+ * R_X86_64_TPOFF64 relocations: the GOT slot each one fills holds a
+ * thread-pointer offset (written by ld.so, so present in cores).  With the
+ * debug file, the one whose addend is the st_value of the TLS symbol
+ * `tcache` is it; without, the candidate whose per-thread values
+ * (*(fs_base + offset)) all look like tcache_perthread_structs.
+ */
+#include "glibc_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- version ---- */
+
+/* "... release version 2.36." in libc's banner (csu/version.c). */
+static int libc_version(Elf *e, int *major, int *minor)
+{
+	size_t n = 0;
+	const char *raw = e ? elf_rawfile(e, &n) : NULL;
+	static const char key[] = "release version ";
+	if (!raw)
+		return -1;
+	const char *p = memmem(raw, n, key, sizeof key - 1);
+	if (!p)
+		return -1;
+	p += sizeof key - 1;
+	if (sscanf(p, "%d.%d", major, minor) != 2)
+		return -1;
+	return 0;
+}
+
+/* ---- ELF helpers ---- */
+
+/* The file bytes backing link-time address vaddr (len bytes), or NULL. */
+static const uint8_t *file_bytes(Elf *e, uint64_t vaddr, size_t len)
+{
+	size_t nph, n;
+	const char *raw = elf_rawfile(e, &n);
+	if (!raw || elf_getphdrnum(e, &nph) != 0)
+		return NULL;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr + len <= ph.p_vaddr + ph.p_filesz) {
+			uint64_t off = vaddr - ph.p_vaddr + ph.p_offset;
+			if (off + len <= n)
+				return (const uint8_t *)raw + off;
+		}
+	}
+	return NULL;
+}
+
+typedef int (*reloc_fn)(void *ctx, uint64_t offset, uint64_t type, uint64_t sym,
+			int64_t addend);
+
+/* Call fn for every RELA relocation and every RELR (relative) relocation of
+ * e; RELR entries carry no addend: the word in the file is the addend. */
+static int for_each_reloc(Elf *e, reloc_fn fn, void *ctx)
+{
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			continue;
+		if (sh.sh_type == SHT_RELA) {
+			size_t nrel = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+			for (size_t i = 0; i < nrel; i++) {
+				GElf_Rela r;
+				if (!gelf_getrela(d, (int)i, &r))
+					break;
+				int rc = fn(ctx, r.r_offset, GELF_R_TYPE(r.r_info),
+					    GELF_R_SYM(r.r_info), r.r_addend);
+				if (rc)
+					return rc;
+			}
+		} else if (sh.sh_type == 19 /* SHT_RELR */) {
+			/* RELR: an address entry (even) relocates one word
+			 * and sets the base after it; a bitmap entry (odd)
+			 * relocates the words of the next 63 whose bit is set. */
+			const uint64_t *w = d->d_buf;
+			size_t nw = d->d_size / 8;
+			uint64_t base = 0;
+			for (size_t i = 0; i < nw; i++) {
+				if (!(w[i] & 1)) {
+					const uint8_t *b = file_bytes(e, w[i], 8);
+					int64_t add = 0;
+					if (b)
+						memcpy(&add, b, 8);
+					int rc = b ? fn(ctx, w[i], R_X86_64_RELATIVE, 0, add) : 0;
+					if (rc)
+						return rc;
+					base = w[i] + 8;
+				} else {
+					uint64_t bits = w[i] >> 1;
+					for (unsigned k = 0; bits; k++, bits >>= 1) {
+						if (!(bits & 1))
+							continue;
+						uint64_t at = base + 8ull * k;
+						const uint8_t *b = file_bytes(e, at, 8);
+						int64_t add = 0;
+						if (b)
+							memcpy(&add, b, 8);
+						int rc = b ? fn(ctx, at, R_X86_64_RELATIVE, 0, add) : 0;
+						if (rc)
+							return rc;
+					}
+					base += 63 * 8;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- symbols ---- */
+
+/* st_value of a symbol of e's .symtab (used for TLS symbols, whose value is
+ * an offset in the TLS block, not an address). */
+static int symtab_value(Elf *e, const char *name, int type, uint64_t *out)
+{
+	Elf_Scn *scn = NULL;
+	while (e && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (size_t i = 0; d && i < n; i++) {
+			GElf_Sym s;
+			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != type)
+				continue;
+			const char *nm = elf_strptr(e, sh.sh_link, s.st_name);
+			if (nm && !strcmp(nm, name)) {
+				*out = s.st_value;
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
+
+/* ---- the heuristics ---- */
+
+struct arena_search {
+	hw_target *t;
+	const struct gw_layout *L;
+	uint64_t bias;
+	uint64_t found;
+};
+
+/* Does the arena ring from a come back to a within a few thousand steps,
+ * through 16-aligned tops? */
+static int arena_ring_ok(hw_target *t, const struct gw_layout *L, uint64_t a)
+{
+	uint64_t x = a;
+	for (int i = 0; i < 4096; i++) {
+		uint64_t top, next;
+		if (hw_read_u64(t, x + L->ms_top, &top) || hw_read_u64(t, x + L->ms_next, &next) ||
+		    top % 16 || next % 8)
+			return 0;
+		if (next == a)
+			return 1;
+		x = next;
+	}
+	return 0;
+}
+
+static int arena_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int64_t addend)
+{
+	struct arena_search *s = ctx;
+	if (type != R_X86_64_RELATIVE || sym || off - s->L->ms_next != (uint64_t)addend)
+		return 0;
+	if (!arena_ring_ok(s->t, s->L, (uint64_t)addend + s->bias))
+		return 0;
+	s->found = (uint64_t)addend + s->bias;
+	return 1;
+}
+
+static uint64_t find_main_arena(hw_target *t, Elf *e, uint64_t bias, const struct gw_layout *L)
+{
+	struct arena_search s = {.t = t, .L = L, .bias = bias};
+	for_each_reloc(e, arena_reloc, &s);
+	return s.found;
+}
+
+static uint64_t word_at(const uint8_t *p, uint32_t off)
+{
+	uint64_t v;
+	memcpy(&v, p + off, 8);
+	return v;
+}
+
+/* mp_'s static initializer (malloc.c): trim_threshold, top_pad,
+ * mmap_threshold, arena_test = NARENAS_FROM_NCORES (1), arena_max 0, ...,
+ * n_mmaps_max = DEFAULT_MMAP_MAX, tcache_bins = TCACHE_MAX_BINS,
+ * tcache_count = TCACHE_FILL_COUNT. */
+static uint64_t find_mp(Elf *e, uint64_t bias, const struct gw_layout *L)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	if (elf_getshdrstrndx(e, &shstrndx) != 0)
+		return 0;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		const char *nm = elf_strptr(e, shstrndx, sh.sh_name);
+		if (!nm || strcmp(nm, ".data"))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < L->mp_size)
+			return 0;
+		const uint8_t *p = d->d_buf;
+		for (size_t o = 0; o + L->mp_size <= d->d_size; o += 8) {
+			const uint8_t *m = p + o;
+			uint32_t n_mmaps_max;
+			memcpy(&n_mmaps_max, m + L->mp_n_mmaps + 4, 4);
+			uint64_t top_pad = word_at(m, 8);
+			if (word_at(m, 0) == 128 * 1024 && word_at(m, 16) == 128 * 1024 &&
+			    (top_pad == 0 || top_pad == 128 * 1024) && word_at(m, 24) == 8 &&
+			    word_at(m, 32) == 0 && n_mmaps_max == 65536 &&
+			    word_at(m, L->mp_tcache_bins) == GW_TCACHE_MAX_BINS &&
+			    word_at(m, L->mp_tcache_count) == 7)
+				return sh.sh_addr + o + bias;
+		}
+	}
+	return 0;
+}
+
+/* ---- tcache ---- */
+
+struct tpoff_list {
+	uint64_t got[64];
+	int64_t addend[64];
+	size_t n;
+};
+
+static int tpoff_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int64_t addend)
+{
+	struct tpoff_list *l = ctx;
+	if (type == R_X86_64_TPOFF64 && sym == 0 && l->n < HW_ARRAY_SIZE(l->got)) {
+		l->got[l->n] = off;
+		l->addend[l->n] = addend;
+		l->n++;
+	}
+	return 0;
+}
+
+/* Does v look like a tcache_perthread_struct (or 0: no tcache yet)? */
+static int tcache_shape_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int *nonzero)
+{
+	uint8_t buf[1024];
+	uint64_t size;
+	if (!v)
+		return 1;
+	if (v % 16 || hw_read_u64(t, v - 8, &size) || L->tc_size > sizeof buf ||
+	    hw_read(t, v, buf, L->tc_size))
+		return 0;
+	/* request2size(sizeof(tcache_perthread_struct)) with P set. */
+	uint64_t want = (L->tc_size + GW_SIZE_SZ + GW_MALLOC_ALIGN - 1) & ~(uint64_t)15;
+	if ((size & ~(uint64_t)(GW_NON_MAIN_ARENA)) != (want | GW_PREV_INUSE))
+		return 0;
+	for (unsigned i = 0; i < GW_TCACHE_MAX_BINS; i++) {
+		unsigned c = L->tc_count_width == 2 ? ((const uint16_t *)(buf + L->tc_counts))[i]
+						    : buf[L->tc_counts + i];
+		uint64_t e;
+		memcpy(&e, buf + L->tc_entries + 8 * i, 8);
+		if (!c != !e || e % 16)
+			return 0;
+	}
+	*nonzero = 1;
+	return 1;
+}
+
+/* The tcache of every thread, through the GOT slot of the TLS variable. */
+static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_layout *L,
+			   Elf *e, uint64_t bias, Elf *dbg, uint64_t **out, int *found_tls)
+{
+	struct tpoff_list l = {.n = 0};
+	const hw_thread *th;
+	size_t nth = hw_target_threads(t, &th);
+	uint64_t sym = 0;
+	int have_sym = dbg && symtab_value(dbg, "tcache", STT_TLS, &sym) == 0;
+	*out = NULL;
+	*found_tls = 0;
+	for_each_reloc(e, tpoff_reloc, &l);
+	for (size_t c = 0; c < l.n; c++) {
+		if (have_sym && (uint64_t)l.addend[c] != sym)
+			continue;
+		uint64_t tpoff;
+		if (hw_read_u64(t, l.got[c] + bias, &tpoff))
+			continue;
+		int ok = 1, nonzero = 0;
+		uint64_t *v = calloc(nth ? nth : 1, sizeof *v);
+		if (!v)
+			return 0;
+		size_t n = 0;
+		for (size_t i = 0; i < nth && ok; i++) {
+			uint64_t val = 0;
+			if (!th[i].fs_base || hw_read_u64(t, th[i].fs_base + tpoff, &val)) {
+				continue; /* a thread whose TLS is not readable */
+			}
+			ok = tcache_shape_ok(t, L, val, &nonzero);
+			if (ok && val)
+				v[n++] = val;
+		}
+		if (ok && (nonzero || have_sym)) {
+			*out = v;
+			*found_tls = 1;
+			return n;
+		}
+		free(v);
+	}
+	return 0;
+}
+
+/* ---- DWARF ---- */
+
+static void dwarf_u32(hw_target *t, const hw_module *m, const char *type, const char *member,
+		      uint32_t *field)
+{
+	uint64_t off;
+	if (hw_module_member_offset(t, m, type, member, &off) == HW_OK && off < 65536)
+		*field = (uint32_t)off;
+}
+
+static void dwarf_size(hw_target *t, const hw_module *m, const char *type, uint32_t *field)
+{
+	uint64_t sz;
+	if (hw_module_type_size(t, m, type, &sz) == HW_OK && sz && sz < 65536)
+		*field = (uint32_t)sz;
+}
+
+/* Override the table's layout with what DWARF says, field by field. */
+static void layout_from_dwarf(hw_target *t, const hw_module *m, struct gw_layout *L)
+{
+	dwarf_u32(t, m, "malloc_state", "fastbinsY", &L->ms_fastbins);
+	dwarf_u32(t, m, "malloc_state", "top", &L->ms_top);
+	dwarf_u32(t, m, "malloc_state", "last_remainder", &L->ms_last_remainder);
+	dwarf_u32(t, m, "malloc_state", "bins", &L->ms_bins);
+	dwarf_u32(t, m, "malloc_state", "next", &L->ms_next);
+	dwarf_u32(t, m, "malloc_state", "system_mem", &L->ms_system_mem);
+	dwarf_size(t, m, "malloc_state", &L->ms_size);
+	dwarf_u32(t, m, "malloc_par", "mmap_threshold", &L->mp_mmap_threshold);
+	dwarf_u32(t, m, "malloc_par", "n_mmaps", &L->mp_n_mmaps);
+	dwarf_u32(t, m, "malloc_par", "mmapped_mem", &L->mp_mmapped_mem);
+	dwarf_u32(t, m, "malloc_par", "sbrk_base", &L->mp_sbrk_base);
+	dwarf_u32(t, m, "malloc_par", "tcache_bins", &L->mp_tcache_bins);
+	dwarf_u32(t, m, "malloc_par", "tcache_count", &L->mp_tcache_count);
+	dwarf_size(t, m, "malloc_par", &L->mp_size);
+	uint64_t off;
+	if (hw_module_member_offset(t, m, "malloc_par", "hp_pagesize", &off) == HW_OK)
+		L->mp_hp_pagesize = (int32_t)off;
+	dwarf_u32(t, m, "_heap_info", "ar_ptr", &L->hi_ar_ptr);
+	dwarf_u32(t, m, "_heap_info", "prev", &L->hi_prev);
+	dwarf_u32(t, m, "_heap_info", "size", &L->hi_size);
+	dwarf_size(t, m, "_heap_info", &L->hi_sizeof);
+	dwarf_u32(t, m, "tcache_perthread_struct", "counts", &L->tc_counts);
+	dwarf_u32(t, m, "tcache_perthread_struct", "entries", &L->tc_entries);
+	dwarf_size(t, m, "tcache_perthread_struct", &L->tc_size);
+	if (L->tc_entries > L->tc_counts)
+		L->tc_count_width = (L->tc_entries - L->tc_counts) / GW_TCACHE_MAX_BINS;
+}
+
+/* ---- the public entry for glibc.c ---- */
+
+static int target_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return hw_read(ctx, addr, buf, len) != HW_OK;
+}
+
+static const void *target_view(void *ctx, uint64_t addr, size_t len)
+{
+	return hw_view(ctx, addr, len);
+}
+
+static int maps_from_target(hw_target *t, struct gw_located *loc)
+{
+	const hw_mapping *mp;
+	size_t n = hw_target_mappings(t, &mp);
+	loc->maps = calloc(n ? n : 1, sizeof *loc->maps);
+	if (!loc->maps)
+		return HW_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		loc->maps[i].start = mp[i].start;
+		loc->maps[i].end = mp[i].end;
+		loc->maps[i].perms = mp[i].perms;
+		loc->maps[i].anonymous = !mp[i].path && !(mp[i].perms & HW_PERM_SHARED);
+	}
+	loc->in.maps = loc->maps;
+	loc->in.n_maps = n;
+	return HW_OK;
+}
+
+int gw_locate(hw_target *t, struct gw_located *loc)
+{
+	memset(loc, 0, sizeof *loc);
+	const hw_module *m = hw_target_module_find(t, "libc.so");
+	if (!m)
+		m = hw_target_module_find(t, "libc-2.");
+	if (!m)
+		return hw_error_set(HW_ENOTFOUND, "no libc in the target (static or not glibc)");
+	uint64_t bias = 0, dbias = 0;
+	Elf *e = hw_module_elf(t, m, &bias);
+	if (!e)
+		return hw_error_set(HW_ENOTFOUND, "%s: the libc file was not found (use --sysroot)",
+				    m->name ? m->name : "libc");
+	int major, minor;
+	if (libc_version(e, &major, &minor) < 0)
+		return hw_error_set(HW_EUNSUPPORTED, "%s: no glibc version banner",
+				    m->name ? m->name : "libc");
+	snprintf(loc->version, sizeof loc->version, "%d.%d", major, minor);
+	struct gw_layout *L = &loc->in.layout;
+	int rc = gw_layout_for_version(L, major, minor);
+	if (rc != HW_OK)
+		return rc;
+
+	Elf *dbg = hw_module_has_debuginfo(t, m) ? hw_module_debug_elf(t, m, &dbias) : NULL;
+	uint64_t main_arena = 0, mp = 0;
+	if (hw_module_symbol(t, m, "main_arena", &main_arena, NULL) == HW_OK &&
+	    hw_module_symbol(t, m, "mp_", &mp, NULL) == HW_OK) {
+		loc->symbols = dbg ? "debuginfo" : "symtab";
+		if (dbg)
+			layout_from_dwarf(t, m, L);
+	} else {
+		loc->symbols = "heuristic";
+		main_arena = find_main_arena(t, e, bias, L);
+		mp = find_mp(e, bias, L);
+		if (!main_arena || !mp)
+			return hw_error_set(HW_ENOTFOUND,
+					    "%s %s: %s not found (no symbols; heuristics failed)",
+					    m->name ? m->name : "libc", loc->version,
+					    !main_arena ? "main_arena" : "mp_");
+	}
+	loc->in.main_arena = main_arena;
+	loc->in.mp = mp;
+
+	int found_tls;
+	loc->in.n_tcaches = find_tcaches(t, m, L, e, bias, dbg, &loc->tcaches, &found_tls);
+	loc->in.tcaches = loc->tcaches;
+	if ((rc = maps_from_target(t, loc)) != HW_OK)
+		return rc;
+	loc->in.read = target_read;
+	loc->in.view = hw_target_get_kind(t) == HW_TARGET_CORE ? target_view : NULL;
+	loc->in.ctx = t;
+	return found_tls ? HW_OK : 1; /* 1: no tcache found (reported as a problem) */
+}
+
+void gw_located_free(struct gw_located *loc)
+{
+	free(loc->tcaches);
+	free(loc->maps);
+	memset(loc, 0, sizeof *loc);
+}

@@ -1,0 +1,973 @@
+/*
+ * walk.c: walks glibc malloc's heaps given a gw_input (glibc_int.h).
+ *
+ * Order of work, each step bounded and tolerant of corrupt data:
+ *  1. mp_ and the arena ring (main_arena.next ... back to main_arena);
+ *  2. the heap regions: the main heap (mp_.sbrk_base up to the end of the
+ *     main arena's top chunk) and every heap_info of every other arena
+ *     (heap_for_ptr(top), then the prev chain);
+ *  3. the free lists: each live thread's tcache, each arena's fastbins and
+ *     bins, into a set keyed by chunk (freeset.h), with glibc's own
+ *     int_mallinfo() accounting kept on the way;
+ *  4. a linear walk of every region in address order that classifies each
+ *     chunk (used, free with its bin, allocator metadata, top) and checks it
+ *     against the lists (PREV_INUSE, footer, arena bit);
+ *  5. mmapped chunks: page starts of anonymous writable mappings outside the
+ *     heaps whose header reads IS_MMAPPED with a page-multiple span.
+ *
+ * Invariants: no value read from the target is used as an address before it
+ * was checked to be aligned and inside a region (lists) or below the region
+ * end (chunk sizes); every list walk stops after as many steps as the
+ * region bytes allow or at the first repeated chunk; memory is bounded by
+ * the number of listed free chunks (the set) and the number of heaps.
+ *
+ * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
+ * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
+ * int_mallinfo, musable, sysmalloc (fenceposts), new_heap, _int_memalign.
+ */
+#include "glibc_int.h"
+#include "freeset.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARENAS  65536
+#define MAX_HEAPS   (1u << 20)
+#define WINDOW_SIZE (64u * 1024)
+
+enum region_kind { REGION_MAIN = 0, REGION_HEAP = 1 };
+
+struct arena {
+	uint64_t addr;
+	uint64_t top, top_size;
+	uint64_t system_mem;
+	/* int_mallinfo() accounting, from the lists */
+	uint64_t nfast, fast_bytes, nbinned, binned_bytes;
+	uint64_t span; /* bytes of this arena's regions: bounds list walks */
+};
+
+struct region {
+	uint64_t start, end; /* chunks live in [start, end) */
+	uint64_t reserve_end; /* heaps: heap_info + HEAP_MAX_SIZE, excluded from mmap scans */
+	uint32_t arena;       /* index into arenas */
+	uint8_t kind;
+};
+
+/* A window over target memory, refilled in blocks (or one direct view). */
+struct window {
+	const struct gw_input *in;
+	uint64_t base;
+	size_t len;
+	const uint8_t *p;
+	uint8_t *buf;
+};
+
+struct walker {
+	const struct gw_input *in;
+	const struct gw_layout *L;
+	const hw_visitor *v;
+	hw_glibc_summary *sum;
+	int stopped; /* the visitor asked to stop */
+	uint64_t heap_max;
+	uint64_t n_mmaps, mmapped_mem, sbrk_base, tcache_bins;
+	struct arena *arenas;
+	size_t n_arenas;
+	struct region *regions;
+	size_t n_regions, cap_regions;
+	struct gw_freeset set;
+	struct window win;
+	uint64_t problems;
+};
+
+/* ---- problems and records ---- */
+
+static void problem(struct walker *w, const char *kind, uint64_t addr, const char *fmt, ...)
+	HW_PRINTF(4, 5);
+
+static void problem(struct walker *w, const char *kind, uint64_t addr, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	w->problems++;
+	if (w->v && w->v->problem) {
+		hw_problem p = {.kind = kind, .address = addr, .message = msg};
+		w->v->problem(w->v->ctx, &p);
+	}
+}
+
+static void emit(struct walker *w, uint64_t chunk, uint64_t usable, uint64_t arena,
+		 hw_allocator alloc, hw_state state, hw_bin bin)
+{
+	if (w->stopped || !w->v || !w->v->alloc)
+		return;
+	hw_alloc a = {.address = chunk + GW_CHUNK_HDR,
+		      .size = usable,
+		      .arena = arena,
+		      .allocator = (uint8_t)alloc,
+		      .state = (uint8_t)state,
+		      .bin = (uint8_t)bin};
+	if (w->v->alloc(w->v->ctx, &a))
+		w->stopped = 1;
+}
+
+static void count(hw_count *c, uint64_t bytes)
+{
+	c->count++;
+	c->bytes += bytes;
+}
+
+/* ---- reading ---- */
+
+static int rd(struct walker *w, uint64_t addr, void *buf, size_t len)
+{
+	if (addr + len < addr)
+		return -1;
+	return w->in->read(w->in->ctx, addr, buf, len) ? -1 : 0;
+}
+
+static int rd64(struct walker *w, uint64_t addr, uint64_t *out)
+{
+	return rd(w, addr, out, sizeof *out);
+}
+
+/* Point the window at [start, end) if the target gives a direct view of it
+ * all (cores); otherwise the window refills in blocks. */
+static void window_range(struct window *win, uint64_t start, uint64_t end)
+{
+	win->len = 0;
+	win->p = NULL;
+	if (win->in->view && end > start) {
+		const void *p = win->in->view(win->in->ctx, start, end - start);
+		if (p) {
+			win->base = start;
+			win->len = end - start;
+			win->p = p;
+		}
+	}
+}
+
+/* Read n (<= 16) bytes at addr through the window. */
+static int window_get(struct window *win, uint64_t addr, void *out, size_t n)
+{
+	if (addr + n < addr)
+		return -1;
+	if (!(win->p && addr >= win->base && addr + n <= win->base + win->len)) {
+		if (!win->buf && !(win->buf = malloc(WINDOW_SIZE)))
+			return -1;
+		uint64_t blk = addr & ~(uint64_t)(WINDOW_SIZE - 1);
+		if (addr + n > blk + WINDOW_SIZE)
+			blk = addr;
+		if (win->in->read(win->in->ctx, blk, win->buf, WINDOW_SIZE) == 0) {
+			win->base = blk;
+			win->len = WINDOW_SIZE;
+		} else if (win->in->read(win->in->ctx, addr, win->buf, 16) == 0) {
+			/* Near the end of a mapping: a short window. */
+			win->base = addr;
+			win->len = 16;
+		} else {
+			win->p = NULL;
+			win->len = 0;
+			return -1;
+		}
+		win->p = win->buf;
+	}
+	memcpy(out, win->p + (addr - win->base), n);
+	return 0;
+}
+
+static int win64(struct walker *w, uint64_t addr, uint64_t *out)
+{
+	return window_get(&w->win, addr, out, sizeof *out);
+}
+
+/* ---- regions ---- */
+
+static int add_region(struct walker *w, uint64_t start, uint64_t end, uint64_t reserve_end,
+		      uint32_t arena, enum region_kind kind)
+{
+	if (w->n_regions == w->cap_regions) {
+		size_t ncap = w->cap_regions ? w->cap_regions * 2 : 16;
+		struct region *nr = realloc(w->regions, ncap * sizeof *nr);
+		if (!nr)
+			return -1;
+		w->regions = nr;
+		w->cap_regions = ncap;
+	}
+	w->regions[w->n_regions++] = (struct region){
+		.start = start, .end = end, .reserve_end = reserve_end, .arena = arena, .kind = kind};
+	return 0;
+}
+
+static int cmp_region(const void *a, const void *b)
+{
+	const struct region *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The region holding [addr, addr + len), or NULL. */
+static const struct region *region_of(const struct walker *w, uint64_t addr, uint64_t len)
+{
+	size_t lo = 0, hi = w->n_regions;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct region *r = &w->regions[mid];
+		if (addr < r->start)
+			hi = mid;
+		else if (addr >= r->end)
+			lo = mid + 1;
+		else
+			return addr + len <= r->end && addr + len >= addr ? r : NULL;
+	}
+	return NULL;
+}
+
+static const struct gw_map *map_of(const struct gw_input *in, uint64_t addr)
+{
+	size_t lo = 0, hi = in->n_maps;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (addr < in->maps[mid].start)
+			hi = mid;
+		else if (addr >= in->maps[mid].end)
+			lo = mid + 1;
+		else
+			return &in->maps[mid];
+	}
+	return NULL;
+}
+
+/* ---- step 1: mp_ and the arena ring ---- */
+
+static int read_mp(struct walker *w)
+{
+	const struct gw_layout *L = w->L;
+	uint8_t mp[256];
+	if (L->mp_size > sizeof mp || rd(w, w->in->mp, mp, L->mp_size) < 0)
+		return hw_error_set(HW_EFAULT, "mp_ at 0x%" PRIx64 " cannot be read", w->in->mp);
+	int32_t n_mmaps;
+	memcpy(&n_mmaps, mp + L->mp_n_mmaps, 4);
+	w->n_mmaps = n_mmaps < 0 ? 0 : (uint64_t)n_mmaps;
+	memcpy(&w->mmapped_mem, mp + L->mp_mmapped_mem, 8);
+	memcpy(&w->sbrk_base, mp + L->mp_sbrk_base, 8);
+	memcpy(&w->tcache_bins, mp + L->mp_tcache_bins, 8);
+	if (w->tcache_bins > GW_TCACHE_MAX_BINS) {
+		problem(w, "bad-mp", w->in->mp, "mp_.tcache_bins is %" PRIu64 " (at most %d)",
+			w->tcache_bins, GW_TCACHE_MAX_BINS);
+		w->tcache_bins = GW_TCACHE_MAX_BINS;
+	}
+	w->heap_max = GW_HEAP_MAX_SIZE;
+	if (L->mp_hp_pagesize >= 0) {
+		uint64_t hp;
+		memcpy(&hp, mp + L->mp_hp_pagesize, 8);
+		/* arena.c heap_max_size(): 4 * hp_pagesize when hugetlb heaps are on. */
+		if (hp && !(hp & (hp - 1)) && hp <= (1ull << 32))
+			w->heap_max = 4 * hp;
+	}
+	return HW_OK;
+}
+
+static int read_arenas(struct walker *w)
+{
+	const struct gw_layout *L = w->L;
+	size_t cap = 8;
+	w->arenas = calloc(cap, sizeof *w->arenas);
+	if (!w->arenas)
+		return HW_ENOMEM;
+	uint64_t a = w->in->main_arena;
+	while (w->n_arenas < MAX_ARENAS) {
+		uint64_t next, top, sysmem;
+		if (a % 8 || rd64(w, a + L->ms_next, &next) < 0 || rd64(w, a + L->ms_top, &top) < 0 ||
+		    rd64(w, a + L->ms_system_mem, &sysmem) < 0) {
+			if (w->n_arenas == 0)
+				return hw_error_set(HW_EFAULT,
+						    "main_arena at 0x%" PRIx64 " cannot be read", a);
+			problem(w, "bad-arena", a, "arena ring: 0x%" PRIx64 " cannot be read", a);
+			break;
+		}
+		if (w->n_arenas == cap) {
+			struct arena *na = realloc(w->arenas, 2 * cap * sizeof *na);
+			if (!na)
+				return HW_ENOMEM;
+			w->arenas = na;
+			cap *= 2;
+		}
+		struct arena *ar = &w->arenas[w->n_arenas++];
+		memset(ar, 0, sizeof *ar);
+		ar->addr = a;
+		ar->top = top;
+		ar->system_mem = sysmem;
+		uint64_t ts = 0;
+		if (top % 16 == 0 && rd64(w, top + GW_SIZE_SZ, &ts) == 0)
+			ar->top_size = ts & ~(uint64_t)GW_SIZE_BITS;
+		else
+			problem(w, "bad-top", top, "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
+				" cannot be read", a, top);
+		if (next == w->in->main_arena)
+			return HW_OK;
+		for (size_t i = 0; i < w->n_arenas; i++) {
+			if (w->arenas[i].addr == next) {
+				problem(w, "arena-cycle", a,
+					"arena ring loops back to 0x%" PRIx64
+					" without reaching main_arena", next);
+				return HW_OK;
+			}
+		}
+		a = next;
+	}
+	problem(w, "arena-cycle", a, "more than %d arenas: ring not followed further",
+		MAX_ARENAS);
+	return HW_OK;
+}
+
+/* ---- step 2: regions ---- */
+
+static void main_region(struct walker *w)
+{
+	struct arena *ar = &w->arenas[0];
+	if (!w->sbrk_base)
+		return; /* the main arena never got memory */
+	uint64_t start = (w->sbrk_base + GW_MALLOC_ALIGN - 1) & ~(uint64_t)(GW_MALLOC_ALIGN - 1);
+	uint64_t end = ar->top + ar->top_size;
+	const struct gw_map *m = w->in->n_maps ? map_of(w->in, start) : NULL;
+	if (w->in->n_maps && !m) {
+		problem(w, "bad-main-heap", start, "mp_.sbrk_base 0x%" PRIx64 " is not mapped",
+			w->sbrk_base);
+		return;
+	}
+	if (ar->top < start || end < ar->top || (m && end > m->end)) {
+		/* Top is elsewhere (a non-contiguous main arena): walk the
+		 * sbrk'd mapping alone; the walk reports where it stops. */
+		problem(w, "main-top-elsewhere", ar->top,
+			"main arena top 0x%" PRIx64 " is not at the end of the brk heap 0x%" PRIx64,
+			ar->top, start);
+		end = m ? m->end : start;
+	}
+	add_region(w, start, end, end, 0, REGION_MAIN);
+}
+
+static void heap_regions(struct walker *w, uint32_t ai)
+{
+	const struct gw_layout *L = w->L;
+	struct arena *ar = &w->arenas[ai];
+	uint64_t h = ar->top & ~(w->heap_max - 1);
+	uint64_t seen_first = 0;
+	for (unsigned n = 0; h && n < MAX_HEAPS; n++) {
+		uint64_t hi[6] = {0};
+		if (rd(w, h, hi, L->hi_sizeof < sizeof hi ? L->hi_sizeof : sizeof hi) < 0) {
+			problem(w, "bad-heap", h, "heap_info of arena 0x%" PRIx64 " cannot be read",
+				ar->addr);
+			return;
+		}
+		uint64_t ar_ptr = hi[L->hi_ar_ptr / 8], prev = hi[L->hi_prev / 8],
+			 size = hi[L->hi_size / 8];
+		if (ar_ptr != ar->addr) {
+			problem(w, "bad-heap", h,
+				"heap_info.ar_ptr is 0x%" PRIx64 ", not its arena 0x%" PRIx64, ar_ptr,
+				ar->addr);
+			return;
+		}
+		if (size < L->hi_sizeof || size > w->heap_max) {
+			problem(w, "bad-heap", h, "heap_info.size 0x%" PRIx64 " out of range", size);
+			return;
+		}
+		uint64_t start = h + L->hi_sizeof;
+		if (!prev) {
+			/* The arena's first heap holds the arena right after
+			 * heap_info, then the first chunk (_int_new_arena). */
+			if (ar->addr != h + L->hi_sizeof)
+				problem(w, "bad-heap", h,
+					"first heap of arena 0x%" PRIx64 " does not hold it",
+					ar->addr);
+			start = (ar->addr + L->ms_size + GW_MALLOC_ALIGN - 1) &
+				~(uint64_t)(GW_MALLOC_ALIGN - 1);
+		}
+		if (start >= h + size) {
+			problem(w, "bad-heap", h, "heap_info.size 0x%" PRIx64 " too small", size);
+			return;
+		}
+		/* Heaps of one arena never repeat: a prev chain that comes back
+		 * to an earlier heap is a cycle. */
+		for (size_t i = 0; i < w->n_regions; i++) {
+			if (w->regions[i].start <= h && h < w->regions[i].reserve_end) {
+				problem(w, "heap-cycle", h, "heap_info.prev chain revisits 0x%" PRIx64,
+					h);
+				return;
+			}
+		}
+		if (add_region(w, start, h + size, h + w->heap_max, ai, REGION_HEAP) < 0)
+			return;
+		ar->span += size;
+		seen_first = !prev;
+		if (prev % w->heap_max) {
+			problem(w, "bad-heap", h, "heap_info.prev 0x%" PRIx64 " is not a heap", prev);
+			return;
+		}
+		h = prev;
+	}
+	(void)seen_first;
+}
+
+static void drop_overlaps(struct walker *w)
+{
+	qsort(w->regions, w->n_regions, sizeof *w->regions, cmp_region);
+	size_t o = 0;
+	for (size_t i = 0; i < w->n_regions; i++) {
+		if (o && w->regions[i].start < w->regions[o - 1].end) {
+			problem(w, "heap-overlap", w->regions[i].start,
+				"heap region overlaps the one at 0x%" PRIx64 ": skipped",
+				w->regions[o - 1].start);
+			continue;
+		}
+		w->regions[o++] = w->regions[i];
+	}
+	w->n_regions = o;
+	for (size_t i = 0; i < w->n_regions; i++)
+		if (w->regions[i].kind == REGION_MAIN)
+			w->arenas[0].span += w->regions[i].end - w->regions[i].start;
+}
+
+/* ---- step 3: free lists ---- */
+
+/* Chunk size of bin idx of a tcache (tidx2usize + header, malloc.c). */
+static uint64_t tcache_csize(unsigned idx)
+{
+	return GW_MINSIZE + (uint64_t)idx * GW_MALLOC_ALIGN;
+}
+
+static unsigned smallbin_index(uint64_t sz)
+{
+	return (unsigned)(sz >> 4);
+}
+
+/* largebin_index_64 (malloc.c). */
+static unsigned largebin_index(uint64_t sz)
+{
+	if ((sz >> 6) <= 48)
+		return 48 + (unsigned)(sz >> 6);
+	if ((sz >> 9) <= 20)
+		return 91 + (unsigned)(sz >> 9);
+	if ((sz >> 12) <= 10)
+		return 110 + (unsigned)(sz >> 12);
+	if ((sz >> 15) <= 4)
+		return 119 + (unsigned)(sz >> 15);
+	if ((sz >> 18) <= 2)
+		return 124 + (unsigned)(sz >> 18);
+	return 126;
+}
+
+static unsigned bin_index(uint64_t sz)
+{
+	return sz < (uint64_t)GW_NSMALLBINS * GW_MALLOC_ALIGN ? smallbin_index(sz)
+							      : largebin_index(sz);
+}
+
+static const char *bin_name(hw_bin b)
+{
+	static const char *const names[] = {"none", "tcache", "fastbin", "unsorted", "small",
+					    "large"};
+	return b < HW_ARRAY_SIZE(names) ? names[b] : "?";
+}
+
+/* Put chunk on the set as listed in bin; 0 to go on, -1 to stop this list
+ * (a repeat: a cycle, or a chunk on two lists). */
+static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list, uint32_t owner)
+{
+	int existed;
+	struct gw_free *f = gw_freeset_add(&w->set, chunk, &existed);
+	if (!f)
+		return -1;
+	if (existed) {
+		if (f->bin == bin && f->list == list && f->owner == owner)
+			problem(w, "free-list-cycle", chunk,
+				"%s list %u loops back to chunk 0x%" PRIx64, bin_name(bin), list,
+				chunk);
+		else
+			problem(w, "double-listed", chunk,
+				"chunk 0x%" PRIx64 " is on %s list %u and on %s list %u", chunk,
+				bin_name(f->bin), f->list, bin_name(bin), list);
+		return -1;
+	}
+	f->bin = (uint8_t)bin;
+	f->list = (uint16_t)list;
+	f->owner = owner;
+	return 0;
+}
+
+/* Is chunk a plausible member of a list of arena ai (any arena: ai < 0)? */
+static const struct region *list_chunk_ok(struct walker *w, uint64_t chunk, int ai)
+{
+	if (chunk % GW_MALLOC_ALIGN)
+		return NULL;
+	const struct region *r = region_of(w, chunk, GW_MINSIZE);
+	if (!r || (ai >= 0 && r->arena != (uint32_t)ai))
+		return NULL;
+	return r;
+}
+
+static uint64_t reveal(const struct walker *w, uint64_t pos, uint64_t stored)
+{
+	/* PROTECT_PTR(pos, ptr) = (pos >> 12) ^ ptr (malloc.c, 2.32+). */
+	return w->L->safe_linking ? (pos >> 12) ^ stored : stored;
+}
+
+static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
+{
+	const struct gw_layout *L = w->L;
+	uint8_t buf[1024];
+	if (L->tc_size > sizeof buf || rd(w, tc, buf, L->tc_size) < 0) {
+		problem(w, "bad-tcache", tc, "tcache 0x%" PRIx64 " cannot be read", tc);
+		return;
+	}
+	for (unsigned i = 0; i < w->tcache_bins; i++) {
+		uint64_t cnt = 0, e;
+		if (L->tc_count_width == 2) {
+			uint16_t c16;
+			memcpy(&c16, buf + L->tc_counts + 2 * i, 2);
+			cnt = c16;
+		} else {
+			cnt = buf[L->tc_counts + i];
+		}
+		memcpy(&e, buf + L->tc_entries + 8 * i, 8);
+		uint64_t n = 0;
+		/* counts[] is at most 65535: never follow a chain further. */
+		while (e && n <= 65536) {
+			uint64_t chunk = e - GW_CHUNK_HDR, size;
+			if (!list_chunk_ok(w, chunk, -1)) {
+				problem(w, "bad-list-pointer", e,
+					"tcache 0x%" PRIx64 " bin %u: entry 0x%" PRIx64
+					" is not in a heap",
+					tc, i, e);
+				break;
+			}
+			if (rd64(w, chunk + GW_SIZE_SZ, &size) < 0)
+				break;
+			if ((size & ~(uint64_t)GW_SIZE_BITS) != tcache_csize(i)) {
+				problem(w, "bad-size", chunk,
+					"tcache bin %u (chunk size %" PRIu64 ") holds a chunk of size "
+					"%" PRIu64,
+					i, tcache_csize(i), size & ~(uint64_t)GW_SIZE_BITS);
+				break;
+			}
+			if (list_add(w, chunk, HW_BIN_TCACHE, i, ti) < 0)
+				break;
+			n++;
+			uint64_t next;
+			if (rd64(w, e, &next) < 0)
+				break;
+			e = reveal(w, e, next);
+		}
+		if (n != cnt)
+			problem(w, "tcache-count", tc,
+				"tcache 0x%" PRIx64 " bin %u: counts says %" PRIu64 ", list has %" PRIu64,
+				tc, i, cnt, n);
+	}
+}
+
+static void walk_fastbins(struct walker *w, uint32_t ai)
+{
+	const struct gw_layout *L = w->L;
+	struct arena *ar = &w->arenas[ai];
+	uint64_t limit = ar->span / GW_MINSIZE + 1;
+	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+		uint64_t p;
+		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
+			return;
+		for (uint64_t n = 0; p && n < limit; n++) {
+			uint64_t size;
+			if (!list_chunk_ok(w, p, (int)ai)) {
+				problem(w, "bad-list-pointer", p,
+					"arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
+					" is not a chunk of this arena",
+					ar->addr, i, p);
+				break;
+			}
+			if (rd64(w, p + GW_SIZE_SZ, &size) < 0)
+				break;
+			uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
+			/* fastbin_index(sz) = (sz >> 4) - 2 */
+			if ((sz >> 4) != i + 2u) {
+				problem(w, "bad-size", p,
+					"fastbin %u holds a chunk of size %" PRIu64, i, sz);
+				break;
+			}
+			if (list_add(w, p, HW_BIN_FASTBIN, i, ai) < 0)
+				break;
+			ar->nfast++;
+			ar->fast_bytes += sz;
+			uint64_t fd;
+			if (rd64(w, p + 16, &fd) < 0)
+				break;
+			p = reveal(w, p + 16, fd);
+		}
+	}
+}
+
+static void walk_bins(struct walker *w, uint32_t ai)
+{
+	const struct gw_layout *L = w->L;
+	struct arena *ar = &w->arenas[ai];
+	uint64_t limit = ar->span / GW_MINSIZE + 1;
+	for (unsigned i = 1; i < GW_NBINS; i++) {
+		/* bin_at(m, i): a fake chunk whose fd/bk are bins[2i-2], bins[2i-1]. */
+		uint64_t b = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+		hw_bin kind = i == 1 ? HW_BIN_UNSORTED : i < GW_NSMALLBINS ? HW_BIN_SMALL
+									  : HW_BIN_LARGE;
+		uint64_t p, prev = b;
+		if (rd64(w, b + 16, &p) < 0)
+			return;
+		for (uint64_t n = 0; p != b; n++) {
+			uint64_t hdr[4]; /* prev_size, size, fd, bk */
+			if (n >= limit) {
+				problem(w, "free-list-cycle", b,
+					"arena 0x%" PRIx64 " bin %u: longer than the heap allows",
+					ar->addr, i);
+				break;
+			}
+			if (!list_chunk_ok(w, p, (int)ai) || rd(w, p, hdr, sizeof hdr) < 0) {
+				problem(w, "bad-list-pointer", p,
+					"arena 0x%" PRIx64 " bin %u: 0x%" PRIx64
+					" is not a chunk of this arena",
+					ar->addr, i, p);
+				break;
+			}
+			uint64_t sz = hdr[1] & ~(uint64_t)GW_SIZE_BITS;
+			if (hdr[3] != prev)
+				problem(w, "bin-link", p,
+					"arena 0x%" PRIx64 " bin %u: chunk 0x%" PRIx64
+					" has bk 0x%" PRIx64 ", expected 0x%" PRIx64,
+					ar->addr, i, p, hdr[3], prev);
+			if (sz < GW_MINSIZE || (i > 1 && bin_index(sz) != i))
+				problem(w, "bad-size", p, "bin %u holds a chunk of size %" PRIu64, i,
+					sz);
+			if (list_add(w, p, kind, i, ai) < 0)
+				break;
+			ar->nbinned++;
+			ar->binned_bytes += sz;
+			prev = p;
+			p = hdr[2];
+		}
+	}
+}
+
+/* ---- step 4: the linear walk ---- */
+
+/* A plausible chunk header at q in r: sane size, and its successor too. */
+static int plausible(struct walker *w, const struct region *r, uint64_t q, uint64_t top)
+{
+	uint64_t s, s2;
+	if (q == top)
+		return 1;
+	if (win64(w, q + GW_SIZE_SZ, &s) < 0)
+		return 0;
+	s &= ~(uint64_t)GW_SIZE_BITS;
+	if (s < GW_MINSIZE || s % GW_MALLOC_ALIGN || q + s > r->end || q + s < q)
+		return 0;
+	if (q + s == r->end || q + s == top)
+		return 1;
+	if (win64(w, q + s + GW_SIZE_SZ, &s2) < 0)
+		return 0;
+	s2 &= ~(uint64_t)GW_SIZE_BITS;
+	return s2 >= 16 && s2 % GW_MALLOC_ALIGN == 0 && q + s + s2 <= r->end;
+}
+
+static int is_tcache_struct(const struct walker *w, uint64_t chunk)
+{
+	for (size_t i = 0; i < w->in->n_tcaches; i++)
+		if (w->in->tcaches[i] == chunk + GW_CHUNK_HDR)
+			return 1;
+	return 0;
+}
+
+static void walk_region(struct walker *w, const struct region *r)
+{
+	struct arena *ar = &w->arenas[r->arena];
+	hw_glibc_summary *s = w->sum;
+	int main = r->kind == REGION_MAIN;
+	uint64_t p = r->start;
+	unsigned fenceposts = 0;
+
+	window_range(&w->win, r->start, r->end);
+	while (p + GW_CHUNK_HDR <= r->end && !w->stopped) {
+		uint64_t size;
+		if (p == ar->top) {
+			emit(w, p, ar->top_size ? ar->top_size - GW_SIZE_SZ : 0, ar->addr, HW_ALLOCATOR_GLIBC,
+			     HW_STATE_TOP, HW_BIN_NONE);
+			if (p + ar->top_size != r->end)
+				problem(w, "bad-top", p,
+					"top chunk 0x%" PRIx64 " of size %" PRIu64
+					" does not end its heap at 0x%" PRIx64,
+					p, ar->top_size, r->end);
+			return;
+		}
+		if (win64(w, p + GW_SIZE_SZ, &size) < 0) {
+			problem(w, "unreadable", p, "heap memory at 0x%" PRIx64 " cannot be read", p);
+			return;
+		}
+		uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
+		if (sz == 0 && !main && p + 2 * GW_CHUNK_HDR >= r->end && fenceposts)
+			return; /* the 0|PREV_INUSE header that ends a retired heap */
+		if (sz == GW_CHUNK_HDR && p + sz <= r->end) {
+			/* A fencepost (sysmalloc): metadata, never handed out. */
+			emit(w, p, GW_SIZE_SZ, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_META,
+			     HW_BIN_NONE);
+			p += sz;
+			if (++fenceposts == 2 && main) {
+				/* Two fenceposts in the main arena: a foreign sbrk
+				 * left a gap after them; what follows is unknown. */
+				problem(w, "sbrk-gap", p,
+					"main heap ends at 0x%" PRIx64
+					" (foreign sbrk): the rest of the main arena is not walked",
+					p);
+				return;
+			}
+			continue;
+		}
+		fenceposts = 0;
+		if (sz < GW_MINSIZE || sz % GW_MALLOC_ALIGN || p + sz > r->end || p + sz < p ||
+		    (size & GW_IS_MMAPPED)) {
+			uint64_t q = p + GW_MALLOC_ALIGN;
+			while (q + GW_CHUNK_HDR <= r->end && !plausible(w, r, q, ar->top))
+				q += GW_MALLOC_ALIGN;
+			problem(w, "bad-size", p,
+				"chunk 0x%" PRIx64 " has size field 0x%" PRIx64
+				": skipped %" PRIu64 " bytes to the next plausible chunk",
+				p, size, q - p);
+			p = q;
+			continue;
+		}
+		uint64_t next = p + sz, nsize = GW_PREV_INUSE, nprev = sz;
+		if (next + GW_CHUNK_HDR <= r->end) {
+			uint64_t nh[2];
+			if (win64(w, next, &nh[0]) == 0 && win64(w, next + 8, &nh[1]) == 0) {
+				nprev = nh[0];
+				nsize = nh[1];
+			}
+		}
+		int next_says_free = !(nsize & GW_PREV_INUSE);
+		struct gw_free *f = gw_freeset_find(&w->set, p);
+		uint64_t usable = sz - GW_SIZE_SZ;
+		if (f && !f->seen) {
+			f->seen = 1;
+			hw_bin bin = (hw_bin)f->bin;
+			int binned = bin == HW_BIN_UNSORTED || bin == HW_BIN_SMALL ||
+				     bin == HW_BIN_LARGE;
+			if (binned && !next_says_free)
+				problem(w, "inuse-mismatch", p,
+					"chunk 0x%" PRIx64 " is in a bin but the next chunk's "
+					"PREV_INUSE is set",
+					p);
+			if (binned && next_says_free && nprev != sz)
+				problem(w, "bad-prev-size", next,
+					"free chunk 0x%" PRIx64 " of size %" PRIu64
+					" but the next chunk's prev_size is %" PRIu64,
+					p, sz, nprev);
+			if (!binned && next_says_free)
+				problem(w, "inuse-mismatch", p,
+					"chunk 0x%" PRIx64 " is in a %s but the next chunk's "
+					"PREV_INUSE is clear",
+					p, bin_name(bin));
+			if (bin == HW_BIN_TCACHE && main == !!(size & GW_NON_MAIN_ARENA))
+				problem(w, "arena-bit", p, "tcache'd chunk 0x%" PRIx64
+					" has the wrong NON_MAIN_ARENA bit", p);
+			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_FREE, bin);
+			count(&s->free, sz);
+			if (bin == HW_BIN_TCACHE)
+				count(&s->tcache, sz);
+			else if (bin == HW_BIN_FASTBIN)
+				count(&s->fastbins, sz);
+		} else if (next_says_free) {
+			problem(w, "free-not-listed", p,
+				"chunk 0x%" PRIx64 " is free (next PREV_INUSE clear) but on no list",
+				p);
+			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_FREE,
+			     HW_BIN_NONE);
+			count(&s->free, sz);
+		} else if (is_tcache_struct(w, p)) {
+			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_META,
+			     HW_BIN_NONE);
+		} else {
+			if (main == !!(size & GW_NON_MAIN_ARENA))
+				problem(w, "arena-bit", p,
+					"chunk 0x%" PRIx64 " in %s arena 0x%" PRIx64
+					" has the wrong NON_MAIN_ARENA bit",
+					p, main ? "the main" : "a thread", ar->addr);
+			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_USED,
+			     HW_BIN_NONE);
+			count(&s->used, sz);
+		}
+		p = next;
+	}
+	if (!w->stopped && p < r->end && r->end - p >= GW_CHUNK_HDR)
+		problem(w, "truncated-heap", p, "heap walk stopped at 0x%" PRIx64 " before 0x%" PRIx64,
+			p, r->end);
+}
+
+/* ---- step 5: mmapped chunks ---- */
+
+/* The end of the heap region or reservation holding addr, or 0. */
+static uint64_t excluded_until(const struct walker *w, uint64_t addr)
+{
+	for (size_t i = 0; i < w->n_regions; i++) {
+		const struct region *r = &w->regions[i];
+		uint64_t lo = r->kind == REGION_MAIN ? r->start : r->start & ~(w->heap_max - 1);
+		if (addr >= lo && addr < r->reserve_end)
+			return r->reserve_end;
+	}
+	return 0;
+}
+
+/* A mmapped chunk's header at c: IS_MMAPPED alone among the flag bits,
+ * prev_size (the lead inside the mapping) 16-aligned, and the mapping it
+ * implies, [c - prev_size, c + size), a whole number of pages. */
+static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t lim,
+			  uint64_t *size_out)
+{
+	uint64_t h[2];
+	if (window_get(&w->win, c, h, 16) < 0)
+		return 0;
+	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS;
+	if ((h[1] & GW_SIZE_BITS) != GW_IS_MMAPPED || h[0] != c - base || h[0] % GW_MALLOC_ALIGN ||
+	    sz < GW_MINSIZE || (h[0] + sz) % GW_PAGE_SIZE || base + h[0] + sz > lim ||
+	    base + h[0] + sz < base)
+		return 0;
+	*size_out = sz;
+	return 1;
+}
+
+static void scan_mmapped(struct walker *w)
+{
+	hw_glibc_summary *s = w->sum;
+	uint64_t found = 0, bytes = 0;
+	for (size_t m = 0; m < w->in->n_maps && !w->stopped; m++) {
+		const struct gw_map *map = &w->in->maps[m];
+		if (!map->anonymous || (map->perms & (HW_PERM_R | HW_PERM_W)) !=
+					       (HW_PERM_R | HW_PERM_W))
+			continue;
+		window_range(&w->win, map->start, map->end);
+		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		while (a + GW_CHUNK_HDR <= map->end && !w->stopped) {
+			uint64_t ex = excluded_until(w, a);
+			if (ex) {
+				a = (ex + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+				continue;
+			}
+			uint64_t sz;
+			if (!mmapped_header(w, a, a, map->end, &sz)) {
+				a += GW_PAGE_SIZE;
+				continue;
+			}
+			/* _int_memalign on a mmapped chunk moves the chunk to the
+			 * aligned point and records the lead in prev_size; the
+			 * header at the mapping start stays.  The aligned point
+			 * for alignment A is align_up(a + 16, A) - 16, plus A
+			 * when that leaves less than MINSIZE of lead. */
+			uint64_t c = a, csz = sz;
+			for (uint64_t A = 32; A < sz && A <= (1ull << 40); A <<= 1) {
+				uint64_t q = ((a + GW_CHUNK_HDR + A - 1) & ~(A - 1)) - GW_CHUNK_HDR;
+				if (q - a < GW_MINSIZE)
+					q += A;
+				uint64_t qsz;
+				if (q + GW_CHUNK_HDR <= a + sz &&
+				    mmapped_header(w, q, a, a + sz, &qsz) && q - a + qsz == sz) {
+					c = q;
+					csz = qsz;
+					break;
+				}
+			}
+			emit(w, c, csz - GW_CHUNK_HDR, 0, HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED,
+			     HW_BIN_NONE);
+			count(&s->mmapped, csz);
+			found++;
+			bytes += sz;
+			a += sz;
+		}
+	}
+	if (!w->stopped && (found != w->n_mmaps || bytes != w->mmapped_mem))
+		problem(w, "mmapped-mismatch", w->in->mp,
+			"found %" PRIu64 " mmapped chunks (%" PRIu64 " bytes), mp_ says %" PRIu64
+			" (%" PRIu64 " bytes)",
+			found, bytes, w->n_mmaps, w->mmapped_mem);
+}
+
+/* ---- the whole walk ---- */
+
+static void unseen_listed(struct walker *w)
+{
+	for (size_t i = 0; i < w->set.cap; i++) {
+		struct gw_free *f = &w->set.slots[i];
+		if (f->chunk && !f->seen)
+			problem(w, "listed-not-in-heap", f->chunk,
+				"chunk 0x%" PRIx64 " on %s list %u was not met walking its heap",
+				f->chunk, bin_name((hw_bin)f->bin), f->list);
+	}
+}
+
+static void fill_mallinfo(struct walker *w)
+{
+	hw_glibc_summary *s = w->sum;
+	hw_glibc_mallinfo2 *mi = &s->mallinfo2;
+	memset(mi, 0, sizeof *mi);
+	for (size_t i = 0; i < w->n_arenas; i++) {
+		struct arena *ar = &w->arenas[i];
+		/* int_mallinfo (malloc.c) */
+		uint64_t avail = ar->top_size + ar->fast_bytes + ar->binned_bytes;
+		mi->smblks += ar->nfast;
+		mi->ordblks += 1 + ar->nbinned;
+		mi->fordblks += avail;
+		mi->uordblks += ar->system_mem - avail;
+		mi->arena += ar->system_mem;
+		mi->fsmblks += ar->fast_bytes;
+		s->top_bytes += ar->top_size;
+	}
+	mi->hblks = w->n_mmaps;
+	mi->hblkhd = w->mmapped_mem;
+	mi->usmblks = 0;
+	mi->keepcost = w->n_arenas ? w->arenas[0].top_size : 0;
+	s->arenas = w->n_arenas;
+	s->system_bytes = mi->arena;
+}
+
+int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *sum)
+{
+	struct walker w = {.in = in, .L = &in->layout, .v = v, .sum = sum};
+	w.win.in = in;
+	memset(&sum->used, 0, sizeof sum->used);
+	sum->free = sum->tcache = sum->fastbins = sum->mmapped = sum->used;
+	sum->top_bytes = 0;
+
+	int rc = read_mp(&w);
+	if (rc == HW_OK)
+		rc = read_arenas(&w);
+	if (rc == HW_OK) {
+		main_region(&w);
+		for (uint32_t i = 1; i < w.n_arenas; i++)
+			heap_regions(&w, i);
+		drop_overlaps(&w);
+		for (size_t i = 0; i < in->n_tcaches; i++)
+			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);
+		for (uint32_t i = 0; i < w.n_arenas; i++) {
+			walk_fastbins(&w, i);
+			walk_bins(&w, i);
+		}
+		for (size_t i = 0; i < w.n_regions && !w.stopped; i++)
+			walk_region(&w, &w.regions[i]);
+		if (!w.stopped)
+			scan_mmapped(&w);
+		if (!w.stopped)
+			unseen_listed(&w);
+		fill_mallinfo(&w);
+		if (w.stopped)
+			rc = hw_error_set(HW_EINTR, "walk stopped by the visitor");
+	}
+	gw_freeset_clear(&w.set);
+	free(w.win.buf);
+	free(w.arenas);
+	free(w.regions);
+	return rc;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# glibc walker on kernel cores against the program's own ground truth
+# (mallinfo2() and its pointer lists, ORACLES.md): with libc debug info and
+# with heuristics only (the debug dir pointed at /nonexistent); then the
+# same heap with MALLOC_ARENA_MAX=1, and the child of a fork.
+. "$top_srcdir/tests/lib.sh"
+heap="$PROGS/glibc_heap"
+walk="$PROGS/walk_glibc"
+[[ -r /usr/lib/debug/.build-id ]] || echo "note: no /usr/lib/debug: the debuginfo run may use heuristics"
+
+run() { # run NAME MODE [ENV...]
+	local name=$1 mode=$2
+	shift 2
+	mkdir "$hw_tmp/$name"
+	core=$(hw_dump_core "$hw_tmp/$name" env "$@" "$heap" "$hw_tmp/$name/truth" "$mode") ||
+		skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+	[[ -s $hw_tmp/$name/truth ]] || fail "$name: the test program wrote no truth"
+}
+
+check() { # check NAME CORE SYMBOLS [--nodebug]
+	local name=$1 core=$2 sym=$3
+	shift 3
+	"$walk" "$@" --symbols "$sym" --truth "$hw_tmp/$name/truth" "$core" >"$hw_tmp/$name/walk$*.out" 2>&1 ||
+		{ cat "$hw_tmp/$name/walk$*.out"; fail "$name: walk $* differs from the truth"; }
+	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$name/walk$*.out"
+}
+
+run plain core
+check plain "$core" debuginfo
+check plain "$core" heuristic --nodebug
+
+run arena1 core MALLOC_ARENA_MAX=1
+check arena1 "$core" debuginfo
+check arena1 "$core" heuristic --nodebug
+grep -q '^glibc 2\.[0-9]* symbols [a-z]* arenas 1 ' "$hw_tmp/arena1/walk.out" || fail "MALLOC_ARENA_MAX=1: not one arena"
+
+run fork fork
+check fork "$core" debuginfo
+check fork "$core" heuristic --nodebug
+exit 0

@@ -1,0 +1,463 @@
+/*
+ * glibc_heap.c: builds a known glibc heap, writes its ground truth, then
+ * dumps core (abort) or waits to be examined (live, gcore).
+ *
+ *     glibc_heap TRUTH_FILE [core|pause|fork]
+ *
+ * The truth file (written with write(2), formatted from a buffer that is
+ * mmapped, never malloc'd, so the bookkeeping leaves the heap untouched):
+ *     mallinfo2 ARENA ORDBLKS SMBLKS HBLKS HBLKHD USMBLKS FSMBLKS UORDBLKS FORDBLKS KEEPCOST
+ *     used ADDRESS USABLE        a pointer the program holds (malloc_usable_size)
+ *     mmapped ADDRESS USABLE     a held pointer whose chunk is mmapped
+ *     free ADDRESS USABLE BIN    a freed chunk still on a free list
+ * Free records are only written where glibc's behaviour makes the bin
+ * certain: the chunk's physical neighbours are checked to be held guards
+ * (no consolidation), and no malloc runs in that arena after the frees.
+ *
+ * What it builds: the main thread does mmapped chunks (before and after the
+ * dynamic mmap threshold moved, calloc, memalign'd), then tcache (full and
+ * partial), fastbins, small, large and unsorted bins and one consolidation
+ * in the main arena.  Three threads with their own arenas (unless
+ * MALLOC_ARENA_MAX=1): T1 memalign/posix_memalign/aligned_alloc, calloc,
+ * realloc grow in place / shrink / move and a partial tcache; T2 more than
+ * HEAP_MAX_SIZE so its arena has two heaps, and unsorted chunks; T3 random
+ * churn.  Threads run one after the other and then block, so the heap is
+ * the same on every run (addresses aside).  "fork": the child of a fork
+ * (one thread left, the others' tcaches orphaned) takes a chunk from its
+ * tcache, unmaps a mmapped chunk and dumps core.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { R_USED, R_MMAPPED, R_FREE };
+
+struct rec {
+	uintptr_t addr;
+	size_t size;
+	unsigned char kind;
+	unsigned char owner; /* 0 main thread, 1..3 threads */
+	const char *bin;     /* free records */
+};
+
+#define MAX_RECS 8192
+static struct rec *recs;
+static size_t nrecs;
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static int arena_max_one;
+
+static void add(void *p, size_t size, int kind, int owner, const char *bin)
+{
+	pthread_mutex_lock(&rec_lock);
+	if (nrecs < MAX_RECS)
+		recs[nrecs++] = (struct rec){(uintptr_t)p, size, (unsigned char)kind,
+					     (unsigned char)owner, bin};
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* mchunk_size of a non-mmapped chunk (malloc.c: usable = size - SIZE_SZ). */
+static size_t chunk_head(void *p)
+{
+	/* Through an integer: the header is outside the object malloc gave. */
+	return *(volatile size_t *)((uintptr_t)p - sizeof(size_t));
+}
+static size_t csize(void *p)
+{
+	return chunk_head(p) & ~(size_t)7;
+}
+static int is_mmapped(void *p)
+{
+	return (chunk_head(p) & 2) != 0;
+}
+
+static void held(void *p, int owner)
+{
+	add(p, malloc_usable_size(p), is_mmapped(p) ? R_MMAPPED : R_USED, owner, NULL);
+}
+
+/* A chunk of `size` bytes whose physical neighbours are held guards, so
+ * freeing it never consolidates.  Misplaced tries stay held. */
+static void *guarded(size_t size, int owner)
+{
+	for (int i = 0; i < 64; i++) {
+		void *g1 = malloc(24), *p = malloc(size), *g2 = malloc(24);
+		held(g1, owner);
+		held(g2, owner);
+		if ((char *)g1 + csize(g1) == (char *)p && (char *)p + csize(p) == (char *)g2)
+			return p;
+		held(p, owner);
+	}
+	abort();
+}
+
+/* Two adjacent chunks between guards. */
+static void guarded_pair(size_t size, void **a, void **b, int owner)
+{
+	for (int i = 0; i < 64; i++) {
+		void *g1 = malloc(24), *p = malloc(size), *q = malloc(size), *g2 = malloc(24);
+		held(g1, owner);
+		held(g2, owner);
+		if ((char *)g1 + csize(g1) == (char *)p && (char *)p + csize(p) == (char *)q &&
+		    (char *)q + csize(q) == (char *)g2) {
+			*a = p;
+			*b = q;
+			return;
+		}
+		held(p, owner);
+		held(q, owner);
+	}
+	abort();
+}
+
+/* ---- threads, run one at a time ---- */
+
+static int block_pipe[2];
+
+static void block_forever(void)
+{
+	char c;
+	for (;;)
+		if (read(block_pipe[0], &c, 1) <= 0 && errno != EINTR)
+			pause();
+}
+
+static pthread_mutex_t step_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t step_cond = PTHREAD_COND_INITIALIZER;
+static int steps_done;
+
+static void step_done(void)
+{
+	pthread_mutex_lock(&step_lock);
+	steps_done++;
+	pthread_cond_broadcast(&step_cond);
+	pthread_mutex_unlock(&step_lock);
+}
+
+static void wait_steps(int n)
+{
+	pthread_mutex_lock(&step_lock);
+	while (steps_done < n)
+		pthread_cond_wait(&step_cond, &step_lock);
+	pthread_mutex_unlock(&step_lock);
+}
+
+static void *t1_aligned_realloc(void *arg)
+{
+	(void)arg;
+	/* Partial tcache first: nothing below mallocs through the tcache. */
+	void *tc[5];
+	for (int i = 0; i < 5; i++)
+		tc[i] = guarded(1000, 1);
+	for (int i = 0; i < 5; i++) {
+		if (i < 3) {
+			add(tc[i], malloc_usable_size(tc[i]), R_FREE, 1, "tcache");
+			free(tc[i]);
+		} else {
+			held(tc[i], 1);
+		}
+	}
+	void *p;
+	held(memalign(64, 100), 1);
+	held(memalign(32, 24), 1);
+	if (posix_memalign(&p, 4096, 5000) == 0)
+		held(p, 1);
+	held(aligned_alloc(256, 1024), 1);
+	held(calloc(10, 30), 1);
+	held(calloc(1, 3000), 1);
+	void *r1 = malloc(100);
+	r1 = realloc(r1, 120); /* grows in place into top */
+	held(r1, 1);
+	void *r2 = guarded(2000, 1);
+	r2 = realloc(r2, 500); /* shrinks in place */
+	held(r2, 1);
+	void *r3 = guarded(40, 1);
+	r3 = realloc(r3, 5000); /* moves */
+	held(r3, 1);
+	step_done();
+	block_forever();
+	return NULL;
+}
+
+/* More than HEAP_MAX_SIZE (64 MiB) in one arena: a second heap. */
+#define T2_N 600
+static void *t2_two_heaps(void *arg)
+{
+	(void)arg;
+	static void *p[T2_N];
+	for (int i = 0; i < T2_N; i++)
+		p[i] = malloc(120000);
+	for (int i = 0; i < T2_N; i++) {
+		/* Free every 8th, never two neighbours, never the last (next
+		 * to top); its neighbours must be held (allocated in a row). */
+		int ok = !arena_max_one && i % 8 == 3 && i + 1 < T2_N &&
+			 (char *)p[i - 1] + csize(p[i - 1]) == (char *)p[i] &&
+			 (char *)p[i] + csize(p[i]) == (char *)p[i + 1];
+		if (ok)
+			add(p[i], malloc_usable_size(p[i]), R_FREE, 2, "unsorted");
+		else
+			held(p[i], 2);
+	}
+	for (int i = 0; i < T2_N; i++)
+		if (!arena_max_one && i % 8 == 3 && i + 1 < T2_N &&
+		    (char *)p[i - 1] + csize(p[i - 1]) == (char *)p[i] &&
+		    (char *)p[i] + csize(p[i]) == (char *)p[i + 1])
+			free(p[i]);
+	step_done();
+	block_forever();
+	return NULL;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t xorshift(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+#define T3_N 2000
+static void *t3_churn(void *arg)
+{
+	(void)arg;
+	static void *p[T3_N];
+	for (int i = 0; i < T3_N; i++)
+		p[i] = malloc(16 + xorshift() % 2000);
+	for (int round = 0; round < 3 && !arena_max_one; round++) {
+		for (int i = 0; i < T3_N; i++) {
+			if (xorshift() % 3 == 0) {
+				free(p[i]);
+				p[i] = xorshift() % 2 ? malloc(16 + xorshift() % 600) : NULL;
+			}
+		}
+	}
+	for (int i = 0; i < T3_N; i++)
+		if (p[i])
+			held(p[i], 3);
+	step_done();
+	block_forever();
+	return NULL;
+}
+
+/* ---- the main thread's arena ---- */
+
+static void *mmapped_held[8];
+
+static void main_mmapped(void)
+{
+	void *p1 = malloc(200000); /* above the initial 128 KiB threshold: mmapped */
+	held(p1, 0);
+	mmapped_held[0] = p1;
+	void *p2 = malloc(300000);
+	free(p2); /* the dynamic threshold moves up to p2's size */
+	void *p3 = malloc(250000); /* now below it: from the main heap */
+	held(p3, 0);
+	mmapped_held[1] = malloc(5 << 20);
+	held(mmapped_held[1], 0);
+	mmapped_held[2] = calloc(1, 400000);
+	held(mmapped_held[2], 0);
+	mmapped_held[3] = memalign(1 << 16, 600000); /* mmapped, chunk inside its mapping */
+	held(mmapped_held[3], 0);
+	mmapped_held[4] = aligned_alloc(4096, 400000);
+	held(mmapped_held[4], 0);
+	/* malloc_trim: give back what 50 freed chunks left in top. */
+	void *t[50];
+	for (int i = 0; i < 50; i++)
+		t[i] = malloc(20000);
+	for (int i = 49; i >= 0; i--)
+		free(t[i]);
+	malloc_trim(0);
+}
+
+static void main_bins(void)
+{
+	void *a[10], *b[3], *L[2], *u[2], *c1, *c2, *f[10], *t[3];
+	for (int i = 0; i < 10; i++)
+		a[i] = guarded(200, 0); /* chunk 0xd0: tcache then unsorted */
+	for (int i = 0; i < 3; i++)
+		b[i] = guarded(1500, 0); /* above tcache range: large bin */
+	for (int i = 0; i < 2; i++)
+		L[i] = guarded(20000, 0);
+	for (int i = 0; i < 2; i++)
+		u[i] = guarded(1200, 0);
+	guarded_pair(1100, &c1, &c2, 0);
+	for (int i = 0; i < 10; i++)
+		f[i] = malloc(24); /* chunk 0x20: tcache then fastbin */
+	for (int i = 0; i < 3; i++)
+		t[i] = malloc(40); /* chunk 0x30: a partial tcache */
+
+	for (int i = 0; i < 10; i++) {
+		add(a[i], malloc_usable_size(a[i]), R_FREE, 0, i < 7 ? "tcache" : "small");
+		free(a[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		add(b[i], malloc_usable_size(b[i]), R_FREE, 0, "large");
+		free(b[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		add(L[i], malloc_usable_size(L[i]), R_FREE, 0, "large");
+		free(L[i]);
+	}
+	/* A request no free chunk fits and no exact fit: malloc sorts the
+	 * unsorted chunks into their small and large bins, then uses top. */
+	held(malloc(100000), 0);
+	for (int i = 0; i < 2; i++) {
+		add(u[i], malloc_usable_size(u[i]), R_FREE, 0, "unsorted");
+		free(u[i]);
+	}
+	/* c2 merges backwards with c1: one free chunk at c1. */
+	add(c1, csize(c1) + csize(c2) - sizeof(size_t), R_FREE, 0, "unsorted");
+	free(c1);
+	free(c2);
+	for (int i = 0; i < 10; i++) {
+		add(f[i], malloc_usable_size(f[i]), R_FREE, 0, i < 7 ? "tcache" : "fastbin");
+		free(f[i]);
+	}
+	for (int i = 0; i < 3; i++) {
+		add(t[i], malloc_usable_size(t[i]), R_FREE, 0, "tcache");
+		free(t[i]);
+	}
+}
+
+/* ---- the truth file ---- */
+
+static char *out;
+static size_t outlen, outcap;
+
+static void put(const char *s)
+{
+	size_t n = strlen(s);
+	if (outlen + n < outcap) {
+		memcpy(out + outlen, s, n);
+		outlen += n;
+	}
+}
+
+static void put_num(uint64_t v, int hex)
+{
+	char b[24];
+	int i = sizeof b - 1;
+	b[i] = 0;
+	do {
+		b[--i] = "0123456789abcdef"[v % (hex ? 16 : 10)];
+		v /= hex ? 16 : 10;
+	} while (v);
+	if (hex)
+		put("0x");
+	put(b + i);
+}
+
+static void write_truth(const char *path, int orphan_threads)
+{
+	struct mallinfo2 mi = mallinfo2();
+	outlen = 0;
+	put("mallinfo2");
+	size_t f[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
+		      mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		put(" ");
+		put_num(f[i], 0);
+	}
+	put("\n");
+	for (size_t i = 0; i < nrecs; i++) {
+		struct rec *r = &recs[i];
+		int kind = r->kind;
+		/* After fork the threads are gone: their tcache'd chunks are
+		 * no longer on any list the process can reach. */
+		if (orphan_threads && r->owner && kind == R_FREE && !strcmp(r->bin, "tcache"))
+			kind = R_USED;
+		put(kind == R_USED ? "used " : kind == R_MMAPPED ? "mmapped " : "free ");
+		put_num(r->addr, 1);
+		put(" ");
+		put_num(r->size, 0);
+		if (kind == R_FREE) {
+			put(" ");
+			put(r->bin);
+		}
+		put("\n");
+	}
+	char tmp[4096];
+	size_t pl = strlen(path);
+	if (pl + 5 > sizeof tmp)
+		abort();
+	memcpy(tmp, path, pl);
+	memcpy(tmp + pl, ".tmp", 5);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, out, outlen) != (ssize_t)outlen || close(fd) < 0 ||
+	    rename(tmp, path) < 0)
+		abort();
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return 2;
+	const char *mode = argc > 2 ? argv[2] : "core";
+	const char *am = getenv("MALLOC_ARENA_MAX");
+	arena_max_one = am && !strcmp(am, "1");
+	recs = mmap(NULL, MAX_RECS * sizeof *recs, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	outcap = 1 << 20;
+	out = mmap(NULL, outcap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (recs == MAP_FAILED || out == MAP_FAILED || pipe(block_pipe) < 0)
+		return 3;
+
+	main_mmapped();
+	pthread_t th[3];
+	void *(*fn[3])(void *) = {t1_aligned_realloc, t2_two_heaps, t3_churn};
+	for (int i = 0; i < 3; i++) {
+		if (pthread_create(&th[i], NULL, fn[i], NULL))
+			return 3;
+		wait_steps(i + 1);
+	}
+	main_bins();
+
+	if (!strcmp(mode, "fork")) {
+		pid_t pid = fork();
+		if (pid < 0)
+			return 3;
+		if (pid == 0) {
+			/* The child: one thread.  A small malloc is served
+			 * from the main thread's tcache (the last 0x20 chunk
+			 * freed); a mmapped chunk is unmapped.  Nothing else:
+			 * any request that misses the tcache would sort the
+			 * bins this truth describes. */
+			void *m = malloc(24);
+			int reused = 0;
+			for (size_t i = 0; i < nrecs; i++) {
+				if (recs[i].addr == (uintptr_t)m && recs[i].kind == R_FREE) {
+					recs[i].kind = R_USED;
+					reused = 1;
+				}
+				if (recs[i].addr == (uintptr_t)mmapped_held[1])
+					recs[i].kind = 99;
+			}
+			if (!reused)
+				held(m, 0);
+			free(mmapped_held[1]);
+			size_t o = 0;
+			for (size_t i = 0; i < nrecs; i++)
+				if (recs[i].kind != 99)
+					recs[o++] = recs[i];
+			nrecs = o;
+			write_truth(argv[1], 1);
+			abort();
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		return 0;
+	}
+	write_truth(argv[1], 0);
+	if (!strcmp(mode, "pause"))
+		for (;;)
+			pause();
+	abort();
+}
