@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# glibc walker on a live process (ptrace-stopped, /proc/PID/mem) and on a
+# gcore'd core of it, against the program's own ground truth (mallinfo2()
+# and its pointer lists): with libc debug info and with heuristics only.
+. "$top_srcdir/tests/lib.sh"
+heap="$PROGS/glibc_heap"
+walk="$PROGS/walk_glibc"
+
+check() { # check LABEL SYMBOLS WALK-ARGS...
+	local label=$1 sym=$2
+	shift 2
+	"$walk" --symbols "$sym" --truth "$hw_tmp/truth" "$@" >"$hw_tmp/$label.out" 2>&1 ||
+		{ cat "$hw_tmp/$label.out"; fail "$label: walk differs from the truth"; }
+	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$label.out"
+}
+
+"$heap" "$hw_tmp/truth" pause &
+pid=$!
+hw_wait_file "$hw_tmp/truth" || fail "the test program wrote no truth"
+
+check live debuginfo --pid "$pid"
+check live-nodebug heuristic --nodebug --pid "$pid"
+# the walk resumed the process: it is back to sleeping in pause()
+sleep 0.1
+grep -q '^State:.*[tT]' /proc/"$pid"/status && fail "process left stopped"
+
+if command -v gdb >/dev/null && hw_gcore "$pid" "$hw_tmp/g.core"; then
+	check gcore debuginfo "$hw_tmp/g.core"
+	check gcore-nodebug heuristic --nodebug "$hw_tmp/g.core"
+else
+	kill -9 "$pid"
+	skip "gdb/gcore not available: live part passed, gcore part not run"
+fi
+kill -9 "$pid"
+exit 0
