@@ -179,7 +179,8 @@ static int cmp_mapping(const void *a, const void *b)
 
 void hw_target_sort_mappings(hw_target *t)
 {
-	qsort(t->maps, t->nmaps, sizeof *t->maps, cmp_mapping);
+	if (t->nmaps > 1)
+		qsort(t->maps, t->nmaps, sizeof *t->maps, cmp_mapping);
 }
 
 int hw_target_add_mapping(hw_target *t, const hw_mapping *m)

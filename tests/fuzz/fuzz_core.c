@@ -1,0 +1,65 @@
+/*
+ * fuzz_core.c: the core-file reader under fuzzing: any bytes given as a core
+ * file must open to an error with a one-line message, or to a target whose
+ * every accessor answers without crashing.
+ */
+#include "heapwalk.h"
+
+#include "../unit/synthcore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+	static char path[64];
+	if (fd < 0) {
+		fd = memfd_create("fuzz-core", 0);
+		if (fd < 0)
+			abort();
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	}
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+		abort();
+	hw_target *t = NULL;
+	hw_target_options o = {.no_file_fallback = 0};
+	int rc = hw_target_open_core(&t, path, &o);
+	if (rc != HW_OK) {
+		if (t || strchr(hw_error_last(), '\n') || !*hw_error_last())
+			abort();
+		return 0;
+	}
+	const hw_mapping *m;
+	size_t n = hw_target_mappings(t, &m);
+	uint8_t buf[256];
+	for (size_t i = 0; i < n && i < 64; i++) {
+		hw_read(t, m[i].start, buf, sizeof buf);
+		hw_read(t, m[i].end - 8, buf, 16);
+		hw_view(t, m[i].start, (size_t)(m[i].end - m[i].start));
+	}
+	const hw_thread *th;
+	n = hw_target_threads(t, &th);
+	for (size_t i = 0; i < n && i < 64; i++)
+		hw_read(t, th[i].sp, buf, sizeof buf);
+	char s[64];
+	hw_read_string(t, 0x700000, s, sizeof s);
+	hw_target_close(t);
+	return 0;
+}
+
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+{
+	*bufs = malloc(sizeof **bufs);
+	*lens = malloc(sizeof **lens);
+	img m = synth_core("/proc/self/exe");
+	(*bufs)[0] = m.b;
+	(*lens)[0] = m.len;
+	return 1;
+}
