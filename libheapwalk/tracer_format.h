@@ -1,0 +1,149 @@
+/*
+ * tracer_format.h: the layout of the companion tracer's in-process tables,
+ * shared by the writer (tracer/, libheapwalk-trace.so) and the reader
+ * (libheapwalk/tracer_table.c).  One header, versioned: a change of any
+ * struct here bumps HWT_FORMAT_VERSION and the reader refuses versions it
+ * does not know.
+ *
+ * Everything lives in anonymous private mmap regions of the traced process,
+ * so every core of the process carries it:
+ *
+ *   root      one page-aligned region starting with struct hwt_root (magic
+ *             "HWTRACE1" at offset 0).  The tracer's exported symbol
+ *             `heapwalk_trace_root` (a pointer) names it; a reader without
+ *             symbols finds it by the magic at the start of a mapping.
+ *   shards    HWT_SHARDS live tables (address -> site, requested size), each
+ *             an open-addressing array of struct hwt_live_entry with linear
+ *             probing and backward-shift deletion (no tombstones), grown by
+ *             half when 80% full; described by struct hwt_shard in the root.
+ *   sites     an array of struct hwt_site, index = site id (1-based; slot 0
+ *             unused), insert-only, in a reserved region that never moves.
+ *   frames    a pool of 64-bit words, insert-only, never moves: a site's
+ *             native return addresses (n_native words) then its Python
+ *             frames (n_python pairs of words: code object address, byte
+ *             offset of the instruction in the code).
+ *   codes     the code-object registry: every code object a site refers to,
+ *             each referenced once (Py_IncRef) so it outlives the site.
+ *             An open-addressing set of addresses (0 = empty).
+ *
+ * Invariants the writer keeps (and the reader checks, trusting nothing):
+ *  - root.self == the root's own address; root.size covers the struct.
+ *  - live entries: address 0 means empty; site <= sites_count; the shard
+ *    an entry is in is hwt_shard_of(address).
+ *  - a site's words [frames_at, frames_at + n_native + 2 * n_python) lie
+ *    inside the pool's used part; n_native <= HWT_MAX_NATIVE, n_python <=
+ *    HWT_MAX_PYTHON.
+ *  - a core may be taken at any instant: an entry being moved by a deletion
+ *    may appear twice (the reader keeps one); counters may lag by one.
+ *
+ * x86-64 only (little-endian, 8-byte pointers).  Field offsets are fixed by
+ * the explicit sizes below; the static asserts pin them.
+ */
+#ifndef HEAPWALK_TRACER_FORMAT_H
+#define HEAPWALK_TRACER_FORMAT_H
+
+#include <stdint.h>
+
+#define HWT_MAGIC "HWTRACE1"     /* 8 bytes, no NUL stored */
+#define HWT_MAGIC_LEN 8
+#define HWT_FORMAT_VERSION 1
+#define HWT_ROOT_SYMBOL "heapwalk_trace_root"
+
+#define HWT_SHARDS 256           /* live-table shards, each with its own lock */
+#define HWT_MAX_NATIVE 64        /* --native-frames upper bound */
+#define HWT_MAX_PYTHON 128       /* --python-frames upper bound */
+#define HWT_SIZE_SATURATED 0xffffffffu /* requested size >= 4 GiB */
+
+enum hwt_mode {
+	HWT_MODE_ALL = 0,
+	HWT_MODE_SAMPLED = 1,
+};
+
+/* Which CPython frame layout the tracer read (HWT_PY_NONE: no Python). */
+enum hwt_python_layout {
+	HWT_PY_NONE = 0,
+	HWT_PY_38 = 1, /* 3.8, 3.9: PyFrameObject chain, f_lasti in bytes */
+	HWT_PY_310 = 2,
+	HWT_PY_311 = 3,
+	HWT_PY_312 = 4,
+	HWT_PY_313 = 5,
+};
+
+/* One live allocation: 16 bytes. */
+struct hwt_live_entry {
+	uint64_t address;   /* the pointer the program got; 0 = empty slot */
+	uint32_t site;      /* 1-based site id */
+	uint32_t requested; /* the size asked for, HWT_SIZE_SATURATED if >= 4 GiB */
+};
+
+struct hwt_shard {
+	uint32_t lock;      /* the writer's spinlock: 1 while being modified */
+	uint32_t reserved;
+	uint64_t table;     /* address of hwt_live_entry[capacity] (0: none yet) */
+	uint64_t capacity;  /* slots */
+	uint64_t count;     /* occupied slots */
+};
+
+struct hwt_site {
+	uint64_t frames_at; /* index of the first word in the frame pool */
+	uint16_t n_native;  /* return addresses, innermost (the caller) first */
+	uint16_t n_python;  /* Python frames, innermost first */
+	uint32_t hash;      /* the writer's dedup hash (low 32 bits) */
+};
+
+struct hwt_root {
+	char magic[HWT_MAGIC_LEN];  /* HWT_MAGIC */
+	uint32_t version;           /* HWT_FORMAT_VERSION */
+	uint32_t size;              /* sizeof(struct hwt_root) */
+	uint64_t self;              /* address of this struct in the process */
+	uint64_t pid;               /* getpid() when the tables were made (updated after fork) */
+	uint32_t mode;              /* enum hwt_mode */
+	uint32_t native_frames;     /* --native-frames */
+	uint64_t sample_bytes;      /* mean sampling interval, 0 in mode all */
+	uint32_t python_frames;     /* --python-frames */
+	uint32_t python_layout;     /* enum hwt_python_layout, set when hooks install */
+	uint64_t python_version;    /* PY_VERSION_HEX of the interpreter, 0 if none */
+
+	/* sites */
+	uint64_t sites;             /* address of struct hwt_site[sites_capacity] */
+	uint64_t sites_capacity;
+	uint64_t sites_count;       /* highest site id in use */
+	uint64_t frames;            /* address of uint64_t[frames_capacity] */
+	uint64_t frames_capacity;
+	uint64_t frames_used;
+	/* code objects */
+	uint64_t codes;             /* address of uint64_t[codes_capacity] (a set) */
+	uint64_t codes_capacity;
+	uint64_t codes_count;
+	/* counters (approximate under concurrency, for the summary) */
+	uint64_t dropped;           /* allocations not recorded (table or site pool full) */
+	uint64_t reserved[14];
+
+	struct hwt_shard shards[HWT_SHARDS];
+};
+
+/* The shard of an address, and the home slot of it in a table of capacity
+ * slots (multiply-shift: any capacity, not only powers of two). */
+static inline uint64_t hwt_hash_address(uint64_t address)
+{
+	uint64_t h = (address >> 4) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static inline unsigned hwt_shard_of(uint64_t address)
+{
+	return (unsigned)(hwt_hash_address(address) >> 56) % HWT_SHARDS;
+}
+
+static inline uint64_t hwt_home_slot(uint64_t address, uint64_t capacity)
+{
+	uint64_t h = hwt_hash_address(address) & 0x00ffffffffffffffull;
+	return (uint64_t)(((unsigned __int128)h * capacity) >> 56);
+}
+
+_Static_assert(sizeof(struct hwt_live_entry) == 16, "live entry is 16 bytes");
+_Static_assert(sizeof(struct hwt_shard) == 32, "shard header is 32 bytes");
+_Static_assert(sizeof(struct hwt_site) == 16, "site is 16 bytes");
+_Static_assert(__builtin_offsetof(struct hwt_root, shards) == 256, "root header is 256 bytes");
+
+#endif /* HEAPWALK_TRACER_FORMAT_H */

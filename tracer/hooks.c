@@ -1,0 +1,297 @@
+/*
+ * hooks.c: the interposed malloc family and the tracer's start-up.
+ *
+ * Every hook does the real work through glibc's exported __libc_malloc
+ * family (no dlsym on the hot path, so no bootstrap recursion: dlsym may
+ * itself call calloc).  posix_memalign, aligned_alloc and reallocarray are
+ * forwarded to glibc's own definitions, looked up once with
+ * dlsym(RTLD_NEXT) while the thread is marked busy, so the program sees
+ * exactly glibc's argument checks and errno.  malloc_usable_size is left
+ * alone.
+ *
+ * Order of operations that keeps the table right under concurrency:
+ *  - allocate, then record: nobody else can hold the pointer before the
+ *    allocator returned it;
+ *  - forget, then free: once freed, another thread may get the same
+ *    address and record it.
+ */
+#include "tracer.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <malloc.h>
+#include <unistd.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+HWT_TLS struct hwt_thread hwt_self;
+struct hwt_root *hwt_root;
+int hwt_state;
+
+/* The root of the tables, for a reader that has symbols. */
+HWT_EXPORT struct hwt_root *heapwalk_trace_root;
+
+static int (*real_posix_memalign)(void **, size_t, size_t);
+static void *(*real_aligned_alloc)(size_t, size_t);
+static void *(*real_reallocarray)(void *, size_t, size_t);
+
+static void after_fork_parent(void)
+{
+	hwt_live_unlock_all();
+	hwt_sites_unlock();
+}
+
+static void after_fork_child(void)
+{
+	/* The child has one thread, ours: the tables are consistent because
+	 * every lock was held across the fork. */
+	hwt_live_unlock_all();
+	hwt_sites_unlock();
+	if (hwt_root)
+		hwt_root->pid = (uint64_t)getpid();
+}
+
+static void before_fork(void)
+{
+	hwt_sites_lock();
+	hwt_live_lock_all();
+}
+
+/* Parse the environment and map the root.  Runs once, on the first hook
+ * call of any thread (malloc is called before constructors run); the
+ * caller is busy, so what dlsym/pthread_atfork allocate is unrecorded. */
+static int init_once(void)
+{
+	const char *off = getenv("HEAPWALK_TRACE");
+	if (off && strcmp(off, "off") == 0)
+		return -1;
+	struct hwt_root *r = hwt_map(sizeof(*r));
+	if (!r)
+		return -1;
+	memcpy(r->magic, HWT_MAGIC, HWT_MAGIC_LEN);
+	r->version = HWT_FORMAT_VERSION;
+	r->size = sizeof(*r);
+	r->self = (uint64_t)(uintptr_t)r;
+	r->pid = (uint64_t)getpid();
+	r->sample_bytes = hwt_env_u64("HEAPWALK_TRACE_SAMPLE", 0);
+	r->mode = r->sample_bytes ? HWT_MODE_SAMPLED : HWT_MODE_ALL;
+	uint64_t nf = hwt_env_u64("HEAPWALK_TRACE_NATIVE_FRAMES", 8);
+	r->native_frames = nf < 1 ? 1 : nf > HWT_MAX_NATIVE ? HWT_MAX_NATIVE : (uint32_t)nf;
+	uint64_t pf = hwt_env_u64("HEAPWALK_TRACE_PYTHON_FRAMES", 32);
+	r->python_frames = pf > HWT_MAX_PYTHON ? HWT_MAX_PYTHON : (uint32_t)pf;
+	hwt_root = r;
+	if (hwt_sites_init() != 0)
+		return -1;
+
+	real_posix_memalign = (int (*)(void **, size_t, size_t))dlsym(RTLD_NEXT, "posix_memalign");
+	real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
+	real_reallocarray = (void *(*)(void *, size_t, size_t))dlsym(RTLD_NEXT, "reallocarray");
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	__atomic_store_n(&heapwalk_trace_root, r, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int hwt_init(void)
+{
+	int s = __atomic_load_n(&hwt_state, __ATOMIC_ACQUIRE);
+	if (likely(s == 2))
+		return 1;
+	if (s != 0)
+		return 0; /* failed, or another thread is initialising: pass through */
+	int expected = 0;
+	if (!__atomic_compare_exchange_n(&hwt_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return 0;
+	int ok = init_once() == 0;
+	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
+	return ok;
+}
+
+#define enter hwt_enter
+#define leave hwt_leave
+
+HWT_EXPORT void *malloc(size_t n)
+{
+	if (!enter())
+		return __libc_malloc(n);
+	void *p = __libc_malloc(n);
+	if (p)
+		hwt_record(p, n, CALLER(), 0);
+	leave();
+	return p;
+}
+
+HWT_EXPORT void free(void *p)
+{
+	if (!p)
+		return;
+	if (!enter()) {
+		__libc_free(p);
+		return;
+	}
+	int saved = errno; /* free never changes errno (glibc 2.33+) */
+	hwt_forget(p, NULL);
+	errno = saved;
+	__libc_free(p);
+	leave();
+}
+
+HWT_EXPORT void *calloc(size_t n, size_t m)
+{
+	if (!enter())
+		return __libc_calloc(n, m);
+	void *p = __libc_calloc(n, m);
+	if (p)
+		hwt_record(p, n * m, CALLER(), 0);
+	leave();
+	return p;
+}
+
+/* realloc and reallocarray: the new block gets the site of this call, as
+ * tracemalloc does. */
+static void *realloc_common(void *p, size_t n, uint64_t caller, int python,
+			    void *(*real)(void *, size_t, size_t), size_t m)
+{
+	struct hwt_live_entry old;
+	int had = p ? hwt_forget(p, &old) : 0;
+	void *q = real ? real(p, n, m) : __libc_realloc(p, n);
+	size_t bytes = real ? n * m : n;
+	if (q) {
+		hwt_record(q, bytes, caller, python);
+	} else if (had && bytes != 0) {
+		/* failed: p is still the program's, with its old site */
+		int saved = errno;
+		hwt_live_insert(old.address, old.site, old.requested);
+		errno = saved;
+	}
+	return q;
+}
+
+HWT_EXPORT void *realloc(void *p, size_t n)
+{
+	if (!enter())
+		return __libc_realloc(p, n);
+	void *q = realloc_common(p, n, CALLER(), 0, NULL, 0);
+	leave();
+	return q;
+}
+
+HWT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+	if (!enter()) {
+		size_t b;
+		if (__builtin_mul_overflow(n, m, &b)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return __libc_realloc(p, b);
+	}
+	void *q;
+	if (real_reallocarray) {
+		q = realloc_common(p, n, CALLER(), 0, real_reallocarray, m);
+	} else {
+		size_t b;
+		if (__builtin_mul_overflow(n, m, &b)) {
+			errno = ENOMEM;
+			q = NULL;
+		} else {
+			q = realloc_common(p, b, CALLER(), 0, NULL, 0);
+		}
+	}
+	leave();
+	return q;
+}
+
+HWT_EXPORT void *memalign(size_t align, size_t n)
+{
+	if (!enter())
+		return __libc_memalign(align, n);
+	void *p = __libc_memalign(align, n);
+	if (p)
+		hwt_record(p, n, CALLER(), 0);
+	leave();
+	return p;
+}
+
+HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	int rc;
+	if (!enter()) {
+		/* glibc's checks, done here because we may not have its
+		 * definition yet (called during our own start-up) */
+		if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
+			return EINVAL;
+		void *p = __libc_memalign(align, n);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	if (real_posix_memalign) {
+		rc = real_posix_memalign(out, align, n);
+	} else if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0) {
+		rc = EINVAL;
+	} else {
+		void *p = __libc_memalign(align, n);
+		rc = p ? 0 : ENOMEM;
+		if (p)
+			*out = p;
+	}
+	if (rc == 0)
+		hwt_record(*out, n, CALLER(), 0);
+	leave();
+	return rc;
+}
+
+HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	if (!enter())
+		return __libc_memalign(align, n);
+	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
+	if (p)
+		hwt_record(p, n, CALLER(), 0);
+	leave();
+	return p;
+}
+
+HWT_EXPORT void *valloc(size_t n)
+{
+	if (!enter())
+		return __libc_valloc(n);
+	void *p = __libc_valloc(n);
+	if (p)
+		hwt_record(p, n, CALLER(), 0);
+	leave();
+	return p;
+}
+
+HWT_EXPORT void *pvalloc(size_t n)
+{
+	if (!enter())
+		return __libc_pvalloc(n);
+	void *p = __libc_pvalloc(n);
+	if (p)
+		hwt_record(p, n, CALLER(), 0);
+	leave();
+	return p;
+}
+
+/* Start recording as early as possible even in a program that allocates
+ * nothing before main. */
+__attribute__((constructor)) static void hwt_constructor(void)
+{
+	if (hwt_self.busy)
+		return;
+	hwt_self.busy = 1;
+	hwt_init();
+	hwt_self.busy = 0;
+}

@@ -1,0 +1,150 @@
+/*
+ * live.c: the live-allocation table, address -> (site, requested size).
+ *
+ * HWT_SHARDS shards, chosen by a hash of the address, each an
+ * open-addressing array of 16-byte entries with linear probing and
+ * backward-shift deletion (no tombstones, so lookups of absent addresses
+ * stay short and a core never shows a deleted entry).  Each shard has its
+ * own spinlock: threads contend only when they touch the same shard at the
+ * same moment.  A shard grows by half (a fresh mmap, rehash, publish, unmap
+ * the old one) when 80% full, so the table tracks the live count: about
+ * 16 / 0.65 = 24 bytes per live allocation on average.
+ *
+ * Entries are written site/requested first and address last, so a core
+ * taken in the middle of an insert shows either nothing or a whole entry.
+ */
+#include "tracer.h"
+
+#define INITIAL_CAPACITY 64
+
+static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
+{
+	return (struct hwt_live_entry *)(uintptr_t)s->table;
+}
+
+/* Insert into a table known to have room; the address is not present. */
+static void put(struct hwt_live_entry *tab, uint64_t cap, uint64_t address, uint32_t site,
+		uint32_t requested)
+{
+	uint64_t i = hwt_home_slot(address, cap);
+	while (tab[i].address) {
+		if (++i == cap)
+			i = 0;
+	}
+	tab[i].site = site;
+	tab[i].requested = requested;
+	__atomic_store_n(&tab[i].address, address, __ATOMIC_RELEASE);
+}
+
+/* Grow the shard (lock held); 0 on success. */
+static int grow(struct hwt_shard *s)
+{
+	uint64_t ncap = s->capacity ? s->capacity + s->capacity / 2 : INITIAL_CAPACITY;
+	struct hwt_live_entry *nt = hwt_map(ncap * sizeof(*nt));
+	if (!nt)
+		return -1;
+	struct hwt_live_entry *old = table_of(s);
+	for (uint64_t i = 0; i < s->capacity; i++) {
+		if (old[i].address)
+			put(nt, ncap, old[i].address, old[i].site, old[i].requested);
+	}
+	uint64_t ocap = s->capacity;
+	__atomic_store_n(&s->table, (uint64_t)(uintptr_t)nt, __ATOMIC_RELEASE);
+	s->capacity = ncap;
+	if (old)
+		hwt_unmap(old, ocap * sizeof(*old));
+	return 0;
+}
+
+void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
+{
+	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
+	uint32_t req = requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
+	hwt_lock(&s->lock);
+	struct hwt_live_entry *tab = table_of(s);
+	/* An address already present was freed behind our back (a free from
+	 * a signal handler inside a hook): overwrite it. */
+	if (tab) {
+		uint64_t cap = s->capacity, i = hwt_home_slot(address, cap);
+		while (tab[i].address) {
+			if (tab[i].address == address) {
+				tab[i].site = site;
+				tab[i].requested = req;
+				hwt_unlock(&s->lock);
+				return;
+			}
+			if (++i == cap)
+				i = 0;
+		}
+	}
+	if ((s->count + 1) * 5 > s->capacity * 4 && grow(s) != 0) {
+		hwt_unlock(&s->lock);
+		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	put(table_of(s), s->capacity, address, site, req);
+	s->count++;
+	hwt_unlock(&s->lock);
+}
+
+int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
+{
+	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
+	/* Most frees in sampled mode hit empty shards: skip the lock. */
+	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
+		return 0;
+	hwt_lock(&s->lock);
+	struct hwt_live_entry *tab = table_of(s);
+	uint64_t cap = s->capacity;
+	if (!tab) {
+		hwt_unlock(&s->lock);
+		return 0;
+	}
+	uint64_t i = hwt_home_slot(address, cap);
+	while (tab[i].address != address) {
+		if (!tab[i].address) {
+			hwt_unlock(&s->lock);
+			return 0;
+		}
+		if (++i == cap)
+			i = 0;
+	}
+	*old = tab[i];
+	/* Backward-shift deletion: move later entries of the cluster into
+	 * the hole when their home slot does not lie in (hole, j]. */
+	uint64_t hole = i, j = i;
+	for (;;) {
+		if (++j == cap)
+			j = 0;
+		if (!tab[j].address)
+			break;
+		uint64_t home = hwt_home_slot(tab[j].address, cap);
+		int in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (in_range)
+			continue;
+		tab[hole].site = tab[j].site;
+		tab[hole].requested = tab[j].requested;
+		__atomic_store_n(&tab[hole].address, tab[j].address, __ATOMIC_RELEASE);
+		hole = j;
+	}
+	__atomic_store_n(&tab[hole].address, 0, __ATOMIC_RELEASE);
+	s->count--;
+	hwt_unlock(&s->lock);
+	return 1;
+}
+
+void hwt_live_lock_all(void)
+{
+	if (!hwt_root)
+		return;
+	for (unsigned i = 0; i < HWT_SHARDS; i++)
+		hwt_lock(&hwt_root->shards[i].lock);
+}
+
+void hwt_live_unlock_all(void)
+{
+	if (!hwt_root)
+		return;
+	for (unsigned i = 0; i < HWT_SHARDS; i++)
+		hwt_unlock(&hwt_root->shards[i].lock);
+}

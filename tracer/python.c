@@ -1,0 +1,250 @@
+/*
+ * python.c: CPython support: PyMem hooks on the mem and object domains,
+ * and reading the interpreter's own frames at allocation time.
+ *
+ * heapwalk_trace_python_install() is called from the sitecustomize that
+ * `coretool trace` puts on PYTHONPATH (through ctypes.PyDLL, so with the
+ * GIL held).  It wraps what PyMem_GetAllocator returns for
+ * PYMEM_DOMAIN_MEM and PYMEM_DOMAIN_OBJ, so pymalloc blocks get sites.  A
+ * wrapper marks the thread busy around the real allocator: when that falls
+ * through to malloc (blocks over 512 bytes), the malloc hook sees busy and
+ * does not record the block a second time.
+ *
+ * Frames are read directly from the thread state: a code object pointer
+ * and an instruction offset per frame (a few ns each); no frame objects
+ * are made (PyEval_GetFrame would, from 3.11) and no line numbers are
+ * computed (the reader does that from the core, decoding co_linetable).
+ * Each code object a site names is referenced once (hwt_python_keep).
+ *
+ * Only the C API is used, looked up with dlsym: Debian's python3.11 links
+ * libpython statically and is stripped, but exports the API.
+ */
+#include "tracer.h"
+
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* PyMemAllocatorEx, unchanged from 3.5 to 3.13 (Include/cpython/pymem.h). */
+typedef struct {
+	void *ctx;
+	void *(*malloc)(void *ctx, size_t size);
+	void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+	void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+	void (*free)(void *ctx, void *ptr);
+} py_allocator;
+
+enum { PYMEM_DOMAIN_RAW = 0, PYMEM_DOMAIN_MEM = 1, PYMEM_DOMAIN_OBJ = 2 };
+
+/*
+ * Frame layouts per version (offsets in bytes), from the structs in
+ * CPython's Include/cpython/pystate.h (PyThreadState: frame / cframe /
+ * current_frame), Include/cpython/frameobject.h (3.8-3.10 PyFrameObject),
+ * Include/internal/pycore_frame.h (3.11+ _PyInterpreterFrame) and
+ * Include/cpython/code.h (co_code_adaptive, _co_firsttraceable), checked
+ * with gdb `ptype/o` on the pyenv debug builds 3.8.18 ... 3.13.0.
+ */
+struct frame_layout {
+	unsigned minor;         /* 3.minor */
+	unsigned kind;          /* enum hwt_python_layout */
+	unsigned ts_frame;      /* tstate: frame (3.8-3.10, 3.13) or cframe (3.11, 3.12) */
+	int via_cframe;         /* 1: *(tstate + ts_frame) is a _PyCFrame */
+	unsigned cf_current;    /* _PyCFrame.current_frame */
+	unsigned f_code;        /* frame -> code object */
+	unsigned f_back;        /* frame -> previous frame */
+	unsigned f_instr;       /* f_lasti (int, 3.8-3.10) or prev_instr/instr_ptr */
+	int lasti_units;        /* f_lasti counts 2-byte units (3.10) */
+	int owner;              /* offset of `owner`, -1 when absent */
+	unsigned co_adaptive;   /* 3.11+: first code unit inside the code object */
+	unsigned co_firsttraceable;
+};
+
+static const struct frame_layout layouts[] = {
+	{8, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
+	{9, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
+	{10, HWT_PY_310, 0x18, 0, 0, 0x20, 0x18, 0x60, 1, -1, 0, 0},
+	{11, HWT_PY_311, 0x38, 1, 0x08, 0x20, 0x30, 0x38, 0, 0x45, 0xb8, 0xa8},
+	{12, HWT_PY_312, 0x38, 1, 0x00, 0x00, 0x08, 0x38, 0, 0x46, 0xc0, 0xb0},
+	{13, HWT_PY_313, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x46, 0xc8, 0xb8},
+};
+
+/* _PyFrameOwner (pycore_frame.h): generator frames are never incomplete;
+ * C-stack shim frames (3.12+) are not Python frames. */
+#define OWNED_BY_GENERATOR 1
+#define OWNED_BY_CSTACK 3
+
+static const struct frame_layout *layout;
+static void *(*get_tstate)(void);
+static void (*py_incref)(void *);
+static uint64_t code_type; /* &PyCode_Type */
+static py_allocator orig_mem, orig_obj;
+
+#define AT(p, off, T) (*(T *)((char *)(p) + (off)))
+
+void hwt_python_capture(struct hwt_stack *s)
+{
+	const struct frame_layout *L = layout;
+	if (!L || !hwt_root->python_frames)
+		return;
+	char *ts = get_tstate();
+	if (!ts)
+		return;
+	char *f = AT(ts, L->ts_frame, char *);
+	if (L->via_cframe && f)
+		f = AT(f, L->cf_current, char *);
+	uint32_t max = hwt_root->python_frames;
+	for (unsigned steps = 0; f && s->n_python < max && steps < 4096; steps++) {
+		char *code = AT(f, L->f_code, char *);
+		char *next = AT(f, L->f_back, char *);
+		int64_t off;
+		if (L->owner >= 0 && AT(f, L->owner, char) == OWNED_BY_CSTACK)
+			goto next;
+		if (!code || AT(code, 8, uint64_t) != code_type)
+			goto next;
+		if (L->kind <= HWT_PY_310) {
+			int lasti = AT(f, L->f_instr, int);
+			off = L->lasti_units ? (int64_t)lasti * 2 : lasti;
+		} else {
+			char *instr = AT(f, L->f_instr, char *);
+			off = instr - (code + L->co_adaptive);
+			/* incomplete frame (_PyFrame_IsIncomplete): not started */
+			if (AT(f, L->owner, char) != OWNED_BY_GENERATOR &&
+			    off < 2 * (int64_t)AT(code, L->co_firsttraceable, int))
+				goto next;
+		}
+		s->python[2 * s->n_python] = (uint64_t)(uintptr_t)code;
+		s->python[2 * s->n_python + 1] = (uint64_t)off;
+		s->n_python++;
+	next:
+		f = next;
+	}
+}
+
+void hwt_python_keep(uint64_t code)
+{
+	if (py_incref)
+		py_incref((void *)(uintptr_t)code);
+}
+
+/* ---- the wrappers ---- */
+
+static void *w_malloc(void *ctx, size_t n)
+{
+	py_allocator *o = ctx;
+	if (!hwt_enter())
+		return o->malloc(o->ctx, n);
+	void *p = o->malloc(o->ctx, n);
+	if (p)
+		hwt_record(p, n, CALLER(), 1);
+	hwt_leave();
+	return p;
+}
+
+static void *w_calloc(void *ctx, size_t n, size_t m)
+{
+	py_allocator *o = ctx;
+	if (!hwt_enter())
+		return o->calloc(o->ctx, n, m);
+	void *p = o->calloc(o->ctx, n, m);
+	if (p)
+		hwt_record(p, n * m, CALLER(), 1);
+	hwt_leave();
+	return p;
+}
+
+static void *w_realloc(void *ctx, void *p, size_t n)
+{
+	py_allocator *o = ctx;
+	if (!hwt_enter())
+		return o->realloc(o->ctx, p, n);
+	struct hwt_live_entry old;
+	int had = p ? hwt_forget(p, &old) : 0;
+	void *q = o->realloc(o->ctx, p, n);
+	if (q)
+		hwt_record(q, n, CALLER(), 1);
+	else if (had)
+		hwt_live_insert(old.address, old.site, old.requested);
+	hwt_leave();
+	return q;
+}
+
+static void w_free(void *ctx, void *p)
+{
+	py_allocator *o = ctx;
+	if (!p)
+		return;
+	if (!hwt_enter()) {
+		o->free(o->ctx, p);
+		return;
+	}
+	hwt_forget(p, NULL);
+	o->free(o->ctx, p);
+	hwt_leave();
+}
+
+static unsigned parse_version(const char *v, uint64_t *hex)
+{
+	char *end;
+	unsigned long major = strtoul(v, &end, 10), minor = 0, micro = 0;
+	if (*end == '.')
+		minor = strtoul(end + 1, &end, 10);
+	if (*end == '.')
+		micro = strtoul(end + 1, &end, 10);
+	*hex = (major << 24) | (minor << 16) | (micro << 8);
+	return major == 3 ? (unsigned)minor : 0;
+}
+
+/* Install the hooks; 0 on success, negative when this is not a CPython we
+ * know (then nothing changes). */
+HWT_EXPORT int heapwalk_trace_python_install(void)
+{
+	static int installed;
+	if (installed)
+		return 0;
+	if (!hwt_root) {
+		hwt_self.busy = 1;
+		hwt_init();
+		hwt_self.busy = 0;
+		if (!hwt_root)
+			return -1;
+	}
+	int busy = hwt_self.busy;
+	hwt_self.busy = 1; /* dlsym may allocate */
+	const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+	void (*get_alloc)(int, py_allocator *) =
+		(void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
+	void (*set_alloc)(int, py_allocator *) =
+		(void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
+	void *tsget = dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked");
+	if (!tsget)
+		tsget = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");
+	void *incref = dlsym(RTLD_DEFAULT, "Py_IncRef");
+	void *ctype = dlsym(RTLD_DEFAULT, "PyCode_Type");
+	hwt_self.busy = busy;
+	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype)
+		return -2;
+	uint64_t hex;
+	unsigned minor = parse_version(get_version(), &hex);
+	const struct frame_layout *L = NULL;
+	for (size_t i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
+		if (layouts[i].minor == minor)
+			L = &layouts[i];
+	}
+	if (!L)
+		return -3;
+	get_tstate = (void *(*)(void))tsget;
+	py_incref = (void (*)(void *))incref;
+	code_type = (uint64_t)(uintptr_t)ctype;
+	hwt_root->python_version = hex;
+	hwt_root->python_layout = L->kind;
+	__atomic_store_n(&layout, L, __ATOMIC_RELEASE);
+
+	get_alloc(PYMEM_DOMAIN_MEM, &orig_mem);
+	get_alloc(PYMEM_DOMAIN_OBJ, &orig_obj);
+	py_allocator mem = {&orig_mem, w_malloc, w_calloc, w_realloc, w_free};
+	py_allocator obj = {&orig_obj, w_malloc, w_calloc, w_realloc, w_free};
+	set_alloc(PYMEM_DOMAIN_MEM, &mem);
+	set_alloc(PYMEM_DOMAIN_OBJ, &obj);
+	installed = 1;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * record.c: the common path of every allocation hook: sampling decision,
+ * stack capture, site interning, live-table insert; and forgetting.
+ *
+ * Sampling (mode "sampled") is Poisson by bytes, as tcmalloc and jemalloc
+ * do: each thread counts down an exponentially distributed number of bytes
+ * (mean sample_bytes); the allocation that crosses zero is recorded.  An
+ * allocation of n bytes is then recorded with probability
+ * 1 - exp(-n / sample_bytes), independently of the others, which is what
+ * the reader divides by to give unbiased estimates.
+ */
+#include "tracer.h"
+
+#include <unistd.h>
+
+static uint64_t seed_for_thread(void)
+{
+	static uint64_t counter;
+	uint64_t seed = hwt_env_u64("HEAPWALK_TRACE_SEED", 0);
+	uint64_t n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+	if (!seed) {
+		unsigned lo, hi;
+		__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+		seed = ((uint64_t)hi << 32 | lo) ^ ((uint64_t)getpid() << 20);
+	}
+	return seed + n * 0x9e3779b97f4a7c15ull;
+}
+
+static int64_t next_countdown(void)
+{
+	struct hwt_thread *t = &hwt_self;
+	uint64_t r = hwt_rng_next(&t->rng);
+	double u = ((r >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+	double d = hwt_neg_log(u) * (double)hwt_root->sample_bytes;
+	if (d > 9.0e18)
+		d = 9.0e18;
+	return (int64_t)d + 1;
+}
+
+/* 1 when this allocation of n bytes is to be recorded. */
+static inline int sampled(size_t n)
+{
+	struct hwt_thread *t = &hwt_self;
+	if (likely(hwt_root->mode == HWT_MODE_ALL))
+		return 1;
+	if (unlikely(!t->sampler_ready)) {
+		t->rng = seed_for_thread();
+		t->countdown = next_countdown();
+		t->sampler_ready = 1;
+	}
+	t->countdown -= (int64_t)n;
+	if (likely(t->countdown > 0))
+		return 0;
+	/* Several intervals may end inside one large allocation: it is still
+	 * one sample (probability 1 - exp(-n/mean)), restart afresh. */
+	t->countdown = next_countdown();
+	return 1;
+}
+
+void hwt_record(void *p, size_t size, uint64_t caller, int python)
+{
+	if (!sampled(size))
+		return;
+	struct hwt_stack st;
+	st.n_native = 0;
+	st.n_python = 0;
+	if (python)
+		hwt_python_capture(&st);
+	hwt_native_capture(&st, caller);
+	uint32_t site = hwt_site_intern(&st);
+	if (!site) {
+		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
+}
+
+int hwt_forget(void *p, struct hwt_live_entry *old)
+{
+	struct hwt_live_entry tmp;
+	return hwt_live_remove((uint64_t)(uintptr_t)p, old ? old : &tmp);
+}

@@ -1,0 +1,143 @@
+/*
+ * tracer.h: what the files of libheapwalk-trace.so share.
+ *
+ * The tracer is preloaded into arbitrary programs, so it obeys rules the
+ * rest of heapwalk does not need:
+ *  - it never calls malloc: its memory comes from mmap (regions.c), its
+ *    real allocator from glibc's exported __libc_* entry points (hooks.c);
+ *  - every hook sets the thread's `busy` flag before doing any work, and a
+ *    call that finds it set (re-entry from libunwind, dlsym, a signal
+ *    handler, the real allocator under a PyMem hook) goes straight to the
+ *    real allocator, unrecorded;
+ *  - no global lock on the hot path: the live table has HWT_SHARDS
+ *    independently locked shards (live.c); the site table is read without a
+ *    lock and written under one (sites.c);
+ *  - no lock is held while calling out of the tracer (unwinder, allocator).
+ *
+ * Thread-local state uses the initial-exec TLS model: the library is
+ * preloaded, so its TLS is static and reading it never calls
+ * __tls_get_addr (which may allocate).
+ */
+#ifndef HWT_TRACER_H
+#define HWT_TRACER_H
+
+#include "tracer_format.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HWT_EXPORT __attribute__((visibility("default")))
+#define HWT_TLS __thread __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Per-thread state. */
+struct hwt_thread {
+	int busy;             /* inside a hook: nested calls are not recorded */
+	int sampler_ready;    /* countdown and rng seeded */
+	int64_t countdown;    /* sampled mode: bytes until the next sample */
+	uint64_t rng;         /* splitmix64 state */
+};
+extern HWT_TLS struct hwt_thread hwt_self;
+
+/* The root, NULL until hwt_init() succeeded. */
+extern struct hwt_root *hwt_root;
+/* 2 when recording, 1 while initializing, 0 before, -1 failed/disabled. */
+extern int hwt_state;
+
+/* Initialise once (first hook call); returns 1 when recording is on. */
+int hwt_init(void);
+
+/* Enter a hook: 1 when this call records (busy is then set and
+ * hwt_leave() must follow), 0 when it goes straight to the allocator. */
+static inline int hwt_enter(void)
+{
+	if (unlikely(hwt_self.busy))
+		return 0;
+	hwt_self.busy = 1;
+	if (unlikely(!hwt_init())) {
+		hwt_self.busy = 0;
+		return 0;
+	}
+	return 1;
+}
+
+static inline void hwt_leave(void)
+{
+	hwt_self.busy = 0;
+}
+
+#define CALLER() ((uint64_t)(uintptr_t)__builtin_return_address(0))
+
+/* A captured stack: native return addresses then Python frames. */
+struct hwt_stack {
+	uint32_t n_native, n_python;
+	uint64_t native[HWT_MAX_NATIVE];
+	uint64_t python[2 * HWT_MAX_PYTHON]; /* (code, byte offset) pairs */
+};
+
+/* ---- regions.c: mmap-backed memory that never moves ---- */
+void *hwt_map(size_t bytes);   /* zeroed read-write pages, NULL on failure */
+void hwt_unmap(void *p, size_t bytes);
+/* A reserved region committed in steps: PROT_NONE beyond `committed`. */
+struct hwt_region {
+	char *base;
+	size_t reserved, committed;
+};
+int hwt_region_reserve(struct hwt_region *r, size_t bytes);
+/* Make [base, base + need) writable; 0 ok, -1 when beyond the reservation. */
+int hwt_region_commit(struct hwt_region *r, size_t need);
+
+/* ---- spinlocks ---- */
+static inline void hwt_lock(uint32_t *l)
+{
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(l, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+	}
+}
+static inline void hwt_unlock(uint32_t *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- live.c: address -> (site, requested size) ---- */
+void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested);
+/* Remove address; returns 1 and fills *old when it was there. */
+int hwt_live_remove(uint64_t address, struct hwt_live_entry *old);
+void hwt_live_lock_all(void);
+void hwt_live_unlock_all(void);
+
+/* ---- sites.c: stack -> site id (deduplicated), code registry ---- */
+int hwt_sites_init(void);
+/* The site id of the stack (created when new); 0 when the tables are full. */
+uint32_t hwt_site_intern(const struct hwt_stack *s);
+void hwt_sites_lock(void);
+void hwt_sites_unlock(void);
+
+/* ---- native.c: the unwinder ---- */
+/* Fill s->native with the caller (always) and the frames above it. */
+void hwt_native_capture(struct hwt_stack *s, uint64_t caller);
+
+/* ---- python.c: CPython frames and the PyMem hooks ---- */
+/* Fill s->python from the current thread's interpreter frames. */
+void hwt_python_capture(struct hwt_stack *s);
+/* Exported: install the PyMem hooks (called by sitecustomize, GIL held). */
+HWT_EXPORT int heapwalk_trace_python_install(void);
+/* Take one reference on a code object (Py_IncRef). */
+void hwt_python_keep(uint64_t code);
+
+/* ---- record.c: the common path of every hook ---- */
+/* Called with hwt_self.busy set.  Decides (sampling), captures the stack
+ * (with Python frames when python is nonzero) and records p. */
+void hwt_record(void *p, size_t size, uint64_t caller, int python);
+/* Forget p (before it is freed); 1 when it was recorded, *old filled. */
+int hwt_forget(void *p, struct hwt_live_entry *old);
+
+/* ---- util ---- */
+uint64_t hwt_env_u64(const char *name, uint64_t dflt);
+uint64_t hwt_rng_next(uint64_t *state);
+/* -ln(u) for u in (0, 1], without libm. */
+double hwt_neg_log(double u);
+
+#endif /* HWT_TRACER_H */
