@@ -1,11 +1,177 @@
 /*
- * verb_trace.c: coretool trace (placeholder until its issue lands).
+ * verb_trace.c: coretool trace [OPTIONS] -- COMMAND [ARGS...]: runs COMMAND
+ * under the companion tracer (CONTRACT.md section 5).
+ *
+ * It only prepares the environment and execs, so the command keeps
+ * coretool's pid, stdin/stdout/stderr and exit status:
+ *  - LD_PRELOAD gets libheapwalk-trace.so (prepended to what was there);
+ *  - HEAPWALK_TRACE_SAMPLE / _NATIVE_FRAMES / _PYTHON_FRAMES carry the
+ *    options (the same names work by hand);
+ *  - PYTHONPATH gets the directory of the tracer's sitecustomize, which
+ *    installs the PyMem hooks when the command is (or later execs) CPython
+ *    and then runs the program's own sitecustomize, if any.
+ *
+ * The tracer is found next to this coretool: in the build tree when
+ * coretool runs from it, else under the installed pkglibdir/pkgdatadir;
+ * HEAPWALK_TRACE_LIB overrides the library's path.
  */
 #include "config.h"
 
 #include "coretool.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+	OPT_SAMPLE = CT_OPT_VERB_BASE,
+	OPT_PYTHON_FRAMES,
+	OPT_NATIVE_FRAMES,
+	OPT_SNAPSHOT_DIR,
+	OPT_SNAPSHOT_AT,
+	OPT_LIMIT,
+};
+
+/* Upper bounds of the tracer's tables (libheapwalk/tracer_format.h). */
+#define MAX_NATIVE 64
+#define MAX_PYTHON 128
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: coretool trace [--sample BYTES] [--python-frames N] [--native-frames N]\n"
+		"                      -- COMMAND [ARGS...]\n"
+		"\n"
+		"Runs COMMAND with the companion tracer preloaded: every live allocation's\n"
+		"site (native frames, and Python frames under CPython 3.8-3.13) is kept in\n"
+		"the process's own memory, so any core of it answers `coretool top`.\n"
+		"\n"
+		"  --sample BYTES       record a Poisson sample, one every BYTES allocated on\n"
+		"                       average (e.g. 512KiB); the reader scales counts and bytes\n"
+		"                       into unbiased estimates (default: every allocation)\n"
+		"  --python-frames N    Python frames per site (default 32, at most %d, 0: none)\n"
+		"  --native-frames N    native frames per site (default 8, 1..%d; the caller of\n"
+		"                       the allocation function is always recorded)\n"
+		"\n"
+		"By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
+		"HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
+		"for Python frames.  The command's exit status is coretool's; 127 when it\n"
+		"cannot be run.\n",
+		MAX_PYTHON, MAX_NATIVE, HW_PKGLIBDIR, HW_PKGDATADIR);
+}
+
+static int parse_count(const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || v < lo || v > hi)
+		return ct_usage_error("trace", "%s: '%s' is not a number in %u..%u", opt, arg, lo,
+				      hi);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* The tracer library and sitecustomize directory for this coretool. */
+static void locate(char *lib, size_t libcap, char *pydir, size_t pycap)
+{
+	char exe[PATH_MAX];
+	const char *env = getenv("HEAPWALK_TRACE_LIB");
+	int in_build = realpath("/proc/self/exe", exe) &&
+		       strncmp(exe, HW_ABS_BUILDDIR "/", strlen(HW_ABS_BUILDDIR) + 1) == 0;
+	if (in_build) {
+		snprintf(lib, libcap, "%s", HW_ABS_BUILDDIR "/tracer/.libs/libheapwalk-trace.so");
+		snprintf(pydir, pycap, "%s", HW_ABS_SRCDIR "/tracer/python");
+	} else {
+		snprintf(lib, libcap, "%s", HW_PKGLIBDIR "/libheapwalk-trace.so");
+		snprintf(pydir, pycap, "%s", HW_PKGDATADIR "/python");
+	}
+	if (env && *env)
+		snprintf(lib, libcap, "%s", env);
+}
+
+/* Set name to value, or to value:old when name had a value. */
+static int prepend_env(const char *name, const char *value, char sep)
+{
+	const char *old = getenv(name);
+	if (!old || !*old)
+		return setenv(name, value, 1);
+	size_t n = strlen(value) + strlen(old) + 2;
+	char *v = malloc(n);
+	if (!v)
+		return -1;
+	snprintf(v, n, "%s%c%s", value, sep, old);
+	int rc = setenv(name, v, 1);
+	free(v);
+	return rc;
+}
+
 int ct_verb_trace(int argc, char **argv)
 {
-	return ct_error(CT_EXIT_USAGE, "trace", "not implemented yet (see the open issues)");
+	static const struct option longopts[] = {
+		{"sample", required_argument, NULL, OPT_SAMPLE},
+		{"python-frames", required_argument, NULL, OPT_PYTHON_FRAMES},
+		{"native-frames", required_argument, NULL, OPT_NATIVE_FRAMES},
+		{"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
+		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t sample = 0;
+	unsigned pyframes = 32, nframes = 8;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SAMPLE:
+			if (ct_parse_bytes(optarg, &sample) != 0 || sample == 0)
+				return ct_usage_error("trace", "--sample: '%s' is not a byte count > 0",
+						      optarg);
+			break;
+		case OPT_PYTHON_FRAMES:
+			if (parse_count("--python-frames", optarg, 0, MAX_PYTHON, &pyframes))
+				return CT_EXIT_USAGE;
+			break;
+		case OPT_NATIVE_FRAMES:
+			if (parse_count("--native-frames", optarg, 1, MAX_NATIVE, &nframes))
+				return CT_EXIT_USAGE;
+			break;
+		case OPT_SNAPSHOT_DIR:
+		case OPT_SNAPSHOT_AT:
+		case OPT_LIMIT:
+			return ct_usage_error("trace",
+					      "--snapshot-dir, --snapshot-at and --limit are not "
+					      "implemented yet");
+		case 'h':
+			usage(stdout);
+			return CT_EXIT_OK;
+		default:
+			return ct_usage_error("trace", "unknown option");
+		}
+	}
+	if (optind >= argc)
+		return ct_usage_error("trace", "no COMMAND given (coretool trace -- COMMAND ARGS...)");
+
+	char lib[PATH_MAX], pydir[PATH_MAX], num[32];
+	locate(lib, sizeof lib, pydir, sizeof pydir);
+	if (access(lib, R_OK) != 0)
+		return ct_error(CT_EXIT_TARGET, lib, "tracer library not found (build it with make, "
+					    "or set HEAPWALK_TRACE_LIB)");
+	if (prepend_env("LD_PRELOAD", lib, ':') != 0)
+		return ct_error(CT_EXIT_TARGET, "trace", "cannot set LD_PRELOAD");
+	snprintf(num, sizeof num, "%llu", (unsigned long long)sample);
+	setenv("HEAPWALK_TRACE_SAMPLE", num, 1);
+	snprintf(num, sizeof num, "%u", pyframes);
+	setenv("HEAPWALK_TRACE_PYTHON_FRAMES", num, 1);
+	snprintf(num, sizeof num, "%u", nframes);
+	setenv("HEAPWALK_TRACE_NATIVE_FRAMES", num, 1);
+	if (pyframes && access(pydir, R_OK) == 0)
+		prepend_env("PYTHONPATH", pydir, ':');
+
+	execvp(argv[optind], argv + optind);
+	ct_error(127, argv[optind], "cannot run: %s", strerror(errno));
+	return 127;
 }

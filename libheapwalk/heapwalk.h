@@ -360,25 +360,42 @@ typedef struct hw_tracer_summary {
 	const char *mode;     /* "all" or "sampled" */
 	uint64_t sample_bytes; /* 0 when mode is "all" */
 	uint64_t live_allocations, sites;
+	uint64_t dropped;        /* allocations the tracer could not record (tables full) */
+	uint64_t python_version; /* PY_VERSION_HEX of the traced CPython, 0 when none */
 } hw_tracer_summary;
 
 typedef struct hw_tracer hw_tracer;
 
-/* Find the tracer's tables in the target.  HW_ENOTFOUND when the process
- * ran without the tracer. */
+/* Find the tracer's tables in the target (through the tracer's exported
+ * root pointer, or the magic at the start of a mapping) and read the live
+ * table and the site table, validating every entry.  HW_ENOTFOUND when the
+ * process ran without the tracer; HW_EUNSUPPORTED for a table format this
+ * reader does not know. */
 HW_API int hw_tracer_open(hw_tracer **out, hw_target *t);
 HW_API const hw_tracer_summary *hw_tracer_get_summary(const hw_tracer *tr);
+/* Inconsistencies found in the tables (entries dropped); owned by tr. */
+HW_API size_t hw_tracer_problems(const hw_tracer *tr, const hw_problem **out);
 /* The site id and requested size recorded for the allocation at address;
- * HW_ENOTFOUND when the tracer did not see it. Site ids are 1-based. */
+ * HW_ENOTFOUND when the tracer did not see it. Site ids are 1-based.
+ * A requested size of 0xffffffff means 4 GiB or more. */
 HW_API int hw_tracer_lookup(hw_tracer *tr, uint64_t address, uint32_t *site,
 			    uint64_t *requested);
-/* Iterate every live entry of the table (address, site, requested size). */
+/* Sampled mode: how many allocations one recorded allocation of this
+ * requested size stands for, 1 / (1 - exp(-requested / sample_bytes));
+ * multiply counts and bytes by it for unbiased estimates.  1.0 in mode
+ * "all". */
+HW_API double hw_tracer_weight(const hw_tracer *tr, uint64_t requested);
+/* Iterate every live entry of the table (address, site, requested size),
+ * in address order; a nonzero return from cb stops (HW_EINTR). */
 HW_API int hw_tracer_foreach(hw_tracer *tr,
 			     int (*cb)(void *ctx, uint64_t address, uint32_t site,
 				       uint64_t requested),
 			     void *ctx);
-/* The frames of a site, innermost first; *n in: capacity, out: count.
- * Strings are owned by the tracer reader. */
+/* The frames of a site, innermost first: Python frames (when the
+ * allocation came through CPython's allocators) then native frames, the
+ * first native one being the allocation function's caller.  *n in:
+ * capacity, out: count.  Strings are owned by the tracer reader (native
+ * ones by the target) and live until both are closed. */
 HW_API int hw_tracer_site_frames(hw_tracer *tr, uint32_t site, hw_frame *frames,
 				 size_t *n);
 HW_API void hw_tracer_close(hw_tracer *tr);

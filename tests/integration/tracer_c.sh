@@ -1,0 +1,61 @@
+#!/bin/bash
+# tracer_c.sh: C programs whose allocation sites are known by construction
+# (tests/programs/trace_leaks.c prints its own truth), run under
+# `coretool trace`; the tracer's tables read back from the kernel core by
+# tests/programs/read_trace must give exactly that truth per function:
+#  - basic: malloc, calloc, realloc, posix_memalign sites, churn freed;
+#  - threads: 16 threads allocating and freeing each other's blocks;
+#  - fork: the child's core holds the child's view of the table;
+#  - the program's output is the same with and without the tracer.
+. "$top_srcdir/tests/lib.sh"
+
+READ="$PROGS/read_trace"
+LEAKS="$PROGS/trace_leaks"
+
+# check_truth DIR: every "function count bytes" line the program printed
+# must be what the tracer's table says for that function (0 0 = absent).
+check_truth() {
+	local dir=$1 core
+	core=$(ls "$dir"/core* 2>/dev/null | head -n 1)
+	[[ -n $core ]] || fail "$dir: no core (stderr: $(head -c 300 "$dir/stderr"))"
+	"$READ" "$core" function >"$dir/read" 2>"$dir/read.err" ||
+		fail "read_trace failed: $(cat "$dir/read.err")"
+	grep -q '^# mode all .* problems 0 ' "$dir/read" || fail "summary: $(head -n 3 "$dir/read")"
+	local fn count bytes got
+	while read -r fn count bytes; do
+		got=$(awk -F'\t' -v f="$fn" '$1 == f { print $2, $3 }' "$dir/read")
+		[[ -z $got ]] && got="0 0"
+		[[ $got == "$count $bytes" ]] ||
+			fail "$(basename "$dir"): $fn: tracer says '$got', program kept '$count $bytes'"
+		echo "ok $(basename "$dir"): $fn $count blocks, $bytes bytes"
+	done <"$dir/stdout"
+	[[ -s $dir/stdout ]] || fail "$dir: the program printed no truth"
+}
+
+run() { # name args...
+	local name=$1
+	shift
+	mkdir -p "$hw_tmp/$name"
+	hw_dump_core "$hw_tmp/$name" "$CORETOOL" trace -- "$LEAKS" "$@" >/dev/null
+}
+
+run basic basic 1000 48
+check_truth "$hw_tmp/basic"
+
+run threads threads 500 40
+check_truth "$hw_tmp/threads"
+
+# fork: the parent exits 0 once its child dumped core
+mkdir -p "$hw_tmp/fork"
+(cd "$hw_tmp/fork" && ulimit -c unlimited && exec "$CORETOOL" trace -- "$LEAKS" fork 1000 64) \
+	>"$hw_tmp/fork/stdout" 2>"$hw_tmp/fork/stderr" || fail "fork: parent failed"
+check_truth "$hw_tmp/fork"
+
+# behaviour unchanged: same output with and without the tracer
+want=$(printf 'b\na\nc\n' | sort | sha256sum)
+got=$(printf 'b\na\nc\n' | "$CORETOOL" trace -- sort | sha256sum)
+[[ $want == "$got" ]] || fail "sort's output changed under the tracer"
+"$CORETOOL" trace -- sh -c 'exit 7'
+[[ $? -eq 7 ]] || fail "the command's exit status is not passed through"
+echo "ok output and exit status unchanged"
+exit 0

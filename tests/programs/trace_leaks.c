@@ -1,0 +1,188 @@
+/*
+ * trace_leaks.c: a program whose allocation sites are known by
+ * construction, for the tracer's tests.  Run under the tracer, it prints
+ * its ground truth (one line per function: name, blocks kept, requested
+ * bytes kept) and abort()s for a core.
+ *
+ *   trace_leaks basic K S    leak_a keeps K blocks of S bytes, leak_b 2K of
+ *                            S/2 + 8, leak_calloc/leak_realloc/leak_memalign
+ *                            keep K each; 200k malloc/free pairs (churn)
+ *                            and the frees of half of leak_free's blocks
+ *                            leave nothing else behind
+ *   trace_leaks threads K S  16 threads: each keeps K blocks from leak_thread
+ *                            and frees K blocks another thread allocated
+ *   trace_leaks fork K S     leak_a keeps K, then a fork: the child frees
+ *                            K/2 of them, keeps K from leak_child, aborts
+ *   trace_leaks sample K S   only leak_a (K blocks of S bytes) plus churn,
+ *                            for sampled mode
+ *
+ * Functions are noinline so that each is the caller of its allocations.
+ */
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+#define NTHREADS 16
+
+static void *volatile sink;
+static void **kept;
+static size_t nkept;
+
+static void keep(void *p)
+{
+	kept[nkept++] = p;
+}
+
+NOINLINE static void leak_a(size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++)
+		keep(malloc(s));
+	__asm__ volatile("");
+}
+
+NOINLINE static void leak_b(size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++)
+		keep(malloc(s));
+	__asm__ volatile("");
+}
+
+NOINLINE static void leak_calloc(size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++)
+		keep(calloc(s, 3));
+	__asm__ volatile("");
+}
+
+NOINLINE static void leak_realloc(size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++) {
+		void *p = malloc(8); /* counted by leak_realloc only after realloc */
+		keep(realloc(p, s));
+	}
+	__asm__ volatile("");
+}
+
+NOINLINE static void leak_memalign(size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++) {
+		void *p = NULL;
+		if (posix_memalign(&p, 64, s) != 0)
+			abort();
+		keep(p);
+	}
+	__asm__ volatile("");
+}
+
+NOINLINE static void churn(size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		void *p = malloc(16 + (i * 37) % 1000);
+		sink = p;
+		free(p);
+	}
+	__asm__ volatile("");
+}
+
+/* ---- threads ---- */
+
+static size_t tk, ts;
+static void **slots[NTHREADS];
+static pthread_barrier_t barrier;
+
+NOINLINE static void leak_thread(void **out, size_t k, size_t s)
+{
+	for (size_t i = 0; i < k; i++)
+		out[i] = malloc(s);
+	__asm__ volatile("");
+}
+
+static void *thread_main(void *arg)
+{
+	size_t me = (size_t)arg;
+	leak_thread(slots[me], 2 * tk, ts);
+	churn(20000);
+	pthread_barrier_wait(&barrier);
+	/* free the second half of the next thread's blocks */
+	void **other = slots[(me + 1) % NTHREADS];
+	for (size_t i = tk; i < 2 * tk; i++)
+		free(other[i]);
+	churn(20000);
+	pthread_barrier_wait(&barrier);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		fprintf(stderr, "usage: trace_leaks basic|threads|fork|sample K S\n");
+		return 2;
+	}
+	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
+	kept = malloc(sizeof(void *) * (10 * k + 16));
+	if (!strcmp(argv[1], "basic")) {
+		leak_a(k, s);
+		leak_b(2 * k, s / 2 + 8);
+		leak_calloc(k, s);
+		leak_realloc(k, s + 100);
+		leak_memalign(k, s);
+		size_t before = nkept;
+		leak_b(4, 1); /* freed below: not live */
+		for (size_t i = before; i < nkept; i++)
+			free(kept[i]);
+		nkept = before;
+		churn(200000);
+		printf("leak_a %zu %zu\n", k, k * s);
+		printf("leak_b %zu %zu\n", 2 * k, 2 * k * (s / 2 + 8));
+		printf("leak_calloc %zu %zu\n", k, k * s * 3);
+		printf("leak_realloc %zu %zu\n", k, k * (s + 100));
+		printf("leak_memalign %zu %zu\n", k, k * s);
+		printf("churn 0 0\n");
+	} else if (!strcmp(argv[1], "sample")) {
+		leak_a(k, s);
+		churn(200000);
+		printf("leak_a %zu %zu\n", k, k * s);
+	} else if (!strcmp(argv[1], "threads")) {
+		pthread_t th[NTHREADS];
+		tk = k;
+		ts = s;
+		pthread_barrier_init(&barrier, NULL, NTHREADS + 1);
+		for (size_t i = 0; i < NTHREADS; i++)
+			slots[i] = malloc(sizeof(void *) * 2 * k);
+		for (size_t i = 0; i < NTHREADS; i++)
+			pthread_create(&th[i], NULL, thread_main, (void *)i);
+		pthread_barrier_wait(&barrier);
+		pthread_barrier_wait(&barrier);
+		for (size_t i = 0; i < NTHREADS; i++)
+			pthread_join(th[i], NULL);
+		printf("leak_thread %zu %zu\n", NTHREADS * k, NTHREADS * k * s);
+		printf("churn 0 0\n");
+	} else if (!strcmp(argv[1], "fork")) {
+		leak_a(k, s);
+		fflush(stdout);
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (size_t i = 0; i < k / 2; i++)
+				free(kept[i]);
+			size_t before = nkept;
+			leak_b(k, s + 1);
+			(void)before;
+			printf("leak_a %zu %zu\n", k - k / 2, (k - k / 2) * s);
+			printf("leak_b %zu %zu\n", k, k * (s + 1));
+			fflush(stdout);
+			abort();
+		}
+		int st;
+		waitpid(pid, &st, 0);
+		return WIFSIGNALED(st) ? 0 : 1;
+	} else {
+		return 2;
+	}
+	fflush(stdout);
+	abort();
+}
