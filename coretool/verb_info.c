@@ -10,7 +10,9 @@
 
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *signal_name(int sig, char *buf, size_t cap)
 {
@@ -213,6 +215,12 @@ int ct_verb_info(int argc, char **argv)
 	int rc = ct_target_open(&t, &c, path);
 	if (rc)
 		return rc;
+	/* Tests hold the target here to show that a signal to coretool
+	 * leaves the process running (the kernel detaches a dying tracer's
+	 * tracees). */
+	const char *hold = getenv("HEAPWALK_TEST_HOLD_MS");
+	if (hold)
+		usleep((useconds_t)atoi(hold) * 1000u);
 	FILE *f = ct_output_open(&c);
 	if (!f) {
 		hw_target_close(t);
