@@ -294,11 +294,28 @@ typedef struct hw_glibc_summary {
 
 typedef struct hw_glibc hw_glibc;
 
-/* Find glibc malloc in the target.  HW_ENOTFOUND when there is none. */
+/* Find glibc malloc in the target: libc's version (2.26-2.41), main_arena,
+ * mp_ and every live thread's tcache, from libc's symbols and DWARF when
+ * its debug file is found, else from validated heuristics (summary
+ * "symbols" says which).  HW_ENOTFOUND when there is no glibc malloc,
+ * HW_EUNSUPPORTED for a version without a layout table. */
 HW_API int hw_glibc_open(hw_glibc **out, hw_target *t);
-/* Walk every arena, heap, mmapped chunk and tcache; fills the summary. */
+/* Walk every arena, heap, mmapped chunk and tcache; fills the summary.
+ * Emits one record per chunk, per heap region in address order, then the
+ * mmapped chunks:
+ *   HW_STATE_USED  held by the program (allocator GLIBC or GLIBC_MMAP);
+ *   HW_STATE_FREE  on a free list, bin TCACHE/FASTBIN/UNSORTED/SMALL/LARGE
+ *                  (bin NONE: free by PREV_INUSE but on no list, a problem);
+ *   HW_STATE_META  a thread's tcache struct or a fencepost;
+ *   HW_STATE_TOP   an arena's top chunk.
+ * size is the usable size (chunk size - 8; mmapped: - 16).  v may be NULL
+ * (summary only).  Inconsistencies are problems, never failures; the walk
+ * fails only when main_arena/mp_ cannot be read (HW_EFAULT) or the visitor
+ * stopped it (HW_EINTR). */
 HW_API int hw_glibc_walk(hw_glibc *g, const hw_visitor *v);
-/* Valid after a walk. */
+/* Valid after a walk (NULL before).  used/free/tcache/fastbins/mmapped
+ * bytes are chunk sizes with headers, as glibc accounts; used excludes
+ * META and TOP; mallinfo2 is what mallinfo2() returned in the process. */
 HW_API const hw_glibc_summary *hw_glibc_get_summary(const hw_glibc *g);
 HW_API void hw_glibc_close(hw_glibc *g);
 

@@ -356,7 +356,6 @@ static void heap_regions(struct walker *w, uint32_t ai)
 	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t h = ar->top & ~(w->heap_max - 1);
-	uint64_t seen_first = 0;
 	for (unsigned n = 0; h && n < MAX_HEAPS; n++) {
 		uint64_t hi[6] = {0};
 		if (rd(w, h, hi, L->hi_sizeof < sizeof hi ? L->hi_sizeof : sizeof hi) < 0) {
@@ -403,19 +402,18 @@ static void heap_regions(struct walker *w, uint32_t ai)
 		if (add_region(w, start, h + size, h + w->heap_max, ai, REGION_HEAP) < 0)
 			return;
 		ar->span += size;
-		seen_first = !prev;
 		if (prev % w->heap_max) {
 			problem(w, "bad-heap", h, "heap_info.prev 0x%" PRIx64 " is not a heap", prev);
 			return;
 		}
 		h = prev;
 	}
-	(void)seen_first;
 }
 
 static void drop_overlaps(struct walker *w)
 {
-	qsort(w->regions, w->n_regions, sizeof *w->regions, cmp_region);
+	if (w->n_regions > 1)
+		qsort(w->regions, w->n_regions, sizeof *w->regions, cmp_region);
 	size_t o = 0;
 	for (size_t i = 0; i < w->n_regions; i++) {
 		if (o && w->regions[i].start < w->regions[o - 1].end) {
