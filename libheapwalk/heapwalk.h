@@ -341,6 +341,16 @@ typedef struct hw_pymalloc hw_pymalloc;
 /* Find CPython (executable or libpython) and its pymalloc state.
  * HW_ENOTFOUND when the target runs no CPython. */
 HW_API int hw_pymalloc_open(hw_pymalloc **out, hw_target *t);
+/* Open a pymalloc state whose place is already known (a debugger that
+ * resolved it, or a bare memory image without modules, as in unit tests):
+ * CPython 3.minor's layout, the arena_object array at `arenas` holding
+ * `maxarenas` objects; arenas == 0 finds it by the symbol-free pool scan.
+ * Types cannot be named through such a handle (no &PyType_Type). */
+HW_API int hw_pymalloc_open_state(hw_pymalloc **out, hw_target *t, unsigned minor,
+				  uint64_t arenas, uint32_t maxarenas);
+/* Walk every state: records to v (v, or v->alloc, may be NULL to fill the
+ * summary only; then pools are read by their headers alone) and fill the
+ * summary.  Problems go to v->problem; the walk goes on past them. */
 HW_API int hw_pymalloc_walk(hw_pymalloc *p, const hw_visitor *v);
 HW_API const hw_pymalloc_summary *hw_pymalloc_get_summary(const hw_pymalloc *p);
 HW_API void hw_pymalloc_close(hw_pymalloc *p);

@@ -97,9 +97,11 @@ int hw_py_detect(struct hw_pymalloc *p);
 int hw_py_find_states_heuristic(struct hw_pymalloc *p);
 
 /* Whether the 48-byte pool header at hdr looks like a live pool of this
- * layout (count > 0); *szidx gets its size class. */
+ * layout (count > 0); *szidx gets its size class.  check_freeblock: the
+ * freeblock pointer must lie on a block inside the pool too (the scan
+ * wants it; the walk checks the whole chain itself and reports it). */
 int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr,
-			 uint64_t pool, unsigned *szidx);
+			 uint64_t pool, unsigned *szidx, int check_freeblock);
 
 /* Little-endian loads from a byte buffer read out of the target. */
 static inline uint64_t hw_py_u64(const unsigned char *b, size_t off)

@@ -29,7 +29,7 @@
 #define PAGE 4096u
 
 int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr, uint64_t pool,
-			 unsigned *szidx_out)
+			 unsigned *szidx_out, int check_freeblock)
 {
 	uint32_t count = hw_py_u32(hdr, L->ph_count);
 	uint64_t freeblock = hw_py_u64(hdr, L->ph_freeblock);
@@ -47,7 +47,7 @@ int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr,
 		return 0;
 	if (count == 0 || count > capacity)
 		return 0;
-	if (freeblock && (freeblock < pool + L->pool_overhead || freeblock >= pool + nextoffset ||
+	if (check_freeblock && freeblock && (freeblock < pool + L->pool_overhead || freeblock >= pool + nextoffset ||
 			  (freeblock - pool - L->pool_overhead) % size))
 		return 0;
 	*szidx_out = szidx;
@@ -116,7 +116,7 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 			else if (hw_read(p->target, a, hdr, sizeof hdr) != HW_OK)
 				continue;
 			unsigned szidx;
-			if (!hw_py_pool_header_ok(L, hdr, a, &szidx))
+			if (!hw_py_pool_header_ok(L, hdr, a, &szidx, 1))
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? cap * 2 : 256;

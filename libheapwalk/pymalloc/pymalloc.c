@@ -146,7 +146,7 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 		if (count == 0)
 			continue; /* an unused pool, on the arena's freepools list */
 		unsigned szidx;
-		if (!hw_py_pool_header_ok(L, b, pool, &szidx)) {
+		if (!hw_py_pool_header_ok(L, b, pool, &szidx, 0)) {
 			problem(w, "bad-pool-header", pool,
 				"pool 0x%lx of arena %u: header fails validation (count %u, szidx %u)",
 				(unsigned long)pool, index, count, hw_py_u32(b, L->ph_szidx));
@@ -226,6 +226,38 @@ int hw_pymalloc_open(hw_pymalloc **out, hw_target *t)
 		free(p);
 		return rc;
 	}
+	*out = p;
+	return HW_OK;
+}
+
+int hw_pymalloc_open_state(hw_pymalloc **out, hw_target *t, unsigned minor, uint64_t arenas,
+			   uint32_t maxarenas)
+{
+	*out = NULL;
+	const struct hw_py_layout *L = hw_py_layout_find(minor);
+	if (!t || !L)
+		return hw_error_set(HW_EINVAL, "no target, or CPython 3.%u not supported", minor);
+	struct hw_pymalloc *p = calloc(1, sizeof *p);
+	if (!p)
+		return hw_error_set(HW_ENOMEM, "out of memory");
+	p->target = t;
+	p->layout = *L;
+	p->major = 3, p->minor = minor;
+	snprintf(p->summary.python_version, sizeof p->summary.python_version, "3.%u", minor);
+	if (arenas) {
+		p->states[0].arenas = arenas;
+		p->states[0].maxarenas = maxarenas;
+		p->n_states = 1;
+		p->symbols = "given";
+	} else {
+		int rc = hw_py_find_states_heuristic(p);
+		if (rc != HW_OK) {
+			free(p);
+			return rc;
+		}
+		p->symbols = "heuristic";
+	}
+	p->summary.symbols = p->symbols;
 	*out = p;
 	return HW_OK;
 }

@@ -340,7 +340,7 @@ const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
 	if (!ty || !a || a->state != HW_STATE_USED)
 		return NULL;
 	const char *n = NULL;
-	if (ty->py)
+	if (ty->py && ty->py->type_type)
 		n = python_name(ty, a);
 	if (!n && a->allocator != HW_ALLOCATOR_PYMALLOC)
 		n = cxx_name(ty, a);
