@@ -145,6 +145,8 @@ static const hw_file_map *file_at(const hw_target *t, uint64_t addr)
 	return NULL;
 }
 
+static int file_open(hw_target *t, hw_file_map *f);
+
 /* Build the mapping list from PT_LOAD segments and NT_FILE entries. */
 static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
 {
@@ -157,13 +159,9 @@ static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
 		          (ph[i].p_flags & PF_X ? HW_PERM_X : 0);
 		m.core_bytes = ph[i].p_filesz;
 		const hw_file_map *f = file_at(t, m.start);
-		char *fp = NULL;
 		if (f) {
 			m.path = f->path;
 			m.file_offset = f->file_offset + (m.start - f->start);
-			fp = hw_target_sysroot_path(t, f->path);
-			m.file_ok = fp && access(fp, R_OK) == 0;
-			free(fp);
 		}
 		if (hw_target_push_mapping(t, &m))
 			return HW_ENOMEM;
@@ -183,9 +181,6 @@ static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
 		                .perms = HW_PERM_R,
 		                .path = f->path,
 		                .file_offset = f->file_offset};
-		char *fp = hw_target_sysroot_path(t, f->path);
-		m.file_ok = fp && access(fp, R_OK) == 0;
-		free(fp);
 		if (hw_target_push_mapping(t, &m))
 			return HW_ENOMEM;
 	}
@@ -328,16 +323,11 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 		if (f)
 			t->exe = strdup(f->path);
 	}
-	for (size_t i = 0; i < t->nfiles; i++) {
-		char *fp = hw_target_sysroot_path(t, t->files[i].path);
-		if (fp && access(fp, R_OK) != 0 && t->files[i].path[0] == '/')
-			hw_target_warn(
-			    t,
-			    "%s: mapped file not found%s; bytes the core left out of it are "
-			    "unavailable",
-			    fp,
-			    t->sysroot ? "" : " (use --sysroot for a core from another machine)");
-		free(fp);
+	/* Each mapped file is checked once, now: found, and the same build-id
+	 * as the process loaded; what is wrong is said once in the warnings. */
+	for (size_t i = 0; i < t->nmaps; i++) {
+		hw_file_map *f = t->maps[i].path ? (hw_file_map *)file_at(t, t->maps[i].start) : NULL;
+		t->maps[i].file_ok = f && file_open(t, f);
 	}
 	*out = t;
 	return HW_OK;
@@ -395,6 +385,101 @@ static const hw_segment *seg_at(hw_target *t, uint64_t addr)
 	return NULL;
 }
 
+/* The GNU build-id in the notes of n bytes of an ELF image: a file's bytes
+ * (notes at p_offset) or, with base != 0, the image as loaded at base and
+ * read from what the core holds (notes at bias + p_vaddr).  Returns its
+ * length, 0 when none can be read. */
+static const uint8_t *seg_bytes(hw_target *t, const hw_segment *s, uint64_t addr, size_t len);
+static const hw_segment *seg_at(hw_target *t, uint64_t addr);
+
+static const uint8_t *core_held(hw_target *t, uint64_t addr, size_t len)
+{
+	const hw_segment *s = seg_at(t, addr);
+	if (!s || addr - s->vaddr + len > s->filesz)
+		return NULL;
+	return seg_bytes(t, s, addr, len);
+}
+
+static size_t notes_build_id(const uint8_t *d, size_t n, uint8_t out[64])
+{
+	size_t off = 0;
+	while (off + 12 <= n) {
+		uint32_t namesz, descsz, type;
+		memcpy(&namesz, d + off, 4);
+		memcpy(&descsz, d + off + 4, 4);
+		memcpy(&type, d + off + 8, 4);
+		size_t desc = off + 12 + ((namesz + 3u) & ~3u);
+		if (desc > n || descsz > n - desc)
+			return 0;
+		if (type == NT_GNU_BUILD_ID && namesz == 4 && !memcmp(d + off + 12, "GNU", 4) &&
+		    descsz > 0 && descsz <= 64) {
+			memcpy(out, d + desc, descsz);
+			return descsz;
+		}
+		off = desc + ((descsz + 3u) & ~3u);
+	}
+	return 0;
+}
+
+static size_t elf_build_id(hw_target *t, const uint8_t *file, size_t size, uint64_t base,
+			   uint8_t out[64])
+{
+	Elf64_Ehdr eh;
+	const uint8_t *p = file ? (size >= sizeof eh ? file : NULL) : core_held(t, base, sizeof eh);
+	if (!p)
+		return 0;
+	memcpy(&eh, p, sizeof eh);
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
+		return 0;
+	size_t phlen = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
+	const uint8_t *ph = file ? (eh.e_phoff <= size && phlen <= size - eh.e_phoff
+					    ? file + eh.e_phoff
+					    : NULL)
+				 : core_held(t, base + eh.e_phoff, phlen);
+	if (!ph)
+		return 0;
+	uint64_t bias = 0;
+	for (int i = 0; !file && i < eh.e_phnum; i++) {
+		Elf64_Phdr h;
+		memcpy(&h, ph + i * sizeof h, sizeof h);
+		if (h.p_type == PT_LOAD) {
+			bias = base - (h.p_vaddr & ~(uint64_t)4095);
+			break;
+		}
+	}
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr h;
+		memcpy(&h, ph + i * sizeof h, sizeof h);
+		if (h.p_type != PT_NOTE || h.p_filesz > 4096)
+			continue;
+		const uint8_t *d = file ? (h.p_offset <= size && h.p_filesz <= size - h.p_offset
+						   ? file + h.p_offset
+						   : NULL)
+					: core_held(t, bias + h.p_vaddr, h.p_filesz);
+		size_t n = d ? notes_build_id(d, h.p_filesz, out) : 0;
+		if (n)
+			return n;
+	}
+	return 0;
+}
+
+/* 1 when the file's build-id and the one loaded in the process (as far as
+ * the core shows it) agree or cannot be compared; 0 when they differ. */
+static int file_matches(hw_target *t, const hw_file_map *f, const uint8_t *data, size_t size)
+{
+	uint64_t base = 0;
+	for (size_t i = 0; i < t->nfiles; i++)
+		if (t->files[i].file_offset == 0 && !strcmp(t->files[i].path, f->path)) {
+			base = t->files[i].start;
+			break;
+		}
+	uint8_t a[64], b[64];
+	size_t na = base ? elf_build_id(t, NULL, 0, base, a) : 0;
+	size_t nb = na ? elf_build_id(t, data, size, 0, b) : 0;
+	return !na || !nb || (na == nb && !memcmp(a, b, na));
+}
+
 /* Map the file behind f (lazily, once). */
 static int file_open(hw_target *t, hw_file_map *f)
 {
@@ -421,10 +506,25 @@ static int file_open(hw_target *t, hw_file_map *f)
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
 		if (fd >= 0)
 			close(fd);
+		if (f->path[0] == '/')
+			hw_target_warn(t,
+				       "%s%s: mapped file not found%s; bytes the core left out of it "
+				       "are unavailable",
+				       t->sysroot ? t->sysroot : "", f->path,
+				       t->sysroot ? "" : " (use --sysroot for a core from another machine)");
 		return 0;
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
+		close(fd);
+		return 0;
+	}
+	if (!file_matches(t, f, m, (size_t)st.st_size)) {
+		hw_target_warn(t,
+			       "%s: build-id differs from the one the process loaded; bytes the core "
+			       "left out of it are unavailable (give the right files with --sysroot)",
+			       f->path);
+		munmap(m, (size_t)st.st_size);
 		close(fd);
 		return 0;
 	}

@@ -35,6 +35,32 @@ gdb -nx -batch "${gdb_cmds[@]}" "$prog" "$hw_tmp/g.core" >"$hw_tmp/g.gdb" 2>&1
 $cmp "$hw_tmp/g.json" "$hw_tmp/g.gdb" live || fail "gcore'd core differs from gdb"
 kill -9 "$pid"
 
+# 2b. a sysroot: the core's files found under it; one file of another build
+# (libc replaced by libm) is said once and not used
+sr="$hw_tmp/sysroot"
+$HW_PY - "$hw_tmp/k.json" "$sr" <<'PY'
+import json, os, shutil, sys
+info = json.load(open(sys.argv[1]))
+for m in info["mappings"]:
+    f = m["file"]
+    if f and f.startswith("/") and os.path.exists(f):
+        dst = sys.argv[2] + f
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if not os.path.exists(dst):
+            shutil.copy(f if not f.endswith("/libc.so.6") else os.path.join(os.path.dirname(f), "libm.so.6"), dst)
+PY
+"$CORETOOL" info --format json --sysroot "$sr" "$core" >"$hw_tmp/s.json" || fail "info --sysroot"
+$HW_PY - "$hw_tmp/s.json" <<'PY' || fail "sysroot with a mismatched libc"
+import json, sys
+d = json.load(open(sys.argv[1]))
+w = [x for x in d["warnings"] if "libc.so.6" in x and "build-id differs" in x]
+assert len(w) == 1, d["warnings"]
+for m in d["mappings"]:
+    if m["file"]:
+        assert m["file_found"] == (not m["file"].endswith("libc.so.6")), m
+print("sysroot: mismatched libc said once, the other files used")
+PY
+
 # 3. bad targets: one line on stderr, exit 3
 for bad in /nonexistent "$hw_tmp" "$prog"; do
 	"$CORETOOL" info "$bad" >/dev/null 2>"$hw_tmp/err"
