@@ -60,7 +60,20 @@ struct hw_py_layout {
 	uint32_t ob_type, tp_name, tp_basicsize, tp_itemsize, tp_flags;
 	uint32_t gc_head_size, preheader_size;
 	uint64_t preheader_flags;
+
+	/* Heap types' qualified names, "module.QualName" as type.__repr__
+	 * builds them: PyTypeObject.tp_dict, PyHeapTypeObject.ht_qualname,
+	 * PyDictObject.ma_keys, PyDictKeysObject (3.8-3.10: dk_size at 8,
+	 * dk_nentries, indices, 24-byte entries; 3.11+: dk_log2_size at 8,
+	 * dk_log2_index_bytes at 9, dk_kind at 10, 16-byte entries for
+	 * unicode-only keys), compact ASCII str: length, state, data. */
+	uint32_t tp_dict, ht_qualname, ma_keys;
+	uint32_t dk_nentries, dk_indices;
+	int dk_log2; /* 3.11+ keys layout */
+	uint32_t str_length, str_state, str_data;
 };
+
+#define HW_PY_TPFLAGS_HEAPTYPE (1UL << 9)
 
 #define HW_PY_TPFLAGS_HAVE_GC (1UL << 14)
 #define HW_PY_TPFLAGS_TYPE_SUBCLASS (1UL << 31)

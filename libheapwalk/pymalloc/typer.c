@@ -14,6 +14,10 @@
  * tp_name is a printable C string.  Verdicts, valid or not, are cached per
  * type pointer, so a walk of millions of objects reads each type once.
  *
+ * Heap types (classes defined in Python) are named as type.__repr__ names
+ * them, "module.QualName" from ht_qualname and the type dict's
+ * __module__; static types by their tp_name ("dict", "_abc._abc_data").
+ *
  * C++: the symbol tables (.symtab of the debug file and the module, then
  * .dynsym) of every module give the `_ZTV*` vtable objects; a first word
  * inside one (past its offset-to-top and typeinfo words) names the class,
@@ -159,6 +163,84 @@ static int is_type_type(hw_typer *ty, uint64_t meta)
 	return (flags & HW_PY_TPFLAGS_TYPE_SUBCLASS) != 0;
 }
 
+/* The text of a compact ASCII str object (state bits: compact 1 << 5,
+ * ascii 1 << 6, the same 3.8-3.13), or 0. */
+static int read_ascii(hw_typer *ty, uint64_t str, char *buf, size_t cap)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t len;
+	uint32_t state;
+	if (!str || str % 8 || hw_read_u64(ty->target, str + L->str_length, &len) != HW_OK ||
+	    hw_read_u32(ty->target, str + L->str_state, &state) != HW_OK)
+		return 0;
+	if (!(state & 1u << 5) || !(state & 1u << 6) || len == 0 || len >= cap)
+		return 0;
+	if (hw_read(ty->target, str + L->str_data, buf, len) != HW_OK)
+		return 0;
+	buf[len] = 0;
+	return strlen(buf) == len && printable_name(buf);
+}
+
+/* Type dicts are small; a bigger one is not believed. */
+#define MAX_DICT_ENTRIES 4096
+
+/* dict[key] when both are ASCII strs (the dict of a heap type). */
+static int dict_get_ascii(hw_typer *ty, uint64_t dict, const char *key, char *out, size_t cap)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t keys, nentries, entries;
+	uint32_t esize = 24, key_off = 8;
+	if (!dict || hw_read_u64(ty->target, dict + L->ma_keys, &keys) != HW_OK || !keys ||
+	    hw_read_u64(ty->target, keys + L->dk_nentries, &nentries) != HW_OK ||
+	    nentries > MAX_DICT_ENTRIES)
+		return 0;
+	if (L->dk_log2) {
+		unsigned char h[3]; /* dk_log2_size, dk_log2_index_bytes, dk_kind */
+		if (hw_read(ty->target, keys + 8, h, 3) != HW_OK || h[1] > 24 || h[2] > 2)
+			return 0;
+		entries = keys + L->dk_indices + (1ULL << h[1]);
+		if (h[2] != 0) /* unicode keys: {key, value} */
+			esize = 16, key_off = 0;
+	} else {
+		uint64_t size;
+		if (hw_read_u64(ty->target, keys + 8, &size) != HW_OK || size > (1u << 24))
+			return 0;
+		unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
+		entries = keys + L->dk_indices + size * ix;
+	}
+	char kbuf[32];
+	for (uint64_t i = 0; i < nentries; i++) {
+		uint64_t k, v;
+		uint64_t ent = entries + i * esize;
+		if (hw_read_u64(ty->target, ent + key_off, &k) != HW_OK)
+			return 0;
+		if (!read_ascii(ty, k, kbuf, sizeof kbuf) || strcmp(kbuf, key) != 0)
+			continue;
+		return hw_read_u64(ty->target, ent + key_off + 8, &v) == HW_OK &&
+		       read_ascii(ty, v, out, cap);
+	}
+	return 0;
+}
+
+/* A heap type's name as type.__repr__ gives it: __module__ + "." +
+ * __qualname__, the module left out when it is "builtins". */
+static int heap_type_name(hw_typer *ty, uint64_t t, char *buf, size_t cap)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	char qual[NAME_MAX_LEN + 1], mod[NAME_MAX_LEN + 1];
+	uint64_t q, dict;
+	if (hw_read_u64(ty->target, t + L->ht_qualname, &q) != HW_OK ||
+	    !read_ascii(ty, q, qual, sizeof qual))
+		return 0;
+	if (hw_read_u64(ty->target, t + L->tp_dict, &dict) != HW_OK ||
+	    !dict_get_ascii(ty, dict, "__module__", mod, sizeof mod) ||
+	    strcmp(mod, "builtins") == 0)
+		snprintf(buf, cap, "%s", qual);
+	else
+		snprintf(buf, cap, "%s.%s", mod, qual);
+	return 1;
+}
+
 static void check_type(hw_typer *ty, struct type_entry *e)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -185,10 +267,14 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 	}
 	if (!printable_name(buf))
 		return;
+	char full[2 * NAME_MAX_LEN + 2];
+	const char *name = buf;
+	if (flags & HW_PY_TPFLAGS_HEAPTYPE && heap_type_name(ty, t, full, sizeof full))
+		name = full;
 	e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
 		    (flags & L->preheader_flags ? L->preheader_size : 0);
 	e->basicsize = basicsize;
-	e->name = keep_name(ty, strdup(buf));
+	e->name = keep_name(ty, strdup(name));
 }
 
 static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)

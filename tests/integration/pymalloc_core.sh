@@ -19,7 +19,7 @@ for entry in "${pythons[@]}"; do
 	mkdir -p "$dir"
 	core=$(hw_dump_core "$dir" "$py" "$POPULATION" core) ||
 		fail "$label: no core written (core_pattern $(cat /proc/sys/kernel/core_pattern))"
-	"$WALK" --types "$core" >"$dir/walk" 2>"$dir/walk.err" ||
+	"$WALK" --types --glibc "$core" >"$dir/walk" 2>"$dir/walk.err" ||
 		fail "$label: walk_pymalloc failed: $(cat "$dir/walk.err")"
 	pm_compare "$label core" "$dir/stderr" "$dir/walk" "$dir/stdout"
 	rm -f "$core"

@@ -32,11 +32,17 @@ pm_compare() {
 		grep '^problem' "$walked" | head -5
 		fail "$label: problems reported on an intact heap"
 	fi
+	grep -q '^glibc walked' "$walked" ||
+		fail "$label: the glibc walk (large objects) failed: $(grep '^glibc' "$walked")"
 	local name n c
 	while read -r _ name n; do
 		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
 		[[ $c == "$n" ]] || fail "$label: $c objects of type $name, the script made $n"
 	done < <(grep '^expect ' "$expect")
 	grep -q '^expect ' "$expect" || fail "$label: the script printed no expectations"
+	while read -r _ name n; do
+		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
+		((c >= n)) || fail "$label: $c objects of type $name, the script keeps $n"
+	done < <(grep '^atleast ' "$expect")
 	echo "ok $label: $(grep -c '^class' "$walked") size classes, $(grep '^arenas' "$walked"), symbols $(awk '/^symbols/{print $2}' "$walked")"
 }

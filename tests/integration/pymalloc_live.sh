@@ -24,7 +24,7 @@ for entry in "${pythons[@]}"; do
 		return 1
 	}
 	hw_wait_file_line "$dir/stdout" '^ready' 30 || fail "$label: the script did not get ready"
-	"$WALK" --types --pid "$pid" >"$dir/walk" 2>"$dir/walk.err" ||
+	"$WALK" --types --glibc --pid "$pid" >"$dir/walk" 2>"$dir/walk.err" ||
 		fail "$label: walk_pymalloc --pid failed: $(cat "$dir/walk.err")"
 	kill -0 "$pid" 2>/dev/null || fail "$label: the process died during the walk"
 	grep -q '^State:.*[tT]' "/proc/$pid/status" && fail "$label: the process was left stopped"

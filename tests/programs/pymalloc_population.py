@@ -49,7 +49,18 @@ class HwAbc(HwAbcBase):
         return self.v
 
 
+class HwOuter:
+    class Inner:
+        __slots__ = ("w",)
+
+        def __init__(self, i):
+            self.w = i
+
+
+N_INNER = 13
+
 keep = []
+keep.append([HwOuter.Inner(i) for i in range(N_INNER)])
 keep.append([HwSlotted(i) for i in range(N_SLOTTED)])
 keep.append([HwWithDict(i) for i in range(N_DICT)])
 keep.append([HwAbc(i) for i in range(N_META)])
@@ -64,11 +75,18 @@ keep.append(list(range(100000)))
 keep.append(bytearray(300000))
 keep.append([bytes(600 + i) for i in range(50)])
 # churn: free some blocks so pools have free chains
-del keep[3][::3]
-del keep[4][1::2]
+del keep[4][::3]
+del keep[5][1::2]
 
-sys.stdout.write("expect HwSlotted %d\nexpect HwWithDict %d\nexpect HwAbc %d\n"
-                 % (N_SLOTTED, N_DICT, N_META))
+# Names as type.__repr__ gives them: the walker must name them the same.
+for cls, n in ((HwSlotted, N_SLOTTED), (HwWithDict, N_DICT), (HwAbc, N_META),
+               (HwOuter.Inner, N_INNER)):
+    sys.stdout.write("expect %s.%s %d\n" % (cls.__module__, cls.__qualname__, n))
+# Builtins: at least the ones kept here (the interpreter holds more).
+for name, objs in (("float", keep[4]), ("tuple", keep[5]), ("dict", keep[6]),
+                   ("bytes", keep[8] + keep[11])):
+    assert all(type(o).__name__ == name for o in objs)
+    sys.stdout.write("atleast %s %d\n" % (name, len(objs)))
 sys.stdout.flush()
 mode = sys.argv[1] if len(sys.argv) > 1 else "core"
 sys._debugmallocstats()
