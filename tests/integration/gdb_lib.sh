@@ -1,0 +1,52 @@
+# gdb_lib.sh: what the debugger tests share (sourced after tests/lib.sh).
+#
+# The plugin is loaded from the build tree: heapwalk.py from the sources,
+# the _heapwalk extension from gdb-plugin/.libs (HEAPWALK_PLUGIN_PATH).
+HW_EXT_DIR="$top_builddir/gdb-plugin/.libs"
+HW_GDB_PY="$top_srcdir/gdb-plugin/heapwalk.py"
+HW_LLDB_PY="$top_srcdir/gdb-plugin/lldb/heapwalk.py"
+export HEAPWALK_PLUGIN_PATH="$HW_EXT_DIR"
+INFERIOR="$PROGS/gdb_inferior"
+
+hw_need_plugin() {
+	command -v gdb >/dev/null || skip "gdb not installed"
+	ls "$HW_EXT_DIR"/_heapwalk*.so >/dev/null 2>&1 || skip "the gdb plugin was not built (--without-gdb-plugin)"
+}
+
+# hw_gdb ARGS...: gdb in batch mode with the plugin sourced; stdout and
+# stderr merged (the order of errors among outputs is part of what we check).
+hw_gdb() {
+	timeout 120 gdb -nx -batch -ex "source $HW_GDB_PY" "$@" 2>&1
+}
+
+# hw_lldb CMDFILE ARGS...: lldb-14 in batch mode with the plugin imported,
+# running the commands in CMDFILE on to the end even after errors (lldb -b
+# alone stops at the first failing command).
+hw_lldb() {
+	local cmds=$1
+	shift
+	{
+		echo "command script import $HW_LLDB_PY"
+		cat "$cmds"
+	} >"$cmds.all"
+	PYTHONPATH=/usr/lib/llvm-14/lib/python3.11/dist-packages${PYTHONPATH:+:$PYTHONPATH} \
+		timeout 120 lldb-14 -b -o "command source -e false -c false $cmds.all" "$@" 2>&1
+}
+
+# hw_no_traceback FILE: the debugger printed no Python traceback.
+hw_no_traceback() {
+	! grep -q -E 'Traceback|Python Exception|Error occurred in Python' "$1" ||
+		fail "a Python traceback in $1: $(grep -m3 -E 'Traceback|Python Exception|Error occurred' "$1")"
+}
+
+# hw_views FILE: 0 when the heapsnap output in FILE shows snapshot views (the
+# snapshot layer is in libheapwalk), 1 when it reports them missing.
+hw_views() {
+	! grep -q -E 'snapshots not built yet|no snapshot views yet' "$1"
+}
+
+# hw_between FILE START END: the lines of FILE strictly between the line
+# equal to START and the line equal to END.
+hw_between() {
+	awk -v s="$2" -v e="$3" '$0 == e { on = 0 } on { print } $0 == s { on = 1 }' "$1"
+}
