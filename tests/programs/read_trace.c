@@ -4,7 +4,10 @@
  * function, or its file:line), the recorded count and requested bytes and
  * the sampling-weighted estimates:
  *
- *   read_trace CORE function|lineno
+ *   read_trace CORE function|lineno|stack2
+ *
+ * stack2 keys are "FUNCTION@FILE:LINE<CALLER": the innermost frame and the
+ * function of the next one.
  *   # mode all sample 0 live N sites M problems P
  *   KEY<TAB>COUNT<TAB>BYTES<TAB>EST_COUNT<TAB>EST_BYTES
  */
@@ -23,7 +26,7 @@ struct group {
 static struct group *groups;
 static size_t ngroups, capgroups;
 static hw_tracer *tr;
-static int by_line;
+static int by_line, by_stack2;
 
 static struct group *group_of(const char *key)
 {
@@ -48,7 +51,11 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 	size_t n = 256;
 	char key[512] = "?";
 	if (hw_tracer_site_frames(tr, site, fr, &n) == HW_OK && n > 0) {
-		if (by_line)
+		if (by_stack2)
+			snprintf(key, sizeof key, "%s@%s:%d<%s", fr[0].function ? fr[0].function : "?",
+				 fr[0].file ? fr[0].file : "?", fr[0].line,
+				 n > 1 && fr[1].function ? fr[1].function : "?");
+		else if (by_line)
 			snprintf(key, sizeof key, "%s:%d", fr[0].file ? fr[0].file : "?", fr[0].line);
 		else
 			snprintf(key, sizeof key, "%s", fr[0].function ? fr[0].function : "?");
@@ -65,10 +72,11 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: read_trace CORE function|lineno\n");
+		fprintf(stderr, "usage: read_trace CORE function|lineno|stack2\n");
 		return 2;
 	}
 	by_line = !strcmp(argv[2], "lineno");
+	by_stack2 = !strcmp(argv[2], "stack2");
 	hw_target *t;
 	if (hw_target_open_core(&t, argv[1], NULL) != HW_OK) {
 		fprintf(stderr, "read_trace: %s: %s\n", argv[1], hw_error_last());

@@ -1,0 +1,35 @@
+#!/bin/bash
+# tracer_python.sh: on every CPython found (Debian's stripped python3.11 and
+# the pyenv builds 3.8-3.13), a script whose line keeps exactly N objects
+# alive (tests/programs/trace_lines.py prints FUNCTION@FILE:LINE<CALLER N)
+# runs under `coretool trace`; the sites read back from its kernel core must
+# give that line, its function and its caller with exactly N allocations.
+# Python frames come from the recorded code objects' line tables, decoded
+# per version.  A missing interpreter is a SKIP, never a silent pass.
+. "$top_srcdir/tests/lib.sh"
+
+READ="$PROGS/read_trace"
+SCRIPT="$top_srcdir/tests/programs/trace_lines.py"
+N=3000
+found=0
+while read -r label py; do
+	found=$((found + 1))
+	dir="$hw_tmp/$label"
+	mkdir -p "$dir"
+	hw_dump_core "$dir" "$CORETOOL" trace -- "$py" "$SCRIPT" $N >/dev/null ||
+		fail "$label: no core (stderr: $(head -c 300 "$dir/stderr"))"
+	core=$(ls "$dir"/core* | head -n 1)
+	[[ -s $dir/stderr ]] && fail "$label: stderr under the tracer: $(head -c 300 "$dir/stderr")"
+	"$READ" "$core" stack2 >"$dir/read" 2>"$dir/read.err" ||
+		fail "$label: read_trace: $(cat "$dir/read.err")"
+	head -n 1 "$dir/read" | grep -q '^# mode all .* problems 0 python 30' ||
+		fail "$label: summary: $(head -n 1 "$dir/read")"
+	read -r key count <"$dir/stdout"
+	got=$(awk -F'\t' -v k="$key" '$1 == k { print $2 }' "$dir/read")
+	[[ $got == "$count" ]] ||
+		fail "$label: $key: tracer says '${got:-nothing}', the script kept $count" \
+			"(lines of the script seen: $(grep -F "$SCRIPT" "$dir/read" | head -n 5 | tr '\t\n' ' ;'))"
+	echo "ok $label: $key $count"
+done < <(hw_pythons)
+((found)) || skip "no CPython found (hw_pythons)"
+exit 0

@@ -1,0 +1,56 @@
+# trace_lines.py: a script whose allocation sites are known by
+# construction, for the tracer's Python tests.  Run under `coretool trace`,
+# it prints its truth, "FUNCTION@FILE:LINE<CALLER COUNT" for the line that keeps exactly
+# COUNT objects alive (instances of a __slots__ class: no free list, no
+# dict, one block each), then os.abort()s for a core.  LINE-B (a nested
+# function) gives the reader deeper stacks and a <listcomp> frame.
+#
+#   python trace_lines.py N
+import os
+import sys
+
+
+class Leaf:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class Big:
+    __slots__ = ("payload",)
+
+
+def leak_py(n, kept):
+    for i in range(n):
+        kept[i] = Leaf(i)  # LINE-A: one Leaf per iteration, nothing else
+
+
+def deeper(n, kept):
+    def inner(k):
+        return [Big() for _ in range(k)]  # LINE-B: a list and k Bigs
+
+    kept.append(inner(n))
+
+
+def line_of(marker):
+    with open(__file__) as f:
+        for number, text in enumerate(f, 1):
+            if text.rstrip().endswith("# " + marker + ": one Leaf per iteration, nothing else"):
+                return number
+    raise SystemExit("marker not found")
+
+
+def main():
+    n = int(sys.argv[1])
+    kept = [None] * n
+    leak_py(n, kept)
+    more = []
+    deeper(n // 2, more)
+    path = os.path.abspath(__file__)
+    print("leak_py@%s:%d<main %d" % (path, line_of("LINE-A"), n))
+    sys.stdout.flush()
+    os.abort()
+
+
+main()
