@@ -19,7 +19,8 @@ all_running() { # every thread back to S (sleeping in pause)
 }
 
 for sig in INT TERM KILL; do
-	HEAPWALK_TEST_HOLD_MS=10000 "$CORETOOL" info --pid "$pid" >/dev/null 2>&1 &
+	# background jobs of a script ignore SIGINT: give coretool the default
+	HEAPWALK_TEST_HOLD_MS=10000 env --default-signal=INT,TERM "$CORETOOL" info --pid "$pid" >/dev/null 2>&1 &
 	ct=$!
 	# wait until coretool holds every thread (tracing stop, state t)
 	held=0
@@ -33,6 +34,8 @@ for sig in INT TERM KILL; do
 	((held)) || fail "coretool did not stop the 4 threads: $(states)"
 	kill -"$sig" "$ct"
 	wait "$ct" 2>/dev/null
+	rc=$?
+	((rc > 128)) || fail "coretool was not stopped by SIG$sig (exit $rc)"
 	all_running || fail "after SIG$sig to coretool the target stays stopped: $(states)"
 	echo "SIG$sig: target resumed ($(states))"
 done
