@@ -23,6 +23,9 @@
  */
 #include "glibc_int.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -353,9 +356,106 @@ static void dwarf_size(hw_target *t, const hw_module *m, const char *type, uint3
 		*field = (uint32_t)sz;
 }
 
+/* The fast way: every struct the walker needs is defined in one unit,
+ * malloc.c (arena.c is #included there): find it once and read the
+ * members of its top-level structs, instead of one search of all units
+ * per field.  0 when the unit and all four structs were found. */
+struct dwarf_field {
+	const char *st, *member;
+	uint32_t *field;
+};
+
+static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
+{
+	Dwarf_Addr b;
+	Dwarf *dw = m->dwfl_module ? dwfl_module_getdwarf(m->dwfl_module, &b) : NULL;
+	if (!dw)
+		return -1;
+	const struct dwarf_field fields[] = {
+		{"malloc_state", "fastbinsY", &L->ms_fastbins},
+		{"malloc_state", "top", &L->ms_top},
+		{"malloc_state", "last_remainder", &L->ms_last_remainder},
+		{"malloc_state", "bins", &L->ms_bins},
+		{"malloc_state", "next", &L->ms_next},
+		{"malloc_state", "system_mem", &L->ms_system_mem},
+		{"malloc_par", "mmap_threshold", &L->mp_mmap_threshold},
+		{"malloc_par", "n_mmaps", &L->mp_n_mmaps},
+		{"malloc_par", "mmapped_mem", &L->mp_mmapped_mem},
+		{"malloc_par", "sbrk_base", &L->mp_sbrk_base},
+		{"malloc_par", "tcache_bins", &L->mp_tcache_bins},
+		{"malloc_par", "tcache_count", &L->mp_tcache_count},
+		{"_heap_info", "ar_ptr", &L->hi_ar_ptr},
+		{"_heap_info", "prev", &L->hi_prev},
+		{"_heap_info", "size", &L->hi_size},
+		{"tcache_perthread_struct", "counts", &L->tc_counts},
+		{"tcache_perthread_struct", "entries", &L->tc_entries},
+	};
+	static const char *const structs[] = {"malloc_state", "malloc_par", "_heap_info",
+					      "tcache_perthread_struct"};
+	uint32_t *sizes[] = {&L->ms_size, &L->mp_size, &L->hi_sizeof, &L->tc_size};
+	Dwarf_Off off = 0, next;
+	size_t hsize;
+	while (dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
+		Dwarf_Die cu, st;
+		const char *name;
+		if (!dwarf_offdie(dw, off + hsize, &cu) || !(name = dwarf_diename(&cu)) ||
+		    strcmp(strrchr(name, '/') ? strrchr(name, '/') + 1 : name, "malloc.c") ||
+		    dwarf_child(&cu, &st) != 0) {
+			off = next;
+			continue;
+		}
+		unsigned found = 0;
+		int hp = -1;
+		do {
+			const char *sn = dwarf_diename(&st);
+			if (dwarf_tag(&st) != DW_TAG_structure_type || !sn ||
+			    dwarf_hasattr(&st, DW_AT_declaration))
+				continue;
+			unsigned k;
+			for (k = 0; k < HW_ARRAY_SIZE(structs) && strcmp(sn, structs[k]); k++)
+				;
+			if (k == HW_ARRAY_SIZE(structs))
+				continue;
+			Dwarf_Word size;
+			Dwarf_Attribute a;
+			if (dwarf_attr(&st, DW_AT_byte_size, &a) && dwarf_formudata(&a, &size) == 0)
+				*sizes[k] = (uint32_t)size;
+			found |= 1u << k;
+			Dwarf_Die mem;
+			if (dwarf_child(&st, &mem) != 0)
+				continue;
+			do {
+				Dwarf_Word o;
+				const char *mn = dwarf_diename(&mem);
+				if (dwarf_tag(&mem) != DW_TAG_member || !mn ||
+				    !dwarf_attr(&mem, DW_AT_data_member_location, &a) ||
+				    dwarf_formudata(&a, &o) != 0)
+					continue;
+				for (size_t f = 0; f < HW_ARRAY_SIZE(fields); f++)
+					if (!strcmp(fields[f].st, sn) && !strcmp(fields[f].member, mn))
+						*fields[f].field = (uint32_t)o;
+				if (k == 1 && !strcmp(mn, "hp_pagesize"))
+					hp = (int)o;
+			} while (dwarf_siblingof(&mem, &mem) == 0);
+		} while (dwarf_siblingof(&st, &st) == 0);
+		if (found != (1u << HW_ARRAY_SIZE(structs)) - 1)
+			return -1;
+		L->mp_hp_pagesize = hp;
+		if (L->tc_entries > L->tc_counts)
+			L->tc_count_width = (L->tc_entries - L->tc_counts) / GW_TCACHE_MAX_BINS;
+		return 0;
+	}
+	return -1;
+}
+
 /* Override the table's layout with what DWARF says, field by field. */
 static void layout_from_dwarf(hw_target *t, const hw_module *m, struct gw_layout *L)
 {
+	struct gw_layout fast = *L;
+	if (layout_from_malloc_cu(m, &fast) == 0) {
+		*L = fast;
+		return;
+	}
 	dwarf_u32(t, m, "malloc_state", "fastbinsY", &L->ms_fastbins);
 	dwarf_u32(t, m, "malloc_state", "top", &L->ms_top);
 	dwarf_u32(t, m, "malloc_state", "last_remainder", &L->ms_last_remainder);

@@ -77,7 +77,9 @@ struct walker {
 	size_t n_arenas;
 	struct region *regions;
 	size_t n_regions, cap_regions;
-	struct gw_freeset set;
+	struct gw_freeset set; /* filled by the list walks */
+	struct gw_free *listed; /* then the same, sorted by chunk, for the heap walks */
+	size_t n_listed;
 	struct window win;
 	uint64_t problems;
 };
@@ -181,8 +183,13 @@ static int window_get(struct window *win, uint64_t addr, void *out, size_t n)
 	return 0;
 }
 
-static int win64(struct walker *w, uint64_t addr, uint64_t *out)
+static inline int win64(struct walker *w, uint64_t addr, uint64_t *out)
 {
+	const struct window *win = &w->win;
+	if (win->p && addr >= win->base && addr - win->base + 8 <= win->len) {
+		memcpy(out, win->p + (addr - win->base), 8);
+		return 0;
+	}
 	return window_get(&w->win, addr, out, sizeof *out);
 }
 
@@ -655,6 +662,70 @@ static void walk_bins(struct walker *w, uint32_t ai)
 
 /* ---- step 4: the linear walk ---- */
 
+static int cmp_free(const void *a, const void *b)
+{
+	const struct gw_free *x = a, *y = b;
+	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/* The listed chunks in address order: the heap walks, in address order
+ * too, meet them with a cursor instead of a hash lookup per chunk. */
+static void sort_listed(struct walker *w)
+{
+	if (!w->set.n)
+		return;
+	w->listed = malloc(w->set.n * sizeof *w->listed);
+	if (!w->listed) {
+		problem(w, "out-of-memory", 0, "no memory to sort %zu listed chunks", w->set.n);
+		return;
+	}
+	for (size_t i = 0; i < w->set.cap; i++)
+		if (w->set.slots[i].chunk)
+			w->listed[w->n_listed++] = w->set.slots[i];
+	gw_freeset_clear(&w->set);
+	/* LSD radix sort on the 48 address bits above the 16-byte alignment
+	 * (x86-64 user addresses are below 2^47), 11 bits a pass; qsort
+	 * when there is no memory for the second buffer. */
+	struct gw_free *tmp = malloc(w->n_listed * sizeof *tmp);
+	if (!tmp) {
+		qsort(w->listed, w->n_listed, sizeof *w->listed, cmp_free);
+		return;
+	}
+	struct gw_free *src = w->listed, *dst = tmp;
+	for (unsigned shift = 4; shift < 48; shift += 11) {
+		size_t counts[2048] = {0};
+		for (size_t i = 0; i < w->n_listed; i++)
+			counts[(src[i].chunk >> shift) & 2047]++;
+		size_t sum = 0;
+		for (size_t b = 0; b < 2048; b++) {
+			size_t c = counts[b];
+			counts[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < w->n_listed; i++)
+			dst[counts[(src[i].chunk >> shift) & 2047]++] = src[i];
+		struct gw_free *x = src;
+		src = dst;
+		dst = x;
+	}
+	/* An even number of passes (4): the sorted data is back in w->listed.
+	 * Listed chunks lie inside heap regions, so below 2^48. */
+	free(tmp);
+}
+
+static size_t listed_lower_bound(const struct walker *w, uint64_t addr)
+{
+	size_t lo = 0, hi = w->n_listed;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (w->listed[mid].chunk < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* A plausible chunk header at q in r: sane size, and its successor too. */
 static int plausible(struct walker *w, const struct region *r, uint64_t q, uint64_t top)
 {
@@ -689,6 +760,7 @@ static void walk_region(struct walker *w, const struct region *r)
 	int main = r->kind == REGION_MAIN;
 	uint64_t p = r->start;
 	unsigned fenceposts = 0;
+	size_t cur = listed_lower_bound(w, r->start);
 
 	window_range(&w->win, r->start, r->end);
 	while (p + GW_CHUNK_HDR <= r->end && !w->stopped) {
@@ -727,6 +799,10 @@ static void walk_region(struct walker *w, const struct region *r)
 			continue;
 		}
 		fenceposts = 0;
+		/* The walk is a chain of dependent loads through the heap:
+		 * fetch ahead so the next headers are in cache when needed. */
+		if (w->win.p && p - w->win.base + 1024 < w->win.len)
+			__builtin_prefetch(w->win.p + (p - w->win.base) + 1024);
 		if (sz < GW_MINSIZE || sz % GW_MALLOC_ALIGN || p + sz > r->end || p + sz < p ||
 		    (size & GW_IS_MMAPPED)) {
 			uint64_t q = p + GW_MALLOC_ALIGN;
@@ -748,7 +824,10 @@ static void walk_region(struct walker *w, const struct region *r)
 			}
 		}
 		int next_says_free = !(nsize & GW_PREV_INUSE);
-		struct gw_free *f = gw_freeset_find(&w->set, p);
+		while (cur < w->n_listed && w->listed[cur].chunk < p)
+			cur++;
+		struct gw_free *f = cur < w->n_listed && w->listed[cur].chunk == p ? &w->listed[cur]
+										 : NULL;
 		uint64_t usable = sz - GW_SIZE_SZ;
 		if (f && !f->seen) {
 			f->seen = 1;
@@ -897,9 +976,9 @@ static void scan_mmapped(struct walker *w)
 
 static void unseen_listed(struct walker *w)
 {
-	for (size_t i = 0; i < w->set.cap; i++) {
-		struct gw_free *f = &w->set.slots[i];
-		if (f->chunk && !f->seen)
+	for (size_t i = 0; i < w->n_listed; i++) {
+		struct gw_free *f = &w->listed[i];
+		if (!f->seen)
 			problem(w, "listed-not-in-heap", f->chunk,
 				"chunk 0x%" PRIx64 " on %s list %u was not met walking its heap",
 				f->chunk, bin_name((hw_bin)f->bin), f->list);
@@ -953,6 +1032,7 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			walk_fastbins(&w, i);
 			walk_bins(&w, i);
 		}
+		sort_listed(&w);
 		for (size_t i = 0; i < w.n_regions && !w.stopped; i++)
 			walk_region(&w, &w.regions[i]);
 		if (!w.stopped)
@@ -964,6 +1044,7 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			rc = hw_error_set(HW_EINTR, "walk stopped by the visitor");
 	}
 	gw_freeset_clear(&w.set);
+	free(w.listed);
 	free(w.win.buf);
 	free(w.arenas);
 	free(w.regions);
