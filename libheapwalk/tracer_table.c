@@ -125,6 +125,18 @@ static const char *intern(hw_tracer *tr, const char *s, size_t len)
 	return out;
 }
 
+/* 1 when [addr, addr + len) lies in one mapping of the target (a target
+ * that knows no mappings, a bare callback, accepts up to 64 MiB): this is
+ * what bounds every allocation sized by a count read from the target. */
+static int in_mapping(hw_tracer *tr, uint64_t addr, uint64_t len)
+{
+	const hw_mapping *maps;
+	if (hw_target_mappings(tr->t, &maps) == 0)
+		return len <= (64u << 20);
+	const hw_mapping *m = hw_target_mapping_at(tr->t, addr);
+	return m && len <= m->end - addr;
+}
+
 /* ---- finding and reading the root ---- */
 
 static int root_at(hw_tracer *tr, uint64_t addr)
@@ -162,6 +174,7 @@ static int find_root(hw_tracer *tr)
 	/* no symbols (or a stale pointer): the magic at a mapping's start */
 	const hw_mapping *maps;
 	size_t n = hw_target_mappings(tr->t, &maps);
+	uint64_t corrupt = 0;
 	for (size_t i = 0; i < n; i++) {
 		const hw_mapping *m = &maps[i];
 		char magic[HWT_MAGIC_LEN];
@@ -173,7 +186,11 @@ static int find_root(hw_tracer *tr)
 		int rc = root_at(tr, m->start);
 		if (rc == HW_OK || rc == HW_EUNSUPPORTED)
 			return rc;
+		if (rc == HW_ECORRUPT)
+			corrupt = m->start;
 	}
+	if (corrupt)
+		return hw_error_set(HW_ECORRUPT, "tracer root at 0x%" PRIx64 ": bad header", corrupt);
 	return hw_error_set(HW_ENOTFOUND,
 			    "no tracer tables in this target (run the program under "
 			    "`coretool trace` to record allocation sites)");
@@ -185,6 +202,12 @@ static int read_sites(hw_tracer *tr)
 {
 	const struct hwt_root *r = &tr->root;
 	tr->nsites = r->sites_count;
+	if (!in_mapping(tr, r->sites, (tr->nsites + 1) * sizeof(struct hwt_site))) {
+		problem(tr, "tracer-sites-unreadable", r->sites,
+			"tracer site table (%" PRIu64 " sites) outside the process's memory",
+			tr->nsites);
+		tr->nsites = 0;
+	}
 	tr->sites = calloc(tr->nsites + 1, sizeof(*tr->sites));
 	tr->site_ok = calloc(tr->nsites + 1, 1);
 	tr->res = calloc(tr->nsites + 1, sizeof(*tr->res));
@@ -222,67 +245,76 @@ static int cmp_live(const void *a, const void *b)
 	return x->address < y->address ? -1 : x->address > y->address;
 }
 
+static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
+{
+	if (tr->nlive == *cap) {
+		*cap = *cap ? 2 * *cap : 4096;
+		struct live *nl = realloc(tr->live, *cap * sizeof(*nl));
+		if (!nl)
+			return hw_error_set(HW_ENOMEM, "tracer: live table");
+		tr->live = nl;
+	}
+	tr->live[tr->nlive].address = e->address;
+	tr->live[tr->nlive].site = e->site;
+	tr->live[tr->nlive].requested = e->requested;
+	tr->nlive++;
+	return HW_OK;
+}
+
+/* Every shard's table, read in fixed-size chunks (no allocation sized by
+ * the target's counts); the entries kept are those whose site is valid and
+ * that sit in the shard their address hashes to. */
 static int read_live(hw_tracer *tr)
 {
+	enum { CHUNK = 4096 };
 	const struct hwt_root *r = &tr->root;
-	size_t cap = 0, n = 0;
+	size_t cap = 0;
 	uint64_t bad_site = 0, bad_shard = 0, misplaced = 0;
-	struct hwt_live_entry *buf = NULL;
-	size_t bufcap = 0;
+	struct hwt_live_entry *buf = malloc(CHUNK * sizeof(*buf));
+	if (!buf)
+		return hw_error_set(HW_ENOMEM, "tracer: live table");
 	for (unsigned s = 0; s < HWT_SHARDS; s++) {
 		const struct hwt_shard *sh = &r->shards[s];
 		if (!sh->table || !sh->capacity)
 			continue;
-		if (sh->capacity > MAX_SHARD_CAPACITY || sh->count > sh->capacity) {
+		if (sh->capacity > MAX_SHARD_CAPACITY || sh->count > sh->capacity ||
+		    !in_mapping(tr, sh->table, sh->capacity * sizeof(*buf))) {
 			bad_shard++;
 			continue;
 		}
-		if (sh->capacity > bufcap) {
-			free(buf);
-			bufcap = sh->capacity;
-			buf = malloc(bufcap * sizeof(*buf));
-			if (!buf)
-				return hw_error_set(HW_ENOMEM, "tracer: shard of %" PRIu64 " slots",
-						    sh->capacity);
-		}
-		if (hw_read(tr->t, sh->table, buf, sh->capacity * sizeof(*buf)) != HW_OK) {
-			bad_shard++;
-			continue;
-		}
-		for (uint64_t i = 0; i < sh->capacity; i++) {
-			const struct hwt_live_entry *e = &buf[i];
-			if (!e->address)
-				continue;
-			if (hwt_shard_of(e->address) != s) {
-				misplaced++;
-				continue;
+		for (uint64_t at = 0; at < sh->capacity; at += CHUNK) {
+			uint64_t k = sh->capacity - at < CHUNK ? sh->capacity - at : CHUNK;
+			if (hw_read(tr->t, sh->table + at * sizeof(*buf), buf, k * sizeof(*buf)) !=
+			    HW_OK) {
+				bad_shard++;
+				break;
 			}
-			if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
-				bad_site++;
-				continue;
-			}
-			if (n == cap) {
-				cap = cap ? 2 * cap : 4096;
-				struct live *nl = realloc(tr->live, cap * sizeof(*nl));
-				if (!nl) {
-					free(buf);
-					return hw_error_set(HW_ENOMEM, "tracer: live table");
+			for (uint64_t i = 0; i < k; i++) {
+				const struct hwt_live_entry *e = &buf[i];
+				if (!e->address)
+					continue;
+				if (hwt_shard_of(e->address) != s) {
+					misplaced++;
+					continue;
 				}
-				tr->live = nl;
+				if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
+					bad_site++;
+					continue;
+				}
+				if (add_live(tr, &cap, e) != HW_OK) {
+					free(buf);
+					return HW_ENOMEM;
+				}
 			}
-			tr->live[n].address = e->address;
-			tr->live[n].site = e->site;
-			tr->live[n].requested = e->requested;
-			n++;
 		}
 	}
 	free(buf);
 	if (tr->live)
-		qsort(tr->live, n, sizeof(*tr->live), cmp_live);
+		qsort(tr->live, tr->nlive, sizeof(*tr->live), cmp_live);
 	/* an entry being moved by a deletion when the core was taken shows
 	 * twice: keep one */
 	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < tr->nlive; i++) {
 		if (w && tr->live[w - 1].address == tr->live[i].address)
 			continue;
 		tr->live[w++] = tr->live[i];
