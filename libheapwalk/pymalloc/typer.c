@@ -31,6 +31,9 @@
 
 /* Name strings are capped; longer tp_names are cut. */
 #define NAME_MAX_LEN 200
+/* Reference counts above this are pointers, not counts (2^40: no process
+ * holds a trillion references; user-space pointers are above 2^44 here). */
+#define MAX_REFCNT (1ULL << 40)
 /* More distinct type pointers than this are not cached (memory bound). */
 #define MAX_CACHE (1u << 22)
 
@@ -281,17 +284,15 @@ static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
 {
 	if (!type)
 		return NULL;
-	if (ty->cache_used * 2 >= ty->cache_cap) {
-		if (ty->cache_cap >= MAX_CACHE || cache_grow(ty)) {
-			/* Full: judge without caching. */
-			static _Thread_local struct type_entry tmp;
-			tmp = (struct type_entry){.type = type};
-			check_type(ty, &tmp);
-			return &tmp;
-		}
-	}
+	if (ty->cache_used * 2 >= ty->cache_cap && ty->cache_cap < MAX_CACHE)
+		cache_grow(ty); /* on failure the table stays as it was */
+	if (!ty->cache_cap)
+		return NULL;
 	struct type_entry *e = cache_slot(ty, type);
 	if (e->type == 0) {
+		/* Full (memory bound): types not seen yet stay unnamed. */
+		if (ty->cache_used * 2 >= ty->cache_cap)
+			return NULL;
 		e->type = type;
 		ty->cache_used++;
 		check_type(ty, e);
@@ -317,9 +318,12 @@ static const char *python_name(hw_typer *ty, const hw_alloc *a)
 		if (off + 16 > len)
 			break;
 		uint64_t refcnt = hw_py_u64(b, off), type = hw_py_u64(b, off + L->ob_type);
-		/* A live object has a positive reference count (3.12+ immortals
-		 * keep 2^32-1 in the low half). */
-		if (refcnt == 0 || (int64_t)refcnt < 0 || type % 8 || type < 4096)
+		/* A live object has a positive reference count far below any
+		 * pointer (3.12+ immortals keep 2^32-1).  This cheap test skips
+		 * the PyGC_Head words (pointers) in front of GC objects, and the
+		 * text or pointers of blocks that hold no object, before their
+		 * second word is taken for a type and looked up. */
+		if (refcnt == 0 || refcnt >= MAX_REFCNT || type % 8 || type < 4096)
 			continue;
 		const struct type_entry *e = lookup_type(ty, type);
 		if (e && e->name && e->offset == off && e->basicsize <= a->size - off)
