@@ -2,7 +2,7 @@
  * glibc_heap.c: builds a known glibc heap, writes its ground truth, then
  * dumps core (abort) or waits to be examined (live, gcore).
  *
- *     glibc_heap TRUTH_FILE [core|pause|fork]
+ *     glibc_heap TRUTH_FILE [core|pause|fork|scribble]
  *
  * The truth file (written with write(2), formatted from a buffer that is
  * mmapped, never malloc'd, so the bookkeeping leaves the heap untouched):
@@ -277,6 +277,9 @@ static void main_mmapped(void)
 	malloc_trim(0);
 }
 
+/* Kept for the "scribble" mode's damage. */
+static void *last_fast, *last_tcache, *big_used, *last_unsorted;
+
 static void main_bins(void)
 {
 	void *a[10], *b[3], *L[2], *u[2], *c1, *c2, *f[10], *t[3];
@@ -308,7 +311,8 @@ static void main_bins(void)
 	}
 	/* A request no free chunk fits and no exact fit: malloc sorts the
 	 * unsorted chunks into their small and large bins, then uses top. */
-	held(malloc(100000), 0);
+	big_used = malloc(100000);
+	held(big_used, 0);
 	for (int i = 0; i < 2; i++) {
 		add(u[i], malloc_usable_size(u[i]), R_FREE, 0, "unsorted");
 		free(u[i]);
@@ -325,6 +329,28 @@ static void main_bins(void)
 		add(t[i], malloc_usable_size(t[i]), R_FREE, 0, "tcache");
 		free(t[i]);
 	}
+	last_fast = f[9];
+	last_tcache = t[2];
+	last_unsorted = u[1];
+}
+
+/* Damage the main arena the way overflows and use-after-frees do: a
+ * fastbin chunk pointing at itself (safe-linked, so the cycle is real), a
+ * poisoned tcache next, a used chunk's size overwritten, a bogus bk in the
+ * unsorted bin.  mallinfo2() would loop forever on the fastbin cycle, so
+ * the truth keeps only thread T2's arena, which is left intact. */
+static void scribble(void)
+{
+	uintptr_t pos = (uintptr_t)last_fast;
+	*(volatile uintptr_t *)pos = (pos >> 12) ^ (pos - 16);
+	*(volatile uintptr_t *)(uintptr_t)last_tcache = 0x4141414141414141ull;
+	*(volatile uintptr_t *)((uintptr_t)big_used - 8) = 0xdeadbeef0ull | 1;
+	*(volatile uintptr_t *)((uintptr_t)last_unsorted + 8) = 0x4242424242424240ull;
+	size_t o = 0;
+	for (size_t i = 0; i < nrecs; i++)
+		if (recs[i].owner == 2)
+			recs[o++] = recs[i];
+	nrecs = o;
 }
 
 /* ---- the truth file ---- */
@@ -355,11 +381,13 @@ static void put_num(uint64_t v, int hex)
 	put(b + i);
 }
 
-static void write_truth(const char *path, int orphan_threads)
+static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 {
-	struct mallinfo2 mi = mallinfo2();
+	struct mallinfo2 mi = {0};
+	if (with_mallinfo)
+		mi = mallinfo2();
 	outlen = 0;
-	put("mallinfo2");
+	put(with_mallinfo ? "mallinfo2" : "#nomallinfo");
 	size_t f[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
 		      mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -448,14 +476,17 @@ int main(int argc, char **argv)
 				if (recs[i].kind != 99)
 					recs[o++] = recs[i];
 			nrecs = o;
-			write_truth(argv[1], 1);
+			write_truth(argv[1], 1, 1);
 			abort();
 		}
 		int st;
 		waitpid(pid, &st, 0);
 		return 0;
 	}
-	write_truth(argv[1], 0);
+	int damaged = !strcmp(mode, "scribble");
+	if (damaged)
+		scribble();
+	write_truth(argv[1], 0, !damaged);
 	if (!strcmp(mode, "pause"))
 		for (;;)
 			pause();

@@ -90,6 +90,8 @@ static int check_truth(const char *path, const hw_glibc_summary *s)
 	while (fgets(line, sizeof line, f)) {
 		char kind[16], bin[16] = "";
 		uint64_t v[10], addr, size;
+		if (line[0] == '#')
+			continue;
 		if (!strncmp(line, "mallinfo2 ", 10)) {
 			if (sscanf(line + 10,
 				   "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
