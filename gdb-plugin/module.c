@@ -62,8 +62,13 @@ static PyObject *mod_run(PyObject *self, PyObject *args)
 	/* a private, writable copy: the option parser reorders argv and the
 	 * parsed options point into it until the command is done */
 	char **argv = calloc((size_t)n + 1, sizeof *argv);
-	if (!argv)
+	/* own: the strings to free (the parser drops pointers from argv) */
+	char **own = calloc((size_t)n + 1, sizeof *own);
+	if (!argv || !own) {
+		free(argv);
+		free(own);
 		return PyErr_NoMemory();
+	}
 	PyObject *ret = NULL;
 	for (Py_ssize_t i = 0; i < n; i++) {
 		PyObject *o = PyList_GET_ITEM(list, i);
@@ -73,7 +78,7 @@ static PyObject *mod_run(PyObject *self, PyObject *args)
 				hwp_fail(NULL, "arguments must be strings");
 			goto out;
 		}
-		if (!(argv[i] = strdup(s))) {
+		if (!(own[i] = argv[i] = strdup(s))) {
 			PyErr_NoMemory();
 			goto out;
 		}
@@ -86,7 +91,8 @@ static PyObject *mod_run(PyObject *self, PyObject *args)
 	}
 out:
 	for (Py_ssize_t i = 0; i < n; i++)
-		free(argv[i]);
+		free(own[i]);
+	free(own);
 	free(argv);
 	return ret;
 }
