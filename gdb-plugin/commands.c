@@ -285,6 +285,9 @@ static int parse_view(const char *sub, unsigned accept, int *argc, char **argv,
 		      hw_view_options *vo)
 {
 	hw_view_options_init(vo);
+	/* coretool chunks' default (verb_chunks.c): every chunk, used and free */
+	if (!strcmp(sub, "chunks"))
+		vo->states = (1u << HW_STATE_USED) | (1u << HW_STATE_FREE);
 	if (accept && hw_view_options_parse(vo, accept, argc, argv) != HW_OK) {
 		hwp_fail(sub, "%s", hw_error_last());
 		return -1;

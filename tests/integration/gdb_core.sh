@@ -20,6 +20,11 @@ hw_gdb -ex 'echo @@target\n' -ex 'heapsnap target' -ex 'echo @@end\n' \
 	-ex "heapsnap top --group-by size --limit 5 -o $hw_tmp/top-size.gdb" \
 	-ex "heapsnap top --format json -o $hw_tmp/top.gdb.json" \
 	-ex 'echo @@top\n' -ex 'heapsnap top' -ex 'echo @@end\n' \
+	-ex "heapsnap chunks 1 -o $hw_tmp/chunks.gdb" -ex "heapsnap check -o $hw_tmp/check.gdb" \
+	-ex "heapsnap save 1 $hw_tmp/a.hsnap" -ex "heapsnap load $hw_tmp/a.hsnap again" \
+	-ex "heapsnap top again -o $hw_tmp/top-again.gdb" \
+	-ex "heapsnap diff 1 again --format json -o $hw_tmp/self-diff.json" \
+	-ex 'echo @@show\n' -ex 'heapsnap show 1 fresh[5]' -ex 'echo @@end\n' \
 	-ex 'echo @@errors\n' -ex 'heapsnap top 7' -ex 'heapsnap show' -ex 'heapsnap list extra' \
 	-ex 'echo @@end\n' \
 	"$INFERIOR" "$core" >"$out"
@@ -45,4 +50,19 @@ cmp "$hw_tmp/top.ct" "$hw_tmp/top.gdb" || fail "heapsnap top -o differs from cor
 cmp "$hw_tmp/top.ct" "$hw_tmp/top.gdb-out" || fail "heapsnap top (gdb output) differs from coretool top"
 cmp "$hw_tmp/top-size.ct" "$hw_tmp/top-size.gdb" || fail "heapsnap top --group-by size differs"
 cmp "$hw_tmp/top.ct.json" "$hw_tmp/top.gdb.json" || fail "heapsnap top --format json differs"
+"$CORETOOL" chunks "$core" >"$hw_tmp/chunks.ct" || fail "coretool chunks failed"
+cmp "$hw_tmp/chunks.ct" "$hw_tmp/chunks.gdb" || fail "heapsnap chunks differs from coretool chunks"
+"$CORETOOL" check "$core" >"$hw_tmp/check.ct"
+cmp "$hw_tmp/check.ct" "$hw_tmp/check.gdb" || fail "heapsnap check differs from coretool check"
+# the saved snapshot is what coretool reads, and what heapsnap load reads back
+"$CORETOOL" top "$hw_tmp/a.hsnap" >"$hw_tmp/top.hsnap.ct" || fail "coretool cannot read heapsnap's .hsnap"
+cmp "$hw_tmp/top.hsnap.ct" "$hw_tmp/top-again.gdb" || fail "top of the reloaded snapshot differs from coretool top FILE.hsnap"
+$HW_PY - "$hw_tmp/self-diff.json" <<'PY' || fail "a snapshot and its saved copy differ"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["old"] == d["new"], (d["old"], d["new"])
+assert all(g["count_diff"] == 0 and g["bytes_diff"] == 0 for g in d["groups"]), d["groups"]
+PY
+# show with a snapshot: no hex dump (the memory may have changed since)
+hw_between "$out" @@show @@end | grep -q -i 'used' || fail "show 1 fresh[5]: $(hw_between "$out" @@show @@end)"
 echo "ok"
