@@ -4,7 +4,9 @@
 # `coretool trace`; the tracer's tables read back from the kernel core by
 # tests/programs/read_trace must give exactly that truth per function:
 #  - basic: malloc, calloc, realloc, posix_memalign sites, churn freed;
-#  - threads: 16 threads allocating and freeing each other's blocks;
+#  - threads: 16 threads allocating and freeing each other's blocks,
+#    interrupted by signals all along;
+#  - exec: a traced shell execs the program: the preload carries on;
 #  - fork: the child's core holds the child's view of the table;
 #  - the program's output is the same with and without the tracer.
 . "$top_srcdir/tests/lib.sh"
@@ -44,6 +46,13 @@ check_truth "$hw_tmp/basic"
 
 run threads threads 500 40
 check_truth "$hw_tmp/threads"
+grep -q 'signals handled: [1-9]' "$hw_tmp/threads/stderr" ||
+	fail "threads: no signal reached the workers ($(cat "$hw_tmp/threads/stderr"))"
+
+# exec: the preload carries on into the program a traced shell execs
+mkdir -p "$hw_tmp/exec"
+hw_dump_core "$hw_tmp/exec" "$CORETOOL" trace -- sh -c 'exec "$0" basic 300 24' "$LEAKS" >/dev/null
+check_truth "$hw_tmp/exec"
 
 # fork: the parent exits 0 once its child dumped core
 mkdir -p "$hw_tmp/fork"

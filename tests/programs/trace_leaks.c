@@ -10,7 +10,9 @@
  *                            and the frees of half of leak_free's blocks
  *                            leave nothing else behind
  *   trace_leaks threads K S  16 threads: each keeps K blocks from leak_thread
- *                            and frees K blocks another thread allocated
+ *                            and frees K blocks another thread allocated,
+ *                            while a 17th thread keeps interrupting them
+ *                            with signals (the handler only counts)
  *   trace_leaks fork K S     leak_a keeps K, then a fork: the child frees
  *                            K/2 of them, keeps K from leak_child, aborts
  *   trace_leaks sample K S   only leak_a (K blocks of S bytes) plus churn,
@@ -20,6 +22,7 @@
  */
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +95,26 @@ NOINLINE static void churn(size_t n)
 /* ---- threads ---- */
 
 static size_t tk, ts;
+static volatile sig_atomic_t signals_seen;
+static volatile int bombing = 1;
+static pthread_t workers[NTHREADS];
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	signals_seen++;
+}
+
+static void *bomber(void *arg)
+{
+	(void)arg;
+	while (bombing) {
+		for (size_t i = 0; i < NTHREADS && bombing; i++)
+			pthread_kill(workers[i], SIGUSR1);
+		usleep(50);
+	}
+	return NULL;
+}
 static void **slots[NTHREADS];
 static pthread_barrier_t barrier;
 
@@ -148,18 +171,24 @@ int main(int argc, char **argv)
 		churn(200000);
 		printf("leak_a %zu %zu\n", k, k * s);
 	} else if (!strcmp(argv[1], "threads")) {
-		pthread_t th[NTHREADS];
+		pthread_t bt;
+		struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+		sigaction(SIGUSR1, &sa, NULL);
 		tk = k;
 		ts = s;
 		pthread_barrier_init(&barrier, NULL, NTHREADS + 1);
 		for (size_t i = 0; i < NTHREADS; i++)
 			slots[i] = malloc(sizeof(void *) * 2 * k);
 		for (size_t i = 0; i < NTHREADS; i++)
-			pthread_create(&th[i], NULL, thread_main, (void *)i);
+			pthread_create(&workers[i], NULL, thread_main, (void *)i);
+		pthread_create(&bt, NULL, bomber, NULL);
 		pthread_barrier_wait(&barrier);
 		pthread_barrier_wait(&barrier);
+		bombing = 0;
+		pthread_join(bt, NULL);
 		for (size_t i = 0; i < NTHREADS; i++)
-			pthread_join(th[i], NULL);
+			pthread_join(workers[i], NULL);
+		fprintf(stderr, "signals handled: %d\n", (int)signals_seen);
 		printf("leak_thread %zu %zu\n", NTHREADS * k, NTHREADS * k * s);
 		printf("churn 0 0\n");
 	} else if (!strcmp(argv[1], "fork")) {
