@@ -22,6 +22,7 @@
 #define HEAPWALK_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -433,16 +434,228 @@ HW_API void hw_tracer_close(hw_tracer *tr);
 
 typedef struct hw_snapshot hw_snapshot;
 
+/*
+ * A snapshot holds, per allocation, its address, usable size, state,
+ * allocator, bin, arena, type id and site id (27 bytes, column arrays), and
+ * tables: types (names), sites (stacks of frames), frames, one string table,
+ * the allocators' summaries, the problems found and the target's identity.
+ * Type id 0 and site id 0 mean "unknown" ("?").  Allocations are kept sorted
+ * by address once the snapshot is finished.  A snapshot taken from a core,
+ * a live process or loaded from a .hsnap file is the same thing.
+ */
+
 /* Walk a target with every allocator walker found, name types, merge the
  * tracer's sites.  Problems are collected, never fatal. */
 HW_API int hw_snapshot_take(hw_snapshot **out, hw_target *t);
-/* Read / write the .hsnap file format (docs/hsnap-format.md). */
+
+/* Progress of a long walk: called every few thousand allocations with the
+ * phase ("glibc", "pymalloc", "types", "sites") and the allocations seen so
+ * far.  A nonzero return stops the walk (HW_EINTR). */
+typedef struct hw_take_options {
+	int (*progress)(void *ctx, const char *phase, uint64_t allocations);
+	void *ctx;
+} hw_take_options;
+HW_API int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *o);
+
+/* Read / write the .hsnap file format (docs/hsnap-format.md).  Load fails
+ * with HW_ECORRUPT (bad checksum, truncated, inconsistent) or
+ * HW_EUNSUPPORTED (not an .hsnap, or a newer major version), with a
+ * one-line message; it never crashes on any input. */
 HW_API int hw_snapshot_load(hw_snapshot **out, const char *path);
+/* The same from a buffer (len bytes of a whole file). */
+HW_API int hw_snapshot_load_buffer(hw_snapshot **out, const void *buf, size_t len);
 HW_API int hw_snapshot_save(const hw_snapshot *s, const char *path);
 HW_API void hw_snapshot_free(hw_snapshot *s);
 
 /* 1 when the file starts with the .hsnap magic. */
 HW_API int hw_snapshot_file_is_hsnap(const char *path);
+
+/* ---- building a snapshot (walkers' glue, the .hsnap reader, tests) ---- */
+
+HW_API int hw_snapshot_new(hw_snapshot **out);
+/* Who the snapshot is of: kind "core", "live" or "snapshot"; strings copied,
+ * any may be NULL. */
+HW_API int hw_snapshot_set_target(hw_snapshot *s, const char *kind, const char *path, pid_t pid,
+				  const char *executable);
+/* Intern a type name; *id is stable for equal names.  NULL or "" gives 0. */
+HW_API int hw_snapshot_add_type(hw_snapshot *s, const char *name, uint32_t *id);
+/* Intern a stack (innermost frame first, n may be 0); equal stacks give the
+ * same id (>= 1).  Strings are copied; at most HW_SITE_MAX_FRAMES kept. */
+#define HW_SITE_MAX_FRAMES 256
+HW_API int hw_snapshot_add_site(hw_snapshot *s, const hw_frame *frames, size_t n, uint32_t *id);
+/* Append an allocation; type and site are ids from the calls above (0 for
+ * none).  Any order: hw_snapshot_finish sorts. */
+HW_API int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site);
+/* Append a problem (strings copied).  At most HW_SNAPSHOT_MAX_PROBLEMS are
+ * kept; the rest are only counted. */
+#define HW_SNAPSHOT_MAX_PROBLEMS 10000
+HW_API int hw_snapshot_add_problem(hw_snapshot *s, const hw_problem *p);
+/* Summaries; NULL clears (that allocator / the tracer is absent). */
+HW_API int hw_snapshot_set_glibc_summary(hw_snapshot *s, const hw_glibc_summary *g);
+HW_API int hw_snapshot_set_pymalloc_summary(hw_snapshot *s, const hw_pymalloc_summary *p);
+HW_API int hw_snapshot_set_tracer_summary(hw_snapshot *s, const hw_tracer_summary *tr);
+/* Sort allocations by address and trim the arrays; views call it for you. */
+HW_API int hw_snapshot_finish(hw_snapshot *s);
+
+/* ---- reading a snapshot ---- */
+
+typedef struct hw_snapshot_target {
+	const char *kind; /* "core", "live" or "snapshot" */
+	const char *path; /* NULL when none */
+	pid_t pid;        /* 0 when unknown */
+	const char *executable;
+	const char *source_kind; /* loaded from .hsnap: what it was taken of */
+	const char *source_path;
+} hw_snapshot_target;
+
+HW_API const hw_snapshot_target *hw_snapshot_get_target(const hw_snapshot *s);
+HW_API size_t hw_snapshot_count(const hw_snapshot *s);
+/* The i-th allocation in address order (after hw_snapshot_finish). */
+HW_API int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t *type,
+				 uint32_t *site);
+/* The allocation holding addr (address <= addr < address + size), by
+ * binary search; -1 when none. */
+HW_API ssize_t hw_snapshot_find(const hw_snapshot *s, uint64_t addr);
+HW_API const char *hw_snapshot_type_name(const hw_snapshot *s, uint32_t type); /* NULL for 0 */
+HW_API uint32_t hw_snapshot_site_count(const hw_snapshot *s);
+/* The frames of a site, innermost first; *n in: capacity, out: count. */
+HW_API int hw_snapshot_site_frames(const hw_snapshot *s, uint32_t site, hw_frame *frames,
+				   size_t *n);
+/* NULL when absent. */
+HW_API const hw_glibc_summary *hw_snapshot_glibc_summary(const hw_snapshot *s);
+HW_API const hw_pymalloc_summary *hw_snapshot_pymalloc_summary(const hw_snapshot *s);
+HW_API const hw_tracer_summary *hw_snapshot_tracer_summary(const hw_snapshot *s);
+/* Problems kept; *dropped (may be NULL): how many more were found. */
+HW_API size_t hw_snapshot_problem_count(const hw_snapshot *s, uint64_t *dropped);
+HW_API int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p);
+/* Bytes of memory the snapshot holds (for the benchmark). */
+HW_API size_t hw_snapshot_memory(const hw_snapshot *s);
+
+/* ---- views: options shared by coretool and the debugger commands ---- */
+
+typedef enum hw_format {
+	HW_FORMAT_TEXT = 0,
+	HW_FORMAT_JSON = 1,
+	HW_FORMAT_CSV = 2,
+} hw_format;
+
+typedef enum hw_group_key {
+	HW_GROUP_DEFAULT = 0, /* site with a tracer, type without */
+	HW_GROUP_ALLOCATOR,
+	HW_GROUP_SIZE,
+	HW_GROUP_TYPE,
+	HW_GROUP_SITE,
+	HW_GROUP_FUNCTION,
+	HW_GROUP_LINENO,
+	HW_GROUP_FILENAME,
+	HW_GROUP_MODULE,
+	HW_GROUP_ARENA,
+} hw_group_key;
+
+#define HW_VIEW_MAX_FILTERS 32
+
+typedef struct hw_filter {
+	const char *pattern; /* fnmatch glob on a frame's file name */
+	int include;         /* 1 --include, 0 --exclude */
+} hw_filter;
+
+/* Which options a front end accepts (hw_view_options_parse's accept). */
+enum {
+	HW_VOPT_FORMAT = 1 << 0,    /* --format text|json|csv */
+	HW_VOPT_GROUP_BY = 1 << 1,  /* --group-by KEY */
+	HW_VOPT_STATE = 1 << 2,     /* --state used|free|all */
+	HW_VOPT_LIMIT = 1 << 3,     /* --limit N (0: no limit) */
+	HW_VOPT_FRAMES = 1 << 4,    /* --frames N */
+	HW_VOPT_FILTERS = 1 << 5,   /* --include, --exclude, --all-frames, --no-default-filters */
+	HW_VOPT_MAX_GROWTH = 1 << 6, /* --max-growth BYTES */
+	HW_VOPT_CHUNKS = 1 << 7,    /* --allocator A, --min-size N */
+};
+#define HW_VOPT_TOP                                                                        \
+	(HW_VOPT_FORMAT | HW_VOPT_GROUP_BY | HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES | \
+	 HW_VOPT_FILTERS)
+#define HW_VOPT_DIFF (HW_VOPT_TOP | HW_VOPT_MAX_GROWTH)
+
+typedef struct hw_view_options {
+	hw_format format;
+	hw_group_key group_by;
+	unsigned states;  /* bit (1 << hw_state) per state shown; default used */
+	uint64_t limit;   /* groups shown; 0 = all; default 10 */
+	uint32_t frames;  /* frames kept per stack before grouping; 0 = all */
+	hw_filter filters[HW_VIEW_MAX_FILTERS];
+	size_t n_filters;
+	int all_frames;         /* filters match any frame, not the innermost */
+	int no_default_filters; /* drop the default noise filters */
+	int has_max_growth;
+	uint64_t max_growth;
+	int allocator; /* chunks --allocator: an hw_allocator, -1 any */
+	uint64_t min_size;
+} hw_view_options;
+
+HW_API void hw_view_options_init(hw_view_options *o);
+/* Parse the view options in argv[1..*argc-1] that `accept` (HW_VOPT_*)
+ * allows, in "--opt VALUE" or "--opt=VALUE" form, and remove them from argv
+ * (argv[0] stays; the rest keep their order; *argc shrinks).  Parsing stops
+ * at "--".  HW_EINVAL with a one-line message ("--group-by: 'x' is not one of
+ * ...") on a bad value.  Strings point into argv. */
+HW_API int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char **argv);
+/* Usage lines for the options in `accept`, for --help texts. */
+HW_API void hw_view_options_help(FILE *f, unsigned accept);
+HW_API const char *hw_group_key_name(hw_group_key k);
+
+/* ---- grouping (hash aggregation) ---- */
+
+typedef struct hw_grouping hw_grouping;
+
+typedef struct hw_group {
+	const char *key;    /* owned by the grouping */
+	uint64_t count, bytes;
+	uint32_t site;      /* a site of the group (for its frames), 0 when none */
+} hw_group;
+
+/* Group the allocations of s selected by o (states, filters, frames) by
+ * o->group_by; groups sorted by bytes, then count (both descending), then key. */
+HW_API int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_options *o);
+HW_API size_t hw_grouping_count(const hw_grouping *g);
+HW_API const hw_group *hw_grouping_get(const hw_grouping *g, size_t i);
+HW_API hw_count hw_grouping_total(const hw_grouping *g);
+HW_API hw_group_key hw_grouping_key(const hw_grouping *g);
+HW_API void hw_grouping_free(hw_grouping *g);
+
+typedef struct hw_diff_group {
+	const char *key;
+	uint64_t count, bytes; /* in NEW */
+	int64_t count_diff, bytes_diff;
+	uint32_t site; /* in NEW (or OLD when gone), 0 when none */
+	int in_new;    /* 0: the group is only in OLD */
+} hw_diff_group;
+
+typedef struct hw_diff hw_diff;
+/* The union of both groupings, sorted by |bytes_diff|, then |count_diff|
+ * (descending), then key. */
+HW_API int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot *new_s,
+			    const hw_view_options *o);
+HW_API size_t hw_diff_count(const hw_diff *d);
+HW_API const hw_diff_group *hw_diff_get(const hw_diff *d, size_t i);
+HW_API void hw_diff_totals(const hw_diff *d, hw_count *old_total, hw_count *new_total);
+HW_API void hw_diff_free(hw_diff *d);
+
+/* ---- rendering (libheapwalk/render/): text, JSON, CSV per CONTRACT.md ----
+ * Every front end prints through these, so gdb prints what coretool prints.
+ * They return 0 or an HW_E* code (with hw_error_last()). */
+
+HW_API int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o);
+HW_API int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o);
+/* *exceeded (may be NULL) is set to 1 when o->has_max_growth and the total
+ * growth in bytes is above o->max_growth. */
+HW_API int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
+			  const hw_view_options *o, int *exceeded);
+HW_API int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o);
+/* t may be NULL (a snapshot file): then no hex dump. */
+HW_API int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address,
+			  const hw_view_options *o);
+/* *n_problems: how many problems the snapshot holds (check exits 1 when any). */
+HW_API int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o,
+			   uint64_t *n_problems);
 
 #ifdef __cplusplus
 }

@@ -1,30 +1,556 @@
 /*
- * snapshot.c: the snapshot model (placeholder).
+ * snapshot.c: the snapshot model: building one (walkers' glue, the .hsnap
+ * reader, tests) and reading it back.
+ *
+ * Invariants: see snapshot_internal.h.  The builder copies every string it
+ * is given; ids handed out stay valid for the snapshot's life; after
+ * hw_snapshot_finish() allocations are sorted by address (equal addresses
+ * keep their insertion order) and the column arrays hold exactly n entries.
  */
-#include "internal.h"
+#include "snapshot_internal.h"
 
-int hw_snapshot_take(hw_snapshot **out, hw_target *t)
+#include <stdlib.h>
+#include <string.h>
+
+static int nomem(void)
 {
-	*out = NULL;
-	return hw_error_set(HW_EUNSUPPORTED, "snapshots not built yet");
+	return hw_error_set(HW_ENOMEM, "out of memory building the snapshot");
 }
 
-int hw_snapshot_load(hw_snapshot **out, const char *path)
+int hw_snapshot_new(hw_snapshot **out)
 {
 	*out = NULL;
-	return hw_error_set(HW_EUNSUPPORTED, "snapshots not built yet");
-}
-
-int hw_snapshot_save(const hw_snapshot *s, const char *path)
-{
-	return hw_error_set(HW_EUNSUPPORTED, "snapshots not built yet");
+	hw_snapshot *s = calloc(1, sizeof *s);
+	if (!s)
+		return nomem();
+	if (hw_strtab_init(&s->str))
+		goto fail;
+	/* id 0 of every table is "none" */
+	s->types = calloc(16, sizeof *s->types);
+	s->frames = calloc(16, sizeof *s->frames);
+	s->sites = calloc(16, sizeof *s->sites);
+	s->arenas = calloc(16, sizeof *s->arenas);
+	if (!s->types || !s->frames || !s->sites || !s->arenas)
+		goto fail;
+	s->cap_types = s->cap_frames = s->cap_sites = s->cap_arenas = 16;
+	s->n_types = s->n_frames = s->n_sites = s->n_arenas = 1;
+	s->sorted = true;
+	s->target.kind = "core";
+	*out = s;
+	return HW_OK;
+fail:
+	hw_snapshot_free(s);
+	return nomem();
 }
 
 void hw_snapshot_free(hw_snapshot *s)
 {
+	if (!s)
+		return;
+	free(s->addr);
+	free(s->size);
+	free(s->type);
+	free(s->site);
+	free(s->arena);
+	free(s->flags);
+	hw_strtab_free(&s->str);
+	free(s->types);
+	hw_map64_free(&s->type_index);
+	free(s->frames);
+	hw_idset_free(&s->frame_index);
+	free(s->sites);
+	free(s->site_frames);
+	hw_idset_free(&s->site_index);
+	free(s->arenas);
+	hw_map64_free(&s->arena_index);
+	free(s->problems);
+	free(s);
 }
 
-int hw_snapshot_file_is_hsnap(const char *path)
+static const char *intern_or_null(hw_snapshot *s, const char *str, int *err)
 {
-	return 0;
+	uint32_t id;
+	if (hw_strtab_intern(&s->str, str, &id)) {
+		*err = 1;
+		return NULL;
+	}
+	return hw_strtab_get(&s->str, id);
+}
+
+int hw_snapshot_set_target(hw_snapshot *s, const char *kind, const char *path, pid_t pid,
+			   const char *executable)
+{
+	int err = 0;
+	hw_snapshot_target t = {
+		.kind = intern_or_null(s, kind ? kind : "core", &err),
+		.path = intern_or_null(s, path, &err),
+		.pid = pid,
+		.executable = intern_or_null(s, executable, &err),
+		.source_kind = s->target.source_kind,
+		.source_path = s->target.source_path,
+	};
+	if (err)
+		return nomem();
+	s->target = t;
+	return HW_OK;
+}
+
+int hw_snapshot_set_source(hw_snapshot *s, const char *kind, const char *path)
+{
+	int err = 0;
+	s->target.source_kind = intern_or_null(s, kind, &err);
+	s->target.source_path = intern_or_null(s, path, &err);
+	return err ? nomem() : HW_OK;
+}
+
+int hw_snapshot_add_type(hw_snapshot *s, const char *name, uint32_t *id)
+{
+	*id = 0;
+	if (!name || !*name)
+		return HW_OK;
+	uint32_t sid;
+	if (hw_strtab_intern(&s->str, name, &sid))
+		return nomem();
+	int64_t t = hw_map64_get(&s->type_index, sid);
+	if (t >= 0) {
+		*id = (uint32_t)t;
+		return HW_OK;
+	}
+	if (hw_grow32((void **)&s->types, sizeof *s->types, &s->cap_types, (size_t)s->n_types + 1) ||
+	    hw_map64_put(&s->type_index, sid, s->n_types))
+		return nomem();
+	s->types[s->n_types] = sid;
+	*id = s->n_types++;
+	return HW_OK;
+}
+
+static uint64_t frame_hash(const hw_sframe *f)
+{
+	uint64_t h = hw_mix64(f->function ^ ((uint64_t)f->file << 32));
+	h = hw_mix64(h ^ f->module ^ ((uint64_t)(uint32_t)f->line << 32));
+	h = hw_mix64(h ^ f->pc);
+	h = hw_mix64(h ^ f->module_offset ^ ((uint64_t)f->kind << 56));
+	return h;
+}
+
+static bool frame_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const hw_snapshot *s = ctx;
+	const hw_sframe *a = &s->frames[id], *b = key;
+	return a->function == b->function && a->file == b->file && a->module == b->module &&
+	       a->line == b->line && a->pc == b->pc && a->module_offset == b->module_offset &&
+	       a->kind == b->kind;
+}
+
+int hw_snapshot_add_frame(hw_snapshot *s, const hw_frame *f, uint32_t *id)
+{
+	hw_sframe k = {0};
+	if (hw_strtab_intern(&s->str, f->function, &k.function) ||
+	    hw_strtab_intern(&s->str, f->file, &k.file) ||
+	    hw_strtab_intern(&s->str, f->module, &k.module))
+		return nomem();
+	k.line = f->line;
+	k.pc = f->pc;
+	k.module_offset = f->module_offset;
+	k.kind = f->kind == HW_FRAME_PYTHON ? HW_FRAME_PYTHON : HW_FRAME_NATIVE;
+	uint64_t h = frame_hash(&k);
+	uint32_t found = hw_idset_find(&s->frame_index, h, frame_eq, s, &k);
+	if (found) {
+		*id = found;
+		return HW_OK;
+	}
+	if (hw_grow32((void **)&s->frames, sizeof *s->frames, &s->cap_frames,
+		      (size_t)s->n_frames + 1) ||
+	    hw_idset_insert(&s->frame_index, h, s->n_frames))
+		return nomem();
+	s->frames[s->n_frames] = k;
+	*id = s->n_frames++;
+	return HW_OK;
+}
+
+struct sitekey {
+	const uint32_t *ids;
+	uint32_t n;
+};
+
+static bool site_eq(const void *ctx, uint32_t id, const void *key)
+{
+	const hw_snapshot *s = ctx;
+	const struct sitekey *k = key;
+	return s->sites[id].n == k->n &&
+	       !memcmp(s->site_frames + s->sites[id].off, k->ids, k->n * sizeof *k->ids);
+}
+
+int hw_snapshot_add_site_ids(hw_snapshot *s, const uint32_t *ids, size_t n, uint32_t *id)
+{
+	if (n > HW_SITE_MAX_FRAMES)
+		n = HW_SITE_MAX_FRAMES;
+	struct sitekey k = {ids, (uint32_t)n};
+	uint64_t h = hw_hash_bytes(ids, n * sizeof *ids, 0x5173);
+	uint32_t found = hw_idset_find(&s->site_index, h, site_eq, s, &k);
+	if (found) {
+		*id = found;
+		return HW_OK;
+	}
+	if (s->n_site_frames + n > UINT32_MAX)
+		return hw_error_set(HW_ENOMEM, "too many frames in the snapshot");
+	size_t cap = s->cap_site_frames;
+	if (hw_grow((void **)&s->site_frames, sizeof *s->site_frames, &cap, s->n_site_frames + n))
+		return nomem();
+	s->cap_site_frames = cap;
+	if (hw_grow32((void **)&s->sites, sizeof *s->sites, &s->cap_sites, (size_t)s->n_sites + 1) ||
+	    hw_idset_insert(&s->site_index, h, s->n_sites))
+		return nomem();
+	if (n)
+		memcpy(s->site_frames + s->n_site_frames, ids, n * sizeof *ids);
+	s->sites[s->n_sites] = (hw_ssite){(uint32_t)s->n_site_frames, (uint32_t)n};
+	s->n_site_frames += n;
+	*id = s->n_sites++;
+	return HW_OK;
+}
+
+int hw_snapshot_add_site(hw_snapshot *s, const hw_frame *frames, size_t n, uint32_t *id)
+{
+	uint32_t ids[HW_SITE_MAX_FRAMES];
+	if (n > HW_SITE_MAX_FRAMES)
+		n = HW_SITE_MAX_FRAMES;
+	for (size_t i = 0; i < n; i++) {
+		int rc = hw_snapshot_add_frame(s, &frames[i], &ids[i]);
+		if (rc)
+			return rc;
+	}
+	return hw_snapshot_add_site_ids(s, ids, n, id);
+}
+
+int hw_snapshot_arena_id(hw_snapshot *s, uint64_t address, uint16_t *id)
+{
+	*id = 0;
+	if (!address)
+		return HW_OK;
+	int64_t v = hw_map64_get(&s->arena_index, address);
+	if (v >= 0) {
+		*id = (uint16_t)v;
+		return HW_OK;
+	}
+	if (s->n_arenas > HW_MAX_ARENAS)
+		return hw_error_set(HW_ECORRUPT, "more than %d arenas", HW_MAX_ARENAS);
+	if (hw_grow32((void **)&s->arenas, sizeof *s->arenas, &s->cap_arenas,
+		      (size_t)s->n_arenas + 1) ||
+	    hw_map64_put(&s->arena_index, address, s->n_arenas))
+		return nomem();
+	s->arenas[s->n_arenas] = address;
+	*id = (uint16_t)s->n_arenas++;
+	return HW_OK;
+}
+
+int hw_snapshot_reserve(hw_snapshot *s, size_t n)
+{
+	if (s->n + n <= s->cap)
+		return HW_OK;
+	size_t cap = s->cap ? s->cap : 0, want = s->n + n;
+	size_t c = cap;
+	if (hw_grow((void **)&s->addr, sizeof *s->addr, &c, want))
+		return nomem();
+	/* every column gets the same capacity c */
+	void *p;
+#define GROW_COL(col)                                        \
+	p = realloc(s->col, c * sizeof *s->col);              \
+	if (!p)                                               \
+		return nomem();                               \
+	s->col = p;
+	GROW_COL(size)
+	GROW_COL(type)
+	GROW_COL(site)
+	GROW_COL(arena)
+	GROW_COL(flags)
+#undef GROW_COL
+	s->cap = c;
+	return HW_OK;
+}
+
+int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags, uint16_t arena,
+		     uint32_t type, uint32_t site)
+{
+	if (s->n == s->cap) {
+		int rc = hw_snapshot_reserve(s, 1);
+		if (rc)
+			return rc;
+	}
+	size_t i = s->n++;
+	if (i && s->addr[i - 1] > addr)
+		s->sorted = false;
+	s->addr[i] = addr;
+	s->size[i] = size;
+	s->flags[i] = flags;
+	s->arena[i] = arena;
+	s->type[i] = type;
+	s->site[i] = site;
+	return HW_OK;
+}
+
+int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site)
+{
+	if (type >= s->n_types || site >= s->n_sites)
+		return hw_error_set(HW_EINVAL, "type %u or site %u not in the snapshot", type, site);
+	uint16_t ar;
+	int rc = hw_snapshot_arena_id(s, a->arena, &ar);
+	if (rc)
+		return rc;
+	return hw_snapshot_push(s, a->address, a->size, HW_F_MAKE(a->allocator, a->state, a->bin),
+				ar, type, site);
+}
+
+int hw_snapshot_add_problem(hw_snapshot *s, const hw_problem *p)
+{
+	if (s->n_problems >= HW_SNAPSHOT_MAX_PROBLEMS) {
+		s->problems_dropped++;
+		return HW_OK;
+	}
+	hw_sproblem q = {.address = p->address};
+	if (hw_strtab_intern(&s->str, p->kind ? p->kind : "problem", &q.kind) ||
+	    hw_strtab_intern(&s->str, p->message ? p->message : "", &q.message) ||
+	    hw_grow((void **)&s->problems, sizeof *s->problems, &s->cap_problems, s->n_problems + 1))
+		return nomem();
+	s->problems[s->n_problems++] = q;
+	return HW_OK;
+}
+
+int hw_snapshot_set_glibc_summary(hw_snapshot *s, const hw_glibc_summary *g)
+{
+	s->has_glibc = g != NULL;
+	if (!g)
+		return HW_OK;
+	int err = 0;
+	s->glibc = *g;
+	s->glibc.version[sizeof s->glibc.version - 1] = 0;
+	s->glibc.symbols = intern_or_null(s, g->symbols, &err);
+	return err ? nomem() : HW_OK;
+}
+
+int hw_snapshot_set_pymalloc_summary(hw_snapshot *s, const hw_pymalloc_summary *p)
+{
+	s->has_pymalloc = p != NULL;
+	if (!p)
+		return HW_OK;
+	int err = 0;
+	s->pymalloc = *p;
+	s->pymalloc.python_version[sizeof s->pymalloc.python_version - 1] = 0;
+	if (s->pymalloc.n_size_classes > HW_ARRAY_SIZE(s->pymalloc.size_classes))
+		s->pymalloc.n_size_classes = HW_ARRAY_SIZE(s->pymalloc.size_classes);
+	s->pymalloc.symbols = intern_or_null(s, p->symbols, &err);
+	return err ? nomem() : HW_OK;
+}
+
+int hw_snapshot_set_tracer_summary(hw_snapshot *s, const hw_tracer_summary *tr)
+{
+	s->has_tracer = tr != NULL;
+	if (!tr)
+		return HW_OK;
+	int err = 0;
+	s->tracer = *tr;
+	s->tracer.mode = intern_or_null(s, tr->mode ? tr->mode : "all", &err);
+	return err ? nomem() : HW_OK;
+}
+
+/* ---- finishing: sort by address, trim ---- */
+
+static int cmp_idx(const void *a, const void *b, void *ctx)
+{
+	const uint64_t *keys = ctx;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	if (keys[x] != keys[y])
+		return keys[x] < keys[y] ? -1 : 1;
+	return x < y ? -1 : x > y; /* stable: insertion order */
+}
+
+/* Permute one column through idx with a scratch buffer of n * el bytes. */
+static void permute(void *col, size_t el, const uint32_t *idx, size_t n, void *tmp)
+{
+	char *c = col, *t = tmp;
+	for (size_t i = 0; i < n; i++)
+		memcpy(t + i * el, c + (size_t)idx[i] * el, el);
+	memcpy(c, t, n * el);
+}
+
+static void trim(void **p, size_t el, size_t n)
+{
+	void *q = realloc(*p, (n ? n : 1) * el);
+	if (q)
+		*p = q;
+}
+
+int hw_snapshot_finish(hw_snapshot *s)
+{
+	if (!s->sorted) {
+		if (s->n > UINT32_MAX)
+			return hw_error_set(HW_ENOMEM, "too many allocations to sort");
+		uint32_t *idx = malloc(s->n * sizeof *idx);
+		void *tmp = malloc(s->n * sizeof(uint64_t));
+		if (!idx || !tmp) {
+			free(idx);
+			free(tmp);
+			return nomem();
+		}
+		for (size_t i = 0; i < s->n; i++)
+			idx[i] = (uint32_t)i;
+		qsort_r(idx, s->n, sizeof *idx, cmp_idx, s->addr);
+		permute(s->addr, sizeof *s->addr, idx, s->n, tmp);
+		permute(s->size, sizeof *s->size, idx, s->n, tmp);
+		permute(s->type, sizeof *s->type, idx, s->n, tmp);
+		permute(s->site, sizeof *s->site, idx, s->n, tmp);
+		permute(s->arena, sizeof *s->arena, idx, s->n, tmp);
+		permute(s->flags, sizeof *s->flags, idx, s->n, tmp);
+		free(idx);
+		free(tmp);
+		s->sorted = true;
+	}
+	if (s->cap > s->n) {
+		trim((void **)&s->addr, sizeof *s->addr, s->n);
+		trim((void **)&s->size, sizeof *s->size, s->n);
+		trim((void **)&s->type, sizeof *s->type, s->n);
+		trim((void **)&s->site, sizeof *s->site, s->n);
+		trim((void **)&s->arena, sizeof *s->arena, s->n);
+		trim((void **)&s->flags, sizeof *s->flags, s->n);
+		s->cap = s->n;
+	}
+	return HW_OK;
+}
+
+/* ---- reading ---- */
+
+const hw_snapshot_target *hw_snapshot_get_target(const hw_snapshot *s)
+{
+	return &s->target;
+}
+
+size_t hw_snapshot_count(const hw_snapshot *s)
+{
+	return s->n;
+}
+
+int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t *type,
+			  uint32_t *site)
+{
+	if (i >= s->n)
+		return hw_error_set(HW_EINVAL, "allocation %zu of %zu", i, s->n);
+	if (a) {
+		uint8_t f = s->flags[i];
+		*a = (hw_alloc){
+			.address = s->addr[i],
+			.size = s->size[i],
+			.arena = s->arenas[s->arena[i]],
+			.allocator = HW_F_ALLOCATOR(f),
+			.state = HW_F_STATE(f),
+			.bin = HW_F_BIN(f),
+		};
+	}
+	if (type)
+		*type = s->type[i];
+	if (site)
+		*site = s->site[i];
+	return HW_OK;
+}
+
+ssize_t hw_snapshot_find(const hw_snapshot *s, uint64_t addr)
+{
+	/* last allocation whose address <= addr */
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->addr[mid] <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -1;
+	size_t i = lo - 1;
+	/* size 0 holds its own address only */
+	if (addr == s->addr[i] || addr - s->addr[i] < s->size[i])
+		return (ssize_t)i;
+	return -1;
+}
+
+const char *hw_snapshot_type_name(const hw_snapshot *s, uint32_t type)
+{
+	if (!type || type >= s->n_types)
+		return NULL;
+	return hw_strtab_get(&s->str, s->types[type]);
+}
+
+uint32_t hw_snapshot_site_count(const hw_snapshot *s)
+{
+	return s->n_sites - 1;
+}
+
+void hw_snapshot_frame(const hw_snapshot *s, uint32_t frame_id, hw_frame *out)
+{
+	const hw_sframe *f = &s->frames[frame_id];
+	*out = (hw_frame){
+		.function = hw_strtab_get(&s->str, f->function),
+		.file = hw_strtab_get(&s->str, f->file),
+		.line = f->line,
+		.module = hw_strtab_get(&s->str, f->module),
+		.pc = f->pc,
+		.module_offset = f->module_offset,
+		.kind = f->kind,
+	};
+}
+
+int hw_snapshot_site_frames(const hw_snapshot *s, uint32_t site, hw_frame *frames, size_t *n)
+{
+	if (site >= s->n_sites) {
+		*n = 0;
+		return hw_error_set(HW_EINVAL, "site %u not in the snapshot", site);
+	}
+	const hw_ssite *st = &s->sites[site];
+	size_t k = st->n < *n ? st->n : *n;
+	for (size_t i = 0; i < k; i++)
+		hw_snapshot_frame(s, s->site_frames[st->off + i], &frames[i]);
+	*n = k;
+	return HW_OK;
+}
+
+const hw_glibc_summary *hw_snapshot_glibc_summary(const hw_snapshot *s)
+{
+	return s->has_glibc ? &s->glibc : NULL;
+}
+
+const hw_pymalloc_summary *hw_snapshot_pymalloc_summary(const hw_snapshot *s)
+{
+	return s->has_pymalloc ? &s->pymalloc : NULL;
+}
+
+const hw_tracer_summary *hw_snapshot_tracer_summary(const hw_snapshot *s)
+{
+	return s->has_tracer ? &s->tracer : NULL;
+}
+
+size_t hw_snapshot_problem_count(const hw_snapshot *s, uint64_t *dropped)
+{
+	if (dropped)
+		*dropped = s->problems_dropped;
+	return s->n_problems;
+}
+
+int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p)
+{
+	if (i >= s->n_problems)
+		return hw_error_set(HW_EINVAL, "problem %zu of %zu", i, s->n_problems);
+	*p = (hw_problem){
+		.kind = hw_strtab_get(&s->str, s->problems[i].kind),
+		.address = s->problems[i].address,
+		.message = hw_strtab_get(&s->str, s->problems[i].message),
+	};
+	return HW_OK;
+}
+
+size_t hw_snapshot_memory(const hw_snapshot *s)
+{
+	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->type + sizeof *s->site +
+		     sizeof *s->arena + sizeof *s->flags;
+	return sizeof *s + s->cap * per + s->str.bytes + s->str.cap * (sizeof(char *) + 4) +
+	       (s->str.index.mask + 1) * 8 + s->cap_types * 4 + s->cap_frames * sizeof(hw_sframe) +
+	       s->cap_sites * sizeof(hw_ssite) + s->cap_site_frames * 4 +
+	       s->cap_arenas * 8 + s->cap_problems * sizeof(hw_sproblem);
 }

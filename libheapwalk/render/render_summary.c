@@ -1,0 +1,321 @@
+/*
+ * render_summary.c: `summary` and `check`: the allocators' totals, the
+ * tracer's presence and the problems, in text, JSON (heapwalk.summary.v1,
+ * CONTRACT.md section 3) and CSV (section,field,value rows).
+ */
+#include "render_internal.h"
+
+#include <inttypes.h>
+
+/* Totals by allocator and state computed from the snapshot's own records:
+ * what views count, next to what the walkers' summaries say. */
+static void count_records(const hw_snapshot *s, hw_count c[4][4])
+{
+	for (size_t i = 0; i < s->n; i++) {
+		uint8_t f = s->flags[i];
+		c[HW_F_ALLOCATOR(f)][HW_F_STATE(f)].count++;
+		c[HW_F_ALLOCATOR(f)][HW_F_STATE(f)].bytes += s->size[i];
+	}
+}
+
+static void json_glibc(FILE *f, const hw_glibc_summary *g)
+{
+	fputs("{\"version\": ", f);
+	hw_json_str(f, g->version);
+	fputs(", \"symbols\": ", f);
+	hw_json_str(f, g->symbols);
+	fprintf(f, ", \"arenas\": %" PRIu64 ", \"system_bytes\": %" PRIu64, g->arenas,
+		g->system_bytes);
+	fputs(", \"used\": ", f);
+	hw_json_count(f, g->used.count, g->used.bytes);
+	fputs(", \"free\": ", f);
+	hw_json_count(f, g->free.count, g->free.bytes);
+	fputs(", \"tcache\": ", f);
+	hw_json_count(f, g->tcache.count, g->tcache.bytes);
+	fputs(", \"fastbins\": ", f);
+	hw_json_count(f, g->fastbins.count, g->fastbins.bytes);
+	fputs(", \"mmapped\": ", f);
+	hw_json_count(f, g->mmapped.count, g->mmapped.bytes);
+	const hw_glibc_mallinfo2 *m = &g->mallinfo2;
+	fprintf(f,
+		", \"top_bytes\": %" PRIu64 ", \"mallinfo2\": {\"arena\": %" PRIu64
+		", \"ordblks\": %" PRIu64 ", \"smblks\": %" PRIu64 ", \"hblks\": %" PRIu64
+		", \"hblkhd\": %" PRIu64 ", \"usmblks\": %" PRIu64 ", \"fsmblks\": %" PRIu64
+		", \"uordblks\": %" PRIu64 ", \"fordblks\": %" PRIu64 ", \"keepcost\": %" PRIu64 "}}",
+		g->top_bytes, m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
+		m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
+}
+
+static void json_pymalloc(FILE *f, const hw_pymalloc_summary *p)
+{
+	fputs("{\"python_version\": ", f);
+	hw_json_str(f, p->python_version);
+	fputs(", \"symbols\": ", f);
+	hw_json_str(f, p->symbols);
+	fprintf(f,
+		", \"arenas\": %" PRIu64 ", \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
+		", \"bytes_in_use\": %" PRIu64 ", \"free_blocks\": %" PRIu64 ", \"size_classes\": [",
+		p->arenas, p->pools, p->blocks_in_use, p->bytes_in_use, p->free_blocks);
+	for (uint32_t i = 0; i < p->n_size_classes && i < HW_ARRAY_SIZE(p->size_classes); i++) {
+		const hw_pymalloc_size_class *c = &p->size_classes[i];
+		fprintf(f,
+			"%s{\"size\": %u, \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
+			", \"free_blocks\": %" PRIu64 "}",
+			i ? ", " : "", c->size, c->pools, c->blocks_in_use, c->free_blocks);
+	}
+	fputs("]}", f);
+}
+
+static void json_tracer(FILE *f, const hw_tracer_summary *t)
+{
+	fputs("{\"mode\": ", f);
+	hw_json_str(f, t->mode);
+	fputs(", \"sample_bytes\": ", f);
+	if (t->sample_bytes)
+		fprintf(f, "%" PRIu64, t->sample_bytes);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64 "}",
+		t->live_allocations, t->sites);
+}
+
+static void json_problems(FILE *f, const hw_snapshot *s)
+{
+	fputs("\"problems\": [", f);
+	for (size_t i = 0; i < s->n_problems; i++) {
+		hw_problem p;
+		hw_snapshot_get_problem(s, i, &p);
+		fputs(i ? ", {\"kind\": " : "{\"kind\": ", f);
+		hw_json_str(f, p.kind);
+		fputs(", \"address\": ", f);
+		hw_json_addr(f, p.address, 0);
+		fputs(", \"message\": ", f);
+		hw_json_str(f, p.message);
+		fputc('}', f);
+	}
+	fprintf(f, "], \"problems_dropped\": %" PRIu64, s->problems_dropped);
+}
+
+static void text_problems(FILE *f, const hw_snapshot *s)
+{
+	if (!s->n_problems) {
+		fputs("problems: none\n", f);
+		return;
+	}
+	fprintf(f, "problems: %zu%s\n", s->n_problems + (size_t)s->problems_dropped,
+		s->problems_dropped ? " (only the first ones kept)" : "");
+	for (size_t i = 0; i < s->n_problems; i++) {
+		hw_problem p;
+		hw_snapshot_get_problem(s, i, &p);
+		fprintf(f, "  %-20s 0x%-14" PRIx64 " %s\n", p.kind, p.address, p.message);
+	}
+}
+
+static void text_count(FILE *f, const char *what, const char *unit, hw_count c)
+{
+	char h[32];
+	fprintf(f, "  %-9s %10" PRIu64 " %-7s %10s (%" PRIu64 " bytes)\n", what, c.count, unit,
+		hw_human(c.bytes, h, sizeof h), c.bytes);
+}
+
+static void csv_row(FILE *f, const char *section, const char *field, uint64_t v)
+{
+	fprintf(f, "%s,%s,%" PRIu64 "\n", section, field, v);
+}
+
+static void csv_count(FILE *f, const char *section, const char *field, hw_count c)
+{
+	fprintf(f, "%s,%s.count,%" PRIu64 "\n%s,%s.bytes,%" PRIu64 "\n", section, field, c.count,
+		section, field, c.bytes);
+}
+
+int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
+{
+	hw_count rec[4][4] = {{{0}}};
+	count_records(s, rec);
+	const hw_glibc_summary *g = hw_snapshot_glibc_summary(s);
+	const hw_pymalloc_summary *p = hw_snapshot_pymalloc_summary(s);
+	const hw_tracer_summary *t = hw_snapshot_tracer_summary(s);
+	hw_format fmt = o ? o->format : HW_FORMAT_TEXT;
+	char h[32];
+
+	if (fmt == HW_FORMAT_JSON) {
+		fputs("{\"format\": \"heapwalk.summary.v1\", \"target\": ", f);
+		hw_json_target(f, s);
+		fputs(", \"glibc\": ", f);
+		if (g)
+			json_glibc(f, g);
+		else
+			fputs("null", f);
+		fputs(", \"pymalloc\": ", f);
+		if (p)
+			json_pymalloc(f, p);
+		else
+			fputs("null", f);
+		fputs(", \"tracer\": ", f);
+		if (t)
+			json_tracer(f, t);
+		else
+			fputs("null", f);
+		fputs(", \"allocations\": {", f);
+		for (unsigned a = 0; a < 3; a++) {
+			fprintf(f, "%s\"%s\": {\"used\": ", a ? ", " : "", hw_allocator_name(a));
+			hw_json_count(f, rec[a][HW_STATE_USED].count, rec[a][HW_STATE_USED].bytes);
+			fputs(", \"free\": ", f);
+			hw_json_count(f, rec[a][HW_STATE_FREE].count, rec[a][HW_STATE_FREE].bytes);
+			fputc('}', f);
+		}
+		fputs("}, ", f);
+		json_problems(f, s);
+		fputs("}\n", f);
+		return HW_OK;
+	}
+	if (fmt == HW_FORMAT_CSV) {
+		fputs("section,field,value\n", f);
+		if (g) {
+			csv_row(f, "glibc", "arenas", g->arenas);
+			csv_row(f, "glibc", "system_bytes", g->system_bytes);
+			csv_count(f, "glibc", "used", g->used);
+			csv_count(f, "glibc", "free", g->free);
+			csv_count(f, "glibc", "tcache", g->tcache);
+			csv_count(f, "glibc", "fastbins", g->fastbins);
+			csv_count(f, "glibc", "mmapped", g->mmapped);
+			csv_row(f, "glibc", "top_bytes", g->top_bytes);
+			const hw_glibc_mallinfo2 *m = &g->mallinfo2;
+			csv_row(f, "glibc", "mallinfo2.arena", m->arena);
+			csv_row(f, "glibc", "mallinfo2.ordblks", m->ordblks);
+			csv_row(f, "glibc", "mallinfo2.smblks", m->smblks);
+			csv_row(f, "glibc", "mallinfo2.hblks", m->hblks);
+			csv_row(f, "glibc", "mallinfo2.hblkhd", m->hblkhd);
+			csv_row(f, "glibc", "mallinfo2.usmblks", m->usmblks);
+			csv_row(f, "glibc", "mallinfo2.fsmblks", m->fsmblks);
+			csv_row(f, "glibc", "mallinfo2.uordblks", m->uordblks);
+			csv_row(f, "glibc", "mallinfo2.fordblks", m->fordblks);
+			csv_row(f, "glibc", "mallinfo2.keepcost", m->keepcost);
+		}
+		if (p) {
+			csv_row(f, "pymalloc", "arenas", p->arenas);
+			csv_row(f, "pymalloc", "pools", p->pools);
+			csv_row(f, "pymalloc", "blocks_in_use", p->blocks_in_use);
+			csv_row(f, "pymalloc", "bytes_in_use", p->bytes_in_use);
+			csv_row(f, "pymalloc", "free_blocks", p->free_blocks);
+		}
+		if (t) {
+			csv_row(f, "tracer", "sample_bytes", t->sample_bytes);
+			csv_row(f, "tracer", "live_allocations", t->live_allocations);
+			csv_row(f, "tracer", "sites", t->sites);
+		}
+		for (unsigned a = 0; a < 3; a++) {
+			char sec[32];
+			snprintf(sec, sizeof sec, "allocations.%s", hw_allocator_name(a));
+			csv_count(f, sec, "used", rec[a][HW_STATE_USED]);
+			csv_count(f, sec, "free", rec[a][HW_STATE_FREE]);
+		}
+		csv_row(f, "problems", "count", s->n_problems + s->problems_dropped);
+		return HW_OK;
+	}
+
+	fputs("target: ", f);
+	hw_text_target(f, s);
+	fputc('\n', f);
+	if (g) {
+		fprintf(f, "glibc %s (symbols: %s): %" PRIu64 " arena%s, %s (%" PRIu64
+			   " bytes) from the system\n",
+			g->version[0] ? g->version : "?", g->symbols ? g->symbols : "?", g->arenas,
+			g->arenas == 1 ? "" : "s", hw_human(g->system_bytes, h, sizeof h),
+			g->system_bytes);
+		text_count(f, "used", "chunks", g->used);
+		text_count(f, "free", "chunks", g->free);
+		text_count(f, "tcache", "chunks", g->tcache);
+		text_count(f, "fastbins", "chunks", g->fastbins);
+		text_count(f, "mmapped", "chunks", g->mmapped);
+		fprintf(f, "  %-9s %10s %-7s %10s (%" PRIu64 " bytes)\n", "top", "", "",
+			hw_human(g->top_bytes, h, sizeof h), g->top_bytes);
+		const hw_glibc_mallinfo2 *m = &g->mallinfo2;
+		fprintf(f,
+			"  mallinfo2: arena %" PRIu64 ", ordblks %" PRIu64 ", smblks %" PRIu64
+			", hblks %" PRIu64 ", hblkhd %" PRIu64 ", usmblks %" PRIu64
+			", fsmblks %" PRIu64 ", uordblks %" PRIu64 ", fordblks %" PRIu64
+			", keepcost %" PRIu64 "\n",
+			m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks, m->fsmblks,
+			m->uordblks, m->fordblks, m->keepcost);
+	} else {
+		fputs("glibc: not found\n", f);
+	}
+	if (p) {
+		fprintf(f, "pymalloc (Python %s, symbols: %s): %" PRIu64 " arenas, %" PRIu64
+			   " pools\n",
+			p->python_version[0] ? p->python_version : "?",
+			p->symbols ? p->symbols : "?", p->arenas, p->pools);
+		text_count(f, "in use", "blocks", (hw_count){p->blocks_in_use, p->bytes_in_use});
+		fprintf(f, "  %-9s %10" PRIu64 " blocks\n", "free", p->free_blocks);
+		if (p->n_size_classes) {
+			fprintf(f, "  %6s %8s %14s %12s\n", "size", "pools", "blocks in use",
+				"free blocks");
+			for (uint32_t i = 0;
+			     i < p->n_size_classes && i < HW_ARRAY_SIZE(p->size_classes); i++) {
+				const hw_pymalloc_size_class *c = &p->size_classes[i];
+				fprintf(f, "  %6u %8" PRIu64 " %14" PRIu64 " %12" PRIu64 "\n",
+					c->size, c->pools, c->blocks_in_use, c->free_blocks);
+			}
+		}
+	} else {
+		fputs("pymalloc: not found\n", f);
+	}
+	if (t)
+		fprintf(f, "tracer: mode %s%s%s, %" PRIu64 " live allocations, %" PRIu64 " sites\n",
+			t->mode ? t->mode : "?", t->sample_bytes ? ", sample every " : "",
+			t->sample_bytes ? hw_human(t->sample_bytes, h, sizeof h) : "",
+			t->live_allocations, t->sites);
+	else
+		fprintf(f, "tracer: none (%s)\n", hw_no_sites_note);
+	fputs("allocations in this snapshot (usable bytes):\n", f);
+	for (unsigned a = 0; a < 3; a++) {
+		if (!rec[a][0].count && !rec[a][1].count)
+			continue;
+		char what[32];
+		snprintf(what, sizeof what, "%s used", hw_allocator_name(a));
+		fprintf(f, "  %-15s %10" PRIu64 " %10s (%" PRIu64 " bytes)\n", what,
+			rec[a][0].count, hw_human(rec[a][0].bytes, h, sizeof h), rec[a][0].bytes);
+		snprintf(what, sizeof what, "%s free", hw_allocator_name(a));
+		fprintf(f, "  %-15s %10" PRIu64 " %10s (%" PRIu64 " bytes)\n", what,
+			rec[a][1].count, hw_human(rec[a][1].bytes, h, sizeof h), rec[a][1].bytes);
+	}
+	text_problems(f, s);
+	return HW_OK;
+}
+
+int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o,
+		    uint64_t *n_problems)
+{
+	hw_format fmt = o ? o->format : HW_FORMAT_TEXT;
+	uint64_t total = s->n_problems + s->problems_dropped;
+	if (n_problems)
+		*n_problems = total;
+	if (fmt == HW_FORMAT_JSON) {
+		fputs("{\"format\": \"heapwalk.check.v1\", \"target\": ", f);
+		hw_json_target(f, s);
+		fprintf(f, ", \"allocations\": %zu, \"ok\": %s, ", s->n, total ? "false" : "true");
+		json_problems(f, s);
+		fputs("}\n", f);
+	} else if (fmt == HW_FORMAT_CSV) {
+		fputs("kind,address,message\n", f);
+		for (size_t i = 0; i < s->n_problems; i++) {
+			hw_problem p;
+			hw_snapshot_get_problem(s, i, &p);
+			hw_csv_str(f, p.kind);
+			fprintf(f, ",0x%" PRIx64 ",", p.address);
+			hw_csv_str(f, p.message);
+			fputc('\n', f);
+		}
+	} else {
+		fputs("target: ", f);
+		hw_text_target(f, s);
+		fputc('\n', f);
+		if (!total)
+			fprintf(f, "heap OK: no inconsistency found in %zu allocations\n", s->n);
+		else
+			text_problems(f, s);
+	}
+	return HW_OK;
+}

@@ -1,0 +1,175 @@
+/*
+ * take.c: hw_snapshot_take: run every allocator walker the target has
+ * (glibc malloc, CPython pymalloc), name each used allocation's type, attach
+ * the tracer's site to each allocation it saw, and collect problems.
+ *
+ * HW_ENOTFOUND from a walker's open means that allocator is absent; any
+ * other failure becomes a problem record and the snapshot goes on with what
+ * the other walkers found.  Tracer site ids are mapped to the snapshot's own
+ * on first use (a site's frames are read once).
+ */
+#include "snapshot_internal.h"
+
+#include <stdlib.h>
+
+#define TAKE_PROGRESS_EVERY 65536
+
+typedef struct take {
+	hw_snapshot *s;
+	hw_typer *typer;
+	hw_tracer *tracer;
+	hw_map64 sites; /* tracer site id -> snapshot site id */
+	hw_frame *frames;
+	const hw_take_options *o;
+	const char *phase;
+	uint64_t seen;
+	int rc;
+} take;
+
+static uint32_t map_site(take *tk, uint32_t tsite)
+{
+	int64_t v = hw_map64_get(&tk->sites, tsite);
+	if (v >= 0)
+		return (uint32_t)v;
+	size_t n = HW_SITE_MAX_FRAMES;
+	uint32_t id = 0;
+	if (hw_tracer_site_frames(tk->tracer, tsite, tk->frames, &n) != HW_OK)
+		n = 0;
+	if (n > HW_SITE_MAX_FRAMES)
+		n = HW_SITE_MAX_FRAMES;
+	if (hw_snapshot_add_site(tk->s, tk->frames, n, &id) ||
+	    hw_map64_put(&tk->sites, tsite, id))
+		tk->rc = HW_ENOMEM;
+	return id;
+}
+
+static int on_alloc(void *ctx, const hw_alloc *a)
+{
+	take *tk = ctx;
+	uint32_t type = 0, site = 0;
+	if (a->state == HW_STATE_USED) {
+		if (tk->typer) {
+			const char *name = hw_typer_name(tk->typer, a);
+			if (name && hw_snapshot_add_type(tk->s, name, &type))
+				tk->rc = HW_ENOMEM;
+		}
+		if (tk->tracer) {
+			uint32_t tsite;
+			uint64_t requested;
+			if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &requested) == HW_OK)
+				site = map_site(tk, tsite);
+		}
+	}
+	if (!tk->rc) {
+		int rc = hw_snapshot_add_alloc(tk->s, a, type, site);
+		if (rc == HW_ECORRUPT) {
+			/* too many arenas: keep the allocation without one */
+			hw_alloc b = *a;
+			b.arena = 0;
+			hw_problem p = {"too-many-arenas", a->arena, hw_error_last()};
+			hw_snapshot_add_problem(tk->s, &p);
+			rc = hw_snapshot_add_alloc(tk->s, &b, type, site);
+		}
+		if (rc)
+			tk->rc = rc;
+	}
+	if (++tk->seen % TAKE_PROGRESS_EVERY == 0 && tk->o && tk->o->progress &&
+	    tk->o->progress(tk->o->ctx, tk->phase, tk->seen))
+		tk->rc = HW_EINTR;
+	return tk->rc != HW_OK;
+}
+
+static void on_problem(void *ctx, const hw_problem *p)
+{
+	take *tk = ctx;
+	if (hw_snapshot_add_problem(tk->s, p))
+		tk->rc = HW_ENOMEM;
+}
+
+static void walker_failed(take *tk, const char *kind, const char *what)
+{
+	char msg[600];
+	snprintf(msg, sizeof msg, "%s: %s", what, hw_error_last());
+	hw_problem p = {kind, 0, msg};
+	hw_snapshot_add_problem(tk->s, &p);
+}
+
+int hw_snapshot_take(hw_snapshot **out, hw_target *t)
+{
+	return hw_snapshot_take_ex(out, t, NULL);
+}
+
+int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *o)
+{
+	*out = NULL;
+	take tk = {.o = o};
+	int rc = hw_snapshot_new(&tk.s);
+	if (rc)
+		return rc;
+	hw_target_kind k = hw_target_get_kind(t);
+	rc = hw_snapshot_set_target(tk.s, k == HW_TARGET_CORE ? "core" : "live", hw_target_path(t),
+				    hw_target_pid(t), hw_target_executable(t));
+	tk.frames = calloc(HW_SITE_MAX_FRAMES, sizeof *tk.frames);
+	if (rc || !tk.frames) {
+		free(tk.frames);
+		hw_snapshot_free(tk.s);
+		return rc ? rc : hw_error_set(HW_ENOMEM, "out of memory");
+	}
+
+	hw_glibc *g = NULL;
+	hw_pymalloc *py = NULL;
+	int grc = hw_glibc_open(&g, t);
+	if (grc && grc != HW_ENOTFOUND)
+		walker_failed(&tk, "glibc-unsupported", "glibc malloc");
+	int prc = hw_pymalloc_open(&py, t);
+	if (prc && prc != HW_ENOTFOUND)
+		walker_failed(&tk, "pymalloc-unsupported", "pymalloc");
+	int trc = hw_tracer_open(&tk.tracer, t);
+	if (trc && trc != HW_ENOTFOUND)
+		walker_failed(&tk, "tracer-unreadable", "tracer tables");
+	if (trc)
+		tk.tracer = NULL;
+	if (hw_typer_new(&tk.typer, t, prc ? NULL : py))
+		tk.typer = NULL;
+
+	hw_visitor v = {on_alloc, on_problem, &tk};
+	if (!grc && g) {
+		tk.phase = "glibc";
+		int wrc = hw_glibc_walk(g, &v);
+		if (wrc && !tk.rc)
+			walker_failed(&tk, "glibc-walk", "glibc malloc walk stopped");
+		const hw_glibc_summary *gs = hw_glibc_get_summary(g);
+		if (gs && !tk.rc)
+			tk.rc = hw_snapshot_set_glibc_summary(tk.s, gs);
+	}
+	if (!prc && py && !tk.rc) {
+		tk.phase = "pymalloc";
+		int wrc = hw_pymalloc_walk(py, &v);
+		if (wrc && !tk.rc)
+			walker_failed(&tk, "pymalloc-walk", "pymalloc walk stopped");
+		const hw_pymalloc_summary *ps = hw_pymalloc_get_summary(py);
+		if (ps && !tk.rc)
+			tk.rc = hw_snapshot_set_pymalloc_summary(tk.s, ps);
+	}
+	if (tk.tracer && !tk.rc) {
+		const hw_tracer_summary *ts = hw_tracer_get_summary(tk.tracer);
+		hw_tracer_summary none = {.mode = "all"};
+		tk.rc = hw_snapshot_set_tracer_summary(tk.s, ts ? ts : &none);
+	}
+	rc = tk.rc;
+	hw_typer_free(tk.typer);
+	hw_tracer_close(tk.tracer);
+	hw_pymalloc_close(py);
+	hw_glibc_close(g);
+	hw_map64_free(&tk.sites);
+	free(tk.frames);
+	if (!rc)
+		rc = hw_snapshot_finish(tk.s);
+	if (rc) {
+		hw_snapshot_free(tk.s);
+		return rc == HW_EINTR ? hw_error_set(HW_EINTR, "interrupted")
+				      : hw_error_set(rc, "taking the snapshot: %s", hw_error_last());
+	}
+	*out = tk.s;
+	return HW_OK;
+}
