@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int ct_error(int code, const char *what, const char *fmt, ...)
 {
@@ -188,4 +189,120 @@ const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%.1f %s", v, unit[u]);
 	return buf;
+}
+
+/* ---- view verbs: parsing, opening snapshots ---- */
+
+static void view_usage(FILE *f, const ct_view_verb *v)
+{
+	fprintf(f, "usage: coretool %s %s\n\n%s\noptions:\n", v->name, v->synopsis, v->description);
+	hw_view_options_help(f, v->accept);
+	fprintf(f, "  -o, --output FILE   write there instead of stdout\n"
+		   "  --pid N             a live process as the target (stopped for the walk, resumed)\n"
+		   "  --exe PATH          the executable, when the core's own path does not resolve\n"
+		   "  --sysroot DIR       prefix for every path the core names\n"
+		   "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
+		   "  -h, --help          this help\n\n"
+		   "A TARGET is a core file, a snapshot file (.hsnap, recognised by its magic)\n"
+		   "or --pid N.  Exit status: 0 done, 1 problems found or growth exceeded,\n"
+		   "2 usage error, 3 the target cannot be read.  'man coretool' has it all.\n");
+}
+
+int ct_view_parse(const ct_view_verb *v, int argc, char **argv, hw_view_options *vo, ct_common *c,
+		  char ***args, int *nargs)
+{
+	static const struct option longopts[] = {CT_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+	/* view options first (they are shared with the debugger commands),
+	 * then the common ones from what is left */
+	if (hw_view_options_parse(vo, v->accept, &argc, argv))
+		return ct_usage_error(v->name, "%s", hw_error_last());
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		if (opt == '?') {
+			const char *bad = optopt ? NULL : argv[optind - 1];
+			if (optopt && optopt < 256)
+				return ct_usage_error(v->name, "-%c needs a value or is unknown", optopt);
+			if (optopt)
+				return ct_usage_error(v->name, "%s needs a value", argv[optind - 1]);
+			return ct_usage_error(v->name, "unknown option %s", bad ? bad : "");
+		}
+		int r = ct_common_option(c, opt, optarg);
+		if (r < 0)
+			return CT_EXIT_USAGE;
+		if (r == 0)
+			return ct_usage_error(v->name, "unknown option");
+	}
+	if (c->help) {
+		view_usage(stdout, v);
+		return CT_EXIT_OK;
+	}
+	/* --format from the view parser wins; keep both in step */
+	c->format = (ct_format)vo->format;
+	*args = argv + optind;
+	*nargs = argc - optind;
+	int total = *nargs + (c->pid ? 1 : 0);
+	if (total < v->min_args || total > v->max_args)
+		return ct_usage_error(v->name, "usage: coretool %s %s", v->name, v->synopsis);
+	return -1;
+}
+
+static int progress(void *ctx, const char *phase, uint64_t n)
+{
+	(void)ctx;
+	fprintf(stderr, "\rcoretool: walking %-8s %12" PRIu64 " allocations", phase, n);
+	fflush(stderr);
+	return 0;
+}
+
+int ct_source_open(ct_source *src, const ct_common *c, const char *path, int keep_target)
+{
+	memset(src, 0, sizeof *src);
+	src->name = ct_target_name(c, path);
+	if (path && hw_snapshot_file_is_hsnap(path)) {
+		int rc = hw_snapshot_load(&src->snap, path);
+		if (rc == HW_ECORRUPT)
+			return ct_error(CT_EXIT_TARGET, path, "%s (the file is damaged: take the snapshot again)",
+					hw_error_last());
+		if (rc == HW_EUNSUPPORTED)
+			return ct_error(CT_EXIT_TARGET, path, "%s (a newer heapwalk may read it)",
+					hw_error_last());
+		if (rc)
+			return ct_error(CT_EXIT_TARGET, path, "%s", hw_error_last());
+		return CT_EXIT_OK;
+	}
+	int rc = ct_target_open(&src->target, c, path);
+	if (rc)
+		return rc;
+	hw_take_options to = {0};
+	int tty = isatty(2);
+	if (tty)
+		to.progress = progress;
+	rc = hw_snapshot_take_ex(&src->snap, src->target, &to);
+	if (tty)
+		fputs("\r\033[K", stderr);
+	if (rc) {
+		hw_target_close(src->target);
+		src->target = NULL;
+		return ct_error(CT_EXIT_TARGET, src->name, "%s", hw_error_last());
+	}
+	if (!keep_target) {
+		/* a live process is resumed as soon as its snapshot is taken */
+		hw_target_close(src->target);
+		src->target = NULL;
+	}
+	return CT_EXIT_OK;
+}
+
+void ct_source_close(ct_source *src)
+{
+	hw_snapshot_free(src->snap);
+	hw_target_close(src->target);
+	memset(src, 0, sizeof *src);
+}
+
+int ct_render_failed(const char *verb)
+{
+	return ct_error(CT_EXIT_TARGET, verb, "%s", hw_error_last());
 }

@@ -97,6 +97,43 @@ int ct_parse_bytes(const char *s, uint64_t *out);
 /* Format bytes for humans into buf ("1.5 MiB"); returns buf. */
 const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap);
 
+/* ---- the snapshot views (summary top diff snap chunks show check) ---- */
+
+/* What a view verb is: its name, the view options it takes (HW_VOPT_*), its
+ * synopsis and description for --help, and how many TARGET-like arguments
+ * it takes (ADDRESS counts for show). */
+typedef struct ct_view_verb {
+	const char *name;
+	unsigned accept;
+	const char *synopsis;    /* after "coretool NAME " */
+	const char *description; /* paragraph(s), each line ending in \n */
+	int min_args, max_args;  /* positional arguments, --pid counting as one */
+} ct_view_verb;
+
+/* Parse a view verb's command line: view options into *vo, common options
+ * into *c, positional arguments into args[0..*nargs).  Returns -1 when the
+ * verb should go on, else the exit code to return (--help printed: 0;
+ * usage error printed: 2). */
+int ct_view_parse(const ct_view_verb *v, int argc, char **argv, hw_view_options *vo, ct_common *c,
+		  char ***args, int *nargs);
+
+/* A snapshot to view: taken from a core or a live process, or loaded from a
+ * .hsnap file (recognised by its magic).  target stays open only when
+ * keep_target (show's hex dump); it is NULL for a .hsnap file. */
+typedef struct ct_source {
+	hw_snapshot *snap;
+	hw_target *target;
+	const char *name; /* for error messages */
+} ct_source;
+
+/* path NULL means --pid.  On failure prints the one-line error and returns
+ * CT_EXIT_TARGET. */
+int ct_source_open(ct_source *src, const ct_common *c, const char *path, int keep_target);
+void ct_source_close(ct_source *src);
+
+/* The one-line error for a failed render (out of memory...): exit 3. */
+int ct_render_failed(const char *verb);
+
 /* A verb: argc/argv start at the verb's name. */
 typedef struct ct_verb {
 	const char *name;

@@ -46,14 +46,18 @@ static void json_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size
 	fputc(']', f);
 }
 
+/* A stack under a group line: the innermost frame ends the group's line
+ * (the caller printed it up to the key column), the others go below it. */
 static void text_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size_t n,
 			int indent)
 {
 	char lb[1024];
+	if (!n)
+		fputs("?\n", f);
 	for (size_t i = 0; i < n; i++) {
 		hw_frame fr;
 		hw_snapshot_frame(s, ids[i], &fr);
-		fprintf(f, "%*s%s %s  %s\n", indent, "", i ? "<-" : "at",
+		fprintf(f, "%*s%s %s  %s\n", i ? indent : 0, "", i ? "<-" : "at",
 			fr.function ? fr.function : "?", hw_frame_label(s, ids[i], lb, sizeof lb));
 	}
 }
@@ -147,9 +151,10 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		fprintf(f, "\n%14s %10s %10s  %s\n", "bytes", "", "count", hw_group_key_name(k));
 		for (size_t i = 0; i < shown; i++) {
 			const hw_group *gr = hw_grouping_get(g, i);
-			fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  %s\n", gr->bytes,
-				hw_human(gr->bytes, h, sizeof h), gr->count,
-				k == HW_GROUP_SITE && gr->site ? "" : gr->key);
+			fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  ", gr->bytes,
+				hw_human(gr->bytes, h, sizeof h), gr->count);
+			if (!(k == HW_GROUP_SITE && gr->site))
+				fprintf(f, "%s\n", gr->key);
 			if (k == HW_GROUP_SITE && gr->site)
 				text_frames(f, s, ids, group_frames(s, o, k, gr->site, ids), 38);
 		}
@@ -203,7 +208,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		hw_diff_free(d);
 		return hw_error_set(HW_ENOMEM, "out of memory");
 	}
-	char h[32], h2[32];
+	char h[32], h2[32], h3[32];
 
 	if (o->format == HW_FORMAT_JSON) {
 		fprintf(f, "{\"format\": \"heapwalk.diff.v1\", \"group_by\": \"%s\", \"state\": \"%s\", ",
@@ -257,7 +262,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 			   " allocations, %s; growth %s (%+" PRId64 " bytes, %+" PRId64
 			   " allocations)\n",
 			hw_group_key_name(k), states_name(o), ot.count, hw_human(ot.bytes, h, sizeof h),
-			nt.count, hw_human(nt.bytes, h2, sizeof h2), hw_human_signed(growth, h, sizeof h),
+			nt.count, hw_human(nt.bytes, h2, sizeof h2), hw_human_signed(growth, h3, sizeof h3),
 			growth, (int64_t)(nt.count - ot.count));
 		hw_text_filters(f, o);
 		fprintf(f, "\n%14s %11s %10s %14s %10s  %s\n", "bytes diff", "", "count diff",
@@ -265,10 +270,11 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		for (size_t i = 0; i < shown; i++) {
 			const hw_diff_group *gr = hw_diff_get(d, i);
 			const hw_snapshot *fs = gr->in_new ? new_s : old_s;
-			fprintf(f, "%+14" PRId64 " %11s %+10" PRId64 " %14" PRIu64 " %10" PRIu64 "  %s\n",
+			fprintf(f, "%+14" PRId64 " %11s %+10" PRId64 " %14" PRIu64 " %10" PRIu64 "  ",
 				gr->bytes_diff, hw_human_signed(gr->bytes_diff, h, sizeof h),
-				gr->count_diff, gr->bytes, gr->count,
-				k == HW_GROUP_SITE && gr->site ? "" : gr->key);
+				gr->count_diff, gr->bytes, gr->count);
+			if (!(k == HW_GROUP_SITE && gr->site))
+				fprintf(f, "%s\n", gr->key);
 			if (k == HW_GROUP_SITE && gr->site)
 				text_frames(f, fs, ids, group_frames(fs, o, k, gr->site, ids), 65);
 		}

@@ -391,7 +391,9 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 	put_le(out + 24, z, 8);
 	put_le(out + 32, 0, 4);
 	put_le(out + 36, 0, 4);
-	uint32_t crc = crc32c(0, out, 32);
+	/* the checksum covers the whole header (its own field as zeros) and
+	 * every stored byte */
+	uint32_t crc = crc32c(0, out, HSNAP_HEADER);
 	crc = crc32c(crc, out + HSNAP_HEADER, z);
 	put_le(out + 32, crc, 4);
 
@@ -931,9 +933,10 @@ int hw_hsnap_load_buffer(hw_snapshot **out, const void *buf, size_t len, bool ve
 				    stored > len - HSNAP_HEADER ? "truncated" : "corrupt", len,
 				    (unsigned long long)stored + HSNAP_HEADER);
 	if (verify_checksum) {
-		uint8_t h[32];
-		memcpy(h, b, 32);
-		uint32_t c = crc32c(0, h, 32);
+		uint8_t h[HSNAP_HEADER];
+		memcpy(h, b, HSNAP_HEADER);
+		memset(h + 32, 0, 4);
+		uint32_t c = crc32c(0, h, HSNAP_HEADER);
 		c = crc32c(c, b + HSNAP_HEADER, stored);
 		if (c != crc)
 			return hw_error_set(HW_ECORRUPT, "corrupt snapshot: checksum mismatch");
