@@ -75,8 +75,9 @@ static void json_tracer(FILE *f, const hw_tracer_summary *t)
 		fprintf(f, "%" PRIu64, t->sample_bytes);
 	else
 		fputs("null", f);
-	fprintf(f, ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64 "}",
-		t->live_allocations, t->sites);
+	fprintf(f, ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64
+		   ", \"dropped\": %" PRIu64 "}",
+		t->live_allocations, t->sites, t->dropped);
 }
 
 static void json_problems(FILE *f, const hw_snapshot *s)
@@ -204,6 +205,7 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			csv_row(f, "tracer", "sample_bytes", t->sample_bytes);
 			csv_row(f, "tracer", "live_allocations", t->live_allocations);
 			csv_row(f, "tracer", "sites", t->sites);
+			csv_row(f, "tracer", "dropped", t->dropped);
 		}
 		for (unsigned a = 0; a < 3; a++) {
 			char sec[32];
@@ -262,11 +264,15 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	} else {
 		fputs("pymalloc: not found\n", f);
 	}
-	if (t)
+	if (t) {
 		fprintf(f, "tracer: mode %s%s%s, %" PRIu64 " live allocations, %" PRIu64 " sites\n",
 			t->mode ? t->mode : "?", t->sample_bytes ? ", sample every " : "",
 			t->sample_bytes ? hw_human(t->sample_bytes, h, sizeof h) : "",
 			t->live_allocations, t->sites);
+		if (t->dropped)
+			fprintf(f, "  %" PRIu64 " allocations not recorded (the tracer's tables were full)\n",
+				t->dropped);
+	}
 	else
 		fprintf(f, "tracer: none (%s)\n", hw_no_sites_note);
 	fputs("allocations in this snapshot (usable bytes):\n", f);

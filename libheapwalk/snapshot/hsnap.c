@@ -330,6 +330,8 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		w_varint(w, s->tracer.sample_bytes);
 		w_varint(w, s->tracer.live_allocations);
 		w_varint(w, s->tracer.sites);
+		w_varint(w, s->tracer.dropped);
+		w_varint(w, s->tracer.python_version);
 		w_end(w, st);
 	}
 	st = w_begin(w, T_PROBLEMS);
@@ -790,6 +792,8 @@ static int sec_tracer(dec *d, rd *r)
 	t.sample_bytes = r_varint(r);
 	t.live_allocations = r_varint(r);
 	t.sites = r_varint(r);
+	t.dropped = r_varint(r);
+	t.python_version = r_varint(r);
 	if (r->err)
 		return corrupt(d, "bad tracer summary");
 	return hw_snapshot_set_tracer_summary(d->s, &t) ? -1 : 0;

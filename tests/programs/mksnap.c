@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 	p.size_classes[1] = (hw_pymalloc_size_class){32, 5, 40, 30};
 	hw_snapshot_set_pymalloc_summary(s, &p);
 	if (tracer) {
-		hw_tracer_summary t = {"all", 0, n, N_SITES};
+		hw_tracer_summary t = {.mode = "all", .live_allocations = n, .sites = N_SITES};
 		hw_snapshot_set_tracer_summary(s, &t);
 	}
 	hw_problem pr1 = {"bad-size", 0x555555561000, "chunk size 0x7 is not aligned"};

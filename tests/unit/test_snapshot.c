@@ -65,7 +65,7 @@ static hw_snapshot *small(void)
 	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 2};
 	g.mallinfo2.keepcost = 4242;
 	ck_assert_int_eq(hw_snapshot_set_glibc_summary(s, &g), HW_OK);
-	hw_tracer_summary tr = {"sampled", 512 * 1024, 3, 2};
+	hw_tracer_summary tr = {.mode = "sampled", .sample_bytes = 512 * 1024, .live_allocations = 3, .sites = 2};
 	ck_assert_int_eq(hw_snapshot_set_tracer_summary(s, &tr), HW_OK);
 	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
 	return s;

@@ -1,0 +1,177 @@
+/*
+ * fuzz_hsnap.c: libFuzzer-style target for the .hsnap reader.
+ *
+ * The first input byte picks the mode:
+ *   even: the rest is a whole file, given to hw_snapshot_load_buffer as is
+ *         (header, checksum and zstd checks get fuzzed);
+ *   odd:  the rest is an uncompressed payload; the target wraps it in a
+ *         valid header (zstd frame, CRC-32C) so that mutations reach the
+ *         section decoder behind the checksum.
+ * A loaded snapshot is rendered through every view, to /dev/null.
+ * Invariant checked: either a snapshot or a non-empty one-line error.
+ */
+#include "heapwalk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
+
+enum { HEADER = 40 };
+
+/* CRC-32C, bit by bit: independent of the library's table version. */
+static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+	}
+	return ~crc;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A valid file around a raw payload (malloc'd, *len set). */
+static uint8_t *wrap(const uint8_t *payload, size_t n, size_t *len)
+{
+	size_t bound = ZSTD_compressBound(n);
+	uint8_t *f = malloc(HEADER + bound);
+	size_t z = ZSTD_compress(f + HEADER, bound, payload, n, 1);
+	if (ZSTD_isError(z))
+		abort();
+	static const uint8_t magic[8] = {0x89, 'H', 'S', 'N', 'A', 'P', '\r', '\n'};
+	memcpy(f, magic, 8);
+	put_le(f + 8, 1, 2);
+	put_le(f + 10, 0, 2);
+	put_le(f + 12, 1, 4);
+	put_le(f + 16, n, 8);
+	put_le(f + 24, z, 8);
+	put_le(f + 32, 0, 8);
+	uint32_t c = crc32c(0, f, HEADER);
+	c = crc32c(c, f + HEADER, z);
+	put_le(f + 32, c, 4);
+	*len = HEADER + z;
+	return f;
+}
+
+static void views(const hw_snapshot *s)
+{
+	static FILE *null;
+	if (!null)
+		null = fopen("/dev/null", "w");
+	if (!null)
+		abort();
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 0;
+	o.states = 0xf;
+	for (int fmt = 0; fmt < 3; fmt++) {
+		o.format = (hw_format)fmt;
+		hw_render_summary(null, s, &o);
+		for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
+			o.group_by = (hw_group_key)k;
+			hw_render_top(null, s, &o);
+			hw_render_diff(null, s, s, &o, NULL);
+		}
+		hw_render_chunks(null, s, &o);
+		uint64_t n;
+		hw_render_check(null, s, &o, &n);
+		if (hw_snapshot_count(s)) {
+			hw_alloc a;
+			hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
+			hw_render_show(null, s, NULL, a.address, &o);
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (!size)
+		return 0;
+	hw_snapshot *s = NULL;
+	int rc;
+	if (data[0] & 1) {
+		size_t len;
+		uint8_t *f = wrap(data + 1, size - 1, &len);
+		rc = hw_snapshot_load_buffer(&s, f, len);
+		free(f);
+	} else {
+		rc = hw_snapshot_load_buffer(&s, data + 1, size - 1);
+	}
+	if (rc != HW_OK) {
+		if (s || !*hw_error_last() || strchr(hw_error_last(), '\n'))
+			abort();
+		return 0;
+	}
+	views(s);
+	hw_snapshot_free(s);
+	return 0;
+}
+
+/* Seeds: a small snapshot with every table, as a file and as a payload. */
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+{
+	hw_snapshot *s;
+	if (hw_snapshot_new(&s))
+		abort();
+	hw_snapshot_set_target(s, "core", "/x/core", 12, "/bin/x");
+	uint32_t t, st;
+	hw_snapshot_add_type(s, "dict", &t);
+	hw_frame fr[] = {{"f", "a.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
+			 {"g", "b.c", 9, "/lib/b.so", 0x7000, 0x70, HW_FRAME_NATIVE}};
+	hw_snapshot_add_site(s, fr, 2, &st);
+	for (int i = 0; i < 12; i++) {
+		hw_alloc a = {.address = 0x1000 + 0x40 * (uint64_t)i, .size = 24 + 8 * (uint64_t)i,
+			      .arena = i % 3 ? 0x7f00 : 0, .allocator = (uint8_t)(i % 3),
+			      .state = (uint8_t)(i % 4 == 3), .bin = (uint8_t)(i % 4 == 3 ? 2 : 0)};
+		hw_snapshot_add_alloc(s, &a, i % 2 ? t : 0, i % 2 ? st : 0);
+	}
+	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 1};
+	hw_snapshot_set_glibc_summary(s, &g);
+	hw_pymalloc_summary p = {.python_version = "3.11", .n_size_classes = 1};
+	p.size_classes[0].size = 16;
+	hw_snapshot_set_pymalloc_summary(s, &p);
+	hw_tracer_summary tr = {.mode = "all", .live_allocations = 6, .sites = 1, .dropped = 2};
+	hw_snapshot_set_tracer_summary(s, &tr);
+	hw_problem pr = {"bad-size", 0x1040, "x"};
+	hw_snapshot_add_problem(s, &pr);
+	hw_snapshot_finish(s);
+	char path[] = "/tmp/fuzz-hsnap.XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0)
+		abort();
+	close(fd);
+	if (hw_snapshot_save(s, path))
+		abort();
+	hw_snapshot_free(s);
+	FILE *f = fopen(path, "rb");
+	uint8_t file[65536];
+	size_t n = fread(file, 1, sizeof file, f);
+	fclose(f);
+	unlink(path);
+	unsigned long long raw = ZSTD_getFrameContentSize(file + HEADER, n - HEADER);
+	if (raw > 1 << 20)
+		abort();
+	*bufs = malloc(2 * sizeof **bufs);
+	*lens = malloc(2 * sizeof **lens);
+	(*bufs)[0] = malloc(n + 1);
+	(*bufs)[0][0] = 0;
+	memcpy((*bufs)[0] + 1, file, n);
+	(*lens)[0] = n + 1;
+	(*bufs)[1] = malloc(raw + 1);
+	(*bufs)[1][0] = 1;
+	if (ZSTD_decompress((*bufs)[1] + 1, raw, file + HEADER, n - HEADER) != raw)
+		abort();
+	(*lens)[1] = raw + 1;
+	return 2;
+}
