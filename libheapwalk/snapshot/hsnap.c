@@ -273,7 +273,8 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		}
 		for (size_t i = 0; i < s->n; i++)
 			p = put_varint(p, s->size[i]);
-		memcpy(p, s->flags, s->n);
+		if (s->n)
+			memcpy(p, s->flags, s->n);
 		p += s->n;
 		for (size_t i = 0; i < s->n; i++)
 			p = put_varint(p, s->arena[i]);

@@ -177,8 +177,9 @@ static bool site_eq(const void *ctx, uint32_t id, const void *key)
 {
 	const hw_snapshot *s = ctx;
 	const struct sitekey *k = key;
-	return s->sites[id].n == k->n &&
-	       !memcmp(s->site_frames + s->sites[id].off, k->ids, k->n * sizeof *k->ids);
+	if (s->sites[id].n != k->n)
+		return false;
+	return !k->n || !memcmp(s->site_frames + s->sites[id].off, k->ids, k->n * sizeof *k->ids);
 }
 
 int hw_snapshot_add_site_ids(hw_snapshot *s, const uint32_t *ids, size_t n, uint32_t *id)
