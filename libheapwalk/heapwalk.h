@@ -594,8 +594,10 @@ typedef struct hw_view_options {
 HW_API void hw_view_options_init(hw_view_options *o);
 /* Parse the view options in argv[1..*argc-1] that `accept` (HW_VOPT_*)
  * allows, in "--opt VALUE" or "--opt=VALUE" form, and remove them from argv
- * (argv[0] stays; the rest keep their order; *argc shrinks).  Parsing stops
- * at "--".  HW_EINVAL with a one-line message ("--group-by: 'x' is not one of
+ * (argv[0] stays; the rest keep their order; *argc shrinks).  argv stays a
+ * permutation of itself: the options taken are moved after the arguments
+ * kept, so a caller may free the strings by their old indexes; argv[*argc]
+ * is not set to NULL.  Parsing stops at "--".  HW_EINVAL with a one-line message ("--group-by: 'x' is not one of
  * ...") on a bad value.  Strings point into argv. */
 HW_API int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char **argv);
 /* Usage lines for the options in `accept`, for --help texts. */

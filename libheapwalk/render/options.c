@@ -214,9 +214,15 @@ static int apply(hw_view_options *o, const struct vopt *v, const char *arg)
 
 int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char **argv)
 {
-	int out = 1, i = 1;
-	for (; i < *argc; i++) {
-		const char *a = argv[i];
+	/* argv stays a permutation of itself (callers may free its strings by
+	 * index): the arguments kept go first, the options taken after them */
+	int n = *argc;
+	char **taken = malloc((size_t)(n > 0 ? n : 1) * sizeof *taken);
+	if (!taken)
+		return hw_error_set(HW_ENOMEM, "out of memory");
+	int out = 1, nt = 0, i = 1, rc = HW_OK;
+	for (; i < n; i++) {
+		char *a = argv[i];
 		if (!strcmp(a, "--"))
 			break;
 		const struct vopt *v = NULL;
@@ -234,25 +240,40 @@ int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char *
 				val = name + len + 1;
 		}
 		if (!v) {
-			argv[out++] = argv[i];
+			argv[out++] = a;
 			continue;
 		}
+		taken[nt++] = a;
 		if (v->has_arg && !val) {
-			if (i + 1 >= *argc)
-				return hw_error_set(HW_EINVAL, "--%s needs a value", v->name);
+			if (i + 1 >= n) {
+				rc = hw_error_set(HW_EINVAL, "--%s needs a value", v->name);
+				break;
+			}
 			val = argv[++i];
+			taken[nt++] = argv[i];
 		} else if (!v->has_arg && val) {
-			return hw_error_set(HW_EINVAL, "--%s takes no value", v->name);
+			rc = hw_error_set(HW_EINVAL, "--%s takes no value", v->name);
+			break;
 		}
-		int rc = apply(o, v, val);
+		rc = apply(o, v, val);
 		if (rc)
-			return rc;
+			break;
 	}
-	for (; i < *argc; i++)
-		argv[out++] = argv[i];
-	*argc = out;
-	argv[out] = NULL;
-	return HW_OK;
+	if (rc) {
+		/* keep argv a permutation on failure too */
+		for (i++; i < n; i++)
+			argv[out++] = argv[i];
+	} else {
+		for (; i < n; i++)
+			argv[out++] = argv[i];
+	}
+	int kept = out;
+	for (int k = 0; k < nt; k++)
+		argv[out++] = taken[k];
+	free(taken);
+	if (!rc)
+		*argc = kept;
+	return rc;
 }
 
 void hw_view_options_help(FILE *f, unsigned accept)

@@ -239,7 +239,17 @@ START_TEST(test_options)
 			"--include", "app*.py", "--exclude=x", "--frames", "3", "--max-growth",
 			"10MiB", "-o", "out", NULL};
 	int argc = 16;
+	char *orig[16];
+	memcpy(orig, argv, sizeof orig);
 	ck_assert_int_eq(hw_view_options_parse(&o, HW_VOPT_TOP, &argc, argv), HW_OK);
+	/* argv is a permutation of itself: every string still there once */
+	for (int i = 0; i < 16; i++) {
+		int seen = 0;
+		for (int k = 0; k < 16; k++)
+			seen += argv[k] == orig[i];
+		ck_assert_int_eq(seen, 1);
+	}
+	ck_assert_ptr_null(argv[16]);
 	ck_assert_int_eq(o.group_by, HW_GROUP_LINENO);
 	ck_assert_uint_eq(o.limit, 5);
 	ck_assert_uint_eq(o.frames, 3);
