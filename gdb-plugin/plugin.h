@@ -8,6 +8,7 @@
  *   module.c    the Python module: run(), help(), the Error exception
  *   target.c    a target description (dict) -> an open hw_target
  *   commands.c  the subcommands, their argv parsing and the snapshot registry
+ *   tcb.c       threads' fs_base found in memory when the debugger hides it
  *
  * Invariants: every subcommand returns text or raises _heapwalk.Error with
  * one line "heapsnap SUB: what is wrong (what to do)"; a target opened for a
@@ -54,6 +55,11 @@ typedef struct hwp_target_args {
  * *label: "core PATH", "pid N" or "remote pid N" (malloc'd).  0, or -1
  * with a Python exception set. */
 int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, char **label);
+
+/* Give the threads of a live or callback target that have no fs_base one
+ * found in the target's memory (tcb.c).  Best effort: 0, or -1 when out of
+ * memory (nothing changed then, no Python exception set). */
+int hwp_find_thread_pointers(hw_target *t);
 
 /* Restore an exception stashed by a callback (Ctrl-C); 1 when one was. */
 int hwp_run_restore(hwp_run *run);

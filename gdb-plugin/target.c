@@ -244,6 +244,7 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 		}
 		if (add_threads(t, d))
 			goto out;
+		hwp_find_thread_pointers(t); /* best effort: lldb gives no fs_base */
 		snprintf(buf, sizeof buf, "pid %d", (int)pid);
 	} else if (!strcmp(kind, "callback")) {
 		PyObject *rd = PyDict_GetItemString(d, "read");
@@ -261,6 +262,7 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 		}
 		if (add_mappings(t, d) || add_threads(t, d))
 			goto out;
+		hwp_find_thread_pointers(t);
 		snprintf(buf, sizeof buf, "remote pid %d", (int)pid);
 	} else {
 		hwp_fail(run->sub, "description: unknown target kind '%s'", kind);
