@@ -50,3 +50,26 @@ hw_views() {
 hw_between() {
 	awk -v s="$2" -v e="$3" '$0 == e { on = 0 } on { print } $0 == s { on = 1 }' "$1"
 }
+
+# hw_check_freed SECTION FREE_JSON: every pointer in SECTION (the debugger
+# printing hw_freed) is a free tcache chunk in FREE_JSON (heapsnap chunks
+# --state free --format json): the main thread's and the worker's tcache
+# were found, so each thread's fs_base reached the walker.
+hw_check_freed() {
+	$HW_PY - "$1" "$2" <<'PY'
+import json, re, sys
+want = {int(x, 16) for x in re.findall(r"0x[0-9a-f]+", open(sys.argv[1]).read())}
+if len(want) != 3:
+    print("FAIL: expected 3 freed pointers from the debugger, got %s" % sorted(map(hex, want)))
+    sys.exit(1)
+free = {}
+for line in open(sys.argv[2]):
+    c = json.loads(line)
+    free[int(c["address"], 16)] = c
+for a in sorted(want):
+    c = free.get(a)
+    if not c or c["state"] != "free" or c["bin"] != "tcache":
+        print("FAIL: %#x is not a free tcache chunk: %s" % (a, c))
+        sys.exit(1)
+PY
+}

@@ -16,6 +16,8 @@ hw_gdb -ex 'break hw_bp_first' -ex 'break hw_bp_second' -ex "run $truth" \
 	-ex 'continue' \
 	-ex 'echo @@take2\n' -ex 'heapsnap after' -ex 'echo @@end\n' \
 	-ex 'echo @@list\n' -ex 'heapsnap list' -ex 'echo @@end\n' \
+	-ex "heapsnap chunks --state free --format json -o $hw_tmp/free.json" \
+	-ex 'echo @@freed\n' -ex 'p/x hw_freed' -ex 'echo @@end\n' \
 	-ex "heapsnap diff --group-by size --limit 0 --format json -o $hw_tmp/diff.json" \
 	-ex "heapsnap before --format json -o $hw_tmp/sum1.json" \
 	-ex 'echo @@show\n' -ex 'heapsnap show fresh[3]' -ex 'echo @@end\n' \
@@ -73,6 +75,8 @@ if got != sizes:
     print("FAIL: per-size growth differs: heapsnap %s, program %s" % (sorted(got.items()), sorted(sizes.items())))
     sys.exit(1)
 PY
+hw_between "$out" @@freed @@end >"$hw_tmp/freed"
+hw_check_freed "$hw_tmp/freed" "$hw_tmp/free.json" || exit 1
 # show: the block the program holds at fresh[3] is a used glibc chunk
 hw_between "$out" @@show @@end | grep -q -i 'used' || fail "show fresh[3]: $(hw_between "$out" @@show @@end)"
 echo "ok"

@@ -49,6 +49,10 @@ continue
 heapsnap after
 heapsnap diff --group-by size --limit 0 --format json -o $hw_tmp/diff.json
 heapsnap before --format json -o $hw_tmp/sum1.json
+heapsnap chunks --state free --format json -o $hw_tmp/free.json
+script print("@@freed")
+p/x hw_freed
+script print("@@end")
 continue
 CMDS
 hw_lldb "$hw_tmp/live.cmds" "$INFERIOR" >"$hw_tmp/live.out"
@@ -71,4 +75,7 @@ if (dc, db) != (count, nbytes):
     print("FAIL: lldb diff totals %+d blocks %+d bytes, the program allocated %d blocks %d bytes" % (dc, db, count, nbytes))
     sys.exit(1)
 PY
+# lldb-14 gives no fs_base: the plugin found each thread's in memory
+hw_between "$hw_tmp/live.out" @@freed @@end | grep -v '^(lldb)' >"$hw_tmp/freed"
+hw_check_freed "$hw_tmp/freed" "$hw_tmp/free.json" || exit 1
 echo "ok"

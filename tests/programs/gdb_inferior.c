@@ -12,9 +12,15 @@
  * "abort": a core holding both states' difference against the first
  * breakpoint's) or frees everything, checks its blocks' contents survived
  * the debugger, and exits 0 with "ok" on stdout.
+ *
+ * Before the first breakpoint a worker thread frees a block into its own
+ * tcache and waits; with base[7] and base[42], freed into the main
+ * thread's tcache, their addresses are in hw_freed[]: the tests find them
+ * as free tcache chunks, which needs every thread's fs_base.
  */
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +52,25 @@ static void put(int fd, const char *key, size_t v)
 
 /* Global, so that the tests can name them in the debugger. */
 void *base[N_BASE], *fresh[N_NEW];
+void *volatile hw_freed[3];
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int worker_ready;
+
+static void *worker(void *arg)
+{
+	void *p = malloc(200);
+	free(p); /* into this thread's tcache */
+	hw_freed[2] = p;
+	pthread_mutex_lock(&lock);
+	worker_ready = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+	for (;;)
+		pause(); /* until main returns */
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -62,9 +87,18 @@ int main(int argc, char **argv)
 		base[i] = malloc(16 + (size_t)i * 8);
 		memset(base[i], 0xb0, 16);
 	}
+	hw_freed[0] = base[7];
+	hw_freed[1] = base[42];
 	free(base[7]); /* some free chunks too */
 	free(base[42]);
 	base[7] = base[42] = NULL;
+	pthread_t th;
+	if (pthread_create(&th, NULL, worker, NULL))
+		return 2;
+	pthread_mutex_lock(&lock);
+	while (!worker_ready)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
 
 	hw_bp_first();
 	for (int i = 0; i < N_NEW; i++) {
