@@ -61,8 +61,8 @@ static int worker_ready;
 static void *worker(void *arg)
 {
 	void *p = malloc(200);
-	free(p); /* into this thread's tcache */
 	hw_freed[2] = p;
+	free(p); /* into this thread's tcache */
 	pthread_mutex_lock(&lock);
 	worker_ready = 1;
 	pthread_cond_signal(&cond);
