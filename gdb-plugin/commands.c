@@ -22,20 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-/* The snapshot views (hw_view_options_parse, hw_render_*) are in
- * libheapwalk when heapwalk.h defines their option sets. */
-#ifdef HW_VOPT_TOP
-#define HWP_VIEWS 1
-#else
-#define HWP_VIEWS 0
-#define HW_VOPT_FORMAT 0
-#define HW_VOPT_FRAMES 0
-#define HW_VOPT_STATE 0
-#define HW_VOPT_CHUNKS 0
-#define HW_VOPT_FILTERS 0
-#define HW_VOPT_TOP 0
-#define HW_VOPT_DIFF 0
-#endif
 
 /* ---- registry --------------------------------------------------------------- */
 
@@ -121,7 +107,6 @@ static entry *registry_find(const char *sub, const char *spec)
 }
 
 /* The k-th newest entry (0: newest), NULL with the error raised. */
-__attribute__((unused)) /* used by the views */
 static entry *registry_newest(const char *sub, size_t k)
 {
 	if (n_entries > k)
@@ -229,6 +214,10 @@ static int parse_rest(const char *sub, int argc, char **argv, int target, int ma
 			only_pos = 1;
 			continue;
 		}
+		if (!only_pos && target && !strcmp(arg, "--through-debugger")) {
+			a->ta.through_debugger = 1;
+			continue;
+		}
 		if (only_pos || arg[0] != '-' || !arg[1]) {
 			if (a->npos >= max_pos) {
 				hwp_fail(sub, "unexpected argument '%s' (help heapsnap%s%s)", arg,
@@ -280,7 +269,6 @@ static int parse_rest(const char *sub, int argc, char **argv, int target, int ma
 	return 0;
 }
 
-#if HWP_VIEWS
 static int parse_view(const char *sub, unsigned accept, int *argc, char **argv,
 		      hw_view_options *vo)
 {
@@ -294,7 +282,6 @@ static int parse_view(const char *sub, unsigned accept, int *argc, char **argv,
 	}
 	return 0;
 }
-#endif
 
 /* ---- taking snapshots --------------------------------------------------------- */
 
@@ -332,13 +319,8 @@ static int take(hwp_run *run, const args *a, output *o, hw_snapshot **out, char 
 	if (hwp_target_open(run, &a->ta, &t, label))
 		return -1;
 	say_warnings(o, t);
-#if HWP_VIEWS
 	hw_take_options to = {.progress = progress, .ctx = run};
 	int rc = hw_snapshot_take_ex(out, t, &to);
-#else
-	(void)progress;
-	int rc = hw_snapshot_take(out, t);
-#endif
 	if (rc != HW_OK) {
 		if (!run->interrupted)
 			hwp_fail(run->sub, "%s: %s", *label, hw_error_last());
@@ -358,11 +340,9 @@ static int take(hwp_run *run, const args *a, output *o, hw_snapshot **out, char 
 
 static PyObject *cmd_take(hwp_run *run, int argc, char **argv)
 {
-#if HWP_VIEWS
 	hw_view_options vo;
 	if (parse_view(run->sub, HW_VOPT_FORMAT, &argc, argv, &vo))
 		return NULL;
-#endif
 	args a;
 	if (parse_rest(run->sub, argc, argv, 1, 1, &a))
 		return NULL;
@@ -383,15 +363,11 @@ static PyObject *cmd_take(hwp_run *run, int argc, char **argv)
 		return PyErr_NoMemory();
 	}
 	int rc = 0;
-#if HWP_VIEWS
 	if (vo.format == HW_FORMAT_TEXT)
 		fprintf(o.f, "snapshot %u%s%s%s of %s: %zu allocations\n", e->number,
 			e->name ? " (" : "", e->name ? e->name : "", e->name ? ")" : "",
 			e->origin, hw_snapshot_count(e->snap));
 	rc = hw_render_summary(o.f, e->snap, &vo);
-#else
-	fprintf(o.f, "snapshot %u of %s\n", e->number, e->origin);
-#endif
 	if (rc) {
 		hwp_fail(run->sub, "%s", hw_error_last());
 		return output_close(&o, run->sub, 0, 0);
@@ -417,18 +393,13 @@ static PyObject *cmd_list(hwp_run *run, int argc, char **argv)
 		char when[16];
 		struct tm tm;
 		strftime(when, sizeof when, "%H:%M:%S", localtime_r(&e->taken, &tm));
-#if HWP_VIEWS
 		size_t count = hw_snapshot_count(e->snap);
-#else
-		size_t count = 0;
-#endif
 		fprintf(o.f, "%4u  %-16s  %12zu  %-8s  %s\n", e->number, e->name ? e->name : "-",
 			count, when, e->origin);
 	}
 	return output_close(&o, run->sub, 1, 0);
 }
 
-#if HWP_VIEWS
 
 static PyObject *cmd_top(hwp_run *run, int argc, char **argv)
 {
@@ -550,19 +521,6 @@ static PyObject *cmd_check(hwp_run *run, int argc, char **argv)
 	return cmd_on_snapshot(run, argc, argv, HW_VOPT_FORMAT);
 }
 
-#else /* !HWP_VIEWS */
-
-static PyObject *no_views(hwp_run *run, int argc, char **argv)
-{
-	return hwp_fail(run->sub, "this libheapwalk has no snapshot views yet");
-}
-#define cmd_top no_views
-#define cmd_diff no_views
-#define cmd_chunks no_views
-#define cmd_show no_views
-#define cmd_check no_views
-
-#endif /* HWP_VIEWS */
 
 static PyObject *cmd_save(hwp_run *run, int argc, char **argv)
 {
@@ -733,19 +691,19 @@ char *hwp_help(const char *sub)
 	if (!f)
 		return NULL;
 	fprintf(f, "%s\n\n%s\nUsage: %s\n", c->summary, c->description, c->synopsis);
-#if HWP_VIEWS
 	if (c->accept) {
 		fprintf(f, "\nOptions (the same as coretool's):\n");
 		hw_view_options_help(f, c->accept);
 	}
-#endif
 	if (strcmp(c->name, "save") && strcmp(c->name, "load"))
 		fprintf(f, "%s  -o, --output FILE   write there instead of the debugger's output\n",
-			HWP_VIEWS && c->accept ? "" : "\nOptions:\n");
+			c->accept ? "" : "\nOptions:\n");
 	if (c->target)
 		fprintf(f, "  --exe PATH          the executable, when the debugger's does not resolve\n"
 			   "  --sysroot DIR       prefix for every path the target names\n"
-			   "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n");
+			   "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
+			   "  --through-debugger  read a process's memory through the debugger, not\n"
+			   "                      /proc/PID/mem (slower; remote targets always do)\n");
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

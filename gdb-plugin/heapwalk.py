@@ -88,7 +88,7 @@ def _mappings():
     return maps
 
 
-def _describe():
+def _describe(through_debugger=False):
     """What _heapwalk needs of gdb's target (see gdb-plugin/target.c)."""
     inferior = gdb.selected_inferior()
     conn = inferior.connection
@@ -101,7 +101,7 @@ def _describe():
             raise gdb.GdbError("heapsnap: gdb did not say which core file it loaded (info target)")
         return {"kind": "core", "core": m.group(1), "exe": exe}
     threads = _threads(inferior)
-    if conn.type == "native":
+    if conn.type == "native" and not through_debugger:
         return {"kind": "live", "pid": inferior.pid, "exe": exe, "threads": threads}
 
     def read(addr, length):

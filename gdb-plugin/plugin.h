@@ -49,10 +49,12 @@ typedef struct hwp_target_args {
 	const char *sysroot;
 	const char *debug_dirs[HWP_MAX_DEBUG_DIRS + 1];
 	int n_debug_dirs;
+	int through_debugger; /* --through-debugger: reads via the debugger */
 } hwp_target_args;
 
-/* Ask the debugger glue for its target (run->describe()) and open it.
- * *label: "core PATH", "pid N" or "remote pid N" (malloc'd).  0, or -1
+/* Ask the debugger glue for its target (run->describe(through_debugger))
+ * and open it.
+ * *label: "core PATH", "pid N" or "pid N through the debugger" (malloc'd).  0, or -1
  * with a Python exception set. */
 int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, char **label);
 

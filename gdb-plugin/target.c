@@ -12,8 +12,9 @@
  *       glibc walker finds each thread's tcache);
  *   {"kind": "callback", "pid": N, "exe": ..., "threads": [...],
  *    "read": read(addr, len) -> bytes, "mappings": [(start, end, offset, "r-xp", path|None), ...]}
- *       anything else (gdbserver, lldb-server elsewhere): reads go through
- *       the debugger, in libheapwalk's block cache.
+ *       anything else (gdbserver, lldb-server elsewhere), or any process
+ *       with --through-debugger: reads go through the debugger, in
+ *       libheapwalk's block cache.
  *
  * Nothing here trusts the description: wrong types are one-line errors.
  */
@@ -192,7 +193,8 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 {
 	*out = NULL;
 	*label = NULL;
-	PyObject *d = PyObject_CallNoArgs(run->describe);
+	PyObject *d = PyObject_CallFunctionObjArgs(run->describe,
+						   ta->through_debugger ? Py_True : Py_False, NULL);
 	if (!d)
 		return -1; /* the glue raised its own one-line error */
 	if (!PyDict_Check(d)) {
@@ -263,7 +265,7 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 		if (add_mappings(t, d) || add_threads(t, d))
 			goto out;
 		hwp_find_thread_pointers(t);
-		snprintf(buf, sizeof buf, "remote pid %d", (int)pid);
+		snprintf(buf, sizeof buf, "pid %d through the debugger", (int)pid);
 	} else {
 		hwp_fail(run->sub, "description: unknown target kind '%s'", kind);
 		goto out;

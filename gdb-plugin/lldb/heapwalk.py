@@ -74,7 +74,7 @@ def _mappings(process):
 
 
 def _describer(debugger, core):
-    def describe():
+    def describe(through_debugger=False):
         target = debugger.GetSelectedTarget()
         process = target.GetProcess() if target.IsValid() else None
         if process is None or not process.IsValid():
@@ -90,7 +90,8 @@ def _describer(debugger, core):
             raise _Fail("heapsnap: the process is running (stop it first: process interrupt)")
         pid = process.GetProcessID()
         threads = _threads(process)
-        if target.GetPlatform().GetName() == "host" and os.path.exists("/proc/%d/mem" % pid):
+        if not through_debugger and target.GetPlatform().GetName() == "host" and \
+                os.path.exists("/proc/%d/mem" % pid):
             return {"kind": "live", "pid": pid, "exe": exe, "threads": threads}
 
         def read(addr, length):

@@ -39,12 +39,6 @@ hw_no_traceback() {
 		fail "a Python traceback in $1: $(grep -m3 -E 'Traceback|Python Exception|Error occurred' "$1")"
 }
 
-# hw_views FILE: 0 when the heapsnap output in FILE shows snapshot views (the
-# snapshot layer is in libheapwalk), 1 when it reports them missing.
-hw_views() {
-	! grep -q -E 'snapshots not built yet|no snapshot views yet' "$1"
-}
-
 # hw_between FILE START END: the lines of FILE strictly between the line
 # equal to START and the line equal to END.
 hw_between() {
