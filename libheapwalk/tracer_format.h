@@ -9,7 +9,7 @@
  * so every core of the process carries it:
  *
  *   root      one page-aligned region starting with struct hwt_root (magic
- *             "HWTRACE1" at offset 0).  The tracer's exported symbol
+ *             "HWTRACE\1" at offset 0).  The tracer's exported symbol
  *             `heapwalk_trace_root` (a pointer) names it; a reader without
  *             symbols finds it by the magic at the start of a mapping.
  *   shards    HWT_SHARDS live tables (address -> site, requested size), each
@@ -44,9 +44,9 @@
 
 #include <stdint.h>
 
-#define HWT_MAGIC "HWTRACE1"     /* 8 bytes, no NUL stored */
+#define HWT_MAGIC "HWTRACE\x01" /* 8 bytes, no NUL stored */
 #define HWT_MAGIC_LEN 8
-#define HWT_FORMAT_VERSION 1
+#define HWT_FORMAT_VERSION 2
 #define HWT_ROOT_SYMBOL "heapwalk_trace_root"
 
 #define HWT_SHARDS 256           /* live-table shards, each with its own lock */
@@ -122,23 +122,42 @@ struct hwt_root {
 	struct hwt_shard shards[HWT_SHARDS];
 };
 
-/* The shard of an address, and the home slot of it in a table of capacity
- * slots (multiply-shift: any capacity, not only powers of two). */
+/* Hashing addresses (both sides must agree).  The live table hashes the
+ * address's 256-byte block, not the address: consecutive allocations (a
+ * pymalloc pool, a run of small chunks) land in one shard and in
+ * consecutive slots, four to a cache line, instead of one cache miss
+ * each.  The shard is the block hash's top byte; the home slot is a
+ * multiply-shift of the rest plus the 16-byte index inside the block,
+ * modulo the capacity (which is never below HWT_MIN_CAPACITY).  Measured
+ * (bench/tracer): 256-byte blocks beat both the plain address hash and
+ * 1 KiB blocks (longer clusters under linear probing). */
+#define HWT_MIN_CAPACITY 64
+#define HWT_BLOCK_SHIFT 8 /* 256-byte blocks: 16 slots, 4 cache lines */
+
 static inline uint64_t hwt_hash_address(uint64_t address)
 {
 	uint64_t h = (address >> 4) * 0x9e3779b97f4a7c15ull;
 	return h ^ (h >> 29);
 }
 
+static inline uint64_t hwt_hash_block(uint64_t address)
+{
+	uint64_t h = (address >> HWT_BLOCK_SHIFT) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
 static inline unsigned hwt_shard_of(uint64_t address)
 {
-	return (unsigned)(hwt_hash_address(address) >> 56) % HWT_SHARDS;
+	return (unsigned)(hwt_hash_block(address) >> 56) % HWT_SHARDS;
 }
 
 static inline uint64_t hwt_home_slot(uint64_t address, uint64_t capacity)
 {
-	uint64_t h = hwt_hash_address(address) & 0x00ffffffffffffffull;
-	return (uint64_t)(((unsigned __int128)h * capacity) >> 56);
+	uint64_t h = hwt_hash_block(address) & 0x00ffffffffffffffull;
+	uint64_t slot = (uint64_t)(((unsigned __int128)h * capacity) >> 56) + ((address >> 4) & ((1u << (HWT_BLOCK_SHIFT - 4)) - 1));
+	while (slot >= capacity)
+		slot -= capacity;
+	return slot;
 }
 
 _Static_assert(sizeof(struct hwt_live_entry) == 16, "live entry is 16 bytes");

@@ -277,7 +277,8 @@ static int read_live(hw_tracer *tr)
 		const struct hwt_shard *sh = &r->shards[s];
 		if (!sh->table || !sh->capacity)
 			continue;
-		if (sh->capacity > MAX_SHARD_CAPACITY || sh->count > sh->capacity ||
+		if (sh->capacity > MAX_SHARD_CAPACITY || sh->capacity < HWT_MIN_CAPACITY ||
+		    sh->count > sh->capacity ||
 		    !in_mapping(tr, sh->table, sh->capacity * sizeof(*buf))) {
 			bad_shard++;
 			continue;

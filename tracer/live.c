@@ -1,7 +1,7 @@
 /*
  * live.c: the live-allocation table, address -> (site, requested size).
  *
- * HWT_SHARDS shards, chosen by a hash of the address, each an
+ * HWT_SHARDS shards, chosen by a hash of the address's block, each an
  * open-addressing array of 16-byte entries with linear probing and
  * backward-shift deletion (no tombstones, so lookups of absent addresses
  * stay short and a core never shows a deleted entry).  Each shard has its
@@ -15,7 +15,7 @@
  */
 #include "tracer.h"
 
-#define INITIAL_CAPACITY 64
+#define INITIAL_CAPACITY HWT_MIN_CAPACITY
 
 static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 {
@@ -54,6 +54,17 @@ static int grow(struct hwt_shard *s)
 	if (old)
 		hwt_unmap(old, ocap * sizeof(*old));
 	return 0;
+}
+
+void hwt_live_prefetch(uint64_t address)
+{
+	/* racy reads: a stale table or capacity only prefetches a useless
+	 * line (prefetches never fault) */
+	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
+	struct hwt_live_entry *tab = table_of(s);
+	uint64_t cap = s->capacity;
+	if (tab && cap)
+		__builtin_prefetch(&tab[hwt_home_slot(address, cap)], 1, 3);
 }
 
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)

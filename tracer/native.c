@@ -16,9 +16,8 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-void hwt_native_capture(struct hwt_stack *s, uint64_t caller)
+void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want)
 {
-	uint32_t want = hwt_root->native_frames;
 	s->native[0] = caller;
 	s->n_native = 1;
 	if (want <= 1)

@@ -67,20 +67,36 @@ void hwt_sites_unlock(void)
 	hwt_unlock(&sites_lock_word);
 }
 
-static inline uint64_t mix(uint64_t h, uint64_t w)
+/* The stack's hash: four independent multiply chains (lanes) over the
+ * words, folded at the end, so the multiplies overlap instead of waiting
+ * on each other (a serial chain was most of the hook's time in the
+ * prototype). */
+static inline uint64_t lane(uint64_t h, uint64_t w)
 {
-	h ^= w;
-	h *= 0x100000001b3ull * 0x9e3779b97f4a7c15ull | 1;
-	return h ^ (h >> 32);
+	return (h ^ w) * 0x9e3779b97f4a7c15ull;
+}
+
+static uint64_t hash_words(const uint64_t *w, uint32_t n, uint64_t seed)
+{
+	uint64_t a = seed, b = seed ^ 0x6a09e667f3bcc909ull, c = seed ^ 0xbb67ae8584caa73bull,
+		 d = seed ^ 0x3c6ef372fe94f82bull;
+	uint32_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		a = lane(a, w[i]);
+		b = lane(b, w[i + 1]);
+		c = lane(c, w[i + 2]);
+		d = lane(d, w[i + 3]);
+	}
+	for (; i < n; i++)
+		a = lane(a, w[i]);
+	uint64_t h = a ^ (b >> 17 | b << 47) ^ (c >> 31 | c << 33) ^ (d >> 45 | d << 19);
+	return h ^ (h >> 29);
 }
 
 static uint64_t stack_hash(const struct hwt_stack *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ ((uint64_t)s->n_native << 8 | s->n_python);
-	for (uint32_t i = 0; i < s->n_native; i++)
-		h = mix(h, s->native[i]);
-	for (uint32_t i = 0; i < 2 * s->n_python; i++)
-		h = mix(h, s->python[i]);
+	uint64_t h = hash_words(s->native, s->n_native, 0xcbf29ce484222325ull ^ s->n_native);
+	h = hash_words(s->python, 2 * s->n_python, h ^ ((uint64_t)s->n_python << 32));
 	return h ? h : 1;
 }
 

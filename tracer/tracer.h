@@ -103,6 +103,9 @@ static inline void hwt_unlock(uint32_t *l)
 
 /* ---- live.c: address -> (site, requested size) ---- */
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested);
+/* Start loading address's home slot: the cache miss then overlaps other
+ * work (the unwinder, or the allocator's own miss on the chunk header). */
+void hwt_live_prefetch(uint64_t address);
 /* Remove address; returns 1 and fills *old when it was there. */
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old);
 void hwt_live_lock_all(void);
@@ -116,8 +119,9 @@ void hwt_sites_lock(void);
 void hwt_sites_unlock(void);
 
 /* ---- native.c: the unwinder ---- */
-/* Fill s->native with the caller (always) and the frames above it. */
-void hwt_native_capture(struct hwt_stack *s, uint64_t caller);
+/* Fill s->native with the caller (always) and the frames above it, at
+ * most want in all. */
+void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want);
 
 /* ---- python.c: CPython frames and the PyMem hooks ---- */
 /* Fill s->python from the current thread's interpreter frames. */

@@ -47,7 +47,7 @@ def main():
     leak_py(n, kept)
     more = []
     deeper(n // 2, more)
-    path = os.path.abspath(__file__)
+    path = sys._getframe().f_code.co_filename  # as CPython records it
     print("leak_py@%s:%d<main %d" % (path, line_of("LINE-A"), n))
     sys.stdout.flush()
     os.abort()

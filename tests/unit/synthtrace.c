@@ -13,8 +13,8 @@
 #define OFF_SITES 0x3000
 #define OFF_FRAMES 0x3400
 #define OFF_TABLES 0x4000
-#define OFF_CODE 0x9000
-#define SHARD_CAP 16
+#define OFF_CODE 0x18000
+#define SHARD_CAP HWT_MIN_CAPACITY
 
 static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t site,
 		     uint32_t req, size_t *next_table)
@@ -29,6 +29,8 @@ static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t 
 	uint64_t i = hwt_home_slot(address, s->capacity);
 	while (tab[i].address)
 		i = (i + 1) % s->capacity;
+	if (s->count + 1 >= s->capacity)
+		abort(); /* the image's tables are sized for its entries */
 	tab[i].address = address;
 	tab[i].site = site;
 	tab[i].requested = req;
@@ -80,7 +82,7 @@ synth_image synth_trace(uint64_t sample_bytes)
 
 	size_t next_table = OFF_TABLES;
 	for (uint64_t i = 0; i < SYNTH_N1; i++)
-		put_live(b, r, 0x5000000 + 16 * i, 1, 100, &next_table);
+		put_live(b, r, 0x5000000 + 1024 * i, 1, 100, &next_table);
 	for (uint64_t i = 0; i < SYNTH_N2; i++)
 		put_live(b, r, 0x6000000 + 32 * i, 2, 7, &next_table);
 	put_live(b, r, 0x7000000, 3, 48, &next_table);

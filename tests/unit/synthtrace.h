@@ -8,7 +8,7 @@
  *  - mode all (or sampled), 3 sites: site 1 native [0x401000, 0x402000];
  *    site 2 native [0x403000]; site 3 two Python frames (one code object
  *    of the 3.11 layout, byte offsets 4 and 12) above native [0x404000];
- *  - live entries: 0x5000000+16*i for i < SYNTH_N1 (site 1, 100 bytes),
+ *  - live entries: 0x5000000+1024*i for i < SYNTH_N1 (site 1, 100 bytes),
  *    0x6000000+32*i for i < SYNTH_N2 (site 2, 7 bytes), and 0x7000000
  *    (site 3, 48 bytes);
  *  - the code object: file "f.py", function "fn", first line 10, and a
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define SYNTH_BASE 0x10000000ull
-#define SYNTH_SIZE 0x10000u
+#define SYNTH_SIZE 0x20000u
 #define SYNTH_N1 40
 #define SYNTH_N2 25
 

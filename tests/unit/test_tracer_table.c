@@ -58,7 +58,7 @@ START_TEST(test_valid)
 
 	uint32_t site;
 	uint64_t req;
-	ck_assert_int_eq(hw_tracer_lookup(tr, 0x5000000 + 16 * 7, &site, &req), HW_OK);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x5000000 + 1024 * 7, &site, &req), HW_OK);
 	ck_assert_uint_eq(site, 1);
 	ck_assert_uint_eq(req, 100);
 	ck_assert_int_eq(hw_tracer_lookup(tr, 0x6000000 + 32 * 24, &site, &req), HW_OK);
@@ -66,7 +66,7 @@ START_TEST(test_valid)
 	ck_assert_uint_eq(req, 7);
 	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_OK);
 	ck_assert_uint_eq(site, 3);
-	ck_assert_int_eq(hw_tracer_lookup(tr, 0x5000008, &site, &req), HW_ENOTFOUND);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x5000010, &site, &req), HW_ENOTFOUND);
 	ck_assert_int_eq(hw_tracer_lookup(tr, 0, &site, &req), HW_ENOTFOUND);
 	ck_assert_int_eq(hw_tracer_lookup(tr, UINT64_MAX, &site, &req), HW_ENOTFOUND);
 
@@ -161,14 +161,14 @@ START_TEST(test_damaged)
 	struct hwt_site *sites = (void *)(m.b + (r->sites - SYNTH_BASE));
 	sites[2].n_native = 200;
 	/* one entry of site 1 points at site 99: dropped */
-	uint64_t victim = 0x5000000 + 16 * 5;
+	uint64_t victim = 0x5000000 + 1024 * 5;
 	struct hwt_shard *sh = &r->shards[hwt_shard_of(victim)];
 	struct hwt_live_entry *tab = (void *)(m.b + (sh->table - SYNTH_BASE));
 	for (uint64_t i = 0; i < sh->capacity; i++)
 		if (tab[i].address == victim)
 			tab[i].site = 99;
 	/* a duplicate of another entry (a deletion caught mid-move): kept once */
-	uint64_t dup = 0x5000000 + 16 * 6;
+	uint64_t dup = 0x5000000 + 1024 * 6;
 	sh = &r->shards[hwt_shard_of(dup)];
 	tab = (void *)(m.b + (sh->table - SYNTH_BASE));
 	for (uint64_t i = 0, done = 0; i < sh->capacity && !done; i++)
@@ -177,7 +177,7 @@ START_TEST(test_damaged)
 				if (!tab[j].address)
 					tab[j] = tab[i], done = 1;
 	/* an absurd shard and an unreadable one */
-	uint64_t a1 = 0x5000000 + 16 * 9, a2 = 0x5000000 + 16 * 11;
+	uint64_t a1 = 0x5000000 + 1024 * 9, a2 = 0x5000000 + 1024 * 11;
 	unsigned s1 = hwt_shard_of(a1), s2 = hwt_shard_of(a2);
 	ck_assert_uint_ne(s1, s2);
 	uint64_t lost = r->shards[s1].count + r->shards[s2].count;
@@ -217,7 +217,7 @@ START_TEST(test_damaged_code)
 {
 	synth_image m = synth_trace(0);
 	/* the line table claims 1 GiB and the file name 1e9 characters */
-	uint64_t code = 0x9000, big = 1ull << 30, fn;
+	uint64_t code = 0x18000, big = 1ull << 30, fn;
 	memcpy(m.b + code + 0x400 + 0x10, &big, 8);
 	memcpy(&fn, m.b + code + 0x70, 8);
 	uint64_t huge = 1000000000;
