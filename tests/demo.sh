@@ -12,7 +12,7 @@ py=/usr/bin/python3.11
 rm -rf "$out"
 mkdir -p "$out"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 run() { # show a command, run it; a verb that is not there yet is said, not fatal
 	printf '$ %s\n' "${*/#$build\/coretool\//}"
 	"$@"
@@ -51,3 +51,18 @@ step "top --group-by lineno"
 run "$coretool" top --group-by lineno "$out/new.core"
 step "diff old new"
 run "$coretool" diff --group-by lineno "$out/old.core" "$out/new.core"
+
+step "the leak"
+# The line whose live bytes grew most between the two cores, from the JSON
+# diff; the demo fails unless it is the service's leaking line.
+leak=$("$coretool" diff --group-by lineno --format json "$out/old.core" "$out/new.core" |
+	"${py}" -c 'import json,sys; g=json.load(sys.stdin)["groups"][0]; print("%s %+d bytes %+d allocations" % (g["key"], g["bytes_diff"], g["count_diff"]))')
+echo "grew most: $leak"
+want="leaky_service.py:$(grep -n '# the leak' "$src/tests/programs/leaky_service.py" | cut -d: -f1)"
+case "$leak" in
+*"$want "*) echo "that is the leaking line ($want): remember_request() keeps every third request forever" ;;
+*)
+	echo "demo: expected $want to grow most"
+	exit 1
+	;;
+esac
