@@ -4,11 +4,16 @@ WALK="$PROGS/walk_pymalloc"
 POPULATION="$top_srcdir/tests/programs/pymalloc_population.py"
 
 # pm_oracle STDERR: sys._debugmallocstats()'s per-class lines and current
-# arenas as "class IDX SIZE POOLS IN_USE AVAIL" / "arenas N", sorted.
+# arenas as "class IDX SIZE POOLS IN_USE AVAIL" / "arenas N", sorted.  Several
+# reports (one per pymalloc state: isolated subinterpreters) are summed.
 pm_oracle() {
 	awk '/^class +size +num pools/ { on = 1; next }
-	     on && /^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ *$/ { print "class", $1, $2, $3, $4, $5 }
-	     /^# arenas allocated current/ { print "arenas", $NF; exit }' "$1" | sort
+	     on && /^ *[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ *$/ {
+		size[$1] = $2; pools[$1] += $3; used[$1] += $4; avail[$1] += $5; next }
+	     on && !/^-/ { on = 0 }
+	     /^# arenas allocated current/ { arenas += $NF; seen = 1 }
+	     END { for (i in size) print "class", i, size[i], pools[i], used[i], avail[i]
+		   if (seen) print "arenas", arenas }' "$1" | sort
 }
 
 # pm_walked WALK_OUTPUT: the same lines from walk_pymalloc's output.
@@ -35,10 +40,10 @@ pm_compare() {
 	grep -q '^glibc walked' "$walked" ||
 		fail "$label: the glibc walk (large objects) failed: $(grep '^glibc' "$walked")"
 	local name n c
-	while read -r _ name n; do
+	while read -r name n; do
 		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
 		[[ $c == "$n" ]] || fail "$label: $c objects of type $name, the script made $n"
-	done < <(grep '^expect ' "$expect")
+	done < <(awk '$1 == "expect" { n[$2] += $3 } END { for (k in n) print k, n[k] }' "$expect")
 	grep -q '^expect ' "$expect" || fail "$label: the script printed no expectations"
 	while read -r _ name n; do
 		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
