@@ -271,28 +271,22 @@ static int tpoff_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int
 	return 0;
 }
 
-/* Does v look like a tcache_perthread_struct (or 0: no tcache yet)? */
-static int tcache_shape_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int *nonzero)
+/* Can v be a thread's tcache pointer: 0 (no tcache yet) or the user
+ * pointer of a readable chunk; with check_header, one whose header says
+ * request2size(sizeof(tcache_perthread_struct)) | PREV_INUSE (and maybe
+ * NON_MAIN_ARENA).  The counts and entries are not judged here: damaged
+ * ones are what the walk reports. */
+static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int check_header,
+			 int *nonzero)
 {
-	uint8_t buf[1024];
 	uint64_t size;
 	if (!v)
 		return 1;
-	if (v % 16 || hw_read_u64(t, v - 8, &size) || L->tc_size > sizeof buf ||
-	    hw_read(t, v, buf, L->tc_size))
+	if (v % 16 || hw_read_u64(t, v - 8, &size))
 		return 0;
-	/* request2size(sizeof(tcache_perthread_struct)) with P set. */
 	uint64_t want = (L->tc_size + GW_SIZE_SZ + GW_MALLOC_ALIGN - 1) & ~(uint64_t)15;
-	if ((size & ~(uint64_t)(GW_NON_MAIN_ARENA)) != (want | GW_PREV_INUSE))
+	if (check_header && (size & ~(uint64_t)(GW_NON_MAIN_ARENA)) != (want | GW_PREV_INUSE))
 		return 0;
-	for (unsigned i = 0; i < GW_TCACHE_MAX_BINS; i++) {
-		unsigned c = L->tc_count_width == 2 ? ((const uint16_t *)(buf + L->tc_counts))[i]
-						    : buf[L->tc_counts + i];
-		uint64_t e;
-		memcpy(&e, buf + L->tc_entries + 8 * i, 8);
-		if (!c != !e || e % 16)
-			return 0;
-	}
 	*nonzero = 1;
 	return 1;
 }
@@ -325,7 +319,7 @@ static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_lay
 			if (!th[i].fs_base || hw_read_u64(t, th[i].fs_base + tpoff, &val)) {
 				continue; /* a thread whose TLS is not readable */
 			}
-			ok = tcache_shape_ok(t, L, val, &nonzero);
+			ok = tcache_ptr_ok(t, L, val, !have_sym, &nonzero);
 			if (ok && val)
 				v[n++] = val;
 		}

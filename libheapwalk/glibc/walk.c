@@ -788,13 +788,20 @@ static void walk_region(struct walker *w, const struct region *r)
 			     HW_BIN_NONE);
 			p += sz;
 			if (++fenceposts == 2 && main) {
-				/* Two fenceposts in the main arena: a foreign sbrk
-				 * left a gap after them; what follows is unknown. */
+				/* Two fenceposts in the main arena: sysmalloc met a
+				 * foreign sbrk (or a corrupted top) and went on at
+				 * the new break, somewhere after them.  Look for the
+				 * first plausible chunk from here. */
+				uint64_t q = p;
+				while (q + GW_CHUNK_HDR <= r->end && !plausible(w, r, q, ar->top))
+					q += GW_MALLOC_ALIGN;
 				problem(w, "sbrk-gap", p,
-					"main heap ends at 0x%" PRIx64
-					" (foreign sbrk): the rest of the main arena is not walked",
-					p);
-				return;
+					"main heap: fenceposts at 0x%" PRIx64
+					" (foreign sbrk or corrupted top): %" PRIu64
+					" bytes skipped to the next plausible chunk",
+					p - 2 * GW_CHUNK_HDR, q - p);
+				p = q;
+				fenceposts = 0;
 			}
 			continue;
 		}
