@@ -321,6 +321,13 @@ static int take(hwp_run *run, const args *a, output *o, hw_snapshot **out, char 
 	say_warnings(o, t);
 	hw_take_options to = {.progress = progress, .ctx = run};
 	int rc = hw_snapshot_take_ex(out, t, &to);
+	if (rc == HW_OK && run->interrupted) {
+		/* Ctrl-C in a read callback: the walk may have ended without
+		 * a progress report; what it found is incomplete */
+		hw_snapshot_free(*out);
+		*out = NULL;
+		rc = HW_EINTR;
+	}
 	if (rc != HW_OK) {
 		if (!run->interrupted)
 			hwp_fail(run->sub, "%s: %s", *label, hw_error_last());
