@@ -486,6 +486,12 @@ HW_API int hw_snapshot_add_site(hw_snapshot *s, const hw_frame *frames, size_t n
 /* Append an allocation; type and site are ids from the calls above (0 for
  * none).  Any order: hw_snapshot_finish sorts. */
 HW_API int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site);
+/* The same with the size the program asked for (the tracer's record);
+ * HW_REQUESTED_UNKNOWN when unknown.  Stored as the slack size - requested
+ * (2 bytes): a requested size above size or 64 KiB below it is unknown. */
+#define HW_REQUESTED_UNKNOWN UINT64_MAX
+HW_API int hw_snapshot_add_alloc_requested(hw_snapshot *s, const hw_alloc *a, uint32_t type,
+					   uint32_t site, uint64_t requested);
 /* Append a problem (strings copied).  At most HW_SNAPSHOT_MAX_PROBLEMS are
  * kept; the rest are only counted. */
 #define HW_SNAPSHOT_MAX_PROBLEMS 10000
@@ -513,6 +519,9 @@ HW_API size_t hw_snapshot_count(const hw_snapshot *s);
 /* The i-th allocation in address order (after hw_snapshot_finish). */
 HW_API int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t *type,
 				 uint32_t *site);
+/* What the program asked for at the i-th allocation, or
+ * HW_REQUESTED_UNKNOWN. */
+HW_API uint64_t hw_snapshot_requested(const hw_snapshot *s, size_t i);
 /* The allocation holding addr (address <= addr < address + size), by
  * binary search; -1 when none. */
 HW_API ssize_t hw_snapshot_find(const hw_snapshot *s, uint64_t addr);
@@ -611,6 +620,8 @@ typedef struct hw_grouping hw_grouping;
 typedef struct hw_group {
 	const char *key;    /* owned by the grouping */
 	uint64_t count, bytes;
+	uint64_t requested_bytes; /* sum over the allocations whose request is known */
+	uint64_t requested_count; /* how many those are */
 	uint32_t site;      /* a site of the group (for its frames), 0 when none */
 } hw_group;
 
@@ -620,6 +631,8 @@ HW_API int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_v
 HW_API size_t hw_grouping_count(const hw_grouping *g);
 HW_API const hw_group *hw_grouping_get(const hw_grouping *g, size_t i);
 HW_API hw_count hw_grouping_total(const hw_grouping *g);
+/* requested bytes (count: allocations whose request is known) of the total */
+HW_API hw_count hw_grouping_total_requested(const hw_grouping *g);
 HW_API hw_group_key hw_grouping_key(const hw_grouping *g);
 HW_API void hw_grouping_free(hw_grouping *g);
 

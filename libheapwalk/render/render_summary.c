@@ -66,7 +66,26 @@ static void json_pymalloc(FILE *f, const hw_pymalloc_summary *p)
 	fputs("]}", f);
 }
 
-static void json_tracer(FILE *f, const hw_tracer_summary *t)
+/* Used allocations the tracer gave no site ('?'): ORACLES.md wants their
+ * share printed (0 for what was allocated after the tracer started). */
+static hw_count unknown_sites(const hw_snapshot *s, hw_count *used)
+{
+	hw_count u = {0, 0};
+	*used = u;
+	for (size_t i = 0; i < s->n; i++) {
+		if (HW_F_STATE(s->flags[i]) != HW_STATE_USED)
+			continue;
+		used->count++;
+		used->bytes += s->size[i];
+		if (!s->site[i]) {
+			u.count++;
+			u.bytes += s->size[i];
+		}
+	}
+	return u;
+}
+
+static void json_tracer(FILE *f, const hw_snapshot *s, const hw_tracer_summary *t)
 {
 	fputs("{\"mode\": ", f);
 	hw_json_str(f, t->mode);
@@ -76,8 +95,11 @@ static void json_tracer(FILE *f, const hw_tracer_summary *t)
 	else
 		fputs("null", f);
 	fprintf(f, ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64
-		   ", \"dropped\": %" PRIu64 "}",
+		   ", \"dropped\": %" PRIu64 ", \"unknown_site\": ",
 		t->live_allocations, t->sites, t->dropped);
+	hw_count used, u = unknown_sites(s, &used);
+	hw_json_count(f, u.count, u.bytes);
+	fputc('}', f);
 }
 
 static void json_problems(FILE *f, const hw_snapshot *s)
@@ -155,7 +177,7 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			fputs("null", f);
 		fputs(", \"tracer\": ", f);
 		if (t)
-			json_tracer(f, t);
+			json_tracer(f, s, t);
 		else
 			fputs("null", f);
 		fputs(", \"allocations\": {", f);
@@ -206,6 +228,8 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			csv_row(f, "tracer", "live_allocations", t->live_allocations);
 			csv_row(f, "tracer", "sites", t->sites);
 			csv_row(f, "tracer", "dropped", t->dropped);
+			hw_count used, u = unknown_sites(s, &used);
+			csv_count(f, "tracer", "unknown_site", u);
 		}
 		for (unsigned a = 0; a < 3; a++) {
 			char sec[32];
@@ -272,6 +296,11 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		if (t->dropped)
 			fprintf(f, "  %" PRIu64 " allocations not recorded (the tracer's tables were full)\n",
 				t->dropped);
+		hw_count used, u = unknown_sites(s, &used);
+		fprintf(f, "  site '?' for %.1f%% of used bytes: %" PRIu64 " allocations, %s (%" PRIu64
+			   " bytes), made before the tracer started or not seen by it\n",
+			used.bytes ? 100.0 * (double)u.bytes / (double)used.bytes : 0.0, u.count,
+			hw_human(u.bytes, h, sizeof h), u.bytes);
 	}
 	else
 		fprintf(f, "tracer: none (%s)\n", hw_no_sites_note);

@@ -117,6 +117,11 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		hw_json_target(f, s);
 		fputs(", \"total\": ", f);
 		hw_json_count(f, total.count, total.bytes);
+		if (s->slack) {
+			hw_count tr = hw_grouping_total_requested(g);
+			fprintf(f, ", \"total_requested\": {\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
+				tr.count, tr.bytes);
+		}
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
@@ -126,8 +131,12 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			const hw_group *gr = hw_grouping_get(g, i);
 			fputs(i ? ",\n  {\"key\": " : "\n  {\"key\": ", f);
 			hw_json_str(f, gr->key);
-			fprintf(f, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64 ", \"frames\": ",
-				gr->count, gr->bytes);
+			fprintf(f, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64, gr->count,
+				gr->bytes);
+			/* what the program asked for, when the tracer saw every one */
+			if (s->slack && gr->requested_count == gr->count)
+				fprintf(f, ", \"requested_bytes\": %" PRIu64, gr->requested_bytes);
+			fputs(", \"frames\": ", f);
 			json_frames(f, s, ids, group_frames(s, o, k, gr->site, ids));
 			fputc('}', f);
 		}

@@ -237,6 +237,7 @@ int hw_view_site_pass(const hw_snapshot *s, const hw_view_options *o, uint8_t **
 struct hw_grouping {
 	hw_group_key key;
 	hw_count total;
+	hw_count total_requested; /* .bytes requested, .count allocations known */
 	hw_group *groups;
 	size_t n;
 	hw_strtab keys;
@@ -323,7 +324,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	hw_grouping *g = calloc(1, sizeof *g);
 	uint8_t *pass = NULL;
 	uint32_t *site_key = NULL, *ids = NULL;
-	uint64_t *cnt = NULL, *bytes = NULL;
+	uint64_t *cnt = NULL, *bytes = NULL, *req = NULL, *reqc = NULL;
 	uint32_t *rep = NULL;
 	hw_map64 sizes = {0};
 	uint64_t *size_of_key = NULL;
@@ -375,7 +376,9 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	cnt = calloc(keys_cap, sizeof *cnt);
 	bytes = calloc(keys_cap, sizeof *bytes);
 	rep = calloc(keys_cap, sizeof *rep);
-	if (!cnt || !bytes || !rep)
+	req = calloc(keys_cap, sizeof *req);
+	reqc = calloc(keys_cap, sizeof *reqc);
+	if (!cnt || !bytes || !rep || !req || !reqc)
 		goto nomem;
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t f = s->flags[i];
@@ -414,11 +417,19 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 					uint32_t *r2 = realloc(rep, nc * sizeof *r2);
 					if (r2)
 						rep = r2;
-					if (!c2 || !b2 || !r2)
+					uint64_t *q2 = realloc(req, nc * sizeof *q2);
+					if (q2)
+						req = q2;
+					uint64_t *qc2 = realloc(reqc, nc * sizeof *qc2);
+					if (qc2)
+						reqc = qc2;
+					if (!c2 || !b2 || !r2 || !q2 || !qc2)
 						goto nomem;
 					memset(cnt + keys_cap, 0, keys_cap * sizeof *cnt);
 					memset(bytes + keys_cap, 0, keys_cap * sizeof *bytes);
 					memset(rep + keys_cap, 0, keys_cap * sizeof *rep);
+					memset(req + keys_cap, 0, keys_cap * sizeof *req);
+					memset(reqc + keys_cap, 0, keys_cap * sizeof *reqc);
 					keys_cap = nc;
 				}
 				if (hw_grow((void **)&size_of_key, sizeof *size_of_key,
@@ -440,6 +451,13 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 		bytes[k] += s->size[i];
 		g->total.count++;
 		g->total.bytes += s->size[i];
+		if (s->slack && s->slack[i] != HW_SLACK_UNKNOWN) {
+			uint64_t r = s->size[i] - s->slack[i];
+			req[k] += r;
+			reqc[k]++;
+			g->total_requested.bytes += r;
+			g->total_requested.count++;
+		}
 	}
 
 	/* 3. groups */
@@ -490,6 +508,8 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 			.key = hw_strtab_get(&g->keys, kid),
 			.count = cnt[k],
 			.bytes = bytes[k],
+			.requested_bytes = req[k],
+			.requested_count = reqc[k],
 			.site = rep[k],
 		};
 	}
@@ -507,6 +527,8 @@ done:
 	free(cnt);
 	free(bytes);
 	free(rep);
+	free(req);
+	free(reqc);
 	free(size_of_key);
 	hw_map64_free(&sizes);
 	return rc;
@@ -525,6 +547,11 @@ const hw_group *hw_grouping_get(const hw_grouping *g, size_t i)
 hw_count hw_grouping_total(const hw_grouping *g)
 {
 	return g->total;
+}
+
+hw_count hw_grouping_total_requested(const hw_grouping *g)
+{
+	return g->total_requested;
 }
 
 hw_group_key hw_grouping_key(const hw_grouping *g)

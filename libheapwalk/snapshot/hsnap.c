@@ -53,6 +53,7 @@ enum hsnap_tag {
 	T_PYMALLOC = 9,
 	T_TRACER = 10,
 	T_PROBLEMS = 11,
+	T_REQUESTED = 12,
 };
 
 /* ---- CRC-32C (Castagnoli), reflected, table-driven ---- */
@@ -335,6 +336,20 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		w_varint(w, s->tracer.sites);
 		w_varint(w, s->tracer.dropped);
 		w_varint(w, s->tracer.python_version);
+		w_end(w, st);
+	}
+	if (s->slack) {
+		/* what the program asked for: varint (slack + 1), 0 unknown */
+		st = w_begin(w, T_REQUESTED);
+		w_varint(w, s->n);
+		uint8_t *q = w_room(w, s->n * 3);
+		if (q) {
+			for (size_t i = 0; i < s->n; i++)
+				q = put_varint(q, s->slack[i] == HW_SLACK_UNKNOWN
+							  ? 0
+							  : (uint64_t)s->slack[i] + 1);
+			w->n = (size_t)(q - w->p);
+		}
 		w_end(w, st);
 	}
 	st = w_begin(w, T_PROBLEMS);
@@ -825,6 +840,21 @@ static int sec_tracer(dec *d, rd *r)
 	return hw_snapshot_set_tracer_summary(d->s, &t) ? -1 : 0;
 }
 
+static int sec_requested(dec *d, rd *r)
+{
+	uint64_t n = r_count(r, 1);
+	if (r->err || n != d->s->n)
+		return corrupt(d, "requested sizes do not match the allocations");
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t v = r_varint(r);
+		if (r->err || v > HW_SLACK_UNKNOWN || (v && v - 1 > d->s->size[i]))
+			return corrupt(d, "bad requested size");
+		if (v && hw_snapshot_set_slack(d->s, i, (uint16_t)(v - 1)))
+			return -1;
+	}
+	return 0;
+}
+
 static int sec_problems(dec *d, rd *r)
 {
 	uint64_t n = r_count(r, 3);
@@ -861,6 +891,7 @@ int hw_hsnap_decode_payload(hw_snapshot **out, const uint8_t *p, size_t n)
 		[T_SITES] = 1u << T_FRAMES,
 		[T_ALLOCS] = (1u << T_TYPES) | (1u << T_SITES) | (1u << T_ARENAS),
 		[T_PROBLEMS] = 1u << T_STRINGS,
+		[T_REQUESTED] = 1u << T_ALLOCS,
 	};
 	while (!rc && r.p < r.end) {
 		uint64_t tag = r_varint(&r), len = r_varint(&r);
@@ -874,7 +905,7 @@ int hw_hsnap_decode_payload(hw_snapshot **out, const uint8_t *p, size_t n)
 		}
 		rd sec = {r.p, r.p + len, 0};
 		r.p += len;
-		if (tag > T_PROBLEMS)
+		if (tag > T_REQUESTED)
 			continue; /* a section a newer minor version added */
 		unsigned bit = 1u << tag;
 		if (d.seen & bit) {
@@ -919,6 +950,9 @@ int hw_hsnap_decode_payload(hw_snapshot **out, const uint8_t *p, size_t n)
 			break;
 		case T_PROBLEMS:
 			rc = sec_problems(&d, &sec);
+			break;
+		case T_REQUESTED:
+			rc = sec_requested(&d, &sec);
 			break;
 		}
 		if (!rc && sec.p != sec.end)

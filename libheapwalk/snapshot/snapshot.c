@@ -53,6 +53,7 @@ void hw_snapshot_free(hw_snapshot *s)
 	free(s->site);
 	free(s->arena);
 	free(s->flags);
+	free(s->slack);
 	hw_strtab_free(&s->str);
 	free(s->types);
 	hw_map64_free(&s->type_index);
@@ -264,6 +265,9 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 	GROW_COL(site)
 	GROW_COL(arena)
 	GROW_COL(flags)
+	if (s->slack) {
+		GROW_COL(slack)
+	}
 #undef GROW_COL
 	s->cap = c;
 	return HW_OK;
@@ -286,7 +290,49 @@ int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags
 	s->arena[i] = arena;
 	s->type[i] = type;
 	s->site[i] = site;
+	if (s->slack)
+		s->slack[i] = HW_SLACK_UNKNOWN;
 	return HW_OK;
+}
+
+/* The slack column exists once one request is known. */
+static int slack_column(hw_snapshot *s)
+{
+	if (s->slack)
+		return HW_OK;
+	s->slack = malloc((s->cap ? s->cap : 1) * sizeof *s->slack);
+	if (!s->slack)
+		return nomem();
+	for (size_t i = 0; i < s->n; i++)
+		s->slack[i] = HW_SLACK_UNKNOWN;
+	return HW_OK;
+}
+
+int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack)
+{
+	if (slack == HW_SLACK_UNKNOWN && !s->slack)
+		return HW_OK;
+	int rc = slack_column(s);
+	if (!rc)
+		s->slack[i] = slack;
+	return rc;
+}
+
+int hw_snapshot_add_alloc_requested(hw_snapshot *s, const hw_alloc *a, uint32_t type,
+				    uint32_t site, uint64_t requested)
+{
+	int rc = hw_snapshot_add_alloc(s, a, type, site);
+	if (rc || requested == HW_REQUESTED_UNKNOWN || requested > a->size ||
+	    a->size - requested >= HW_SLACK_UNKNOWN)
+		return rc;
+	return hw_snapshot_set_slack(s, s->n - 1, (uint16_t)(a->size - requested));
+}
+
+uint64_t hw_snapshot_requested(const hw_snapshot *s, size_t i)
+{
+	if (i >= s->n || !s->slack || s->slack[i] == HW_SLACK_UNKNOWN)
+		return HW_REQUESTED_UNKNOWN;
+	return s->size[i] - s->slack[i];
 }
 
 int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site)
@@ -401,6 +447,8 @@ int hw_snapshot_finish(hw_snapshot *s)
 		permute(s->site, sizeof *s->site, idx, s->n, tmp);
 		permute(s->arena, sizeof *s->arena, idx, s->n, tmp);
 		permute(s->flags, sizeof *s->flags, idx, s->n, tmp);
+		if (s->slack)
+			permute(s->slack, sizeof *s->slack, idx, s->n, tmp);
 		free(idx);
 		free(tmp);
 		s->sorted = true;
@@ -412,6 +460,8 @@ int hw_snapshot_finish(hw_snapshot *s)
 		trim((void **)&s->site, sizeof *s->site, s->n);
 		trim((void **)&s->arena, sizeof *s->arena, s->n);
 		trim((void **)&s->flags, sizeof *s->flags, s->n);
+		if (s->slack)
+			trim((void **)&s->slack, sizeof *s->slack, s->n);
 		s->cap = s->n;
 	}
 	return HW_OK;
@@ -550,6 +600,8 @@ size_t hw_snapshot_memory(const hw_snapshot *s)
 {
 	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->type + sizeof *s->site +
 		     sizeof *s->arena + sizeof *s->flags;
+	if (s->slack)
+		per += sizeof *s->slack;
 	return sizeof *s + s->cap * per + s->str.bytes + s->str.cap * (sizeof(char *) + 4) +
 	       (s->str.index.mask + 1) * 8 + s->cap_types * 4 + s->cap_frames * sizeof(hw_sframe) +
 	       s->cap_sites * sizeof(hw_ssite) + s->cap_site_frames * 4 +

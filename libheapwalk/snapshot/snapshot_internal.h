@@ -113,6 +113,7 @@ typedef struct hw_sproblem {
 } hw_sproblem;
 
 #define HW_MAX_ARENAS 65535
+#define HW_SLACK_UNKNOWN 0xffff
 
 struct hw_snapshot {
 	/* allocations, columns */
@@ -121,6 +122,7 @@ struct hw_snapshot {
 	uint32_t *type, *site;
 	uint16_t *arena;
 	uint8_t *flags;
+	uint16_t *slack; /* size - requested; HW_SLACK_UNKNOWN; NULL until one is known */
 	bool sorted;
 
 	hw_strtab str;
@@ -168,6 +170,8 @@ int hw_snapshot_arena_id(hw_snapshot *s, uint64_t address, uint16_t *id);
 /* Append an allocation by ids (no validation beyond the tables' sizes). */
 int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags, uint16_t arena,
 		     uint32_t type, uint32_t site);
+/* Set the slack (size - requested) of allocation i. */
+int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack);
 /* Reserve room for n more allocations. */
 int hw_snapshot_reserve(hw_snapshot *s, size_t n);
 

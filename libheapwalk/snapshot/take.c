@@ -47,6 +47,7 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 {
 	take *tk = ctx;
 	uint32_t type = 0, site = 0;
+	uint64_t requested = HW_REQUESTED_UNKNOWN;
 	if (a->state == HW_STATE_USED) {
 		if (tk->typer) {
 			const char *name = hw_typer_name(tk->typer, a);
@@ -55,20 +56,21 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 		}
 		if (tk->tracer) {
 			uint32_t tsite;
-			uint64_t requested;
 			if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &requested) == HW_OK)
 				site = map_site(tk, tsite);
+			else
+				requested = HW_REQUESTED_UNKNOWN;
 		}
 	}
 	if (!tk->rc) {
-		int rc = hw_snapshot_add_alloc(tk->s, a, type, site);
+		int rc = hw_snapshot_add_alloc_requested(tk->s, a, type, site, requested);
 		if (rc == HW_ECORRUPT) {
 			/* too many arenas: keep the allocation without one */
 			hw_alloc b = *a;
 			b.arena = 0;
 			hw_problem p = {"too-many-arenas", a->arena, hw_error_last()};
 			hw_snapshot_add_problem(tk->s, &p);
-			rc = hw_snapshot_add_alloc(tk->s, &b, type, site);
+			rc = hw_snapshot_add_alloc_requested(tk->s, &b, type, site, requested);
 		}
 		if (rc)
 			tk->rc = rc;

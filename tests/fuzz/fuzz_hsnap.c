@@ -134,7 +134,8 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 		hw_alloc a = {.address = 0x1000 + 0x40 * (uint64_t)i, .size = 24 + 8 * (uint64_t)i,
 			      .arena = i % 3 ? 0x7f00 : 0, .allocator = (uint8_t)(i % 3),
 			      .state = (uint8_t)(i % 4 == 3), .bin = (uint8_t)(i % 4 == 3 ? 2 : 0)};
-		hw_snapshot_add_alloc(s, &a, i % 2 ? t : 0, i % 2 ? st : 0);
+		hw_snapshot_add_alloc_requested(s, &a, i % 2 ? t : 0, i % 2 ? st : 0,
+						i % 3 ? a.size - (uint64_t)i : HW_REQUESTED_UNKNOWN);
 	}
 	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 1};
 	hw_snapshot_set_glibc_summary(s, &g);

@@ -52,7 +52,7 @@ static hw_snapshot *small(void)
 	a = A(0x3000, 100, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
 	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, tdict, sa), HW_OK);
 	a = A(0x1000, 24, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
-	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, tdict, sa), HW_OK);
+	ck_assert_int_eq(hw_snapshot_add_alloc_requested(s, &a, tdict, sa, 20), HW_OK);
 	a = A(0x2000, 32, HW_ALLOCATOR_PYMALLOC, HW_STATE_USED, 0);
 	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, tlist, sb), HW_OK);
 	a = A(0x4000, 200000, HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED, 0);
@@ -91,6 +91,9 @@ START_TEST(test_model)
 		ck_assert_uint_gt(a.address, prev);
 		prev = a.address;
 	}
+	/* the request known for one allocation only; sorting kept it with it */
+	ck_assert_uint_eq(hw_snapshot_requested(s, 0), 20);
+	ck_assert_uint_eq(hw_snapshot_requested(s, 1), HW_REQUESTED_UNKNOWN);
 	ck_assert_int_eq(hw_snapshot_get_alloc(s, 4, &a, NULL, NULL), HW_OK);
 	ck_assert_uint_eq(a.address, 0x5000);
 	ck_assert_uint_eq(a.state, HW_STATE_FREE);
@@ -347,6 +350,7 @@ START_TEST(test_hsnap_roundtrip)
 		ck_assert_uint_eq(a.state, b.state);
 		ck_assert_uint_eq(a.bin, b.bin);
 		ck_assert_uint_eq(sa != 0, sb != 0);
+		ck_assert_uint_eq(hw_snapshot_requested(s, i), hw_snapshot_requested(r, i));
 		ck_assert_str_eq(hw_snapshot_type_name(s, ta) ? hw_snapshot_type_name(s, ta) : "-",
 				 hw_snapshot_type_name(r, tb) ? hw_snapshot_type_name(r, tb) : "-");
 	}
