@@ -124,7 +124,7 @@ HWT_EXPORT void *malloc(size_t n)
 	if (!enter())
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 0);
 	leave();
 	return p;
@@ -142,8 +142,10 @@ HWT_EXPORT void free(void *p)
 	/* two independent cache misses, overlapped: glibc's on the chunk
 	 * header (the program's own memory, read-only here) and ours on the
 	 * live-table slot */
-	__builtin_prefetch((char *)p - 16, 0, 3);
-	hwt_live_prefetch((uint64_t)(uintptr_t)p);
+	if (hwt_root->mode == HWT_MODE_ALL) {
+		__builtin_prefetch((char *)p - 16, 0, 3);
+		hwt_live_prefetch((uint64_t)(uintptr_t)p);
+	}
 	hwt_forget(p, NULL);
 	errno = saved;
 	__libc_free(p);
@@ -155,7 +157,7 @@ HWT_EXPORT void *calloc(size_t n, size_t m)
 	if (!enter())
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);
-	if (p)
+	if (p && hwt_sample(n * m))
 		hwt_record(p, n * m, CALLER(), 0);
 	leave();
 	return p;
@@ -171,7 +173,8 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, int python,
 	void *q = real ? real(p, n, m) : __libc_realloc(p, n);
 	size_t bytes = real ? n * m : n;
 	if (q) {
-		hwt_record(q, bytes, caller, python);
+		if (hwt_sample(bytes))
+			hwt_record(q, bytes, caller, python);
 	} else if (had && bytes != 0) {
 		/* failed: p is still the program's, with its old site */
 		int saved = errno;
@@ -221,7 +224,7 @@ HWT_EXPORT void *memalign(size_t align, size_t n)
 	if (!enter())
 		return __libc_memalign(align, n);
 	void *p = __libc_memalign(align, n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 0);
 	leave();
 	return p;
@@ -251,7 +254,7 @@ HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		if (p)
 			*out = p;
 	}
-	if (rc == 0)
+	if (rc == 0 && hwt_sample(n))
 		hwt_record(*out, n, CALLER(), 0);
 	leave();
 	return rc;
@@ -262,7 +265,7 @@ HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
 	if (!enter())
 		return __libc_memalign(align, n);
 	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 0);
 	leave();
 	return p;
@@ -273,7 +276,7 @@ HWT_EXPORT void *valloc(size_t n)
 	if (!enter())
 		return __libc_valloc(n);
 	void *p = __libc_valloc(n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 0);
 	leave();
 	return p;
@@ -284,7 +287,7 @@ HWT_EXPORT void *pvalloc(size_t n)
 	if (!enter())
 		return __libc_pvalloc(n);
 	void *p = __libc_pvalloc(n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 0);
 	leave();
 	return p;

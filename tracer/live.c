@@ -59,7 +59,10 @@ static int grow(struct hwt_shard *s)
 void hwt_live_prefetch(uint64_t address)
 {
 	/* racy reads: a stale table or capacity only prefetches a useless
-	 * line (prefetches never fault) */
+	 * line (prefetches never fault).  Sampled mode: the table is nearly
+	 * empty and most frees miss it, so a prefetch only costs. */
+	if (hwt_root->mode != HWT_MODE_ALL)
+		return;
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
 	struct hwt_live_entry *tab = table_of(s);
 	uint64_t cap = s->capacity;

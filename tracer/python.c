@@ -134,7 +134,7 @@ static void *w_malloc(void *ctx, size_t n)
 	if (!hwt_enter())
 		return o->malloc(o->ctx, n);
 	void *p = o->malloc(o->ctx, n);
-	if (p)
+	if (p && hwt_sample(n))
 		hwt_record(p, n, CALLER(), 1);
 	hwt_leave();
 	return p;
@@ -146,7 +146,7 @@ static void *w_calloc(void *ctx, size_t n, size_t m)
 	if (!hwt_enter())
 		return o->calloc(o->ctx, n, m);
 	void *p = o->calloc(o->ctx, n, m);
-	if (p)
+	if (p && hwt_sample(n * m))
 		hwt_record(p, n * m, CALLER(), 1);
 	hwt_leave();
 	return p;
@@ -160,7 +160,7 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	void *q = o->realloc(o->ctx, p, n);
-	if (q)
+	if (q && hwt_sample(n))
 		hwt_record(q, n, CALLER(), 1);
 	else if (had)
 		hwt_live_insert(old.address, old.site, old.requested);
@@ -177,7 +177,8 @@ static void w_free(void *ctx, void *p)
 		o->free(o->ctx, p);
 		return;
 	}
-	hwt_live_prefetch((uint64_t)(uintptr_t)p);
+	if (hwt_root->mode == HWT_MODE_ALL)
+		hwt_live_prefetch((uint64_t)(uintptr_t)p);
 	hwt_forget(p, NULL);
 	o->free(o->ctx, p);
 	hwt_leave();

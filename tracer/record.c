@@ -37,30 +37,26 @@ static int64_t next_countdown(void)
 	return (int64_t)d + 1;
 }
 
-/* 1 when this allocation of n bytes is to be recorded. */
-static inline int sampled(size_t n)
+int hwt_sample_slow(size_t n)
 {
 	struct hwt_thread *t = &hwt_self;
-	if (likely(hwt_root->mode == HWT_MODE_ALL))
-		return 1;
-	if (unlikely(!t->sampler_ready)) {
+	if (!t->sampler_ready) {
 		t->rng = seed_for_thread();
 		t->countdown = next_countdown();
 		t->sampler_ready = 1;
+		t->countdown -= (int64_t)n;
+		if (t->countdown > 0)
+			return 0;
 	}
-	t->countdown -= (int64_t)n;
-	if (likely(t->countdown > 0))
-		return 0;
-	/* Several intervals may end inside one large allocation: it is still
-	 * one sample (probability 1 - exp(-n/mean)), restart afresh. */
+	/* the countdown crossed zero in this allocation.  Several intervals
+	 * may end inside one large allocation: it is still one sample
+	 * (probability 1 - exp(-n/mean)); restart afresh. */
 	t->countdown = next_countdown();
 	return 1;
 }
 
 void hwt_record(void *p, size_t size, uint64_t caller, int python)
 {
-	if (!sampled(size))
-		return;
 	hwt_live_prefetch((uint64_t)(uintptr_t)p);
 	struct hwt_stack st;
 	st.n_native = 0;

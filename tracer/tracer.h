@@ -55,7 +55,7 @@ static inline int hwt_enter(void)
 	if (unlikely(hwt_self.busy))
 		return 0;
 	hwt_self.busy = 1;
-	if (unlikely(!hwt_init())) {
+	if (unlikely(__atomic_load_n(&hwt_state, __ATOMIC_ACQUIRE) != 2) && !hwt_init()) {
 		hwt_self.busy = 0;
 		return 0;
 	}
@@ -132,9 +132,28 @@ HWT_EXPORT int heapwalk_trace_python_install(void);
 void hwt_python_keep(uint64_t code);
 
 /* ---- record.c: the common path of every hook ---- */
-/* Called with hwt_self.busy set.  Decides (sampling), captures the stack
- * (with Python frames when python is nonzero) and records p. */
+/* Called with hwt_self.busy set, for an allocation hwt_sample() chose:
+ * captures the stack (with Python frames when python is nonzero) and
+ * records p. */
 void hwt_record(void *p, size_t size, uint64_t caller, int python);
+/* The sampling decision's slow path (seeding, a sample taken). */
+int hwt_sample_slow(size_t n);
+
+/* 1 when an allocation of n bytes is to be recorded: always in mode all;
+ * in sampled mode when the thread's countdown of bytes crosses zero.
+ * Inline: in sampled mode this is all most allocations cost. */
+static inline int hwt_sample(size_t n)
+{
+	if (likely(hwt_root->mode == HWT_MODE_ALL))
+		return 1;
+	struct hwt_thread *t = &hwt_self;
+	if (likely(t->sampler_ready)) {
+		t->countdown -= (int64_t)n;
+		if (likely(t->countdown > 0))
+			return 0;
+	}
+	return hwt_sample_slow(n);
+}
 /* Forget p (before it is freed); 1 when it was recorded, *old filled. */
 int hwt_forget(void *p, struct hwt_live_entry *old);
 
