@@ -360,8 +360,12 @@ HW_API void hw_pymalloc_close(hw_pymalloc *p);
  * class from its vtable.  py may be NULL (no CPython). */
 typedef struct hw_typer hw_typer;
 HW_API int hw_typer_new(hw_typer **out, hw_target *t, hw_pymalloc *py);
-/* The type name of the allocation, or NULL when unknown.  The string is
- * owned by the typer and lives as long as it. */
+/* The type name of the allocation, or NULL when unknown (and for any
+ * allocation not in state HW_STATE_USED).  The string is owned by the
+ * typer and lives as long as it; every allocation of one type gets the
+ * same pointer, so callers may key their own tables on the pointer.
+ * Python: heap types as type.__repr__ names them ("mod.Outer.Inner"),
+ * static types by tp_name ("dict"); C++: the demangled class ("ns::Foo"). */
 HW_API const char *hw_typer_name(hw_typer *ty, const hw_alloc *a);
 HW_API void hw_typer_free(hw_typer *ty);
 

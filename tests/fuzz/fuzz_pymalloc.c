@@ -1,0 +1,140 @@
+/*
+ * fuzz_pymalloc.c: the pymalloc walker on arbitrary bytes.  The input is a
+ * memory image of a callback target: its first 8 + 16 * 48 bytes are a
+ * malloc chunk's size word and an arena_object[16] array (at ARRAY_VA), the
+ * rest an anonymous mapping at ARENA_VA, pool-aligned, where pools are
+ * looked for.  Bit 1 of byte 0 (a flag bit of the size word, which the
+ * walker masks) picks the layout: CPython 3.8 (4 KiB pools) or 3.11
+ * (16 KiB).  The walk with the array given and the walk with the state found
+ * by the pool scan must never crash, hang or grow without bound.  Seeds:
+ * two valid pools and their arena, for each layout.
+ */
+#include "heapwalk.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ARRAY_HDR 8u
+#define ARRAY_LEN (16u * 48u)
+#define ARRAY_VA 0x555500001010ull /* the array; its size word sits before */
+#define ARENA_VA 0x7f0000000000ull
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
+
+struct image {
+	const uint8_t *b;
+	size_t len;
+};
+
+static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct image *m = ctx;
+	uint64_t base = ARRAY_VA - ARRAY_HDR, off;
+	size_t head = ARRAY_HDR + ARRAY_LEN;
+	if (addr >= base && addr - base + len <= head && addr - base + len <= m->len) {
+		memcpy(buf, m->b + (addr - base), len);
+		return 0;
+	}
+	if (addr >= ARENA_VA && m->len > head) {
+		off = addr - ARENA_VA;
+		if (off + len <= m->len - head) {
+			memcpy(buf, m->b + head + off, len);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int on_alloc(void *ctx, const hw_alloc *a)
+{
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static void on_problem(void *ctx, const hw_problem *p)
+{
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct image m = {data, size};
+	size_t head = ARRAY_HDR + ARRAY_LEN;
+	hw_read_callbacks cb = {img_read, &m};
+	hw_target *t;
+	if (hw_target_open_callback(&t, &cb, 0, NULL) != HW_OK)
+		abort();
+	hw_mapping mp = {.start = ARRAY_VA - ARRAY_HDR, .end = ARRAY_VA - ARRAY_HDR + head,
+			 .perms = HW_PERM_R | HW_PERM_W, .path = "[heap]"};
+	mp.core_bytes = mp.end - mp.start;
+	hw_target_add_mapping(t, &mp);
+	if (size > head) {
+		hw_mapping ma = {.start = ARENA_VA, .end = ARENA_VA + (size - head),
+				 .perms = HW_PERM_R | HW_PERM_W};
+		ma.core_bytes = ma.end - ma.start;
+		hw_target_add_mapping(t, &ma);
+	}
+	unsigned minor = size && data[0] & 2 ? 8 : 11;
+	for (int h = 0; h < 2; h++) {
+		hw_pymalloc *p;
+		if (hw_pymalloc_open_state(&p, t, minor, h ? 0 : ARRAY_VA, 16) != HW_OK)
+			continue;
+		uint64_t n = 0;
+		hw_visitor v = {on_alloc, on_problem, &n};
+		hw_pymalloc_walk(p, &v);
+		hw_pymalloc_walk(p, NULL);
+		hw_pymalloc_close(p);
+	}
+	hw_target_close(t);
+	return 0;
+}
+
+static void put32(uint8_t *b, size_t off, uint32_t v)
+{
+	memcpy(b + off, &v, 4);
+}
+static void put64(uint8_t *b, size_t off, uint64_t v)
+{
+	memcpy(b + off, &v, 8);
+}
+
+/* Two used pools (16-byte blocks with a free chain, and a full 512-byte
+ * one) in arena 0, as pymalloc leaves them. */
+static uint8_t *seed(unsigned pool_size, size_t *len)
+{
+	size_t head = ARRAY_HDR + ARRAY_LEN;
+	*len = head + 2 * pool_size;
+	uint8_t *b = calloc(1, *len);
+	if (!b)
+		abort();
+	/* chunk of 16 * 48 + 16 bytes, in use; bit 1 selects 3.8 */
+	put64(b, 0, 0x311 | (pool_size == 4096 ? 2 : 0));
+	put64(b, ARRAY_HDR + 0, ARENA_VA);
+	put64(b, ARRAY_HDR + 8, ARENA_VA + 2 * pool_size);
+	put32(b, ARRAY_HDR + 16, 62);
+	put32(b, ARRAY_HDR + 20, 64);
+	uint8_t *p0 = b + head, *p1 = b + head + pool_size;
+	put32(p0, 0, 3);                        /* count */
+	put64(p0, 8, ARENA_VA + 48 + 16);       /* freeblock: block 1 */
+	put64(p0, 48 + 16, ARENA_VA + 48 + 64); /* block 1 -> block 4 */
+	put32(p0, 36, 0);                       /* szidx */
+	put32(p0, 40, 48 + 5 * 16);             /* nextoffset */
+	put32(p0, 44, pool_size - 16);          /* maxnextoffset */
+	unsigned cap = (pool_size - 48) / 512;
+	put32(p1, 0, cap);
+	put32(p1, 36, 31);
+	put32(p1, 40, 48 + cap * 512);
+	put32(p1, 44, pool_size - 512);
+	return b;
+}
+
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+{
+	*bufs = malloc(2 * sizeof **bufs);
+	*lens = malloc(2 * sizeof **lens);
+	if (!*bufs || !*lens)
+		abort();
+	(*bufs)[0] = seed(16384, &(*lens)[0]);
+	(*bufs)[1] = seed(4096, &(*lens)[1]);
+	return 2;
+}
