@@ -36,7 +36,11 @@
 
 #define MAX_ARENAS  65536
 #define MAX_HEAPS   (1u << 20)
-#define WINDOW_SIZE (64u * 1024)
+/* Reads without a direct view (live processes) go through a window this
+ * large: at least 4 of the target's 64 KiB cache blocks, so they go
+ * straight to the process instead of filling the target's block cache
+ * with the whole heap. */
+#define WINDOW_SIZE (256u * 1024)
 
 enum region_kind { REGION_MAIN = 0, REGION_HEAP = 1 };
 
@@ -63,6 +67,7 @@ struct window {
 	size_t len;
 	const uint8_t *p;
 	uint8_t *buf;
+	uint64_t lo, hi; /* the range being walked: blocks are clipped to it */
 };
 
 struct walker {
@@ -144,6 +149,8 @@ static void window_range(struct window *win, uint64_t start, uint64_t end)
 {
 	win->len = 0;
 	win->p = NULL;
+	win->lo = start;
+	win->hi = end;
 	if (win->in->view && end > start) {
 		const void *p = win->in->view(win->in->ctx, start, end - start);
 		if (p) {
@@ -165,9 +172,14 @@ static int window_get(struct window *win, uint64_t addr, void *out, size_t n)
 		uint64_t blk = addr & ~(uint64_t)(WINDOW_SIZE - 1);
 		if (addr + n > blk + WINDOW_SIZE)
 			blk = addr;
-		if (win->in->read(win->in->ctx, blk, win->buf, WINDOW_SIZE) == 0) {
+		if (blk < win->lo && addr >= win->lo)
+			blk = win->lo;
+		size_t len = WINDOW_SIZE;
+		if (win->hi > addr + n && blk + len > win->hi)
+			len = (size_t)(win->hi - blk);
+		if (win->in->read(win->in->ctx, blk, win->buf, len) == 0) {
 			win->base = blk;
-			win->len = WINDOW_SIZE;
+			win->len = len;
 		} else if (win->in->read(win->in->ctx, addr, win->buf, 16) == 0) {
 			/* Near the end of a mapping: a short window. */
 			win->base = addr;
@@ -613,6 +625,29 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 	}
 }
 
+/* A large bin also links the first chunk of each size through
+ * fd_nextsize/bk_nextsize (malloc.c, _int_malloc's large bin insertion):
+ * where p has them, each must point back at p.  Large bin attacks
+ * overwrite bk_nextsize. */
+static void check_nextsize(struct walker *w, uint32_t ai, unsigned bin, uint64_t p)
+{
+	uint64_t ns[2], back;
+	if (rd(w, p + 32, ns, sizeof ns) < 0 || (!ns[0] && !ns[1]))
+		return;
+	for (int k = 0; k < 2; k++) {
+		/* fd_nextsize(p)->bk_nextsize == p, bk_nextsize(p)->fd_nextsize == p */
+		uint64_t q = ns[k];
+		if (!list_chunk_ok(w, q, (int)ai) || rd64(w, q + (k ? 32 : 40), &back) < 0 ||
+		    back != p) {
+			problem(w, "bin-link", p,
+				"arena 0x%" PRIx64 " large bin %u: chunk 0x%" PRIx64
+				" has %s 0x%" PRIx64 ", which does not point back",
+				w->arenas[ai].addr, bin, p, k ? "bk_nextsize" : "fd_nextsize", q);
+			return;
+		}
+	}
+}
+
 static void walk_bins(struct walker *w, uint32_t ai)
 {
 	const struct gw_layout *L = w->L;
@@ -650,6 +685,8 @@ static void walk_bins(struct walker *w, uint32_t ai)
 			if (sz < GW_MINSIZE || (i > 1 && bin_index(sz) != i))
 				problem(w, "bad-size", p, "bin %u holds a chunk of size %" PRIu64, i,
 					sz);
+			if (kind == HW_BIN_LARGE)
+				check_nextsize(w, ai, i, p);
 			if (list_add(w, p, kind, i, ai) < 0)
 				break;
 			ar->nbinned++;
