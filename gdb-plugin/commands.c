@@ -370,8 +370,11 @@ static PyObject *cmd_take(hwp_run *run, int argc, char **argv)
 		return PyErr_NoMemory();
 	}
 	int rc = 0;
-	if (vo.format == HW_FORMAT_TEXT)
-		fprintf(o.f, "snapshot %u%s%s%s of %s: %zu allocations\n", e->number,
+	/* The announcement goes where it does not change the summary's bytes:
+	 * before a text summary in the debugger, to stderr when the summary is
+	 * JSON/CSV or goes to a file (then the file is coretool summary's). */
+	FILE *say = vo.format == HW_FORMAT_TEXT && !o.path ? o.f : o.ef;
+	fprintf(say, "snapshot %u%s%s%s of %s: %zu allocations\n", e->number,
 			e->name ? " (" : "", e->name ? e->name : "", e->name ? ")" : "",
 			e->origin, hw_snapshot_count(e->snap));
 	rc = hw_render_summary(o.f, e->snap, &vo);
@@ -456,9 +459,6 @@ static PyObject *cmd_diff(hwp_run *run, int argc, char **argv)
 		hwp_fail(run->sub, "%s", hw_error_last());
 		return output_close(&o, run->sub, 0, 0);
 	}
-	if (exceeded)
-		fprintf(o.ef, "heapsnap diff: growth exceeds --max-growth %" PRIu64 " bytes\n",
-			vo.max_growth);
 	return output_close(&o, run->sub, 1, exceeded);
 }
 

@@ -163,7 +163,7 @@ def _run(sub, arg):
     if err:
         gdb.write(err, gdb.STDERR)
     if status and sub == "diff":
-        raise gdb.GdbError("heapsnap diff: the growth is above --max-growth")
+        raise gdb.GdbError("heapsnap diff: the total growth is above --max-growth")
 
 
 def _doc(sub, fallback):

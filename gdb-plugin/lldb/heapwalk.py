@@ -132,7 +132,7 @@ def heapsnap(debugger, command, result, internal_dict):
         if err:
             result.AppendWarning(err.rstrip("\n"))
         if status and sub == "diff":
-            raise _Fail("heapsnap diff: the growth is above --max-growth")
+            raise _Fail("heapsnap diff: the total growth is above --max-growth")
     except _Fail as e:
         result.SetError(str(e))
     except Exception as e:

@@ -16,6 +16,7 @@ hw_no_traceback "$hw_tmp/none.out"
 grep -q '^heapsnap: no process' "$hw_tmp/none.out" || fail "no-target error: $(cat "$hw_tmp/none.out")"
 
 hw_gdb -ex 'echo @@target\n' -ex 'heapsnap target' -ex 'echo @@end\n' \
+	-ex "heapsnap -o $hw_tmp/summary.gdb" -ex "heapsnap --format json -o $hw_tmp/summary.gdb.json" \
 	-ex 'heapsnap' -ex "heapsnap top -o $hw_tmp/top.gdb" \
 	-ex "heapsnap top --group-by size --limit 5 -o $hw_tmp/top-size.gdb" \
 	-ex "heapsnap top --format json -o $hw_tmp/top.gdb.json" \
@@ -47,6 +48,10 @@ cmp "$hw_tmp/top.ct" "$hw_tmp/top.gdb" || fail "heapsnap top -o differs from cor
 cmp "$hw_tmp/top.ct" "$hw_tmp/top.gdb-out" || fail "heapsnap top (gdb output) differs from coretool top"
 cmp "$hw_tmp/top-size.ct" "$hw_tmp/top-size.gdb" || fail "heapsnap top --group-by size differs"
 cmp "$hw_tmp/top.ct.json" "$hw_tmp/top.gdb.json" || fail "heapsnap top --format json differs"
+"$CORETOOL" summary "$core" >"$hw_tmp/summary.ct" || fail "coretool summary failed"
+"$CORETOOL" summary --format json "$core" >"$hw_tmp/summary.ct.json" || fail "coretool summary --format json failed"
+cmp "$hw_tmp/summary.ct" "$hw_tmp/summary.gdb" || fail "heapsnap -o differs from coretool summary"
+cmp "$hw_tmp/summary.ct.json" "$hw_tmp/summary.gdb.json" || fail "heapsnap --format json differs from coretool summary"
 "$CORETOOL" chunks "$core" >"$hw_tmp/chunks.ct" || fail "coretool chunks failed"
 cmp "$hw_tmp/chunks.ct" "$hw_tmp/chunks.gdb" || fail "heapsnap chunks differs from coretool chunks"
 "$CORETOOL" check "$core" >"$hw_tmp/check.ct"

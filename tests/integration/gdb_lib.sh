@@ -67,3 +67,33 @@ for a in sorted(want):
         sys.exit(1)
 PY
 }
+
+# hw_check_diff TRUTH DIFF_JSON SUMMARY_JSON: the diff between the two
+# breakpoints (heapsnap diff --group-by size --limit 0 --format json) is
+# exactly what gdb_inferior wrote it allocated: count, usable bytes, and
+# the count per usable size.
+hw_check_diff() {
+	$HW_PY - "$1" "$2" "$3" <<'PY'
+import collections, json, sys
+truth = open(sys.argv[1]).read().split("\n")
+count = int(truth[0].split()[1]); nbytes = int(truth[1].split()[1])
+sizes = collections.Counter(int(l.split()[1]) for l in truth[2:] if l.startswith("size "))
+d = json.load(open(sys.argv[2]))
+summary = json.load(open(sys.argv[3]))
+if summary.get("glibc") is None:
+    print("FAIL: heapsnap found no glibc heap")
+    sys.exit(1)
+dc = d["new"]["count"] - d["old"]["count"]
+db = d["new"]["bytes"] - d["old"]["bytes"]
+if (dc, db) != (count, nbytes):
+    print("FAIL: diff totals %+d blocks %+d bytes, the program allocated %d blocks %d bytes" % (dc, db, count, nbytes))
+    sys.exit(1)
+got = collections.Counter()
+for g in d["groups"]:
+    if g["count_diff"]:
+        got[int(g["key"])] += g["count_diff"]
+if got != sizes:
+    print("FAIL: per-size growth differs: heapsnap %s, program %s" % (sorted(got.items()), sorted(sizes.items())))
+    sys.exit(1)
+PY
+}

@@ -19,6 +19,8 @@ hw_gdb -ex 'break hw_bp_first' -ex 'break hw_bp_second' -ex "run $truth" \
 	-ex "heapsnap chunks --state free --format json -o $hw_tmp/free.json" \
 	-ex 'echo @@freed\n' -ex 'p/x hw_freed' -ex 'echo @@end\n' \
 	-ex "heapsnap diff --group-by size --limit 0 --format json -o $hw_tmp/diff.json" \
+	-ex 'echo @@gate\n' -ex 'heapsnap diff before after --max-growth 1KiB -o /dev/null' \
+	-ex 'heapsnap diff before after --max-growth 1GiB -o /dev/null' -ex 'echo @@end\n' \
 	-ex "heapsnap before --format json -o $hw_tmp/sum1.json" \
 	-ex 'heapsnap via --through-debugger' \
 	-ex "heapsnap chunks after -o $hw_tmp/chunks.direct" -ex "heapsnap chunks via -o $hw_tmp/chunks.via" \
@@ -41,6 +43,10 @@ fs=$(hw_between "$out" @@fs_base @@take1 | sed -n 's/^\$1 = //p')
 [[ -n $fs ]] || fail "gdb printed no fs_base"
 grep -q "fs_base $fs\$" "$hw_tmp/target" || fail "fs_base $fs not passed on: $(cat "$hw_tmp/target")"
 
+# --max-growth: an error after the output when the growth is above it
+[[ $(hw_between "$out" @@gate @@end) == 'heapsnap diff: the total growth is above --max-growth' ]] ||
+	fail "--max-growth: $(hw_between "$out" @@gate @@end)"
+
 # 3. every error is one line naming the subcommand
 errs=$(hw_between "$out" @@errors @@end)
 n=$(printf '%s\n' "$errs" | grep -c .)
@@ -50,29 +56,7 @@ printf '%s\n' "$errs" | grep -v -q '^heapsnap' && fail "an error line not from h
 # 4. the snapshots and the exact diff
 hw_between "$out" @@take1 @@end | grep -q '^snapshot 1 (before) of pid ' || fail "first snapshot not announced"
 hw_between "$out" @@list @@end | grep -q -E '^ +2  after ' || fail "list lacks 'after': $(hw_between "$out" @@list @@end)"
-$HW_PY - "$truth" "$hw_tmp/diff.json" "$hw_tmp/sum1.json" <<'PY' || exit 1
-import collections, json, sys
-truth = open(sys.argv[1]).read().split("\n")
-count = int(truth[0].split()[1]); nbytes = int(truth[1].split()[1])
-sizes = collections.Counter(int(l.split()[1]) for l in truth[2:] if l.startswith("size "))
-d = json.load(open(sys.argv[2]))
-summary = json.load(open(sys.argv[3]))
-if summary.get("glibc") is None:
-    print("FAIL: heapsnap found no glibc heap")
-    sys.exit(1)
-dc = d["new"]["count"] - d["old"]["count"]
-db = d["new"]["bytes"] - d["old"]["bytes"]
-if (dc, db) != (count, nbytes):
-    print("FAIL: diff totals %+d blocks %+d bytes, the program allocated %d blocks %d bytes" % (dc, db, count, nbytes))
-    sys.exit(1)
-got = collections.Counter()
-for g in d["groups"]:
-    if g["count_diff"]:
-        got[int(g["key"])] += g["count_diff"]
-if got != sizes:
-    print("FAIL: per-size growth differs: heapsnap %s, program %s" % (sorted(got.items()), sorted(sizes.items())))
-    sys.exit(1)
-PY
+hw_check_diff "$truth" "$hw_tmp/diff.json" "$hw_tmp/sum1.json" || exit 1
 # reading through gdb (Inferior.read_memory: remote targets' path) finds the same
 cmp "$hw_tmp/chunks.direct" "$hw_tmp/chunks.via" || fail "chunks through gdb differ from chunks through /proc/PID/mem"
 grep -q '^snapshot [0-9]* (via) of pid [0-9]* through the debugger' "$out" || fail "the via snapshot not announced"

@@ -56,20 +56,7 @@ hw_no_traceback "$hw_tmp/live.out"
 grep -q '^ok 2$' "$hw_tmp/inferior.out" || fail "the inferior did not finish correctly: $(tail -5 "$hw_tmp/live.out")"
 grep -q 'exited with status = 0 ' "$hw_tmp/live.out" || fail "the inferior did not exit with 0"
 grep -q '^kind: live$' "$hw_tmp/live.out" || fail "not opened as a live process"
-$HW_PY - "$truth" "$hw_tmp/diff.json" "$hw_tmp/sum1.json" <<'PY' || exit 1
-import collections, json, sys
-truth = open(sys.argv[1]).read().split("\n")
-count = int(truth[0].split()[1]); nbytes = int(truth[1].split()[1])
-d = json.load(open(sys.argv[2]))
-if json.load(open(sys.argv[3])).get("glibc") is None:
-    print("FAIL: heapsnap found no glibc heap")
-    sys.exit(1)
-dc = d["new"]["count"] - d["old"]["count"]
-db = d["new"]["bytes"] - d["old"]["bytes"]
-if (dc, db) != (count, nbytes):
-    print("FAIL: lldb diff totals %+d blocks %+d bytes, the program allocated %d blocks %d bytes" % (dc, db, count, nbytes))
-    sys.exit(1)
-PY
+hw_check_diff "$truth" "$hw_tmp/diff.json" "$hw_tmp/sum1.json" || exit 1
 # lldb-14 gives no fs_base: the plugin found each thread's in memory
 hw_between "$hw_tmp/live.out" @@freed @@end | grep -v '^(lldb)' >"$hw_tmp/freed"
 hw_check_freed "$hw_tmp/freed" "$hw_tmp/free.json" || exit 1
