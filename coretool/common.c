@@ -219,14 +219,14 @@ int ct_view_parse(const ct_view_verb *v, int argc, char **argv, hw_view_options 
 	int opt;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	/* leading ':': a missing value is ':', an unknown option '?' */
+	while ((opt = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+		if (opt == ':')
+			return ct_usage_error(v->name, "%s needs a value", argv[optind - 1]);
 		if (opt == '?') {
-			const char *bad = optopt ? NULL : argv[optind - 1];
-			if (optopt && optopt < 256)
-				return ct_usage_error(v->name, "-%c needs a value or is unknown", optopt);
 			if (optopt)
-				return ct_usage_error(v->name, "%s needs a value", argv[optind - 1]);
-			return ct_usage_error(v->name, "unknown option %s", bad ? bad : "");
+				return ct_usage_error(v->name, "unknown option -%c", optopt);
+			return ct_usage_error(v->name, "unknown option %s", argv[optind - 1]);
 		}
 		int r = ct_common_option(c, opt, optarg);
 		if (r < 0)

@@ -15,6 +15,26 @@ core=$(hw_dump_core "$hw_tmp/c" "$PROGS/glibc_heap" "$hw_tmp/c/truth" core) ||
 grep -q 'heap OK' "$hw_tmp/c/check" || fail "check does not say the heap is OK"
 rm -f "$core"
 
+# a live process (--pid): the same heap, walked stopped and resumed; diff in
+# any mix: its snapshot file against the live process itself
+mkdir "$hw_tmp/l"
+"$PROGS/glibc_heap" "$hw_tmp/l/truth" pause &
+pid=$!
+hw_wait_file "$hw_tmp/l/truth" || fail "the test program wrote no truth"
+exp=$(awk '$1 == "mallinfo2" { $1 = ""; print substr($0, 2) }' "$hw_tmp/l/truth")
+got=$("$CORETOOL" summary --format json --pid "$pid" | "$py" -c '
+import json, sys
+m = json.load(sys.stdin)["glibc"]["mallinfo2"]
+print(" ".join(str(m[k]) for k in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")))')
+[[ $got == "$exp" ]] || fail "live summary mallinfo2 '$got', the program's '$exp'"
+"$CORETOOL" snap --pid "$pid" -o "$hw_tmp/l/live.hsnap" >/dev/null || fail "snap --pid"
+"$CORETOOL" diff --max-growth 0 --group-by size "$hw_tmp/l/live.hsnap" --pid "$pid" >"$hw_tmp/l/diff" ||
+	fail "diff of a live process and its own snapshot: exit $? $(head -3 "$hw_tmp/l/diff")"
+sleep 0.1
+grep -q '^State:.*[tT]' /proc/"$pid"/status && fail "process left stopped"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+
 # CPython: the script's own classes, exactly N instances each
 pyexe=/usr/bin/python3.11
 [[ -x $pyexe ]] || pyexe=$(hw_pythons | awk 'NR == 1 { print $2 }')
