@@ -8,17 +8,18 @@
 #    interrupted by signals all along;
 #  - exec: a traced shell execs the program: the preload carries on;
 #  - fork: the child's core holds the child's view of the table;
+#  - live: the same read from the running process (--pid);
 #  - the program's output is the same with and without the tracer.
 . "$top_srcdir/tests/lib.sh"
 
 READ="$PROGS/read_trace"
 LEAKS="$PROGS/trace_leaks"
 
-# check_truth DIR: every "function count bytes" line the program printed
+# check_truth DIR [TARGET]: every "function count bytes" line the program printed
 # must be what the tracer's table says for that function (0 0 = absent).
 check_truth() {
-	local dir=$1 core
-	core=$(ls "$dir"/core* 2>/dev/null | head -n 1)
+	local dir=$1 core=${2:-}
+	[[ -n $core ]] || core=$(ls "$dir"/core* 2>/dev/null | head -n 1)
 	[[ -n $core ]] || fail "$dir: no core (stderr: $(head -c 300 "$dir/stderr"))"
 	"$READ" "$core" function >"$dir/read" 2>"$dir/read.err" ||
 		fail "read_trace failed: $(cat "$dir/read.err")"
@@ -59,6 +60,20 @@ mkdir -p "$hw_tmp/fork"
 (cd "$hw_tmp/fork" && ulimit -c unlimited && exec "$CORETOOL" trace -- "$LEAKS" fork 1000 64) \
 	>"$hw_tmp/fork/stdout" 2>"$hw_tmp/fork/stderr" || fail "fork: parent failed"
 check_truth "$hw_tmp/fork"
+
+# a live process: the same tables read through /proc/PID/mem (stopped,
+# read, resumed)
+mkdir -p "$hw_tmp/live"
+"$CORETOOL" trace -- "$LEAKS" live 700 40 >"$hw_tmp/live/stdout" 2>"$hw_tmp/live/stderr" &
+livepid=$!
+for ((i = 0; i < 100; i++)); do
+	[[ -f $hw_tmp/live/stdout && $(wc -l <"$hw_tmp/live/stdout") -ge 6 ]] && break
+	sleep 0.1
+done
+check_truth "$hw_tmp/live" "--pid=$livepid"
+kill -0 $livepid || fail "live: the process did not survive being read"
+kill $livepid
+wait $livepid 2>/dev/null
 
 # behaviour unchanged: same output with and without the tracer
 want=$(printf 'b\na\nc\n' | sort | sha256sum)

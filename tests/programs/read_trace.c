@@ -4,7 +4,7 @@
  * function, or its file:line), the recorded count and requested bytes and
  * the sampling-weighted estimates:
  *
- *   read_trace CORE function|lineno|stack2
+ *   read_trace CORE|--pid=PID function|lineno|stack2
  *
  * stack2 keys are "FUNCTION@FILE:LINE<CALLER": the innermost frame and the
  * function of the next one.
@@ -78,7 +78,10 @@ int main(int argc, char **argv)
 	by_line = !strcmp(argv[2], "lineno");
 	by_stack2 = !strcmp(argv[2], "stack2");
 	hw_target *t;
-	if (hw_target_open_core(&t, argv[1], NULL) != HW_OK) {
+	int rc = strncmp(argv[1], "--pid=", 6) == 0
+			 ? hw_target_open_pid(&t, (pid_t)atoi(argv[1] + 6), NULL)
+			 : hw_target_open_core(&t, argv[1], NULL);
+	if (rc != HW_OK) {
 		fprintf(stderr, "read_trace: %s: %s\n", argv[1], hw_error_last());
 		return 3;
 	}

@@ -17,6 +17,8 @@
  *                            K/2 of them, keeps K from leak_child, aborts
  *   trace_leaks sample K S   only leak_a (K blocks of S bytes) plus churn,
  *                            for sampled mode
+ *   trace_leaks live K S     as basic, but instead of aborting it closes
+ *                            stdout and waits to be read live and killed
  *
  * Functions are noinline so that each is the caller of its allocations.
  */
@@ -148,7 +150,8 @@ int main(int argc, char **argv)
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
 	kept = malloc(sizeof(void *) * (10 * k + 16));
-	if (!strcmp(argv[1], "basic")) {
+	int live = !strcmp(argv[1], "live");
+	if (!strcmp(argv[1], "basic") || live) {
 		leak_a(k, s);
 		leak_b(2 * k, s / 2 + 8);
 		leak_calloc(k, s);
@@ -213,5 +216,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fflush(stdout);
+	if (live) {
+		fclose(stdout); /* the test waits for the truth file to be complete */
+		for (;;)
+			pause();
+	}
 	abort();
 }
