@@ -1,0 +1,181 @@
+/*
+ * fuzz_glibc.c: the glibc walker (walk.c) on arbitrary bytes.  The input is
+ * a memory image: its first LIBC_LEN bytes are libc's data at LIBC_VA
+ * (main_arena at +0, mp_ at +MP_OFF), the rest an anonymous mapping at
+ * HEAP_VA, mp_.sbrk_base's heap, whose first chunk is the thread's tcache.
+ * Byte 0 of the image (main_arena.mutex, which the walker never reads)
+ * picks the glibc version whose layout is used (2.26 to 2.41), so every
+ * table row is exercised.  The walk must never crash, hang or grow without
+ * bound.  Seeds: a healthy 2.36 heap (used, fastbin, unsorted, tcache'd
+ * chunks and top) and the same heap under 2.26 and 2.31 layouts.
+ */
+#include "../../libheapwalk/glibc/glibc_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LIBC_VA  0x7f0000000000ull
+#define LIBC_LEN 0x1000u
+#define MP_OFF   0x900u
+#define HEAP_VA  0x555500000000ull
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
+
+struct image {
+	const uint8_t *b;
+	size_t len;
+};
+
+static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct image *m = ctx;
+	size_t lib = m->len < LIBC_LEN ? m->len : LIBC_LEN;
+	if (addr >= LIBC_VA && addr - LIBC_VA <= lib && len <= lib - (addr - LIBC_VA)) {
+		memcpy(buf, m->b + (addr - LIBC_VA), len);
+		return 0;
+	}
+	size_t heap = m->len - lib;
+	if (addr >= HEAP_VA && addr - HEAP_VA <= heap && len <= heap - (addr - HEAP_VA)) {
+		memcpy(buf, m->b + lib + (addr - HEAP_VA), len);
+		return 0;
+	}
+	return 1;
+}
+
+static const void *img_view(void *ctx, uint64_t addr, size_t len)
+{
+	const struct image *m = ctx;
+	if (m->len <= LIBC_LEN || addr < HEAP_VA)
+		return NULL;
+	size_t heap = m->len - LIBC_LEN;
+	if (addr - HEAP_VA <= heap && len <= heap - (addr - HEAP_VA))
+		return m->b + LIBC_LEN + (addr - HEAP_VA);
+	return NULL;
+}
+
+static int on_alloc(void *ctx, const hw_alloc *a)
+{
+	(void)a;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static void on_problem(void *ctx, const hw_problem *p)
+{
+	(void)ctx;
+	(void)p;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct image img = {data, size};
+	struct gw_input in;
+	memset(&in, 0, sizeof in);
+	int minor = 26 + (size ? data[0] % 16 : 10);
+	if (gw_layout_for_version(&in.layout, 2, minor) != HW_OK)
+		return 0;
+	uint64_t tc = HEAP_VA + 16;
+	struct gw_map maps[2] = {
+		{HEAP_VA, HEAP_VA + (size > LIBC_LEN ? size - LIBC_LEN : 0), HW_PERM_R | HW_PERM_W,
+		 1},
+		{LIBC_VA, LIBC_VA + LIBC_LEN, HW_PERM_R | HW_PERM_W, 0},
+	};
+	in.main_arena = LIBC_VA;
+	in.mp = LIBC_VA + MP_OFF;
+	in.tcaches = &tc;
+	in.n_tcaches = 1;
+	in.maps = maps;
+	in.n_maps = size > LIBC_LEN ? 2 : 1;
+	if (size <= LIBC_LEN)
+		in.maps = &maps[1];
+	in.read = img_read;
+	in.ctx = &img;
+	uint64_t n = 0;
+	hw_visitor v = {on_alloc, on_problem, &n};
+	hw_glibc_summary s;
+	memset(&s, 0, sizeof s);
+	gw_walk(&in, &v, &s);
+	/* and once more through a direct view of the heap, as on cores */
+	in.view = img_view;
+	gw_walk(&in, &v, &s);
+	return 0;
+}
+
+/* ---- seeds ---- */
+
+#define SEED_HEAP 0x2000u
+
+static void put64(uint8_t *img, uint64_t addr, uint64_t v)
+{
+	uint64_t off = addr >= LIBC_VA ? addr - LIBC_VA : LIBC_LEN + (addr - HEAP_VA);
+	if (off > LIBC_LEN + SEED_HEAP - 8)
+		abort();
+	memcpy(img + off, &v, 8);
+}
+
+static uint8_t *seed(int minor, size_t *len)
+{
+	const size_t heap = SEED_HEAP;
+	uint8_t *img = calloc(1, LIBC_LEN + heap);
+	struct gw_layout L;
+	if (!img || gw_layout_for_version(&L, 2, minor) != HW_OK)
+		abort();
+	img[0] = (uint8_t)(minor - 26);
+	uint64_t a = LIBC_VA, mp = LIBC_VA + MP_OFF, h = HEAP_VA;
+	/* the tcache struct, then used, fastbin, used, unsorted, used,
+	 * tcache'd, used chunks, then top */
+	uint64_t tcs = (L.tc_size + 8 + 15) & ~15ull;
+	uint64_t c[8], sz[8] = {tcs, 0x20, 0x20, 0x30, 0x100, 0x40, 0x30, 0x20};
+	c[0] = h;
+	for (int i = 1; i < 8; i++)
+		c[i] = c[i - 1] + sz[i - 1];
+	uint64_t top = c[7] + sz[7];
+	for (int i = 0; i < 8; i++)
+		put64(img, c[i] + 8, sz[i] | (i == 5 ? 0 : 1));
+	put64(img, c[5], 0x100);
+	put64(img, top + 8, (h + heap - top) | 1);
+	put64(img, a + L.ms_next, a);
+	put64(img, a + L.ms_top, top);
+	put64(img, a + L.ms_system_mem, heap);
+	for (unsigned i = 1; i < GW_NBINS; i++) {
+		uint64_t b = a + L.ms_bins + (uint64_t)(i - 1) * 16 - 16;
+		put64(img, b + 16, b);
+		put64(img, b + 24, b);
+	}
+	uint64_t safe_fd = L.safe_linking ? (c[2] + 16) >> 12 : 0;
+	put64(img, a + L.ms_fastbins, c[2]);
+	put64(img, c[2] + 16, safe_fd);
+	uint64_t ub = a + L.ms_bins - 16;
+	put64(img, ub + 16, c[4]);
+	put64(img, ub + 24, c[4]);
+	put64(img, c[4] + 16, ub);
+	put64(img, c[4] + 24, ub);
+	/* tcache bin 1 (chunk 0x30) holds c[6] */
+	uint64_t t = h + 16;
+	if (L.tc_count_width == 2) {
+		uint16_t one = 1;
+		memcpy(img + LIBC_LEN + (t - h) + L.tc_counts + 2, &one, 2);
+	} else {
+		img[LIBC_LEN + (t - h) + L.tc_counts + 1] = 1;
+	}
+	put64(img, t + L.tc_entries + 8, c[6] + 16);
+	put64(img, c[6] + 16, L.safe_linking ? (c[6] + 16) >> 12 : 0);
+	put64(img, mp + L.mp_sbrk_base, h);
+	put64(img, mp + L.mp_tcache_bins, 64);
+	put64(img, mp + L.mp_tcache_count, 7);
+	*len = LIBC_LEN + heap;
+	return img;
+}
+
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+{
+	static const int minors[] = {36, 26, 31};
+	*bufs = malloc(3 * sizeof **bufs);
+	*lens = malloc(3 * sizeof **lens);
+	if (!*bufs || !*lens)
+		abort();
+	for (int i = 0; i < 3; i++)
+		(*bufs)[i] = seed(minors[i], &(*lens)[i]);
+	return 3;
+}
