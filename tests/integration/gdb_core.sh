@@ -67,4 +67,18 @@ assert all(g["count_diff"] == 0 and g["bytes_diff"] == 0 for g in d["groups"]), 
 PY
 # show with a snapshot: no hex dump (the memory may have changed since)
 hw_between "$out" @@show @@end | grep -q -i 'used' || fail "show 1 fresh[5]: $(hw_between "$out" @@show @@end)"
+# a CPython core: pymalloc and Python type names through the plugin too
+if [[ -x /usr/bin/python3.11 ]]; then
+	mkdir "$hw_tmp/py"
+	pycore=$(hw_dump_core "$hw_tmp/py" /usr/bin/python3.11 -c \
+		'import os; keep = [dict(a=i) for i in range(3000)]; os.abort()') || fail "no core of python3.11"
+	hw_gdb -ex "heapsnap --format json -o $hw_tmp/py.sum.json" \
+		-ex "heapsnap top --group-by type -o $hw_tmp/py.gdb" /usr/bin/python3.11 "$pycore" >"$hw_tmp/py.out"
+	hw_no_traceback "$hw_tmp/py.out"
+	"$CORETOOL" top --group-by type "$pycore" >"$hw_tmp/py.ct" || fail "coretool top on the python core"
+	cmp "$hw_tmp/py.ct" "$hw_tmp/py.gdb" || fail "heapsnap top --group-by type differs on a CPython core"
+	grep -q -E '^ .* dict$' "$hw_tmp/py.gdb" || fail "no dict group: $(head -20 "$hw_tmp/py.gdb")"
+	$HW_PY -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["pymalloc"] is None)' "$hw_tmp/py.sum.json" ||
+		fail "heapsnap found no pymalloc in a CPython core"
+fi
 echo "ok"
