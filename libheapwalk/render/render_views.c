@@ -156,6 +156,12 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			   " bytes) in %zu groups\n",
 			hw_group_key_name(k), states_name(o), total.count,
 			hw_human(total.bytes, h, sizeof h), total.bytes, ng);
+		if (s->slack) {
+			hw_count tr = hw_grouping_total_requested(g);
+			fprintf(f, "requested by the program (the tracer's records): %s (%" PRIu64
+				   " bytes) for %" PRIu64 " of them\n",
+				hw_human(tr.bytes, h, sizeof h), tr.bytes, tr.count);
+		}
 		hw_text_filters(f, o);
 		fprintf(f, "\n%14s %10s %10s  %s\n", "bytes", "", "count", hw_group_key_name(k));
 		for (size_t i = 0; i < shown; i++) {
