@@ -118,6 +118,8 @@ int hwt_init(void)
 
 #define enter hwt_enter
 #define leave hwt_leave
+/* Python frames too when this thread runs CPython code (holds the GIL). */
+#define PY() (hwt_python_gil_held() ? 2 : 0)
 
 HWT_EXPORT void *malloc(size_t n)
 {
@@ -125,7 +127,7 @@ HWT_EXPORT void *malloc(size_t n)
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 0);
+		hwt_record(p, n, CALLER(), PY());
 	leave();
 	return p;
 }
@@ -158,7 +160,7 @@ HWT_EXPORT void *calloc(size_t n, size_t m)
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, CALLER(), 0);
+		hwt_record(p, n * m, CALLER(), PY());
 	leave();
 	return p;
 }
@@ -188,7 +190,7 @@ HWT_EXPORT void *realloc(void *p, size_t n)
 {
 	if (!enter())
 		return __libc_realloc(p, n);
-	void *q = realloc_common(p, n, CALLER(), 0, NULL, 0);
+	void *q = realloc_common(p, n, CALLER(), PY(), NULL, 0);
 	leave();
 	return q;
 }
@@ -205,14 +207,14 @@ HWT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
 	}
 	void *q;
 	if (real_reallocarray) {
-		q = realloc_common(p, n, CALLER(), 0, real_reallocarray, m);
+		q = realloc_common(p, n, CALLER(), PY(), real_reallocarray, m);
 	} else {
 		size_t b;
 		if (__builtin_mul_overflow(n, m, &b)) {
 			errno = ENOMEM;
 			q = NULL;
 		} else {
-			q = realloc_common(p, b, CALLER(), 0, NULL, 0);
+			q = realloc_common(p, b, CALLER(), PY(), NULL, 0);
 		}
 	}
 	leave();
@@ -225,7 +227,7 @@ HWT_EXPORT void *memalign(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 0);
+		hwt_record(p, n, CALLER(), PY());
 	leave();
 	return p;
 }
@@ -255,7 +257,7 @@ HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 			*out = p;
 	}
 	if (rc == 0 && hwt_sample(n))
-		hwt_record(*out, n, CALLER(), 0);
+		hwt_record(*out, n, CALLER(), PY());
 	leave();
 	return rc;
 }
@@ -266,7 +268,7 @@ HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 0);
+		hwt_record(p, n, CALLER(), PY());
 	leave();
 	return p;
 }
@@ -277,7 +279,7 @@ HWT_EXPORT void *valloc(size_t n)
 		return __libc_valloc(n);
 	void *p = __libc_valloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 0);
+		hwt_record(p, n, CALLER(), PY());
 	leave();
 	return p;
 }
@@ -288,7 +290,7 @@ HWT_EXPORT void *pvalloc(size_t n)
 		return __libc_pvalloc(n);
 	void *p = __libc_pvalloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 0);
+		hwt_record(p, n, CALLER(), PY());
 	leave();
 	return p;
 }

@@ -16,6 +16,10 @@
  * computed (the reader does that from the core, decoding co_linetable).
  * Each code object a site names is referenced once (hwt_python_keep).
  *
+ * The malloc family's hooks ask hwt_python_gil_held() too: a C extension
+ * calling malloc directly under the GIL (numpy's array data) gets the
+ * Python frames above it, and its full native stack.
+ *
  * Only the C API is used, looked up with dlsym: Debian's python3.11 links
  * libpython statically and is stripped, but exports the API.
  */
@@ -75,6 +79,7 @@ static const struct frame_layout layouts[] = {
 
 static const struct frame_layout *layout;
 static void *(*get_tstate)(void);
+static void *(*this_thread_tstate)(void); /* PyGILState_GetThisThreadState */
 static void (*py_incref)(void *);
 static uint64_t code_type; /* &PyCode_Type */
 static py_allocator orig_mem, orig_obj;
@@ -118,6 +123,21 @@ void hwt_python_capture(struct hwt_stack *s)
 	next:
 		f = next;
 	}
+}
+
+/* Does this thread hold the GIL (so its frames are stable and Py_IncRef
+ * is allowed)?  Up to 3.11 the "current" thread state is the GIL
+ * holder's, whichever thread asks: compare it with this thread's own.
+ * From 3.12 it is a thread-local, NULL while this thread is detached. */
+int hwt_python_gil_held(void)
+{
+	const struct frame_layout *L = __atomic_load_n(&layout, __ATOMIC_ACQUIRE);
+	if (!L)
+		return 0;
+	void *ts = get_tstate();
+	if (!ts)
+		return 0;
+	return L->minor >= 12 || ts == this_thread_tstate();
 }
 
 void hwt_python_keep(uint64_t code)
@@ -221,9 +241,10 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	if (!tsget)
 		tsget = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");
 	void *incref = dlsym(RTLD_DEFAULT, "Py_IncRef");
+	void *this_ts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
 	void *ctype = dlsym(RTLD_DEFAULT, "PyCode_Type");
 	hwt_self.busy = busy;
-	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype)
+	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype || !this_ts)
 		return -2;
 	uint64_t hex;
 	unsigned minor = parse_version(get_version(), &hex);
@@ -235,6 +256,7 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	if (!L)
 		return -3;
 	get_tstate = (void *(*)(void))tsget;
+	this_thread_tstate = (void *(*)(void))this_ts;
 	py_incref = (void (*)(void *))incref;
 	code_type = (uint64_t)(uintptr_t)ctype;
 	hwt_root->python_version = hex;

@@ -66,7 +66,7 @@ void hwt_record(void *p, size_t size, uint64_t caller, int python)
 	/* Under a PyMem hook the Python frames say where the allocation came
 	 * from; the native stack is the interpreter's loop: keep its caller
 	 * (which C function made the block) and spare the unwinder. */
-	hwt_native_capture(&st, caller, python && st.n_python ? 1 : hwt_root->native_frames);
+	hwt_native_capture(&st, caller, python == 1 && st.n_python ? 1 : hwt_root->native_frames);
 	uint32_t site = hwt_site_intern(&st);
 	if (!site) {
 		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);

@@ -128,13 +128,16 @@ void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want);
 void hwt_python_capture(struct hwt_stack *s);
 /* Exported: install the PyMem hooks (called by sitecustomize, GIL held). */
 HWT_EXPORT int heapwalk_trace_python_install(void);
+/* 1 when this thread holds a CPython GIL (hooks installed). */
+int hwt_python_gil_held(void);
 /* Take one reference on a code object (Py_IncRef). */
 void hwt_python_keep(uint64_t code);
 
 /* ---- record.c: the common path of every hook ---- */
 /* Called with hwt_self.busy set, for an allocation hwt_sample() chose:
- * captures the stack (with Python frames when python is nonzero) and
- * records p. */
+ * captures the stack and records p.  python: 0 native only; 1 from a
+ * PyMem hook (Python frames, and only the native caller); 2 from the
+ * malloc family under the GIL (Python frames and the full native stack). */
 void hwt_record(void *p, size_t size, uint64_t caller, int python);
 /* The sampling decision's slow path (seeding, a sample taken). */
 int hwt_sample_slow(size_t n);

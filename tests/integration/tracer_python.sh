@@ -5,7 +5,8 @@
 # runs under `coretool trace`; the sites read back from its kernel core must
 # give that line, its function and its caller with exactly N allocations.
 # Python frames come from the recorded code objects' line tables, decoded
-# per version.  A missing interpreter is a SKIP, never a silent pass.
+# per version.  Also a line calling libc's malloc directly under the GIL
+# (ctypes.PyDLL): the malloc hook records the Python frames too.  A missing interpreter is a SKIP, never a silent pass.
 . "$top_srcdir/tests/lib.sh"
 
 READ="$PROGS/read_trace"
@@ -24,12 +25,19 @@ while read -r label py; do
 		fail "$label: read_trace: $(cat "$dir/read.err")"
 	head -n 1 "$dir/read" | grep -q '^# mode all .* problems 0 python 30' ||
 		fail "$label: summary: $(head -n 1 "$dir/read")"
-	read -r key count <"$dir/stdout"
-	got=$(awk -F'\t' -v k="$key" '$1 == k { print $2 }' "$dir/read")
-	[[ $got == "$count" ]] ||
-		fail "$label: $key: tracer says '${got:-nothing}', the script kept $count" \
-			"(lines of the script seen: $(grep -F "$SCRIPT" "$dir/read" | head -n 5 | tr '\t\n' ' ;'))"
-	echo "ok $label: $key $count"
+	while read -r key count size; do
+		read="$dir/read"
+		if [[ -n $size ]]; then
+			read="$dir/read.$size"
+			"$READ" "$core" stack2 "$size" >"$read" 2>"$dir/read.err" ||
+				fail "$label: read_trace: $(cat "$dir/read.err")"
+		fi
+		got=$(awk -F'\t' -v k="$key" '$1 == k { print $2 }' "$read")
+		[[ $got == "$count" ]] ||
+			fail "$label: $key: tracer says '${got:-nothing}', the script kept $count${size:+ of $size bytes}" \
+				"(lines of the script seen: $(grep -F "$SCRIPT" "$read" | head -n 5 | tr '\t\n' ' ;'))"
+		echo "ok $label: $key $count${size:+ blocks of $size bytes}"
+	done <"$dir/stdout"
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
 exit 0

@@ -4,7 +4,9 @@
  * function, or its file:line), the recorded count and requested bytes and
  * the sampling-weighted estimates:
  *
- *   read_trace CORE|--pid=PID function|lineno|stack2
+ *   read_trace CORE|--pid=PID function|lineno|stack2 [SIZE]
+ *
+ * With SIZE, only entries whose requested size is SIZE are counted.
  *
  * stack2 keys are "FUNCTION@FILE:LINE<CALLER": the innermost frame and the
  * function of the next one.
@@ -27,6 +29,7 @@ static struct group *groups;
 static size_t ngroups, capgroups;
 static hw_tracer *tr;
 static int by_line, by_stack2;
+static long only_size = -1;
 
 static struct group *group_of(const char *key)
 {
@@ -49,6 +52,8 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 {
 	hw_frame fr[256];
 	size_t n = 256;
+	if (only_size >= 0 && requested != (uint64_t)only_size)
+		return 0;
 	char key[512] = "?";
 	if (hw_tracer_site_frames(tr, site, fr, &n) == HW_OK && n > 0) {
 		if (by_stack2)
@@ -71,7 +76,9 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
+	if (argc == 4)
+		only_size = atol(argv[3]);
+	if (argc != 3 && argc != 4) {
 		fprintf(stderr, "usage: read_trace CORE function|lineno|stack2\n");
 		return 2;
 	}

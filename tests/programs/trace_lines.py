@@ -2,7 +2,9 @@
 # construction, for the tracer's Python tests.  Run under `coretool trace`,
 # it prints its truth, "FUNCTION@FILE:LINE<CALLER COUNT" for the line that keeps exactly
 # COUNT objects alive (instances of a __slots__ class: no free list, no
-# dict, one block each), then os.abort()s for a core.  LINE-B (a nested
+# dict, one block each), and "... COUNT SIZE" for the line that keeps
+# exactly COUNT blocks of SIZE bytes from libc's malloc called directly
+# under the GIL (through ctypes.PyDLL), then os.abort()s for a core.  LINE-B (a nested
 # function) gives the reader deeper stacks and a <listcomp> frame.
 #
 #   python trace_lines.py N
@@ -26,6 +28,16 @@ def leak_py(n, kept):
         kept[i] = Leaf(i)  # LINE-A: one Leaf per iteration, nothing else
 
 
+def leak_native(n, kept):
+    import ctypes
+
+    libc = ctypes.PyDLL(None)  # PyDLL: the call keeps the GIL
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    for i in range(n):
+        kept.append(libc.malloc(777))  # LINE-C: one malloc(777) per iteration
+
+
 def deeper(n, kept):
     def inner(k):
         return [Big() for _ in range(k)]  # LINE-B: a list and k Bigs
@@ -36,7 +48,7 @@ def deeper(n, kept):
 def line_of(marker):
     with open(__file__) as f:
         for number, text in enumerate(f, 1):
-            if text.rstrip().endswith("# " + marker + ": one Leaf per iteration, nothing else"):
+            if text.lstrip().startswith("kept") and "# " + marker + ":" in text:
                 return number
     raise SystemExit("marker not found")
 
@@ -47,8 +59,11 @@ def main():
     leak_py(n, kept)
     more = []
     deeper(n // 2, more)
+    native = []
+    leak_native(n // 3, native)
     path = sys._getframe().f_code.co_filename  # as CPython records it
     print("leak_py@%s:%d<main %d" % (path, line_of("LINE-A"), n))
+    print("leak_native@%s:%d<main %d 777" % (path, line_of("LINE-C"), n // 3))
     sys.stdout.flush()
     os.abort()
 
