@@ -232,7 +232,7 @@ int hw_py_detect(struct hw_pymalloc *p)
 				    p->module->name);
 	const struct hw_py_layout *L = hw_py_layout_find(p->minor);
 	if (!L)
-		return hw_error_set(HW_EUNSUPPORTED, "CPython %u.%u is not supported (3.8-3.13 are)",
+		return hw_error_set(HW_EUNSUPPORTED, "CPython %u.%u is not supported (3.6-3.13 are)",
 				    p->major, p->minor);
 	p->layout = *L;
 	if (vr == 2)

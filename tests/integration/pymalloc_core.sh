@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # pymalloc_core.sh: the pymalloc walker on kernel cores of every CPython on
-# the machine (hw_pythons), against sys._debugmallocstats() printed just
-# before os.abort(), and the type namer against the script's own instance
-# counts.  A missing interpreter is a visible SKIP line; no CPython at all
-# is a SKIP of the test.
+# the machine (hw_pythons, and pyenv 3.6/3.7 when present), against
+# sys._debugmallocstats() printed just before os.abort(), and the type namer
+# against the script's own instance counts; then the same summary found
+# without symbols (walk_pymalloc --heuristic: the pool scan) on every one.
+# A missing interpreter is a visible SKIP line; no CPython at all is a SKIP
+# of the test.
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/pymalloc_lib.sh"
 
-mapfile -t pythons < <(hw_pythons)
+mapfile -t pythons < <(pm_pythons)
 ((${#pythons[@]})) || skip "no CPython found (apt-get install python3.11; pyenv builds optional)"
 for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
 	printf '%s\n' "${pythons[@]}" | grep -q "^pyenv-$v " || echo "SKIP: pyenv CPython $v not installed"
@@ -22,5 +24,9 @@ for entry in "${pythons[@]}"; do
 	"$WALK" --types --glibc "$core" >"$dir/walk" 2>"$dir/walk.err" ||
 		fail "$label: walk_pymalloc failed: $(cat "$dir/walk.err")"
 	pm_compare "$label core" "$dir/stderr" "$dir/walk" "$dir/stdout"
+	"$WALK" --heuristic "$core" >"$dir/walk.h" 2>"$dir/walk.err" ||
+		fail "$label: walk_pymalloc --heuristic failed: $(cat "$dir/walk.err")"
+	grep -q '^symbols heuristic' "$dir/walk.h" || fail "$label: --heuristic did not use the heuristic"
+	pm_compare_summary "$label core, heuristic" "$dir/stderr" "$dir/walk.h"
 	rm -f "$core"
 done

@@ -21,11 +21,10 @@ pm_walked() {
 	grep -E '^(class|arenas) ' "$1" | sort
 }
 
-# pm_compare LABEL STDERR WALK_OUTPUT STDOUT: summary per size class and
-# arenas exactly as the oracle, a nonempty oracle, no problem reported, and
-# every "expect NAME N" of the script's stdout exactly N times as a type.
-pm_compare() {
-	local label=$1 oracle=$2 walked=$3 expect=$4 exp got
+# pm_compare_summary LABEL STDERR WALK_OUTPUT: summary per size class and
+# arenas exactly as the oracle, a nonempty oracle, no problem reported.
+pm_compare_summary() {
+	local label=$1 oracle=$2 walked=$3 exp got
 	exp=$(pm_oracle "$oracle")
 	got=$(pm_walked "$walked")
 	[[ $exp == *class* && $exp == *arenas* ]] || fail "$label: no _debugmallocstats output in $oracle"
@@ -37,6 +36,15 @@ pm_compare() {
 		grep '^problem' "$walked" | head -5
 		fail "$label: problems reported on an intact heap"
 	fi
+	echo "ok $label: $(grep -c '^class' "$walked") size classes, $(grep '^arenas' "$walked"), symbols $(awk '/^symbols/{print $2}' "$walked")"
+}
+
+# pm_compare LABEL STDERR WALK_OUTPUT STDOUT: pm_compare_summary, then every
+# "expect NAME N" of the script's stdout (summed by name) exactly N times as
+# a type, every "atleast NAME N" at least N times.
+pm_compare() {
+	local label=$1 oracle=$2 walked=$3 expect=$4
+	pm_compare_summary "$@"
 	grep -q '^glibc walked' "$walked" ||
 		fail "$label: the glibc walk (large objects) failed: $(grep '^glibc' "$walked")"
 	local name n c
@@ -49,5 +57,17 @@ pm_compare() {
 		c=$(awk -v n="$name" '$1 == "type" && $2 == n { s += $3 } END { print s + 0 }' "$walked")
 		((c >= n)) || fail "$label: $c objects of type $name, the script keeps $n"
 	done < <(grep '^atleast ' "$expect")
-	echo "ok $label: $(grep -c '^class' "$walked") size classes, $(grep '^arenas' "$walked"), symbols $(awk '/^symbols/{print $2}' "$walked")"
+	echo "ok $label: types"
+}
+
+# pm_pythons: hw_pythons, plus the older pyenv builds the walker also reads
+# (3.6, 3.7) when present, in the same "label path" form.
+pm_pythons() {
+	local root v d
+	root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+	for v in 3.6 3.7; do
+		d=$(ls -d "$root"/versions/"$v".* 2>/dev/null | sort -V | tail -n 1)
+		[[ -n $d && -x $d/bin/python$v ]] && echo "pyenv-$v $d/bin/python$v"
+	done
+	hw_pythons
 }

@@ -6,7 +6,7 @@
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/pymalloc_lib.sh"
 
-mapfile -t pythons < <(hw_pythons)
+mapfile -t pythons < <(pm_pythons)
 ((${#pythons[@]})) || skip "no CPython found (apt-get install python3.11; pyenv builds optional)"
 
 for entry in "${pythons[@]}"; do

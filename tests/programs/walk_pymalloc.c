@@ -3,7 +3,7 @@
  * the integration tests (tests/integration/pymalloc_*.sh), independent of
  * coretool's views.
  *
- *   walk_pymalloc [--types] [--glibc] CORE | --pid PID
+ *   walk_pymalloc [--types] [--glibc] [--heuristic] CORE | --pid PID
  *   walk_pymalloc --name LIST CORE | --pid PID
  *
  * Prints, one fact per line, in sys._debugmallocstats()'s terms:
@@ -14,6 +14,8 @@
  *   problem KIND 0xADDR MESSAGE
  * --types adds "type NAME COUNT" for every used block (and with --glibc
  * every used glibc chunk, when the glibc walker is there), "?" for unknown.
+ * --heuristic walks the state found by the symbol-free pool scan (the
+ * version still comes from the normal detection), without types.
  * --name LIST reads "ADDRESS SIZE" lines (glibc allocations) and prints
  * "name ADDRESS NAME" for each.
  */
@@ -99,7 +101,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	int types = 0, glibc = 0;
+	int types = 0, glibc = 0, heuristic = 0;
 	const char *core = NULL, *names = NULL;
 	pid_t pid = 0;
 	for (int i = 1; i < argc; i++) {
@@ -107,6 +109,8 @@ int main(int argc, char **argv)
 			types = 1;
 		else if (!strcmp(argv[i], "--glibc"))
 			glibc = 1;
+		else if (!strcmp(argv[i], "--heuristic"))
+			heuristic = 1;
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc)
 			names = argv[++i];
 		else if (!strcmp(argv[i], "--pid") && i + 1 < argc)
@@ -135,6 +139,16 @@ int main(int argc, char **argv)
 			return 3;
 		}
 		printf("python none: %s\n", hw_error_last());
+	}
+	if (py && heuristic) {
+		unsigned minor = 0;
+		sscanf(hw_pymalloc_get_summary(py)->python_version, "3.%u", &minor);
+		hw_pymalloc_close(py);
+		if (hw_pymalloc_open_state(&py, t, minor, 0, 0)) {
+			fprintf(stderr, "walk_pymalloc: %s\n", hw_error_last());
+			return 3;
+		}
+		types = 0;
 	}
 	struct tally tl = {.types = types};
 	if (hw_typer_new(&tl.typer, t, py)) {
