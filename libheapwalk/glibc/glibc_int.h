@@ -24,7 +24,7 @@ struct gw_layout {
 	int minor; /* glibc 2.minor */
 
 	/* struct malloc_state */
-	uint32_t ms_fastbins, ms_top, ms_last_remainder, ms_bins, ms_next, ms_system_mem;
+	uint32_t ms_flags, ms_fastbins, ms_top, ms_last_remainder, ms_bins, ms_next, ms_system_mem;
 	uint32_t ms_size;
 
 	/* struct malloc_par (mp_) */
@@ -101,6 +101,7 @@ void gw_located_free(struct gw_located *loc);
 #define GW_IS_MMAPPED      2
 #define GW_NON_MAIN_ARENA  4
 #define GW_SIZE_BITS       7
+#define GW_NONCONTIGUOUS   2 /* malloc_state.flags: NONCONTIGUOUS_BIT */
 /* HEAP_MAX_SIZE = 2 * DEFAULT_MMAP_THRESHOLD_MAX = 2 * 4 * 1024 * 1024 *
  * sizeof(long) (arena.c); 4 * mp_.hp_pagesize when hugetlb heaps are on. */
 #define GW_HEAP_MAX_SIZE (64ull << 20)

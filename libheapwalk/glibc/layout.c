@@ -27,9 +27,9 @@ struct layout_row {
 };
 
 /* malloc_state offsets */
-#define MS_226 .ms_fastbins = 8, .ms_top = 88, .ms_last_remainder = 96, .ms_bins = 104, \
+#define MS_226 .ms_flags = 4, .ms_fastbins = 8, .ms_top = 88, .ms_last_remainder = 96, .ms_bins = 104, \
 	       .ms_next = 2152, .ms_system_mem = 2176, .ms_size = 2192
-#define MS_227 .ms_fastbins = 16, .ms_top = 96, .ms_last_remainder = 104, .ms_bins = 112, \
+#define MS_227 .ms_flags = 4, .ms_fastbins = 16, .ms_top = 96, .ms_last_remainder = 104, .ms_bins = 112, \
 	       .ms_next = 2160, .ms_system_mem = 2184, .ms_size = 2200
 /* malloc_par offsets */
 #define MP_226 .mp_mmap_threshold = 16, .mp_n_mmaps = 40, .mp_mmapped_mem = 56,          \

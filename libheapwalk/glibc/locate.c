@@ -366,6 +366,7 @@ static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
 	if (!dw)
 		return -1;
 	const struct dwarf_field fields[] = {
+		{"malloc_state", "flags", &L->ms_flags},
 		{"malloc_state", "fastbinsY", &L->ms_fastbins},
 		{"malloc_state", "top", &L->ms_top},
 		{"malloc_state", "last_remainder", &L->ms_last_remainder},
@@ -450,6 +451,7 @@ static void layout_from_dwarf(hw_target *t, const hw_module *m, struct gw_layout
 		*L = fast;
 		return;
 	}
+	dwarf_u32(t, m, "malloc_state", "flags", &L->ms_flags);
 	dwarf_u32(t, m, "malloc_state", "fastbinsY", &L->ms_fastbins);
 	dwarf_u32(t, m, "malloc_state", "top", &L->ms_top);
 	dwarf_u32(t, m, "malloc_state", "last_remainder", &L->ms_last_remainder);

@@ -346,9 +346,100 @@ static int read_arenas(struct walker *w)
 
 /* ---- step 2: regions ---- */
 
+/* The end of a main-arena segment that starts with a chunk at a: where
+ * its chunk chain ends in the fencepost pair sysmalloc leaves when it moves
+ * on (two CHUNK_HDR_SZ | PREV_INUSE headers), or at the end of top; 0 when
+ * the chain breaks first (not a segment). */
+static uint64_t segment_end(struct walker *w, uint64_t a, uint64_t lim)
+{
+	const struct arena *ar = &w->arenas[0];
+	uint64_t p = a;
+	while (p + GW_CHUNK_HDR <= lim) {
+		uint64_t size, next;
+		if (p == ar->top)
+			return p + ar->top_size <= lim ? p + ar->top_size : 0;
+		if (win64(w, p + GW_SIZE_SZ, &size) < 0)
+			return 0;
+		uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
+		if (sz == GW_CHUNK_HDR) {
+			if (win64(w, p + GW_CHUNK_HDR + GW_SIZE_SZ, &next) < 0)
+				return 0;
+			return next == (GW_CHUNK_HDR | GW_PREV_INUSE) ? p + 2 * GW_CHUNK_HDR : 0;
+		}
+		if (sz < GW_MINSIZE || sz % GW_MALLOC_ALIGN || p + sz > lim || p + sz < p ||
+		    (size & (GW_IS_MMAPPED | GW_NON_MAIN_ARENA)))
+			return 0;
+		p += sz;
+	}
+	return 0;
+}
+
+/* A main arena that is not one contiguous brk heap (sbrk failed, or
+ * hugetlb heaps: sysmalloc went on in mmapped segments, then marked the
+ * arena NONCONTIGUOUS).  Nothing records the segments: find them as page
+ * starts of anonymous mappings outside the thread heaps whose chunk chain
+ * (main-arena chunks: no IS_MMAPPED, no NON_MAIN_ARENA) ends exactly in a
+ * fencepost pair or at the end of top. */
+static void main_segments(struct walker *w)
+{
+	const struct arena *ar = &w->arenas[0];
+	int top_found = 0;
+	size_t heaps = w->n_regions;
+	for (size_t m = 0; m < w->in->n_maps; m++) {
+		const struct gw_map *map = &w->in->maps[m];
+		if (!map->anonymous || (map->perms & (HW_PERM_R | HW_PERM_W)) !=
+					       (HW_PERM_R | HW_PERM_W))
+			continue;
+		window_range(&w->win, map->start, map->end);
+		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		while (a + GW_MINSIZE <= map->end) {
+			uint64_t h[2], e = 0;
+			int in_heap = 0;
+			for (size_t i = 0; i < heaps && !in_heap; i++) {
+				const struct region *r = &w->regions[i];
+				uint64_t lo = r->kind == REGION_MAIN ? r->start
+								     : r->start & ~(w->heap_max - 1);
+				if (a >= lo && a < r->reserve_end) {
+					a = (r->reserve_end + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+					in_heap = 1;
+				}
+			}
+			if (in_heap)
+				continue;
+			if (window_get(&w->win, a, h, 16) == 0 && h[0] == 0 &&
+			    (h[1] & GW_SIZE_BITS) == GW_PREV_INUSE)
+				e = segment_end(w, a, map->end);
+			if (!e) {
+				a += GW_PAGE_SIZE;
+				continue;
+			}
+			add_region(w, a, e, e, 0, REGION_MAIN);
+			top_found |= ar->top >= a && ar->top < e;
+			a = (e + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		}
+	}
+	if (!top_found)
+		problem(w, "main-top-elsewhere", ar->top,
+			"main arena top 0x%" PRIx64 " is in none of its segments", ar->top);
+}
+
+/* The end of the run of adjacent readable mappings from m: the brk heap
+ * can be split in several (madvise(MADV_HUGEPAGE) on part of it, with
+ * glibc.malloc.hugetlb=1, makes a mapping of its own). */
+static uint64_t run_end(const struct gw_input *in, const struct gw_map *m)
+{
+	size_t i = (size_t)(m - in->maps);
+	uint64_t end = m->end;
+	while (i + 1 < in->n_maps && in->maps[i + 1].start == end &&
+	       (in->maps[i + 1].perms & HW_PERM_R))
+		end = in->maps[++i].end;
+	return end;
+}
+
 static void main_region(struct walker *w)
 {
 	struct arena *ar = &w->arenas[0];
+	uint32_t flags = 0;
 	if (!w->sbrk_base)
 		return; /* the main arena never got memory */
 	uint64_t start = (w->sbrk_base + GW_MALLOC_ALIGN - 1) & ~(uint64_t)(GW_MALLOC_ALIGN - 1);
@@ -359,13 +450,25 @@ static void main_region(struct walker *w)
 			w->sbrk_base);
 		return;
 	}
-	if (ar->top < start || end < ar->top || (m && end > m->end)) {
-		/* Top is elsewhere (a non-contiguous main arena): walk the
-		 * sbrk'd mapping alone; the walk reports where it stops. */
+	uint64_t m_end = m ? run_end(w->in, m) : 0;
+	if (ar->top < start || end < ar->top || (m && end > m_end)) {
+		if (rd(w, ar->addr + w->L->ms_flags, &flags, 4) == 0 &&
+		    (flags & GW_NONCONTIGUOUS) && m) {
+			/* The brk heap (when it is one) up to its fenceposts,
+			 * then the mmapped segments. */
+			window_range(&w->win, start, m_end);
+			uint64_t e = segment_end(w, start, m_end);
+			if (e)
+				add_region(w, start, e, e, 0, REGION_MAIN);
+			main_segments(w);
+			return;
+		}
+		/* Top is elsewhere: walk the sbrk'd mapping alone; the walk
+		 * reports where it stops. */
 		problem(w, "main-top-elsewhere", ar->top,
 			"main arena top 0x%" PRIx64 " is not at the end of the brk heap 0x%" PRIx64,
 			ar->top, start);
-		end = m ? m->end : start;
+		end = m ? m_end : start;
 	}
 	add_region(w, start, end, end, 0, REGION_MAIN);
 }
@@ -824,7 +927,9 @@ static void walk_region(struct walker *w, const struct region *r)
 			emit(w, p, GW_SIZE_SZ, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_META,
 			     HW_BIN_NONE);
 			p += sz;
-			if (++fenceposts == 2 && main) {
+			if (++fenceposts == 2 && main && p + GW_CHUNK_HDR > r->end)
+				return; /* a segment's end (main_segments) */
+			if (fenceposts == 2 && main) {
 				/* Two fenceposts in the main arena: sysmalloc met a
 				 * foreign sbrk (or a corrupted top) and went on at
 				 * the new break, somewhere after them.  Look for the
@@ -1066,9 +1171,9 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 	if (rc == HW_OK)
 		rc = read_arenas(&w);
 	if (rc == HW_OK) {
-		main_region(&w);
 		for (uint32_t i = 1; i < w.n_arenas; i++)
 			heap_regions(&w, i);
+		main_region(&w);
 		drop_overlaps(&w);
 		for (size_t i = 0; i < in->n_tcaches; i++)
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);

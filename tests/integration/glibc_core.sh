@@ -2,7 +2,8 @@
 # glibc walker on kernel cores against the program's own ground truth
 # (mallinfo2() and its pointer lists, ORACLES.md): with libc debug info and
 # with heuristics only (the debug dir pointed at /nonexistent); then the
-# same heap with MALLOC_ARENA_MAX=1, and the child of a fork.
+# same heap with MALLOC_ARENA_MAX=1, with hugetlb heaps, and the child of a
+# fork.
 . "$top_srcdir/tests/lib.sh"
 heap="$PROGS/glibc_heap"
 walk="$PROGS/walk_glibc"
@@ -33,6 +34,12 @@ run arena1 core MALLOC_ARENA_MAX=1
 check arena1 "$core" debuginfo
 check arena1 "$core" heuristic --nodebug
 grep -q '^glibc 2\.[0-9]* symbols [a-z]* arenas 1 ' "$hw_tmp/arena1/walk.out" || fail "MALLOC_ARENA_MAX=1: not one arena"
+
+# glibc.malloc.hugetlb=2: sbrk is never used, the main arena lives in
+# mmapped segments (NONCONTIGUOUS), thread heaps are 4 huge pages apart.
+run huge core GLIBC_TUNABLES=glibc.malloc.hugetlb=2
+check huge "$core" debuginfo
+check huge "$core" heuristic --nodebug
 
 run fork fork
 check fork "$core" debuginfo
