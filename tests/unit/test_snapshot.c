@@ -454,6 +454,20 @@ START_TEST(test_views_text)
 	ck_assert_ptr_nonnull(strstr(buf, "bad-size"));
 	free(buf);
 	hw_snapshot_free(s);
+	/* bytes from a target are not trusted to be UTF-8 or printable */
+	hw_snapshot_new(&s);
+	uint32_t bad;
+	hw_snapshot_add_type(s, "bad\xff\x01\"name\xc3\xa9", &bad);
+	hw_alloc x = A(0x1000, 8, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0);
+	hw_snapshot_add_alloc(s, &x, bad, 0);
+	hw_snapshot_finish(s);
+	f = open_memstream(&buf, &n);
+	o.format = HW_FORMAT_JSON;
+	ck_assert_int_eq(hw_render_top(f, s, &o), HW_OK);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "\"key\": \"bad\\ufffd\\u0001\\\"name\xc3\xa9\""));
+	free(buf);
+	hw_snapshot_free(s);
 	/* an empty snapshot renders everything */
 	hw_snapshot_new(&s);
 	hw_snapshot_finish(s);
