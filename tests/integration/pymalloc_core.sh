@@ -3,7 +3,9 @@
 # the machine (hw_pythons, and pyenv 3.6/3.7 when present), against
 # sys._debugmallocstats() printed just before os.abort(), and the type namer
 # against the script's own instance counts; then the same summary found
-# without symbols (walk_pymalloc --heuristic: the pool scan) on every one.
+# without symbols (walk_pymalloc --heuristic: the pool scan) on every one,
+# and the same numbers through `coretool summary` and `coretool top
+# --group-by type` in JSON.
 # A missing interpreter is a visible SKIP line; no CPython at all is a SKIP
 # of the test.
 source "$top_srcdir/tests/lib.sh"
@@ -24,6 +26,9 @@ for entry in "${pythons[@]}"; do
 	"$WALK" --types --glibc "$core" >"$dir/walk" 2>"$dir/walk.err" ||
 		fail "$label: walk_pymalloc failed: $(cat "$dir/walk.err")"
 	pm_compare "$label core" "$dir/stderr" "$dir/walk" "$dir/stdout"
+	pm_coretool_view "$core" "$dir/coretool" ||
+		fail "$label: coretool summary/top failed: $(cat "$dir/coretool.err")"
+	pm_compare "$label core, coretool summary and top" "$dir/stderr" "$dir/coretool" "$dir/stdout"
 	"$WALK" --heuristic "$core" >"$dir/walk.h" 2>"$dir/walk.err" ||
 		fail "$label: walk_pymalloc --heuristic failed: $(cat "$dir/walk.err")"
 	grep -q '^symbols heuristic' "$dir/walk.h" || fail "$label: --heuristic did not use the heuristic"

@@ -2,8 +2,8 @@
 # pymalloc_cxx.sh: the typer names C++ objects from their vtable pointer
 # (the `_ZTV` symbol it points into, demangled), on a kernel core of
 # tests/programs/cxx_vtables.cc.  Oracle: the program's own list of the
-# objects it keeps and their classes.  When the glibc walker is available,
-# the type histogram of every used chunk must count each class exactly.
+# objects it keeps and their classes; `coretool top --group-by type` and
+# the type histogram of every used glibc chunk must count each exactly.
 source "$top_srcdir/tests/lib.sh"
 WALK="$PROGS/walk_pymalloc"
 CXX=${CXX:-g++}
@@ -24,6 +24,22 @@ diff <(awk '$1 == "obj" { print "name", $2, $4 }' "$hw_tmp/stdout") \
 	fail "C++ class names differ from the program's own list (< truth, > typer)"
 }
 echo "ok: $(wc -l <"$hw_tmp/list") objects named from their vtables"
+
+# coretool top --group-by type (the contract's surface) counts each class.
+"$CORETOOL" top --group-by type --format json --limit 0 "$core" >"$hw_tmp/top.json" 2>"$hw_tmp/err" ||
+	fail "coretool top --group-by type failed: $(cat "$hw_tmp/err")"
+python3 - "$hw_tmp/top.json" "$hw_tmp/stdout" <<'PY' || fail "coretool top --group-by type miscounts C++ classes"
+import json, sys
+got = {g["key"]: g["count"] for g in json.load(open(sys.argv[1]))["groups"]}
+bad = 0
+for line in open(sys.argv[2]):
+    f = line.split()
+    if f and f[0] == "expect" and got.get(f[1], 0) != int(f[2]):
+        print("class %s: coretool counts %s, the program made %s" % (f[1], got.get(f[1], 0), f[2]))
+        bad = 1
+sys.exit(bad)
+PY
+echo "ok: coretool top --group-by type counts every class"
 
 "$WALK" --types --glibc "$core" >"$hw_tmp/types" 2>"$hw_tmp/err" || true
 if grep -q '^glibc walked' "$hw_tmp/types"; then

@@ -71,3 +71,25 @@ pm_pythons() {
 	done
 	hw_pythons
 }
+
+# pm_coretool_view CORE OUT: coretool's own view of the same core, in
+# walk_pymalloc's line format: `summary --format json`'s pymalloc part
+# (classes with pools, arenas) and `top --group-by type --format json`'s
+# groups as "type NAME COUNT" (the contract's surface, ORACLES.md).
+pm_coretool_view() {
+	local core=$1 out=$2
+	"$CORETOOL" summary --format json "$core" >"$out.summary" 2>"$out.err" || return 1
+	"$CORETOOL" top --group-by type --format json --limit 0 "$core" >"$out.top" 2>>"$out.err" || return 1
+	python3 - "$out.summary" "$out.top" >"$out" <<'PY' || return 1
+import json, sys
+s = json.load(open(sys.argv[1]))["pymalloc"]
+print("symbols", s["symbols"])
+print("arenas", s["arenas"])
+for i, c in enumerate(s["size_classes"]):
+    if c["pools"]:
+        print("class", i, c["size"], c["pools"], c["blocks_in_use"], c["free_blocks"])
+for g in json.load(open(sys.argv[2]))["groups"]:
+    print("type", g["key"], g["count"])
+print("glibc walked")
+PY
+}
