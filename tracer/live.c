@@ -17,6 +17,19 @@
 
 #define INITIAL_CAPACITY HWT_MIN_CAPACITY
 
+/* Sampled mode: most frees are of blocks the table never saw.  A counting
+ * filter, one byte per value of the block hash's top 16 bits, says "not
+ * here" without taking the shard's lock or probing: its top 8 bits are
+ * the shard's, so each counter is only written under its shard's lock.
+ * A counter that reached 255 sticks (it only costs a probe). */
+#define FILTER_BITS 16
+static uint8_t filter[1u << FILTER_BITS];
+
+static inline uint8_t *filter_of(uint64_t address)
+{
+	return &filter[hwt_hash_block(address) >> (64 - FILTER_BITS)];
+}
+
 static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 {
 	return (struct hwt_live_entry *)(uintptr_t)s->table;
@@ -98,14 +111,23 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 	}
 	put(table_of(s), s->capacity, address, site, req);
 	s->count++;
+	if (hwt_root->mode != HWT_MODE_ALL) {
+		uint8_t *f = filter_of(address);
+		if (*f != 255)
+			__atomic_store_n(f, *f + 1, __ATOMIC_RELAXED);
+	}
 	hwt_unlock(&s->lock);
 }
 
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 {
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
-	/* Most frees in sampled mode hit empty shards: skip the lock. */
+	/* Most frees in sampled mode are of blocks never recorded: skip the
+	 * lock.  (Racy reads are fine: this address's own insert happened
+	 * before the program could free it.) */
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
+		return 0;
+	if (hwt_root->mode != HWT_MODE_ALL && __atomic_load_n(filter_of(address), __ATOMIC_RELAXED) == 0)
 		return 0;
 	hwt_lock(&s->lock);
 	struct hwt_live_entry *tab = table_of(s);
@@ -143,6 +165,11 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	}
 	__atomic_store_n(&tab[hole].address, 0, __ATOMIC_RELEASE);
 	s->count--;
+	if (hwt_root->mode != HWT_MODE_ALL) {
+		uint8_t *f = filter_of(address);
+		if (*f != 255 && *f != 0)
+			__atomic_store_n(f, *f - 1, __ATOMIC_RELAXED);
+	}
 	hwt_unlock(&s->lock);
 	return 1;
 }
