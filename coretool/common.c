@@ -306,3 +306,31 @@ int ct_render_failed(const char *verb)
 {
 	return ct_error(CT_EXIT_TARGET, verb, "%s", hw_error_last());
 }
+
+int ct_run_view(const ct_view_verb *v, int argc, char **argv, const hw_view_options *defaults,
+		ct_render_fn render)
+{
+	hw_view_options vo = *defaults;
+	ct_common c = {0};
+	char **args;
+	int nargs;
+	int rc = ct_view_parse(v, argc, argv, &vo, &c, &args, &nargs);
+	if (rc >= 0)
+		return rc;
+	ct_source src;
+	rc = ct_source_open(&src, &c, nargs ? args[0] : NULL, 0);
+	if (rc)
+		return rc;
+	FILE *f = ct_output_open(&c);
+	if (!f) {
+		ct_source_close(&src);
+		return CT_EXIT_USAGE;
+	}
+	uint64_t found = 0;
+	rc = render(f, src.snap, &vo, &found) ? ct_render_failed(v->name) : CT_EXIT_OK;
+	ct_source_close(&src);
+	int wrc = ct_output_close(&c, f);
+	if (rc || wrc)
+		return rc ? rc : wrc;
+	return found ? CT_EXIT_FOUND : CT_EXIT_OK;
+}

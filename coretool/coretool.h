@@ -134,6 +134,16 @@ void ct_source_close(ct_source *src);
 /* The one-line error for a failed render (out of memory...): exit 3. */
 int ct_render_failed(const char *verb);
 
+/* Render one snapshot; *found (check: problems) makes the verb exit 1. */
+typedef int (*ct_render_fn)(FILE *f, const hw_snapshot *s, const hw_view_options *o,
+			    uint64_t *found);
+
+/* The whole of a verb that views one TARGET: parse (view options start from
+ * *defaults), open the target or .hsnap, render to -o or stdout, close.
+ * Returns the exit status. */
+int ct_run_view(const ct_view_verb *v, int argc, char **argv, const hw_view_options *defaults,
+		ct_render_fn render);
+
 /* A verb: argc/argv start at the verb's name. */
 typedef struct ct_verb {
 	const char *name;

@@ -18,30 +18,14 @@ static const ct_view_verb verb = {
 	.max_args = 1,
 };
 
+static int render(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *found)
+{
+	return hw_render_check(f, s, o, found);
+}
+
 int ct_verb_check(int argc, char **argv)
 {
 	hw_view_options vo;
-	ct_common c = {0};
-	char **args;
-	int nargs;
 	hw_view_options_init(&vo);
-	int rc = ct_view_parse(&verb, argc, argv, &vo, &c, &args, &nargs);
-	if (rc >= 0)
-		return rc;
-	ct_source src;
-	rc = ct_source_open(&src, &c, nargs ? args[0] : NULL, 0);
-	if (rc)
-		return rc;
-	FILE *f = ct_output_open(&c);
-	if (!f) {
-		ct_source_close(&src);
-		return CT_EXIT_USAGE;
-	}
-	uint64_t n = 0;
-	rc = hw_render_check(f, src.snap, &vo, &n) ? ct_render_failed(verb.name) : CT_EXIT_OK;
-	ct_source_close(&src);
-	int wrc = ct_output_close(&c, f);
-	if (rc || wrc)
-		return rc ? rc : wrc;
-	return n ? CT_EXIT_FOUND : CT_EXIT_OK;
+	return ct_run_view(&verb, argc, argv, &vo, render);
 }

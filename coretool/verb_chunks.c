@@ -18,28 +18,16 @@ static const ct_view_verb verb = {
 	.max_args = 1,
 };
 
+static int render(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *found)
+{
+	(void)found;
+	return hw_render_chunks(f, s, o);
+}
+
 int ct_verb_chunks(int argc, char **argv)
 {
 	hw_view_options vo;
-	ct_common c = {0};
-	char **args;
-	int nargs;
 	hw_view_options_init(&vo);
 	vo.states = (1u << HW_STATE_USED) | (1u << HW_STATE_FREE);
-	int rc = ct_view_parse(&verb, argc, argv, &vo, &c, &args, &nargs);
-	if (rc >= 0)
-		return rc;
-	ct_source src;
-	rc = ct_source_open(&src, &c, nargs ? args[0] : NULL, 0);
-	if (rc)
-		return rc;
-	FILE *f = ct_output_open(&c);
-	if (!f) {
-		ct_source_close(&src);
-		return CT_EXIT_USAGE;
-	}
-	rc = hw_render_chunks(f, src.snap, &vo) ? ct_render_failed(verb.name) : CT_EXIT_OK;
-	ct_source_close(&src);
-	int wrc = ct_output_close(&c, f);
-	return rc ? rc : wrc;
+	return ct_run_view(&verb, argc, argv, &vo, render);
 }

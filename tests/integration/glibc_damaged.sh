@@ -17,4 +17,11 @@ for nd in "" --nodebug; do
 	done
 	grep -E '^(glibc|chunks|truth)' "$out"
 done
+# coretool check: every damage with its address, exit 1
+timeout 60 "$CORETOOL" check "$core" >"$hw_tmp/d/check.out" 2>&1
+rc=$?
+((rc == 1)) || { cat "$hw_tmp/d/check.out"; fail "coretool check on a damaged heap: exit $rc, expected 1"; }
+for kind in free-list-cycle bad-list-pointer bad-size bin-link; do
+	grep -q "$kind.*0x[0-9a-f]" "$hw_tmp/d/check.out" || { cat "$hw_tmp/d/check.out"; fail "coretool check: no $kind with its address"; }
+done
 exit 0
