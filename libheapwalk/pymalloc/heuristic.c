@@ -154,6 +154,22 @@ static const struct group *group_for(const struct group *g, size_t ng, uint64_t 
 	return NULL;
 }
 
+/* Whether [addr, addr + len) lies inside the pools of one group: the
+ * arena_object array is malloc'd, never inside an arena, so the word scan
+ * skips those bytes (most of a Python heap). */
+static int inside_group(const struct group *g, size_t ng, uint64_t addr, uint64_t len)
+{
+	size_t lo = 0, hi = ng;
+	while (lo < hi) { /* first group with g.lo > addr */
+		size_t mid = (lo + hi) / 2;
+		if (g[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && addr + len <= g[lo - 1].hi;
+}
+
 static void vote_for(struct vote *votes, size_t *nv, size_t cap, uint64_t base)
 {
 	for (size_t i = 0; i < *nv; i++)
@@ -185,6 +201,8 @@ static void scan_words(struct hw_pymalloc *p, const struct group *g, size_t ng,
 		uint64_t end = readable_end(&maps[i]);
 		for (uint64_t a = maps[i].start; a + L->ao_size <= end; a += CHUNK) {
 			uint64_t len = end - a < CHUNK + L->ao_size ? end - a : CHUNK + L->ao_size;
+			if (inside_group(g, ng, a, len))
+				continue;
 			const unsigned char *b = hw_view(p->target, a, len);
 			if (!b) {
 				if (hw_read(p->target, a, buf, len) != HW_OK)
