@@ -58,16 +58,16 @@ int hwt_sample_slow(size_t n)
 void hwt_record(void *p, size_t size, uint64_t caller, int python)
 {
 	hwt_live_prefetch((uint64_t)(uintptr_t)p);
-	struct hwt_stack st;
-	st.n_native = 0;
-	st.n_python = 0;
+	struct hwt_stack *st = &hwt_self.stack;
+	st->n_native = 0;
+	st->n_python = 0;
 	if (python)
-		hwt_python_capture(&st);
+		hwt_python_capture(st);
 	/* Under a PyMem hook the Python frames say where the allocation came
 	 * from; the native stack is the interpreter's loop: keep its caller
 	 * (which C function made the block) and spare the unwinder. */
-	hwt_native_capture(&st, caller, python == 1 && st.n_python ? 1 : hwt_root->native_frames);
-	uint32_t site = hwt_site_intern(&st);
+	hwt_native_capture(st, caller, python == 1 && st->n_python ? 1 : hwt_root->native_frames);
+	uint32_t site = hwt_site_intern(st);
 	if (!site) {
 		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 		return;

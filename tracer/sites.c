@@ -229,29 +229,31 @@ uint32_t hwt_site_intern(const struct hwt_stack *s)
 			goto out;
 		r->frames_capacity = frames_region.committed / sizeof(uint64_t);
 	}
-	struct hwt_stack kept = *s;
+	/* under the lock: one scratch copy for everybody, off the stack */
+	static struct hwt_stack kept_buf;
+	struct hwt_stack *k = &kept_buf;
+	memcpy(k, s, sizeof(*k));
 	for (uint32_t i = 0; i < s->n_python; i++) {
 		if (code_register(s->python[2 * i]) != 0) {
-			kept.n_python = i; /* cannot keep the code alive: cut here */
+			k->n_python = i; /* cannot keep the code alive: cut here */
 			break;
 		}
 	}
-	if (kept.n_python != s->n_python) {
+	if (k->n_python != s->n_python) {
 		/* a different stack now: it may exist already */
-		h = stack_hash(&kept);
-		id = find(index_now, &kept, h);
+		h = stack_hash(k);
+		id = find(index_now, k, h);
 		if (id)
 			goto out;
-		words = kept.n_native + 2 * (uint64_t)kept.n_python;
+		words = k->n_native + 2 * (uint64_t)k->n_python;
 	}
 	uint64_t *pool = (uint64_t *)(uintptr_t)r->frames;
-	memcpy(pool + r->frames_used, kept.native, kept.n_native * sizeof(uint64_t));
-	memcpy(pool + r->frames_used + kept.n_native, kept.python,
-	       2 * kept.n_python * sizeof(uint64_t));
+	memcpy(pool + r->frames_used, k->native, k->n_native * sizeof(uint64_t));
+	memcpy(pool + r->frames_used + k->n_native, k->python, 2 * k->n_python * sizeof(uint64_t));
 	struct hwt_site *site = (struct hwt_site *)(uintptr_t)r->sites + new_id;
 	site->frames_at = r->frames_used;
-	site->n_native = (uint16_t)kept.n_native;
-	site->n_python = (uint16_t)kept.n_python;
+	site->n_native = (uint16_t)k->n_native;
+	site->n_python = (uint16_t)k->n_python;
 	site->hash = (uint32_t)h;
 	r->frames_used += words;
 	__atomic_store_n(&r->sites_count, new_id, __ATOMIC_RELEASE);

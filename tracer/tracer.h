@@ -31,12 +31,23 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* A captured stack: native return addresses then Python frames. */
+struct hwt_stack {
+	uint32_t n_native, n_python;
+	uint64_t native[HWT_MAX_NATIVE];
+	uint64_t python[2 * HWT_MAX_PYTHON]; /* (code, byte offset) pairs */
+};
+
 /* Per-thread state. */
 struct hwt_thread {
 	int busy;             /* inside a hook: nested calls are not recorded */
 	int sampler_ready;    /* countdown and rng seeded */
 	int64_t countdown;    /* sampled mode: bytes until the next sample */
 	uint64_t rng;         /* splitmix64 state */
+	/* The stack being captured: 2.5 KiB that would otherwise sit on the
+	 * program's own stack (threads may have small ones).  One per thread
+	 * is enough: a hook never runs inside another on the same thread. */
+	struct hwt_stack stack;
 };
 extern HWT_TLS struct hwt_thread hwt_self;
 
@@ -68,13 +79,6 @@ static inline void hwt_leave(void)
 }
 
 #define CALLER() ((uint64_t)(uintptr_t)__builtin_return_address(0))
-
-/* A captured stack: native return addresses then Python frames. */
-struct hwt_stack {
-	uint32_t n_native, n_python;
-	uint64_t native[HWT_MAX_NATIVE];
-	uint64_t python[2 * HWT_MAX_PYTHON]; /* (code, byte offset) pairs */
-};
 
 /* ---- regions.c: mmap-backed memory that never moves ---- */
 void *hwt_map(size_t bytes);   /* zeroed read-write pages, NULL on failure */

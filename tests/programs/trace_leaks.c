@@ -12,7 +12,8 @@
  *   trace_leaks threads K S  16 threads: each keeps K blocks from leak_thread
  *                            and frees K blocks another thread allocated,
  *                            while a 17th thread keeps interrupting them
- *                            with signals (the handler only counts)
+ *                            with signals (the handler only counts); the
+ *                            workers have 64 KiB stacks
  *   trace_leaks fork K S     leak_a keeps K, then a fork: the child frees
  *                            K/2 of them, keeps K from leak_child, aborts
  *   trace_leaks sample K S   only leak_a (K blocks of S bytes) plus churn,
@@ -182,8 +183,12 @@ int main(int argc, char **argv)
 		pthread_barrier_init(&barrier, NULL, NTHREADS + 1);
 		for (size_t i = 0; i < NTHREADS; i++)
 			slots[i] = malloc(sizeof(void *) * 2 * k);
+		/* small stacks (64 KiB): the tracer must not need the program's */
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
 		for (size_t i = 0; i < NTHREADS; i++)
-			pthread_create(&workers[i], NULL, thread_main, (void *)i);
+			pthread_create(&workers[i], &attr, thread_main, (void *)i);
 		pthread_create(&bt, NULL, bomber, NULL);
 		pthread_barrier_wait(&barrier);
 		pthread_barrier_wait(&barrier);
