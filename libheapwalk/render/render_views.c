@@ -308,6 +308,106 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 
 /* ---- chunks ---- */
 
+/* The text chunks view prints a line per chunk, millions of them: its
+ * columns are formatted here by hand instead of by printf, byte for byte
+ * what "0x%-16" PRIx64 " %12" PRIu64 " %-5s %-10s %-18s %-8s %-6s %s\n"
+ * prints (the arena as "0x%" PRIx64 or "-", the site as "%u" or "-"). */
+
+/* Append the hex digits of v (at least one) at b; returns their count. */
+static size_t put_hex(char *b, uint64_t v)
+{
+	char t[16];
+	size_t n = 0;
+	do {
+		t[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	for (size_t k = 0; k < n; k++)
+		b[k] = t[n - 1 - k];
+	return n;
+}
+
+static size_t put_dec(char *b, uint64_t v)
+{
+	char t[20];
+	size_t n = 0;
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t k = 0; k < n; k++)
+		b[k] = t[n - 1 - k];
+	return n;
+}
+
+/* Append len bytes of str at b, then spaces up to width. */
+static size_t put_left(char *b, const char *str, size_t len, size_t width)
+{
+	memcpy(b, str, len);
+	while (len < width)
+		b[len++] = ' ';
+	return len;
+}
+
+static void text_chunk_line(FILE *f, uint64_t addr, uint64_t size, const char *state,
+			    const char *alloc, uint64_t arena, const char *bin, uint32_t site,
+			    const char *type)
+{
+	size_t ls = strlen(state), la = strlen(alloc), lb = strlen(bin), lt = strlen(type);
+	if (ls + la + lb + lt > 512) {
+		/* Names this long never occur; printf handles them anyway. */
+		char ab[24] = "-", sb[16] = "-";
+		if (arena)
+			snprintf(ab, sizeof ab, "0x%" PRIx64, arena);
+		if (site)
+			snprintf(sb, sizeof sb, "%u", site);
+		fprintf(f, "0x%-16" PRIx64 " %12" PRIu64 " %-5s %-10s %-18s %-8s %-6s %s\n", addr,
+			size, state, alloc, ab, bin, sb, type);
+		return;
+	}
+	char line[640], num[24];
+	size_t n = 2, k;
+	line[0] = '0';
+	line[1] = 'x';
+	k = put_hex(num, addr);
+	n += put_left(line + n, num, k, 16);
+	line[n++] = ' ';
+	k = put_dec(num, size);
+	for (size_t w = k; w < 12; w++)
+		line[n++] = ' ';
+	memcpy(line + n, num, k);
+	n += k;
+	line[n++] = ' ';
+	n += put_left(line + n, state, ls, 5);
+	line[n++] = ' ';
+	n += put_left(line + n, alloc, la, 10);
+	line[n++] = ' ';
+	if (arena) {
+		num[0] = '0';
+		num[1] = 'x';
+		k = 2 + put_hex(num + 2, arena);
+	} else {
+		num[0] = '-';
+		k = 1;
+	}
+	n += put_left(line + n, num, k, 18);
+	line[n++] = ' ';
+	n += put_left(line + n, bin, lb, 8);
+	line[n++] = ' ';
+	if (site) {
+		k = put_dec(num, site);
+	} else {
+		num[0] = '-';
+		k = 1;
+	}
+	n += put_left(line + n, num, k, 6);
+	line[n++] = ' ';
+	memcpy(line + n, type, lt);
+	n += lt;
+	line[n++] = '\n';
+	fwrite_unlocked(line, 1, n, f);
+}
+
 int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 {
 	hw_view_options def;
@@ -365,14 +465,9 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			else
 				fputs(",\n", f);
 		} else {
-			char ab[24] = "-", sb[16] = "-";
-			if (arena)
-				snprintf(ab, sizeof ab, "0x%" PRIx64, arena);
-			if (site)
-				snprintf(sb, sizeof sb, "%u", site);
-			fprintf(f, "0x%-16" PRIx64 " %12" PRIu64 " %-5s %-10s %-18s %-8s %-6s %s\n",
-				s->addr[i], s->size[i], hw_state_name(st), hw_allocator_name(al), ab,
-				bin ? bin : "-", sb, type ? type : "?");
+			text_chunk_line(f, s->addr[i], s->size[i], hw_state_name(st),
+					hw_allocator_name(al), arena, bin ? bin : "-", site,
+					type ? type : "?");
 		}
 	}
 	free(pass);
