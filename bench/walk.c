@@ -1,22 +1,36 @@
 /*
- * walk.c: how long the glibc walker takes on a core (open, locate, walk
- * every chunk through a counting visitor), against reading the core's
- * anonymous writable segments once (hw_read in 1 MiB blocks from the
- * mmapped core, warm cache), in the same run.  Also the walker's peak
- * heap use per chunk (mallinfo2 of this process, sampled during the walk).
- * usage: walk CORE [ROUNDS] [--nodebug]
+ * walk.c: how long the glibc walker takes on a core, against reading the
+ * heap segments once, and what `coretool summary` and `coretool chunks`
+ * cost on the same core, all in one run.
+ *
+ *  - walk: open the core, locate malloc, walk every chunk through a counting
+ *    visitor, close (CPU time, best of ROUNDS);
+ *  - read: the core's anonymous writable segments that hold chunks, read
+ *    once in 1 MiB blocks (hw_read), on a freshly opened core (so it pays
+ *    the page-table faults the walk pays) and again on the same mapping;
+ *  - snapshot and render: hw_snapshot_take, then hw_render_chunks to
+ *    /dev/null on it: the printing floor of `chunks`;
+ *  - coretool summary / chunks > /dev/null (with --coretool PATH): CPU time
+ *    of the child (user + sys) and its peak anonymous RSS (sampled every
+ *    millisecond from /proc/PID/status: the memory beyond the mapped core,
+ *    whose pages are file-backed), per allocation.
+ *
+ * Times are CPU times: the machine is shared, and wall time there measures
+ * the neighbours as much as the walk.
+ * usage: walk CORE [ROUNDS] [--nodebug] [--coretool PATH]
  */
 #include "heapwalk.h"
 
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
-/* CPU time of this process: the machine is shared, and wall time there
- * measures the neighbours as much as the walk. */
 static double now(void)
 {
 	struct timespec ts;
@@ -24,24 +38,130 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t nrec, base_mem, peak_mem;
-
-static uint64_t heap_in_use(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-	return mi.uordblks + mi.hblkhd;
-}
+static uint64_t nrec;
+static const hw_mapping *maps;
+static size_t n_maps;
+static uint8_t *has_chunks; /* per mapping: a record lies in it */
 
 static int on_alloc(void *ctx, const hw_alloc *a)
 {
 	(void)ctx;
 	(void)a;
-	if ((++nrec & 0xffff) == 0) {
-		uint64_t m = heap_in_use();
-		if (m > peak_mem)
-			peak_mem = m;
+	nrec++;
+	return 0;
+}
+
+static int mark_alloc(void *ctx, const hw_alloc *a)
+{
+	(void)ctx;
+	size_t lo = 0, hi = n_maps;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (a->address < maps[mid].start)
+			hi = mid;
+		else if (a->address >= maps[mid].end)
+			lo = mid + 1;
+		else {
+			has_chunks[mid] = 1;
+			break;
+		}
 	}
 	return 0;
+}
+
+static hw_target *open_core(const char *path, const hw_target_options *opts)
+{
+	hw_target *t;
+	if (hw_target_open_core(&t, path, opts)) {
+		fprintf(stderr, "walk: %s\n", hw_error_last());
+		exit(3);
+	}
+	return t;
+}
+
+/* Read the marked segments once; returns the bytes read. */
+static uint64_t read_heap(hw_target *t)
+{
+	static char buf[1 << 20];
+	uint64_t bytes = 0;
+	for (size_t k = 0; k < n_maps; k++) {
+		if (!has_chunks[k])
+			continue;
+		uint64_t end = maps[k].start + maps[k].core_bytes;
+		for (uint64_t x = maps[k].start; x < end; x += sizeof buf) {
+			size_t len = end - x < sizeof buf ? (size_t)(end - x) : sizeof buf;
+			if (hw_read(t, x, buf, len) == HW_OK)
+				bytes += len;
+		}
+	}
+	return bytes;
+}
+
+/* Run argv with stdout and stderr to /dev/null: its CPU time and peak
+ * anonymous RSS (kB); -1 when it could not run or failed. */
+static int run_child(char **argv, double *cpu, long *anon_kb)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	long peak = 0;
+	int st;
+	struct rusage ru;
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		if (f) {
+			char line[256];
+			long kb;
+			while (fgets(line, sizeof line, f))
+				if (sscanf(line, "RssAnon: %ld", &kb) == 1 && kb > peak)
+					peak = kb;
+			fclose(f);
+		}
+		pid_t r = wait4(pid, &st, WNOHANG, &ru);
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		usleep(1000);
+	}
+	*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	*anon_kb = peak;
+	return WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? 0 : -1;
+}
+
+static void coretool_line(const char *coretool, const char *verb, const char *core, int rounds,
+			  uint64_t chunks)
+{
+	char *argv[] = {(char *)coretool, (char *)verb, (char *)core, NULL};
+	double best = 1e9;
+	long anon = 0;
+	for (int i = 0; i < rounds; i++) {
+		double c;
+		long a;
+		if (run_child(argv, &c, &a) < 0) {
+			printf("coretool %s: failed\n", verb);
+			return;
+		}
+		if (c < best)
+			best = c;
+		if (a > anon)
+			anon = a;
+	}
+	printf("coretool %s%s: %.3f s CPU (%.0f ns/chunk); peak anonymous RSS %.1f MiB = %.1f "
+	       "bytes/allocation\n",
+	       verb, strcmp(verb, "chunks") ? "" : " > /dev/null", best,
+	       best * 1e9 / (double)(chunks ? chunks : 1), anon / 1024.0,
+	       anon * 1024.0 / (double)(chunks ? chunks : 1));
 }
 
 int main(int argc, char **argv)
@@ -50,18 +170,56 @@ int main(int argc, char **argv)
 		return 2;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 	const char *nodebug[] = {"/nonexistent", NULL};
+	const char *coretool = NULL;
 	hw_target_options opts = {0};
-	if (argc > 3 && !strcmp(argv[3], "--nodebug"))
-		opts.debug_dirs = nodebug;
-	double best = 1e9, best_read = 1e9, best_open = 1e9;
-	uint64_t chunks = 0, bytes_read = 0, per_chunk = 0;
-	static char buf[1 << 20];
+	for (int i = 3; i < argc; i++) {
+		if (!strcmp(argv[i], "--nodebug"))
+			opts.debug_dirs = nodebug;
+		else if (!strcmp(argv[i], "--coretool") && i + 1 < argc)
+			coretool = argv[++i];
+	}
+
+	/* Which segments hold chunks: one untimed walk. */
+	hw_target *t = open_core(argv[1], &opts);
+	hw_glibc *g;
+	if (hw_glibc_open(&g, t)) {
+		fprintf(stderr, "walk: %s\n", hw_error_last());
+		return 3;
+	}
+	n_maps = hw_target_mappings(t, &maps);
+	has_chunks = calloc(n_maps ? n_maps : 1, 1);
+	hw_visitor mv = {mark_alloc, NULL, NULL};
+	if (!has_chunks || hw_glibc_walk(g, &mv)) {
+		fprintf(stderr, "walk: %s\n", hw_error_last());
+		return 3;
+	}
+	hw_glibc_close(g);
+	hw_target_close(t);
+
+	double best = 1e9, best_open = 1e9, best_read = 1e9, best_reread = 1e9;
+	double best_take = 1e9, best_render = 1e9;
+	uint64_t chunks = 0, bytes_read = 0, snap_n = 0;
+	FILE *devnull = fopen("/dev/null", "w");
 	for (int i = 0; i < rounds; i++) {
-		hw_target *t;
-		hw_glibc *g;
-		base_mem = peak_mem = heap_in_use();
+		/* the peer, on its own fresh mapping */
+		t = open_core(argv[1], &opts);
+		n_maps = hw_target_mappings(t, &maps);
 		double a = now();
-		if (hw_target_open_core(&t, argv[1], &opts) || hw_glibc_open(&g, t)) {
+		bytes_read = read_heap(t);
+		double d = now() - a;
+		if (d < best_read)
+			best_read = d;
+		a = now();
+		read_heap(t);
+		d = now() - a;
+		if (d < best_reread)
+			best_reread = d;
+		hw_target_close(t);
+
+		/* the walk */
+		a = now();
+		t = open_core(argv[1], &opts);
+		if (hw_glibc_open(&g, t)) {
 			fprintf(stderr, "walk: %s\n", hw_error_last());
 			return 3;
 		}
@@ -74,44 +232,55 @@ int main(int argc, char **argv)
 			fprintf(stderr, "walk: %s\n", hw_error_last());
 			return 3;
 		}
-		uint64_t m = heap_in_use();
-		if (m > peak_mem)
-			peak_mem = m;
 		hw_glibc_close(g);
-		double d = now() - a;
+		hw_target_close(t);
+		d = now() - a;
 		if (d < best)
 			best = d;
 		chunks = nrec;
-		per_chunk = chunks ? (peak_mem - base_mem) / chunks : 0;
 
-		/* the peer: read the anonymous writable segments once */
-		const hw_mapping *mp;
-		size_t n = hw_target_mappings(t, &mp);
-		a = now();
-		bytes_read = 0;
-		for (size_t k = 0; k < n; k++) {
-			if (mp[k].path || (mp[k].perms & 3) != 3)
-				continue;
-			for (uint64_t x = mp[k].start; x < mp[k].start + mp[k].core_bytes;
-			     x += sizeof buf) {
-				size_t len = sizeof buf;
-				if (x + len > mp[k].start + mp[k].core_bytes)
-					len = mp[k].start + mp[k].core_bytes - x;
-				if (hw_read(t, x, buf, len) == HW_OK)
-					bytes_read += len;
+		/* snapshot, then the chunks view on it */
+		if (!opts.debug_dirs && devnull) {
+			hw_snapshot *s;
+			a = now();
+			t = open_core(argv[1], &opts);
+			if (hw_snapshot_take(&s, t) == HW_OK) {
+				d = now() - a;
+				if (d < best_take)
+					best_take = d;
+				snap_n = hw_snapshot_count(s);
+				a = now();
+				hw_render_chunks(devnull, s, NULL);
+				fflush(devnull);
+				d = now() - a;
+				if (d < best_render)
+					best_render = d;
+				hw_snapshot_free(s);
 			}
+			hw_target_close(t);
 		}
-		d = now() - a;
-		if (d < best_read)
-			best_read = d;
-		hw_target_close(t);
 	}
-	printf("glibc walk: %" PRIu64 " chunks in %.3f s (%.0f ns/chunk), best of %d\n", chunks,
+	printf("chunks: %" PRIu64 "\n", chunks);
+	printf("glibc walk (open, locate, walk, close): %.3f s (%.0f ns/chunk), best of %d\n",
 	       best, best * 1e9 / (double)(chunks ? chunks : 1), rounds);
 	printf("  of which opening the core and locating malloc: %.3f s\n", best_open);
-	printf("read anonymous rw segments once: %.1f MiB in %.3f s\n",
-	       (double)bytes_read / 1048576.0, best_read);
-	printf("ratio walk / read: %.2f\n", best / best_read);
-	printf("walker heap: %" PRIu64 " bytes per chunk at peak\n", per_chunk);
+	printf("read the heap segments once: %.1f MiB in %.3f s on a fresh mapping, %.3f s "
+	       "already mapped\n",
+	       (double)bytes_read / 1048576.0, best_read, best_reread);
+	printf("ratio walk / read: %.2f (%.2f against the already mapped read)\n",
+	       best / best_read, best / best_reread);
+	if (best_take < 1e9)
+		printf("snapshot (open, walk, take): %.3f s for %" PRIu64
+		       " allocations; chunks text to /dev/null from it: %.3f s (the printing "
+		       "floor)\n",
+		       best_take, snap_n, best_render);
+	fflush(stdout);
+	if (coretool) {
+		coretool_line(coretool, "summary", argv[1], rounds, chunks);
+		coretool_line(coretool, "chunks", argv[1], rounds, chunks);
+	}
+	if (devnull)
+		fclose(devnull);
+	free(has_chunks);
 	return 0;
 }

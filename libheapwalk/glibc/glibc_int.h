@@ -65,6 +65,10 @@ struct gw_input {
 	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
 	/* A direct pointer to len bytes at addr, or NULL (optional). */
 	const void *(*view)(void *ctx, uint64_t addr, size_t len);
+	/* Make [addr, addr + len) cheap to read soon: the walker calls it on
+	 * each heap region before it follows the free lists through them
+	 * (optional; a hint, nothing depends on its effect). */
+	void (*prefault)(void *ctx, uint64_t addr, size_t len);
 	void *ctx;
 };
 

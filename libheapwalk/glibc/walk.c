@@ -56,6 +56,7 @@ struct arena {
 struct region {
 	uint64_t start, end; /* chunks live in [start, end) */
 	uint64_t reserve_end; /* heaps: heap_info + HEAP_MAX_SIZE, excluded from mmap scans */
+	const uint8_t *view;  /* a direct view of [start, end), or NULL */
 	uint32_t arena;       /* index into arenas */
 	uint8_t kind;
 };
@@ -87,6 +88,7 @@ struct walker {
 	size_t n_listed;
 	struct window win;
 	uint64_t problems;
+	uint64_t tc_lo, tc_hi; /* the lowest and highest of in->tcaches */
 };
 
 /* ---- problems and records ---- */
@@ -108,7 +110,7 @@ static void problem(struct walker *w, const char *kind, uint64_t addr, const cha
 	}
 }
 
-static void emit(struct walker *w, uint64_t chunk, uint64_t usable, uint64_t arena,
+static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_t chunk, uint64_t usable, uint64_t arena,
 		 hw_allocator alloc, hw_state state, hw_bin bin)
 {
 	if (w->stopped || !w->v || !w->v->alloc)
@@ -141,6 +143,17 @@ static int rd(struct walker *w, uint64_t addr, void *buf, size_t len)
 static int rd64(struct walker *w, uint64_t addr, uint64_t *out)
 {
 	return rd(w, addr, out, sizeof *out);
+}
+
+/* rd() of bytes that lie in region r, straight from its view if it has
+ * one: the list walks read two words of each of their chunks. */
+static int rd_in(struct walker *w, const struct region *r, uint64_t addr, void *buf, size_t len)
+{
+	if (r->view && addr >= r->start && addr <= r->end && len <= r->end - addr) {
+		memcpy(buf, r->view + (addr - r->start), len);
+		return 0;
+	}
+	return rd(w, addr, buf, len);
 }
 
 /* Point the window at [start, end) if the target gives a direct view of it
@@ -218,8 +231,12 @@ static int add_region(struct walker *w, uint64_t start, uint64_t end, uint64_t r
 		w->regions = nr;
 		w->cap_regions = ncap;
 	}
-	w->regions[w->n_regions++] = (struct region){
-		.start = start, .end = end, .reserve_end = reserve_end, .arena = arena, .kind = kind};
+	w->regions[w->n_regions++] = (struct region){.start = start,
+						      .end = end,
+						      .reserve_end = reserve_end,
+						      .view = NULL,
+						      .arena = arena,
+						      .kind = kind};
 	return 0;
 }
 
@@ -658,14 +675,15 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 		/* counts[] is at most 65535: never follow a chain further. */
 		while (e && n <= 65536) {
 			uint64_t chunk = e - GW_CHUNK_HDR, size;
-			if (!list_chunk_ok(w, chunk, -1)) {
+			const struct region *r = list_chunk_ok(w, chunk, -1);
+			if (!r) {
 				problem(w, "bad-list-pointer", e,
 					"tcache 0x%" PRIx64 " bin %u: entry 0x%" PRIx64
 					" is not in a heap",
 					tc, i, e);
 				break;
 			}
-			if (rd64(w, chunk + GW_SIZE_SZ, &size) < 0)
+			if (rd_in(w, r, chunk + GW_SIZE_SZ, &size, 8) < 0)
 				break;
 			if ((size & ~(uint64_t)GW_SIZE_BITS) != tcache_csize(i)) {
 				problem(w, "bad-size", chunk,
@@ -678,7 +696,7 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 				break;
 			n++;
 			uint64_t next;
-			if (rd64(w, e, &next) < 0)
+			if (rd_in(w, r, e, &next, 8) < 0)
 				break;
 			e = reveal(w, e, next);
 		}
@@ -700,14 +718,15 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			return;
 		for (uint64_t n = 0; p && n < limit; n++) {
 			uint64_t size;
-			if (!list_chunk_ok(w, p, (int)ai)) {
+			const struct region *r = list_chunk_ok(w, p, (int)ai);
+			if (!r) {
 				problem(w, "bad-list-pointer", p,
 					"arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
 					" is not a chunk of this arena",
 					ar->addr, i, p);
 				break;
 			}
-			if (rd64(w, p + GW_SIZE_SZ, &size) < 0)
+			if (rd_in(w, r, p + GW_SIZE_SZ, &size, 8) < 0)
 				break;
 			uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
 			/* fastbin_index(sz) = (sz >> 4) - 2 */
@@ -721,7 +740,7 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			ar->nfast++;
 			ar->fast_bytes += sz;
 			uint64_t fd;
-			if (rd64(w, p + 16, &fd) < 0)
+			if (rd_in(w, r, p + 16, &fd, 8) < 0)
 				break;
 			p = reveal(w, p + 16, fd);
 		}
@@ -772,7 +791,8 @@ static void walk_bins(struct walker *w, uint32_t ai)
 					ar->addr, i);
 				break;
 			}
-			if (!list_chunk_ok(w, p, (int)ai) || rd(w, p, hdr, sizeof hdr) < 0) {
+			const struct region *r = list_chunk_ok(w, p, (int)ai);
+			if (!r || rd_in(w, r, p, hdr, sizeof hdr) < 0) {
 				problem(w, "bad-list-pointer", p,
 					"arena 0x%" PRIx64 " bin %u: 0x%" PRIx64
 					" is not a chunk of this arena",
@@ -887,6 +907,8 @@ static int plausible(struct walker *w, const struct region *r, uint64_t q, uint6
 
 static int is_tcache_struct(const struct walker *w, uint64_t chunk)
 {
+	if (chunk + GW_CHUNK_HDR < w->tc_lo || chunk + GW_CHUNK_HDR > w->tc_hi)
+		return 0;
 	for (size_t i = 0; i < w->in->n_tcaches; i++)
 		if (w->in->tcaches[i] == chunk + GW_CHUNK_HDR)
 			return 1;
@@ -1167,6 +1189,13 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 	sum->free = sum->tcache = sum->fastbins = sum->mmapped = sum->used;
 	sum->top_bytes = 0;
 
+	w.tc_lo = UINT64_MAX;
+	for (size_t i = 0; i < in->n_tcaches; i++) {
+		if (in->tcaches[i] < w.tc_lo)
+			w.tc_lo = in->tcaches[i];
+		if (in->tcaches[i] > w.tc_hi)
+			w.tc_hi = in->tcaches[i];
+	}
 	int rc = read_mp(&w);
 	if (rc == HW_OK)
 		rc = read_arenas(&w);
@@ -1175,6 +1204,13 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			heap_regions(&w, i);
 		main_region(&w);
 		drop_overlaps(&w);
+		for (size_t i = 0; i < w.n_regions; i++) {
+			struct region *r = &w.regions[i];
+			if (in->view)
+				r->view = in->view(in->ctx, r->start, r->end - r->start);
+			if (in->prefault)
+				in->prefault(in->ctx, r->start, r->end - r->start);
+		}
 		for (size_t i = 0; i < in->n_tcaches; i++)
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);
 		for (uint32_t i = 0; i < w.n_arenas; i++) {
