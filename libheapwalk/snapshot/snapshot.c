@@ -79,16 +79,16 @@ static const char *intern_or_null(hw_snapshot *s, const char *str, int *err)
 }
 
 int hw_snapshot_set_target(hw_snapshot *s, const char *kind, const char *path, pid_t pid,
-			   const char *executable)
+                           const char *executable)
 {
 	int err = 0;
 	hw_snapshot_target t = {
-		.kind = intern_or_null(s, kind ? kind : "core", &err),
-		.path = intern_or_null(s, path, &err),
-		.pid = pid,
-		.executable = intern_or_null(s, executable, &err),
-		.source_kind = s->target.source_kind,
-		.source_path = s->target.source_path,
+	    .kind = intern_or_null(s, kind ? kind : "core", &err),
+	    .path = intern_or_null(s, path, &err),
+	    .pid = pid,
+	    .executable = intern_or_null(s, executable, &err),
+	    .source_kind = s->target.source_kind,
+	    .source_path = s->target.source_path,
 	};
 	if (err)
 		return nomem();
@@ -117,7 +117,8 @@ int hw_snapshot_add_type(hw_snapshot *s, const char *name, uint32_t *id)
 		*id = (uint32_t)t;
 		return HW_OK;
 	}
-	if (hw_grow32((void **)&s->types, sizeof *s->types, &s->cap_types, (size_t)s->n_types + 1) ||
+	if (hw_grow32((void **)&s->types, sizeof *s->types, &s->cap_types,
+	              (size_t)s->n_types + 1) ||
 	    hw_map64_put(&s->type_index, sid, s->n_types))
 		return nomem();
 	s->types[s->n_types] = sid;
@@ -161,7 +162,7 @@ int hw_snapshot_add_frame(hw_snapshot *s, const hw_frame *f, uint32_t *id)
 		return HW_OK;
 	}
 	if (hw_grow32((void **)&s->frames, sizeof *s->frames, &s->cap_frames,
-		      (size_t)s->n_frames + 1) ||
+	              (size_t)s->n_frames + 1) ||
 	    hw_idset_insert(&s->frame_index, h, s->n_frames))
 		return nomem();
 	s->frames[s->n_frames] = k;
@@ -200,7 +201,8 @@ int hw_snapshot_add_site_ids(hw_snapshot *s, const uint32_t *ids, size_t n, uint
 	if (hw_grow((void **)&s->site_frames, sizeof *s->site_frames, &cap, s->n_site_frames + n))
 		return nomem();
 	s->cap_site_frames = cap;
-	if (hw_grow32((void **)&s->sites, sizeof *s->sites, &s->cap_sites, (size_t)s->n_sites + 1) ||
+	if (hw_grow32((void **)&s->sites, sizeof *s->sites, &s->cap_sites,
+	              (size_t)s->n_sites + 1) ||
 	    hw_idset_insert(&s->site_index, h, s->n_sites))
 		return nomem();
 	if (n)
@@ -237,7 +239,7 @@ int hw_snapshot_arena_id(hw_snapshot *s, uint64_t address, uint16_t *id)
 	if (s->n_arenas > HW_MAX_ARENAS)
 		return hw_error_set(HW_ECORRUPT, "more than %d arenas", HW_MAX_ARENAS);
 	if (hw_grow32((void **)&s->arenas, sizeof *s->arenas, &s->cap_arenas,
-		      (size_t)s->n_arenas + 1) ||
+	              (size_t)s->n_arenas + 1) ||
 	    hw_map64_put(&s->arena_index, address, s->n_arenas))
 		return nomem();
 	s->arenas[s->n_arenas] = address;
@@ -255,10 +257,10 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 		return nomem();
 	/* every column gets the same capacity c */
 	void *p;
-#define GROW_COL(col)                                        \
-	p = realloc(s->col, c * sizeof *s->col);              \
-	if (!p)                                               \
-		return nomem();                               \
+#define GROW_COL(col)                                                                              \
+	p = realloc(s->col, c * sizeof *s->col);                                                   \
+	if (!p)                                                                                    \
+		return nomem();                                                                    \
 	s->col = p;
 	GROW_COL(size)
 	GROW_COL(type)
@@ -274,7 +276,7 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 }
 
 int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags, uint16_t arena,
-		     uint32_t type, uint32_t site)
+                     uint32_t type, uint32_t site)
 {
 	if (s->n == s->cap) {
 		int rc = hw_snapshot_reserve(s, 1);
@@ -318,8 +320,8 @@ int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack)
 	return rc;
 }
 
-int hw_snapshot_add_alloc_requested(hw_snapshot *s, const hw_alloc *a, uint32_t type,
-				    uint32_t site, uint64_t requested)
+int hw_snapshot_add_alloc_requested(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site,
+                                    uint64_t requested)
 {
 	int rc = hw_snapshot_add_alloc(s, a, type, site);
 	if (rc || requested == HW_REQUESTED_UNKNOWN || requested > a->size ||
@@ -338,13 +340,14 @@ uint64_t hw_snapshot_requested(const hw_snapshot *s, size_t i)
 int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site)
 {
 	if (type >= s->n_types || site >= s->n_sites)
-		return hw_error_set(HW_EINVAL, "type %u or site %u not in the snapshot", type, site);
+		return hw_error_set(HW_EINVAL, "type %u or site %u not in the snapshot", type,
+		                    site);
 	uint16_t ar;
 	int rc = hw_snapshot_arena_id(s, a->arena, &ar);
 	if (rc)
 		return rc;
 	return hw_snapshot_push(s, a->address, a->size, HW_F_MAKE(a->allocator, a->state, a->bin),
-				ar, type, site);
+	                        ar, type, site);
 }
 
 int hw_snapshot_add_problem(hw_snapshot *s, const hw_problem *p)
@@ -356,7 +359,8 @@ int hw_snapshot_add_problem(hw_snapshot *s, const hw_problem *p)
 	hw_sproblem q = {.address = p->address};
 	if (hw_strtab_intern(&s->str, p->kind ? p->kind : "problem", &q.kind) ||
 	    hw_strtab_intern(&s->str, p->message ? p->message : "", &q.message) ||
-	    hw_grow((void **)&s->problems, sizeof *s->problems, &s->cap_problems, s->n_problems + 1))
+	    hw_grow((void **)&s->problems, sizeof *s->problems, &s->cap_problems,
+	            s->n_problems + 1))
 		return nomem();
 	s->problems[s->n_problems++] = q;
 	return HW_OK;
@@ -401,13 +405,125 @@ int hw_snapshot_set_tracer_summary(hw_snapshot *s, const hw_tracer_summary *tr)
 
 /* ---- finishing: sort by address, trim ---- */
 
-static int cmp_idx(const void *a, const void *b, void *ctx)
+/* Sort idx[0..n) by keys[idx[i]], stable (ties keep insertion order), by
+ * LSD radix on 16-bit digits: as many passes as the largest key has digits
+ * (3 for user-space addresses), O(n) each.  tmp holds n uint32_t. */
+static int radix_sort_idx(uint32_t *idx, uint32_t *tmp, const uint64_t *keys, size_t n)
 {
-	const uint64_t *keys = ctx;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	if (keys[x] != keys[y])
-		return keys[x] < keys[y] ? -1 : 1;
-	return x < y ? -1 : x > y; /* stable: insertion order */
+	uint64_t max = 0;
+	for (size_t i = 0; i < n; i++)
+		max |= keys[i];
+	static const unsigned DIGIT = 16;
+	size_t *count = malloc(((size_t)1 << DIGIT) * sizeof *count);
+	if (!count)
+		return -1;
+	uint32_t *src = idx, *dst = tmp;
+	for (unsigned shift = 0; shift < 64 && (max >> shift); shift += DIGIT) {
+		memset(count, 0, ((size_t)1 << DIGIT) * sizeof *count);
+		for (size_t i = 0; i < n; i++)
+			count[(keys[src[i]] >> shift) & 0xffff]++;
+		size_t sum = 0;
+		for (size_t d = 0; d < ((size_t)1 << DIGIT); d++) {
+			size_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(keys[src[i]] >> shift) & 0xffff]++] = src[i];
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != idx)
+		memcpy(idx, src, n * sizeof *idx);
+	free(count);
+	return 0;
+}
+
+typedef struct run {
+	size_t pos, end; /* the run's unmerged part: indices [pos, end) */
+} run;
+
+/* Heap order: the smaller current key first; ties by position, so equal
+ * addresses keep insertion order (the merge is stable). */
+static int run_less(const run *a, const run *b, const uint64_t *keys)
+{
+	uint64_t x = keys[a->pos], y = keys[b->pos];
+	return x != y ? x < y : a->pos < b->pos;
+}
+
+static void run_sift_down(run *h, size_t n, size_t i, const uint64_t *keys)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && run_less(&h[l], &h[m], keys))
+			m = l;
+		if (l + 1 < n && run_less(&h[l + 1], &h[m], keys))
+			m = l + 1;
+		if (m == i)
+			return;
+		run t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Walkers emit address-ordered runs (a heap, a pool arena, the mmapped
+ * chunks), interleaved in address space.  A k-way merge that moves whole
+ * stretches at once: take the run with the smallest current address, find
+ * by binary search how far it stays below the next run's, copy that
+ * stretch.  O(n + S log R) for S stretches.  Returns 1 when there are too
+ * many runs for this to pay (then radix sort), -1 on no memory. */
+static int sort_by_runs(uint32_t *idx, const uint64_t *keys, size_t n)
+{
+	size_t nr = 1;
+	for (size_t i = 1; i < n; i++)
+		if (keys[i - 1] > keys[i] && ++nr > n / 64 + 16)
+			return 1;
+	run *h = malloc(nr * sizeof *h);
+	if (!h)
+		return -1;
+	size_t k = 0;
+	h[0].pos = 0;
+	for (size_t i = 1; i <= n; i++)
+		if (i == n || keys[i - 1] > keys[i]) {
+			h[k].end = i;
+			if (i < n)
+				h[++k].pos = i;
+		}
+	for (size_t i = nr / 2; i-- > 0;)
+		run_sift_down(h, nr, i, keys);
+	size_t o = 0, live = nr;
+	while (live) {
+		run *a = &h[0];
+		size_t stop = a->end;
+		if (live > 1) {
+			/* the next smallest run is a child of the root */
+			const run *b = &h[1];
+			if (live > 2 && run_less(&h[2], b, keys))
+				b = &h[2];
+			/* first index in a whose element must come after b's */
+			size_t lo = a->pos + 1, hi = a->end;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				run probe = {mid, a->end};
+				if (run_less(&probe, b, keys))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			stop = lo;
+		}
+		for (size_t i = a->pos; i < stop; i++)
+			idx[o++] = (uint32_t)i;
+		a->pos = stop;
+		if (a->pos == a->end)
+			h[0] = h[--live];
+		run_sift_down(h, live, 0, keys);
+	}
+	free(h);
+	return 0;
 }
 
 /* Permute one column through idx with a scratch buffer of n * el bytes. */
@@ -428,6 +544,14 @@ static void trim(void **p, size_t el, size_t n)
 
 int hw_snapshot_finish(hw_snapshot *s)
 {
+	/* walkers emit address-ordered runs: often the whole is sorted */
+	if (!s->sorted) {
+		size_t k = 1;
+		while (k < s->n && s->addr[k - 1] <= s->addr[k])
+			k++;
+		if (k >= s->n)
+			s->sorted = true;
+	}
 	if (!s->sorted) {
 		if (s->n > UINT32_MAX)
 			return hw_error_set(HW_ENOMEM, "too many allocations to sort");
@@ -438,9 +562,15 @@ int hw_snapshot_finish(hw_snapshot *s)
 			free(tmp);
 			return nomem();
 		}
-		for (size_t i = 0; i < s->n; i++)
-			idx[i] = (uint32_t)i;
-		qsort_r(idx, s->n, sizeof *idx, cmp_idx, s->addr);
+		int byruns = sort_by_runs(idx, s->addr, s->n);
+		if (byruns == 1)
+			for (size_t i = 0; i < s->n; i++)
+				idx[i] = (uint32_t)i;
+		if (byruns < 0 || (byruns == 1 && radix_sort_idx(idx, tmp, s->addr, s->n))) {
+			free(idx);
+			free(tmp);
+			return nomem();
+		}
 		permute(s->addr, sizeof *s->addr, idx, s->n, tmp);
 		permute(s->size, sizeof *s->size, idx, s->n, tmp);
 		permute(s->type, sizeof *s->type, idx, s->n, tmp);
@@ -480,19 +610,19 @@ size_t hw_snapshot_count(const hw_snapshot *s)
 }
 
 int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t *type,
-			  uint32_t *site)
+                          uint32_t *site)
 {
 	if (i >= s->n)
 		return hw_error_set(HW_EINVAL, "allocation %zu of %zu", i, s->n);
 	if (a) {
 		uint8_t f = s->flags[i];
 		*a = (hw_alloc){
-			.address = s->addr[i],
-			.size = s->size[i],
-			.arena = s->arenas[s->arena[i]],
-			.allocator = HW_F_ALLOCATOR(f),
-			.state = HW_F_STATE(f),
-			.bin = HW_F_BIN(f),
+		    .address = s->addr[i],
+		    .size = s->size[i],
+		    .arena = s->arenas[s->arena[i]],
+		    .allocator = HW_F_ALLOCATOR(f),
+		    .state = HW_F_STATE(f),
+		    .bin = HW_F_BIN(f),
 		};
 	}
 	if (type)
@@ -538,13 +668,13 @@ void hw_snapshot_frame(const hw_snapshot *s, uint32_t frame_id, hw_frame *out)
 {
 	const hw_sframe *f = &s->frames[frame_id];
 	*out = (hw_frame){
-		.function = hw_strtab_get(&s->str, f->function),
-		.file = hw_strtab_get(&s->str, f->file),
-		.line = f->line,
-		.module = hw_strtab_get(&s->str, f->module),
-		.pc = f->pc,
-		.module_offset = f->module_offset,
-		.kind = f->kind,
+	    .function = hw_strtab_get(&s->str, f->function),
+	    .file = hw_strtab_get(&s->str, f->file),
+	    .line = f->line,
+	    .module = hw_strtab_get(&s->str, f->module),
+	    .pc = f->pc,
+	    .module_offset = f->module_offset,
+	    .kind = f->kind,
 	};
 }
 
@@ -589,9 +719,9 @@ int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p)
 	if (i >= s->n_problems)
 		return hw_error_set(HW_EINVAL, "problem %zu of %zu", i, s->n_problems);
 	*p = (hw_problem){
-		.kind = hw_strtab_get(&s->str, s->problems[i].kind),
-		.address = s->problems[i].address,
-		.message = hw_strtab_get(&s->str, s->problems[i].message),
+	    .kind = hw_strtab_get(&s->str, s->problems[i].kind),
+	    .address = s->problems[i].address,
+	    .message = hw_strtab_get(&s->str, s->problems[i].message),
 	};
 	return HW_OK;
 }
@@ -599,11 +729,11 @@ int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p)
 size_t hw_snapshot_memory(const hw_snapshot *s)
 {
 	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->type + sizeof *s->site +
-		     sizeof *s->arena + sizeof *s->flags;
+	             sizeof *s->arena + sizeof *s->flags;
 	if (s->slack)
 		per += sizeof *s->slack;
 	return sizeof *s + s->cap * per + s->str.bytes + s->str.cap * (sizeof(char *) + 4) +
 	       (s->str.index.mask + 1) * 8 + s->cap_types * 4 + s->cap_frames * sizeof(hw_sframe) +
-	       s->cap_sites * sizeof(hw_ssite) + s->cap_site_frames * 4 +
-	       s->cap_arenas * 8 + s->cap_problems * sizeof(hw_sproblem);
+	       s->cap_sites * sizeof(hw_ssite) + s->cap_site_frames * 4 + s->cap_arenas * 8 +
+	       s->cap_problems * sizeof(hw_sproblem);
 }

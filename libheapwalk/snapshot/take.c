@@ -24,7 +24,29 @@ typedef struct take {
 	const char *phase;
 	uint64_t seen;
 	int rc;
+	/* The typer gives one stable string per type (heapwalk.h): a small
+	 * direct-mapped cache from that pointer to the type id spares
+	 * interning the same name for every object. */
+	struct {
+		const char *name;
+		uint32_t id;
+	} type_cache[256];
 } take;
+
+static int type_id(take *tk, const char *name, uint32_t *id)
+{
+	size_t h = ((uintptr_t)name >> 4) & 255;
+	if (tk->type_cache[h].name == name) {
+		*id = tk->type_cache[h].id;
+		return HW_OK;
+	}
+	int rc = hw_snapshot_add_type(tk->s, name, id);
+	if (rc == HW_OK) {
+		tk->type_cache[h].name = name;
+		tk->type_cache[h].id = *id;
+	}
+	return rc;
+}
 
 static uint32_t map_site(take *tk, uint32_t tsite)
 {
@@ -51,7 +73,7 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 	if (a->state == HW_STATE_USED) {
 		if (tk->typer) {
 			const char *name = hw_typer_name(tk->typer, a);
-			if (name && hw_snapshot_add_type(tk->s, name, &type))
+			if (name && type_id(tk, name, &type))
 				tk->rc = HW_ENOMEM;
 		}
 		if (tk->tracer) {

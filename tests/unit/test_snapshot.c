@@ -119,6 +119,55 @@ START_TEST(test_model)
 }
 END_TEST
 
+/* finish sorts by address, stably, carrying every column: interleaved
+ * address-ordered runs (what walkers emit: merged), a few duplicates, and a
+ * random order (too many runs: radix sort), checked against the insertion
+ * record of each allocation. */
+static void check_sorted(size_t n, int mode)
+{
+	hw_snapshot *s;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	unsigned seed = 7 + (unsigned)mode;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t addr;
+		if (mode == 0) /* 7 runs, one after the other, interleaved in address space */
+			addr = 0x10000 + ((i / (n / 7)) * 0x100 + (i % (n / 7)) * 0x1000) * 16;
+		else if (mode == 1) /* runs with equal addresses across them */
+			addr = 0x10000 + (i % (n / 3 + 1)) * 16;
+		else {
+			seed = seed * 1103515245u + 12345u;
+			addr = 0x10000 + (uint64_t)(seed >> 4) * 16;
+		}
+		hw_alloc a = {.address = addr, .size = i, .allocator = HW_ALLOCATOR_GLIBC};
+		ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, 0), HW_OK);
+	}
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	hw_alloc prev = {0}, a;
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(hw_snapshot_get_alloc(s, i, &a, NULL, NULL), HW_OK);
+		if (i) {
+			ck_assert_uint_ge(a.address, prev.address);
+			if (a.address == prev.address) /* stable: insertion order */
+				ck_assert_uint_gt(a.size, prev.size);
+		}
+		/* the size column (insertion index) moved with its address */
+		if (mode == 0)
+			ck_assert_uint_eq(a.address, 0x10000 + ((a.size / (n / 7)) * 0x100 +
+							       (a.size % (n / 7)) * 0x1000) * 16);
+		prev = a;
+	}
+	hw_snapshot_free(s);
+}
+
+START_TEST(test_sort)
+{
+	check_sorted(70000, 0);
+	check_sorted(30000, 1);
+	check_sorted(50000, 2);
+	check_sorted(1, 2);
+}
+END_TEST
+
 START_TEST(test_group_keys)
 {
 	hw_snapshot *s = small();
@@ -490,6 +539,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_model);
+	tcase_add_test(tc, test_sort);
 	tcase_add_test(tc, test_group_keys);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_options);
