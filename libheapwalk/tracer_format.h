@@ -44,14 +44,14 @@
 
 #include <stdint.h>
 
-#define HWT_MAGIC "HWTRACE\x01" /* 8 bytes, no NUL stored */
-#define HWT_MAGIC_LEN 8
+#define HWT_MAGIC          "HWTRACE\x01" /* 8 bytes, no NUL stored */
+#define HWT_MAGIC_LEN      8
 #define HWT_FORMAT_VERSION 2
-#define HWT_ROOT_SYMBOL "heapwalk_trace_root"
+#define HWT_ROOT_SYMBOL    "heapwalk_trace_root"
 
-#define HWT_SHARDS 256           /* live-table shards, each with its own lock */
-#define HWT_MAX_NATIVE 64        /* --native-frames upper bound */
-#define HWT_MAX_PYTHON 128       /* --python-frames upper bound */
+#define HWT_SHARDS         256         /* live-table shards, each with its own lock */
+#define HWT_MAX_NATIVE     64          /* --native-frames upper bound */
+#define HWT_MAX_PYTHON     128         /* --python-frames upper bound */
 #define HWT_SIZE_SATURATED 0xffffffffu /* requested size >= 4 GiB */
 
 enum hwt_mode {
@@ -77,11 +77,11 @@ struct hwt_live_entry {
 };
 
 struct hwt_shard {
-	uint32_t lock;      /* the writer's spinlock: 1 while being modified */
+	uint32_t lock; /* the writer's spinlock: 1 while being modified */
 	uint32_t reserved;
-	uint64_t table;     /* address of hwt_live_entry[capacity] (0: none yet) */
-	uint64_t capacity;  /* slots */
-	uint64_t count;     /* occupied slots */
+	uint64_t table;    /* address of hwt_live_entry[capacity] (0: none yet) */
+	uint64_t capacity; /* slots */
+	uint64_t count;    /* occupied slots */
 };
 
 struct hwt_site {
@@ -92,31 +92,31 @@ struct hwt_site {
 };
 
 struct hwt_root {
-	char magic[HWT_MAGIC_LEN];  /* HWT_MAGIC */
-	uint32_t version;           /* HWT_FORMAT_VERSION */
-	uint32_t size;              /* sizeof(struct hwt_root) */
-	uint64_t self;              /* address of this struct in the process */
-	uint64_t pid;               /* getpid() when the tables were made (updated after fork) */
-	uint32_t mode;              /* enum hwt_mode */
-	uint32_t native_frames;     /* --native-frames */
-	uint64_t sample_bytes;      /* mean sampling interval, 0 in mode all */
-	uint32_t python_frames;     /* --python-frames */
-	uint32_t python_layout;     /* enum hwt_python_layout, set when hooks install */
-	uint64_t python_version;    /* PY_VERSION_HEX of the interpreter, 0 if none */
+	char magic[HWT_MAGIC_LEN]; /* HWT_MAGIC */
+	uint32_t version;          /* HWT_FORMAT_VERSION */
+	uint32_t size;             /* sizeof(struct hwt_root) */
+	uint64_t self;             /* address of this struct in the process */
+	uint64_t pid;              /* getpid() when the tables were made (updated after fork) */
+	uint32_t mode;             /* enum hwt_mode */
+	uint32_t native_frames;    /* --native-frames */
+	uint64_t sample_bytes;     /* mean sampling interval, 0 in mode all */
+	uint32_t python_frames;    /* --python-frames */
+	uint32_t python_layout;    /* enum hwt_python_layout, set when hooks install */
+	uint64_t python_version;   /* PY_VERSION_HEX of the interpreter, 0 if none */
 
 	/* sites */
-	uint64_t sites;             /* address of struct hwt_site[sites_capacity] */
+	uint64_t sites; /* address of struct hwt_site[sites_capacity] */
 	uint64_t sites_capacity;
-	uint64_t sites_count;       /* highest site id in use */
-	uint64_t frames;            /* address of uint64_t[frames_capacity] */
+	uint64_t sites_count; /* highest site id in use */
+	uint64_t frames;      /* address of uint64_t[frames_capacity] */
 	uint64_t frames_capacity;
 	uint64_t frames_used;
 	/* code objects */
-	uint64_t codes;             /* address of uint64_t[codes_capacity] (a set) */
+	uint64_t codes; /* address of uint64_t[codes_capacity] (a set) */
 	uint64_t codes_capacity;
 	uint64_t codes_count;
 	/* counters (approximate under concurrency, for the summary) */
-	uint64_t dropped;           /* allocations not recorded (table or site pool full) */
+	uint64_t dropped; /* allocations not recorded (table or site pool full) */
 	uint64_t reserved[14];
 
 	struct hwt_shard shards[HWT_SHARDS];
@@ -132,7 +132,7 @@ struct hwt_root {
  * (bench/tracer): 256-byte blocks beat both the plain address hash and
  * 1 KiB blocks (longer clusters under linear probing). */
 #define HWT_MIN_CAPACITY 64
-#define HWT_BLOCK_SHIFT 8 /* 256-byte blocks: 16 slots, 4 cache lines */
+#define HWT_BLOCK_SHIFT  8 /* 256-byte blocks: 16 slots, 4 cache lines */
 
 static inline uint64_t hwt_hash_address(uint64_t address)
 {
@@ -154,7 +154,8 @@ static inline unsigned hwt_shard_of(uint64_t address)
 static inline uint64_t hwt_home_slot(uint64_t address, uint64_t capacity)
 {
 	uint64_t h = hwt_hash_block(address) & 0x00ffffffffffffffull;
-	uint64_t slot = (uint64_t)(((unsigned __int128)h * capacity) >> 56) + ((address >> 4) & ((1u << (HWT_BLOCK_SHIFT - 4)) - 1));
+	uint64_t slot = (uint64_t)(((unsigned __int128)h * capacity) >> 56) +
+	                ((address >> 4) & ((1u << (HWT_BLOCK_SHIFT - 4)) - 1));
 	while (slot >= capacity)
 		slot -= capacity;
 	return slot;

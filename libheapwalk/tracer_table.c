@@ -30,10 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PROBLEMS 64
-#define MAX_STRING 4096
-#define MAX_LINETABLE (1u << 20)
-#define MAX_SITES (1ull << 26)
+#define MAX_PROBLEMS       64
+#define MAX_STRING         4096
+#define MAX_LINETABLE      (1u << 20)
+#define MAX_SITES          (1ull << 26)
 #define MAX_SHARD_CAPACITY (1ull << 32)
 
 struct live {
@@ -87,7 +87,7 @@ struct hw_tracer {
 /* ---- small helpers ---- */
 
 static void problem(hw_tracer *tr, const char *kind, uint64_t addr, const char *fmt, ...)
-	HW_PRINTF(4, 5);
+    HW_PRINTF(4, 5);
 static void problem(hw_tracer *tr, const char *kind, uint64_t addr, const char *fmt, ...)
 {
 	if (tr->nproblems >= MAX_PROBLEMS)
@@ -148,11 +148,12 @@ static int root_at(hw_tracer *tr, uint64_t addr)
 		return HW_ENOTFOUND;
 	if (r->version != HWT_FORMAT_VERSION)
 		return hw_error_set(HW_EUNSUPPORTED,
-				    "tracer table format %u at 0x%" PRIx64 " (this reader knows %u)",
-				    r->version, addr, HWT_FORMAT_VERSION);
+		                    "tracer table format %u at 0x%" PRIx64
+		                    " (this reader knows %u)",
+		                    r->version, addr, HWT_FORMAT_VERSION);
 	if (r->size != sizeof(*r) || r->self != addr)
 		return hw_error_set(HW_ECORRUPT, "tracer root at 0x%" PRIx64 ": bad size or self",
-				    addr);
+		                    addr);
 	if (r->mode > HWT_MODE_SAMPLED || (r->mode == HWT_MODE_SAMPLED && !r->sample_bytes) ||
 	    r->native_frames > HWT_MAX_NATIVE || r->python_frames > HWT_MAX_PYTHON ||
 	    r->sites_count > r->sites_capacity || r->sites_count >= MAX_SITES ||
@@ -178,7 +179,8 @@ static int find_root(hw_tracer *tr)
 	for (size_t i = 0; i < n; i++) {
 		const hw_mapping *m = &maps[i];
 		char magic[HWT_MAGIC_LEN];
-		if (m->path || !(m->perms & HW_PERM_W) || m->end - m->start < sizeof(struct hwt_root))
+		if (m->path || !(m->perms & HW_PERM_W) ||
+		    m->end - m->start < sizeof(struct hwt_root))
 			continue;
 		if (hw_read(tr->t, m->start, magic, sizeof(magic)) != HW_OK ||
 		    memcmp(magic, HWT_MAGIC, HWT_MAGIC_LEN) != 0)
@@ -190,10 +192,10 @@ static int find_root(hw_tracer *tr)
 			corrupt = m->start;
 	}
 	if (corrupt)
-		return hw_error_set(HW_ECORRUPT, "tracer root at 0x%" PRIx64 ": bad header", corrupt);
-	return hw_error_set(HW_ENOTFOUND,
-			    "no tracer tables in this target (run the program under "
-			    "`coretool trace` to record allocation sites)");
+		return hw_error_set(HW_ECORRUPT, "tracer root at 0x%" PRIx64 ": bad header",
+		                    corrupt);
+	return hw_error_set(HW_ENOTFOUND, "no tracer tables in this target (run the program under "
+	                                  "`coretool trace` to record allocation sites)");
 }
 
 /* ---- sites and live entries ---- */
@@ -204,8 +206,8 @@ static int read_sites(hw_tracer *tr)
 	tr->nsites = r->sites_count;
 	if (!in_mapping(tr, r->sites, (tr->nsites + 1) * sizeof(struct hwt_site))) {
 		problem(tr, "tracer-sites-unreadable", r->sites,
-			"tracer site table (%" PRIu64 " sites) outside the process's memory",
-			tr->nsites);
+		        "tracer site table (%" PRIu64 " sites) outside the process's memory",
+		        tr->nsites);
 		tr->nsites = 0;
 	}
 	tr->sites = calloc(tr->nsites + 1, sizeof(*tr->sites));
@@ -216,7 +218,7 @@ static int read_sites(hw_tracer *tr)
 	if (tr->nsites &&
 	    hw_read(tr->t, r->sites, tr->sites, (tr->nsites + 1) * sizeof(*tr->sites)) != HW_OK) {
 		problem(tr, "tracer-sites-unreadable", r->sites,
-			"tracer site table (%" PRIu64 " sites) not readable", tr->nsites);
+		        "tracer site table (%" PRIu64 " sites) not readable", tr->nsites);
 		tr->nsites = 0;
 		return HW_OK;
 	}
@@ -234,8 +236,8 @@ static int read_sites(hw_tracer *tr)
 	}
 	if (bad)
 		problem(tr, "tracer-bad-site", r->sites + first_bad * sizeof(struct hwt_site),
-			"%" PRIu64 " tracer sites out of bounds (first: site %" PRIu64 ")", bad,
-			first_bad);
+		        "%" PRIu64 " tracer sites out of bounds (first: site %" PRIu64 ")", bad,
+		        first_bad);
 	return HW_OK;
 }
 
@@ -323,12 +325,13 @@ static int read_live(hw_tracer *tr)
 	tr->nlive = w;
 	if (bad_shard)
 		problem(tr, "tracer-bad-shard", tr->root_addr,
-			"%" PRIu64 " tracer live-table shards unreadable or inconsistent", bad_shard);
+		        "%" PRIu64 " tracer live-table shards unreadable or inconsistent",
+		        bad_shard);
 	if (bad_site || misplaced)
 		problem(tr, "tracer-bad-entry", tr->root_addr,
-			"%" PRIu64 " tracer live entries with an invalid site, %" PRIu64
-			" in the wrong shard",
-			bad_site, misplaced);
+		        "%" PRIu64 " tracer live entries with an invalid site, %" PRIu64
+		        " in the wrong shard",
+		        bad_site, misplaced);
 	return HW_OK;
 }
 
@@ -405,8 +408,8 @@ int hw_tracer_lookup(hw_tracer *tr, uint64_t address, uint32_t *site, uint64_t *
 }
 
 int hw_tracer_foreach(hw_tracer *tr,
-		      int (*cb)(void *ctx, uint64_t address, uint32_t site, uint64_t requested),
-		      void *ctx)
+                      int (*cb)(void *ctx, uint64_t address, uint32_t site, uint64_t requested),
+                      void *ctx)
 {
 	for (size_t i = 0; tr && i < tr->nlive; i++) {
 		if (cb(ctx, tr->live[i].address, tr->live[i].site, tr->live[i].requested))
@@ -424,8 +427,8 @@ int hw_tracer_foreach(hw_tracer *tr,
 static const struct {
 	unsigned minor, firstlineno, filename, name, linetable;
 } code_layouts[] = {
-	{8, 0x28, 0x68, 0x70, 0x78},  {9, 0x28, 0x68, 0x70, 0x78},  {10, 0x28, 0x68, 0x70, 0x78},
-	{11, 0x48, 0x70, 0x78, 0x88}, {12, 0x44, 0x70, 0x78, 0x88}, {13, 0x44, 0x70, 0x78, 0x88},
+    {8, 0x28, 0x68, 0x70, 0x78},  {9, 0x28, 0x68, 0x70, 0x78},  {10, 0x28, 0x68, 0x70, 0x78},
+    {11, 0x48, 0x70, 0x78, 0x88}, {12, 0x44, 0x70, 0x78, 0x88}, {13, 0x44, 0x70, 0x78, 0x88},
 };
 
 /* A str object as UTF-8 (Include/cpython/unicodeobject.h): state bits
@@ -450,11 +453,11 @@ static const char *read_str(hw_tracer *tr, uint64_t obj)
 	char out[MAX_STRING * 4];
 	size_t o = 0;
 	for (uint64_t i = 0; i < len; i++) {
-		uint32_t c = kind == 1 ? raw[i]
-			     : kind == 2 ? (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8
-					 : (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
-						   (uint32_t)raw[4 * i + 2] << 16 |
-						   (uint32_t)raw[4 * i + 3] << 24;
+		uint32_t c = kind == 1   ? raw[i]
+		             : kind == 2 ? (uint32_t)raw[2 * i] | (uint32_t)raw[2 * i + 1] << 8
+		                         : (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
+		                               (uint32_t)raw[4 * i + 2] << 16 |
+		                               (uint32_t)raw[4 * i + 3] << 24;
 		if (c < 0x80) {
 			out[o++] = (char)c;
 		} else if (c < 0x800) {
@@ -639,7 +642,7 @@ static int resolve(hw_tracer *tr, uint32_t site)
 	if (hw_read(tr->t, tr->root.frames + s->frames_at * 8, w, words * 8) != HW_OK) {
 		r->state = -1;
 		problem(tr, "tracer-frames-unreadable", tr->root.frames + s->frames_at * 8,
-			"frames of tracer site %u not readable", site);
+		        "frames of tracer site %u not readable", site);
 		return HW_EFAULT;
 	}
 	r->frames = calloc(s->n_native + s->n_python + 1u, sizeof(hw_frame));

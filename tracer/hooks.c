@@ -109,7 +109,7 @@ int hwt_init(void)
 		return 0; /* failed, or another thread is initialising: pass through */
 	int expected = 0;
 	if (!__atomic_compare_exchange_n(&hwt_state, &expected, 1, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	                                 __ATOMIC_ACQUIRE))
 		return 0;
 	int ok = init_once() == 0;
 	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
@@ -168,7 +168,7 @@ HWT_EXPORT void *calloc(size_t n, size_t m)
 /* realloc and reallocarray: the new block gets the site of this call, as
  * tracemalloc does. */
 static void *realloc_common(void *p, size_t n, uint64_t caller, int python,
-			    void *(*real)(void *, size_t, size_t), size_t m)
+                            void *(*real)(void *, size_t, size_t), size_t m)
 {
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;

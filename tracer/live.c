@@ -37,7 +37,7 @@ static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 
 /* Insert into a table known to have room; the address is not present. */
 static void put(struct hwt_live_entry *tab, uint64_t cap, uint64_t address, uint32_t site,
-		uint32_t requested)
+                uint32_t requested)
 {
 	uint64_t i = hwt_home_slot(address, cap);
 	while (tab[i].address) {
@@ -127,7 +127,8 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	 * before the program could free it.) */
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
 		return 0;
-	if (hwt_root->mode != HWT_MODE_ALL && __atomic_load_n(filter_of(address), __ATOMIC_RELAXED) == 0)
+	if (hwt_root->mode != HWT_MODE_ALL &&
+	    __atomic_load_n(filter_of(address), __ATOMIC_RELAXED) == 0)
 		return 0;
 	hwt_lock(&s->lock);
 	struct hwt_live_entry *tab = table_of(s);

@@ -49,33 +49,33 @@ enum { PYMEM_DOMAIN_RAW = 0, PYMEM_DOMAIN_MEM = 1, PYMEM_DOMAIN_OBJ = 2 };
  * with gdb `ptype/o` on the pyenv debug builds 3.8.18 ... 3.13.0.
  */
 struct frame_layout {
-	unsigned minor;         /* 3.minor */
-	unsigned kind;          /* enum hwt_python_layout */
-	unsigned ts_frame;      /* tstate: frame (3.8-3.10, 3.13) or cframe (3.11, 3.12) */
-	int via_cframe;         /* 1: *(tstate + ts_frame) is a _PyCFrame */
-	unsigned cf_current;    /* _PyCFrame.current_frame */
-	unsigned f_code;        /* frame -> code object */
-	unsigned f_back;        /* frame -> previous frame */
-	unsigned f_instr;       /* f_lasti (int, 3.8-3.10) or prev_instr/instr_ptr */
-	int lasti_units;        /* f_lasti counts 2-byte units (3.10) */
-	int owner;              /* offset of `owner`, -1 when absent */
-	unsigned co_adaptive;   /* 3.11+: first code unit inside the code object */
+	unsigned minor;       /* 3.minor */
+	unsigned kind;        /* enum hwt_python_layout */
+	unsigned ts_frame;    /* tstate: frame (3.8-3.10, 3.13) or cframe (3.11, 3.12) */
+	int via_cframe;       /* 1: *(tstate + ts_frame) is a _PyCFrame */
+	unsigned cf_current;  /* _PyCFrame.current_frame */
+	unsigned f_code;      /* frame -> code object */
+	unsigned f_back;      /* frame -> previous frame */
+	unsigned f_instr;     /* f_lasti (int, 3.8-3.10) or prev_instr/instr_ptr */
+	int lasti_units;      /* f_lasti counts 2-byte units (3.10) */
+	int owner;            /* offset of `owner`, -1 when absent */
+	unsigned co_adaptive; /* 3.11+: first code unit inside the code object */
 	unsigned co_firsttraceable;
 };
 
 static const struct frame_layout layouts[] = {
-	{8, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
-	{9, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
-	{10, HWT_PY_310, 0x18, 0, 0, 0x20, 0x18, 0x60, 1, -1, 0, 0},
-	{11, HWT_PY_311, 0x38, 1, 0x08, 0x20, 0x30, 0x38, 0, 0x45, 0xb8, 0xa8},
-	{12, HWT_PY_312, 0x38, 1, 0x00, 0x00, 0x08, 0x38, 0, 0x46, 0xc0, 0xb0},
-	{13, HWT_PY_313, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x46, 0xc8, 0xb8},
+    {8, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
+    {9, HWT_PY_38, 0x18, 0, 0, 0x20, 0x18, 0x68, 0, -1, 0, 0},
+    {10, HWT_PY_310, 0x18, 0, 0, 0x20, 0x18, 0x60, 1, -1, 0, 0},
+    {11, HWT_PY_311, 0x38, 1, 0x08, 0x20, 0x30, 0x38, 0, 0x45, 0xb8, 0xa8},
+    {12, HWT_PY_312, 0x38, 1, 0x00, 0x00, 0x08, 0x38, 0, 0x46, 0xc0, 0xb0},
+    {13, HWT_PY_313, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x46, 0xc8, 0xb8},
 };
 
 /* _PyFrameOwner (pycore_frame.h): generator frames are never incomplete;
  * C-stack shim frames (3.12+) are not Python frames. */
 #define OWNED_BY_GENERATOR 1
-#define OWNED_BY_CSTACK 3
+#define OWNED_BY_CSTACK    3
 
 static const struct frame_layout *layout;
 static void *(*get_tstate)(void);
@@ -232,11 +232,12 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	}
 	int busy = hwt_self.busy;
 	hwt_self.busy = 1; /* dlsym may allocate */
-	const char *(*get_version)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
+	const char *(*get_version)(void) =
+	    (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
 	void (*get_alloc)(int, py_allocator *) =
-		(void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
+	    (void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
 	void (*set_alloc)(int, py_allocator *) =
-		(void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
+	    (void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
 	void *tsget = dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked");
 	if (!tsget)
 		tsget = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");

@@ -21,9 +21,9 @@
 
 #include <string.h>
 
-#define SITES_RESERVE ((size_t)4 << 20)   /* site ids */
+#define SITES_RESERVE  ((size_t)4 << 20)  /* site ids */
 #define FRAMES_RESERVE ((size_t)32 << 20) /* 64-bit words: 256 MiB */
-#define COMMIT_STEP ((size_t)1 << 20)
+#define COMMIT_STEP    ((size_t)1 << 20)
 
 static struct hwt_region sites_region, frames_region;
 static uint32_t sites_lock_word;
@@ -79,7 +79,7 @@ static inline uint64_t lane(uint64_t h, uint64_t w)
 static uint64_t hash_words(const uint64_t *w, uint32_t n, uint64_t seed)
 {
 	uint64_t a = seed, b = seed ^ 0x6a09e667f3bcc909ull, c = seed ^ 0xbb67ae8584caa73bull,
-		 d = seed ^ 0x3c6ef372fe94f82bull;
+	         d = seed ^ 0x3c6ef372fe94f82bull;
 	uint32_t i = 0;
 	for (; i + 4 <= n; i += 4) {
 		a = lane(a, w[i]);

@@ -26,9 +26,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HWT_EXPORT __attribute__((visibility("default")))
-#define HWT_TLS __thread __attribute__((tls_model("initial-exec")))
-#define likely(x) __builtin_expect(!!(x), 1)
+#define HWT_EXPORT  __attribute__((visibility("default")))
+#define HWT_TLS     __thread __attribute__((tls_model("initial-exec")))
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* A captured stack: native return addresses then Python frames. */
@@ -40,10 +40,10 @@ struct hwt_stack {
 
 /* Per-thread state. */
 struct hwt_thread {
-	int busy;             /* inside a hook: nested calls are not recorded */
-	int sampler_ready;    /* countdown and rng seeded */
-	int64_t countdown;    /* sampled mode: bytes until the next sample */
-	uint64_t rng;         /* splitmix64 state */
+	int busy;          /* inside a hook: nested calls are not recorded */
+	int sampler_ready; /* countdown and rng seeded */
+	int64_t countdown; /* sampled mode: bytes until the next sample */
+	uint64_t rng;      /* splitmix64 state */
 	/* The stack being captured: 2.5 KiB that would otherwise sit on the
 	 * program's own stack (threads may have small ones).  One per thread
 	 * is enough: a hook never runs inside another on the same thread. */
@@ -81,7 +81,7 @@ static inline void hwt_leave(void)
 #define CALLER() ((uint64_t)(uintptr_t)__builtin_return_address(0))
 
 /* ---- regions.c: mmap-backed memory that never moves ---- */
-void *hwt_map(size_t bytes);   /* zeroed read-write pages, NULL on failure */
+void *hwt_map(size_t bytes); /* zeroed read-write pages, NULL on failure */
 void hwt_unmap(void *p, size_t bytes);
 /* A reserved region committed in steps: PROT_NONE beyond `committed`. */
 struct hwt_region {

@@ -17,9 +17,9 @@
 
 /* Where the allocator's state lives, by CPython version. */
 enum hw_py_state_kind {
-	HW_PY_STATE_STATICS = 0,     /* 3.8-3.11: static globals in obmalloc.c */
-	HW_PY_STATE_INTERP = 1,      /* 3.12: struct _obmalloc_state inside PyInterpreterState */
-	HW_PY_STATE_INTERP_PTR = 2,  /* 3.13: PyInterpreterState.obmalloc points to it */
+	HW_PY_STATE_STATICS = 0,    /* 3.8-3.11: static globals in obmalloc.c */
+	HW_PY_STATE_INTERP = 1,     /* 3.12: struct _obmalloc_state inside PyInterpreterState */
+	HW_PY_STATE_INTERP_PTR = 2, /* 3.13: PyInterpreterState.obmalloc points to it */
 };
 
 /*
@@ -32,16 +32,15 @@ enum hw_py_state_kind {
  */
 struct hw_py_layout {
 	unsigned minor;
-	uint32_t arena_size;       /* ARENA_SIZE */
-	uint32_t pool_size;        /* POOL_SIZE */
-	uint32_t alignment;        /* ALIGNMENT: size class step */
-	uint32_t n_classes;        /* SMALL_REQUEST_THRESHOLD / ALIGNMENT */
-	uint32_t pool_overhead;    /* POOL_OVERHEAD: sizeof(struct pool_header) rounded */
+	uint32_t arena_size;    /* ARENA_SIZE */
+	uint32_t pool_size;     /* POOL_SIZE */
+	uint32_t alignment;     /* ALIGNMENT: size class step */
+	uint32_t n_classes;     /* SMALL_REQUEST_THRESHOLD / ALIGNMENT */
+	uint32_t pool_overhead; /* POOL_OVERHEAD: sizeof(struct pool_header) rounded */
 	enum hw_py_state_kind state_kind;
 
 	/* struct pool_header */
-	uint32_t ph_count, ph_freeblock, ph_arenaindex, ph_szidx, ph_nextoffset,
-		ph_maxnextoffset;
+	uint32_t ph_count, ph_freeblock, ph_arenaindex, ph_szidx, ph_nextoffset, ph_maxnextoffset;
 	/* struct arena_object */
 	uint32_t ao_size, ao_address, ao_pool_address, ao_nfreepools, ao_ntotalpools;
 
@@ -75,7 +74,7 @@ struct hw_py_layout {
 
 #define HW_PY_TPFLAGS_HEAPTYPE (1UL << 9)
 
-#define HW_PY_TPFLAGS_HAVE_GC (1UL << 14)
+#define HW_PY_TPFLAGS_HAVE_GC       (1UL << 14)
 #define HW_PY_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 
 /* The layout of CPython 3.minor, or NULL when not supported. */
@@ -83,7 +82,7 @@ const struct hw_py_layout *hw_py_layout_find(unsigned minor);
 
 /* One pymalloc state: its arena_object array. */
 struct hw_py_state {
-	uint64_t arenas;    /* address of struct arena_object[maxarenas] */
+	uint64_t arenas; /* address of struct arena_object[maxarenas] */
 	uint32_t maxarenas;
 };
 
@@ -94,7 +93,7 @@ struct hw_pymalloc {
 	const hw_module *module; /* libpython or the executable holding CPython */
 	struct hw_py_layout layout;
 	unsigned major, minor, micro;
-	uint64_t type_type; /* &PyType_Type in the target */
+	uint64_t type_type;  /* &PyType_Type in the target */
 	const char *symbols; /* "debuginfo", "symtab" or "heuristic" */
 	size_t n_states;
 	struct hw_py_state states[HW_PY_MAX_STATES];
@@ -113,8 +112,8 @@ int hw_py_find_states_heuristic(struct hw_pymalloc *p);
  * layout (count > 0); *szidx gets its size class.  check_freeblock: the
  * freeblock pointer must lie on a block inside the pool too (the scan
  * wants it; the walk checks the whole chain itself and reports it). */
-int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr,
-			 uint64_t pool, unsigned *szidx, int check_freeblock);
+int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr, uint64_t pool,
+                         unsigned *szidx, int check_freeblock);
 
 /* Little-endian loads from a byte buffer read out of the target. */
 static inline uint64_t hw_py_u64(const unsigned char *b, size_t off)

@@ -163,8 +163,8 @@ static int states_from_statics(struct hw_pymalloc *p)
 }
 
 /* DWARF offset of member in struct sname, or the table's value. */
-static int dwarf_or(struct hw_pymalloc *p, const char *sname, const char *member,
-		    uint64_t *off, int *used_dwarf)
+static int dwarf_or(struct hw_pymalloc *p, const char *sname, const char *member, uint64_t *off,
+                    int *used_dwarf)
 {
 	uint64_t o;
 	if (hw_module_member_offset(p->target, p->module, sname, member, &o) == HW_OK) {
@@ -225,22 +225,24 @@ int hw_py_detect(struct hw_pymalloc *p)
 	hw_target *t = p->target;
 	p->module = find_module(t, &p->type_type);
 	if (!p->module)
-		return hw_error_set(HW_ENOTFOUND, "no CPython in the target (no module defines PyType_Type)");
+		return hw_error_set(HW_ENOTFOUND,
+		                    "no CPython in the target (no module defines PyType_Type)");
 	int vr = find_version(p);
 	if (!vr)
 		return hw_error_set(HW_EUNSUPPORTED, "%s: CPython version not recognised",
-				    p->module->name);
+		                    p->module->name);
 	const struct hw_py_layout *L = hw_py_layout_find(p->minor);
 	if (!L)
-		return hw_error_set(HW_EUNSUPPORTED, "CPython %u.%u is not supported (3.6-3.13 are)",
-				    p->major, p->minor);
+		return hw_error_set(HW_EUNSUPPORTED,
+		                    "CPython %u.%u is not supported (3.6-3.13 are)", p->major,
+		                    p->minor);
 	p->layout = *L;
 	if (vr == 2)
 		snprintf(p->summary.python_version, sizeof p->summary.python_version, "%u.%u",
-			 p->major, p->minor);
+		         p->major, p->minor);
 	else
 		snprintf(p->summary.python_version, sizeof p->summary.python_version, "%u.%u.%u",
-			 p->major, p->minor, p->micro);
+		         p->major, p->minor, p->micro);
 
 	int ok = 0;
 	if (L->state_kind == HW_PY_STATE_STATICS) {

@@ -29,7 +29,7 @@
 #define PAGE 4096u
 
 int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr, uint64_t pool,
-			 unsigned *szidx_out, int check_freeblock)
+                         unsigned *szidx_out, int check_freeblock)
 {
 	uint32_t count = hw_py_u32(hdr, L->ph_count);
 	uint64_t freeblock = hw_py_u64(hdr, L->ph_freeblock);
@@ -47,8 +47,9 @@ int hw_py_pool_header_ok(const struct hw_py_layout *L, const unsigned char *hdr,
 		return 0;
 	if (count == 0 || count > capacity)
 		return 0;
-	if (check_freeblock && freeblock && (freeblock < pool + L->pool_overhead || freeblock >= pool + nextoffset ||
-			  (freeblock - pool - L->pool_overhead) % size))
+	if (check_freeblock && freeblock &&
+	    (freeblock < pool + L->pool_overhead || freeblock >= pool + nextoffset ||
+	     (freeblock - pool - L->pool_overhead) % size))
 		return 0;
 	*szidx_out = szidx;
 	return 1;
@@ -139,7 +140,7 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 
 /* The group whose candidate range [hi - ARENA, lo] holds w (groups sorted by lo). */
 static const struct group *group_for(const struct group *g, size_t ng, uint64_t w,
-				     uint32_t arena_size)
+                                     uint32_t arena_size)
 {
 	size_t lo = 0, hi = ng;
 	while (lo < hi) { /* first group with g.lo >= w */
@@ -184,8 +185,8 @@ static void vote_for(struct vote *votes, size_t *nv, size_t cap, uint64_t base)
 	}
 }
 
-static void scan_words(struct hw_pymalloc *p, const struct group *g, size_t ng,
-		       struct vote *votes, size_t *nv, size_t vcap)
+static void scan_words(struct hw_pymalloc *p, const struct group *g, size_t ng, struct vote *votes,
+                       size_t *nv, size_t vcap)
 {
 	const struct hw_py_layout *L = &p->layout;
 	const hw_mapping *maps;
@@ -319,6 +320,6 @@ int hw_py_find_states_heuristic(struct hw_pymalloc *p)
 	}
 	if (!p->n_states)
 		return hw_error_set(HW_ENOTFOUND,
-				    "pymalloc pools found but not their arena_object array");
+		                    "pymalloc pools found but not their arena_object array");
 	return HW_OK;
 }

@@ -32,25 +32,24 @@
  */
 #include "cpython.h"
 
-#define POOL_HEADER                                                                        \
-	.pool_overhead = 48, .ph_count = 0, .ph_freeblock = 8, .ph_arenaindex = 32,        \
+#define POOL_HEADER                                                                                \
+	.pool_overhead = 48, .ph_count = 0, .ph_freeblock = 8, .ph_arenaindex = 32,                \
 	.ph_szidx = 36, .ph_nextoffset = 40, .ph_maxnextoffset = 44
-#define ARENA_OBJECT                                                                       \
-	.ao_size = 48, .ao_address = 0, .ao_pool_address = 8, .ao_nfreepools = 16,         \
+#define ARENA_OBJECT                                                                               \
+	.ao_size = 48, .ao_address = 0, .ao_pool_address = 8, .ao_nfreepools = 16,                 \
 	.ao_ntotalpools = 20
-#define OBJECTS                                                                            \
-	.ob_type = 8, .tp_name = 0x18, .tp_basicsize = 0x20, .tp_itemsize = 0x28,          \
-	.tp_flags = 0xa8
+#define OBJECTS                                                                                    \
+	.ob_type = 8, .tp_name = 0x18, .tp_basicsize = 0x20, .tp_itemsize = 0x28, .tp_flags = 0xa8
 #define CLASSES .alignment = 16, .n_classes = 32
-#define NAMES_OLD                                                                          \
-	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x20, .dk_indices = 0x28,        \
-	.dk_log2 = 0, .str_length = 0x10, .str_state = 0x20, .str_data = 0x30
-#define NAMES_311                                                                          \
-	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x18, .dk_indices = 0x20,        \
-	.dk_log2 = 1, .str_length = 0x10, .str_state = 0x20, .str_data = 0x30
-#define NAMES_312                                                                          \
-	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x18, .dk_indices = 0x20,        \
-	.dk_log2 = 1, .str_length = 0x10, .str_state = 0x20, .str_data = 0x28
+#define NAMES_OLD                                                                                  \
+	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x20, .dk_indices = 0x28, .dk_log2 = 0,  \
+	.str_length = 0x10, .str_state = 0x20, .str_data = 0x30
+#define NAMES_311                                                                                  \
+	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x18, .dk_indices = 0x20, .dk_log2 = 1,  \
+	.str_length = 0x10, .str_state = 0x20, .str_data = 0x30
+#define NAMES_312                                                                                  \
+	.tp_dict = 0x108, .ma_keys = 0x20, .dk_nentries = 0x18, .dk_indices = 0x20, .dk_log2 = 1,  \
+	.str_length = 0x10, .str_state = 0x20, .str_data = 0x28
 
 /* 3.6, 3.7: a 32-byte PyGC_Head (a union padded to long double's
  * alignment, Include/objimpl.h); 16-byte size classes on x86-64 already
@@ -58,31 +57,110 @@
  * "512, in 32 size classes"). */
 
 static const struct hw_py_layout layouts[] = {
-	{.minor = 6, .arena_size = 256 << 10, .pool_size = 4 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 32, .state_kind = HW_PY_STATE_STATICS, NAMES_OLD,
-	 .ht_qualname = 0x350},
-	{.minor = 7, .arena_size = 256 << 10, .pool_size = 4 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 32, .state_kind = HW_PY_STATE_STATICS, NAMES_OLD,
-	 .ht_qualname = 0x350},
-	{.minor = 8, .arena_size = 256 << 10, .pool_size = 4 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_STATICS, NAMES_OLD, .ht_qualname = 0x360},
-	{.minor = 9, .arena_size = 256 << 10, .pool_size = 4 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_STATICS, NAMES_OLD, .ht_qualname = 0x358},
-	{.minor = 10, .arena_size = 1 << 20, .pool_size = 16 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_STATICS, NAMES_OLD, .ht_qualname = 0x360},
-	{.minor = 11, .arena_size = 1 << 20, .pool_size = 16 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_STATICS, .preheader_size = 16,
-	 .preheader_flags = 1UL << 4, NAMES_311, .ht_qualname = 0x360},
-	{.minor = 12, .arena_size = 1 << 20, .pool_size = 16 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_INTERP, .rt_interp_head = 0x28,
-	 .interp_next = 0, .interp_obmalloc = 0xf78, .st_arenas = 0x200, .st_maxarenas = 0x208,
-	 .preheader_size = 16, .preheader_flags = 1UL << 4 | 1UL << 3, NAMES_312,
-	 .ht_qualname = 0x368},
-	{.minor = 13, .arena_size = 1 << 20, .pool_size = 16 << 10, CLASSES, POOL_HEADER,
-	 ARENA_OBJECT, OBJECTS, .gc_head_size = 16, .state_kind = HW_PY_STATE_INTERP_PTR, .rt_interp_head = 0x278,
-	 .interp_next = 0x1c60, .interp_obmalloc = 0x2a30, .st_arenas = 0x200,
-	 .st_maxarenas = 0x208, .preheader_size = 16, .preheader_flags = 1UL << 4 | 1UL << 3,
-	 NAMES_312, .ht_qualname = 0x368},
+    {.minor = 6,
+     .arena_size = 256 << 10,
+     .pool_size = 4 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 32,
+     .state_kind = HW_PY_STATE_STATICS,
+     NAMES_OLD,
+     .ht_qualname = 0x350},
+    {.minor = 7,
+     .arena_size = 256 << 10,
+     .pool_size = 4 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 32,
+     .state_kind = HW_PY_STATE_STATICS,
+     NAMES_OLD,
+     .ht_qualname = 0x350},
+    {.minor = 8,
+     .arena_size = 256 << 10,
+     .pool_size = 4 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_STATICS,
+     NAMES_OLD,
+     .ht_qualname = 0x360},
+    {.minor = 9,
+     .arena_size = 256 << 10,
+     .pool_size = 4 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_STATICS,
+     NAMES_OLD,
+     .ht_qualname = 0x358},
+    {.minor = 10,
+     .arena_size = 1 << 20,
+     .pool_size = 16 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_STATICS,
+     NAMES_OLD,
+     .ht_qualname = 0x360},
+    {.minor = 11,
+     .arena_size = 1 << 20,
+     .pool_size = 16 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_STATICS,
+     .preheader_size = 16,
+     .preheader_flags = 1UL << 4,
+     NAMES_311,
+     .ht_qualname = 0x360},
+    {.minor = 12,
+     .arena_size = 1 << 20,
+     .pool_size = 16 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_INTERP,
+     .rt_interp_head = 0x28,
+     .interp_next = 0,
+     .interp_obmalloc = 0xf78,
+     .st_arenas = 0x200,
+     .st_maxarenas = 0x208,
+     .preheader_size = 16,
+     .preheader_flags = 1UL << 4 | 1UL << 3,
+     NAMES_312,
+     .ht_qualname = 0x368},
+    {.minor = 13,
+     .arena_size = 1 << 20,
+     .pool_size = 16 << 10,
+     CLASSES,
+     POOL_HEADER,
+     ARENA_OBJECT,
+     OBJECTS,
+     .gc_head_size = 16,
+     .state_kind = HW_PY_STATE_INTERP_PTR,
+     .rt_interp_head = 0x278,
+     .interp_next = 0x1c60,
+     .interp_obmalloc = 0x2a30,
+     .st_arenas = 0x200,
+     .st_maxarenas = 0x208,
+     .preheader_size = 16,
+     .preheader_flags = 1UL << 4 | 1UL << 3,
+     NAMES_312,
+     .ht_qualname = 0x368},
 };
 
 const struct hw_py_layout *hw_py_layout_find(unsigned minor)

@@ -36,7 +36,7 @@ struct walk {
 };
 
 static void problem(struct walk *w, const char *kind, uint64_t addr, const char *fmt, ...)
-	HW_PRINTF(4, 5);
+    HW_PRINTF(4, 5);
 static void problem(struct walk *w, const char *kind, uint64_t addr, const char *fmt, ...)
 {
 	if (!w->v || !w->v->problem)
@@ -53,11 +53,11 @@ static void problem(struct walk *w, const char *kind, uint64_t addr, const char 
 static int emit(struct walk *w, uint64_t addr, uint64_t size, int state)
 {
 	hw_alloc a = {.address = addr,
-		      .size = size,
-		      .arena = 0,
-		      .allocator = HW_ALLOCATOR_PYMALLOC,
-		      .state = (uint8_t)state,
-		      .bin = HW_BIN_NONE};
+	              .size = size,
+	              .arena = 0,
+	              .allocator = HW_ALLOCATOR_PYMALLOC,
+	              .state = (uint8_t)state,
+	              .bin = HW_BIN_NONE};
 	if (w->v->alloc(w->v->ctx, &a)) {
 		w->stopped = 1;
 		return 1;
@@ -67,7 +67,7 @@ static int emit(struct walk *w, uint64_t addr, uint64_t size, int state)
 
 /* Blocks of one used pool, in address order. */
 static int walk_blocks(struct walk *w, uint64_t pool, const unsigned char *b, uint32_t size,
-		       uint32_t count)
+                       uint32_t count)
 {
 	const struct hw_py_layout *L = &w->p->layout;
 	uint32_t capacity = (L->pool_size - L->pool_overhead) / size;
@@ -83,14 +83,14 @@ static int walk_blocks(struct walk *w, uint64_t pool, const unsigned char *b, ui
 		if (fb < pool + L->pool_overhead || off >= nextoffset ||
 		    (off - L->pool_overhead) % size) {
 			problem(w, "bad-freeblock", pool,
-				"pool 0x%lx: free block pointer 0x%lx outside the pool's blocks",
-				(unsigned long)pool, (unsigned long)fb);
+			        "pool 0x%lx: free block pointer 0x%lx outside the pool's blocks",
+			        (unsigned long)pool, (unsigned long)fb);
 			break;
 		}
 		uint32_t idx = (uint32_t)((off - L->pool_overhead) / size);
 		if (freebits[idx / 64] >> (idx % 64) & 1 || steps > capacity) {
-			problem(w, "free-list-cycle", fb, "pool 0x%lx: cycle in the free block chain",
-				(unsigned long)pool);
+			problem(w, "free-list-cycle", fb,
+			        "pool 0x%lx: cycle in the free block chain", (unsigned long)pool);
 			break;
 		}
 		freebits[idx / 64] |= 1ULL << (idx % 64);
@@ -99,19 +99,18 @@ static int walk_blocks(struct walk *w, uint64_t pool, const unsigned char *b, ui
 	}
 	if (touched - nfree != count)
 		problem(w, "pool-count-mismatch", pool,
-			"pool 0x%lx: count %u but %u blocks below nextoffset are not free",
-			(unsigned long)pool, count, touched - nfree);
+		        "pool 0x%lx: count %u but %u blocks below nextoffset are not free",
+		        (unsigned long)pool, count, touched - nfree);
 	if (!w->v || !w->v->alloc)
 		return 0;
 	for (uint32_t i = 0; i < touched; i++) {
 		int is_free = freebits[i / 64] >> (i % 64) & 1;
 		if (emit(w, pool + L->pool_overhead + (uint64_t)i * size, size,
-			 is_free ? HW_STATE_FREE : HW_STATE_USED))
+		         is_free ? HW_STATE_FREE : HW_STATE_USED))
 			return 1;
 	}
-	if (touched < capacity &&
-	    emit(w, pool + L->pool_overhead + (uint64_t)touched * size,
-		 (uint64_t)(capacity - touched) * size, HW_STATE_TOP))
+	if (touched < capacity && emit(w, pool + L->pool_overhead + (uint64_t)touched * size,
+	                               (uint64_t)(capacity - touched) * size, HW_STATE_TOP))
 		return 1;
 	return 0;
 }
@@ -138,8 +137,9 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 	for (; pool < pool_address; pool += L->pool_size) {
 		const unsigned char *b = pool_bytes(w, pool, len);
 		if (!b) {
-			problem(w, "unreadable-pool", pool, "pool 0x%lx of arena %u is not readable",
-				(unsigned long)pool, index);
+			problem(w, "unreadable-pool", pool,
+			        "pool 0x%lx of arena %u is not readable", (unsigned long)pool,
+			        index);
 			continue;
 		}
 		uint32_t count = hw_py_u32(b, L->ph_count);
@@ -147,14 +147,15 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 			continue; /* an unused pool, on the arena's freepools list */
 		unsigned szidx;
 		if (!hw_py_pool_header_ok(L, b, pool, &szidx, 0)) {
-			problem(w, "bad-pool-header", pool,
-				"pool 0x%lx of arena %u: header fails validation (count %u, szidx %u)",
-				(unsigned long)pool, index, count, hw_py_u32(b, L->ph_szidx));
+			problem(
+			    w, "bad-pool-header", pool,
+			    "pool 0x%lx of arena %u: header fails validation (count %u, szidx %u)",
+			    (unsigned long)pool, index, count, hw_py_u32(b, L->ph_szidx));
 			continue;
 		}
 		if (hw_py_u32(b, L->ph_arenaindex) != index)
 			problem(w, "bad-arenaindex", pool, "pool 0x%lx: arenaindex %u, in arena %u",
-				(unsigned long)pool, hw_py_u32(b, L->ph_arenaindex), index);
+			        (unsigned long)pool, hw_py_u32(b, L->ph_arenaindex), index);
 		uint32_t size = (szidx + 1) * L->alignment;
 		uint32_t capacity = (L->pool_size - L->pool_overhead) / size;
 		hw_pymalloc_size_class *c = &S->size_classes[szidx];
@@ -178,7 +179,7 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 	const struct hw_py_layout *L = &p->layout;
 	if (s->maxarenas > MAX_ARENA_OBJECTS) {
 		problem(w, "bad-maxarenas", s->arenas, "maxarenas %u is not believable",
-			s->maxarenas);
+		        s->maxarenas);
 		return 0;
 	}
 	size_t len = (size_t)s->maxarenas * L->ao_size;
@@ -187,7 +188,7 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 		return hw_error_set(HW_ENOMEM, "out of memory");
 	if (hw_read(p->target, s->arenas, ao, len) != HW_OK) {
 		problem(w, "unreadable-arenas", s->arenas,
-			"the arena_object array (%u objects) is not readable", s->maxarenas);
+		        "the arena_object array (%u objects) is not readable", s->maxarenas);
 		free(ao);
 		return 0;
 	}
@@ -201,8 +202,8 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 		if (pool_address < address || pool_address > address + L->arena_size ||
 		    address + L->arena_size < address) {
 			problem(w, "bad-arena", s->arenas + (uint64_t)i * L->ao_size,
-				"arena %u at 0x%lx: pool_address 0x%lx outside it", i,
-				(unsigned long)address, (unsigned long)pool_address);
+			        "arena %u at 0x%lx: pool_address 0x%lx outside it", i,
+			        (unsigned long)address, (unsigned long)pool_address);
 			continue;
 		}
 		p->summary.arenas++;
@@ -231,7 +232,7 @@ int hw_pymalloc_open(hw_pymalloc **out, hw_target *t)
 }
 
 int hw_pymalloc_open_state(hw_pymalloc **out, hw_target *t, unsigned minor, uint64_t arenas,
-			   uint32_t maxarenas)
+                           uint32_t maxarenas)
 {
 	*out = NULL;
 	const struct hw_py_layout *L = hw_py_layout_find(minor);

@@ -275,7 +275,7 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 	if (flags & HW_PY_TPFLAGS_HEAPTYPE && heap_type_name(ty, t, full, sizeof full))
 		name = full;
 	e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
-		    (flags & L->preheader_flags ? L->preheader_size : 0);
+	            (flags & L->preheader_flags ? L->preheader_size : 0);
 	e->basicsize = basicsize;
 	e->name = keep_name(ty, strdup(name));
 }
@@ -345,7 +345,8 @@ static void add_vtables_of(hw_typer *ty, Elf *elf, uint64_t bias, size_t *cap)
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		Elf_Data *d = elf_getdata(scn, NULL);
 		if (!d || !sh.sh_entsize)
@@ -353,8 +354,8 @@ static void add_vtables_of(hw_typer *ty, Elf *elf, uint64_t bias, size_t *cap)
 		size_t n = sh.sh_size / sh.sh_entsize;
 		for (size_t i = 0; i < n; i++) {
 			GElf_Sym s;
-			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF || s.st_size < 16 ||
-			    GELF_ST_TYPE(s.st_info) != STT_OBJECT)
+			if (!gelf_getsym(d, (int)i, &s) || s.st_shndx == SHN_UNDEF ||
+			    s.st_size < 16 || GELF_ST_TYPE(s.st_info) != STT_OBJECT)
 				continue;
 			const char *nm = elf_strptr(elf, sh.sh_link, s.st_name);
 			if (!nm || strncmp(nm, "_ZTV", 4) != 0)

@@ -16,8 +16,8 @@
 
 #define ARRAY_HDR 8u
 #define ARRAY_LEN (16u * 48u)
-#define ARRAY_VA 0x555500001010ull /* the array; its size word sits before */
-#define ARENA_VA 0x7f0000000000ull
+#define ARRAY_VA  0x555500001010ull /* the array; its size word sits before */
+#define ARENA_VA  0x7f0000000000ull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
@@ -64,13 +64,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hw_target *t;
 	if (hw_target_open_callback(&t, &cb, 0, NULL) != HW_OK)
 		abort();
-	hw_mapping mp = {.start = ARRAY_VA - ARRAY_HDR, .end = ARRAY_VA - ARRAY_HDR + head,
-			 .perms = HW_PERM_R | HW_PERM_W, .path = "[heap]"};
+	hw_mapping mp = {.start = ARRAY_VA - ARRAY_HDR,
+	                 .end = ARRAY_VA - ARRAY_HDR + head,
+	                 .perms = HW_PERM_R | HW_PERM_W,
+	                 .path = "[heap]"};
 	mp.core_bytes = mp.end - mp.start;
 	hw_target_add_mapping(t, &mp);
 	if (size > head) {
-		hw_mapping ma = {.start = ARENA_VA, .end = ARENA_VA + (size - head),
-				 .perms = HW_PERM_R | HW_PERM_W};
+		hw_mapping ma = {.start = ARENA_VA,
+		                 .end = ARENA_VA + (size - head),
+		                 .perms = HW_PERM_R | HW_PERM_W};
 		ma.core_bytes = ma.end - ma.start;
 		hw_target_add_mapping(t, &ma);
 	}

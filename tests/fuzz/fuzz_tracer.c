@@ -32,8 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hw_target *t;
 	if (hw_target_open_callback(&t, &cb, 0, NULL) != HW_OK)
 		abort();
-	hw_mapping mp = {.start = SYNTH_BASE, .end = SYNTH_BASE + (size ? size : 1),
-			 .perms = HW_PERM_R | HW_PERM_W};
+	hw_mapping mp = {.start = SYNTH_BASE,
+	                 .end = SYNTH_BASE + (size ? size : 1),
+	                 .perms = HW_PERM_R | HW_PERM_W};
 	hw_target_add_mapping(t, &mp);
 	hw_tracer *tr;
 	if (hw_tracer_open(&tr, t) == HW_OK) {

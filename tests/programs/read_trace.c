@@ -57,11 +57,13 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 	char key[512] = "?";
 	if (hw_tracer_site_frames(tr, site, fr, &n) == HW_OK && n > 0) {
 		if (by_stack2)
-			snprintf(key, sizeof key, "%s@%s:%d<%s", fr[0].function ? fr[0].function : "?",
-				 fr[0].file ? fr[0].file : "?", fr[0].line,
-				 n > 1 && fr[1].function ? fr[1].function : "?");
+			snprintf(key, sizeof key, "%s@%s:%d<%s",
+			         fr[0].function ? fr[0].function : "?",
+			         fr[0].file ? fr[0].file : "?", fr[0].line,
+			         n > 1 && fr[1].function ? fr[1].function : "?");
 		else if (by_line)
-			snprintf(key, sizeof key, "%s:%d", fr[0].file ? fr[0].file : "?", fr[0].line);
+			snprintf(key, sizeof key, "%s:%d", fr[0].file ? fr[0].file : "?",
+			         fr[0].line);
 		else
 			snprintf(key, sizeof key, "%s", fr[0].function ? fr[0].function : "?");
 	}
@@ -86,8 +88,8 @@ int main(int argc, char **argv)
 	by_stack2 = !strcmp(argv[2], "stack2");
 	hw_target *t;
 	int rc = strncmp(argv[1], "--pid=", 6) == 0
-			 ? hw_target_open_pid(&t, (pid_t)atoi(argv[1] + 6), NULL)
-			 : hw_target_open_core(&t, argv[1], NULL);
+	             ? hw_target_open_pid(&t, (pid_t)atoi(argv[1] + 6), NULL)
+	             : hw_target_open_core(&t, argv[1], NULL);
 	if (rc != HW_OK) {
 		fprintf(stderr, "read_trace: %s: %s\n", argv[1], hw_error_last());
 		return 3;

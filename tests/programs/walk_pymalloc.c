@@ -165,9 +165,9 @@ int main(int argc, char **argv)
 		uint64_t addr, size;
 		while (fscanf(f, "%" SCNx64 " %" SCNu64 "%*[^\n]", &addr, &size) == 2) {
 			hw_alloc a = {.address = addr,
-				      .size = size,
-				      .allocator = HW_ALLOCATOR_GLIBC,
-				      .state = HW_STATE_USED};
+			              .size = size,
+			              .allocator = HW_ALLOCATOR_GLIBC,
+			              .state = HW_STATE_USED};
 			const char *n = hw_typer_name(tl.typer, &a);
 			printf("name 0x%" PRIx64 " %s\n", addr, n ? n : "?");
 		}
@@ -183,8 +183,8 @@ int main(int argc, char **argv)
 		}
 		const hw_pymalloc_summary *s = hw_pymalloc_get_summary(py);
 		printf("python %s\nsymbols %s\narenas %" PRIu64 "\npools %" PRIu64
-		       "\nblocks_in_use %" PRIu64 "\nfree_blocks %" PRIu64
-		       "\nbytes_in_use %" PRIu64 "\n",
+		       "\nblocks_in_use %" PRIu64 "\nfree_blocks %" PRIu64 "\nbytes_in_use %" PRIu64
+		       "\n",
 		       s->python_version, s->symbols, s->arenas, s->pools, s->blocks_in_use,
 		       s->free_blocks, s->bytes_in_use);
 		for (uint32_t i = 0; i < s->n_size_classes; i++)

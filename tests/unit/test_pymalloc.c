@@ -17,12 +17,12 @@
 #include <string.h>
 
 #define ARENA_SIZE (1u << 20)
-#define POOL_SIZE (16u << 10)
-#define ARENA_VA 0x7f0000000000ull /* arena 0, pool-aligned */
-#define ARENA1_VA 0x7f0000209000ull /* arena 1, not pool-aligned (63 pools) */
-#define HEAP_VA 0x555500000000ull
-#define HEAP_SIZE 0x10000u
-#define ARRAY_VA (HEAP_VA + 0x1010) /* arena_object[16], chunk at 0x1000 */
+#define POOL_SIZE  (16u << 10)
+#define ARENA_VA   0x7f0000000000ull /* arena 0, pool-aligned */
+#define ARENA1_VA  0x7f0000209000ull /* arena 1, not pool-aligned (63 pools) */
+#define HEAP_VA    0x555500000000ull
+#define HEAP_SIZE  0x10000u
+#define ARRAY_VA   (HEAP_VA + 0x1010) /* arena_object[16], chunk at 0x1000 */
 
 struct image {
 	unsigned char *arena0, *arena1, *heap;
@@ -61,7 +61,7 @@ static void put32(uint64_t va, uint32_t v)
 /* A used pool as pymalloc leaves it: `touched` blocks carved, of which the
  * ones in free[] (indices, chain order) are on the freeblock chain. */
 static void make_pool(uint64_t pool, unsigned arenaindex, unsigned szidx, unsigned touched,
-		      const unsigned *free_idx, unsigned nfree)
+                      const unsigned *free_idx, unsigned nfree)
 {
 	unsigned size = (szidx + 1) * 16;
 	put32(pool + 0, touched - nfree); /* count */
@@ -79,7 +79,7 @@ static void make_pool(uint64_t pool, unsigned arenaindex, unsigned szidx, unsign
 }
 
 static void put_arena(unsigned i, uint64_t address, uint64_t pool_address, unsigned nfree,
-		      unsigned ntotal)
+                      unsigned ntotal)
 {
 	uint64_t o = ARRAY_VA + 48ull * i;
 	put64(o + 0, address);
@@ -100,14 +100,14 @@ static void build_image(void)
 	put64(HEAP_VA + 0x1008, 0x310 | 1); /* chunk of 16 * 48 + 16 bytes */
 	/* arena 0: pools 0..3 carved; pool 2 unused (count 0) */
 	static const unsigned f0[] = {3, 1, 7};
-	make_pool(ARENA_VA + 0 * POOL_SIZE, 0, 0, 10, f0, 3); /* 16 B: 7 used */
+	make_pool(ARENA_VA + 0 * POOL_SIZE, 0, 0, 10, f0, 3);    /* 16 B: 7 used */
 	make_pool(ARENA_VA + 1 * POOL_SIZE, 0, 31, 31, NULL, 0); /* 512 B: full */
 	make_pool(ARENA_VA + 3 * POOL_SIZE, 0, 3, 1, NULL, 0);   /* 64 B: 1 used */
 	put_arena(0, ARENA_VA, ARENA_VA + 4 * POOL_SIZE, 61, 64);
 	/* arena 1 (unaligned): first pool at the next 16 KiB boundary */
 	uint64_t p1 = (ARENA1_VA + POOL_SIZE - 1) & ~(uint64_t)(POOL_SIZE - 1);
 	static const unsigned f1[] = {0};
-	make_pool(p1, 1, 0, 2, f1, 1);              /* 16 B: 1 used, 1 free */
+	make_pool(p1, 1, 0, 2, f1, 1);               /* 16 B: 1 used, 1 free */
 	make_pool(p1 + POOL_SIZE, 1, 2, 5, NULL, 0); /* 48 B: 5 used */
 	put_arena(1, ARENA1_VA, p1 + 2 * POOL_SIZE, 61, 63);
 	/* arena objects 2..15 unused: address 0 */
@@ -119,10 +119,12 @@ static hw_target *open_image(void)
 	hw_target *t;
 	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
 	hw_mapping m[] = {
-		{.start = ARENA_VA, .end = ARENA_VA + ARENA_SIZE, .perms = HW_PERM_R | HW_PERM_W},
-		{.start = ARENA1_VA, .end = ARENA1_VA + ARENA_SIZE, .perms = HW_PERM_R | HW_PERM_W},
-		{.start = HEAP_VA, .end = HEAP_VA + HEAP_SIZE, .perms = HW_PERM_R | HW_PERM_W,
-		 .path = "[heap]"},
+	    {.start = ARENA_VA, .end = ARENA_VA + ARENA_SIZE, .perms = HW_PERM_R | HW_PERM_W},
+	    {.start = ARENA1_VA, .end = ARENA1_VA + ARENA_SIZE, .perms = HW_PERM_R | HW_PERM_W},
+	    {.start = HEAP_VA,
+	     .end = HEAP_VA + HEAP_SIZE,
+	     .perms = HW_PERM_R | HW_PERM_W,
+	     .path = "[heap]"},
 	};
 	for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
 		m[i].core_bytes = m[i].end - m[i].start;
@@ -178,7 +180,7 @@ static void on_problem(void *ctx, const hw_problem *p)
 }
 
 static const hw_pymalloc_summary *walk(hw_target *t, uint64_t arenas, struct counts *c,
-				       hw_pymalloc **out)
+                                       hw_pymalloc **out)
 {
 	hw_pymalloc *p;
 	ck_assert_int_eq(hw_pymalloc_open_state(&p, t, 11, arenas, 16), HW_OK);
@@ -300,8 +302,8 @@ static void scribble(int which)
 }
 
 static const char *const scribble_kind[] = {
-	"free-list-cycle", "bad-freeblock",  "bad-pool-header", "bad-pool-header",
-	"bad-arena",       "bad-freeblock",  "unreadable-pool", "pool-count-mismatch",
+    "free-list-cycle", "bad-freeblock", "bad-pool-header", "bad-pool-header",
+    "bad-arena",       "bad-freeblock", "unreadable-pool", "pool-count-mismatch",
 };
 
 START_TEST(scribbled)
@@ -313,7 +315,7 @@ START_TEST(scribbled)
 	hw_pymalloc *p;
 	const hw_pymalloc_summary *s = walk(t, ARRAY_VA, &c, &p);
 	ck_assert_msg(strstr(c.kinds, scribble_kind[_i]), "scribble %d: wanted %s, got '%s'", _i,
-		      scribble_kind[_i], c.kinds);
+	              scribble_kind[_i], c.kinds);
 	/* arena 1 is untouched by every scribble: its 48-byte pool counts */
 	ck_assert_uint_eq(s->size_classes[2].blocks_in_use, 5);
 	hw_pymalloc_close(p);

@@ -20,8 +20,8 @@ static hw_target *open_image(synth_image *m)
 	hw_read_callbacks cb = {synth_read, m};
 	hw_target *t;
 	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
-	hw_mapping mp = {.start = SYNTH_BASE, .end = SYNTH_BASE + m->len,
-			 .perms = HW_PERM_R | HW_PERM_W};
+	hw_mapping mp = {
+	    .start = SYNTH_BASE, .end = SYNTH_BASE + m->len, .perms = HW_PERM_R | HW_PERM_W};
 	ck_assert_int_eq(hw_target_add_mapping(t, &mp), HW_OK);
 	return t;
 }
@@ -116,8 +116,7 @@ START_TEST(test_sampled_weight)
 	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
 	ck_assert_str_eq(hw_tracer_get_summary(tr)->mode, "sampled");
 	ck_assert_uint_eq(hw_tracer_get_summary(tr)->sample_bytes, 1024);
-	ck_assert_double_eq_tol(hw_tracer_weight(tr, 100), 1.0 / (1.0 - exp(-100.0 / 1024)),
-				1e-9);
+	ck_assert_double_eq_tol(hw_tracer_weight(tr, 100), 1.0 / (1.0 - exp(-100.0 / 1024)), 1e-9);
 	ck_assert_double_eq_tol(hw_tracer_weight(tr, 1 << 30), 1.0, 1e-9);
 	hw_tracer_close(tr);
 	hw_target_close(t);
