@@ -707,27 +707,99 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 	}
 }
 
+/* One step of a fastbin chain read ahead: the chunk's size and fd words. */
+struct fast_step {
+	uint64_t size, fd;
+};
+
+#define GATHER_MAX 65536 /* steps read ahead per fastbin */
+
+/* Follow an arena's fastbin chains side by side, each chain's next chunk
+ * prefetched as soon as its address is known: a chain runs through the
+ * whole heap in no useful order, and followed alone it waits for a cache
+ * miss at every step; ten at a time, the misses overlap.  Each chain is
+ * read ahead while its steps are plain ones (a chunk of this arena in a
+ * region with a direct view, of the bin's size), at most GATHER_MAX steps
+ * and the walk's own step limit; walk_fastbins takes its steps from here
+ * while they last and from memory after, so what it finds does not depend
+ * on how far this went. */
+static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
+			    struct fast_step *steps[GW_NFASTBINS], size_t n[GW_NFASTBINS])
+{
+	const struct gw_layout *L = w->L;
+	const struct arena *ar = &w->arenas[ai];
+	uint64_t p[GW_NFASTBINS];
+	size_t cap[GW_NFASTBINS] = {0};
+	unsigned live = 0;
+	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+		n[i] = 0;
+		steps[i] = NULL;
+		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p[i]) == 0 && p[i])
+			live |= 1u << i;
+	}
+	while (live) {
+		for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+			if (!(live >> i & 1))
+				continue;
+			uint64_t size, fd;
+			const struct region *r = list_chunk_ok(w, p[i], (int)ai);
+			if (!r || !r->view || n[i] >= limit || n[i] >= GATHER_MAX ||
+			    rd_in(w, r, p[i] + GW_SIZE_SZ, &size, 8) < 0 ||
+			    ((size & ~(uint64_t)GW_SIZE_BITS) >> 4) != i + 2u ||
+			    rd_in(w, r, p[i] + 16, &fd, 8) < 0) {
+				live &= ~(1u << i);
+				continue;
+			}
+			if (n[i] == cap[i]) {
+				size_t nc = cap[i] ? 2 * cap[i] : 256;
+				struct fast_step *ns = realloc(steps[i], nc * sizeof *ns);
+				if (!ns) {
+					live &= ~(1u << i);
+					continue;
+				}
+				steps[i] = ns;
+				cap[i] = nc;
+			}
+			steps[i][n[i]++] = (struct fast_step){.size = size, .fd = fd};
+			p[i] = reveal(w, p[i] + 16, fd);
+			if (!p[i])
+				live &= ~(1u << i);
+			else if (p[i] >= r->start && p[i] < r->end && r->end - p[i] > GW_CHUNK_HDR)
+				__builtin_prefetch(r->view + (p[i] - r->start) + GW_SIZE_SZ);
+		}
+	}
+}
+
 static void walk_fastbins(struct walker *w, uint32_t ai)
 {
 	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t limit = ar->span / GW_MINSIZE + 1;
+	struct fast_step *steps[GW_NFASTBINS];
+	size_t ahead[GW_NFASTBINS];
+	gather_fastbins(w, ai, limit, steps, ahead);
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p;
 		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
-			return;
+			break;
 		for (uint64_t n = 0; p && n < limit; n++) {
-			uint64_t size;
-			const struct region *r = list_chunk_ok(w, p, (int)ai);
-			if (!r) {
-				problem(w, "bad-list-pointer", p,
-					"arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
-					" is not a chunk of this arena",
-					ar->addr, i, p);
-				break;
+			uint64_t size, fd;
+			const struct region *r = NULL;
+			if (n < ahead[i]) {
+				size = steps[i][n].size;
+				fd = steps[i][n].fd;
+			} else {
+				r = list_chunk_ok(w, p, (int)ai);
+				if (!r) {
+					problem(w, "bad-list-pointer", p,
+						"arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
+						" is not a chunk of this arena",
+						ar->addr, i, p);
+					break;
+				}
+				if (rd_in(w, r, p + GW_SIZE_SZ, &size, 8) < 0)
+					break;
 			}
-			if (rd_in(w, r, p + GW_SIZE_SZ, &size, 8) < 0)
-				break;
 			uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
 			/* fastbin_index(sz) = (sz >> 4) - 2 */
 			if ((sz >> 4) != i + 2u) {
@@ -739,12 +811,13 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 				break;
 			ar->nfast++;
 			ar->fast_bytes += sz;
-			uint64_t fd;
-			if (rd_in(w, r, p + 16, &fd, 8) < 0)
+			if (r && rd_in(w, r, p + 16, &fd, 8) < 0)
 				break;
 			p = reveal(w, p + 16, fd);
 		}
 	}
+	for (unsigned i = 0; i < GW_NFASTBINS; i++)
+		free(steps[i]);
 }
 
 /* A large bin also links the first chunk of each size through
