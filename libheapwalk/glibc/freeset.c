@@ -5,6 +5,7 @@
  */
 #include "freeset.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,9 +27,8 @@ struct gw_free *gw_freeset_find(const struct gw_freeset *s, uint64_t chunk)
 	}
 }
 
-static int grow(struct gw_freeset *s)
+static int grow_to(struct gw_freeset *s, size_t ncap)
 {
-	size_t ncap = s->cap ? s->cap * 2 : 1024;
 	struct gw_free *ns = calloc(ncap, sizeof *ns);
 	if (!ns)
 		return -1;
@@ -44,6 +44,22 @@ static int grow(struct gw_freeset *s)
 	s->slots = ns;
 	s->cap = ncap;
 	return 0;
+}
+
+static int grow(struct gw_freeset *s)
+{
+	return grow_to(s, s->cap ? s->cap * 2 : 1024);
+}
+
+int gw_freeset_reserve(struct gw_freeset *s, size_t n)
+{
+	size_t ncap = s->cap ? s->cap : 1024;
+	while ((s->n + n + 1) * 2 > ncap) {
+		if (ncap > SIZE_MAX / 4)
+			return -1;
+		ncap *= 2;
+	}
+	return ncap == s->cap ? 0 : grow_to(s, ncap);
 }
 
 struct gw_free *gw_freeset_add(struct gw_freeset *s, uint64_t chunk, int *existed)

@@ -31,6 +31,18 @@ struct gw_free *gw_freeset_find(const struct gw_freeset *s, uint64_t chunk);
 /* Insert chunk (nonzero); *existed says whether it was there already (the
  * returned entry is then the old one, unchanged).  NULL when out of memory. */
 struct gw_free *gw_freeset_add(struct gw_freeset *s, uint64_t chunk, int *existed);
+/* Make room for n more entries without growing (0, or -1 out of memory:
+ * the set still works, growing as it goes). */
+int gw_freeset_reserve(struct gw_freeset *s, size_t n);
+/* Start fetching the slot where chunk would be: the set is large and its
+ * slots are met in no order, so each add or find waits for a cache miss
+ * unless it was asked for a few steps before. */
+static inline void gw_freeset_prefetch(const struct gw_freeset *s, uint64_t chunk)
+{
+	if (s->cap)
+		__builtin_prefetch(&s->slots[(size_t)(((chunk >> 4) * 0x9e3779b97f4a7c15ull) >> 20) &
+					     (s->cap - 1)]);
+}
 void gw_freeset_clear(struct gw_freeset *s);
 
 #endif /* HW_GLIBC_FREESET_H */

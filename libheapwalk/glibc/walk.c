@@ -709,7 +709,7 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 
 /* One step of a fastbin chain read ahead: the chunk's size and fd words. */
 struct fast_step {
-	uint64_t size, fd;
+	uint64_t chunk, size, fd;
 };
 
 #define GATHER_MAX 65536 /* steps read ahead per fastbin */
@@ -760,7 +760,7 @@ static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
 				steps[i] = ns;
 				cap[i] = nc;
 			}
-			steps[i][n[i]++] = (struct fast_step){.size = size, .fd = fd};
+			steps[i][n[i]++] = (struct fast_step){.chunk = p[i], .size = size, .fd = fd};
 			p[i] = reveal(w, p[i] + 16, fd);
 			if (!p[i])
 				live &= ~(1u << i);
@@ -778,6 +778,10 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 	struct fast_step *steps[GW_NFASTBINS];
 	size_t ahead[GW_NFASTBINS];
 	gather_fastbins(w, ai, limit, steps, ahead);
+	size_t total = 0;
+	for (unsigned i = 0; i < GW_NFASTBINS; i++)
+		total += ahead[i];
+	(void)gw_freeset_reserve(&w->set, total);
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p;
 		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
@@ -786,6 +790,8 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			uint64_t size, fd;
 			const struct region *r = NULL;
 			if (n < ahead[i]) {
+				if (n + 8 < ahead[i])
+					gw_freeset_prefetch(&w->set, steps[i][n + 8].chunk);
 				size = steps[i][n].size;
 				fd = steps[i][n].fd;
 			} else {
