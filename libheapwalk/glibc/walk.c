@@ -712,7 +712,10 @@ struct fast_step {
 	uint64_t chunk, size, fd;
 };
 
-#define GATHER_MAX 65536 /* steps read ahead per fastbin */
+/* Steps read ahead per fastbin (24 bytes each, freed after the walk of the
+ * arena's fastbins): about the free chunks a 2 GiB heap of small chunks
+ * holds in one fastbin. */
+#define GATHER_MAX (1u << 20)
 
 /* Follow an arena's fastbin chains side by side, each chain's next chunk
  * prefetched as soon as its address is known: a chain runs through the
