@@ -63,8 +63,10 @@ static hw_snapshot *build(size_t n, uint64_t seed, size_t extra)
 		for (int k = 0; k < nf; k++) {
 			snprintf(name, sizeof name, "func%d", (int)(next() % 2000));
 			snprintf(file, sizeof file, "pkg/mod%d.py", (int)(next() % 300));
-			fr[k] = (hw_frame){.function = strdup(name), .file = strdup(file),
-					   .line = (int)(next() % 900) + 1, .kind = HW_FRAME_PYTHON};
+			fr[k] = (hw_frame){.function = strdup(name),
+			                   .file = strdup(file),
+			                   .line = (int)(next() % 900) + 1,
+			                   .kind = HW_FRAME_PYTHON};
 		}
 		hw_snapshot_add_site(s, fr, (size_t)nf, &sites[i]);
 		for (int k = 0; k < nf; k++) {
@@ -73,7 +75,7 @@ static hw_snapshot *build(size_t n, uint64_t seed, size_t extra)
 		}
 	}
 	static const uint64_t arenas[] = {0x7ffff7e19c80, 0x7ffff0000030, 0x7fffe8000030,
-					  0x7fffe0000030};
+	                                  0x7fffe0000030};
 	uint64_t addr = 0x555555560000;
 	for (size_t i = 0; i < n + extra; i++) {
 		uint64_t r = next();
@@ -81,16 +83,17 @@ static hw_snapshot *build(size_t n, uint64_t seed, size_t extra)
 		addr += 16 * (1 + (r & 15));
 		a.address = addr;
 		unsigned al = (unsigned)((r >> 4) % 10);
-		a.allocator = al < 5 ? HW_ALLOCATOR_GLIBC : al < 6 ? HW_ALLOCATOR_GLIBC_MMAP
-								 : HW_ALLOCATOR_PYMALLOC;
+		a.allocator = al < 5   ? HW_ALLOCATOR_GLIBC
+		              : al < 6 ? HW_ALLOCATOR_GLIBC_MMAP
+		                       : HW_ALLOCATOR_PYMALLOC;
 		a.size = a.allocator == HW_ALLOCATOR_PYMALLOC ? 16 * (1 + ((r >> 8) & 31))
-							      : 24 + 16 * ((r >> 8) % 200);
+		                                              : 24 + 16 * ((r >> 8) % 200);
 		a.state = (r >> 16) % 8 == 0 ? HW_STATE_FREE : HW_STATE_USED;
 		if (a.allocator == HW_ALLOCATOR_GLIBC)
 			a.arena = arenas[(r >> 20) & 3];
 		/* skewed: a few sites and types take most allocations */
 		uint32_t site = sites[((r >> 24) % N_SITES) * ((r >> 40) % 4 == 0) +
-				      ((r >> 44) % 16) * ((r >> 40) % 4 != 0)];
+		                      ((r >> 44) % 16) * ((r >> 40) % 4 != 0)];
 		uint32_t type = types[((r >> 32) % N_TYPES) * ((r >> 48) % 2)];
 		if (a.state == HW_STATE_FREE)
 			site = type = 0;
@@ -103,8 +106,8 @@ static hw_snapshot *build(size_t n, uint64_t seed, size_t extra)
 	return s;
 }
 
-static const char *const keys[] = {"allocator", "size", "type", "site", "function",
-				   "lineno", "filename", "module", "arena"};
+static const char *const keys[] = {"allocator", "size",     "type",   "site", "function",
+                                   "lineno",    "filename", "module", "arena"};
 
 int main(int argc, char **argv)
 {
@@ -132,7 +135,8 @@ int main(int argc, char **argv)
 		if (hw_snapshot_group(&g, a, &o))
 			return 1;
 		double g1 = now();
-		printf("group by %-12s %.3f s, %zu groups\n", keys[k], g1 - g0, hw_grouping_count(g));
+		printf("group by %-12s %.3f s, %zu groups\n", keys[k], g1 - g0,
+		       hw_grouping_count(g));
 		if (g1 - g0 > worst)
 			worst = g1 - g0;
 		hw_grouping_free(g);
@@ -147,14 +151,16 @@ int main(int argc, char **argv)
 	if (hw_snapshot_diff(&d, a, b, &o))
 		return 1;
 	double d1 = now();
-	printf("diff by site:         %.3f s, %zu groups (goal < 2 s)\n", d1 - d0, hw_diff_count(d));
+	printf("diff by site:         %.3f s, %zu groups (goal < 2 s)\n", d1 - d0,
+	       hw_diff_count(d));
 	hw_diff_free(d);
 	o.group_by = HW_GROUP_SIZE;
 	d0 = now();
 	if (hw_snapshot_diff(&d, a, b, &o))
 		return 1;
 	d1 = now();
-	printf("diff by size:         %.3f s, %zu groups (goal < 2 s)\n", d1 - d0, hw_diff_count(d));
+	printf("diff by size:         %.3f s, %zu groups (goal < 2 s)\n", d1 - d0,
+	       hw_diff_count(d));
 	hw_diff_free(d);
 	hw_snapshot_free(b);
 

@@ -33,14 +33,14 @@ NOINLINE static void work(size_t live, size_t n)
 	__asm__ volatile("");
 }
 
-#define LEVEL(name, next_fn)                                                                   \
-	NOINLINE static void name(size_t live, size_t n, int which)                             \
-	{                                                                                      \
-		if (which & 1)                                                                 \
-			next_fn(live, n, which >> 1);                                          \
-		else                                                                           \
-			next_fn(live, n, which >> 1);                                          \
-		__asm__ volatile("");                                                          \
+#define LEVEL(name, next_fn)                                                                       \
+	NOINLINE static void name(size_t live, size_t n, int which)                                \
+	{                                                                                          \
+		if (which & 1)                                                                     \
+			next_fn(live, n, which >> 1);                                              \
+		else                                                                               \
+			next_fn(live, n, which >> 1);                                              \
+		__asm__ volatile("");                                                              \
 	}
 
 NOINLINE static void l0(size_t live, size_t n, int which)

@@ -134,14 +134,14 @@ static int run_child(char **argv, double *cpu, long *anon_kb)
 			return -1;
 		usleep(1000);
 	}
-	*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
 	*anon_kb = peak;
 	return WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? 0 : -1;
 }
 
 static void coretool_line(const char *coretool, const char *verb, const char *core, int rounds,
-			  uint64_t chunks)
+                          uint64_t chunks)
 {
 	char *argv[] = {(char *)coretool, (char *)verb, (char *)core, NULL};
 	double best = 1e9;
@@ -265,14 +265,14 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("chunks: %" PRIu64 "\n", chunks);
-	printf("glibc walk (open, locate, walk, close): %.3f s (%.0f ns/chunk), best of %d\n",
-	       best, best * 1e9 / (double)(chunks ? chunks : 1), rounds);
+	printf("glibc walk (open, locate, walk, close): %.3f s (%.0f ns/chunk), best of %d\n", best,
+	       best * 1e9 / (double)(chunks ? chunks : 1), rounds);
 	printf("  of which opening the core and locating malloc: %.3f s\n", best_open);
 	printf("read the heap segments once: %.1f MiB in %.3f s (open, read, close), %.3f s "
 	       "already mapped\n",
 	       (double)bytes_read / 1048576.0, best_read, best_reread);
-	printf("ratio walk / read: %.2f (%.2f against the already mapped read)\n",
-	       best / best_read, best / best_reread);
+	printf("ratio walk / read: %.2f (%.2f against the already mapped read)\n", best / best_read,
+	       best / best_reread);
 	if (best_take < 1e9)
 		printf("snapshot (open, walk, take): %.3f s for %" PRIu64
 		       " allocations; chunks text to /dev/null from it: %.3f s (the printing "

@@ -97,9 +97,9 @@ const char *ct_target_name(const ct_common *c, const char *path)
 int ct_target_open(hw_target **out, const ct_common *c, const char *path)
 {
 	hw_target_options o = {
-		.exe = c->exe,
-		.sysroot = c->sysroot,
-		.debug_dirs = c->n_debug_dirs ? (const char **)c->debug_dirs : NULL,
+	    .exe = c->exe,
+	    .sysroot = c->sysroot,
+	    .debug_dirs = c->n_debug_dirs ? (const char **)c->debug_dirs : NULL,
 	};
 	int rc = path ? hw_target_open_core(out, path, &o) : hw_target_open_pid(out, c->pid, &o);
 	if (rc != HW_OK)
@@ -113,7 +113,8 @@ FILE *ct_output_open(const ct_common *c)
 		return stdout;
 	FILE *f = fopen(c->output, "w");
 	if (!f)
-		ct_error(CT_EXIT_USAGE, c->output, "cannot write: %s (check the path)", strerror(errno));
+		ct_error(CT_EXIT_USAGE, c->output, "cannot write: %s (check the path)",
+		         strerror(errno));
 	return f;
 }
 
@@ -158,11 +159,20 @@ int ct_parse_bytes(const char *s, uint64_t *out)
 		const char *suffix;
 		double mult;
 	} units[] = {
-		{"", 1},         {"B", 1},
-		{"K", 1024.0},   {"KB", 1e3},  {"KiB", 1024.0},
-		{"M", 1048576.0}, {"MB", 1e6}, {"MiB", 1048576.0},
-		{"G", 1073741824.0}, {"GB", 1e9}, {"GiB", 1073741824.0},
-		{"T", 1099511627776.0}, {"TB", 1e12}, {"TiB", 1099511627776.0},
+	    {"", 1},
+	    {"B", 1},
+	    {"K", 1024.0},
+	    {"KB", 1e3},
+	    {"KiB", 1024.0},
+	    {"M", 1048576.0},
+	    {"MB", 1e6},
+	    {"MiB", 1048576.0},
+	    {"G", 1073741824.0},
+	    {"GB", 1e9},
+	    {"GiB", 1073741824.0},
+	    {"T", 1099511627776.0},
+	    {"TB", 1e12},
+	    {"TiB", 1099511627776.0},
 	};
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
 		if (!strcasecmp(end, units[i].suffix) && !(units[i].suffix[0] == 0 && *end)) {
@@ -197,19 +207,21 @@ static void view_usage(FILE *f, const ct_view_verb *v)
 {
 	fprintf(f, "usage: coretool %s %s\n\n%s\noptions:\n", v->name, v->synopsis, v->description);
 	hw_view_options_help(f, v->accept);
-	fprintf(f, "  -o, --output FILE   write there instead of stdout\n"
-		   "  --pid N             a live process as the target (stopped for the walk, resumed)\n"
-		   "  --exe PATH          the executable, when the core's own path does not resolve\n"
-		   "  --sysroot DIR       prefix for every path the core names\n"
-		   "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
-		   "  -h, --help          this help\n\n"
-		   "A TARGET is a core file, a snapshot file (.hsnap, recognised by its magic)\n"
-		   "or --pid N.  Exit status: 0 done, 1 problems found or growth exceeded,\n"
-		   "2 usage error, 3 the target cannot be read.  'man coretool' has it all.\n");
+	fprintf(
+	    f,
+	    "  -o, --output FILE   write there instead of stdout\n"
+	    "  --pid N             a live process as the target (stopped for the walk, resumed)\n"
+	    "  --exe PATH          the executable, when the core's own path does not resolve\n"
+	    "  --sysroot DIR       prefix for every path the core names\n"
+	    "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
+	    "  -h, --help          this help\n\n"
+	    "A TARGET is a core file, a snapshot file (.hsnap, recognised by its magic)\n"
+	    "or --pid N.  Exit status: 0 done, 1 problems found or growth exceeded,\n"
+	    "2 usage error, 3 the target cannot be read.  'man coretool' has it all.\n");
 }
 
 int ct_view_parse(const ct_view_verb *v, int argc, char **argv, hw_view_options *vo, ct_common *c,
-		  char ***args, int *nargs)
+                  char ***args, int *nargs)
 {
 	static const struct option longopts[] = {CT_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
 	/* view options first (they are shared with the debugger commands),
@@ -263,11 +275,12 @@ int ct_source_open(ct_source *src, const ct_common *c, const char *path, int kee
 	if (path && hw_snapshot_file_is_hsnap(path)) {
 		int rc = hw_snapshot_load(&src->snap, path);
 		if (rc == HW_ECORRUPT)
-			return ct_error(CT_EXIT_TARGET, path, "%s (the file is damaged: take the snapshot again)",
-					hw_error_last());
+			return ct_error(CT_EXIT_TARGET, path,
+			                "%s (the file is damaged: take the snapshot again)",
+			                hw_error_last());
 		if (rc == HW_EUNSUPPORTED)
 			return ct_error(CT_EXIT_TARGET, path, "%s (a newer heapwalk may read it)",
-					hw_error_last());
+			                hw_error_last());
 		if (rc)
 			return ct_error(CT_EXIT_TARGET, path, "%s", hw_error_last());
 		return CT_EXIT_OK;
@@ -308,7 +321,7 @@ int ct_render_failed(const char *verb)
 }
 
 int ct_run_view(const ct_view_verb *v, int argc, char **argv, const hw_view_options *defaults,
-		ct_render_fn render)
+                ct_render_fn render)
 {
 	hw_view_options vo = *defaults;
 	ct_common c = {0};

@@ -39,7 +39,7 @@ typedef struct ct_common {
 	const char *sysroot;
 	const char *debug_dirs[CT_MAX_DEBUG_DIRS + 1];
 	int n_debug_dirs;
-	pid_t pid;          /* --pid N, 0 when none */
+	pid_t pid; /* --pid N, 0 when none */
 	int help;
 } ct_common;
 
@@ -54,14 +54,16 @@ enum {
 	CT_OPT_VERB_BASE = 1100, /* verbs number their own options from here */
 };
 
-#define CT_COMMON_LONG_OPTIONS                                        \
-	{"format", required_argument, NULL, CT_OPT_FORMAT},           \
-	{"output", required_argument, NULL, 'o'},                     \
-	{"exe", required_argument, NULL, CT_OPT_EXE},                 \
-	{"sysroot", required_argument, NULL, CT_OPT_SYSROOT},         \
-	{"debug-dir", required_argument, NULL, CT_OPT_DEBUG_DIR},     \
-	{"pid", required_argument, NULL, CT_OPT_PID},                 \
-	{"help", no_argument, NULL, CT_OPT_HELP}
+#define CT_COMMON_LONG_OPTIONS                                                                     \
+	{"format", required_argument, NULL, CT_OPT_FORMAT},                                        \
+	    {"output", required_argument, NULL, 'o'},                                              \
+	    {"exe", required_argument, NULL, CT_OPT_EXE},                                          \
+	    {"sysroot", required_argument, NULL, CT_OPT_SYSROOT},                                  \
+	    {"debug-dir", required_argument, NULL, CT_OPT_DEBUG_DIR},                              \
+	    {"pid", required_argument, NULL, CT_OPT_PID},                                          \
+	{                                                                                          \
+		"help", no_argument, NULL, CT_OPT_HELP                                             \
+	}
 
 /* The short options string the common options need. */
 #define CT_COMMON_SHORT_OPTIONS "+o:h"
@@ -72,10 +74,9 @@ int ct_common_option(ct_common *c, int opt, const char *arg);
 
 /* Print "coretool: WHAT: message" and return code. */
 int ct_error(int code, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* A usage error for verb: message then a pointer to --help; returns 2. */
-int ct_usage_error(const char *verb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int ct_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Open a target named by a command-line argument (a core file) or by
  * --pid.  On failure prints the one-line error and returns CT_EXIT_TARGET. */
@@ -115,7 +116,7 @@ typedef struct ct_view_verb {
  * verb should go on, else the exit code to return (--help printed: 0;
  * usage error printed: 2). */
 int ct_view_parse(const ct_view_verb *v, int argc, char **argv, hw_view_options *vo, ct_common *c,
-		  char ***args, int *nargs);
+                  char ***args, int *nargs);
 
 /* A snapshot to view: taken from a core or a live process, or loaded from a
  * .hsnap file (recognised by its magic).  target stays open only when
@@ -136,13 +137,13 @@ int ct_render_failed(const char *verb);
 
 /* Render one snapshot; *found (check: problems) makes the verb exit 1. */
 typedef int (*ct_render_fn)(FILE *f, const hw_snapshot *s, const hw_view_options *o,
-			    uint64_t *found);
+                            uint64_t *found);
 
 /* The whole of a verb that views one TARGET: parse (view options start from
  * *defaults), open the target or .hsnap, render to -o or stdout, close.
  * Returns the exit status. */
 int ct_run_view(const ct_view_verb *v, int argc, char **argv, const hw_view_options *defaults,
-		ct_render_fn render);
+                ct_render_fn render);
 
 /* A verb: argc/argv start at the verb's name. */
 typedef struct ct_verb {

@@ -7,15 +7,15 @@
 #include "coretool.h"
 
 static const ct_view_verb verb = {
-	.name = "check",
-	.accept = HW_VOPT_FORMAT,
-	.synopsis = "[OPTIONS] TARGET",
-	.description =
-		"Heap integrity: every inconsistency the walkers found (bad chunk sizes, broken\n"
-		"or cyclic free lists, counts that disagree, ...), each with its address.\n"
-		"Exit 1 when there is any, 0 when the heap is consistent.\n",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "check",
+    .accept = HW_VOPT_FORMAT,
+    .synopsis = "[OPTIONS] TARGET",
+    .description =
+        "Heap integrity: every inconsistency the walkers found (bad chunk sizes, broken\n"
+        "or cyclic free lists, counts that disagree, ...), each with its address.\n"
+        "Exit 1 when there is any, 0 when the heap is consistent.\n",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 static int render(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *found)

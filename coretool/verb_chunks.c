@@ -7,15 +7,14 @@
 #include "coretool.h"
 
 static const ct_view_verb verb = {
-	.name = "chunks",
-	.accept = HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS,
-	.synopsis = "[--state used|free|all] [--allocator A] [--min-size N] [OPTIONS] TARGET",
-	.description =
-		"One line per allocation in address order: the pointer the program got, its\n"
-		"usable size, state, allocator, arena, free-list bin, type and site id.  With\n"
-		"--format json, one JSON object per line.  Default --state all.\n",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "chunks",
+    .accept = HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS,
+    .synopsis = "[--state used|free|all] [--allocator A] [--min-size N] [OPTIONS] TARGET",
+    .description = "One line per allocation in address order: the pointer the program got, its\n"
+                   "usable size, state, allocator, arena, free-list bin, type and site id.  With\n"
+                   "--format json, one JSON object per line.  Default --state all.\n",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 static int render(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *found)

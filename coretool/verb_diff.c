@@ -11,18 +11,17 @@
 #include <inttypes.h>
 
 static const ct_view_verb verb = {
-	.name = "diff",
-	.accept = HW_VOPT_DIFF,
-	.synopsis = "[--group-by KEY] [--limit N] [--max-growth BYTES] [OPTIONS] OLD NEW",
-	.description =
-		"The groups of two targets side by side: count and bytes in NEW and their\n"
-		"change since OLD, sorted by absolute byte growth (like tracemalloc's\n"
-		"Snapshot.compare_to, for whole processes).  OLD and NEW are cores, snapshot\n"
-		"files or, with --pid N, a live process as NEW.  --max-growth makes diff a CI\n"
-		"gate: exit 1 when the total growth exceeds BYTES, the groups that grew most\n"
-		"printed.\n",
-	.min_args = 2,
-	.max_args = 2,
+    .name = "diff",
+    .accept = HW_VOPT_DIFF,
+    .synopsis = "[--group-by KEY] [--limit N] [--max-growth BYTES] [OPTIONS] OLD NEW",
+    .description = "The groups of two targets side by side: count and bytes in NEW and their\n"
+                   "change since OLD, sorted by absolute byte growth (like tracemalloc's\n"
+                   "Snapshot.compare_to, for whole processes).  OLD and NEW are cores, snapshot\n"
+                   "files or, with --pid N, a live process as NEW.  --max-growth makes diff a CI\n"
+                   "gate: exit 1 when the total growth exceeds BYTES, the groups that grew most\n"
+                   "printed.\n",
+    .min_args = 2,
+    .max_args = 2,
 };
 
 int ct_verb_diff(int argc, char **argv)
@@ -54,7 +53,7 @@ int ct_verb_diff(int argc, char **argv)
 	}
 	int exceeded = 0;
 	rc = hw_render_diff(f, olds.snap, news.snap, &vo, &exceeded) ? ct_render_failed(verb.name)
-								    : CT_EXIT_OK;
+	                                                             : CT_EXIT_OK;
 	if (!rc && exceeded) {
 		hw_count o_t = {0}, n_t = {0};
 		hw_diff *d;
@@ -64,10 +63,11 @@ int ct_verb_diff(int argc, char **argv)
 		}
 		char h1[32], h2[32];
 		ct_error(CT_EXIT_FOUND, "diff",
-			 "total growth %s (%" PRIu64 " bytes) exceeds --max-growth %s (%" PRIu64
-			 " bytes)",
-			 ct_human_bytes(n_t.bytes - o_t.bytes, h1, sizeof h1), n_t.bytes - o_t.bytes,
-			 ct_human_bytes(vo.max_growth, h2, sizeof h2), vo.max_growth);
+		         "total growth %s (%" PRIu64 " bytes) exceeds --max-growth %s (%" PRIu64
+		         " bytes)",
+		         ct_human_bytes(n_t.bytes - o_t.bytes, h1, sizeof h1),
+		         n_t.bytes - o_t.bytes, ct_human_bytes(vo.max_growth, h2, sizeof h2),
+		         vo.max_growth);
 		rc = CT_EXIT_FOUND;
 	}
 	ct_source_close(&olds);

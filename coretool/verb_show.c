@@ -9,15 +9,14 @@
 #include <stdlib.h>
 
 static const ct_view_verb verb = {
-	.name = "show",
-	.accept = HW_VOPT_FORMAT | HW_VOPT_FRAMES,
-	.synopsis = "[OPTIONS] TARGET ADDRESS",
-	.description =
-		"What holds ADDRESS (hex, 0x optional, or decimal with 0d): the allocator, the\n"
-		"chunk or block bounds, state, usable size, type, site and a hex dump of its\n"
-		"first bytes (not from a snapshot file: it holds no memory contents).\n",
-	.min_args = 2,
-	.max_args = 2,
+    .name = "show",
+    .accept = HW_VOPT_FORMAT | HW_VOPT_FRAMES,
+    .synopsis = "[OPTIONS] TARGET ADDRESS",
+    .description = "What holds ADDRESS (hex, 0x optional, or decimal with 0d): the allocator, the\n"
+                   "chunk or block bounds, state, usable size, type, site and a hex dump of its\n"
+                   "first bytes (not from a snapshot file: it holds no memory contents).\n",
+    .min_args = 2,
+    .max_args = 2,
 };
 
 static int parse_address(const char *s, uint64_t *out)
@@ -62,7 +61,7 @@ int ct_verb_show(int argc, char **argv)
 		return CT_EXIT_USAGE;
 	}
 	rc = hw_render_show(f, src.snap, src.target, addr, &vo) ? ct_render_failed(verb.name)
-								: CT_EXIT_OK;
+	                                                        : CT_EXIT_OK;
 	ct_source_close(&src);
 	int wrc = ct_output_close(&c, f);
 	return rc ? rc : wrc;

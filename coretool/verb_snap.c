@@ -12,16 +12,15 @@
 #include <sys/stat.h>
 
 static const ct_view_verb verb = {
-	.name = "snap",
-	.accept = 0,
-	.synopsis = "[OPTIONS] TARGET -o FILE",
-	.description =
-		"Write a snapshot file: every allocation (address, usable size, state,\n"
-		"allocator, arena, type, site), the sites' frames, the allocators' summaries,\n"
-		"the problems and the target's identity; never the memory contents.  Every\n"
-		"verb reads it as a TARGET.  The format is docs/hsnap-format.md.\n",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "snap",
+    .accept = 0,
+    .synopsis = "[OPTIONS] TARGET -o FILE",
+    .description = "Write a snapshot file: every allocation (address, usable size, state,\n"
+                   "allocator, arena, type, site), the sites' frames, the allocators' summaries,\n"
+                   "the problems and the target's identity; never the memory contents.  Every\n"
+                   "verb reads it as a TARGET.  The format is docs/hsnap-format.md.\n",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 int ct_verb_snap(int argc, char **argv)
@@ -42,14 +41,14 @@ int ct_verb_snap(int argc, char **argv)
 		return rc;
 	if (hw_snapshot_save(src.snap, c.output)) {
 		rc = ct_error(CT_EXIT_TARGET, c.output, "%s (check the path and free space)",
-			      hw_error_last());
+		              hw_error_last());
 	} else {
 		struct stat st;
 		size_t n = hw_snapshot_count(src.snap);
 		if (!stat(c.output, &st))
 			printf("wrote %s: %zu allocations, %lld bytes (%.2f per allocation)\n",
-				c.output, n, (long long)st.st_size,
-				n ? (double)st.st_size / (double)n : 0.0);
+			       c.output, n, (long long)st.st_size,
+			       n ? (double)st.st_size / (double)n : 0.0);
 	}
 	ct_source_close(&src);
 	return rc;

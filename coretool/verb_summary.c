@@ -8,15 +8,15 @@
 #include "coretool.h"
 
 static const ct_view_verb verb = {
-	.name = "summary",
-	.accept = HW_VOPT_FORMAT,
-	.synopsis = "[OPTIONS] TARGET",
-	.description = "Totals per allocator (glibc arenas and mmapped chunks, CPython's pymalloc),\n"
-		       "whether the tracer's tables were found, and every problem the walk met.\n"
-		       "The JSON form is heapwalk.summary.v1; glibc.mallinfo2 holds what mallinfo2()\n"
-		       "would have returned in the process at that moment.\n",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "summary",
+    .accept = HW_VOPT_FORMAT,
+    .synopsis = "[OPTIONS] TARGET",
+    .description = "Totals per allocator (glibc arenas and mmapped chunks, CPython's pymalloc),\n"
+                   "whether the tracer's tables were found, and every problem the walk met.\n"
+                   "The JSON form is heapwalk.summary.v1; glibc.mallinfo2 holds what mallinfo2()\n"
+                   "would have returned in the process at that moment.\n",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 static int render(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *found)

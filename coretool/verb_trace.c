@@ -40,26 +40,27 @@ enum {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: coretool trace [--sample BYTES] [--python-frames N] [--native-frames N]\n"
-		"                      -- COMMAND [ARGS...]\n"
-		"\n"
-		"Runs COMMAND with the companion tracer preloaded: every live allocation's\n"
-		"site (native frames, and Python frames under CPython 3.8-3.13) is kept in\n"
-		"the process's own memory, so any core of it answers `coretool top`.\n"
-		"\n"
-		"  --sample BYTES       record a Poisson sample, one every BYTES allocated on\n"
-		"                       average (e.g. 512KiB); the reader scales counts and bytes\n"
-		"                       into unbiased estimates (default: every allocation)\n"
-		"  --python-frames N    Python frames per site (default 32, at most %d, 0: none)\n"
-		"  --native-frames N    native frames per site (default 8, 1..%d; the caller of\n"
-		"                       the allocation function is always recorded)\n"
-		"\n"
-		"By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
-		"HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
-		"for Python frames.  The command's exit status is coretool's; 127 when it\n"
-		"cannot be run.\n",
-		MAX_PYTHON, MAX_NATIVE, HW_PKGLIBDIR, HW_PKGDATADIR);
+	fprintf(
+	    f,
+	    "usage: coretool trace [--sample BYTES] [--python-frames N] [--native-frames N]\n"
+	    "                      -- COMMAND [ARGS...]\n"
+	    "\n"
+	    "Runs COMMAND with the companion tracer preloaded: every live allocation's\n"
+	    "site (native frames, and Python frames under CPython 3.8-3.13) is kept in\n"
+	    "the process's own memory, so any core of it answers `coretool top`.\n"
+	    "\n"
+	    "  --sample BYTES       record a Poisson sample, one every BYTES allocated on\n"
+	    "                       average (e.g. 512KiB); the reader scales counts and bytes\n"
+	    "                       into unbiased estimates (default: every allocation)\n"
+	    "  --python-frames N    Python frames per site (default 32, at most %d, 0: none)\n"
+	    "  --native-frames N    native frames per site (default 8, 1..%d; the caller of\n"
+	    "                       the allocation function is always recorded)\n"
+	    "\n"
+	    "By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
+	    "HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
+	    "for Python frames.  The command's exit status is coretool's; 127 when it\n"
+	    "cannot be run.\n",
+	    MAX_PYTHON, MAX_NATIVE, HW_PKGLIBDIR, HW_PKGDATADIR);
 }
 
 static int parse_count(const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *out)
@@ -69,7 +70,7 @@ static int parse_count(const char *opt, const char *arg, unsigned lo, unsigned h
 	unsigned long v = strtoul(arg, &end, 10);
 	if (errno || end == arg || *end || v < lo || v > hi)
 		return ct_usage_error("trace", "%s: '%s' is not a number in %u..%u", opt, arg, lo,
-				      hi);
+		                      hi);
 	*out = (unsigned)v;
 	return 0;
 }
@@ -80,7 +81,7 @@ static void locate(char *lib, size_t libcap, char *pydir, size_t pycap)
 	char exe[PATH_MAX];
 	const char *env = getenv("HEAPWALK_TRACE_LIB");
 	int in_build = realpath("/proc/self/exe", exe) &&
-		       strncmp(exe, HW_ABS_BUILDDIR "/", strlen(HW_ABS_BUILDDIR) + 1) == 0;
+	               strncmp(exe, HW_ABS_BUILDDIR "/", strlen(HW_ABS_BUILDDIR) + 1) == 0;
 	if (in_build) {
 		snprintf(lib, libcap, "%s", HW_ABS_BUILDDIR "/tracer/.libs/libheapwalk-trace.so");
 		snprintf(pydir, pycap, "%s", HW_ABS_SRCDIR "/tracer/python");
@@ -111,14 +112,14 @@ static int prepend_env(const char *name, const char *value, char sep)
 int ct_verb_trace(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"sample", required_argument, NULL, OPT_SAMPLE},
-		{"python-frames", required_argument, NULL, OPT_PYTHON_FRAMES},
-		{"native-frames", required_argument, NULL, OPT_NATIVE_FRAMES},
-		{"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
-		{"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
-		{"limit", required_argument, NULL, OPT_LIMIT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"sample", required_argument, NULL, OPT_SAMPLE},
+	    {"python-frames", required_argument, NULL, OPT_PYTHON_FRAMES},
+	    {"native-frames", required_argument, NULL, OPT_NATIVE_FRAMES},
+	    {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
+	    {"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint64_t sample = 0;
 	unsigned pyframes = 32, nframes = 8;
@@ -128,8 +129,8 @@ int ct_verb_trace(int argc, char **argv)
 		switch (opt) {
 		case OPT_SAMPLE:
 			if (ct_parse_bytes(optarg, &sample) != 0 || sample == 0)
-				return ct_usage_error("trace", "--sample: '%s' is not a byte count > 0",
-						      optarg);
+				return ct_usage_error(
+				    "trace", "--sample: '%s' is not a byte count > 0", optarg);
 			break;
 		case OPT_PYTHON_FRAMES:
 			if (parse_count("--python-frames", optarg, 0, MAX_PYTHON, &pyframes))
@@ -143,8 +144,8 @@ int ct_verb_trace(int argc, char **argv)
 		case OPT_SNAPSHOT_AT:
 		case OPT_LIMIT:
 			return ct_usage_error("trace",
-					      "--snapshot-dir, --snapshot-at and --limit are not "
-					      "implemented yet");
+			                      "--snapshot-dir, --snapshot-at and --limit are not "
+			                      "implemented yet");
 		case 'h':
 			usage(stdout);
 			return CT_EXIT_OK;
@@ -153,13 +154,15 @@ int ct_verb_trace(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return ct_usage_error("trace", "no COMMAND given (coretool trace -- COMMAND ARGS...)");
+		return ct_usage_error("trace",
+		                      "no COMMAND given (coretool trace -- COMMAND ARGS...)");
 
 	char lib[PATH_MAX], pydir[PATH_MAX], num[32];
 	locate(lib, sizeof lib, pydir, sizeof pydir);
 	if (access(lib, R_OK) != 0)
-		return ct_error(CT_EXIT_TARGET, lib, "tracer library not found (build it with make, "
-					    "or set HEAPWALK_TRACE_LIB)");
+		return ct_error(CT_EXIT_TARGET, lib,
+		                "tracer library not found (build it with make, "
+		                "or set HEAPWALK_TRACE_LIB)");
 	if (prepend_env("LD_PRELOAD", lib, ':') != 0)
 		return ct_error(CT_EXIT_TARGET, "trace", "cannot set LD_PRELOAD");
 	snprintf(num, sizeof num, "%llu", (unsigned long long)sample);

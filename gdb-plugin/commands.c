@@ -22,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-
 /* ---- registry --------------------------------------------------------------- */
 
 typedef struct entry {
@@ -121,8 +120,10 @@ static entry *registry_newest(const char *sub, size_t k)
 static int check_name(const char *sub, const char *name)
 {
 	if (is_number(name) || name[0] == '-' || strlen(name) > 200) {
-		hwp_fail(sub, "'%s' cannot name a snapshot (numbers are the snapshots' own "
-			      "numbers; use a word)", name);
+		hwp_fail(sub,
+		         "'%s' cannot name a snapshot (numbers are the snapshots' own "
+		         "numbers; use a word)",
+		         name);
 		return -1;
 	}
 	for (const char *const *s = hwp_subcommands; *s; s++)
@@ -161,7 +162,7 @@ static int output_open(output *o, const char *sub, const char *path)
 		o->f = fopen(o->path, "w");
 		if (!o->f) {
 			hwp_fail(sub, "%s: cannot write: %s (check the path)", o->path,
-				 strerror(errno));
+			         strerror(errno));
 			fclose(o->ef);
 			free(o->ebuf);
 			return -1;
@@ -184,8 +185,9 @@ static PyObject *output_close(output *o, const char *sub, int ok, int status)
 	if (ok && bad)
 		hwp_fail(sub, "%s: write error", o->path ? o->path : "output");
 	else if (ok)
-		r = Py_BuildValue("(s#s#i)", o->path ? "" : o->buf, (Py_ssize_t)(o->path ? 0 : o->len),
-				  o->ebuf, (Py_ssize_t)o->elen, status);
+		r = Py_BuildValue("(s#s#i)", o->path ? "" : o->buf,
+		                  (Py_ssize_t)(o->path ? 0 : o->len), o->ebuf, (Py_ssize_t)o->elen,
+		                  status);
 	free(o->buf);
 	free(o->ebuf);
 	return r;
@@ -221,7 +223,8 @@ static int parse_rest(const char *sub, int argc, char **argv, int target, int ma
 		if (only_pos || arg[0] != '-' || !arg[1]) {
 			if (a->npos >= max_pos) {
 				hwp_fail(sub, "unexpected argument '%s' (help heapsnap%s%s)", arg,
-					 strcmp(sub, "take") ? " " : "", strcmp(sub, "take") ? sub : "");
+				         strcmp(sub, "take") ? " " : "",
+				         strcmp(sub, "take") ? sub : "");
 				return -1;
 			}
 			a->pos[a->npos++] = arg;
@@ -231,14 +234,14 @@ static int parse_rest(const char *sub, int argc, char **argv, int target, int ma
 		char *eq = strchr(arg, '=');
 		size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
 		static const char *const names[] = {"-o", "--output", "--exe", "--sysroot",
-						    "--debug-dir"};
+		                                    "--debug-dir"};
 		int which = -1;
 		for (int k = 0; k < 5; k++)
 			if (strlen(names[k]) == nl && !strncmp(arg, names[k], nl))
 				which = k;
 		if (which < 0 || (which >= 2 && !target)) {
 			hwp_fail(sub, "unknown option %.*s (help heapsnap%s%s)", (int)nl, arg,
-				 strcmp(sub, "take") ? " " : "", strcmp(sub, "take") ? sub : "");
+			         strcmp(sub, "take") ? " " : "", strcmp(sub, "take") ? sub : "");
 			return -1;
 		}
 		const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
@@ -269,8 +272,7 @@ static int parse_rest(const char *sub, int argc, char **argv, int target, int ma
 	return 0;
 }
 
-static int parse_view(const char *sub, unsigned accept, int *argc, char **argv,
-		      hw_view_options *vo)
+static int parse_view(const char *sub, unsigned accept, int *argc, char **argv, hw_view_options *vo)
 {
 	hw_view_options_init(vo);
 	/* coretool chunks' default (verb_chunks.c): every chunk, used and free */
@@ -310,7 +312,7 @@ static void say_warnings(output *o, hw_target *t)
 /* Open the debugger's target and walk it.  keep_target: leave it open in
  * *tp (show's hex dump), else closed.  0, or -1 with the error raised. */
 static int take(hwp_run *run, const args *a, output *o, hw_snapshot **out, char **label,
-		hw_target **tp)
+                hw_target **tp)
 {
 	hw_target *t;
 	*out = NULL;
@@ -374,9 +376,8 @@ static PyObject *cmd_take(hwp_run *run, int argc, char **argv)
 	 * before a text summary in the debugger, to stderr when the summary is
 	 * JSON/CSV or goes to a file (then the file is coretool summary's). */
 	FILE *say = vo.format == HW_FORMAT_TEXT && !o.path ? o.f : o.ef;
-	fprintf(say, "snapshot %u%s%s%s of %s: %zu allocations\n", e->number,
-			e->name ? " (" : "", e->name ? e->name : "", e->name ? ")" : "",
-			e->origin, hw_snapshot_count(e->snap));
+	fprintf(say, "snapshot %u%s%s%s of %s: %zu allocations\n", e->number, e->name ? " (" : "",
+	        e->name ? e->name : "", e->name ? ")" : "", e->origin, hw_snapshot_count(e->snap));
 	rc = hw_render_summary(o.f, e->snap, &vo);
 	if (rc) {
 		hwp_fail(run->sub, "%s", hw_error_last());
@@ -397,7 +398,7 @@ static PyObject *cmd_list(hwp_run *run, int argc, char **argv)
 		fprintf(o.f, "no snapshots yet (take one with heapsnap [NAME])\n");
 	else
 		fprintf(o.f, "%4s  %-16s  %12s  %-8s  %s\n", "#", "name", "allocations", "taken",
-			"of");
+		        "of");
 	for (size_t i = 0; i < n_entries; i++) {
 		entry *e = &entries[i];
 		char when[16];
@@ -405,11 +406,10 @@ static PyObject *cmd_list(hwp_run *run, int argc, char **argv)
 		strftime(when, sizeof when, "%H:%M:%S", localtime_r(&e->taken, &tm));
 		size_t count = hw_snapshot_count(e->snap);
 		fprintf(o.f, "%4u  %-16s  %12zu  %-8s  %s\n", e->number, e->name ? e->name : "-",
-			count, when, e->origin);
+		        count, when, e->origin);
 	}
 	return output_close(&o, run->sub, 1, 0);
 }
-
 
 static PyObject *cmd_top(hwp_run *run, int argc, char **argv)
 {
@@ -446,8 +446,8 @@ static PyObject *cmd_diff(hwp_run *run, int argc, char **argv)
 	} else {
 		if (!(old_e = registry_find(run->sub, a.pos[0])))
 			return NULL;
-		new_e = a.npos == 2 ? registry_find(run->sub, a.pos[1])
-				    : registry_newest(run->sub, 0);
+		new_e =
+		    a.npos == 2 ? registry_find(run->sub, a.pos[1]) : registry_newest(run->sub, 0);
 		if (!new_e)
 			return NULL;
 	}
@@ -515,7 +515,7 @@ static PyObject *cmd_on_snapshot(hwp_run *run, int argc, char **argv, unsigned a
 static PyObject *cmd_chunks(hwp_run *run, int argc, char **argv)
 {
 	return cmd_on_snapshot(run, argc, argv,
-			       HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS);
+	                       HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS);
 }
 
 static PyObject *cmd_show(hwp_run *run, int argc, char **argv)
@@ -527,7 +527,6 @@ static PyObject *cmd_check(hwp_run *run, int argc, char **argv)
 {
 	return cmd_on_snapshot(run, argc, argv, HW_VOPT_FORMAT);
 }
-
 
 static PyObject *cmd_save(hwp_run *run, int argc, char **argv)
 {
@@ -562,7 +561,7 @@ static PyObject *cmd_load(hwp_run *run, int argc, char **argv)
 	int rc = hw_snapshot_load(&s, a.pos[0]);
 	if (rc == HW_ECORRUPT)
 		return hwp_fail(run->sub, "%s: %s (the file is damaged: take the snapshot again)",
-				a.pos[0], hw_error_last());
+		                a.pos[0], hw_error_last());
 	if (rc != HW_OK)
 		return hwp_fail(run->sub, "%s: %s", a.pos[0], hw_error_last());
 	char origin[4200];
@@ -574,7 +573,7 @@ static PyObject *cmd_load(hwp_run *run, int argc, char **argv)
 	if (output_open(&o, run->sub, NULL))
 		return NULL;
 	fprintf(o.f, "snapshot %u%s%s%s loaded from %s\n", e->number, name ? " (" : "",
-		name ? name : "", name ? ")" : "", a.pos[0]);
+	        name ? name : "", name ? ")" : "", a.pos[0]);
 	return output_close(&o, run->sub, 1, 0);
 }
 
@@ -597,13 +596,13 @@ static PyObject *cmd_target(hwp_run *run, int argc, char **argv)
 	hw_target_kind k = hw_target_get_kind(t);
 	const char *exe = hw_target_executable(t);
 	fprintf(o.f, "target: %s\nkind: %s\npid: %d\nexecutable: %s\n", label,
-		(unsigned)k < 3 ? kinds[k] : "?", (int)hw_target_pid(t), exe ? exe : "?");
+	        (unsigned)k < 3 ? kinds[k] : "?", (int)hw_target_pid(t), exe ? exe : "?");
 	const hw_thread *th;
 	size_t n = hw_target_threads(t, &th);
 	fprintf(o.f, "threads: %zu\n", n);
 	for (size_t i = 0; i < n; i++)
 		fprintf(o.f, "  tid %d pc 0x%" PRIx64 " sp 0x%" PRIx64 " fs_base 0x%" PRIx64 "\n",
-			(int)th[i].tid, th[i].pc, th[i].sp, th[i].fs_base);
+		        (int)th[i].tid, th[i].pc, th[i].sp, th[i].fs_base);
 	const hw_mapping *m;
 	n = hw_target_mappings(t, &m);
 	fprintf(o.f, "mappings: %zu\n", n);
@@ -631,46 +630,52 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand table[] = {
-	{"take", "Take a heap snapshot of the inferior and print its summary.", cmd_take, HW_VOPT_FORMAT, 1, "heapsnap [NAME] [--format F] [-o FILE]",
-	 "Take a snapshot of the inferior's heap (a live process stopped in the debugger,\n"
-	 "or the core file it has loaded) and print its summary, as `coretool summary`.\n"
-	 "Snapshots live for the debugger session, numbered from 1; NAME names one too\n"
-	 "(taking another under the same name replaces it).  The walk reads the core\n"
-	 "file or /proc/PID/mem directly, never through the debugger (remote targets\n"
-	 "excepted).  Ctrl-C stops a long walk; nothing is registered then."},
-	{"list", "List the snapshots of this session.", cmd_list, 0, 0, "heapsnap list", "The snapshots of this session: number, name, allocations, when, of what."},
-	{"top", "Show the largest groups of allocations in a snapshot.", cmd_top, HW_VOPT_TOP, 0,
-	 "heapsnap top [SNAP] [--group-by KEY] [--limit N] [--state S] [--frames N]",
-	 "Allocations of a snapshot (default: the newest) grouped by KEY and sorted by\n"
-	 "bytes, largest first: the same bytes as `coretool top` on the same target.\n"
-	 "SNAP is a snapshot's number or name."},
-	{"diff", "Compare two snapshots: what grew, what shrank.", cmd_diff, HW_VOPT_DIFF, 0, "heapsnap diff [OLD [NEW]] [--group-by KEY] [--limit N]",
-	 "The groups of two snapshots sorted by absolute growth in bytes, as\n"
-	 "`coretool diff`.  Default: the two newest snapshots; with only OLD, NEW is\n"
-	 "the newest.  With --max-growth, an error follows the output when the total\n"
-	 "growth is above BYTES."},
-	{"save", "Save a snapshot to an .hsnap file.", cmd_save, 0, 0, "heapsnap save SNAP FILE",
-	 "Write a snapshot to FILE in the .hsnap format (coretool reads it as a target)."},
-	{"load", "Load an .hsnap file as a snapshot.", cmd_load, 0, 0, "heapsnap load FILE [NAME]",
-	 "Register the .hsnap FILE (from coretool snap or heapsnap save) as a snapshot."},
-	{"show", "Show the allocation holding an address.", cmd_show, HW_VOPT_FORMAT | HW_VOPT_FRAMES, 1, "heapsnap show [SNAP] ADDRESS",
-	 "What holds ADDRESS (any expression in gdb): allocator, chunk or block bounds,\n"
-	 "state, size, type, site and a hex dump of its first bytes, as `coretool show`.\n"
-	 "Without SNAP, the inferior as it is now is walked."},
-	{"chunks", "List allocations one per line.", cmd_chunks, HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS, 1,
-	 "heapsnap chunks [SNAP] [--state S] [--allocator A] [--min-size N]",
-	 "One line per allocation, as `coretool chunks`.  Without SNAP, the inferior as\n"
-	 "it is now is walked."},
-	{"check", "Check the heap's integrity.", cmd_check, HW_VOPT_FORMAT, 1, "heapsnap check [SNAP]",
-	 "Heap integrity: every inconsistency the walk met, with its address, as\n"
-	 "`coretool check`.  Without SNAP, the inferior as it is now is walked."},
-	{"target", "Show what heapwalk sees of the debugger's target.", cmd_target, 0, 1, "heapsnap target",
-	 "What heapwalk sees of the debugger's target: core file or process, threads\n"
-	 "with the registers the debugger gave (pc, sp, fs_base), mappings, modules."},
+    {"take", "Take a heap snapshot of the inferior and print its summary.", cmd_take,
+     HW_VOPT_FORMAT, 1, "heapsnap [NAME] [--format F] [-o FILE]",
+     "Take a snapshot of the inferior's heap (a live process stopped in the debugger,\n"
+     "or the core file it has loaded) and print its summary, as `coretool summary`.\n"
+     "Snapshots live for the debugger session, numbered from 1; NAME names one too\n"
+     "(taking another under the same name replaces it).  The walk reads the core\n"
+     "file or /proc/PID/mem directly, never through the debugger (remote targets\n"
+     "excepted).  Ctrl-C stops a long walk; nothing is registered then."},
+    {"list", "List the snapshots of this session.", cmd_list, 0, 0, "heapsnap list",
+     "The snapshots of this session: number, name, allocations, when, of what."},
+    {"top", "Show the largest groups of allocations in a snapshot.", cmd_top, HW_VOPT_TOP, 0,
+     "heapsnap top [SNAP] [--group-by KEY] [--limit N] [--state S] [--frames N]",
+     "Allocations of a snapshot (default: the newest) grouped by KEY and sorted by\n"
+     "bytes, largest first: the same bytes as `coretool top` on the same target.\n"
+     "SNAP is a snapshot's number or name."},
+    {"diff", "Compare two snapshots: what grew, what shrank.", cmd_diff, HW_VOPT_DIFF, 0,
+     "heapsnap diff [OLD [NEW]] [--group-by KEY] [--limit N]",
+     "The groups of two snapshots sorted by absolute growth in bytes, as\n"
+     "`coretool diff`.  Default: the two newest snapshots; with only OLD, NEW is\n"
+     "the newest.  With --max-growth, an error follows the output when the total\n"
+     "growth is above BYTES."},
+    {"save", "Save a snapshot to an .hsnap file.", cmd_save, 0, 0, "heapsnap save SNAP FILE",
+     "Write a snapshot to FILE in the .hsnap format (coretool reads it as a target)."},
+    {"load", "Load an .hsnap file as a snapshot.", cmd_load, 0, 0, "heapsnap load FILE [NAME]",
+     "Register the .hsnap FILE (from coretool snap or heapsnap save) as a snapshot."},
+    {"show", "Show the allocation holding an address.", cmd_show, HW_VOPT_FORMAT | HW_VOPT_FRAMES,
+     1, "heapsnap show [SNAP] ADDRESS",
+     "What holds ADDRESS (any expression in gdb): allocator, chunk or block bounds,\n"
+     "state, size, type, site and a hex dump of its first bytes, as `coretool show`.\n"
+     "Without SNAP, the inferior as it is now is walked."},
+    {"chunks", "List allocations one per line.", cmd_chunks,
+     HW_VOPT_FORMAT | HW_VOPT_STATE | HW_VOPT_CHUNKS | HW_VOPT_FILTERS, 1,
+     "heapsnap chunks [SNAP] [--state S] [--allocator A] [--min-size N]",
+     "One line per allocation, as `coretool chunks`.  Without SNAP, the inferior as\n"
+     "it is now is walked."},
+    {"check", "Check the heap's integrity.", cmd_check, HW_VOPT_FORMAT, 1, "heapsnap check [SNAP]",
+     "Heap integrity: every inconsistency the walk met, with its address, as\n"
+     "`coretool check`.  Without SNAP, the inferior as it is now is walked."},
+    {"target", "Show what heapwalk sees of the debugger's target.", cmd_target, 0, 1,
+     "heapsnap target",
+     "What heapwalk sees of the debugger's target: core file or process, threads\n"
+     "with the registers the debugger gave (pc, sp, fs_base), mappings, modules."},
 };
 
-const char *const hwp_subcommands[] = {"list", "top",   "diff",  "save",   "load",
-				       "show", "chunks", "check", "target", NULL};
+const char *const hwp_subcommands[] = {"list", "top",    "diff",  "save",   "load",
+                                       "show", "chunks", "check", "target", NULL};
 
 PyObject *hwp_command(hwp_run *run, int argc, char **argv)
 {
@@ -704,13 +709,15 @@ char *hwp_help(const char *sub)
 	}
 	if (strcmp(c->name, "save") && strcmp(c->name, "load"))
 		fprintf(f, "%s  -o, --output FILE   write there instead of the debugger's output\n",
-			c->accept ? "" : "\nOptions:\n");
+		        c->accept ? "" : "\nOptions:\n");
 	if (c->target)
-		fprintf(f, "  --exe PATH          the executable, when the debugger's does not resolve\n"
-			   "  --sysroot DIR       prefix for every path the target names\n"
-			   "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
-			   "  --through-debugger  read a process's memory through the debugger, not\n"
-			   "                      /proc/PID/mem (slower; remote targets always do)\n");
+		fprintf(
+		    f,
+		    "  --exe PATH          the executable, when the debugger's does not resolve\n"
+		    "  --sysroot DIR       prefix for every path the target names\n"
+		    "  --debug-dir DIR     another debuginfo root (default /usr/lib/debug)\n"
+		    "  --through-debugger  read a process's memory through the debugger, not\n"
+		    "                      /proc/PID/mem (slower; remote targets always do)\n");
 	if (fclose(f)) {
 		free(buf);
 		return NULL;

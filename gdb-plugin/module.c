@@ -111,17 +111,17 @@ static PyObject *mod_help(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-	{"run", mod_run, METH_VARARGS, "run(argv, describe) -> (out, err, status)"},
-	{"help", mod_help, METH_VARARGS, "help(subcommand) -> str"},
-	{NULL, NULL, 0, NULL},
+    {"run", mod_run, METH_VARARGS, "run(argv, describe) -> (out, err, status)"},
+    {"help", mod_help, METH_VARARGS, "help(subcommand) -> str"},
+    {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-	PyModuleDef_HEAD_INIT,
-	.m_name = "_heapwalk",
-	.m_doc = "heapwalk's heap snapshots for gdb and lldb (the work is done in libheapwalk)",
-	.m_size = -1,
-	.m_methods = methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_heapwalk",
+    .m_doc = "heapwalk's heap snapshots for gdb and lldb (the work is done in libheapwalk)",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 /* The one symbol the module exports (the build hides everything else). */
@@ -132,9 +132,8 @@ PyMODINIT_FUNC PyInit__heapwalk(void)
 	PyObject *m = PyModule_Create(&module);
 	if (!m)
 		return NULL;
-	hwp_error = PyErr_NewExceptionWithDoc("_heapwalk.Error",
-					      "a heapsnap command failed (one line of text)",
-					      NULL, NULL);
+	hwp_error = PyErr_NewExceptionWithDoc(
+	    "_heapwalk.Error", "a heapsnap command failed (one line of text)", NULL, NULL);
 	if (!hwp_error || PyModule_AddObjectRef(m, "Error", hwp_error) < 0)
 		goto fail;
 	size_t n = 0;

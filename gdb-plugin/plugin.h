@@ -35,10 +35,10 @@ PyObject *hwp_fail(const char *sub, const char *fmt, ...) __attribute__((format(
 /* State of one command while it runs: where Ctrl-C and failed reads of a
  * read-callback target are noted. */
 typedef struct hwp_run {
-	const char *sub;     /* subcommand name, for messages */
-	PyObject *describe;  /* callable returning the target description */
-	PyObject *read;      /* remote targets: read(addr, len) -> bytes */
-	int interrupted;     /* a KeyboardInterrupt was caught and stashed */
+	const char *sub;                         /* subcommand name, for messages */
+	PyObject *describe;                      /* callable returning the target description */
+	PyObject *read;                          /* remote targets: read(addr, len) -> bytes */
+	int interrupted;                         /* a KeyboardInterrupt was caught and stashed */
 	PyObject *exc_type, *exc_value, *exc_tb; /* the stashed exception */
 } hwp_run;
 

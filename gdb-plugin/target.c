@@ -36,7 +36,7 @@ static int py_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	if (run->interrupted)
 		return -1;
 	PyObject *r = PyObject_CallFunction(run->read, "KK", (unsigned long long)addr,
-					    (unsigned long long)len);
+	                                    (unsigned long long)len);
 	if (!r) {
 		if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
 			PyErr_Fetch(&run->exc_type, &run->exc_value, &run->exc_tb);
@@ -157,7 +157,7 @@ static int add_mappings(hw_target *t, PyObject *d)
 			PyErr_Clear();
 			Py_DECREF(seq);
 			hwp_fail("target", "description: mappings are (start, end, offset, "
-					   "perms, path) tuples");
+			                   "perms, path) tuples");
 			return -1;
 		}
 		const char *perms = PyUnicode_AsUTF8(PyTuple_GET_ITEM(it, 3));
@@ -170,12 +170,12 @@ static int add_mappings(hw_target *t, PyObject *d)
 		if (end <= start)
 			continue;
 		hw_mapping m = {
-			.start = start,
-			.end = end,
-			.file_offset = off,
-			.perms = parse_perms(perms),
-			.path = path && *path ? path : NULL,
-			.core_bytes = end - start,
+		    .start = start,
+		    .end = end,
+		    .file_offset = off,
+		    .perms = parse_perms(perms),
+		    .path = path && *path ? path : NULL,
+		    .core_bytes = end - start,
 		};
 		if (hw_target_add_mapping(t, &m) != HW_OK) {
 			Py_DECREF(seq);
@@ -194,7 +194,7 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 	*out = NULL;
 	*label = NULL;
 	PyObject *d = PyObject_CallFunctionObjArgs(run->describe,
-						   ta->through_debugger ? Py_True : Py_False, NULL);
+	                                           ta->through_debugger ? Py_True : Py_False, NULL);
 	if (!d)
 		return -1; /* the glue raised its own one-line error */
 	if (!PyDict_Check(d)) {
@@ -212,9 +212,9 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 		goto out;
 	}
 	hw_target_options o = {
-		.exe = ta->exe ? ta->exe : exe,
-		.sysroot = ta->sysroot,
-		.debug_dirs = ta->n_debug_dirs ? (const char **)ta->debug_dirs : NULL,
+	    .exe = ta->exe ? ta->exe : exe,
+	    .sysroot = ta->sysroot,
+	    .debug_dirs = ta->n_debug_dirs ? (const char **)ta->debug_dirs : NULL,
 	};
 	uint64_t pid = 0;
 	PyObject *pv = PyDict_GetItemString(d, "pid");
@@ -227,7 +227,7 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 	if (!strcmp(kind, "core")) {
 		if (!core) {
 			hwp_fail(run->sub, "the debugger did not say which core file it has "
-					   "loaded (give it with --core PATH)");
+			                   "loaded (give it with --core PATH)");
 			goto out;
 		}
 		if (hw_target_open_core(&t, core, &o) != HW_OK) {

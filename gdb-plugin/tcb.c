@@ -27,7 +27,7 @@
 #include <string.h>
 
 #define SCAN_WHOLE (1u << 20)
-#define SCAN_TAIL (256u << 10)
+#define SCAN_TAIL  (256u << 10)
 
 /* offsetof(struct pthread, tid) when libc's DWARF does not say: measured
  * on Debian 12's glibc 2.36 x86-64 with libc6-dbg,
@@ -40,8 +40,7 @@ static uint64_t tid_offset(hw_target *t)
 {
 	const hw_module *libc = hw_target_module_find(t, "libc.so");
 	uint64_t off;
-	if (libc && hw_module_member_offset(t, libc, "pthread", "tid", &off) == HW_OK &&
-	    off < 4096)
+	if (libc && hw_module_member_offset(t, libc, "pthread", "tid", &off) == HW_OK && off < 4096)
 		return off;
 	return PTHREAD_TID_OFFSET_GLIBC_2_36;
 }

@@ -69,27 +69,24 @@ typedef enum hw_target_kind {
 } hw_target_kind;
 
 typedef struct hw_target_options {
-	const char *exe;        /* --exe: the executable, when the core's path does not resolve */
-	const char *sysroot;    /* --sysroot: prefix for every path the target names */
+	const char *exe;         /* --exe: the executable, when the core's path does not resolve */
+	const char *sysroot;     /* --sysroot: prefix for every path the target names */
 	const char **debug_dirs; /* --debug-dir roots, NULL-terminated; NULL means /usr/lib/debug */
-	int no_file_fallback;   /* 1: never read bytes missing from a core from mapped files */
+	int no_file_fallback;    /* 1: never read bytes missing from a core from mapped files */
 } hw_target_options;
 
 /* Open a core file read-only.  Only ELF64 x86-64 ET_CORE.  Nothing but the
  * headers and notes is read until needed: PT_LOAD segments are mmapped. */
-HW_API int hw_target_open_core(hw_target **out, const char *path,
-			       const hw_target_options *opts);
+HW_API int hw_target_open_core(hw_target **out, const char *path, const hw_target_options *opts);
 
 /* Attach to a live process: every thread is stopped (PTRACE_SEIZE +
  * PTRACE_INTERRUPT); memory is read from /proc/PID/mem.  The process is never
  * written and is resumed by hw_target_close(), on every path. */
-HW_API int hw_target_open_pid(hw_target **out, pid_t pid,
-			      const hw_target_options *opts);
+HW_API int hw_target_open_pid(hw_target **out, pid_t pid, const hw_target_options *opts);
 
 /* Like hw_target_open_pid but the caller (a debugger) already stopped the
  * process: no ptrace, only /proc/PID/mem and /proc/PID/maps. */
-HW_API int hw_target_open_pid_stopped(hw_target **out, pid_t pid,
-				      const hw_target_options *opts);
+HW_API int hw_target_open_pid_stopped(hw_target **out, pid_t pid, const hw_target_options *opts);
 
 /* A target served by a read callback (debuggers' remote targets).  read()
  * returns 0 when all len bytes were read, nonzero otherwise.  Mappings are
@@ -98,8 +95,8 @@ typedef struct hw_read_callbacks {
 	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len);
 	void *ctx;
 } hw_read_callbacks;
-HW_API int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb,
-				   pid_t pid, const hw_target_options *opts);
+HW_API int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb, pid_t pid,
+                                   const hw_target_options *opts);
 
 /* Messages about the target worth saying once (a mapped file missing or
  * differing, bytes left out of the core); valid until close. */
@@ -110,9 +107,9 @@ HW_API void hw_target_close(hw_target *t);
 
 HW_API hw_target_kind hw_target_get_kind(const hw_target *t);
 HW_API const char *hw_target_path(const hw_target *t);       /* core path, or NULL */
-HW_API pid_t hw_target_pid(const hw_target *t);               /* 0 when unknown */
-HW_API const char *hw_target_executable(const hw_target *t);  /* NULL when unknown */
-HW_API int hw_target_signal(const hw_target *t);              /* killing signal (cores), 0 */
+HW_API pid_t hw_target_pid(const hw_target *t);              /* 0 when unknown */
+HW_API const char *hw_target_executable(const hw_target *t); /* NULL when unknown */
+HW_API int hw_target_signal(const hw_target *t);             /* killing signal (cores), 0 */
 
 /* Read len bytes at addr.  HW_EFAULT (with a message) when any byte is not
  * available: unmapped, left out of the core and not in a file, short read. */
@@ -166,15 +163,14 @@ HW_API size_t hw_target_threads(const hw_target *t, const hw_thread **out);
 HW_API int hw_target_add_mapping(hw_target *t, const hw_mapping *m);
 HW_API int hw_target_add_thread(hw_target *t, const hw_thread *th);
 
-
 /* ---- modules, symbols, DWARF (through elfutils libdwfl) ---- */
 
 typedef struct hw_module {
-	const char *name;     /* e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6" */
-	uint64_t start, end;  /* address range */
-	uint64_t bias;        /* load bias: runtime address = st_value + bias */
-	char build_id[41];    /* hex, "" when none */
-	void *dwfl_module;    /* Dwfl_Module*, for libheapwalk's own use */
+	const char *name;    /* e.g. "/usr/lib/x86_64-linux-gnu/libc.so.6" */
+	uint64_t start, end; /* address range */
+	uint64_t bias;       /* load bias: runtime address = st_value + bias */
+	char build_id[41];   /* hex, "" when none */
+	void *dwfl_module;   /* Dwfl_Module*, for libheapwalk's own use */
 } hw_module;
 
 HW_API size_t hw_target_modules(hw_target *t, const hw_module **out);
@@ -193,17 +189,16 @@ HW_API const char *hw_module_debuginfo_path(hw_target *t, const hw_module *m);
 
 /* Runtime address (and size) of a symbol in the module, from .symtab (the
  * separate debug file's too) then .dynsym.  HW_ENOTFOUND when absent. */
-HW_API int hw_module_symbol(hw_target *t, const hw_module *m, const char *name,
-			    uint64_t *addr, uint64_t *size);
+HW_API int hw_module_symbol(hw_target *t, const hw_module *m, const char *name, uint64_t *addr,
+                            uint64_t *size);
 /* Any module's symbol (first match in module order). */
 HW_API int hw_target_symbol(hw_target *t, const char *name, uint64_t *addr, uint64_t *size);
 
 /* DWARF: byte size of `struct name` (or typedef name) in the module. */
-HW_API int hw_module_type_size(hw_target *t, const hw_module *m, const char *name,
-			       uint64_t *size);
+HW_API int hw_module_type_size(hw_target *t, const hw_module *m, const char *name, uint64_t *size);
 /* DWARF: offset of member (dotted path "a.b" allowed) in `struct name`. */
 HW_API int hw_module_member_offset(hw_target *t, const hw_module *m, const char *name,
-				   const char *member, uint64_t *offset);
+                                   const char *member, uint64_t *offset);
 
 /* Symbolize an address: function, source file and line (when DWARF has
  * them), module and offset.  Strings are owned by the target. */
@@ -247,9 +242,9 @@ typedef enum hw_bin {
 } hw_bin;
 
 typedef struct hw_alloc {
-	uint64_t address; /* the pointer the program got from the allocator */
-	uint64_t size;    /* usable size (malloc_usable_size / the size class) */
-	uint64_t arena;   /* glibc arena address; 0 for pymalloc and mmapped chunks */
+	uint64_t address;  /* the pointer the program got from the allocator */
+	uint64_t size;     /* usable size (malloc_usable_size / the size class) */
+	uint64_t arena;    /* glibc arena address; 0 for pymalloc and mmapped chunks */
 	uint8_t allocator; /* hw_allocator */
 	uint8_t state;     /* hw_state */
 	uint8_t bin;       /* hw_bin */
@@ -279,12 +274,12 @@ typedef struct hw_count {
 } hw_count;
 
 typedef struct hw_glibc_mallinfo2 {
-	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
-		fordblks, keepcost;
+	uint64_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks,
+	    keepcost;
 } hw_glibc_mallinfo2;
 
 typedef struct hw_glibc_summary {
-	char version[16];   /* "2.36" */
+	char version[16];    /* "2.36" */
 	const char *symbols; /* "debuginfo", "symtab" or "heuristic" */
 	uint64_t arenas;
 	uint64_t system_bytes;
@@ -347,8 +342,8 @@ HW_API int hw_pymalloc_open(hw_pymalloc **out, hw_target *t);
  * CPython 3.minor's layout, the arena_object array at `arenas` holding
  * `maxarenas` objects; arenas == 0 finds it by the symbol-free pool scan.
  * Types cannot be named through such a handle (no &PyType_Type). */
-HW_API int hw_pymalloc_open_state(hw_pymalloc **out, hw_target *t, unsigned minor,
-				  uint64_t arenas, uint32_t maxarenas);
+HW_API int hw_pymalloc_open_state(hw_pymalloc **out, hw_target *t, unsigned minor, uint64_t arenas,
+                                  uint32_t maxarenas);
 /* Walk every state: records to v (v, or v->alloc, may be NULL to fill the
  * summary only; then pools are read by their headers alone) and fill the
  * summary.  Problems go to v->problem; the walk goes on past them. */
@@ -385,11 +380,11 @@ typedef struct hw_frame {
 	const char *module;   /* shared object of a native frame, NULL otherwise */
 	uint64_t pc;          /* native: the return address; python: 0 */
 	uint64_t module_offset;
-	uint8_t kind;         /* hw_frame_kind */
+	uint8_t kind; /* hw_frame_kind */
 } hw_frame;
 
 typedef struct hw_tracer_summary {
-	const char *mode;     /* "all" or "sampled" */
+	const char *mode;      /* "all" or "sampled" */
 	uint64_t sample_bytes; /* 0 when mode is "all" */
 	uint64_t live_allocations, sites;
 	uint64_t dropped;        /* allocations the tracer could not record (tables full) */
@@ -410,8 +405,7 @@ HW_API size_t hw_tracer_problems(const hw_tracer *tr, const hw_problem **out);
 /* The site id and requested size recorded for the allocation at address;
  * HW_ENOTFOUND when the tracer did not see it. Site ids are 1-based.
  * A requested size of 0xffffffff means 4 GiB or more. */
-HW_API int hw_tracer_lookup(hw_tracer *tr, uint64_t address, uint32_t *site,
-			    uint64_t *requested);
+HW_API int hw_tracer_lookup(hw_tracer *tr, uint64_t address, uint32_t *site, uint64_t *requested);
 /* Sampled mode: how many allocations one recorded allocation of this
  * requested size stands for, 1 / (1 - exp(-requested / sample_bytes));
  * multiply counts and bytes by it for unbiased estimates.  1.0 in mode
@@ -420,16 +414,15 @@ HW_API double hw_tracer_weight(const hw_tracer *tr, uint64_t requested);
 /* Iterate every live entry of the table (address, site, requested size),
  * in address order; a nonzero return from cb stops (HW_EINTR). */
 HW_API int hw_tracer_foreach(hw_tracer *tr,
-			     int (*cb)(void *ctx, uint64_t address, uint32_t site,
-				       uint64_t requested),
-			     void *ctx);
+                             int (*cb)(void *ctx, uint64_t address, uint32_t site,
+                                       uint64_t requested),
+                             void *ctx);
 /* The frames of a site, innermost first: Python frames (when the
  * allocation came through CPython's allocators) then native frames, the
  * first native one being the allocation function's caller.  *n in:
  * capacity, out: count.  Strings are owned by the tracer reader (native
  * ones by the target) and live until both are closed. */
-HW_API int hw_tracer_site_frames(hw_tracer *tr, uint32_t site, hw_frame *frames,
-				 size_t *n);
+HW_API int hw_tracer_site_frames(hw_tracer *tr, uint32_t site, hw_frame *frames, size_t *n);
 HW_API void hw_tracer_close(hw_tracer *tr);
 
 /* ======================================================================== */
@@ -480,7 +473,7 @@ HW_API int hw_snapshot_new(hw_snapshot **out);
 /* Who the snapshot is of: kind "core", "live" or "snapshot"; strings copied,
  * any may be NULL. */
 HW_API int hw_snapshot_set_target(hw_snapshot *s, const char *kind, const char *path, pid_t pid,
-				  const char *executable);
+                                  const char *executable);
 /* Intern a type name; *id is stable for equal names.  NULL or "" gives 0. */
 HW_API int hw_snapshot_add_type(hw_snapshot *s, const char *name, uint32_t *id);
 /* Intern a stack (innermost frame first, n may be 0); equal stacks give the
@@ -495,7 +488,7 @@ HW_API int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t typ
  * (2 bytes): a requested size above size or 64 KiB below it is unknown. */
 #define HW_REQUESTED_UNKNOWN UINT64_MAX
 HW_API int hw_snapshot_add_alloc_requested(hw_snapshot *s, const hw_alloc *a, uint32_t type,
-					   uint32_t site, uint64_t requested);
+                                           uint32_t site, uint64_t requested);
 /* Append a problem (strings copied).  At most HW_SNAPSHOT_MAX_PROBLEMS are
  * kept; the rest are only counted. */
 #define HW_SNAPSHOT_MAX_PROBLEMS 10000
@@ -522,7 +515,7 @@ HW_API const hw_snapshot_target *hw_snapshot_get_target(const hw_snapshot *s);
 HW_API size_t hw_snapshot_count(const hw_snapshot *s);
 /* The i-th allocation in address order (after hw_snapshot_finish). */
 HW_API int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t *type,
-				 uint32_t *site);
+                                 uint32_t *site);
 /* What the program asked for at the i-th allocation, or
  * HW_REQUESTED_UNKNOWN. */
 HW_API uint64_t hw_snapshot_requested(const hw_snapshot *s, size_t i);
@@ -533,7 +526,7 @@ HW_API const char *hw_snapshot_type_name(const hw_snapshot *s, uint32_t type); /
 HW_API uint32_t hw_snapshot_site_count(const hw_snapshot *s);
 /* The frames of a site, innermost first; *n in: capacity, out: count. */
 HW_API int hw_snapshot_site_frames(const hw_snapshot *s, uint32_t site, hw_frame *frames,
-				   size_t *n);
+                                   size_t *n);
 /* NULL when absent. */
 HW_API const hw_glibc_summary *hw_snapshot_glibc_summary(const hw_snapshot *s);
 HW_API const hw_pymalloc_summary *hw_snapshot_pymalloc_summary(const hw_snapshot *s);
@@ -574,26 +567,26 @@ typedef struct hw_filter {
 
 /* Which options a front end accepts (hw_view_options_parse's accept). */
 enum {
-	HW_VOPT_FORMAT = 1 << 0,    /* --format text|json|csv */
-	HW_VOPT_GROUP_BY = 1 << 1,  /* --group-by KEY */
-	HW_VOPT_STATE = 1 << 2,     /* --state used|free|all */
-	HW_VOPT_LIMIT = 1 << 3,     /* --limit N (0: no limit) */
-	HW_VOPT_FRAMES = 1 << 4,    /* --frames N */
-	HW_VOPT_FILTERS = 1 << 5,   /* --include, --exclude, --all-frames, --no-default-filters */
+	HW_VOPT_FORMAT = 1 << 0,     /* --format text|json|csv */
+	HW_VOPT_GROUP_BY = 1 << 1,   /* --group-by KEY */
+	HW_VOPT_STATE = 1 << 2,      /* --state used|free|all */
+	HW_VOPT_LIMIT = 1 << 3,      /* --limit N (0: no limit) */
+	HW_VOPT_FRAMES = 1 << 4,     /* --frames N */
+	HW_VOPT_FILTERS = 1 << 5,    /* --include, --exclude, --all-frames, --no-default-filters */
 	HW_VOPT_MAX_GROWTH = 1 << 6, /* --max-growth BYTES */
-	HW_VOPT_CHUNKS = 1 << 7,    /* --allocator A, --min-size N */
+	HW_VOPT_CHUNKS = 1 << 7,     /* --allocator A, --min-size N */
 };
-#define HW_VOPT_TOP                                                                        \
-	(HW_VOPT_FORMAT | HW_VOPT_GROUP_BY | HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES | \
+#define HW_VOPT_TOP                                                                                \
+	(HW_VOPT_FORMAT | HW_VOPT_GROUP_BY | HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES |      \
 	 HW_VOPT_FILTERS)
 #define HW_VOPT_DIFF (HW_VOPT_TOP | HW_VOPT_MAX_GROWTH)
 
 typedef struct hw_view_options {
 	hw_format format;
 	hw_group_key group_by;
-	unsigned states;  /* bit (1 << hw_state) per state shown; default used */
-	uint64_t limit;   /* groups shown; 0 = all; default 10 */
-	uint32_t frames;  /* frames kept per stack before grouping; 0 = all */
+	unsigned states; /* bit (1 << hw_state) per state shown; default used */
+	uint64_t limit;  /* groups shown; 0 = all; default 10 */
+	uint32_t frames; /* frames kept per stack before grouping; 0 = all */
 	hw_filter filters[HW_VIEW_MAX_FILTERS];
 	size_t n_filters;
 	int all_frames;         /* filters match any frame, not the innermost */
@@ -610,7 +603,8 @@ HW_API void hw_view_options_init(hw_view_options *o);
  * (argv[0] stays; the rest keep their order; *argc shrinks).  argv stays a
  * permutation of itself: the options taken are moved after the arguments
  * kept, so a caller may free the strings by their old indexes; argv[*argc]
- * is not set to NULL.  Parsing stops at "--".  HW_EINVAL with a one-line message ("--group-by: 'x' is not one of
+ * is not set to NULL.  Parsing stops at "--".  HW_EINVAL with a one-line message ("--group-by: 'x'
+ * is not one of
  * ...") on a bad value.  Strings point into argv. */
 HW_API int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char **argv);
 /* Usage lines for the options in `accept`, for --help texts. */
@@ -622,11 +616,11 @@ HW_API const char *hw_group_key_name(hw_group_key k);
 typedef struct hw_grouping hw_grouping;
 
 typedef struct hw_group {
-	const char *key;    /* owned by the grouping */
+	const char *key; /* owned by the grouping */
 	uint64_t count, bytes;
 	uint64_t requested_bytes; /* sum over the allocations whose request is known */
 	uint64_t requested_count; /* how many those are */
-	uint32_t site;      /* a site of the group (for its frames), 0 when none */
+	uint32_t site;            /* a site of the group (for its frames), 0 when none */
 } hw_group;
 
 /* Group the allocations of s selected by o (states, filters, frames) by
@@ -652,7 +646,7 @@ typedef struct hw_diff hw_diff;
 /* The union of both groupings, sorted by |bytes_diff|, then |count_diff|
  * (descending), then key. */
 HW_API int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot *new_s,
-			    const hw_view_options *o);
+                            const hw_view_options *o);
 HW_API size_t hw_diff_count(const hw_diff *d);
 HW_API const hw_diff_group *hw_diff_get(const hw_diff *d, size_t i);
 HW_API void hw_diff_totals(const hw_diff *d, hw_count *old_total, hw_count *new_total);
@@ -667,14 +661,14 @@ HW_API int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o
 /* *exceeded (may be NULL) is set to 1 when o->has_max_growth and the total
  * growth in bytes is above o->max_growth. */
 HW_API int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
-			  const hw_view_options *o, int *exceeded);
+                          const hw_view_options *o, int *exceeded);
 HW_API int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o);
 /* t may be NULL (a snapshot file): then no hex dump. */
 HW_API int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address,
-			  const hw_view_options *o);
+                          const hw_view_options *o);
 /* *n_problems: how many problems the snapshot holds (check exits 1 when any). */
 HW_API int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o,
-			   uint64_t *n_problems);
+                           uint64_t *n_problems);
 
 #ifdef __cplusplus
 }

@@ -14,11 +14,11 @@
 #include <stdint.h>
 
 struct gw_free {
-	uint64_t chunk;   /* chunk address (0: empty slot) */
-	uint8_t bin;      /* hw_bin */
-	uint8_t seen;     /* the linear walk met this chunk */
-	uint16_t list;    /* tcache/fastbin/bin index, for messages */
-	uint32_t owner;   /* arena index, or thread index for tcache */
+	uint64_t chunk; /* chunk address (0: empty slot) */
+	uint8_t bin;    /* hw_bin */
+	uint8_t seen;   /* the linear walk met this chunk */
+	uint16_t list;  /* tcache/fastbin/bin index, for messages */
+	uint32_t owner; /* arena index, or thread index for tcache */
 };
 
 struct gw_freeset {
@@ -40,8 +40,9 @@ int gw_freeset_reserve(struct gw_freeset *s, size_t n);
 static inline void gw_freeset_prefetch(const struct gw_freeset *s, uint64_t chunk)
 {
 	if (s->cap)
-		__builtin_prefetch(&s->slots[(size_t)(((chunk >> 4) * 0x9e3779b97f4a7c15ull) >> 20) &
-					     (s->cap - 1)]);
+		__builtin_prefetch(
+		    &s->slots[(size_t)(((chunk >> 4) * 0x9e3779b97f4a7c15ull) >> 20) &
+		              (s->cap - 1)]);
 }
 void gw_freeset_clear(struct gw_freeset *s);
 

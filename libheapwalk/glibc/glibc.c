@@ -48,9 +48,9 @@ int hw_glibc_walk(hw_glibc *g, const hw_visitor *v)
 		return hw_error_set(HW_EINVAL, "hw_glibc_walk: no walker");
 	if (g->tcache_missing && v && v->problem) {
 		hw_problem p = {.kind = "tcache-not-found",
-				.address = 0,
-				.message = "the threads' tcache variable was not found: tcache'd "
-					   "chunks are reported as used"};
+		                .address = 0,
+		                .message = "the threads' tcache variable was not found: tcache'd "
+		                           "chunks are reported as used"};
 		v->problem(v->ctx, &p);
 	}
 	int rc = gw_walk(&g->loc.in, v, &g->sum);

@@ -48,8 +48,8 @@ int gw_layout_for_version(struct gw_layout *l, int major, int minor);
 /* A mapping as the walker needs it. */
 struct gw_map {
 	uint64_t start, end;
-	unsigned perms;  /* HW_PERM_* */
-	int anonymous;   /* no file behind it (and not [stack]/[vdso]...) */
+	unsigned perms; /* HW_PERM_* */
+	int anonymous;  /* no file behind it (and not [stack]/[vdso]...) */
 };
 
 struct gw_input {

@@ -27,17 +27,19 @@ struct layout_row {
 };
 
 /* malloc_state offsets */
-#define MS_226 .ms_flags = 4, .ms_fastbins = 8, .ms_top = 88, .ms_last_remainder = 96, .ms_bins = 104, \
-	       .ms_next = 2152, .ms_system_mem = 2176, .ms_size = 2192
-#define MS_227 .ms_flags = 4, .ms_fastbins = 16, .ms_top = 96, .ms_last_remainder = 104, .ms_bins = 112, \
-	       .ms_next = 2160, .ms_system_mem = 2184, .ms_size = 2200
+#define MS_226                                                                                     \
+	.ms_flags = 4, .ms_fastbins = 8, .ms_top = 88, .ms_last_remainder = 96, .ms_bins = 104,    \
+	.ms_next = 2152, .ms_system_mem = 2176, .ms_size = 2192
+#define MS_227                                                                                     \
+	.ms_flags = 4, .ms_fastbins = 16, .ms_top = 96, .ms_last_remainder = 104, .ms_bins = 112,  \
+	.ms_next = 2160, .ms_system_mem = 2184, .ms_size = 2200
 /* malloc_par offsets */
-#define MP_226 .mp_mmap_threshold = 16, .mp_n_mmaps = 40, .mp_mmapped_mem = 56,          \
-	       .mp_sbrk_base = 72, .mp_tcache_bins = 80, .mp_tcache_count = 96,           \
-	       .mp_hp_pagesize = -1, .mp_size = 112
-#define MP_235 .mp_mmap_threshold = 16, .mp_n_mmaps = 60, .mp_mmapped_mem = 80,          \
-	       .mp_sbrk_base = 96, .mp_tcache_bins = 104, .mp_tcache_count = 120,         \
-	       .mp_hp_pagesize = 48, .mp_size = 136
+#define MP_226                                                                                     \
+	.mp_mmap_threshold = 16, .mp_n_mmaps = 40, .mp_mmapped_mem = 56, .mp_sbrk_base = 72,       \
+	.mp_tcache_bins = 80, .mp_tcache_count = 96, .mp_hp_pagesize = -1, .mp_size = 112
+#define MP_235                                                                                     \
+	.mp_mmap_threshold = 16, .mp_n_mmaps = 60, .mp_mmapped_mem = 80, .mp_sbrk_base = 96,       \
+	.mp_tcache_bins = 104, .mp_tcache_count = 120, .mp_hp_pagesize = 48, .mp_size = 136
 /* heap_info */
 #define HI_226 .hi_ar_ptr = 0, .hi_prev = 8, .hi_size = 16, .hi_sizeof = 32
 #define HI_235 .hi_ar_ptr = 0, .hi_prev = 8, .hi_size = 16, .hi_sizeof = 48
@@ -46,18 +48,18 @@ struct layout_row {
 #define TC_230 .tc_counts = 0, .tc_count_width = 2, .tc_entries = 128, .tc_size = 640
 
 static const struct layout_row rows[] = {
-	{26, 26, {MS_226, MP_226, HI_226, TC_226, .safe_linking = 0}},
-	{27, 29, {MS_227, MP_226, HI_226, TC_226, .safe_linking = 0}},
-	{30, 31, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 0}},
-	{32, 34, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 1}},
-	{35, 41, {MS_227, MP_235, HI_235, TC_230, .safe_linking = 1}},
+    {26, 26, {MS_226, MP_226, HI_226, TC_226, .safe_linking = 0}},
+    {27, 29, {MS_227, MP_226, HI_226, TC_226, .safe_linking = 0}},
+    {30, 31, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 0}},
+    {32, 34, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 1}},
+    {35, 41, {MS_227, MP_235, HI_235, TC_230, .safe_linking = 1}},
 };
 
 int gw_layout_for_version(struct gw_layout *l, int major, int minor)
 {
 	if (major != 2)
-		return hw_error_set(HW_EUNSUPPORTED, "glibc %d.%d: only 2.26-2.41 are known",
-				    major, minor);
+		return hw_error_set(HW_EUNSUPPORTED, "glibc %d.%d: only 2.26-2.41 are known", major,
+		                    minor);
 	for (size_t i = 0; i < HW_ARRAY_SIZE(rows); i++) {
 		if (minor >= rows[i].first_minor && minor <= rows[i].last_minor) {
 			*l = rows[i].l;

@@ -73,8 +73,7 @@ static const uint8_t *file_bytes(Elf *e, uint64_t vaddr, size_t len)
 	return NULL;
 }
 
-typedef int (*reloc_fn)(void *ctx, uint64_t offset, uint64_t type, uint64_t sym,
-			int64_t addend);
+typedef int (*reloc_fn)(void *ctx, uint64_t offset, uint64_t type, uint64_t sym, int64_t addend);
 
 /* Call fn for every RELA relocation and every RELR (relative) relocation of
  * e; RELR entries carry no addend: the word in the file is the addend. */
@@ -95,7 +94,7 @@ static int for_each_reloc(Elf *e, reloc_fn fn, void *ctx)
 				if (!gelf_getrela(d, (int)i, &r))
 					break;
 				int rc = fn(ctx, r.r_offset, GELF_R_TYPE(r.r_info),
-					    GELF_R_SYM(r.r_info), r.r_addend);
+				            GELF_R_SYM(r.r_info), r.r_addend);
 				if (rc)
 					return rc;
 			}
@@ -126,7 +125,8 @@ static int for_each_reloc(Elf *e, reloc_fn fn, void *ctx)
 						int64_t add = 0;
 						if (b)
 							memcpy(&add, b, 8);
-						int rc = b ? fn(ctx, at, R_X86_64_RELATIVE, 0, add) : 0;
+						int rc =
+						    b ? fn(ctx, at, R_X86_64_RELATIVE, 0, add) : 0;
 						if (rc)
 							return rc;
 					}
@@ -278,7 +278,7 @@ static int tpoff_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int
  * NON_MAIN_ARENA).  The counts and entries are not judged here: damaged
  * ones are what the walk reports. */
 static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int check_header,
-			 int *nonzero)
+                         int *nonzero)
 {
 	uint64_t size;
 	if (!v)
@@ -293,8 +293,8 @@ static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, in
 }
 
 /* The tcache of every thread, through the GOT slot of the TLS variable. */
-static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_layout *L,
-			   Elf *e, uint64_t bias, Elf *dbg, uint64_t **out, int *found_tls)
+static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_layout *L, Elf *e,
+                           uint64_t bias, Elf *dbg, uint64_t **out, int *found_tls)
 {
 	struct tpoff_list l = {.n = 0};
 	const hw_thread *th;
@@ -337,7 +337,7 @@ static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_lay
 /* ---- DWARF ---- */
 
 static void dwarf_u32(hw_target *t, const hw_module *m, const char *type, const char *member,
-		      uint32_t *field)
+                      uint32_t *field)
 {
 	uint64_t off;
 	if (hw_module_member_offset(t, m, type, member, &off) == HW_OK && off < 65536)
@@ -367,27 +367,27 @@ static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
 	if (!dw)
 		return -1;
 	const struct dwarf_field fields[] = {
-		{"malloc_state", "flags", &L->ms_flags},
-		{"malloc_state", "fastbinsY", &L->ms_fastbins},
-		{"malloc_state", "top", &L->ms_top},
-		{"malloc_state", "last_remainder", &L->ms_last_remainder},
-		{"malloc_state", "bins", &L->ms_bins},
-		{"malloc_state", "next", &L->ms_next},
-		{"malloc_state", "system_mem", &L->ms_system_mem},
-		{"malloc_par", "mmap_threshold", &L->mp_mmap_threshold},
-		{"malloc_par", "n_mmaps", &L->mp_n_mmaps},
-		{"malloc_par", "mmapped_mem", &L->mp_mmapped_mem},
-		{"malloc_par", "sbrk_base", &L->mp_sbrk_base},
-		{"malloc_par", "tcache_bins", &L->mp_tcache_bins},
-		{"malloc_par", "tcache_count", &L->mp_tcache_count},
-		{"_heap_info", "ar_ptr", &L->hi_ar_ptr},
-		{"_heap_info", "prev", &L->hi_prev},
-		{"_heap_info", "size", &L->hi_size},
-		{"tcache_perthread_struct", "counts", &L->tc_counts},
-		{"tcache_perthread_struct", "entries", &L->tc_entries},
+	    {"malloc_state", "flags", &L->ms_flags},
+	    {"malloc_state", "fastbinsY", &L->ms_fastbins},
+	    {"malloc_state", "top", &L->ms_top},
+	    {"malloc_state", "last_remainder", &L->ms_last_remainder},
+	    {"malloc_state", "bins", &L->ms_bins},
+	    {"malloc_state", "next", &L->ms_next},
+	    {"malloc_state", "system_mem", &L->ms_system_mem},
+	    {"malloc_par", "mmap_threshold", &L->mp_mmap_threshold},
+	    {"malloc_par", "n_mmaps", &L->mp_n_mmaps},
+	    {"malloc_par", "mmapped_mem", &L->mp_mmapped_mem},
+	    {"malloc_par", "sbrk_base", &L->mp_sbrk_base},
+	    {"malloc_par", "tcache_bins", &L->mp_tcache_bins},
+	    {"malloc_par", "tcache_count", &L->mp_tcache_count},
+	    {"_heap_info", "ar_ptr", &L->hi_ar_ptr},
+	    {"_heap_info", "prev", &L->hi_prev},
+	    {"_heap_info", "size", &L->hi_size},
+	    {"tcache_perthread_struct", "counts", &L->tc_counts},
+	    {"tcache_perthread_struct", "entries", &L->tc_entries},
 	};
 	static const char *const structs[] = {"malloc_state", "malloc_par", "_heap_info",
-					      "tcache_perthread_struct"};
+	                                      "tcache_perthread_struct"};
 	uint32_t *sizes[] = {&L->ms_size, &L->mp_size, &L->hi_sizeof, &L->tc_size};
 	Dwarf_Off off = 0, next;
 	size_t hsize;
@@ -428,7 +428,8 @@ static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
 				    dwarf_formudata(&a, &o) != 0)
 					continue;
 				for (size_t f = 0; f < HW_ARRAY_SIZE(fields); f++)
-					if (!strcmp(fields[f].st, sn) && !strcmp(fields[f].member, mn))
+					if (!strcmp(fields[f].st, sn) &&
+					    !strcmp(fields[f].member, mn))
 						*fields[f].field = (uint32_t)o;
 				if (k == 1 && !strcmp(mn, "hp_pagesize"))
 					hp = (int)o;
@@ -542,11 +543,11 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	Elf *e = hw_module_elf(t, m, &bias);
 	if (!e)
 		return hw_error_set(HW_ENOTFOUND, "%s: the libc file was not found (use --sysroot)",
-				    m->name ? m->name : "libc");
+		                    m->name ? m->name : "libc");
 	int major, minor;
 	if (libc_version(e, &major, &minor) < 0)
 		return hw_error_set(HW_EUNSUPPORTED, "%s: no glibc version banner",
-				    m->name ? m->name : "libc");
+		                    m->name ? m->name : "libc");
 	snprintf(loc->version, sizeof loc->version, "%d.%d", major, minor);
 	struct gw_layout *L = &loc->in.layout;
 	int rc = gw_layout_for_version(L, major, minor);
@@ -566,9 +567,9 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 		mp = find_mp(e, bias, L);
 		if (!main_arena || !mp)
 			return hw_error_set(HW_ENOTFOUND,
-					    "%s %s: %s not found (no symbols; heuristics failed)",
-					    m->name ? m->name : "libc", loc->version,
-					    !main_arena ? "main_arena" : "mp_");
+			                    "%s %s: %s not found (no symbols; heuristics failed)",
+			                    m->name ? m->name : "libc", loc->version,
+			                    !main_arena ? "main_arena" : "mp_");
 	}
 	loc->in.main_arena = main_arena;
 	loc->in.mp = mp;

@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARENAS  65536
-#define MAX_HEAPS   (1u << 20)
+#define MAX_ARENAS 65536
+#define MAX_HEAPS  (1u << 20)
 /* Reads without a direct view (live processes) go through a window this
  * large: at least 4 of the target's 64 KiB cache blocks, so they go
  * straight to the process instead of filling the target's block cache
@@ -54,7 +54,7 @@ struct arena {
 };
 
 struct region {
-	uint64_t start, end; /* chunks live in [start, end) */
+	uint64_t start, end;  /* chunks live in [start, end) */
 	uint64_t reserve_end; /* heaps: heap_info + HEAP_MAX_SIZE, excluded from mmap scans */
 	const uint8_t *view;  /* a direct view of [start, end), or NULL */
 	uint32_t arena;       /* index into arenas */
@@ -83,7 +83,7 @@ struct walker {
 	size_t n_arenas;
 	struct region *regions;
 	size_t n_regions, cap_regions;
-	struct gw_freeset set; /* filled by the list walks */
+	struct gw_freeset set;  /* filled by the list walks */
 	struct gw_free *listed; /* then the same, sorted by chunk, for the heap walks */
 	size_t n_listed;
 	struct window win;
@@ -94,7 +94,7 @@ struct walker {
 /* ---- problems and records ---- */
 
 static void problem(struct walker *w, const char *kind, uint64_t addr, const char *fmt, ...)
-	HW_PRINTF(4, 5);
+    HW_PRINTF(4, 5);
 
 static void problem(struct walker *w, const char *kind, uint64_t addr, const char *fmt, ...)
 {
@@ -110,17 +110,19 @@ static void problem(struct walker *w, const char *kind, uint64_t addr, const cha
 	}
 }
 
-static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_t chunk, uint64_t usable, uint64_t arena,
-		 hw_allocator alloc, hw_state state, hw_bin bin)
+static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_t chunk,
+                                                       uint64_t usable, uint64_t arena,
+                                                       hw_allocator alloc, hw_state state,
+                                                       hw_bin bin)
 {
 	if (w->stopped || !w->v || !w->v->alloc)
 		return;
 	hw_alloc a = {.address = chunk + GW_CHUNK_HDR,
-		      .size = usable,
-		      .arena = arena,
-		      .allocator = (uint8_t)alloc,
-		      .state = (uint8_t)state,
-		      .bin = (uint8_t)bin};
+	              .size = usable,
+	              .arena = arena,
+	              .allocator = (uint8_t)alloc,
+	              .state = (uint8_t)state,
+	              .bin = (uint8_t)bin};
 	if (w->v->alloc(w->v->ctx, &a))
 		w->stopped = 1;
 }
@@ -221,7 +223,7 @@ static inline int win64(struct walker *w, uint64_t addr, uint64_t *out)
 /* ---- regions ---- */
 
 static int add_region(struct walker *w, uint64_t start, uint64_t end, uint64_t reserve_end,
-		      uint32_t arena, enum region_kind kind)
+                      uint32_t arena, enum region_kind kind)
 {
 	if (w->n_regions == w->cap_regions) {
 		size_t ncap = w->cap_regions ? w->cap_regions * 2 : 16;
@@ -232,11 +234,11 @@ static int add_region(struct walker *w, uint64_t start, uint64_t end, uint64_t r
 		w->cap_regions = ncap;
 	}
 	w->regions[w->n_regions++] = (struct region){.start = start,
-						      .end = end,
-						      .reserve_end = reserve_end,
-						      .view = NULL,
-						      .arena = arena,
-						      .kind = kind};
+	                                             .end = end,
+	                                             .reserve_end = reserve_end,
+	                                             .view = NULL,
+	                                             .arena = arena,
+	                                             .kind = kind};
 	return 0;
 }
 
@@ -294,7 +296,7 @@ static int read_mp(struct walker *w)
 	memcpy(&w->tcache_bins, mp + L->mp_tcache_bins, 8);
 	if (w->tcache_bins > GW_TCACHE_MAX_BINS) {
 		problem(w, "bad-mp", w->in->mp, "mp_.tcache_bins is %" PRIu64 " (at most %d)",
-			w->tcache_bins, GW_TCACHE_MAX_BINS);
+		        w->tcache_bins, GW_TCACHE_MAX_BINS);
 		w->tcache_bins = GW_TCACHE_MAX_BINS;
 	}
 	w->heap_max = GW_HEAP_MAX_SIZE;
@@ -318,11 +320,12 @@ static int read_arenas(struct walker *w)
 	uint64_t a = w->in->main_arena;
 	while (w->n_arenas < MAX_ARENAS) {
 		uint64_t next, top, sysmem;
-		if (a % 8 || rd64(w, a + L->ms_next, &next) < 0 || rd64(w, a + L->ms_top, &top) < 0 ||
+		if (a % 8 || rd64(w, a + L->ms_next, &next) < 0 ||
+		    rd64(w, a + L->ms_top, &top) < 0 ||
 		    rd64(w, a + L->ms_system_mem, &sysmem) < 0) {
 			if (w->n_arenas == 0)
-				return hw_error_set(HW_EFAULT,
-						    "main_arena at 0x%" PRIx64 " cannot be read", a);
+				return hw_error_set(
+				    HW_EFAULT, "main_arena at 0x%" PRIx64 " cannot be read", a);
 			problem(w, "bad-arena", a, "arena ring: 0x%" PRIx64 " cannot be read", a);
 			break;
 		}
@@ -342,22 +345,23 @@ static int read_arenas(struct walker *w)
 		if (top % 16 == 0 && rd64(w, top + GW_SIZE_SZ, &ts) == 0)
 			ar->top_size = ts & ~(uint64_t)GW_SIZE_BITS;
 		else
-			problem(w, "bad-top", top, "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64
-				" cannot be read", a, top);
+			problem(w, "bad-top", top,
+			        "arena 0x%" PRIx64 ": top chunk 0x%" PRIx64 " cannot be read", a,
+			        top);
 		if (next == w->in->main_arena)
 			return HW_OK;
 		for (size_t i = 0; i < w->n_arenas; i++) {
 			if (w->arenas[i].addr == next) {
 				problem(w, "arena-cycle", a,
-					"arena ring loops back to 0x%" PRIx64
-					" without reaching main_arena", next);
+				        "arena ring loops back to 0x%" PRIx64
+				        " without reaching main_arena",
+				        next);
 				return HW_OK;
 			}
 		}
 		a = next;
 	}
-	problem(w, "arena-cycle", a, "more than %d arenas: ring not followed further",
-		MAX_ARENAS);
+	problem(w, "arena-cycle", a, "more than %d arenas: ring not followed further", MAX_ARENAS);
 	return HW_OK;
 }
 
@@ -404,8 +408,8 @@ static void main_segments(struct walker *w)
 	size_t heaps = w->n_regions;
 	for (size_t m = 0; m < w->in->n_maps; m++) {
 		const struct gw_map *map = &w->in->maps[m];
-		if (!map->anonymous || (map->perms & (HW_PERM_R | HW_PERM_W)) !=
-					       (HW_PERM_R | HW_PERM_W))
+		if (!map->anonymous ||
+		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
 		window_range(&w->win, map->start, map->end);
 		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
@@ -414,10 +418,12 @@ static void main_segments(struct walker *w)
 			int in_heap = 0;
 			for (size_t i = 0; i < heaps && !in_heap; i++) {
 				const struct region *r = &w->regions[i];
-				uint64_t lo = r->kind == REGION_MAIN ? r->start
-								     : r->start & ~(w->heap_max - 1);
+				uint64_t lo = r->kind == REGION_MAIN
+				                  ? r->start
+				                  : r->start & ~(w->heap_max - 1);
 				if (a >= lo && a < r->reserve_end) {
-					a = (r->reserve_end + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+					a = (r->reserve_end + GW_PAGE_SIZE - 1) &
+					    ~(GW_PAGE_SIZE - 1);
 					in_heap = 1;
 				}
 			}
@@ -437,7 +443,7 @@ static void main_segments(struct walker *w)
 	}
 	if (!top_found)
 		problem(w, "main-top-elsewhere", ar->top,
-			"main arena top 0x%" PRIx64 " is in none of its segments", ar->top);
+		        "main arena top 0x%" PRIx64 " is in none of its segments", ar->top);
 }
 
 /* The end of the run of adjacent readable mappings from m: the brk heap
@@ -464,7 +470,7 @@ static void main_region(struct walker *w)
 	const struct gw_map *m = w->in->n_maps ? map_of(w->in, start) : NULL;
 	if (w->in->n_maps && !m) {
 		problem(w, "bad-main-heap", start, "mp_.sbrk_base 0x%" PRIx64 " is not mapped",
-			w->sbrk_base);
+		        w->sbrk_base);
 		return;
 	}
 	uint64_t m_end = m ? run_end(w->in, m) : 0;
@@ -483,8 +489,8 @@ static void main_region(struct walker *w)
 		/* Top is elsewhere: walk the sbrk'd mapping alone; the walk
 		 * reports where it stops. */
 		problem(w, "main-top-elsewhere", ar->top,
-			"main arena top 0x%" PRIx64 " is not at the end of the brk heap 0x%" PRIx64,
-			ar->top, start);
+		        "main arena top 0x%" PRIx64 " is not at the end of the brk heap 0x%" PRIx64,
+		        ar->top, start);
 		end = m ? m_end : start;
 	}
 	add_region(w, start, end, end, 0, REGION_MAIN);
@@ -499,19 +505,20 @@ static void heap_regions(struct walker *w, uint32_t ai)
 		uint64_t hi[6] = {0};
 		if (rd(w, h, hi, L->hi_sizeof < sizeof hi ? L->hi_sizeof : sizeof hi) < 0) {
 			problem(w, "bad-heap", h, "heap_info of arena 0x%" PRIx64 " cannot be read",
-				ar->addr);
+			        ar->addr);
 			return;
 		}
 		uint64_t ar_ptr = hi[L->hi_ar_ptr / 8], prev = hi[L->hi_prev / 8],
-			 size = hi[L->hi_size / 8];
+		         size = hi[L->hi_size / 8];
 		if (ar_ptr != ar->addr) {
 			problem(w, "bad-heap", h,
-				"heap_info.ar_ptr is 0x%" PRIx64 ", not its arena 0x%" PRIx64, ar_ptr,
-				ar->addr);
+			        "heap_info.ar_ptr is 0x%" PRIx64 ", not its arena 0x%" PRIx64,
+			        ar_ptr, ar->addr);
 			return;
 		}
 		if (size < L->hi_sizeof || size > w->heap_max) {
-			problem(w, "bad-heap", h, "heap_info.size 0x%" PRIx64 " out of range", size);
+			problem(w, "bad-heap", h, "heap_info.size 0x%" PRIx64 " out of range",
+			        size);
 			return;
 		}
 		uint64_t start = h + L->hi_sizeof;
@@ -520,10 +527,10 @@ static void heap_regions(struct walker *w, uint32_t ai)
 			 * heap_info, then the first chunk (_int_new_arena). */
 			if (ar->addr != h + L->hi_sizeof)
 				problem(w, "bad-heap", h,
-					"first heap of arena 0x%" PRIx64 " does not hold it",
-					ar->addr);
+				        "first heap of arena 0x%" PRIx64 " does not hold it",
+				        ar->addr);
 			start = (ar->addr + L->ms_size + GW_MALLOC_ALIGN - 1) &
-				~(uint64_t)(GW_MALLOC_ALIGN - 1);
+			        ~(uint64_t)(GW_MALLOC_ALIGN - 1);
 		}
 		if (start >= h + size) {
 			problem(w, "bad-heap", h, "heap_info.size 0x%" PRIx64 " too small", size);
@@ -533,8 +540,8 @@ static void heap_regions(struct walker *w, uint32_t ai)
 		 * to an earlier heap is a cycle. */
 		for (size_t i = 0; i < w->n_regions; i++) {
 			if (w->regions[i].start <= h && h < w->regions[i].reserve_end) {
-				problem(w, "heap-cycle", h, "heap_info.prev chain revisits 0x%" PRIx64,
-					h);
+				problem(w, "heap-cycle", h,
+				        "heap_info.prev chain revisits 0x%" PRIx64, h);
 				return;
 			}
 		}
@@ -542,7 +549,8 @@ static void heap_regions(struct walker *w, uint32_t ai)
 			return;
 		ar->span += size;
 		if (prev % w->heap_max) {
-			problem(w, "bad-heap", h, "heap_info.prev 0x%" PRIx64 " is not a heap", prev);
+			problem(w, "bad-heap", h, "heap_info.prev 0x%" PRIx64 " is not a heap",
+			        prev);
 			return;
 		}
 		h = prev;
@@ -557,8 +565,8 @@ static void drop_overlaps(struct walker *w)
 	for (size_t i = 0; i < w->n_regions; i++) {
 		if (o && w->regions[i].start < w->regions[o - 1].end) {
 			problem(w, "heap-overlap", w->regions[i].start,
-				"heap region overlaps the one at 0x%" PRIx64 ": skipped",
-				w->regions[o - 1].start);
+			        "heap region overlaps the one at 0x%" PRIx64 ": skipped",
+			        w->regions[o - 1].start);
 			continue;
 		}
 		w->regions[o++] = w->regions[i];
@@ -601,13 +609,13 @@ static unsigned largebin_index(uint64_t sz)
 static unsigned bin_index(uint64_t sz)
 {
 	return sz < (uint64_t)GW_NSMALLBINS * GW_MALLOC_ALIGN ? smallbin_index(sz)
-							      : largebin_index(sz);
+	                                                      : largebin_index(sz);
 }
 
 static const char *bin_name(hw_bin b)
 {
-	static const char *const names[] = {"none", "tcache", "fastbin", "unsorted", "small",
-					    "large"};
+	static const char *const names[] = {"none",     "tcache", "fastbin",
+	                                    "unsorted", "small",  "large"};
 	return b < HW_ARRAY_SIZE(names) ? names[b] : "?";
 }
 
@@ -622,12 +630,12 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 	if (existed) {
 		if (f->bin == bin && f->list == list && f->owner == owner)
 			problem(w, "free-list-cycle", chunk,
-				"%s list %u loops back to chunk 0x%" PRIx64, bin_name(bin), list,
-				chunk);
+			        "%s list %u loops back to chunk 0x%" PRIx64, bin_name(bin), list,
+			        chunk);
 		else
 			problem(w, "double-listed", chunk,
-				"chunk 0x%" PRIx64 " is on %s list %u and on %s list %u", chunk,
-				bin_name(f->bin), f->list, bin_name(bin), list);
+			        "chunk 0x%" PRIx64 " is on %s list %u and on %s list %u", chunk,
+			        bin_name(f->bin), f->list, bin_name(bin), list);
 		return -1;
 	}
 	f->bin = (uint8_t)bin;
@@ -678,18 +686,19 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 			const struct region *r = list_chunk_ok(w, chunk, -1);
 			if (!r) {
 				problem(w, "bad-list-pointer", e,
-					"tcache 0x%" PRIx64 " bin %u: entry 0x%" PRIx64
-					" is not in a heap",
-					tc, i, e);
+				        "tcache 0x%" PRIx64 " bin %u: entry 0x%" PRIx64
+				        " is not in a heap",
+				        tc, i, e);
 				break;
 			}
 			if (rd_in(w, r, chunk + GW_SIZE_SZ, &size, 8) < 0)
 				break;
 			if ((size & ~(uint64_t)GW_SIZE_BITS) != tcache_csize(i)) {
 				problem(w, "bad-size", chunk,
-					"tcache bin %u (chunk size %" PRIu64 ") holds a chunk of size "
-					"%" PRIu64,
-					i, tcache_csize(i), size & ~(uint64_t)GW_SIZE_BITS);
+				        "tcache bin %u (chunk size %" PRIu64
+				        ") holds a chunk of size "
+				        "%" PRIu64,
+				        i, tcache_csize(i), size & ~(uint64_t)GW_SIZE_BITS);
 				break;
 			}
 			if (list_add(w, chunk, HW_BIN_TCACHE, i, ti) < 0)
@@ -702,8 +711,9 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 		}
 		if (n != cnt)
 			problem(w, "tcache-count", tc,
-				"tcache 0x%" PRIx64 " bin %u: counts says %" PRIu64 ", list has %" PRIu64,
-				tc, i, cnt, n);
+			        "tcache 0x%" PRIx64 " bin %u: counts says %" PRIu64
+			        ", list has %" PRIu64,
+			        tc, i, cnt, n);
 	}
 }
 
@@ -727,7 +737,7 @@ struct fast_step {
  * while they last and from memory after, so what it finds does not depend
  * on how far this went. */
 static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
-			    struct fast_step *steps[GW_NFASTBINS], size_t n[GW_NFASTBINS])
+                            struct fast_step *steps[GW_NFASTBINS], size_t n[GW_NFASTBINS])
 {
 	const struct gw_layout *L = w->L;
 	const struct arena *ar = &w->arenas[ai];
@@ -763,7 +773,8 @@ static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
 				steps[i] = ns;
 				cap[i] = nc;
 			}
-			steps[i][n[i]++] = (struct fast_step){.chunk = p[i], .size = size, .fd = fd};
+			steps[i][n[i]++] =
+			    (struct fast_step){.chunk = p[i], .size = size, .fd = fd};
 			p[i] = reveal(w, p[i] + 16, fd);
 			if (!p[i])
 				live &= ~(1u << i);
@@ -801,9 +812,9 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 				r = list_chunk_ok(w, p, (int)ai);
 				if (!r) {
 					problem(w, "bad-list-pointer", p,
-						"arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
-						" is not a chunk of this arena",
-						ar->addr, i, p);
+					        "arena 0x%" PRIx64 " fastbin %u: 0x%" PRIx64
+					        " is not a chunk of this arena",
+					        ar->addr, i, p);
 					break;
 				}
 				if (rd_in(w, r, p + GW_SIZE_SZ, &size, 8) < 0)
@@ -813,7 +824,7 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			/* fastbin_index(sz) = (sz >> 4) - 2 */
 			if ((sz >> 4) != i + 2u) {
 				problem(w, "bad-size", p,
-					"fastbin %u holds a chunk of size %" PRIu64, i, sz);
+				        "fastbin %u holds a chunk of size %" PRIu64, i, sz);
 				break;
 			}
 			if (list_add(w, p, HW_BIN_FASTBIN, i, ai) < 0)
@@ -844,9 +855,9 @@ static void check_nextsize(struct walker *w, uint32_t ai, unsigned bin, uint64_t
 		if (!list_chunk_ok(w, q, (int)ai) || rd64(w, q + (k ? 32 : 40), &back) < 0 ||
 		    back != p) {
 			problem(w, "bin-link", p,
-				"arena 0x%" PRIx64 " large bin %u: chunk 0x%" PRIx64
-				" has %s 0x%" PRIx64 ", which does not point back",
-				w->arenas[ai].addr, bin, p, k ? "bk_nextsize" : "fd_nextsize", q);
+			        "arena 0x%" PRIx64 " large bin %u: chunk 0x%" PRIx64
+			        " has %s 0x%" PRIx64 ", which does not point back",
+			        w->arenas[ai].addr, bin, p, k ? "bk_nextsize" : "fd_nextsize", q);
 			return;
 		}
 	}
@@ -860,8 +871,9 @@ static void walk_bins(struct walker *w, uint32_t ai)
 	for (unsigned i = 1; i < GW_NBINS; i++) {
 		/* bin_at(m, i): a fake chunk whose fd/bk are bins[2i-2], bins[2i-1]. */
 		uint64_t b = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
-		hw_bin kind = i == 1 ? HW_BIN_UNSORTED : i < GW_NSMALLBINS ? HW_BIN_SMALL
-									  : HW_BIN_LARGE;
+		hw_bin kind = i == 1              ? HW_BIN_UNSORTED
+		              : i < GW_NSMALLBINS ? HW_BIN_SMALL
+		                                  : HW_BIN_LARGE;
 		uint64_t p, prev = b;
 		if (rd64(w, b + 16, &p) < 0)
 			return;
@@ -869,27 +881,27 @@ static void walk_bins(struct walker *w, uint32_t ai)
 			uint64_t hdr[4]; /* prev_size, size, fd, bk */
 			if (n >= limit) {
 				problem(w, "free-list-cycle", b,
-					"arena 0x%" PRIx64 " bin %u: longer than the heap allows",
-					ar->addr, i);
+				        "arena 0x%" PRIx64 " bin %u: longer than the heap allows",
+				        ar->addr, i);
 				break;
 			}
 			const struct region *r = list_chunk_ok(w, p, (int)ai);
 			if (!r || rd_in(w, r, p, hdr, sizeof hdr) < 0) {
 				problem(w, "bad-list-pointer", p,
-					"arena 0x%" PRIx64 " bin %u: 0x%" PRIx64
-					" is not a chunk of this arena",
-					ar->addr, i, p);
+				        "arena 0x%" PRIx64 " bin %u: 0x%" PRIx64
+				        " is not a chunk of this arena",
+				        ar->addr, i, p);
 				break;
 			}
 			uint64_t sz = hdr[1] & ~(uint64_t)GW_SIZE_BITS;
 			if (hdr[3] != prev)
 				problem(w, "bin-link", p,
-					"arena 0x%" PRIx64 " bin %u: chunk 0x%" PRIx64
-					" has bk 0x%" PRIx64 ", expected 0x%" PRIx64,
-					ar->addr, i, p, hdr[3], prev);
+				        "arena 0x%" PRIx64 " bin %u: chunk 0x%" PRIx64
+				        " has bk 0x%" PRIx64 ", expected 0x%" PRIx64,
+				        ar->addr, i, p, hdr[3], prev);
 			if (sz < GW_MINSIZE || (i > 1 && bin_index(sz) != i))
-				problem(w, "bad-size", p, "bin %u holds a chunk of size %" PRIu64, i,
-					sz);
+				problem(w, "bad-size", p, "bin %u holds a chunk of size %" PRIu64,
+				        i, sz);
 			if (kind == HW_BIN_LARGE)
 				check_nextsize(w, ai, i, p);
 			if (list_add(w, p, kind, i, ai) < 0)
@@ -1010,17 +1022,18 @@ static void walk_region(struct walker *w, const struct region *r)
 	while (p + GW_CHUNK_HDR <= r->end && !w->stopped) {
 		uint64_t size;
 		if (p == ar->top) {
-			emit(w, p, ar->top_size ? ar->top_size - GW_SIZE_SZ : 0, ar->addr, HW_ALLOCATOR_GLIBC,
-			     HW_STATE_TOP, HW_BIN_NONE);
+			emit(w, p, ar->top_size ? ar->top_size - GW_SIZE_SZ : 0, ar->addr,
+			     HW_ALLOCATOR_GLIBC, HW_STATE_TOP, HW_BIN_NONE);
 			if (p + ar->top_size != r->end)
 				problem(w, "bad-top", p,
-					"top chunk 0x%" PRIx64 " of size %" PRIu64
-					" does not end its heap at 0x%" PRIx64,
-					p, ar->top_size, r->end);
+				        "top chunk 0x%" PRIx64 " of size %" PRIu64
+				        " does not end its heap at 0x%" PRIx64,
+				        p, ar->top_size, r->end);
 			return;
 		}
 		if (win64(w, p + GW_SIZE_SZ, &size) < 0) {
-			problem(w, "unreadable", p, "heap memory at 0x%" PRIx64 " cannot be read", p);
+			problem(w, "unreadable", p, "heap memory at 0x%" PRIx64 " cannot be read",
+			        p);
 			return;
 		}
 		uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
@@ -1042,10 +1055,10 @@ static void walk_region(struct walker *w, const struct region *r)
 				while (q + GW_CHUNK_HDR <= r->end && !plausible(w, r, q, ar->top))
 					q += GW_MALLOC_ALIGN;
 				problem(w, "sbrk-gap", p,
-					"main heap: fenceposts at 0x%" PRIx64
-					" (foreign sbrk or corrupted top): %" PRIu64
-					" bytes skipped to the next plausible chunk",
-					p - 2 * GW_CHUNK_HDR, q - p);
+				        "main heap: fenceposts at 0x%" PRIx64
+				        " (foreign sbrk or corrupted top): %" PRIu64
+				        " bytes skipped to the next plausible chunk",
+				        p - 2 * GW_CHUNK_HDR, q - p);
 				p = q;
 				fenceposts = 0;
 			}
@@ -1062,9 +1075,9 @@ static void walk_region(struct walker *w, const struct region *r)
 			while (q + GW_CHUNK_HDR <= r->end && !plausible(w, r, q, ar->top))
 				q += GW_MALLOC_ALIGN;
 			problem(w, "bad-size", p,
-				"chunk 0x%" PRIx64 " has size field 0x%" PRIx64
-				": skipped %" PRIu64 " bytes to the next plausible chunk",
-				p, size, q - p);
+			        "chunk 0x%" PRIx64 " has size field 0x%" PRIx64 ": skipped %" PRIu64
+			        " bytes to the next plausible chunk",
+			        p, size, q - p);
 			p = q;
 			continue;
 		}
@@ -1079,32 +1092,34 @@ static void walk_region(struct walker *w, const struct region *r)
 		int next_says_free = !(nsize & GW_PREV_INUSE);
 		while (cur < w->n_listed && w->listed[cur].chunk < p)
 			cur++;
-		struct gw_free *f = cur < w->n_listed && w->listed[cur].chunk == p ? &w->listed[cur]
-										 : NULL;
+		struct gw_free *f =
+		    cur < w->n_listed && w->listed[cur].chunk == p ? &w->listed[cur] : NULL;
 		uint64_t usable = sz - GW_SIZE_SZ;
 		if (f && !f->seen) {
 			f->seen = 1;
 			hw_bin bin = (hw_bin)f->bin;
-			int binned = bin == HW_BIN_UNSORTED || bin == HW_BIN_SMALL ||
-				     bin == HW_BIN_LARGE;
+			int binned =
+			    bin == HW_BIN_UNSORTED || bin == HW_BIN_SMALL || bin == HW_BIN_LARGE;
 			if (binned && !next_says_free)
 				problem(w, "inuse-mismatch", p,
-					"chunk 0x%" PRIx64 " is in a bin but the next chunk's "
-					"PREV_INUSE is set",
-					p);
+				        "chunk 0x%" PRIx64 " is in a bin but the next chunk's "
+				        "PREV_INUSE is set",
+				        p);
 			if (binned && next_says_free && nprev != sz)
 				problem(w, "bad-prev-size", next,
-					"free chunk 0x%" PRIx64 " of size %" PRIu64
-					" but the next chunk's prev_size is %" PRIu64,
-					p, sz, nprev);
+				        "free chunk 0x%" PRIx64 " of size %" PRIu64
+				        " but the next chunk's prev_size is %" PRIu64,
+				        p, sz, nprev);
 			if (!binned && next_says_free)
 				problem(w, "inuse-mismatch", p,
-					"chunk 0x%" PRIx64 " is in a %s but the next chunk's "
-					"PREV_INUSE is clear",
-					p, bin_name(bin));
+				        "chunk 0x%" PRIx64 " is in a %s but the next chunk's "
+				        "PREV_INUSE is clear",
+				        p, bin_name(bin));
 			if (bin == HW_BIN_TCACHE && main == !!(size & GW_NON_MAIN_ARENA))
-				problem(w, "arena-bit", p, "tcache'd chunk 0x%" PRIx64
-					" has the wrong NON_MAIN_ARENA bit", p);
+				problem(w, "arena-bit", p,
+				        "tcache'd chunk 0x%" PRIx64
+				        " has the wrong NON_MAIN_ARENA bit",
+				        p);
 			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_FREE, bin);
 			count(&s->free, sz);
 			if (bin == HW_BIN_TCACHE)
@@ -1113,8 +1128,9 @@ static void walk_region(struct walker *w, const struct region *r)
 				count(&s->fastbins, sz);
 		} else if (next_says_free) {
 			problem(w, "free-not-listed", p,
-				"chunk 0x%" PRIx64 " is free (next PREV_INUSE clear) but on no list",
-				p);
+			        "chunk 0x%" PRIx64
+			        " is free (next PREV_INUSE clear) but on no list",
+			        p);
 			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_FREE,
 			     HW_BIN_NONE);
 			count(&s->free, sz);
@@ -1124,9 +1140,9 @@ static void walk_region(struct walker *w, const struct region *r)
 		} else {
 			if (main == !!(size & GW_NON_MAIN_ARENA))
 				problem(w, "arena-bit", p,
-					"chunk 0x%" PRIx64 " in %s arena 0x%" PRIx64
-					" has the wrong NON_MAIN_ARENA bit",
-					p, main ? "the main" : "a thread", ar->addr);
+				        "chunk 0x%" PRIx64 " in %s arena 0x%" PRIx64
+				        " has the wrong NON_MAIN_ARENA bit",
+				        p, main ? "the main" : "a thread", ar->addr);
 			emit(w, p, usable, ar->addr, HW_ALLOCATOR_GLIBC, HW_STATE_USED,
 			     HW_BIN_NONE);
 			count(&s->used, sz);
@@ -1134,8 +1150,8 @@ static void walk_region(struct walker *w, const struct region *r)
 		p = next;
 	}
 	if (!w->stopped && p < r->end && r->end - p >= GW_CHUNK_HDR)
-		problem(w, "truncated-heap", p, "heap walk stopped at 0x%" PRIx64 " before 0x%" PRIx64,
-			p, r->end);
+		problem(w, "truncated-heap", p,
+		        "heap walk stopped at 0x%" PRIx64 " before 0x%" PRIx64, p, r->end);
 }
 
 /* ---- step 5: mmapped chunks ---- */
@@ -1156,7 +1172,7 @@ static uint64_t excluded_until(const struct walker *w, uint64_t addr)
  * prev_size (the lead inside the mapping) 16-aligned, and the mapping it
  * implies, [c - prev_size, c + size), a whole number of pages. */
 static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t lim,
-			  uint64_t *size_out)
+                          uint64_t *size_out)
 {
 	uint64_t h[2];
 	if (window_get(&w->win, c, h, 16) < 0)
@@ -1176,8 +1192,8 @@ static void scan_mmapped(struct walker *w)
 	uint64_t found = 0, bytes = 0;
 	for (size_t m = 0; m < w->in->n_maps && !w->stopped; m++) {
 		const struct gw_map *map = &w->in->maps[m];
-		if (!map->anonymous || (map->perms & (HW_PERM_R | HW_PERM_W)) !=
-					       (HW_PERM_R | HW_PERM_W))
+		if (!map->anonymous ||
+		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
 		window_range(&w->win, map->start, map->end);
 		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
@@ -1220,9 +1236,9 @@ static void scan_mmapped(struct walker *w)
 	}
 	if (!w->stopped && (found != w->n_mmaps || bytes != w->mmapped_mem))
 		problem(w, "mmapped-mismatch", w->in->mp,
-			"found %" PRIu64 " mmapped chunks (%" PRIu64 " bytes), mp_ says %" PRIu64
-			" (%" PRIu64 " bytes)",
-			found, bytes, w->n_mmaps, w->mmapped_mem);
+		        "found %" PRIu64 " mmapped chunks (%" PRIu64 " bytes), mp_ says %" PRIu64
+		        " (%" PRIu64 " bytes)",
+		        found, bytes, w->n_mmaps, w->mmapped_mem);
 }
 
 /* ---- the whole walk ---- */
@@ -1233,8 +1249,8 @@ static void unseen_listed(struct walker *w)
 		struct gw_free *f = &w->listed[i];
 		if (!f->seen)
 			problem(w, "listed-not-in-heap", f->chunk,
-				"chunk 0x%" PRIx64 " on %s list %u was not met walking its heap",
-				f->chunk, bin_name((hw_bin)f->bin), f->list);
+			        "chunk 0x%" PRIx64 " on %s list %u was not met walking its heap",
+			        f->chunk, bin_name((hw_bin)f->bin), f->list);
 	}
 }
 

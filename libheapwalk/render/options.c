@@ -14,11 +14,11 @@
 #include <strings.h>
 
 static const char *const key_names[] = {
-	[HW_GROUP_DEFAULT] = "default", [HW_GROUP_ALLOCATOR] = "allocator",
-	[HW_GROUP_SIZE] = "size",       [HW_GROUP_TYPE] = "type",
-	[HW_GROUP_SITE] = "site",       [HW_GROUP_FUNCTION] = "function",
-	[HW_GROUP_LINENO] = "lineno",   [HW_GROUP_FILENAME] = "filename",
-	[HW_GROUP_MODULE] = "module",   [HW_GROUP_ARENA] = "arena",
+    [HW_GROUP_DEFAULT] = "default", [HW_GROUP_ALLOCATOR] = "allocator",
+    [HW_GROUP_SIZE] = "size",       [HW_GROUP_TYPE] = "type",
+    [HW_GROUP_SITE] = "site",       [HW_GROUP_FUNCTION] = "function",
+    [HW_GROUP_LINENO] = "lineno",   [HW_GROUP_FILENAME] = "filename",
+    [HW_GROUP_MODULE] = "module",   [HW_GROUP_ARENA] = "arena",
 };
 
 const char *hw_group_key_name(hw_group_key k)
@@ -63,20 +63,20 @@ static int parse_bytes(const char *s, uint64_t *out)
 		const char *suffix;
 		double mult;
 	} units[] = {
-		{"", 1},
-		{"B", 1},
-		{"K", 1024.0},
-		{"KB", 1e3},
-		{"KiB", 1024.0},
-		{"M", 1048576.0},
-		{"MB", 1e6},
-		{"MiB", 1048576.0},
-		{"G", 1073741824.0},
-		{"GB", 1e9},
-		{"GiB", 1073741824.0},
-		{"T", 1099511627776.0},
-		{"TB", 1e12},
-		{"TiB", 1099511627776.0},
+	    {"", 1},
+	    {"B", 1},
+	    {"K", 1024.0},
+	    {"KB", 1e3},
+	    {"KiB", 1024.0},
+	    {"M", 1048576.0},
+	    {"MB", 1e6},
+	    {"MiB", 1048576.0},
+	    {"G", 1073741824.0},
+	    {"GB", 1e9},
+	    {"GiB", 1073741824.0},
+	    {"T", 1099511627776.0},
+	    {"TB", 1e12},
+	    {"TiB", 1099511627776.0},
 	};
 	for (size_t i = 0; i < HW_ARRAY_SIZE(units); i++)
 		if (!strcasecmp(end, units[i].suffix)) {
@@ -112,18 +112,18 @@ enum {
 };
 
 static const struct vopt vopts[] = {
-	{"format", HW_VOPT_FORMAT, 1, O_FORMAT},
-	{"group-by", HW_VOPT_GROUP_BY, 1, O_GROUP_BY},
-	{"state", HW_VOPT_STATE, 1, O_STATE},
-	{"limit", HW_VOPT_LIMIT, 1, O_LIMIT},
-	{"frames", HW_VOPT_FRAMES, 1, O_FRAMES},
-	{"include", HW_VOPT_FILTERS, 1, O_INCLUDE},
-	{"exclude", HW_VOPT_FILTERS, 1, O_EXCLUDE},
-	{"all-frames", HW_VOPT_FILTERS, 0, O_ALL_FRAMES},
-	{"no-default-filters", HW_VOPT_FILTERS, 0, O_NO_DEFAULT_FILTERS},
-	{"max-growth", HW_VOPT_MAX_GROWTH, 1, O_MAX_GROWTH},
-	{"allocator", HW_VOPT_CHUNKS, 1, O_ALLOCATOR},
-	{"min-size", HW_VOPT_CHUNKS, 1, O_MIN_SIZE},
+    {"format", HW_VOPT_FORMAT, 1, O_FORMAT},
+    {"group-by", HW_VOPT_GROUP_BY, 1, O_GROUP_BY},
+    {"state", HW_VOPT_STATE, 1, O_STATE},
+    {"limit", HW_VOPT_LIMIT, 1, O_LIMIT},
+    {"frames", HW_VOPT_FRAMES, 1, O_FRAMES},
+    {"include", HW_VOPT_FILTERS, 1, O_INCLUDE},
+    {"exclude", HW_VOPT_FILTERS, 1, O_EXCLUDE},
+    {"all-frames", HW_VOPT_FILTERS, 0, O_ALL_FRAMES},
+    {"no-default-filters", HW_VOPT_FILTERS, 0, O_NO_DEFAULT_FILTERS},
+    {"max-growth", HW_VOPT_MAX_GROWTH, 1, O_MAX_GROWTH},
+    {"allocator", HW_VOPT_CHUNKS, 1, O_ALLOCATOR},
+    {"min-size", HW_VOPT_CHUNKS, 1, O_MIN_SIZE},
 };
 
 static int bad(const char *opt, const char *val, const char *what)
@@ -152,8 +152,8 @@ static int apply(hw_view_options *o, const struct vopt *v, const char *arg)
 				return 0;
 			}
 		return bad(v->name, arg,
-			   "one of allocator, size, type, site, function, lineno, filename, "
-			   "module, arena");
+		           "one of allocator, size, type, site, function, lineno, filename, "
+		           "module, arena");
 	case O_STATE:
 		if (!strcmp(arg, "used"))
 			o->states = 1u << HW_STATE_USED;
@@ -178,7 +178,7 @@ static int apply(hw_view_options *o, const struct vopt *v, const char *arg)
 	case O_EXCLUDE:
 		if (o->n_filters >= HW_VIEW_MAX_FILTERS)
 			return hw_error_set(HW_EINVAL, "--%s: at most %d filters", v->name,
-					    HW_VIEW_MAX_FILTERS);
+			                    HW_VIEW_MAX_FILTERS);
 		o->filters[o->n_filters++] = (hw_filter){arg, v->id == O_INCLUDE};
 		return 0;
 	case O_ALL_FRAMES:
@@ -279,24 +279,33 @@ int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char *
 void hw_view_options_help(FILE *f, unsigned accept)
 {
 	if (accept & HW_VOPT_GROUP_BY)
-		fprintf(f, "  --group-by KEY      allocator, size, type, site, function, lineno, filename,\n"
-			   "                      module or arena (default: site with a tracer, else type)\n");
+		fprintf(f, "  --group-by KEY      allocator, size, type, site, function, lineno, "
+		           "filename,\n"
+		           "                      module or arena (default: site with a tracer, "
+		           "else type)\n");
 	if (accept & HW_VOPT_STATE)
-		fprintf(f, "  --state S           used, free or all (top, diff: used; chunks: all)\n");
+		fprintf(f,
+		        "  --state S           used, free or all (top, diff: used; chunks: all)\n");
 	if (accept & HW_VOPT_LIMIT)
 		fprintf(f, "  --limit N           groups shown (default 10; 0 shows all)\n");
 	if (accept & HW_VOPT_FRAMES)
-		fprintf(f, "  --frames N          keep the N innermost frames of each stack before grouping\n");
+		fprintf(f, "  --frames N          keep the N innermost frames of each stack before "
+		           "grouping\n");
 	if (accept & HW_VOPT_FILTERS)
-		fprintf(f, "  --include GLOB      keep only allocations whose innermost frame's file matches\n"
-			   "  --exclude GLOB      drop allocations whose innermost frame's file matches\n"
-			   "  --all-frames        --include/--exclude match any frame of the stack\n"
-			   "  --no-default-filters  keep CPython's importlib frames and the tracer's own\n");
+		fprintf(
+		    f,
+		    "  --include GLOB      keep only allocations whose innermost frame's file "
+		    "matches\n"
+		    "  --exclude GLOB      drop allocations whose innermost frame's file matches\n"
+		    "  --all-frames        --include/--exclude match any frame of the stack\n"
+		    "  --no-default-filters  keep CPython's importlib frames and the tracer's "
+		    "own\n");
 	if (accept & HW_VOPT_MAX_GROWTH)
-		fprintf(f, "  --max-growth BYTES  exit 1 when the total growth exceeds BYTES (64KiB, 10MiB)\n");
+		fprintf(f, "  --max-growth BYTES  exit 1 when the total growth exceeds BYTES "
+		           "(64KiB, 10MiB)\n");
 	if (accept & HW_VOPT_CHUNKS)
 		fprintf(f, "  --allocator A       glibc, glibc-mmap or pymalloc\n"
-			   "  --min-size N        only allocations of at least N bytes\n");
+		           "  --min-size N        only allocations of at least N bytes\n");
 	if (accept & HW_VOPT_FORMAT)
 		fprintf(f, "  --format F          text (default), json or csv\n");
 }

@@ -32,7 +32,7 @@ static void bounds(unsigned al, uint64_t addr, uint64_t size, uint64_t *start, u
 }
 
 int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address,
-		   const hw_view_options *o)
+                   const hw_view_options *o)
 {
 	hw_view_options def;
 	if (!o) {
@@ -73,18 +73,20 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 		fprintf(f, "{\"format\": \"heapwalk.show.v1\", \"target\": ");
 		hw_json_target(f, s);
 		fprintf(f, ", \"query\": \"0x%" PRIx64 "\", \"found\": %s", address,
-			i >= 0 ? "true" : "false");
+		        i >= 0 ? "true" : "false");
 		if (i >= 0) {
 			fprintf(f,
-				", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRId64
-				", \"size\": %" PRIu64 ", \"state\": \"%s\", \"allocator\": \"%s\", "
-				"\"arena\": ",
-				a.address, (int64_t)(address - a.address), a.size,
-				hw_state_name(a.state), hw_allocator_name(a.allocator));
+			        ", \"address\": \"0x%" PRIx64 "\", \"offset\": %" PRId64
+			        ", \"size\": %" PRIu64
+			        ", \"state\": \"%s\", \"allocator\": \"%s\", "
+			        "\"arena\": ",
+			        a.address, (int64_t)(address - a.address), a.size,
+			        hw_state_name(a.state), hw_allocator_name(a.allocator));
 			hw_json_addr(f, a.arena, 1);
-			fprintf(f, ", \"%s\": {\"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64
-				   "\"}, \"bin\": ",
-				kind, start, end);
+			fprintf(f,
+			        ", \"%s\": {\"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64
+			        "\"}, \"bin\": ",
+			        kind, start, end);
 			hw_json_str(f, bin);
 			fputs(", \"type\": ", f);
 			hw_json_str(f, tname);
@@ -111,18 +113,19 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 		fputs("field,value\n", f);
 		fprintf(f, "query,0x%" PRIx64 "\nfound,%s\n", address, i >= 0 ? "true" : "false");
 		if (i >= 0) {
-			fprintf(f, "address,0x%" PRIx64 "\nsize,%" PRIu64 "\nstate,%s\nallocator,%s\n",
-				a.address, a.size, hw_state_name(a.state),
-				hw_allocator_name(a.allocator));
-			fprintf(f, "start,0x%" PRIx64 "\nend,0x%" PRIx64 "\nbin,%s\ntype,", start, end,
-				bin ? bin : "");
+			fprintf(f,
+			        "address,0x%" PRIx64 "\nsize,%" PRIu64 "\nstate,%s\nallocator,%s\n",
+			        a.address, a.size, hw_state_name(a.state),
+			        hw_allocator_name(a.allocator));
+			fprintf(f, "start,0x%" PRIx64 "\nend,0x%" PRIx64 "\nbin,%s\ntype,", start,
+			        end, bin ? bin : "");
 			hw_csv_str(f, tname);
 			fputc('\n', f);
 		}
 	} else {
 		if (i < 0) {
 			fprintf(f, "0x%" PRIx64 ": not inside any allocation the walk found\n",
-				address);
+			        address);
 			ssize_t lo = -1;
 			/* the nearest allocations on each side, as a hint */
 			size_t l = 0, r = s->n;
@@ -136,14 +139,16 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 			lo = (ssize_t)l - 1;
 			if (lo >= 0)
 				fprintf(f, "  below: 0x%" PRIx64 " (%" PRIu64 " bytes, %s)\n",
-					s->addr[lo], s->size[lo], hw_state_name(HW_F_STATE(s->flags[lo])));
+				        s->addr[lo], s->size[lo],
+				        hw_state_name(HW_F_STATE(s->flags[lo])));
 			if (l < s->n)
-				fprintf(f, "  above: 0x%" PRIx64 " (%" PRIu64 " bytes, %s)\n", s->addr[l],
-					s->size[l], hw_state_name(HW_F_STATE(s->flags[l])));
+				fprintf(f, "  above: 0x%" PRIx64 " (%" PRIu64 " bytes, %s)\n",
+				        s->addr[l], s->size[l],
+				        hw_state_name(HW_F_STATE(s->flags[l])));
 		} else {
 			char lb[1024];
 			fprintf(f, "0x%" PRIx64 " is in the %s allocation at 0x%" PRIx64, address,
-				hw_state_name(a.state), a.address);
+			        hw_state_name(a.state), a.address);
 			if (address != a.address)
 				fprintf(f, " (%+" PRId64 ")", (int64_t)(address - a.address));
 			fputc('\n', f);
@@ -151,11 +156,11 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 			if (a.arena)
 				fprintf(f, " (arena 0x%" PRIx64 ")", a.arena);
 			fputc('\n', f);
-			fprintf(f, "  %-10s 0x%" PRIx64 " .. 0x%" PRIx64 " (%" PRIu64 " bytes)\n", kind,
-				start, end, end - start);
+			fprintf(f, "  %-10s 0x%" PRIx64 " .. 0x%" PRIx64 " (%" PRIu64 " bytes)\n",
+			        kind, start, end, end - start);
 			fprintf(f, "  size       %" PRIu64 " usable bytes\n", a.size);
 			fprintf(f, "  state      %s%s%s\n", hw_state_name(a.state), bin ? ", " : "",
-				bin ? bin : "");
+			        bin ? bin : "");
 			fprintf(f, "  type       %s\n", tname ? tname : "?");
 			if (!nf)
 				fprintf(f, "  site       ?\n");
@@ -163,13 +168,13 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 				hw_frame fr;
 				hw_snapshot_frame(s, ids[k], &fr);
 				fprintf(f, "  %-10s %s  %s\n", k ? "" : "site",
-					fr.function ? fr.function : "?",
-					hw_frame_label(s, ids[k], lb, sizeof lb));
+				        fr.function ? fr.function : "?",
+				        hw_frame_label(s, ids[k], lb, sizeof lb));
 			}
 			if (dump_n) {
 				for (size_t k = 0; k < dump_n; k += 16) {
 					fprintf(f, "  %-10s 0x%" PRIx64 "  ", k ? "" : "bytes",
-						dump_at + k);
+					        dump_at + k);
 					for (size_t j = k; j < k + 16; j++) {
 						if (j < dump_n)
 							fprintf(f, "%02x ", dump[j]);
@@ -178,14 +183,15 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 					}
 					fputc(' ', f);
 					for (size_t j = k; j < k + 16 && j < dump_n; j++)
-						fputc(dump[j] >= 0x20 && dump[j] < 0x7f ? dump[j] : '.',
+						fputc(dump[j] >= 0x20 && dump[j] < 0x7f ? dump[j]
+						                                        : '.',
 						      f);
 					fputc('\n', f);
 				}
 			} else {
 				fprintf(f, "  bytes      %s\n",
-					t ? "(not readable in the target)"
-					  : "(a snapshot file holds no memory contents)");
+				        t ? "(not readable in the target)"
+				          : "(a snapshot file holds no memory contents)");
 			}
 		}
 	}

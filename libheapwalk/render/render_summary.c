@@ -25,7 +25,7 @@ static void json_glibc(FILE *f, const hw_glibc_summary *g)
 	fputs(", \"symbols\": ", f);
 	hw_json_str(f, g->symbols);
 	fprintf(f, ", \"arenas\": %" PRIu64 ", \"system_bytes\": %" PRIu64, g->arenas,
-		g->system_bytes);
+	        g->system_bytes);
 	fputs(", \"used\": ", f);
 	hw_json_count(f, g->used.count, g->used.bytes);
 	fputs(", \"free\": ", f);
@@ -38,12 +38,13 @@ static void json_glibc(FILE *f, const hw_glibc_summary *g)
 	hw_json_count(f, g->mmapped.count, g->mmapped.bytes);
 	const hw_glibc_mallinfo2 *m = &g->mallinfo2;
 	fprintf(f,
-		", \"top_bytes\": %" PRIu64 ", \"mallinfo2\": {\"arena\": %" PRIu64
-		", \"ordblks\": %" PRIu64 ", \"smblks\": %" PRIu64 ", \"hblks\": %" PRIu64
-		", \"hblkhd\": %" PRIu64 ", \"usmblks\": %" PRIu64 ", \"fsmblks\": %" PRIu64
-		", \"uordblks\": %" PRIu64 ", \"fordblks\": %" PRIu64 ", \"keepcost\": %" PRIu64 "}}",
-		g->top_bytes, m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
-		m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
+	        ", \"top_bytes\": %" PRIu64 ", \"mallinfo2\": {\"arena\": %" PRIu64
+	        ", \"ordblks\": %" PRIu64 ", \"smblks\": %" PRIu64 ", \"hblks\": %" PRIu64
+	        ", \"hblkhd\": %" PRIu64 ", \"usmblks\": %" PRIu64 ", \"fsmblks\": %" PRIu64
+	        ", \"uordblks\": %" PRIu64 ", \"fordblks\": %" PRIu64 ", \"keepcost\": %" PRIu64
+	        "}}",
+	        g->top_bytes, m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
+	        m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
 }
 
 static void json_pymalloc(FILE *f, const hw_pymalloc_summary *p)
@@ -53,15 +54,16 @@ static void json_pymalloc(FILE *f, const hw_pymalloc_summary *p)
 	fputs(", \"symbols\": ", f);
 	hw_json_str(f, p->symbols);
 	fprintf(f,
-		", \"arenas\": %" PRIu64 ", \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
-		", \"bytes_in_use\": %" PRIu64 ", \"free_blocks\": %" PRIu64 ", \"size_classes\": [",
-		p->arenas, p->pools, p->blocks_in_use, p->bytes_in_use, p->free_blocks);
+	        ", \"arenas\": %" PRIu64 ", \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
+	        ", \"bytes_in_use\": %" PRIu64 ", \"free_blocks\": %" PRIu64
+	        ", \"size_classes\": [",
+	        p->arenas, p->pools, p->blocks_in_use, p->bytes_in_use, p->free_blocks);
 	for (uint32_t i = 0; i < p->n_size_classes && i < HW_ARRAY_SIZE(p->size_classes); i++) {
 		const hw_pymalloc_size_class *c = &p->size_classes[i];
 		fprintf(f,
-			"%s{\"size\": %u, \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
-			", \"free_blocks\": %" PRIu64 "}",
-			i ? ", " : "", c->size, c->pools, c->blocks_in_use, c->free_blocks);
+		        "%s{\"size\": %u, \"pools\": %" PRIu64 ", \"blocks_in_use\": %" PRIu64
+		        ", \"free_blocks\": %" PRIu64 "}",
+		        i ? ", " : "", c->size, c->pools, c->blocks_in_use, c->free_blocks);
 	}
 	fputs("]}", f);
 }
@@ -94,9 +96,10 @@ static void json_tracer(FILE *f, const hw_snapshot *s, const hw_tracer_summary *
 		fprintf(f, "%" PRIu64, t->sample_bytes);
 	else
 		fputs("null", f);
-	fprintf(f, ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64
-		   ", \"dropped\": %" PRIu64 ", \"unknown_site\": ",
-		t->live_allocations, t->sites, t->dropped);
+	fprintf(f,
+	        ", \"live_allocations\": %" PRIu64 ", \"sites\": %" PRIu64 ", \"dropped\": %" PRIu64
+	        ", \"unknown_site\": ",
+	        t->live_allocations, t->sites, t->dropped);
 	hw_count used, u = unknown_sites(s, &used);
 	hw_json_count(f, u.count, u.bytes);
 	fputc('}', f);
@@ -126,7 +129,7 @@ static void text_problems(FILE *f, const hw_snapshot *s)
 		return;
 	}
 	fprintf(f, "problems: %zu%s\n", s->n_problems + (size_t)s->problems_dropped,
-		s->problems_dropped ? " (only the first ones kept)" : "");
+	        s->problems_dropped ? " (only the first ones kept)" : "");
 	for (size_t i = 0; i < s->n_problems; i++) {
 		hw_problem p;
 		hw_snapshot_get_problem(s, i, &p);
@@ -138,7 +141,7 @@ static void text_count(FILE *f, const char *what, const char *unit, hw_count c)
 {
 	char h[32];
 	fprintf(f, "  %-9s %10" PRIu64 " %-7s %10s (%" PRIu64 " bytes)\n", what, c.count, unit,
-		hw_human(c.bytes, h, sizeof h), c.bytes);
+	        hw_human(c.bytes, h, sizeof h), c.bytes);
 }
 
 static void csv_row(FILE *f, const char *section, const char *field, uint64_t v)
@@ -149,7 +152,7 @@ static void csv_row(FILE *f, const char *section, const char *field, uint64_t v)
 static void csv_count(FILE *f, const char *section, const char *field, hw_count c)
 {
 	fprintf(f, "%s,%s.count,%" PRIu64 "\n%s,%s.bytes,%" PRIu64 "\n", section, field, c.count,
-		section, field, c.bytes);
+	        section, field, c.bytes);
 }
 
 int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
@@ -245,44 +248,45 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	hw_text_target(f, s);
 	fputc('\n', f);
 	if (g) {
-		fprintf(f, "glibc %s (symbols: %s): %" PRIu64 " arena%s, %s (%" PRIu64
-			   " bytes) from the system\n",
-			g->version[0] ? g->version : "?", g->symbols ? g->symbols : "?", g->arenas,
-			g->arenas == 1 ? "" : "s", hw_human(g->system_bytes, h, sizeof h),
-			g->system_bytes);
+		fprintf(f,
+		        "glibc %s (symbols: %s): %" PRIu64 " arena%s, %s (%" PRIu64
+		        " bytes) from the system\n",
+		        g->version[0] ? g->version : "?", g->symbols ? g->symbols : "?", g->arenas,
+		        g->arenas == 1 ? "" : "s", hw_human(g->system_bytes, h, sizeof h),
+		        g->system_bytes);
 		text_count(f, "used", "chunks", g->used);
 		text_count(f, "free", "chunks", g->free);
 		text_count(f, "tcache", "chunks", g->tcache);
 		text_count(f, "fastbins", "chunks", g->fastbins);
 		text_count(f, "mmapped", "chunks", g->mmapped);
 		fprintf(f, "  %-9s %10s %-7s %10s (%" PRIu64 " bytes)\n", "top", "", "",
-			hw_human(g->top_bytes, h, sizeof h), g->top_bytes);
+		        hw_human(g->top_bytes, h, sizeof h), g->top_bytes);
 		const hw_glibc_mallinfo2 *m = &g->mallinfo2;
 		fprintf(f,
-			"  mallinfo2: arena %" PRIu64 ", ordblks %" PRIu64 ", smblks %" PRIu64
-			", hblks %" PRIu64 ", hblkhd %" PRIu64 ", usmblks %" PRIu64
-			", fsmblks %" PRIu64 ", uordblks %" PRIu64 ", fordblks %" PRIu64
-			", keepcost %" PRIu64 "\n",
-			m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks, m->fsmblks,
-			m->uordblks, m->fordblks, m->keepcost);
+		        "  mallinfo2: arena %" PRIu64 ", ordblks %" PRIu64 ", smblks %" PRIu64
+		        ", hblks %" PRIu64 ", hblkhd %" PRIu64 ", usmblks %" PRIu64
+		        ", fsmblks %" PRIu64 ", uordblks %" PRIu64 ", fordblks %" PRIu64
+		        ", keepcost %" PRIu64 "\n",
+		        m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
+		        m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
 	} else {
 		fputs("glibc: not found\n", f);
 	}
 	if (p) {
-		fprintf(f, "pymalloc (Python %s, symbols: %s): %" PRIu64 " arenas, %" PRIu64
-			   " pools\n",
-			p->python_version[0] ? p->python_version : "?",
-			p->symbols ? p->symbols : "?", p->arenas, p->pools);
+		fprintf(
+		    f, "pymalloc (Python %s, symbols: %s): %" PRIu64 " arenas, %" PRIu64 " pools\n",
+		    p->python_version[0] ? p->python_version : "?", p->symbols ? p->symbols : "?",
+		    p->arenas, p->pools);
 		text_count(f, "in use", "blocks", (hw_count){p->blocks_in_use, p->bytes_in_use});
 		fprintf(f, "  %-9s %10" PRIu64 " blocks\n", "free", p->free_blocks);
 		if (p->n_size_classes) {
 			fprintf(f, "  %6s %8s %14s %12s\n", "size", "pools", "blocks in use",
-				"free blocks");
+			        "free blocks");
 			for (uint32_t i = 0;
 			     i < p->n_size_classes && i < HW_ARRAY_SIZE(p->size_classes); i++) {
 				const hw_pymalloc_size_class *c = &p->size_classes[i];
 				fprintf(f, "  %6u %8" PRIu64 " %14" PRIu64 " %12" PRIu64 "\n",
-					c->size, c->pools, c->blocks_in_use, c->free_blocks);
+				        c->size, c->pools, c->blocks_in_use, c->free_blocks);
 			}
 		}
 	} else {
@@ -290,19 +294,21 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	}
 	if (t) {
 		fprintf(f, "tracer: mode %s%s%s, %" PRIu64 " live allocations, %" PRIu64 " sites\n",
-			t->mode ? t->mode : "?", t->sample_bytes ? ", sample every " : "",
-			t->sample_bytes ? hw_human(t->sample_bytes, h, sizeof h) : "",
-			t->live_allocations, t->sites);
+		        t->mode ? t->mode : "?", t->sample_bytes ? ", sample every " : "",
+		        t->sample_bytes ? hw_human(t->sample_bytes, h, sizeof h) : "",
+		        t->live_allocations, t->sites);
 		if (t->dropped)
-			fprintf(f, "  %" PRIu64 " allocations not recorded (the tracer's tables were full)\n",
-				t->dropped);
+			fprintf(f,
+			        "  %" PRIu64
+			        " allocations not recorded (the tracer's tables were full)\n",
+			        t->dropped);
 		hw_count used, u = unknown_sites(s, &used);
-		fprintf(f, "  site '?' for %.1f%% of used bytes: %" PRIu64 " allocations, %s (%" PRIu64
-			   " bytes), made before the tracer started or not seen by it\n",
-			used.bytes ? 100.0 * (double)u.bytes / (double)used.bytes : 0.0, u.count,
-			hw_human(u.bytes, h, sizeof h), u.bytes);
-	}
-	else
+		fprintf(f,
+		        "  site '?' for %.1f%% of used bytes: %" PRIu64 " allocations, %s (%" PRIu64
+		        " bytes), made before the tracer started or not seen by it\n",
+		        used.bytes ? 100.0 * (double)u.bytes / (double)used.bytes : 0.0, u.count,
+		        hw_human(u.bytes, h, sizeof h), u.bytes);
+	} else
 		fprintf(f, "tracer: none (%s)\n", hw_no_sites_note);
 	fputs("allocations in this snapshot (usable bytes):\n", f);
 	for (unsigned a = 0; a < 3; a++) {
@@ -311,17 +317,16 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		char what[32];
 		snprintf(what, sizeof what, "%s used", hw_allocator_name(a));
 		fprintf(f, "  %-15s %10" PRIu64 " %10s (%" PRIu64 " bytes)\n", what,
-			rec[a][0].count, hw_human(rec[a][0].bytes, h, sizeof h), rec[a][0].bytes);
+		        rec[a][0].count, hw_human(rec[a][0].bytes, h, sizeof h), rec[a][0].bytes);
 		snprintf(what, sizeof what, "%s free", hw_allocator_name(a));
 		fprintf(f, "  %-15s %10" PRIu64 " %10s (%" PRIu64 " bytes)\n", what,
-			rec[a][1].count, hw_human(rec[a][1].bytes, h, sizeof h), rec[a][1].bytes);
+		        rec[a][1].count, hw_human(rec[a][1].bytes, h, sizeof h), rec[a][1].bytes);
 	}
 	text_problems(f, s);
 	return HW_OK;
 }
 
-int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o,
-		    uint64_t *n_problems)
+int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o, uint64_t *n_problems)
 {
 	hw_format fmt = o ? o->format : HW_FORMAT_TEXT;
 	uint64_t total = s->n_problems + s->problems_dropped;

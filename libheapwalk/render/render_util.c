@@ -7,8 +7,8 @@
 #include <string.h>
 
 const char hw_no_sites_note[] =
-	"no allocation sites recorded: run the program under 'coretool trace -- COMMAND' "
-	"(or LD_PRELOAD the heapwalk tracer) to record them";
+    "no allocation sites recorded: run the program under 'coretool trace -- COMMAND' "
+    "(or LD_PRELOAD the heapwalk tracer) to record them";
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0. */
 static int utf8_len(const unsigned char *p)
@@ -124,8 +124,11 @@ const char *hw_human_signed(int64_t bytes, char *buf, size_t cap)
 {
 	char tmp[32];
 	uint64_t a = bytes < 0 ? (uint64_t)0 - (uint64_t)bytes : (uint64_t)bytes;
-	snprintf(buf, cap, "%s%s", bytes > 0 ? "+" : bytes < 0 ? "-" : "",
-		 hw_human(a, tmp, sizeof tmp));
+	snprintf(buf, cap, "%s%s",
+	         bytes > 0   ? "+"
+	         : bytes < 0 ? "-"
+	                     : "",
+	         hw_human(a, tmp, sizeof tmp));
 	return buf;
 }
 
@@ -137,7 +140,7 @@ void hw_text_target(FILE *f, const hw_snapshot *s)
 		fprintf(f, " %s", t->path);
 	if (t->source_kind)
 		fprintf(f, " of %s%s%s", t->source_kind, t->source_path ? " " : "",
-			t->source_path ? t->source_path : "");
+		        t->source_path ? t->source_path : "");
 	if (t->pid && t->executable)
 		fprintf(f, " (pid %d, %s)", (int)t->pid, t->executable);
 	else if (t->pid)
@@ -196,10 +199,11 @@ void hw_json_filters(FILE *f, const hw_view_options *o)
 	fputs("\"filters\": [", f);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s{\"action\": \"%s\", \"pattern\": ", i ? ", " : "",
-			vf[i].include ? "include" : "exclude");
+		        vf[i].include ? "include" : "exclude");
 		hw_json_str(f, vf[i].pattern);
 		fprintf(f, ", \"match\": \"%s\", \"frames\": \"%s\", \"default\": %s}", vf[i].what,
-			vf[i].all_frames ? "any" : "innermost", vf[i].is_default ? "true" : "false");
+		        vf[i].all_frames ? "any" : "innermost",
+		        vf[i].is_default ? "true" : "false");
 	}
 	fputc(']', f);
 }
@@ -215,8 +219,9 @@ void hw_text_filters(FILE *f, const hw_view_options *o)
 		if (!strcmp(vf[i].what, "module"))
 			fprintf(f, "%s drop frames of %s", i ? "," : "", vf[i].pattern);
 		else
-			fprintf(f, "%s %s %s%s", i ? "," : "", vf[i].include ? "include" : "exclude",
-				vf[i].pattern, vf[i].all_frames ? " (any frame)" : "");
+			fprintf(f, "%s %s %s%s", i ? "," : "",
+			        vf[i].include ? "include" : "exclude", vf[i].pattern,
+			        vf[i].all_frames ? " (any frame)" : "");
 	}
 	if (!o->no_default_filters)
 		fputs(" (--no-default-filters shows everything)", f);

@@ -18,7 +18,7 @@ static int is_frame_key(hw_group_key k)
 /* The frames a group shows: the whole (filtered, truncated) stack for the
  * site key, the innermost frame for the other site keys, none otherwise. */
 static size_t group_frames(const hw_snapshot *s, const hw_view_options *o, hw_group_key k,
-			   uint32_t site, uint32_t *ids)
+                           uint32_t site, uint32_t *ids)
 {
 	if (k != HW_GROUP_SITE && !is_frame_key(k))
 		return 0;
@@ -26,7 +26,7 @@ static size_t group_frames(const hw_snapshot *s, const hw_view_options *o, hw_gr
 	if (k == HW_GROUP_SITE || !n)
 		return n;
 	int in = k == HW_GROUP_MODULE ? hw_view_innermost_native(s, ids, n)
-				      : hw_view_innermost(s, ids, n);
+	                              : hw_view_innermost(s, ids, n);
 	if (in < 0)
 		return 0;
 	ids[0] = ids[in];
@@ -48,8 +48,7 @@ static void json_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size
 
 /* A stack under a group line: the innermost frame ends the group's line
  * (the caller printed it up to the key column), the others go below it. */
-static void text_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size_t n,
-			int indent)
+static void text_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size_t n, int indent)
 {
 	char lb[1024];
 	if (!n)
@@ -58,7 +57,7 @@ static void text_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size
 		hw_frame fr;
 		hw_snapshot_frame(s, ids[i], &fr);
 		fprintf(f, "%*s%s %s  %s\n", i ? indent : 0, "", i ? "<-" : "at",
-			fr.function ? fr.function : "?", hw_frame_label(s, ids[i], lb, sizeof lb));
+		        fr.function ? fr.function : "?", hw_frame_label(s, ids[i], lb, sizeof lb));
 	}
 }
 
@@ -111,16 +110,20 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	char h[32];
 
 	if (o->format == HW_FORMAT_JSON) {
-		fprintf(f, "{\"format\": \"heapwalk.top.v1\", \"group_by\": \"%s\", \"state\": \"%s\", "
-			   "\"target\": ",
-			hw_group_key_name(k), states_name(o));
+		fprintf(
+		    f,
+		    "{\"format\": \"heapwalk.top.v1\", \"group_by\": \"%s\", \"state\": \"%s\", "
+		    "\"target\": ",
+		    hw_group_key_name(k), states_name(o));
 		hw_json_target(f, s);
 		fputs(", \"total\": ", f);
 		hw_json_count(f, total.count, total.bytes);
 		if (s->slack) {
 			hw_count tr = hw_grouping_total_requested(g);
-			fprintf(f, ", \"total_requested\": {\"count\": %" PRIu64 ", \"bytes\": %" PRIu64 "}",
-				tr.count, tr.bytes);
+			fprintf(f,
+			        ", \"total_requested\": {\"count\": %" PRIu64
+			        ", \"bytes\": %" PRIu64 "}",
+			        tr.count, tr.bytes);
 		}
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
@@ -132,7 +135,7 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			fputs(i ? ",\n  {\"key\": " : "\n  {\"key\": ", f);
 			hw_json_str(f, gr->key);
 			fprintf(f, ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64, gr->count,
-				gr->bytes);
+			        gr->bytes);
 			/* what the program asked for, when the tracer saw every one */
 			if (s->slack && gr->requested_count == gr->count)
 				fprintf(f, ", \"requested_bytes\": %" PRIu64, gr->requested_bytes);
@@ -152,22 +155,24 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		fputs("top: ", f);
 		hw_text_target(f, s);
 		fputc('\n', f);
-		fprintf(f, "group by %s, state %s: %" PRIu64 " allocations, %s (%" PRIu64
-			   " bytes) in %zu groups\n",
-			hw_group_key_name(k), states_name(o), total.count,
-			hw_human(total.bytes, h, sizeof h), total.bytes, ng);
+		fprintf(f,
+		        "group by %s, state %s: %" PRIu64 " allocations, %s (%" PRIu64
+		        " bytes) in %zu groups\n",
+		        hw_group_key_name(k), states_name(o), total.count,
+		        hw_human(total.bytes, h, sizeof h), total.bytes, ng);
 		if (s->slack) {
 			hw_count tr = hw_grouping_total_requested(g);
-			fprintf(f, "requested by the program (the tracer's records): %s (%" PRIu64
-				   " bytes) for %" PRIu64 " of them\n",
-				hw_human(tr.bytes, h, sizeof h), tr.bytes, tr.count);
+			fprintf(f,
+			        "requested by the program (the tracer's records): %s (%" PRIu64
+			        " bytes) for %" PRIu64 " of them\n",
+			        hw_human(tr.bytes, h, sizeof h), tr.bytes, tr.count);
 		}
 		hw_text_filters(f, o);
 		fprintf(f, "\n%14s %10s %10s  %s\n", "bytes", "", "count", hw_group_key_name(k));
 		for (size_t i = 0; i < shown; i++) {
 			const hw_group *gr = hw_grouping_get(g, i);
 			fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  ", gr->bytes,
-				hw_human(gr->bytes, h, sizeof h), gr->count);
+			        hw_human(gr->bytes, h, sizeof h), gr->count);
 			if (!(k == HW_GROUP_SITE && gr->site))
 				fprintf(f, "%s\n", gr->key);
 			if (k == HW_GROUP_SITE && gr->site)
@@ -179,11 +184,14 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 				rest.count += hw_grouping_get(g, i)->count;
 				rest.bytes += hw_grouping_get(g, i)->bytes;
 			}
-			fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  (%zu more groups; --limit 0 shows all)\n",
-				rest.bytes, hw_human(rest.bytes, h, sizeof h), rest.count, ng - shown);
+			fprintf(f,
+			        "%14" PRIu64 " %10s %10" PRIu64
+			        "  (%zu more groups; --limit 0 shows all)\n",
+			        rest.bytes, hw_human(rest.bytes, h, sizeof h), rest.count,
+			        ng - shown);
 		}
 		fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  total\n", total.bytes,
-			hw_human(total.bytes, h, sizeof h), total.count);
+		        hw_human(total.bytes, h, sizeof h), total.count);
 		text_notes(f, s, k);
 	}
 	free(ids);
@@ -194,7 +202,7 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 /* ---- diff ---- */
 
 int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
-		   const hw_view_options *o, int *exceeded)
+                   const hw_view_options *o, int *exceeded)
 {
 	hw_view_options def;
 	if (!o) {
@@ -226,8 +234,10 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 	char h[32], h2[32], h3[32];
 
 	if (o->format == HW_FORMAT_JSON) {
-		fprintf(f, "{\"format\": \"heapwalk.diff.v1\", \"group_by\": \"%s\", \"state\": \"%s\", ",
-			hw_group_key_name(k), states_name(o));
+		fprintf(
+		    f,
+		    "{\"format\": \"heapwalk.diff.v1\", \"group_by\": \"%s\", \"state\": \"%s\", ",
+		    hw_group_key_name(k), states_name(o));
 		fputs("\"old_target\": ", f);
 		hw_json_target(f, old_s);
 		fputs(", \"new_target\": ", f);
@@ -237,10 +247,10 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		fputs(", \"new\": ", f);
 		hw_json_count(f, nt.count, nt.bytes);
 		fprintf(f, ", \"count_diff\": %" PRId64 ", \"bytes_diff\": %" PRId64,
-			(int64_t)(nt.count - ot.count), growth);
+		        (int64_t)(nt.count - ot.count), growth);
 		if (o->has_max_growth)
 			fprintf(f, ", \"max_growth\": {\"bytes\": %" PRIu64 ", \"exceeded\": %s}",
-				o->max_growth, over ? "true" : "false");
+			        o->max_growth, over ? "true" : "false");
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
@@ -252,9 +262,10 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 			fputs(i ? ",\n  {\"key\": " : "\n  {\"key\": ", f);
 			hw_json_str(f, gr->key);
 			fprintf(f,
-				", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64
-				", \"count_diff\": %" PRId64 ", \"bytes_diff\": %" PRId64 ", \"frames\": ",
-				gr->count, gr->bytes, gr->count_diff, gr->bytes_diff);
+			        ", \"count\": %" PRIu64 ", \"bytes\": %" PRIu64
+			        ", \"count_diff\": %" PRId64 ", \"bytes_diff\": %" PRId64
+			        ", \"frames\": ",
+			        gr->count, gr->bytes, gr->count_diff, gr->bytes_diff);
 			json_frames(f, fs, ids, group_frames(fs, o, k, gr->site, ids));
 			fputc('}', f);
 		}
@@ -265,7 +276,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 			const hw_diff_group *gr = hw_diff_get(d, i);
 			hw_csv_str(f, gr->key);
 			fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRId64 ",%" PRId64 "\n", gr->count,
-				gr->bytes, gr->count_diff, gr->bytes_diff);
+			        gr->bytes, gr->count_diff, gr->bytes_diff);
 		}
 	} else {
 		fputs("diff: old ", f);
@@ -273,21 +284,23 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		fputs("\n      new ", f);
 		hw_text_target(f, new_s);
 		fputc('\n', f);
-		fprintf(f, "group by %s, state %s: old %" PRIu64 " allocations, %s; new %" PRIu64
-			   " allocations, %s; growth %s (%+" PRId64 " bytes, %+" PRId64
-			   " allocations)\n",
-			hw_group_key_name(k), states_name(o), ot.count, hw_human(ot.bytes, h, sizeof h),
-			nt.count, hw_human(nt.bytes, h2, sizeof h2), hw_human_signed(growth, h3, sizeof h3),
-			growth, (int64_t)(nt.count - ot.count));
+		fprintf(
+		    f,
+		    "group by %s, state %s: old %" PRIu64 " allocations, %s; new %" PRIu64
+		    " allocations, %s; growth %s (%+" PRId64 " bytes, %+" PRId64 " allocations)\n",
+		    hw_group_key_name(k), states_name(o), ot.count, hw_human(ot.bytes, h, sizeof h),
+		    nt.count, hw_human(nt.bytes, h2, sizeof h2),
+		    hw_human_signed(growth, h3, sizeof h3), growth, (int64_t)(nt.count - ot.count));
 		hw_text_filters(f, o);
 		fprintf(f, "\n%14s %11s %10s %14s %10s  %s\n", "bytes diff", "", "count diff",
-			"bytes", "count", hw_group_key_name(k));
+		        "bytes", "count", hw_group_key_name(k));
 		for (size_t i = 0; i < shown; i++) {
 			const hw_diff_group *gr = hw_diff_get(d, i);
 			const hw_snapshot *fs = gr->in_new ? new_s : old_s;
-			fprintf(f, "%+14" PRId64 " %11s %+10" PRId64 " %14" PRIu64 " %10" PRIu64 "  ",
-				gr->bytes_diff, hw_human_signed(gr->bytes_diff, h, sizeof h),
-				gr->count_diff, gr->bytes, gr->count);
+			fprintf(f,
+			        "%+14" PRId64 " %11s %+10" PRId64 " %14" PRIu64 " %10" PRIu64 "  ",
+			        gr->bytes_diff, hw_human_signed(gr->bytes_diff, h, sizeof h),
+			        gr->count_diff, gr->bytes, gr->count);
 			if (!(k == HW_GROUP_SITE && gr->site))
 				fprintf(f, "%s\n", gr->key);
 			if (k == HW_GROUP_SITE && gr->site)
@@ -297,8 +310,8 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 			fprintf(f, "(%zu more groups; --limit 0 shows all)\n", ng - shown);
 		if (o->has_max_growth)
 			fprintf(f, "max growth %s (%" PRIu64 " bytes): %s\n",
-				hw_human(o->max_growth, h, sizeof h), o->max_growth,
-				over ? "EXCEEDED" : "ok");
+			        hw_human(o->max_growth, h, sizeof h), o->max_growth,
+			        over ? "EXCEEDED" : "ok");
 		text_notes(f, hw_view_needs_sites(new_s, k) ? new_s : old_s, k);
 	}
 	free(ids);
@@ -350,8 +363,8 @@ static size_t put_left(char *b, const char *str, size_t len, size_t width)
 }
 
 static void text_chunk_line(FILE *f, uint64_t addr, uint64_t size, const char *state,
-			    const char *alloc, uint64_t arena, const char *bin, uint32_t site,
-			    const char *type)
+                            const char *alloc, uint64_t arena, const char *bin, uint32_t site,
+                            const char *type)
 {
 	size_t ls = strlen(state), la = strlen(alloc), lb = strlen(bin), lt = strlen(type);
 	if (ls + la + lb + lt > 512) {
@@ -362,7 +375,7 @@ static void text_chunk_line(FILE *f, uint64_t addr, uint64_t size, const char *s
 		if (site)
 			snprintf(sb, sizeof sb, "%u", site);
 		fprintf(f, "0x%-16" PRIx64 " %12" PRIu64 " %-5s %-10s %-18s %-8s %-6s %s\n", addr,
-			size, state, alloc, ab, bin, sb, type);
+		        size, state, alloc, ab, bin, sb, type);
 		return;
 	}
 	char line[640], num[24];
@@ -424,7 +437,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		fputs("address,size,state,allocator,arena,bin,type,site\n", f);
 	else if (o->format == HW_FORMAT_TEXT)
 		fprintf(f, "%-18s %12s %-5s %-10s %-18s %-8s %-6s %s\n", "address", "size", "state",
-			"allocator", "arena", "bin", "site", "type");
+		        "allocator", "arena", "bin", "site", "type");
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t fl = s->flags[i];
 		unsigned st = HW_F_STATE(fl), al = HW_F_ALLOCATOR(fl);
@@ -439,9 +452,10 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		const char *type = hw_snapshot_type_name(s, s->type[i]);
 		uint32_t site = s->site[i];
 		if (o->format == HW_FORMAT_JSON) {
-			fprintf(f, "{\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
-				   ", \"state\": \"%s\", \"allocator\": \"%s\", \"arena\": ",
-				s->addr[i], s->size[i], hw_state_name(st), hw_allocator_name(al));
+			fprintf(f,
+			        "{\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
+			        ", \"state\": \"%s\", \"allocator\": \"%s\", \"arena\": ",
+			        s->addr[i], s->size[i], hw_state_name(st), hw_allocator_name(al));
 			hw_json_addr(f, arena, 1);
 			fputs(", \"bin\": ", f);
 			hw_json_str(f, bin);
@@ -453,7 +467,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 				fputs(", \"site\": null}\n", f);
 		} else if (o->format == HW_FORMAT_CSV) {
 			fprintf(f, "0x%" PRIx64 ",%" PRIu64 ",%s,%s,", s->addr[i], s->size[i],
-				hw_state_name(st), hw_allocator_name(al));
+			        hw_state_name(st), hw_allocator_name(al));
 			if (arena)
 				fprintf(f, "0x%" PRIx64, arena);
 			fputc(',', f);
@@ -466,8 +480,8 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 				fputs(",\n", f);
 		} else {
 			text_chunk_line(f, s->addr[i], s->size[i], hw_state_name(st),
-					hw_allocator_name(al), arena, bin ? bin : "-", site,
-					type ? type : "?");
+			                hw_allocator_name(al), arena, bin ? bin : "-", site,
+			                type ? type : "?");
 		}
 	}
 	free(pass);

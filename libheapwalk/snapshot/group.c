@@ -23,24 +23,60 @@
 /* The innermost frame is the first one not inside the allocator or the
  * interpreter's allocation wrappers (CONTRACT.md section 2). */
 static const char *const wrapper_functions[] = {
-	"malloc", "calloc", "realloc", "free", "reallocarray", "posix_memalign",
-	"aligned_alloc", "memalign", "valloc", "pvalloc", "__libc_malloc", "__libc_calloc",
-	"__libc_realloc", "__libc_memalign", "operator new", "operator new[]", "_Znwm", "_Znam",
-	"_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
-	"_ZnamSt11align_val_t", "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc",
-	"PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc", "PyObject_Malloc",
-	"PyObject_Calloc", "PyObject_Realloc", "_PyMem_RawMalloc", "_PyMem_RawCalloc",
-	"_PyMem_RawRealloc", "_PyObject_Malloc", "_PyObject_Calloc", "_PyObject_Realloc",
-	"_PyMem_DebugRawAlloc", "_PyMem_DebugRawMalloc", "_PyMem_DebugRawCalloc",
-	"_PyMem_DebugMalloc", "_PyMem_DebugCalloc", "_PyMem_DebugRealloc", "pymalloc_alloc",
-	"_PyObject_GC_Alloc", "_PyObject_GC_Malloc", "gc_alloc",
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "reallocarray",
+    "posix_memalign",
+    "aligned_alloc",
+    "memalign",
+    "valloc",
+    "pvalloc",
+    "__libc_malloc",
+    "__libc_calloc",
+    "__libc_realloc",
+    "__libc_memalign",
+    "operator new",
+    "operator new[]",
+    "_Znwm",
+    "_Znam",
+    "_ZnwmRKSt9nothrow_t",
+    "_ZnamRKSt9nothrow_t",
+    "_ZnwmSt11align_val_t",
+    "_ZnamSt11align_val_t",
+    "PyMem_Malloc",
+    "PyMem_Calloc",
+    "PyMem_Realloc",
+    "PyMem_RawMalloc",
+    "PyMem_RawCalloc",
+    "PyMem_RawRealloc",
+    "PyObject_Malloc",
+    "PyObject_Calloc",
+    "PyObject_Realloc",
+    "_PyMem_RawMalloc",
+    "_PyMem_RawCalloc",
+    "_PyMem_RawRealloc",
+    "_PyObject_Malloc",
+    "_PyObject_Calloc",
+    "_PyObject_Realloc",
+    "_PyMem_DebugRawAlloc",
+    "_PyMem_DebugRawMalloc",
+    "_PyMem_DebugRawCalloc",
+    "_PyMem_DebugMalloc",
+    "_PyMem_DebugCalloc",
+    "_PyMem_DebugRealloc",
+    "pymalloc_alloc",
+    "_PyObject_GC_Alloc",
+    "_PyObject_GC_Malloc",
+    "gc_alloc",
 };
 
 /* CPython's import machinery: noise that hides the answer (tracemalloc's
  * documentation filters the same two). */
 static const char *const default_excludes[] = {
-	"<frozen importlib._bootstrap>",
-	"<frozen importlib._bootstrap_external>",
+    "<frozen importlib._bootstrap>",
+    "<frozen importlib._bootstrap_external>",
 };
 /* The tracer's own frames are dropped from stacks by default. */
 static const char tracer_module_glob[] = "libheapwalk-trace*";
@@ -70,8 +106,8 @@ static bool is_tracer_frame(const hw_snapshot *s, uint32_t frame_id)
 	return m && !fnmatch(tracer_module_glob, m, 0);
 }
 
-size_t hw_view_frames(const hw_snapshot *s, const hw_view_options *o, uint32_t site,
-		      uint32_t *ids, size_t cap)
+size_t hw_view_frames(const hw_snapshot *s, const hw_view_options *o, uint32_t site, uint32_t *ids,
+                      size_t cap)
 {
 	if (!site || site >= s->n_sites)
 		return 0;
@@ -146,7 +182,7 @@ size_t hw_view_filters(const hw_view_options *o, hw_view_filter *out, size_t cap
 	}
 	for (size_t i = 0; i < o->n_filters && n < cap; i++)
 		out[n++] = (hw_view_filter){o->filters[i].pattern, o->filters[i].include,
-					    o->all_frames, 0, "file"};
+		                            o->all_frames, 0, "file"};
 	return n;
 }
 
@@ -160,14 +196,14 @@ hw_group_key hw_view_group_key(const hw_snapshot *s, const hw_view_options *o)
 int hw_view_needs_sites(const hw_snapshot *s, hw_group_key k)
 {
 	bool site_key = k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
-			k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
+	                k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
 	return site_key && !s->has_tracer && s->n_sites <= 1;
 }
 
 /* ---- filters ---- */
 
-static bool file_matches(const hw_snapshot *s, const char *pattern, const uint32_t *ids,
-			 size_t n, int innermost, bool all_frames)
+static bool file_matches(const hw_snapshot *s, const char *pattern, const uint32_t *ids, size_t n,
+                         int innermost, bool all_frames)
 {
 	if (!n)
 		return !fnmatch(pattern, "?", 0);
@@ -186,7 +222,7 @@ static bool file_matches(const hw_snapshot *s, const char *pattern, const uint32
 /* tracemalloc's rule: with include filters, a trace must match one of them;
  * it must match no exclude filter. */
 static bool site_passes(const hw_snapshot *s, const hw_view_options *o, const uint32_t *ids,
-			size_t n)
+                        size_t n)
 {
 	int inner = hw_view_innermost(s, ids, n);
 	if (!o->no_default_filters)
@@ -207,7 +243,7 @@ static bool site_passes(const hw_snapshot *s, const hw_view_options *o, const ui
 }
 
 static bool site_passes_view(const hw_snapshot *s, const hw_view_options *o, uint32_t site,
-			     uint32_t *ids)
+                             uint32_t *ids)
 {
 	/* filters see the whole stack, not only --frames of it */
 	hw_view_options whole = *o;
@@ -251,7 +287,7 @@ static bool needs_site_keys(hw_group_key k)
 
 /* The key string of a site for a site-derived key, into buf. */
 static const char *site_key_string(const hw_snapshot *s, hw_group_key k, const uint32_t *ids,
-				   size_t n, char *buf, size_t cap)
+                                   size_t n, char *buf, size_t cap)
 {
 	char lb[1024];
 	if (!n)
@@ -433,7 +469,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 					keys_cap = nc;
 				}
 				if (hw_grow((void **)&size_of_key, sizeof *size_of_key,
-					    &size_keys_cap, n_keys + 1))
+				            &size_keys_cap, n_keys + 1))
 					goto nomem;
 				size_of_key[n_keys] = s->size[i];
 				n_keys++;
@@ -505,12 +541,12 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 			kid = (uint32_t)k;
 		}
 		g->groups[g->n++] = (hw_group){
-			.key = hw_strtab_get(&g->keys, kid),
-			.count = cnt[k],
-			.bytes = bytes[k],
-			.requested_bytes = req[k],
-			.requested_count = reqc[k],
-			.site = rep[k],
+		    .key = hw_strtab_get(&g->keys, kid),
+		    .count = cnt[k],
+		    .bytes = bytes[k],
+		    .requested_bytes = req[k],
+		    .requested_count = reqc[k],
+		    .site = rep[k],
 		};
 	}
 	qsort(g->groups, g->n, sizeof *g->groups, cmp_group);
@@ -597,7 +633,7 @@ static int cmp_diff(const void *a, const void *b)
 }
 
 int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot *new_s,
-		     const hw_view_options *o)
+                     const hw_view_options *o)
 {
 	*out = NULL;
 	hw_view_options opts;
@@ -608,7 +644,8 @@ int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot 
 	/* both sides must group by the same key: resolve the default once,
 	 * with a site key when either side has sites */
 	if (opts.group_by == HW_GROUP_DEFAULT) {
-		hw_group_key a = hw_view_group_key(old_s, &opts), b = hw_view_group_key(new_s, &opts);
+		hw_group_key a = hw_view_group_key(old_s, &opts),
+		             b = hw_view_group_key(new_s, &opts);
 		opts.group_by = a == HW_GROUP_SITE || b == HW_GROUP_SITE ? HW_GROUP_SITE : a;
 	}
 	hw_diff *d = calloc(1, sizeof *d);
@@ -643,10 +680,13 @@ int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot 
 		if (hw_strtab_intern(&idx, ng->key, &id))
 			goto nomem;
 		hw_diff_group *dg = &d->groups[d->n++];
-		*dg = (hw_diff_group){.key = ng->key, .count = ng->count, .bytes = ng->bytes,
-				      .count_diff = (int64_t)ng->count,
-				      .bytes_diff = (int64_t)ng->bytes, .site = ng->site,
-				      .in_new = 1};
+		*dg = (hw_diff_group){.key = ng->key,
+		                      .count = ng->count,
+		                      .bytes = ng->bytes,
+		                      .count_diff = (int64_t)ng->count,
+		                      .bytes_diff = (int64_t)ng->bytes,
+		                      .site = ng->site,
+		                      .in_new = 1};
 		if (id < n_old_ids) {
 			const hw_group *og = &d->old_g->groups[id - 1];
 			matched[id - 1] = true;
@@ -659,9 +699,9 @@ int hw_snapshot_diff(hw_diff **out, const hw_snapshot *old_s, const hw_snapshot 
 			continue;
 		const hw_group *og = &d->old_g->groups[i];
 		d->groups[d->n++] = (hw_diff_group){.key = og->key,
-						    .count_diff = -(int64_t)og->count,
-						    .bytes_diff = -(int64_t)og->bytes,
-						    .site = og->site};
+		                                    .count_diff = -(int64_t)og->count,
+		                                    .bytes_diff = -(int64_t)og->bytes,
+		                                    .site = og->site};
 	}
 	hw_strtab_free(&idx);
 	free(matched);

@@ -70,8 +70,8 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^
-					  crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
@@ -303,8 +303,8 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		w_count(w, g->mmapped);
 		w_varint(w, g->top_bytes);
 		const hw_glibc_mallinfo2 *m = &g->mallinfo2;
-		uint64_t mi[] = {m->arena,  m->ordblks, m->smblks,   m->hblks,    m->hblkhd,
-				 m->usmblks, m->fsmblks, m->uordblks, m->fordblks, m->keepcost};
+		uint64_t mi[] = {m->arena,   m->ordblks, m->smblks,   m->hblks,    m->hblkhd,
+		                 m->usmblks, m->fsmblks, m->uordblks, m->fordblks, m->keepcost};
 		for (size_t i = 0; i < HW_ARRAY_SIZE(mi); i++)
 			w_varint(w, mi[i]);
 		w_end(w, st);
@@ -346,8 +346,8 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		if (q) {
 			for (size_t i = 0; i < s->n; i++)
 				q = put_varint(q, s->slack[i] == HW_SLACK_UNKNOWN
-							  ? 0
-							  : (uint64_t)s->slack[i] + 1);
+				                      ? 0
+				                      : (uint64_t)s->slack[i] + 1);
 			w->n = (size_t)(q - w->p);
 		}
 		w_end(w, st);
@@ -389,8 +389,8 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 	wbuf w = {0};
 	/* room for everything at once: the allocation columns take at most
 	 * 10 + 10 + 1 + 3 + 5 + 5 bytes each, usually under 8 */
-	size_t guess = s->n * 12 + s->str.bytes + (size_t)s->n_frames * 40 +
-		       s->n_site_frames * 5 + 65536;
+	size_t guess =
+	    s->n * 12 + s->str.bytes + (size_t)s->n_frames * 40 + s->n_site_frames * 5 + 65536;
 	if (!w_room(&w, guess)) {
 		free(w.p);
 		return hw_error_set(HW_ENOMEM, "out of memory encoding the snapshot");
@@ -535,13 +535,13 @@ static const char *r_str(rd *r, char *buf, size_t cap, int *is_null)
 
 typedef struct dec {
 	hw_snapshot *s;
-	uint32_t *str_map, n_str;    /* file string id -> snapshot string id */
-	uint32_t *type_map, n_type;  /* file type id -> snapshot type id */
+	uint32_t *str_map, n_str;   /* file string id -> snapshot string id */
+	uint32_t *type_map, n_type; /* file type id -> snapshot type id */
 	uint32_t *frame_map, n_frame;
 	uint32_t *site_map, n_site;
-	uint32_t n_arena;            /* file arena ids map 1:1 (arena table rebuilt) */
+	uint32_t n_arena; /* file arena ids map 1:1 (arena table rebuilt) */
 	uint16_t *arena_map;
-	unsigned seen;               /* bit per tag */
+	unsigned seen; /* bit per tag */
 	const char *why;
 } dec;
 
@@ -781,8 +781,8 @@ static int sec_glibc(dec *d, rd *r)
 	r_cnt(r, &g.mmapped);
 	g.top_bytes = r_varint(r);
 	hw_glibc_mallinfo2 *m = &g.mallinfo2;
-	uint64_t *mi[] = {&m->arena,  &m->ordblks, &m->smblks,   &m->hblks,    &m->hblkhd,
-			  &m->usmblks, &m->fsmblks, &m->uordblks, &m->fordblks, &m->keepcost};
+	uint64_t *mi[] = {&m->arena,   &m->ordblks, &m->smblks,   &m->hblks,    &m->hblkhd,
+	                  &m->usmblks, &m->fsmblks, &m->uordblks, &m->fordblks, &m->keepcost};
 	for (size_t i = 0; i < HW_ARRAY_SIZE(mi); i++)
 		*mi[i] = r_varint(r);
 	if (r->err)
@@ -886,12 +886,12 @@ int hw_hsnap_decode_payload(hw_snapshot **out, const uint8_t *p, size_t n)
 	int rc = 0, ended = 0;
 	/* sections that later ones depend on must come first, once */
 	static const unsigned needs[] = {
-		[T_TYPES] = 1u << T_STRINGS,
-		[T_FRAMES] = 1u << T_STRINGS,
-		[T_SITES] = 1u << T_FRAMES,
-		[T_ALLOCS] = (1u << T_TYPES) | (1u << T_SITES) | (1u << T_ARENAS),
-		[T_PROBLEMS] = 1u << T_STRINGS,
-		[T_REQUESTED] = 1u << T_ALLOCS,
+	    [T_TYPES] = 1u << T_STRINGS,
+	    [T_FRAMES] = 1u << T_STRINGS,
+	    [T_SITES] = 1u << T_FRAMES,
+	    [T_ALLOCS] = (1u << T_TYPES) | (1u << T_SITES) | (1u << T_ARENAS),
+	    [T_PROBLEMS] = 1u << T_STRINGS,
+	    [T_REQUESTED] = 1u << T_ALLOCS,
 	};
 	while (!rc && r.p < r.end) {
 		uint64_t tag = r_varint(&r), len = r_varint(&r);
@@ -986,16 +986,17 @@ int hw_hsnap_load_buffer(hw_snapshot **out, const void *buf, size_t len, bool ve
 	if (len < 8 || memcmp(b, hsnap_magic, 8))
 		return hw_error_set(HW_EUNSUPPORTED, "not a heapwalk snapshot (.hsnap) file");
 	if (len < HSNAP_HEADER)
-		return hw_error_set(HW_ECORRUPT, "truncated snapshot: %zu bytes, the header alone is %d",
-				    len, HSNAP_HEADER);
+		return hw_error_set(HW_ECORRUPT,
+		                    "truncated snapshot: %zu bytes, the header alone is %d", len,
+		                    HSNAP_HEADER);
 	unsigned major = (unsigned)get_le(b + 8, 2), minor = (unsigned)get_le(b + 10, 2);
 	uint32_t flags = (uint32_t)get_le(b + 12, 4);
 	uint64_t raw = get_le(b + 16, 8), stored = get_le(b + 24, 8);
 	uint32_t crc = (uint32_t)get_le(b + 32, 4);
 	if (stored != len - HSNAP_HEADER)
 		return hw_error_set(HW_ECORRUPT, "%s snapshot: %zu bytes, the header says %llu",
-				    stored > len - HSNAP_HEADER ? "truncated" : "corrupt", len,
-				    (unsigned long long)stored + HSNAP_HEADER);
+		                    stored > len - HSNAP_HEADER ? "truncated" : "corrupt", len,
+		                    (unsigned long long)stored + HSNAP_HEADER);
 	if (verify_checksum) {
 		uint8_t h[HSNAP_HEADER];
 		memcpy(h, b, HSNAP_HEADER);
@@ -1007,16 +1008,17 @@ int hw_hsnap_load_buffer(hw_snapshot **out, const void *buf, size_t len, bool ve
 	}
 	if (major != HSNAP_MAJOR)
 		return hw_error_set(HW_EUNSUPPORTED,
-				    "snapshot format version %u.%u, this heapwalk reads %d.x", major,
-				    minor, HSNAP_MAJOR);
+		                    "snapshot format version %u.%u, this heapwalk reads %d.x",
+		                    major, minor, HSNAP_MAJOR);
 	if (flags != HSNAP_FLAG_ZSTD)
 		return hw_error_set(HW_EUNSUPPORTED, "snapshot flags 0x%x not understood", flags);
 	if (raw > stored * (uint64_t)HSNAP_MAX_RATIO + 4096 || raw > SIZE_MAX / 2)
 		return hw_error_set(HW_ECORRUPT, "corrupt snapshot: implausible size %llu",
-				    (unsigned long long)raw);
+		                    (unsigned long long)raw);
 	unsigned long long fsz = ZSTD_getFrameContentSize(b + HSNAP_HEADER, stored);
 	if (fsz != raw)
-		return hw_error_set(HW_ECORRUPT, "corrupt snapshot: compressed frame size mismatch");
+		return hw_error_set(HW_ECORRUPT,
+		                    "corrupt snapshot: compressed frame size mismatch");
 	uint8_t *p = malloc(raw ? raw : 1);
 	if (!p)
 		return hw_error_set(HW_ENOMEM, "out of memory reading the snapshot");
@@ -1024,7 +1026,7 @@ int hw_hsnap_load_buffer(hw_snapshot **out, const void *buf, size_t len, bool ve
 	if (ZSTD_isError(z) || z != raw) {
 		free(p);
 		return hw_error_set(HW_ECORRUPT, "corrupt snapshot: %s",
-				    ZSTD_isError(z) ? ZSTD_getErrorName(z) : "short payload");
+		                    ZSTD_isError(z) ? ZSTD_getErrorName(z) : "short payload");
 	}
 	int rc = hw_hsnap_decode_payload(out, p, raw);
 	free(p);

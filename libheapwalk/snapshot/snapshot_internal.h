@@ -45,7 +45,7 @@ typedef bool (*hw_id_eq)(const void *ctx, uint32_t id, const void *key);
 
 /* The id whose hash is h and for which eq() holds, or 0. */
 uint32_t hw_idset_find(const hw_idset *s, uint64_t h, hw_id_eq eq, const void *ctx,
-		       const void *key);
+                       const void *key);
 int hw_idset_insert(hw_idset *s, uint64_t h, uint32_t id);
 void hw_idset_free(hw_idset *s);
 
@@ -91,10 +91,10 @@ void hw_strtab_free(hw_strtab *t);
 /* ---- the snapshot ---- */
 
 /* flags byte: allocator (2 bits), state (2 bits), bin (3 bits). */
-#define HW_F_ALLOCATOR(f) ((f) & 3)
-#define HW_F_STATE(f)     (((f) >> 2) & 3)
-#define HW_F_BIN(f)       (((f) >> 4) & 7)
-#define HW_F_MAKE(al, st, bin) ((uint8_t)(((al) & 3) | (((st) & 3) << 2) | (((bin) & 7) << 4)))
+#define HW_F_ALLOCATOR(f)      ((f)&3)
+#define HW_F_STATE(f)          (((f) >> 2) & 3)
+#define HW_F_BIN(f)            (((f) >> 4) & 7)
+#define HW_F_MAKE(al, st, bin) ((uint8_t)(((al)&3) | (((st)&3) << 2) | (((bin)&7) << 4)))
 
 typedef struct hw_sframe {
 	uint32_t function, file, module; /* string ids */
@@ -112,7 +112,7 @@ typedef struct hw_sproblem {
 	uint64_t address;
 } hw_sproblem;
 
-#define HW_MAX_ARENAS 65535
+#define HW_MAX_ARENAS    65535
 #define HW_SLACK_UNKNOWN 0xffff
 
 struct hw_snapshot {
@@ -169,7 +169,7 @@ int hw_snapshot_set_source(hw_snapshot *s, const char *kind, const char *path);
 int hw_snapshot_arena_id(hw_snapshot *s, uint64_t address, uint16_t *id);
 /* Append an allocation by ids (no validation beyond the tables' sizes). */
 int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags, uint16_t arena,
-		     uint32_t type, uint32_t site);
+                     uint32_t type, uint32_t site);
 /* Set the slack (size - requested) of allocation i. */
 int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack);
 /* Reserve room for n more allocations. */
@@ -184,8 +184,8 @@ int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 /* The frames a view sees of a site: the tracer's own frames dropped unless
  * o->no_default_filters, then at most o->frames kept.  Frame ids into ids;
  * returns the count. */
-size_t hw_view_frames(const hw_snapshot *s, const hw_view_options *o, uint32_t site,
-		      uint32_t *ids, size_t cap);
+size_t hw_view_frames(const hw_snapshot *s, const hw_view_options *o, uint32_t site, uint32_t *ids,
+                      size_t cap);
 /* Index in ids of the innermost frame: the first that is not an allocator
  * wrapper, a Python frame before native ones; -1 when n is 0. */
 int hw_view_innermost(const hw_snapshot *s, const uint32_t *ids, size_t n);

@@ -55,8 +55,7 @@ int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need)
 
 /* ---- idset ---- */
 
-uint32_t hw_idset_find(const hw_idset *s, uint64_t h, hw_id_eq eq, const void *ctx,
-		       const void *key)
+uint32_t hw_idset_find(const hw_idset *s, uint64_t h, hw_id_eq eq, const void *ctx, const void *key)
 {
 	if (!s->slots)
 		return 0;

@@ -59,8 +59,7 @@ static uint32_t map_site(take *tk, uint32_t tsite)
 		n = 0;
 	if (n > HW_SITE_MAX_FRAMES)
 		n = HW_SITE_MAX_FRAMES;
-	if (hw_snapshot_add_site(tk->s, tk->frames, n, &id) ||
-	    hw_map64_put(&tk->sites, tsite, id))
+	if (hw_snapshot_add_site(tk->s, tk->frames, n, &id) || hw_map64_put(&tk->sites, tsite, id))
 		tk->rc = HW_ENOMEM;
 	return id;
 }
@@ -132,7 +131,7 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 		return rc;
 	hw_target_kind k = hw_target_get_kind(t);
 	rc = hw_snapshot_set_target(tk.s, k == HW_TARGET_CORE ? "core" : "live", hw_target_path(t),
-				    hw_target_pid(t), hw_target_executable(t));
+	                            hw_target_pid(t), hw_target_executable(t));
 	tk.frames = calloc(HW_SITE_MAX_FRAMES, sizeof *tk.frames);
 	if (rc || !tk.frames) {
 		free(tk.frames);
@@ -191,8 +190,9 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 		rc = hw_snapshot_finish(tk.s);
 	if (rc) {
 		hw_snapshot_free(tk.s);
-		return rc == HW_EINTR ? hw_error_set(HW_EINTR, "interrupted")
-				      : hw_error_set(rc, "taking the snapshot: %s", hw_error_last());
+		return rc == HW_EINTR
+		           ? hw_error_set(HW_EINTR, "interrupted")
+		           : hw_error_set(rc, "taking the snapshot: %s", hw_error_last());
 	}
 	*out = tk.s;
 	return HW_OK;

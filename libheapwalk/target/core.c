@@ -326,7 +326,8 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 	/* Each mapped file is checked once, now: found, and the same build-id
 	 * as the process loaded; what is wrong is said once in the warnings. */
 	for (size_t i = 0; i < t->nmaps; i++) {
-		hw_file_map *f = t->maps[i].path ? (hw_file_map *)file_at(t, t->maps[i].start) : NULL;
+		hw_file_map *f =
+		    t->maps[i].path ? (hw_file_map *)file_at(t, t->maps[i].start) : NULL;
 		t->maps[i].file_ok = f && file_open(t, f);
 	}
 	*out = t;
@@ -422,7 +423,7 @@ static size_t notes_build_id(const uint8_t *d, size_t n, uint8_t out[64])
 }
 
 static size_t elf_build_id(hw_target *t, const uint8_t *file, size_t size, uint64_t base,
-			   uint8_t out[64])
+                           uint8_t out[64])
 {
 	Elf64_Ehdr eh;
 	const uint8_t *p = file ? (size >= sizeof eh ? file : NULL) : core_held(t, base, sizeof eh);
@@ -433,10 +434,9 @@ static size_t elf_build_id(hw_target *t, const uint8_t *file, size_t size, uint6
 	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
 		return 0;
 	size_t phlen = (size_t)eh.e_phnum * sizeof(Elf64_Phdr);
-	const uint8_t *ph = file ? (eh.e_phoff <= size && phlen <= size - eh.e_phoff
-					    ? file + eh.e_phoff
-					    : NULL)
-				 : core_held(t, base + eh.e_phoff, phlen);
+	const uint8_t *ph =
+	    file ? (eh.e_phoff <= size && phlen <= size - eh.e_phoff ? file + eh.e_phoff : NULL)
+	         : core_held(t, base + eh.e_phoff, phlen);
 	if (!ph)
 		return 0;
 	uint64_t bias = 0;
@@ -454,9 +454,9 @@ static size_t elf_build_id(hw_target *t, const uint8_t *file, size_t size, uint6
 		if (h.p_type != PT_NOTE || h.p_filesz > 4096)
 			continue;
 		const uint8_t *d = file ? (h.p_offset <= size && h.p_filesz <= size - h.p_offset
-						   ? file + h.p_offset
-						   : NULL)
-					: core_held(t, bias + h.p_vaddr, h.p_filesz);
+		                               ? file + h.p_offset
+		                               : NULL)
+		                        : core_held(t, bias + h.p_vaddr, h.p_filesz);
 		size_t n = d ? notes_build_id(d, h.p_filesz, out) : 0;
 		if (n)
 			return n;
@@ -507,11 +507,12 @@ static int file_open(hw_target *t, hw_file_map *f)
 		if (fd >= 0)
 			close(fd);
 		if (f->path[0] == '/')
-			hw_target_warn(t,
-				       "%s%s: mapped file not found%s; bytes the core left out of it "
-				       "are unavailable",
-				       t->sysroot ? t->sysroot : "", f->path,
-				       t->sysroot ? "" : " (use --sysroot for a core from another machine)");
+			hw_target_warn(
+			    t,
+			    "%s%s: mapped file not found%s; bytes the core left out of it "
+			    "are unavailable",
+			    t->sysroot ? t->sysroot : "", f->path,
+			    t->sysroot ? "" : " (use --sysroot for a core from another machine)");
 		return 0;
 	}
 	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -520,10 +521,11 @@ static int file_open(hw_target *t, hw_file_map *f)
 		return 0;
 	}
 	if (!file_matches(t, f, m, (size_t)st.st_size)) {
-		hw_target_warn(t,
-			       "%s: build-id differs from the one the process loaded; bytes the core "
-			       "left out of it are unavailable (give the right files with --sysroot)",
-			       f->path);
+		hw_target_warn(
+		    t,
+		    "%s: build-id differs from the one the process loaded; bytes the core "
+		    "left out of it are unavailable (give the right files with --sysroot)",
+		    f->path);
 		munmap(m, (size_t)st.st_size);
 		close(fd);
 		return 0;

@@ -50,8 +50,8 @@ static void mutate_and_run(const uint8_t *seed, size_t len, int rounds)
 				n = at; /* truncate */
 				break;
 			case 3: { /* an interesting value */
-				static const uint64_t v[] = {0, 1, 0xff, 0x7fffffff, 0xffffffff,
-							     UINT64_MAX, 1ull << 40};
+				static const uint64_t v[] = {
+				    0, 1, 0xff, 0x7fffffff, 0xffffffff, UINT64_MAX, 1ull << 40};
 				uint64_t x = v[next() % 7];
 				size_t k = n - at < 8 ? n - at : 8;
 				memcpy(buf + at, &x, k);

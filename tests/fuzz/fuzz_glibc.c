@@ -77,9 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	uint64_t tc = HEAP_VA + 16;
 	struct gw_map maps[2] = {
-		{HEAP_VA, HEAP_VA + (size > LIBC_LEN ? size - LIBC_LEN : 0), HW_PERM_R | HW_PERM_W,
-		 1},
-		{LIBC_VA, LIBC_VA + LIBC_LEN, HW_PERM_R | HW_PERM_W, 0},
+	    {HEAP_VA, HEAP_VA + (size > LIBC_LEN ? size - LIBC_LEN : 0), HW_PERM_R | HW_PERM_W, 1},
+	    {LIBC_VA, LIBC_VA + LIBC_LEN, HW_PERM_R | HW_PERM_W, 0},
 	};
 	in.main_arena = LIBC_VA;
 	in.mp = LIBC_VA + MP_OFF;

@@ -128,14 +128,18 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	uint32_t t, st;
 	hw_snapshot_add_type(s, "dict", &t);
 	hw_frame fr[] = {{"f", "a.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
-			 {"g", "b.c", 9, "/lib/b.so", 0x7000, 0x70, HW_FRAME_NATIVE}};
+	                 {"g", "b.c", 9, "/lib/b.so", 0x7000, 0x70, HW_FRAME_NATIVE}};
 	hw_snapshot_add_site(s, fr, 2, &st);
 	for (int i = 0; i < 12; i++) {
-		hw_alloc a = {.address = 0x1000 + 0x40 * (uint64_t)i, .size = 24 + 8 * (uint64_t)i,
-			      .arena = i % 3 ? 0x7f00 : 0, .allocator = (uint8_t)(i % 3),
-			      .state = (uint8_t)(i % 4 == 3), .bin = (uint8_t)(i % 4 == 3 ? 2 : 0)};
+		hw_alloc a = {.address = 0x1000 + 0x40 * (uint64_t)i,
+		              .size = 24 + 8 * (uint64_t)i,
+		              .arena = i % 3 ? 0x7f00 : 0,
+		              .allocator = (uint8_t)(i % 3),
+		              .state = (uint8_t)(i % 4 == 3),
+		              .bin = (uint8_t)(i % 4 == 3 ? 2 : 0)};
 		hw_snapshot_add_alloc_requested(s, &a, i % 2 ? t : 0, i % 2 ? st : 0,
-						i % 3 ? a.size - (uint64_t)i : HW_REQUESTED_UNKNOWN);
+		                                i % 3 ? a.size - (uint64_t)i
+		                                      : HW_REQUESTED_UNKNOWN);
 	}
 	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 1};
 	hw_snapshot_set_glibc_summary(s, &g);

@@ -10,26 +10,41 @@
 namespace hw
 {
 struct Base {
-	virtual ~Base() {}
-	virtual long f() { return x[0]; }
+	virtual ~Base()
+	{
+	}
+	virtual long f()
+	{
+		return x[0];
+	}
 	long x[3] = {1, 2, 3};
 };
 struct Derived : Base {
-	long f() override { return y; }
+	long f() override
+	{
+		return y;
+	}
 	long y = 4;
 };
 template <typename T> struct Box : Base {
-	long f() override { return (long)v; }
+	long f() override
+	{
+		return (long)v;
+	}
 	T v{};
 };
 } // namespace hw
 
 struct Left {
-	virtual ~Left() {}
+	virtual ~Left()
+	{
+	}
 	long a = 5;
 };
 struct Right {
-	virtual ~Right() {}
+	virtual ~Right()
+	{
+	}
 	long b = 6;
 };
 struct Both : Left, Right {

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #define N_BASE 100
-#define N_NEW 37
+#define N_NEW  37
 
 /* Breakpoint targets: not inlined, with a side effect the optimizer keeps. */
 volatile int hw_bp_hits;

@@ -59,7 +59,7 @@ static void add(void *p, size_t size, int kind, int owner, const char *bin)
 	pthread_mutex_lock(&rec_lock);
 	if (nrecs < MAX_RECS)
 		recs[nrecs++] = (struct rec){(uintptr_t)p, size, (unsigned char)kind,
-					     (unsigned char)owner, bin};
+		                             (unsigned char)owner, bin};
 	pthread_mutex_unlock(&rec_lock);
 }
 
@@ -198,8 +198,8 @@ static void *t2_two_heaps(void *arg)
 		/* Free every 8th, never two neighbours, never the last (next
 		 * to top); its neighbours must be held (allocated in a row). */
 		int ok = !arena_max_one && i % 8 == 3 && i + 1 < T2_N &&
-			 (char *)p[i - 1] + csize(p[i - 1]) == (char *)p[i] &&
-			 (char *)p[i] + csize(p[i]) == (char *)p[i + 1];
+		         (char *)p[i - 1] + csize(p[i - 1]) == (char *)p[i] &&
+		         (char *)p[i] + csize(p[i]) == (char *)p[i + 1];
 		if (ok)
 			add(p[i], malloc_usable_size(p[i]), R_FREE, 2, "unsorted");
 		else
@@ -257,7 +257,7 @@ static void main_mmapped(void)
 	held(p1, 0);
 	mmapped_held[0] = p1;
 	void *p2 = malloc(300000);
-	free(p2); /* the dynamic threshold moves up to p2's size */
+	free(p2);                  /* the dynamic threshold moves up to p2's size */
 	void *p3 = malloc(250000); /* now below it: from the main heap */
 	held(p3, 0);
 	mmapped_held[1] = malloc(5 << 20);
@@ -388,8 +388,8 @@ static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 		mi = mallinfo2();
 	outlen = 0;
 	put(with_mallinfo ? "mallinfo2" : "#nomallinfo");
-	size_t f[] = {mi.arena, mi.ordblks, mi.smblks, mi.hblks, mi.hblkhd,
-		      mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
+	size_t f[] = {mi.arena,   mi.ordblks, mi.smblks,   mi.hblks,    mi.hblkhd,
+	              mi.usmblks, mi.fsmblks, mi.uordblks, mi.fordblks, mi.keepcost};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		put(" ");
 		put_num(f[i], 0);
@@ -432,7 +432,7 @@ int main(int argc, char **argv)
 	const char *am = getenv("MALLOC_ARENA_MAX");
 	arena_max_one = am && !strcmp(am, "1");
 	recs = mmap(NULL, MAX_RECS * sizeof *recs, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	outcap = 1 << 20;
 	out = mmap(NULL, outcap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (recs == MAP_FAILED || out == MAP_FAILED || pipe(block_pipe) < 0)

@@ -34,29 +34,27 @@ static uint64_t pick(uint64_t n)
 
 #define N_FRAMES (sizeof pool / sizeof pool[0])
 static const hw_frame pool[] = {
-	{"handle", "app.py", 42, NULL, 0, 0, HW_FRAME_PYTHON},
-	{"handle", "app.py", 57, NULL, 0, 0, HW_FRAME_PYTHON},
-	{"load", "lib/store.py", 10, NULL, 0, 0, HW_FRAME_PYTHON},
-	{"main", "app.py", 99, NULL, 0, 0, HW_FRAME_PYTHON},
-	{"_call_with_frames_removed", "<frozen importlib._bootstrap>", 241, NULL, 0, 0,
-	 HW_FRAME_PYTHON},
-	{"get_code", "<frozen importlib._bootstrap_external>", 1016, NULL, 0, 0, HW_FRAME_PYTHON},
-	{"parse_row", "src/parse.c", 120, "/usr/lib/libparse.so.1", 0x7f0000001234, 0x1234,
-	 HW_FRAME_NATIVE},
-	{"parse_file", "src/parse.c", 300, "/usr/lib/libparse.so.1", 0x7f0000002000, 0x2000,
-	 HW_FRAME_NATIVE},
-	{NULL, NULL, 0, "/usr/lib/libnodebug.so", 0x7f0000105678, 0x5678, HW_FRAME_NATIVE},
-	{"strdup", NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f1000003000, 0x3000,
-	 HW_FRAME_NATIVE},
-	{"malloc", NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f1000001000, 0x1000,
-	 HW_FRAME_NATIVE},
-	{"PyObject_Malloc", NULL, 0, "/usr/bin/python3.11", 0x5000001000, 0x1000, HW_FRAME_NATIVE},
-	{"hw_trace_malloc", "tracer/hooks.c", 88, "/usr/lib/heapwalk/libheapwalk-trace.so",
-	 0x7f2000000100, 0x100, HW_FRAME_NATIVE},
-	{"leak_a", "leaky.c", 12, "/tmp/leaky", 0x401000, 0x1000, HW_FRAME_NATIVE},
-	{"main", "leaky.c", 40, "/tmp/leaky", 0x401100, 0x1100, HW_FRAME_NATIVE},
-	{NULL, NULL, 0, NULL, 0xdead0000, 0, HW_FRAME_NATIVE},
-	{"weird \"name\", with comma", "dir with space/x.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"handle", "app.py", 42, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"handle", "app.py", 57, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"load", "lib/store.py", 10, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"main", "app.py", 99, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"_call_with_frames_removed", "<frozen importlib._bootstrap>", 241, NULL, 0, 0,
+     HW_FRAME_PYTHON},
+    {"get_code", "<frozen importlib._bootstrap_external>", 1016, NULL, 0, 0, HW_FRAME_PYTHON},
+    {"parse_row", "src/parse.c", 120, "/usr/lib/libparse.so.1", 0x7f0000001234, 0x1234,
+     HW_FRAME_NATIVE},
+    {"parse_file", "src/parse.c", 300, "/usr/lib/libparse.so.1", 0x7f0000002000, 0x2000,
+     HW_FRAME_NATIVE},
+    {NULL, NULL, 0, "/usr/lib/libnodebug.so", 0x7f0000105678, 0x5678, HW_FRAME_NATIVE},
+    {"strdup", NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f1000003000, 0x3000, HW_FRAME_NATIVE},
+    {"malloc", NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f1000001000, 0x1000, HW_FRAME_NATIVE},
+    {"PyObject_Malloc", NULL, 0, "/usr/bin/python3.11", 0x5000001000, 0x1000, HW_FRAME_NATIVE},
+    {"hw_trace_malloc", "tracer/hooks.c", 88, "/usr/lib/heapwalk/libheapwalk-trace.so",
+     0x7f2000000100, 0x100, HW_FRAME_NATIVE},
+    {"leak_a", "leaky.c", 12, "/tmp/leaky", 0x401000, 0x1000, HW_FRAME_NATIVE},
+    {"main", "leaky.c", 40, "/tmp/leaky", 0x401100, 0x1100, HW_FRAME_NATIVE},
+    {NULL, NULL, 0, NULL, 0xdead0000, 0, HW_FRAME_NATIVE},
+    {"weird \"name\", with comma", "dir with space/x.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
 };
 
 #define N_SITES 40
@@ -118,8 +116,9 @@ static rec make_alloc(uint64_t *addr)
 	rec r = {0};
 	*addr += 16 * (1 + pick(64));
 	unsigned al = (unsigned)pick(20);
-	r.a.allocator = al < 12 ? HW_ALLOCATOR_GLIBC : al < 13 ? HW_ALLOCATOR_GLIBC_MMAP
-							       : HW_ALLOCATOR_PYMALLOC;
+	r.a.allocator = al < 12   ? HW_ALLOCATOR_GLIBC
+	                : al < 13 ? HW_ALLOCATOR_GLIBC_MMAP
+	                          : HW_ALLOCATOR_PYMALLOC;
 	r.a.address = *addr;
 	r.a.size = sizes[pick(sizeof sizes / sizeof sizes[0])];
 	r.a.state = pick(5) == 0 ? HW_STATE_FREE : HW_STATE_USED;
@@ -137,7 +136,7 @@ int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: mksnap OUT.hsnap TRUTH.json [--seed N] [--count N] "
-				"[--grow K] [--no-tracer] [--shuffle]\n");
+		                "[--grow K] [--no-tracer] [--shuffle]\n");
 		return 2;
 	}
 	uint64_t seed = 1, count = 2000, grow = 0;
@@ -210,20 +209,31 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < n; k++) {
 		const rec *r = &recs[order[k]];
 		if (hw_snapshot_add_alloc(s, &r->a, type_id[r->type],
-					  r->site >= 0 ? site_id[r->site] : 0)) {
+		                          r->site >= 0 ? site_id[r->site] : 0)) {
 			fprintf(stderr, "mksnap: %s\n", hw_error_last());
 			return 1;
 		}
 	}
-	hw_glibc_summary g = {.version = "2.36", .symbols = "debuginfo", .arenas = 3,
-			      .system_bytes = 1 << 20, .used = {n, 12345}, .free = {7, 890},
-			      .tcache = {3, 96}, .fastbins = {2, 64}, .mmapped = {1, 204800},
-			      .top_bytes = 4096,
-			      .mallinfo2 = {1 << 20, 10, 2, 1, 204800, 0, 64, 1000, 2000, 4096}};
+	hw_glibc_summary g = {.version = "2.36",
+	                      .symbols = "debuginfo",
+	                      .arenas = 3,
+	                      .system_bytes = 1 << 20,
+	                      .used = {n, 12345},
+	                      .free = {7, 890},
+	                      .tcache = {3, 96},
+	                      .fastbins = {2, 64},
+	                      .mmapped = {1, 204800},
+	                      .top_bytes = 4096,
+	                      .mallinfo2 = {1 << 20, 10, 2, 1, 204800, 0, 64, 1000, 2000, 4096}};
 	hw_snapshot_set_glibc_summary(s, &g);
-	hw_pymalloc_summary p = {.python_version = "3.11.2", .symbols = "heuristic", .arenas = 2,
-				 .pools = 9, .blocks_in_use = 100, .bytes_in_use = 3200,
-				 .free_blocks = 50, .n_size_classes = 2};
+	hw_pymalloc_summary p = {.python_version = "3.11.2",
+	                         .symbols = "heuristic",
+	                         .arenas = 2,
+	                         .pools = 9,
+	                         .blocks_in_use = 100,
+	                         .bytes_in_use = 3200,
+	                         .free_blocks = 50,
+	                         .n_size_classes = 2};
 	p.size_classes[0] = (hw_pymalloc_size_class){16, 4, 60, 20};
 	p.size_classes[1] = (hw_pymalloc_size_class){32, 5, 40, 30};
 	hw_snapshot_set_pymalloc_summary(s, &p);
@@ -257,21 +267,23 @@ int main(int argc, char **argv)
 			json_str(f, fr->file);
 			fprintf(f, ", \"line\": %d, \"module\": ", fr->line);
 			json_str(f, fr->module);
-			fprintf(f, ", \"pc\": %" PRIu64 ", \"module_offset\": %" PRIu64
-				   ", \"kind\": \"%s\"}",
-				fr->pc, fr->module_offset,
-				fr->kind == HW_FRAME_PYTHON ? "python" : "native");
+			fprintf(f,
+			        ", \"pc\": %" PRIu64 ", \"module_offset\": %" PRIu64
+			        ", \"kind\": \"%s\"}",
+			        fr->pc, fr->module_offset,
+			        fr->kind == HW_FRAME_PYTHON ? "python" : "native");
 		}
 		fputc(']', f);
 	}
 	fputs("],\n\"allocs\": [", f);
 	for (size_t i = 0; i < n; i++) {
 		const rec *r = &recs[i];
-		fprintf(f, "%s\n {\"address\": %" PRIu64 ", \"size\": %" PRIu64
-			   ", \"state\": %u, \"allocator\": %u, \"arena\": %" PRIu64
-			   ", \"bin\": %u, \"type\": ",
-			i ? "," : "", r->a.address, r->a.size, r->a.state, r->a.allocator,
-			r->a.arena, r->a.bin);
+		fprintf(f,
+		        "%s\n {\"address\": %" PRIu64 ", \"size\": %" PRIu64
+		        ", \"state\": %u, \"allocator\": %u, \"arena\": %" PRIu64
+		        ", \"bin\": %u, \"type\": ",
+		        i ? "," : "", r->a.address, r->a.size, r->a.state, r->a.allocator,
+		        r->a.arena, r->a.bin);
 		json_str(f, types[r->type]);
 		fprintf(f, ", \"site\": %d}", r->site);
 	}

@@ -41,8 +41,8 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 		if (!chunks)
 			return 1;
 	}
-	chunks[nchunks++] = (struct chunk){a->address, a->size, a->arena, a->allocator, a->state,
-					   a->bin};
+	chunks[nchunks++] =
+	    (struct chunk){a->address, a->size, a->arena, a->allocator, a->state, a->bin};
 	if (print_chunks)
 		printf("chunk 0x%" PRIx64 " %" PRIu64 " %s %s %s arena 0x%" PRIx64 "\n", a->address,
 		       a->size, a->allocator == HW_ALLOCATOR_GLIBC_MMAP ? "mmapped" : "glibc",
@@ -94,21 +94,21 @@ static int check_truth(const char *path, const hw_glibc_summary *s)
 			continue;
 		if (!strncmp(line, "mallinfo2 ", 10)) {
 			if (sscanf(line + 10,
-				   "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-				   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
-				   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
-				   &v[9]) != 10) {
+			           "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+			           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+			           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+			           &v[9]) != 10) {
 				printf("FAIL: bad truth line: %s", line);
 				bad++;
 				continue;
 			}
 			const hw_glibc_mallinfo2 *m = &s->mallinfo2;
-			uint64_t got[10] = {m->arena,   m->ordblks, m->smblks,   m->hblks,
-					    m->hblkhd,  m->usmblks, m->fsmblks,  m->uordblks,
-					    m->fordblks, m->keepcost};
-			static const char *names[10] = {"arena",   "ordblks", "smblks",   "hblks",
-							"hblkhd",  "usmblks", "fsmblks",  "uordblks",
-							"fordblks", "keepcost"};
+			uint64_t got[10] = {m->arena,    m->ordblks, m->smblks,  m->hblks,
+			                    m->hblkhd,   m->usmblks, m->fsmblks, m->uordblks,
+			                    m->fordblks, m->keepcost};
+			static const char *names[10] = {
+			    "arena",   "ordblks", "smblks",   "hblks",    "hblkhd",
+			    "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"};
 			for (int i = 0; i < 10; i++) {
 				if (got[i] != v[i]) {
 					printf("FAIL: mallinfo2.%s: walker %" PRIu64
@@ -119,7 +119,8 @@ static int check_truth(const char *path, const hw_glibc_summary *s)
 			}
 			continue;
 		}
-		if (sscanf(line, "%15s %" SCNx64 " %" SCNu64 " %15s", kind, &addr, &size, bin) < 3) {
+		if (sscanf(line, "%15s %" SCNx64 " %" SCNu64 " %15s", kind, &addr, &size, bin) <
+		    3) {
 			printf("FAIL: bad truth line: %s", line);
 			bad++;
 			continue;
@@ -128,14 +129,15 @@ static int check_truth(const char *path, const hw_glibc_summary *s)
 		const struct chunk *c = find(addr);
 		int want_state = !strcmp(kind, "free") ? HW_STATE_FREE : HW_STATE_USED;
 		int want_alloc =
-			!strcmp(kind, "mmapped") ? HW_ALLOCATOR_GLIBC_MMAP : HW_ALLOCATOR_GLIBC;
+		    !strcmp(kind, "mmapped") ? HW_ALLOCATOR_GLIBC_MMAP : HW_ALLOCATOR_GLIBC;
 		const char *got_bin = c && c->bin < 6 ? bin_name[c->bin] : "?";
 		if (!c) {
 			printf("FAIL: %s 0x%" PRIx64 " (%" PRIu64 "): not found by the walker\n",
 			       kind, addr, size);
 			bad++;
 		} else if (c->state != want_state || c->allocator != want_alloc ||
-			   c->size != size || (want_state == HW_STATE_FREE && strcmp(got_bin, bin))) {
+		           c->size != size ||
+		           (want_state == HW_STATE_FREE && strcmp(got_bin, bin))) {
 			printf("FAIL: 0x%" PRIx64 ": truth %s %" PRIu64 " %s, walker %s %s %" PRIu64
 			       " %s\n",
 			       addr, kind, size, bin,
@@ -198,12 +200,11 @@ int main(int argc, char **argv)
 	const hw_glibc_mallinfo2 *m = &s.mallinfo2;
 	printf("glibc %s symbols %s arenas %" PRIu64 " system %" PRIu64 "\n", s.version, s.symbols,
 	       s.arenas, s.system_bytes);
-	printf("used %" PRIu64 " %" PRIu64 " free %" PRIu64 " %" PRIu64 " tcache %" PRIu64
-	       " %" PRIu64 " fastbins %" PRIu64 " %" PRIu64 " mmapped %" PRIu64 " %" PRIu64
-	       " top %" PRIu64 "\n",
-	       s.used.count, s.used.bytes, s.free.count, s.free.bytes, s.tcache.count,
-	       s.tcache.bytes, s.fastbins.count, s.fastbins.bytes, s.mmapped.count,
-	       s.mmapped.bytes, s.top_bytes);
+	printf(
+	    "used %" PRIu64 " %" PRIu64 " free %" PRIu64 " %" PRIu64 " tcache %" PRIu64 " %" PRIu64
+	    " fastbins %" PRIu64 " %" PRIu64 " mmapped %" PRIu64 " %" PRIu64 " top %" PRIu64 "\n",
+	    s.used.count, s.used.bytes, s.free.count, s.free.bytes, s.tcache.count, s.tcache.bytes,
+	    s.fastbins.count, s.fastbins.bytes, s.mmapped.count, s.mmapped.bytes, s.top_bytes);
 	printf("mallinfo2 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
 	       " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
 	       m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks, m->fsmblks,

@@ -24,14 +24,14 @@
 #define HEAP_SIZE 0x10000ull
 
 /* The chunks of the image, in address order. */
-#define C_TCACHE (HEAP)          /* tcache_perthread_struct, 0x290 */
-#define C_USED1  (HEAP + 0x290)  /* used, 0x20 */
-#define C_FAST   (HEAP + 0x2b0)  /* fastbin 0, 0x20 */
-#define C_USED2  (HEAP + 0x2d0)  /* used, 0x30 */
-#define C_UNSORT (HEAP + 0x300)  /* unsorted, 0x100 */
-#define C_USED3  (HEAP + 0x400)  /* used, 0x40, PREV_INUSE clear */
-#define C_TC     (HEAP + 0x440)  /* tcache bin 1, 0x30 */
-#define C_USED4  (HEAP + 0x470)  /* used, 0x20 */
+#define C_TCACHE (HEAP)         /* tcache_perthread_struct, 0x290 */
+#define C_USED1  (HEAP + 0x290) /* used, 0x20 */
+#define C_FAST   (HEAP + 0x2b0) /* fastbin 0, 0x20 */
+#define C_USED2  (HEAP + 0x2d0) /* used, 0x30 */
+#define C_UNSORT (HEAP + 0x300) /* unsorted, 0x100 */
+#define C_USED3  (HEAP + 0x400) /* used, 0x40, PREV_INUSE clear */
+#define C_TC     (HEAP + 0x440) /* tcache bin 1, 0x30 */
+#define C_USED4  (HEAP + 0x470) /* used, 0x20 */
 #define C_TOP    (HEAP + 0x490)
 
 static uint8_t libc_mem[LIBC_SIZE];

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static void put(img *m, const void *p, size_t n)
 {
 	if (m->len + n > m->cap) {
@@ -32,7 +31,6 @@ static void put_note(img *m, uint32_t type, const void *desc, uint32_t descsz)
 #define SEG2    0x600000ull /* 0x1000 bytes, only 0x800 in the core */
 #define SEG3    0x601000ull /* adjacent to SEG2's end: reads cross */
 #define FILESEG 0x700000ull /* 0x1000 bytes, none in the core, from a file */
-
 
 /* Build a core with 2 threads, NT_PRPSINFO, NT_AUXV, NT_FILE and 4 segments. */
 img synth_core(const char *file_path)

@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEG1 0x400000ull    /* 0x2000 bytes, all in the core */
-#define SEG2 0x600000ull    /* 0x1000 bytes, only 0x800 in the core */
-#define SEG3 0x601000ull    /* adjacent to SEG2's end: reads cross */
+#define SEG1    0x400000ull /* 0x2000 bytes, all in the core */
+#define SEG2    0x600000ull /* 0x1000 bytes, only 0x800 in the core */
+#define SEG3    0x601000ull /* adjacent to SEG2's end: reads cross */
 #define FILESEG 0x700000ull /* 0x1000 bytes, none in the core, from a file */
 
 typedef struct img {

@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OFF_SITES 0x3000
+#define OFF_SITES  0x3000
 #define OFF_FRAMES 0x3400
 #define OFF_TABLES 0x4000
-#define OFF_CODE 0x18000
-#define SHARD_CAP HWT_MIN_CAPACITY
+#define OFF_CODE   0x18000
+#define SHARD_CAP  HWT_MIN_CAPACITY
 
-static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t site,
-		     uint32_t req, size_t *next_table)
+static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t site, uint32_t req,
+                     size_t *next_table)
 {
 	struct hwt_shard *s = &r->shards[hwt_shard_of(address)];
 	if (!s->table) {
@@ -99,7 +99,7 @@ synth_image synth_trace(uint64_t sample_bytes)
 	put_str(b, OFF_CODE + 0x200, "f.py");
 	put_str(b, OFF_CODE + 0x300, "fn");
 	static const uint8_t lt[] = {0xE9, 0x02, 0xDA, 0x01, 0x05, 0x80, 0x03,
-				     0xF0, 0x05, 0x00, 0x01, 0x02, 0xF8};
+	                             0xF0, 0x05, 0x00, 0x01, 0x02, 0xF8};
 	uint64_t ltlen = sizeof(lt);
 	memcpy(c + 0x400 + 0x10, &ltlen, 8);
 	memcpy(c + 0x400 + 0x20, lt, sizeof(lt));

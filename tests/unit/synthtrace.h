@@ -23,8 +23,8 @@
 
 #define SYNTH_BASE 0x10000000ull
 #define SYNTH_SIZE 0x20000u
-#define SYNTH_N1 40
-#define SYNTH_N2 25
+#define SYNTH_N1   40
+#define SYNTH_N2   25
 
 typedef struct synth_image {
 	uint8_t *b;

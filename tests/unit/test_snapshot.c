@@ -18,8 +18,11 @@ static char tmpdir[] = "/tmp/hw-test-snapshot.XXXXXX";
 
 static hw_alloc A(uint64_t addr, uint64_t size, int al, int st, uint64_t arena)
 {
-	hw_alloc a = {.address = addr, .size = size, .arena = arena, .allocator = (uint8_t)al,
-		      .state = (uint8_t)st};
+	hw_alloc a = {.address = addr,
+	              .size = size,
+	              .arena = arena,
+	              .allocator = (uint8_t)al,
+	              .state = (uint8_t)st};
 	return a;
 }
 
@@ -38,8 +41,8 @@ static hw_snapshot *small(void)
 	hw_snapshot_add_type(s, "dict", &again);
 	ck_assert_uint_eq(again, tdict);
 	hw_frame fa[] = {{"malloc", NULL, 0, "/lib/libc.so.6", 0x1000, 0x1000, HW_FRAME_NATIVE},
-			 {"f", "a.c", 10, "/bin/app", 0x2000, 0x2000, HW_FRAME_NATIVE},
-			 {"main", "a.c", 50, "/bin/app", 0x2100, 0x2100, HW_FRAME_NATIVE}};
+	                 {"f", "a.c", 10, "/bin/app", 0x2000, 0x2000, HW_FRAME_NATIVE},
+	                 {"main", "a.c", 50, "/bin/app", 0x2100, 0x2100, HW_FRAME_NATIVE}};
 	hw_frame fb[] = {{"g", "b.py", 7, NULL, 0, 0, HW_FRAME_PYTHON}};
 	uint32_t sa, sb, sa2;
 	ck_assert_int_eq(hw_snapshot_add_site(s, fa, 3, &sa), HW_OK);
@@ -65,7 +68,8 @@ static hw_snapshot *small(void)
 	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 2};
 	g.mallinfo2.keepcost = 4242;
 	ck_assert_int_eq(hw_snapshot_set_glibc_summary(s, &g), HW_OK);
-	hw_tracer_summary tr = {.mode = "sampled", .sample_bytes = 512 * 1024, .live_allocations = 3, .sites = 2};
+	hw_tracer_summary tr = {
+	    .mode = "sampled", .sample_bytes = 512 * 1024, .live_allocations = 3, .sites = 2};
 	ck_assert_int_eq(hw_snapshot_set_tracer_summary(s, &tr), HW_OK);
 	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
 	return s;
@@ -153,7 +157,8 @@ static void check_sorted(size_t n, int mode)
 		/* the size column (insertion index) moved with its address */
 		if (mode == 0)
 			ck_assert_uint_eq(a.address, 0x10000 + ((a.size / (n / 7)) * 0x100 +
-							       (a.size % (n / 7)) * 0x1000) * 16);
+			                                        (a.size % (n / 7)) * 0x1000) *
+			                                           16);
 		prev = a;
 	}
 	hw_snapshot_free(s);
@@ -287,9 +292,10 @@ START_TEST(test_options)
 {
 	hw_view_options o;
 	hw_view_options_init(&o);
-	char *argv[] = {"top", "--group-by", "lineno", "core", "--limit=5", "--state", "all",
-			"--include", "app*.py", "--exclude=x", "--frames", "3", "--max-growth",
-			"10MiB", "-o", "out", NULL};
+	char *argv[] = {"top",      "--group-by", "lineno",       "core",    "--limit=5",
+	                "--state",  "all",        "--include",    "app*.py", "--exclude=x",
+	                "--frames", "3",          "--max-growth", "10MiB",   "-o",
+	                "out",      NULL};
 	int argc = 16;
 	char *orig[16];
 	memcpy(orig, argv, sizeof orig);
@@ -401,7 +407,7 @@ START_TEST(test_hsnap_roundtrip)
 		ck_assert_uint_eq(sa != 0, sb != 0);
 		ck_assert_uint_eq(hw_snapshot_requested(s, i), hw_snapshot_requested(r, i));
 		ck_assert_str_eq(hw_snapshot_type_name(s, ta) ? hw_snapshot_type_name(s, ta) : "-",
-				 hw_snapshot_type_name(r, tb) ? hw_snapshot_type_name(r, tb) : "-");
+		                 hw_snapshot_type_name(r, tb) ? hw_snapshot_type_name(r, tb) : "-");
 	}
 	ck_assert_uint_eq(hw_snapshot_glibc_summary(r)->mallinfo2.keepcost, 4242);
 	ck_assert_str_eq(hw_snapshot_glibc_summary(r)->symbols, "symtab");
@@ -452,7 +458,7 @@ START_TEST(test_hsnap_every_byte)
 			buf[i] ^= (uint8_t)(1u << bit);
 			int rc = hw_snapshot_load_buffer(&r, buf, n);
 			ck_assert_msg(rc == HW_ECORRUPT || rc == HW_EUNSUPPORTED,
-				      "byte %zu bit %d: rc %d", i, bit, rc);
+			              "byte %zu bit %d: rc %d", i, bit, rc);
 			ck_assert_ptr_null(r);
 			const char *m = hw_error_last();
 			ck_assert_msg(*m && !strchr(m, '\n'), "byte %zu: message '%s'", i, m);
@@ -462,7 +468,7 @@ START_TEST(test_hsnap_every_byte)
 	for (size_t len = 0; len < n; len++) {
 		int rc = hw_snapshot_load_buffer(&r, buf, len);
 		ck_assert_msg(rc == HW_ECORRUPT || rc == HW_EUNSUPPORTED, "length %zu: rc %d", len,
-			      rc);
+		              rc);
 	}
 	/* through the file API too */
 	buf[n / 2] ^= 0x40;
@@ -491,7 +497,8 @@ START_TEST(test_views_text)
 	o.group_by = HW_GROUP_TYPE;
 	ck_assert_int_eq(hw_render_top(f, s, &o), HW_OK);
 	fclose(f);
-	ck_assert_ptr_nonnull(strstr(buf, "group by type, state used: 4 allocations, 195.5 KiB (200156 bytes) in 3 groups"));
+	ck_assert_ptr_nonnull(strstr(
+	    buf, "group by type, state used: 4 allocations, 195.5 KiB (200156 bytes) in 3 groups"));
 	ck_assert_ptr_nonnull(strstr(buf, "dict"));
 	free(buf);
 	/* check: the problem, exit 1 material */
