@@ -148,59 +148,6 @@ void ct_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-int ct_parse_bytes(const char *s, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
-		return -1;
-	static const struct {
-		const char *suffix;
-		double mult;
-	} units[] = {
-	    {"", 1},
-	    {"B", 1},
-	    {"K", 1024.0},
-	    {"KB", 1e3},
-	    {"KiB", 1024.0},
-	    {"M", 1048576.0},
-	    {"MB", 1e6},
-	    {"MiB", 1048576.0},
-	    {"G", 1073741824.0},
-	    {"GB", 1e9},
-	    {"GiB", 1073741824.0},
-	    {"T", 1099511627776.0},
-	    {"TB", 1e12},
-	    {"TiB", 1099511627776.0},
-	};
-	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-		if (!strcasecmp(end, units[i].suffix) && !(units[i].suffix[0] == 0 && *end)) {
-			double b = v * units[i].mult;
-			if (b > 1.8e19)
-				return -1;
-			*out = (uint64_t)(b + 0.5);
-			return 0;
-		}
-	return -1;
-}
-
-const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap)
-{
-	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-	double v = (double)bytes;
-	int u = 0;
-	while (v >= 1024.0 && u < 5) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, cap, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, cap, "%.1f %s", v, unit[u]);
-	return buf;
-}
-
 /* ---- view verbs: parsing, opening snapshots ---- */
 
 static void view_usage(FILE *f, const ct_view_verb *v)

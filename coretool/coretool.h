@@ -92,12 +92,6 @@ int ct_output_close(const ct_common *c, FILE *f);
 /* JSON helpers: write s as a JSON string (with quotes); NULL as null. */
 void ct_json_string(FILE *f, const char *s);
 
-/* Parse a byte count: "1024", "64KiB", "2M", "1.5GiB".  0 ok, -1 bad. */
-int ct_parse_bytes(const char *s, uint64_t *out);
-
-/* Format bytes for humans into buf ("1.5 MiB"); returns buf. */
-const char *ct_human_bytes(uint64_t bytes, char *buf, size_t cap);
-
 /* ---- the snapshot views (summary top diff snap chunks show check) ---- */
 
 /* What a view verb is: its name, the view options it takes (HW_VOPT_*), its

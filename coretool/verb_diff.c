@@ -65,8 +65,8 @@ int ct_verb_diff(int argc, char **argv)
 		ct_error(CT_EXIT_FOUND, "diff",
 		         "total growth %s (%" PRIu64 " bytes) exceeds --max-growth %s (%" PRIu64
 		         " bytes)",
-		         ct_human_bytes(n_t.bytes - o_t.bytes, h1, sizeof h1),
-		         n_t.bytes - o_t.bytes, ct_human_bytes(vo.max_growth, h2, sizeof h2),
+		         hw_bytes_format(n_t.bytes - o_t.bytes, h1, sizeof h1),
+		         n_t.bytes - o_t.bytes, hw_bytes_format(vo.max_growth, h2, sizeof h2),
 		         vo.max_growth);
 		rc = CT_EXIT_FOUND;
 	}

@@ -128,7 +128,7 @@ int ct_verb_trace(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_SAMPLE:
-			if (ct_parse_bytes(optarg, &sample) != 0 || sample == 0)
+			if (hw_bytes_parse(optarg, &sample) != 0 || sample == 0)
 				return ct_usage_error(
 				    "trace", "--sample: '%s' is not a byte count > 0", optarg);
 			break;

@@ -610,6 +610,11 @@ HW_API int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc,
 /* Usage lines for the options in `accept`, for --help texts. */
 HW_API void hw_view_options_help(FILE *f, unsigned accept);
 HW_API const char *hw_group_key_name(hw_group_key k);
+/* Parse a byte count: "1024", "64KiB", "2M", "1.5GiB", "10MB".  0, or
+ * HW_EINVAL for anything else (negative, unknown unit, overflow). */
+HW_API int hw_bytes_parse(const char *s, uint64_t *out);
+/* Bytes for humans ("512 B", "1.5 MiB") into buf; returns buf. */
+HW_API const char *hw_bytes_format(uint64_t bytes, char *buf, size_t cap);
 
 /* ---- grouping (hash aggregation) ---- */
 

@@ -50,15 +50,15 @@ static int parse_u64(const char *s, uint64_t *out)
 }
 
 /* "1024", "64KiB", "2M", "1.5GiB", "10MB" */
-static int parse_bytes(const char *s, uint64_t *out)
+int hw_bytes_parse(const char *s, uint64_t *out)
 {
 	char *end;
 	if (!*s || *s == '-')
-		return -1;
+		return HW_EINVAL;
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || v < 0)
-		return -1;
+		return HW_EINVAL;
 	static const struct {
 		const char *suffix;
 		double mult;
@@ -82,11 +82,11 @@ static int parse_bytes(const char *s, uint64_t *out)
 		if (!strcasecmp(end, units[i].suffix)) {
 			double b = v * units[i].mult;
 			if (b > 1.8e19)
-				return -1;
+				return HW_EINVAL;
 			*out = (uint64_t)(b + 0.5);
 			return 0;
 		}
-	return -1;
+	return HW_EINVAL;
 }
 
 struct vopt {
@@ -188,7 +188,7 @@ static int apply(hw_view_options *o, const struct vopt *v, const char *arg)
 		o->no_default_filters = 1;
 		return 0;
 	case O_MAX_GROWTH:
-		if (parse_bytes(arg, &u))
+		if (hw_bytes_parse(arg, &u))
 			return bad(v->name, arg, "a byte count (1048576, 64KiB, 10MiB)");
 		o->has_max_growth = 1;
 		o->max_growth = u;
@@ -204,7 +204,7 @@ static int apply(hw_view_options *o, const struct vopt *v, const char *arg)
 			return bad(v->name, arg, "glibc, glibc-mmap or pymalloc");
 		return 0;
 	case O_MIN_SIZE:
-		if (parse_bytes(arg, &u))
+		if (hw_bytes_parse(arg, &u))
 			return bad(v->name, arg, "a byte count");
 		o->min_size = u;
 		return 0;

@@ -104,7 +104,7 @@ void hw_csv_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-const char *hw_human(uint64_t bytes, char *buf, size_t cap)
+const char *hw_bytes_format(uint64_t bytes, char *buf, size_t cap)
 {
 	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
 	double v = (double)bytes;
@@ -118,6 +118,11 @@ const char *hw_human(uint64_t bytes, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%.1f %s", v, unit[u]);
 	return buf;
+}
+
+const char *hw_human(uint64_t bytes, char *buf, size_t cap)
+{
+	return hw_bytes_format(bytes, buf, cap);
 }
 
 const char *hw_human_signed(int64_t bytes, char *buf, size_t cap)
