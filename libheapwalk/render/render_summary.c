@@ -6,9 +6,33 @@
 #include "render_internal.h"
 
 #include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
 
 /* Totals by allocator and state computed from the snapshot's own records:
  * what views count, next to what the walkers' summaries say. */
+/* mallinfo2's fields in glibc's order (struct mallinfo2, malloc.h): one
+ * list for the JSON, CSV and text forms. */
+static const struct {
+	const char *name;
+	size_t offset;
+} mallinfo2_fields[] = {
+#define F(x)                                                                                       \
+	{                                                                                          \
+#x, offsetof(hw_glibc_mallinfo2, x)                                                \
+	}
+    F(arena),   F(ordblks), F(smblks),   F(hblks),    F(hblkhd),
+    F(usmblks), F(fsmblks), F(uordblks), F(fordblks), F(keepcost),
+#undef F
+};
+
+static uint64_t mallinfo2_field(const hw_glibc_mallinfo2 *m, size_t i)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)m + mallinfo2_fields[i].offset, sizeof v);
+	return v;
+}
+
 static void count_records(const hw_snapshot *s, hw_count c[4][4])
 {
 	for (size_t i = 0; i < s->n; i++) {
@@ -36,15 +60,11 @@ static void json_glibc(FILE *f, const hw_glibc_summary *g)
 	hw_json_count(f, g->fastbins.count, g->fastbins.bytes);
 	fputs(", \"mmapped\": ", f);
 	hw_json_count(f, g->mmapped.count, g->mmapped.bytes);
-	const hw_glibc_mallinfo2 *m = &g->mallinfo2;
-	fprintf(f,
-	        ", \"top_bytes\": %" PRIu64 ", \"mallinfo2\": {\"arena\": %" PRIu64
-	        ", \"ordblks\": %" PRIu64 ", \"smblks\": %" PRIu64 ", \"hblks\": %" PRIu64
-	        ", \"hblkhd\": %" PRIu64 ", \"usmblks\": %" PRIu64 ", \"fsmblks\": %" PRIu64
-	        ", \"uordblks\": %" PRIu64 ", \"fordblks\": %" PRIu64 ", \"keepcost\": %" PRIu64
-	        "}}",
-	        g->top_bytes, m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
-	        m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
+	fprintf(f, ", \"top_bytes\": %" PRIu64 ", \"mallinfo2\": {", g->top_bytes);
+	for (size_t i = 0; i < HW_ARRAY_SIZE(mallinfo2_fields); i++)
+		fprintf(f, "%s\"%s\": %" PRIu64, i ? ", " : "", mallinfo2_fields[i].name,
+		        mallinfo2_field(&g->mallinfo2, i));
+	fputs("}}", f);
 }
 
 static void json_pymalloc(FILE *f, const hw_pymalloc_summary *p)
@@ -207,17 +227,12 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			csv_count(f, "glibc", "fastbins", g->fastbins);
 			csv_count(f, "glibc", "mmapped", g->mmapped);
 			csv_row(f, "glibc", "top_bytes", g->top_bytes);
-			const hw_glibc_mallinfo2 *m = &g->mallinfo2;
-			csv_row(f, "glibc", "mallinfo2.arena", m->arena);
-			csv_row(f, "glibc", "mallinfo2.ordblks", m->ordblks);
-			csv_row(f, "glibc", "mallinfo2.smblks", m->smblks);
-			csv_row(f, "glibc", "mallinfo2.hblks", m->hblks);
-			csv_row(f, "glibc", "mallinfo2.hblkhd", m->hblkhd);
-			csv_row(f, "glibc", "mallinfo2.usmblks", m->usmblks);
-			csv_row(f, "glibc", "mallinfo2.fsmblks", m->fsmblks);
-			csv_row(f, "glibc", "mallinfo2.uordblks", m->uordblks);
-			csv_row(f, "glibc", "mallinfo2.fordblks", m->fordblks);
-			csv_row(f, "glibc", "mallinfo2.keepcost", m->keepcost);
+			for (size_t i = 0; i < HW_ARRAY_SIZE(mallinfo2_fields); i++) {
+				char name[32];
+				snprintf(name, sizeof name, "mallinfo2.%s",
+				         mallinfo2_fields[i].name);
+				csv_row(f, "glibc", name, mallinfo2_field(&g->mallinfo2, i));
+			}
 		}
 		if (p) {
 			csv_row(f, "pymalloc", "arenas", p->arenas);
@@ -261,14 +276,11 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		text_count(f, "mmapped", "chunks", g->mmapped);
 		fprintf(f, "  %-9s %10s %-7s %10s (%" PRIu64 " bytes)\n", "top", "", "",
 		        hw_human(g->top_bytes, h, sizeof h), g->top_bytes);
-		const hw_glibc_mallinfo2 *m = &g->mallinfo2;
-		fprintf(f,
-		        "  mallinfo2: arena %" PRIu64 ", ordblks %" PRIu64 ", smblks %" PRIu64
-		        ", hblks %" PRIu64 ", hblkhd %" PRIu64 ", usmblks %" PRIu64
-		        ", fsmblks %" PRIu64 ", uordblks %" PRIu64 ", fordblks %" PRIu64
-		        ", keepcost %" PRIu64 "\n",
-		        m->arena, m->ordblks, m->smblks, m->hblks, m->hblkhd, m->usmblks,
-		        m->fsmblks, m->uordblks, m->fordblks, m->keepcost);
+		fputs("  mallinfo2:", f);
+		for (size_t i = 0; i < HW_ARRAY_SIZE(mallinfo2_fields); i++)
+			fprintf(f, "%s %s %" PRIu64, i ? "," : "", mallinfo2_fields[i].name,
+			        mallinfo2_field(&g->mallinfo2, i));
+		fputc('\n', f);
 	} else {
 		fputs("glibc: not found\n", f);
 	}

@@ -611,7 +611,7 @@ int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 			n = (size_t)(s->filesz - rel);
 		const uint8_t *p = seg_bytes(t, s, addr, n);
 		if (!p) {
-			/* Try page by page against file mappings that cover parts. */
+			/* Neither held by the core nor served whole by one mapped file. */
 			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not in the core%s", addr,
 			                    t->nfiles ? " nor in a mapped file" : "");
 		}

@@ -52,7 +52,6 @@ static int collect(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Ad
 	t->modules = n;
 	hw_module_priv *m = &t->modules[t->nmodules++];
 	memset(m, 0, sizeof *m);
-	m->elf_fd = -1;
 	Dwarf_Addr lo, hi;
 	dwfl_module_info(mod, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
 	m->pub.name = name;
@@ -149,14 +148,6 @@ void hw_modules_free(hw_target *t)
 	if (t->dwfl)
 		dwfl_end(t->dwfl);
 	t->dwfl = NULL;
-	struct type_cache {
-		struct type_cache *next;
-	} *c = t->type_cache, *n;
-	for (; c; c = n) {
-		n = c->next;
-		free(c);
-	}
-	t->type_cache = NULL;
 }
 
 size_t hw_target_modules(hw_target *t, const hw_module **out)

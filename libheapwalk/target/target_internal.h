@@ -56,9 +56,6 @@ typedef struct hw_module_priv {
 	int debug_state; /* 0 unknown, 1 found, -1 none */
 	char *debug_path;
 	char *file_path;
-	Elf *elf; /* main file opened by us (for heuristics), lazily */
-	int elf_fd;
-	int elf_state;
 } hw_module_priv;
 
 struct hw_target {
@@ -115,7 +112,6 @@ struct hw_target {
 	hw_module_priv *modules;
 	size_t nmodules;
 	hw_module *modules_packed;
-	void *type_cache;
 };
 
 /* target.c */
