@@ -31,4 +31,23 @@ Elf *hw_module_debug_elf(hw_target *t, const hw_module *m, uint64_t *bias);
 /* Path of the module's file on this machine (sysroot applied), or NULL. */
 const char *hw_module_file(hw_target *t, const hw_module *m);
 
+/* ---- walkers and the snapshot (glibc/, pymalloc/, snapshot/) ---- */
+
+/* What libheapwalk's own walkers (glibc, pymalloc) hand their visitor: the
+ * public record first, so a visitor outside the library sees a plain
+ * hw_alloc, then where the allocation's first bytes already lie in this
+ * process (a view of a core, or the walker's copy of a pool), valid for the
+ * duration of the call: hw_snapshot_take names types from them instead of
+ * reading the target again.  Invariant: every alloc() call of the glibc and
+ * pymalloc walkers passes the hw_alloc of an hw_alloc_view. */
+typedef struct hw_alloc_view {
+	hw_alloc a;
+	const uint8_t *bytes; /* the bytes at a.address, or NULL */
+	size_t n_bytes;       /* how many of them may be read */
+} hw_alloc_view;
+
+/* hw_typer_name() with the allocation's first n bytes at hand (bytes may
+ * be NULL: read from the target then). */
+const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);
+
 #endif /* HW_INTERNAL_H */

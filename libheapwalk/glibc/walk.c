@@ -117,13 +117,26 @@ static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_
 {
 	if (w->stopped || !w->v || !w->v->alloc)
 		return;
-	hw_alloc a = {.address = chunk + GW_CHUNK_HDR,
-	              .size = usable,
-	              .arena = arena,
-	              .allocator = (uint8_t)alloc,
-	              .state = (uint8_t)state,
-	              .bin = (uint8_t)bin};
-	if (w->v->alloc(w->v->ctx, &a))
+	/* The visitor gets the chunk's bytes where the window holds them. */
+	uint64_t mem = chunk + GW_CHUNK_HDR;
+	const struct window *win = &w->win;
+	const uint8_t *bytes = NULL;
+	size_t n = 0;
+	if (win->p && mem >= win->base && mem - win->base < win->len) {
+		bytes = win->p + (mem - win->base);
+		n = win->len - (size_t)(mem - win->base);
+		if (n > usable)
+			n = (size_t)usable;
+	}
+	hw_alloc_view a = {.a = {.address = mem,
+	                         .size = usable,
+	                         .arena = arena,
+	                         .allocator = (uint8_t)alloc,
+	                         .state = (uint8_t)state,
+	                         .bin = (uint8_t)bin},
+	                   .bytes = bytes,
+	                   .n_bytes = n};
+	if (w->v->alloc(w->v->ctx, &a.a))
 		w->stopped = 1;
 }
 

@@ -50,15 +50,18 @@ static void problem(struct walk *w, const char *kind, uint64_t addr, const char 
 	w->v->problem(w->v->ctx, &pr);
 }
 
-static int emit(struct walk *w, uint64_t addr, uint64_t size, int state)
+/* bytes: the block's bytes as read (size of them), for the visitor. */
+static int emit(struct walk *w, uint64_t addr, uint64_t size, int state, const unsigned char *bytes)
 {
-	hw_alloc a = {.address = addr,
-	              .size = size,
-	              .arena = 0,
-	              .allocator = HW_ALLOCATOR_PYMALLOC,
-	              .state = (uint8_t)state,
-	              .bin = HW_BIN_NONE};
-	if (w->v->alloc(w->v->ctx, &a)) {
+	hw_alloc_view a = {.a = {.address = addr,
+	                         .size = size,
+	                         .arena = 0,
+	                         .allocator = HW_ALLOCATOR_PYMALLOC,
+	                         .state = (uint8_t)state,
+	                         .bin = HW_BIN_NONE},
+	                   .bytes = bytes,
+	                   .n_bytes = bytes ? size : 0};
+	if (w->v->alloc(w->v->ctx, &a.a)) {
 		w->stopped = 1;
 		return 1;
 	}
@@ -105,12 +108,12 @@ static int walk_blocks(struct walk *w, uint64_t pool, const unsigned char *b, ui
 		return 0;
 	for (uint32_t i = 0; i < touched; i++) {
 		int is_free = freebits[i / 64] >> (i % 64) & 1;
-		if (emit(w, pool + L->pool_overhead + (uint64_t)i * size, size,
-		         is_free ? HW_STATE_FREE : HW_STATE_USED))
+		uint32_t off = L->pool_overhead + i * size;
+		if (emit(w, pool + off, size, is_free ? HW_STATE_FREE : HW_STATE_USED, b + off))
 			return 1;
 	}
 	if (touched < capacity && emit(w, pool + L->pool_overhead + (uint64_t)touched * size,
-	                               (uint64_t)(capacity - touched) * size, HW_STATE_TOP))
+	                               (uint64_t)(capacity - touched) * size, HW_STATE_TOP, NULL))
 		return 1;
 	return 0;
 }

@@ -300,18 +300,19 @@ static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
 	return e;
 }
 
-static const char *python_name(hw_typer *ty, const hw_alloc *a)
+static const char *python_name(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
-	unsigned char b[48];
-	size_t len = a->size < sizeof b ? a->size : sizeof b;
+	unsigned char buf[48];
+	size_t len = a->size < sizeof buf ? a->size : sizeof buf;
 	if (len < 16)
 		return NULL;
-	const void *v = hw_view(ty->target, a->address, len);
-	if (v)
-		memcpy(b, v, len);
-	else if (hw_read(ty->target, a->address, b, len) != HW_OK)
-		return NULL;
+	const unsigned char *b = bytes && n >= len ? bytes : hw_view(ty->target, a->address, len);
+	if (!b) {
+		if (hw_read(ty->target, a->address, buf, len) != HW_OK)
+			return NULL;
+		b = buf;
+	}
 	static const uint32_t offsets[] = {0, 16, 32};
 	for (size_t i = 0; i < HW_ARRAY_SIZE(offsets); i++) {
 		uint32_t off = offsets[i];
@@ -403,13 +404,21 @@ static void build_vtables(hw_typer *ty)
 		qsort(ty->vt, ty->n_vt, sizeof *ty->vt, cmp_vt);
 }
 
-static const char *cxx_name(hw_typer *ty, const hw_alloc *a)
+static const char *cxx_name(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
 {
 	uint64_t w;
-	if (a->size < 8 || hw_read_u64(ty->target, a->address, &w) != HW_OK || w % 8)
+	if (a->size < 8)
 		return NULL;
 	if (!ty->vt_built)
 		build_vtables(ty);
+	if (!ty->n_vt)
+		return NULL; /* no C++ class in the target: nothing to read */
+	if (bytes && n >= 8)
+		memcpy(&w, bytes, 8);
+	else if (hw_read_u64(ty->target, a->address, &w) != HW_OK)
+		return NULL;
+	if (w % 8 || w < ty->vt[0].start)
+		return NULL;
 	size_t lo = 0, hi = ty->n_vt;
 	while (lo < hi) { /* first vtable starting after w */
 		size_t mid = (lo + hi) / 2;
@@ -426,14 +435,19 @@ static const char *cxx_name(hw_typer *ty, const hw_alloc *a)
 	return NULL;
 }
 
-const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
+const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
 {
 	if (!ty || !a || a->state != HW_STATE_USED)
 		return NULL;
-	const char *n = NULL;
+	const char *name = NULL;
 	if (ty->py && ty->py->type_type)
-		n = python_name(ty, a);
-	if (!n && a->allocator != HW_ALLOCATOR_PYMALLOC)
-		n = cxx_name(ty, a);
-	return n;
+		name = python_name(ty, a, bytes, n);
+	if (!name && a->allocator != HW_ALLOCATOR_PYMALLOC)
+		name = cxx_name(ty, a, bytes, n);
+	return name;
+}
+
+const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
+{
+	return hw_typer_name_view(ty, a, NULL, 0);
 }

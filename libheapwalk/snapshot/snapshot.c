@@ -469,22 +469,33 @@ static void run_sift_down(run *h, size_t n, size_t i, const uint64_t *keys)
 	}
 }
 
+/* A stretch of consecutive allocations [from, from + n) that the sorted
+ * order keeps together. */
+typedef struct stretch {
+	size_t from, n;
+} stretch;
+
 /* Walkers emit address-ordered runs (a heap, a pool arena, the mmapped
  * chunks), interleaved in address space.  A k-way merge that moves whole
  * stretches at once: take the run with the smallest current address, find
- * by binary search how far it stays below the next run's, copy that
- * stretch.  O(n + S log R) for S stretches.  Returns 1 when there are too
- * many runs for this to pay (then radix sort), -1 on no memory. */
-static int sort_by_runs(uint32_t *idx, const uint64_t *keys, size_t n)
+ * by binary search how far it stays below the next run's, that is one
+ * stretch.  O(n + S log R) for S stretches of R runs.  The stretches in
+ * sorted order go to *out (*ns of them).  Returns 1 when there are too many
+ * runs or stretches for this to pay (then radix sort), -1 on no memory. */
+static int sort_by_runs(const uint64_t *keys, size_t n, stretch **out, size_t *ns)
 {
-	size_t nr = 1;
+	size_t nr = 1, max_stretches = n / 16 + 16;
 	for (size_t i = 1; i < n; i++)
 		if (keys[i - 1] > keys[i] && ++nr > n / 64 + 16)
 			return 1;
 	run *h = malloc(nr * sizeof *h);
-	if (!h)
+	size_t cap = 2 * nr + 16, k = 0;
+	stretch *st = malloc(cap * sizeof *st);
+	if (!h || !st) {
+		free(h);
+		free(st);
 		return -1;
-	size_t k = 0;
+	}
 	h[0].pos = 0;
 	for (size_t i = 1; i <= n; i++)
 		if (i == n || keys[i - 1] > keys[i]) {
@@ -494,7 +505,8 @@ static int sort_by_runs(uint32_t *idx, const uint64_t *keys, size_t n)
 		}
 	for (size_t i = nr / 2; i-- > 0;)
 		run_sift_down(h, nr, i, keys);
-	size_t o = 0, live = nr;
+	size_t live = nr;
+	k = 0;
 	while (live) {
 		run *a = &h[0];
 		size_t stop = a->end;
@@ -515,14 +527,25 @@ static int sort_by_runs(uint32_t *idx, const uint64_t *keys, size_t n)
 			}
 			stop = lo;
 		}
-		for (size_t i = a->pos; i < stop; i++)
-			idx[o++] = (uint32_t)i;
+		if (k == cap) {
+			stretch *ns2 = k < max_stretches ? realloc(st, 2 * cap * sizeof *st) : NULL;
+			if (!ns2) {
+				free(h);
+				free(st);
+				return k < max_stretches ? -1 : 1;
+			}
+			st = ns2;
+			cap *= 2;
+		}
+		st[k++] = (stretch){a->pos, stop - a->pos};
 		a->pos = stop;
 		if (a->pos == a->end)
 			h[0] = h[--live];
 		run_sift_down(h, live, 0, keys);
 	}
 	free(h);
+	*out = st;
+	*ns = k;
 	return 0;
 }
 
@@ -535,11 +558,60 @@ static void permute(void *col, size_t el, const uint32_t *idx, size_t n, void *t
 	memcpy(c, t, n * el);
 }
 
+/* Copy column *col in stretch order into *tmp, which holds at least as
+ * many bytes, and swap the two: the column is now the sorted copy and the
+ * old column the next scratch buffer.  Columns go through this in order of
+ * decreasing element size, so every scratch buffer is large enough. */
+static void apply_stretches(void *col, void **tmp, size_t el, const stretch *st, size_t ns)
+{
+	char **c = col, *t = *tmp;
+	size_t o = 0;
+	for (size_t k = 0; k < ns; o += st[k].n, k++)
+		memcpy(t + o * el, *c + st[k].from * el, st[k].n * el);
+	*tmp = *c;
+	*c = t;
+}
+
 static void trim(void **p, size_t el, size_t n)
 {
 	void *q = realloc(*p, (n ? n : 1) * el);
 	if (q)
 		*p = q;
+}
+
+static void trim_all(hw_snapshot *s)
+{
+	trim((void **)&s->addr, sizeof *s->addr, s->n);
+	trim((void **)&s->size, sizeof *s->size, s->n);
+	trim((void **)&s->type, sizeof *s->type, s->n);
+	trim((void **)&s->site, sizeof *s->site, s->n);
+	trim((void **)&s->arena, sizeof *s->arena, s->n);
+	trim((void **)&s->flags, sizeof *s->flags, s->n);
+	if (s->slack)
+		trim((void **)&s->slack, sizeof *s->slack, s->n);
+	s->cap = s->n;
+}
+
+/* Sort every column by stretches (sort_by_runs): one scratch buffer of
+ * n addresses, each column copied once in large pieces. */
+static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
+{
+	void *tmp = malloc((s->n ? s->n : 1) * sizeof(uint64_t));
+	if (!tmp)
+		return nomem();
+	apply_stretches(&s->addr, &tmp, sizeof *s->addr, st, ns);
+	apply_stretches(&s->size, &tmp, sizeof *s->size, st, ns);
+	apply_stretches(&s->type, &tmp, sizeof *s->type, st, ns);
+	apply_stretches(&s->site, &tmp, sizeof *s->site, st, ns);
+	apply_stretches(&s->arena, &tmp, sizeof *s->arena, st, ns);
+	if (s->slack)
+		apply_stretches(&s->slack, &tmp, sizeof *s->slack, st, ns);
+	apply_stretches(&s->flags, &tmp, sizeof *s->flags, st, ns);
+	free(tmp);
+	/* the columns now sit in buffers of other sizes: trim them all */
+	trim_all(s);
+	s->sorted = true;
+	return HW_OK;
 }
 
 int hw_snapshot_finish(hw_snapshot *s)
@@ -555,6 +627,16 @@ int hw_snapshot_finish(hw_snapshot *s)
 	if (!s->sorted) {
 		if (s->n > UINT32_MAX)
 			return hw_error_set(HW_ENOMEM, "too many allocations to sort");
+		stretch *st = NULL;
+		size_t ns = 0;
+		int byruns = sort_by_runs(s->addr, s->n, &st, &ns);
+		if (byruns < 0)
+			return nomem();
+		if (byruns == 0) {
+			int rc = finish_by_stretches(s, st, ns);
+			free(st);
+			return rc;
+		}
 		uint32_t *idx = malloc(s->n * sizeof *idx);
 		void *tmp = malloc(s->n * sizeof(uint64_t));
 		if (!idx || !tmp) {
@@ -562,11 +644,9 @@ int hw_snapshot_finish(hw_snapshot *s)
 			free(tmp);
 			return nomem();
 		}
-		int byruns = sort_by_runs(idx, s->addr, s->n);
-		if (byruns == 1)
-			for (size_t i = 0; i < s->n; i++)
-				idx[i] = (uint32_t)i;
-		if (byruns < 0 || (byruns == 1 && radix_sort_idx(idx, tmp, s->addr, s->n))) {
+		for (size_t i = 0; i < s->n; i++)
+			idx[i] = (uint32_t)i;
+		if (radix_sort_idx(idx, tmp, s->addr, s->n)) {
 			free(idx);
 			free(tmp);
 			return nomem();
@@ -583,17 +663,8 @@ int hw_snapshot_finish(hw_snapshot *s)
 		free(tmp);
 		s->sorted = true;
 	}
-	if (s->cap > s->n) {
-		trim((void **)&s->addr, sizeof *s->addr, s->n);
-		trim((void **)&s->size, sizeof *s->size, s->n);
-		trim((void **)&s->type, sizeof *s->type, s->n);
-		trim((void **)&s->site, sizeof *s->site, s->n);
-		trim((void **)&s->arena, sizeof *s->arena, s->n);
-		trim((void **)&s->flags, sizeof *s->flags, s->n);
-		if (s->slack)
-			trim((void **)&s->slack, sizeof *s->slack, s->n);
-		s->cap = s->n;
-	}
+	if (s->cap > s->n)
+		trim_all(s);
 	return HW_OK;
 }
 

@@ -31,6 +31,9 @@ typedef struct take {
 		const char *name;
 		uint32_t id;
 	} type_cache[256];
+	/* The arena of the last allocation: walkers emit runs of one arena. */
+	uint64_t last_arena;
+	uint16_t last_arena_id;
 } take;
 
 static int type_id(take *tk, const char *name, uint32_t *id)
@@ -64,14 +67,16 @@ static uint32_t map_site(take *tk, uint32_t tsite)
 	return id;
 }
 
+/* The visitor of both walkers: they pass an hw_alloc_view (internal.h). */
 static int on_alloc(void *ctx, const hw_alloc *a)
 {
 	take *tk = ctx;
+	const hw_alloc_view *av = (const hw_alloc_view *)a;
 	uint32_t type = 0, site = 0;
 	uint64_t requested = HW_REQUESTED_UNKNOWN;
 	if (a->state == HW_STATE_USED) {
 		if (tk->typer) {
-			const char *name = hw_typer_name(tk->typer, a);
+			const char *name = hw_typer_name_view(tk->typer, a, av->bytes, av->n_bytes);
 			if (name && type_id(tk, name, &type))
 				tk->rc = HW_ENOMEM;
 		}
@@ -83,8 +88,20 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 				requested = HW_REQUESTED_UNKNOWN;
 		}
 	}
-	if (!tk->rc) {
+	if (!tk->rc && a->arena == tk->last_arena &&
+	    (requested == HW_REQUESTED_UNKNOWN || requested > a->size ||
+	     a->size - requested >= HW_SLACK_UNKNOWN)) {
+		/* the common case: a known arena, no slack to record */
+		int rc = hw_snapshot_push(tk->s, a->address, a->size,
+		                          HW_F_MAKE(a->allocator, a->state, a->bin),
+		                          tk->last_arena_id, type, site);
+		if (rc)
+			tk->rc = rc;
+	} else if (!tk->rc) {
 		int rc = hw_snapshot_add_alloc_requested(tk->s, a, type, site, requested);
+		if (rc == HW_OK && a->arena != tk->last_arena &&
+		    hw_snapshot_arena_id(tk->s, a->arena, &tk->last_arena_id) == HW_OK)
+			tk->last_arena = a->arena;
 		if (rc == HW_ECORRUPT) {
 			/* too many arenas: keep the allocation without one */
 			hw_alloc b = *a;

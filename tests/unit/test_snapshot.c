@@ -164,8 +164,49 @@ static void check_sorted(size_t n, int mode)
 	hw_snapshot_free(s);
 }
 
+/* Runs whose address blocks interleave 1000 at a time (a heap and a pool
+ * arena per run, as walkers emit them): sorted by moving whole stretches.
+ * Every column moves with its address: size (insertion index), arena,
+ * state, bin and the requested size. */
+static void check_sorted_stretches(size_t n)
+{
+	const size_t runs = 7, per = n / runs, blk = 1000;
+	hw_snapshot *s;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	for (size_t i = 0; i < runs * per; i++) {
+		size_t r = i / per, j = i % per;
+		uint64_t q = ((j / blk) * runs + r) * blk + j % blk;
+		hw_alloc a = {.address = 0x10000 + q * 16,
+		              .size = i + 100,
+		              .arena = 0x1000 * (r + 1),
+		              .allocator = HW_ALLOCATOR_GLIBC,
+		              .state = (uint8_t)(i % 3),
+		              .bin = (uint8_t)(i % 5)};
+		ck_assert_int_eq(hw_snapshot_add_alloc_requested(
+		                     s, &a, 0, 0, i % 4 ? HW_REQUESTED_UNKNOWN : i + 100 - i % 7),
+		                 HW_OK);
+	}
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	ck_assert_uint_eq(hw_snapshot_count(s), runs * per);
+	for (size_t k = 0; k < runs * per; k++) {
+		hw_alloc a;
+		ck_assert_int_eq(hw_snapshot_get_alloc(s, k, &a, NULL, NULL), HW_OK);
+		uint64_t q = (a.address - 0x10000) / 16, t = q / blk;
+		ck_assert_uint_eq(q, k); /* every address once, in order */
+		size_t r = t % runs, j = (t / runs) * blk + q % blk, i = r * per + j;
+		ck_assert_uint_eq(a.size, i + 100);
+		ck_assert_uint_eq(a.arena, 0x1000 * (r + 1));
+		ck_assert_uint_eq(a.state, i % 3);
+		ck_assert_uint_eq(a.bin, i % 5);
+		ck_assert_uint_eq(hw_snapshot_requested(s, k),
+		                  i % 4 ? HW_REQUESTED_UNKNOWN : i + 100 - i % 7);
+	}
+	hw_snapshot_free(s);
+}
+
 START_TEST(test_sort)
 {
+	check_sorted_stretches(70000);
 	check_sorted(70000, 0);
 	check_sorted(30000, 1);
 	check_sorted(50000, 2);
