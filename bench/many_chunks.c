@@ -1,10 +1,13 @@
 /*
  * many_chunks.c: a live inferior for bench/gdb_heapsnap.sh: argv[1]
  * (default 2,000,000) small malloc chunks of mixed sizes, every fifth one
- * freed, then a stop at bench_ready() for the debugger.
+ * freed, then a stop at bench_ready() for the debugger.  With a second
+ * argument it then waits (pause) for `coretool summary --pid` to be timed,
+ * until it is killed.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 void bench_ready(void);
 volatile int bench_hits;
@@ -28,5 +31,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < n; i += 5)
 		free(p[i]);
 	bench_ready();
+	if (argc > 2)
+		for (;;)
+			pause();
 	return 0;
 }

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* ---- version ---- */
 
@@ -489,28 +488,17 @@ static int target_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return hw_read(ctx, addr, buf, len) != HW_OK;
 }
 
+/* Views only where they cost no copy: a core's mmapped bytes, a live
+ * process's heap regions once the walker prefetched them (read whole). */
 static const void *target_view(void *ctx, uint64_t addr, size_t len)
 {
-	return hw_view(ctx, addr, len);
+	return hw_view_cheap(ctx, addr, len);
 }
 
-/* A core's segments are mapped from the file: their page table entries are
- * made on first touch, one fault per 64 KiB or so, and the list walks touch
- * the heap in a random order.  MADV_POPULATE_READ (Linux 5.14) makes them
- * all in one call; where it fails, the faults happen as before. */
+/* A core's pages faulted in at once; a live process's region read whole. */
 static void target_prefault(void *ctx, uint64_t addr, size_t len)
 {
-#ifdef MADV_POPULATE_READ
-	const uint8_t *p = hw_view(ctx, addr, len);
-	if (!p || !len)
-		return;
-	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = (uintptr_t)p + len;
-	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
-#else
-	(void)ctx;
-	(void)addr;
-	(void)len;
-#endif
+	(void)hw_target_prefetch(ctx, addr, len);
 }
 
 static int maps_from_target(hw_target *t, struct gw_located *loc)
@@ -580,8 +568,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	if ((rc = maps_from_target(t, loc)) != HW_OK)
 		return rc;
 	loc->in.read = target_read;
-	loc->in.view = hw_target_get_kind(t) == HW_TARGET_CORE ? target_view : NULL;
-	loc->in.prefault = hw_target_get_kind(t) == HW_TARGET_CORE ? target_prefault : NULL;
+	loc->in.view = hw_target_get_kind(t) != HW_TARGET_CALLBACK ? target_view : NULL;
+	loc->in.prefault = hw_target_get_kind(t) != HW_TARGET_CALLBACK ? target_prefault : NULL;
 	loc->in.ctx = t;
 	return found_tls ? HW_OK : 1; /* 1: no tcache found (reported as a problem) */
 }

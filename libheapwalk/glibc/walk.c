@@ -1317,10 +1317,12 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 		drop_overlaps(&w);
 		for (size_t i = 0; i < w.n_regions; i++) {
 			struct region *r = &w.regions[i];
-			if (in->view)
-				r->view = in->view(in->ctx, r->start, r->end - r->start);
+			/* prefault first: a live target's view exists once
+			 * the region was read whole */
 			if (in->prefault)
 				in->prefault(in->ctx, r->start, r->end - r->start);
+			if (in->view)
+				r->view = in->view(in->ctx, r->start, r->end - r->start);
 		}
 		for (size_t i = 0; i < in->n_tcaches; i++)
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);

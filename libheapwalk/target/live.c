@@ -9,6 +9,14 @@
  * Reads go through a block cache: HW_BLOCK-aligned blocks clipped to their
  * mapping, filled once (the process is stopped, so they never go stale).
  * A view spanning blocks gets a contiguous copy of its own.
+ *
+ * A range the walker will read through and through (a heap region) is read
+ * whole by hw_target_prefetch instead: one process_vm_readv (a single copy,
+ * where /proc/PID/mem copies each page twice) into an anonymous mapping of
+ * our own with transparent huge pages (a few hundred page faults for a heap
+ * of gigabytes, not one per 4 KiB), and every read and view inside it is
+ * served from there.  The bulks of a target stay below half the memory
+ * available when they are made.
  */
 #include "target_internal.h"
 
@@ -20,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -106,9 +115,146 @@ static int block_has(const hw_target *t, const hw_block *b, uint64_t addr, size_
 	return rel >= b->lo && rel + len <= b->len;
 }
 
+/* ---- bulks: ranges read whole ------------------------------------------------- */
+
+/* The bulk holding all of [addr, addr + len), or NULL. */
+static const hw_bulk *bulk_find(hw_target *t, uint64_t addr, size_t len)
+{
+	if (!t->nbulks)
+		return NULL;
+	const hw_bulk *b = &t->bulks[t->last_bulk];
+	if (!(addr >= b->addr && addr - b->addr < b->len)) {
+		size_t lo = 0, hi = t->nbulks;
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (t->bulks[mid].addr <= addr)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		b = &t->bulks[lo];
+		if (!(addr >= b->addr && addr - b->addr < b->len))
+			return NULL;
+		t->last_bulk = lo;
+	}
+	return len <= b->len - (addr - b->addr) ? b : NULL;
+}
+
+const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len)
+{
+	const hw_bulk *b = bulk_find(t, addr, len);
+	return b ? b->data + (addr - b->addr) : NULL;
+}
+
+/* Read len bytes at addr of the process: process_vm_readv, or pread of
+ * /proc/PID/mem for what it refused. */
+static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len && t->vm_readv >= 0) {
+		struct iovec local = {buf + done, len - done};
+		struct iovec remote = {(void *)(uintptr_t)(addr + done), len - done};
+		ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
+		if (n > 0) {
+			done += (size_t)n;
+			t->vm_readv = 1;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			/* ENOSYS, EPERM (a seccomp or LSM policy): /proc/PID/mem
+			 * from now on.  EFAULT: let pread say. */
+			if (n < 0 && errno != EFAULT && !t->vm_readv)
+				t->vm_readv = -1;
+			break;
+		}
+	}
+	return done == len ? HW_OK : fill(t, addr + done, buf + done, len - done);
+}
+
+/* Bytes of memory available (MemAvailable), 0 when unknown. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	uint64_t kib = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %" SCNu64 " kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib * 1024;
+}
+
+#define HUGE_PAGE (2u << 20)
+
+int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
+{
+	if (t->kind != HW_TARGET_LIVE || t->mem_fd < 0)
+		return hw_error_set(HW_EUNSUPPORTED, "only local live processes are read whole");
+	if (bulk_find(t, addr, (size_t)len))
+		return HW_OK;
+	for (size_t i = 0; i < t->nbulks; i++)
+		if (t->bulks[i].addr < addr + len && addr < t->bulks[i].addr + t->bulks[i].len)
+			return hw_error_set(
+			    HW_EINVAL, "0x%" PRIx64 ": overlaps a range already read whole", addr);
+	/* All of it mapped and readable, or a failing read would say so after
+	 * the time was spent. */
+	for (uint64_t a = addr; a < addr + len;) {
+		const hw_mapping *m = hw_target_mapping_at(t, a);
+		if (!m || !(m->perms & HW_PERM_R))
+			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not readable in the process",
+			                    a);
+		a = m->end;
+	}
+	size_t map_len = (size_t)((len + HUGE_PAGE - 1) & ~(uint64_t)(HUGE_PAGE - 1));
+	if (map_len < len)
+		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: too large", len);
+	uint64_t avail = mem_available();
+	if (avail && t->bulk_bytes + map_len > avail / 2)
+		return hw_error_set(HW_ENOMEM,
+		                    "%" PRIu64 " bytes at 0x%" PRIx64 ": more than half the memory "
+		                    "available; read piecewise",
+		                    len, addr);
+	hw_bulk *nb = realloc(t->bulks, (t->nbulks + 1) * sizeof *nb);
+	if (!nb)
+		return hw_error_set(HW_ENOMEM, "out of memory");
+	t->bulks = nb;
+	uint8_t *data = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
+	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (data == MAP_FAILED)
+		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));
+#ifdef MADV_HUGEPAGE
+	(void)madvise(data, map_len, MADV_HUGEPAGE);
+#endif
+	int rc = read_whole(t, addr, data, (size_t)len);
+	if (rc != HW_OK) {
+		munmap(data, map_len);
+		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %" PRIu64 " bytes not readable",
+		                    addr, len);
+	}
+	/* keep bulks[] sorted */
+	size_t i = t->nbulks;
+	while (i > 0 && t->bulks[i - 1].addr > addr) {
+		t->bulks[i] = t->bulks[i - 1];
+		i--;
+	}
+	t->bulks[i] = (hw_bulk){.addr = addr, .len = len, .data = data, .map_len = map_len};
+	t->nbulks++;
+	t->last_bulk = i;
+	t->bulk_bytes += map_len;
+	return HW_OK;
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
 int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 {
 	uint8_t *out = buf;
+	const hw_bulk *bulk = bulk_find(t, addr, len);
+	if (bulk) {
+		memcpy(buf, bulk->data + (addr - bulk->addr), len);
+		return HW_OK;
+	}
 	/* Large reads go straight to the process. */
 	if (len >= 4 * HW_BLOCK) {
 		if (fill(t, addr, buf, len) == HW_OK)
@@ -136,6 +282,9 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 
 const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len)
 {
+	const void *bv = hw_bulk_view(t, addr, len);
+	if (bv)
+		return bv;
 	uint64_t base = addr & ~(uint64_t)(HW_BLOCK - 1);
 	if (addr - base + len <= HW_BLOCK) {
 		hw_block *b = block_get(t, addr);
@@ -175,6 +324,12 @@ void hw_cache_free(hw_target *t)
 		free(s);
 	}
 	t->spans = NULL;
+	for (size_t i = 0; i < t->nbulks; i++)
+		munmap(t->bulks[i].data, t->bulks[i].map_len);
+	free(t->bulks);
+	t->bulks = NULL;
+	t->nbulks = t->last_bulk = 0;
+	t->bulk_bytes = 0;
 }
 
 /* ---- ptrace ------------------------------------------------------------------ */

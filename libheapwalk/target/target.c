@@ -351,3 +351,22 @@ const void *hw_view(hw_target *t, uint64_t addr, size_t len)
 		return hw_core_view(t, addr, len);
 	return hw_cached_view(t, addr, len);
 }
+
+int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len)
+{
+	if (len == 0 || addr + len < addr)
+		return hw_error_set(HW_EINVAL, "0x%" PRIx64 ": bad range of %" PRIu64 " bytes",
+		                    addr, len);
+	if (t->kind == HW_TARGET_CORE)
+		return hw_core_prefetch(t, addr, len);
+	return hw_live_prefetch(t, addr, len);
+}
+
+const void *hw_view_cheap(hw_target *t, uint64_t addr, size_t len)
+{
+	if (len == 0 || addr + len < addr)
+		return NULL;
+	if (t->kind == HW_TARGET_CORE)
+		return hw_core_view(t, addr, len);
+	return hw_bulk_view(t, addr, len);
+}

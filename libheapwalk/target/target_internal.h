@@ -10,6 +10,9 @@
  *  - live and callback targets read through a block cache (blocks are
  *    HW_BLOCK bytes, aligned, clipped to their mapping); a process is stopped
  *    while attached, so cached bytes never go stale.
+ *  - a live target's bulks[] (ranges read whole by hw_target_prefetch) are
+ *    sorted by addr and do not overlap; reads inside one are served from it
+ *    before the block cache is looked at.
  */
 #ifndef HW_TARGET_INTERNAL_H
 #define HW_TARGET_INTERNAL_H
@@ -50,6 +53,14 @@ typedef struct hw_span {
 	uint8_t *data;
 	struct hw_span *next;
 } hw_span;
+
+/* A range of a live process read whole (hw_target_prefetch) into an
+ * anonymous mapping of ours, map_len bytes at data. */
+typedef struct hw_bulk {
+	uint64_t addr, len;
+	uint8_t *data;
+	size_t map_len;
+} hw_bulk;
 
 typedef struct hw_module_priv {
 	hw_module pub;
@@ -105,6 +116,12 @@ struct hw_target {
 	size_t nblocks_buckets;
 	hw_span *spans;
 
+	/* live: ranges read whole */
+	hw_bulk *bulks;
+	size_t nbulks, last_bulk;
+	uint64_t bulk_bytes;
+	int vm_readv; /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
+
 	/* modules */
 	Dwfl *dwfl;
 	Dwfl_Callbacks dwfl_cb;
@@ -126,12 +143,15 @@ int hw_target_read_proc_maps(hw_target *t, pid_t pid);
 /* core.c */
 int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len);
 const void *hw_core_view(hw_target *t, uint64_t addr, size_t len);
+int hw_core_prefetch(hw_target *t, uint64_t addr, uint64_t len);
 void hw_core_close(hw_target *t);
 
 /* live.c */
 int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len);
 const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len);
 void hw_cache_free(hw_target *t);
+int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len);
+const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len);
 void hw_live_close(hw_target *t);
 
 /* modules.c */

@@ -1,0 +1,171 @@
+/*
+ * test_live.c: reading a live process whole (hw_target_prefetch), on a
+ * child that fills a mapping with a pattern it and the test compute alike.
+ * What is read, viewed (hw_view_cheap) and refused must match the pattern
+ * and the child's memory map; after the target is closed the child runs on,
+ * checks that its memory is unchanged and exits 0.
+ */
+#include "heapwalk.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PAGE  4096u
+#define BULK  (4u << 20) /* prefetched */
+#define EXTRA PAGE       /* readable after it */
+/* then one PROT_NONE page */
+
+static uint8_t pattern(size_t i)
+{
+	return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+static uint64_t checksum(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* The child: the mapping, its address to the parent, then wait for the go
+ * to check its memory and exit. */
+static void child(int to_parent, int from_parent)
+{
+	uint8_t *m = mmap(NULL, BULK + EXTRA + PAGE, PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		_exit(2);
+	for (size_t i = 0; i < BULK + EXTRA; i++)
+		m[i] = pattern(i);
+	if (mprotect(m + BULK + EXTRA, PAGE, PROT_NONE))
+		_exit(3);
+	uint64_t sum = checksum(m, BULK + EXTRA);
+	uint64_t a = (uint64_t)(uintptr_t)m;
+	if (write(to_parent, &a, sizeof a) != sizeof a)
+		_exit(4);
+	char go;
+	if (read(from_parent, &go, 1) != 1)
+		_exit(5);
+	_exit(checksum(m, BULK + EXTRA) == sum ? 0 : 6);
+}
+
+START_TEST(test_prefetch)
+{
+	int up[2], down[2];
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		child(up[1], down[0]);
+	}
+	close(up[1]);
+	close(down[0]);
+	uint64_t a;
+	ck_assert_int_eq(read(up[0], &a, sizeof a), sizeof a);
+
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, pid, NULL), HW_OK);
+	/* nothing prefetched: no cheap view (a plain one is a copy) */
+	ck_assert_ptr_null(hw_view_cheap(t, a, 64));
+	ck_assert_int_eq(hw_target_prefetch(t, a, BULK), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, a + PAGE, 64), HW_OK); /* inside: nothing to do */
+	const uint8_t *v = hw_view_cheap(t, a, BULK);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_ptr_eq(hw_view(t, a + 100, 50), v + 100);
+	uint8_t *want = malloc(BULK + EXTRA);
+	ck_assert_ptr_nonnull(want);
+	for (size_t i = 0; i < BULK + EXTRA; i++)
+		want[i] = pattern(i);
+	ck_assert_int_eq(memcmp(v, want, BULK), 0);
+	uint8_t b[64];
+	ck_assert_int_eq(hw_read(t, a + BULK - 64, b, 64), HW_OK);
+	ck_assert_int_eq(memcmp(b, want + BULK - 64, 64), 0);
+	/* past the end of what was read whole: no cheap view, reads still work */
+	ck_assert_ptr_null(hw_view_cheap(t, a + BULK - 8, 16));
+	ck_assert_int_eq(hw_read(t, a + BULK - 8, b, 16), HW_OK);
+	ck_assert_int_eq(memcmp(b, want + BULK - 8, 16), 0);
+	/* refused: overlapping, not readable, unmapped, empty, wrapping */
+	ck_assert_int_eq(hw_target_prefetch(t, a + BULK - PAGE, 2 * PAGE), HW_EINVAL);
+	ck_assert_int_eq(hw_target_prefetch(t, a + BULK, EXTRA + PAGE), HW_EFAULT);
+	ck_assert_int_eq(hw_target_prefetch(t, PAGE, PAGE), HW_EFAULT);
+	ck_assert_int_eq(hw_target_prefetch(t, a, 0), HW_EINVAL);
+	ck_assert_int_eq(hw_target_prefetch(t, UINT64_MAX - 10, 100), HW_EINVAL);
+	/* a second range, after the first: both are served */
+	ck_assert_int_eq(hw_target_prefetch(t, a + BULK, EXTRA), HW_OK);
+	const uint8_t *v2 = hw_view_cheap(t, a + BULK, EXTRA);
+	ck_assert_ptr_nonnull(v2);
+	ck_assert_int_eq(memcmp(v2, want + BULK, EXTRA), 0);
+	ck_assert_ptr_eq(hw_view_cheap(t, a + 8, 8), v + 8);
+	/* across the two: a read, not a view */
+	ck_assert_ptr_null(hw_view_cheap(t, a + BULK - 8, 16));
+	ck_assert_int_eq(hw_read(t, a + BULK - 8, b, 16), HW_OK);
+	ck_assert_int_eq(memcmp(b, want + BULK - 8, 16), 0);
+	hw_target_close(t);
+	free(want);
+
+	/* the child runs on and finds its memory as it was */
+	ck_assert_int_eq(write(down[1], "g", 1), 1);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(up[0]);
+	close(down[1]);
+}
+END_TEST
+
+static int mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	if (addr < 0x10000 || addr + len > 0x10000 + 256)
+		return -1;
+	memcpy(buf, (uint8_t *)ctx + (addr - 0x10000), len);
+	return 0;
+}
+
+START_TEST(test_callback)
+{
+	/* a read-callback target is never read whole: no cheap views */
+	uint8_t mem[256];
+	for (int i = 0; i < 256; i++)
+		mem[i] = (uint8_t)i;
+	hw_read_callbacks cb = {.read = mem_read, .ctx = mem};
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, 0x10000, 256), HW_EUNSUPPORTED);
+	ck_assert_ptr_null(hw_view_cheap(t, 0x10000, 16));
+	uint8_t b[4];
+	ck_assert_int_eq(hw_read(t, 0x10000 + 7, b, 4), HW_OK);
+	ck_assert_uint_eq(b[3], 10);
+	hw_target_close(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("live");
+	TCase *tc = tcase_create("prefetch");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_prefetch);
+	tcase_add_test(tc, test_callback);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
