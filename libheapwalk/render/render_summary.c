@@ -99,7 +99,7 @@ static hw_count unknown_sites(const hw_snapshot *s, hw_count *used)
 			continue;
 		used->count++;
 		used->bytes += s->size[i];
-		if (!s->site[i]) {
+		if (!hw_s_site(s, i)) {
 			u.count++;
 			u.bytes += s->size[i];
 		}

@@ -441,7 +441,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t fl = s->flags[i];
 		unsigned st = HW_F_STATE(fl), al = HW_F_ALLOCATOR(fl);
-		if (!(states >> st & 1) || (pass && !pass[s->site[i]]))
+		if (!(states >> st & 1) || (pass && !pass[hw_s_site(s, i)]))
 			continue;
 		if (o->allocator >= 0 && (unsigned)o->allocator != al)
 			continue;
@@ -449,8 +449,8 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			continue;
 		uint64_t arena = s->arenas[s->arena[i]];
 		const char *bin = hw_bin_name(HW_F_BIN(fl));
-		const char *type = hw_snapshot_type_name(s, s->type[i]);
-		uint32_t site = s->site[i];
+		const char *type = hw_snapshot_type_name(s, hw_s_type(s, i));
+		uint32_t site = hw_s_site(s, i);
 		if (o->format == HW_FORMAT_JSON) {
 			fprintf(f,
 			        "{\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64

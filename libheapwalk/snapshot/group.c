@@ -418,7 +418,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 		goto nomem;
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t f = s->flags[i];
-		if (!(states >> HW_F_STATE(f) & 1) || !pass[s->site[i]])
+		if (!(states >> HW_F_STATE(f) & 1) || !pass[hw_s_site(s, i)])
 			continue;
 		size_t k;
 		switch (g->key) {
@@ -426,7 +426,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 			k = HW_F_ALLOCATOR(f);
 			break;
 		case HW_GROUP_TYPE:
-			k = s->type[i];
+			k = hw_s_type(s, i);
 			break;
 		case HW_GROUP_ARENA:
 			if (HW_F_ALLOCATOR(f) == HW_ALLOCATOR_PYMALLOC)
@@ -478,11 +478,11 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 			break;
 		}
 		default:
-			k = site_key[s->site[i]];
+			k = site_key[hw_s_site(s, i)];
 			break;
 		}
 		if (!cnt[k])
-			rep[k] = s->site[i];
+			rep[k] = hw_s_site(s, i);
 		cnt[k]++;
 		bytes[k] += s->size[i];
 		g->total.count++;

@@ -282,9 +282,9 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		for (size_t i = 0; i < s->n; i++)
 			p = put_varint(p, s->arena[i]);
 		for (size_t i = 0; i < s->n; i++)
-			p = put_varint(p, s->type[i]);
+			p = put_varint(p, hw_s_type(s, i));
 		for (size_t i = 0; i < s->n; i++)
-			p = put_varint(p, s->site[i]);
+			p = put_varint(p, hw_s_site(s, i));
 		w->n = (size_t)(p - w->p);
 	}
 	w_end(w, st);
@@ -739,13 +739,15 @@ static int sec_allocs(dec *d, rd *r)
 		uint32_t t;
 		if (map_id(d->type_map, d->n_type, r_varint(r), &t))
 			return corrupt(d, "bad type id");
-		s->type[base + i] = t;
+		if (hw_snapshot_set_type(s, base + i, t))
+			return -1;
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t st;
 		if (map_id(d->site_map, d->n_site, r_varint(r), &st))
 			return corrupt(d, "bad site id");
-		s->site[base + i] = st;
+		if (hw_snapshot_set_site(s, base + i, st))
+			return -1;
 	}
 	if (r->err)
 		return corrupt(d, "truncated allocations");

@@ -263,8 +263,12 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 		return nomem();                                                                    \
 	s->col = p;
 	GROW_COL(size)
-	GROW_COL(type)
-	GROW_COL(site)
+	if (s->type) {
+		GROW_COL(type)
+	}
+	if (s->site) {
+		GROW_COL(site)
+	}
 	GROW_COL(arena)
 	GROW_COL(flags)
 	if (s->slack) {
@@ -290,10 +294,39 @@ int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags
 	s->size[i] = size;
 	s->flags[i] = flags;
 	s->arena[i] = arena;
-	s->type[i] = type;
-	s->site[i] = site;
+	if ((type || s->type) && hw_snapshot_set_type(s, i, type))
+		return nomem();
+	if ((site || s->site) && hw_snapshot_set_site(s, i, site))
+		return nomem();
 	if (s->slack)
 		s->slack[i] = HW_SLACK_UNKNOWN;
+	return HW_OK;
+}
+
+/* An id column made on its first nonzero id: zeroed, so every allocation
+ * before has id 0 (calloc: the pages of those zeros are not even touched
+ * until finish moves them). */
+static int id_column(hw_snapshot *s, uint32_t **col)
+{
+	if (*col)
+		return HW_OK;
+	*col = calloc(s->cap ? s->cap : 1, sizeof **col);
+	return *col ? HW_OK : nomem();
+}
+
+int hw_snapshot_set_type(hw_snapshot *s, size_t i, uint32_t type)
+{
+	if (!s->type && (!type || id_column(s, &s->type)))
+		return type ? HW_ENOMEM : HW_OK;
+	s->type[i] = type;
+	return HW_OK;
+}
+
+int hw_snapshot_set_site(hw_snapshot *s, size_t i, uint32_t site)
+{
+	if (!s->site && (!site || id_column(s, &s->site)))
+		return site ? HW_ENOMEM : HW_OK;
+	s->site[i] = site;
 	return HW_OK;
 }
 
@@ -583,8 +616,10 @@ static void trim_all(hw_snapshot *s)
 {
 	trim((void **)&s->addr, sizeof *s->addr, s->n);
 	trim((void **)&s->size, sizeof *s->size, s->n);
-	trim((void **)&s->type, sizeof *s->type, s->n);
-	trim((void **)&s->site, sizeof *s->site, s->n);
+	if (s->type)
+		trim((void **)&s->type, sizeof *s->type, s->n);
+	if (s->site)
+		trim((void **)&s->site, sizeof *s->site, s->n);
 	trim((void **)&s->arena, sizeof *s->arena, s->n);
 	trim((void **)&s->flags, sizeof *s->flags, s->n);
 	if (s->slack)
@@ -601,8 +636,10 @@ static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
 		return nomem();
 	apply_stretches(&s->addr, &tmp, sizeof *s->addr, st, ns);
 	apply_stretches(&s->size, &tmp, sizeof *s->size, st, ns);
-	apply_stretches(&s->type, &tmp, sizeof *s->type, st, ns);
-	apply_stretches(&s->site, &tmp, sizeof *s->site, st, ns);
+	if (s->type)
+		apply_stretches(&s->type, &tmp, sizeof *s->type, st, ns);
+	if (s->site)
+		apply_stretches(&s->site, &tmp, sizeof *s->site, st, ns);
 	apply_stretches(&s->arena, &tmp, sizeof *s->arena, st, ns);
 	if (s->slack)
 		apply_stretches(&s->slack, &tmp, sizeof *s->slack, st, ns);
@@ -653,8 +690,10 @@ int hw_snapshot_finish(hw_snapshot *s)
 		}
 		permute(s->addr, sizeof *s->addr, idx, s->n, tmp);
 		permute(s->size, sizeof *s->size, idx, s->n, tmp);
-		permute(s->type, sizeof *s->type, idx, s->n, tmp);
-		permute(s->site, sizeof *s->site, idx, s->n, tmp);
+		if (s->type)
+			permute(s->type, sizeof *s->type, idx, s->n, tmp);
+		if (s->site)
+			permute(s->site, sizeof *s->site, idx, s->n, tmp);
 		permute(s->arena, sizeof *s->arena, idx, s->n, tmp);
 		permute(s->flags, sizeof *s->flags, idx, s->n, tmp);
 		if (s->slack)
@@ -697,9 +736,9 @@ int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t 
 		};
 	}
 	if (type)
-		*type = s->type[i];
+		*type = hw_s_type(s, i);
 	if (site)
-		*site = s->site[i];
+		*site = hw_s_site(s, i);
 	return HW_OK;
 }
 
@@ -799,8 +838,11 @@ int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p)
 
 size_t hw_snapshot_memory(const hw_snapshot *s)
 {
-	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->type + sizeof *s->site +
-	             sizeof *s->arena + sizeof *s->flags;
+	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->arena + sizeof *s->flags;
+	if (s->type)
+		per += sizeof *s->type;
+	if (s->site)
+		per += sizeof *s->site;
 	if (s->slack)
 		per += sizeof *s->slack;
 	return sizeof *s + s->cap * per + s->str.bytes + s->str.cap * (sizeof(char *) + 4) +

@@ -3,9 +3,13 @@
  * of, shared by the files of libheapwalk/snapshot/ and libheapwalk/render/.
  *
  * Invariants:
- *  - allocations are column arrays (struct of arrays): 8 + 8 + 4 + 4 + 2 + 1
- *    = 27 bytes per allocation; after hw_snapshot_finish() they are sorted
- *    by address and the arrays are trimmed to their length.
+ *  - allocations are column arrays (struct of arrays): address 8, size 8,
+ *    arena 2, flags 1 = 19 bytes per allocation, plus type 4 and site 4
+ *    once one allocation has a nonzero one (NULL until then: all 0; a core
+ *    without CPython or C++ types, a target without the tracer, pays
+ *    nothing for them) and slack 2 once a request is known; after
+ *    hw_snapshot_finish() they are sorted by address and the arrays are
+ *    trimmed to their length.
  *  - every id is an index into its table; id 0 is "none" in every table
  *    (string 0 is NULL, type 0 is "?", site 0 has no frames, arena 0 is 0).
  *  - interned strings never move (they live in fixed blocks), so a
@@ -119,7 +123,7 @@ struct hw_snapshot {
 	/* allocations, columns */
 	size_t n, cap;
 	uint64_t *addr, *size;
-	uint32_t *type, *site;
+	uint32_t *type, *site; /* NULL: every id is 0 */
 	uint16_t *arena;
 	uint8_t *flags;
 	uint16_t *slack; /* size - requested; HW_SLACK_UNKNOWN; NULL until one is known */
@@ -156,6 +160,20 @@ struct hw_snapshot {
 
 	hw_snapshot_target target;
 };
+
+/* Allocation i's type and site ids (columns that may be absent). */
+static inline uint32_t hw_s_type(const hw_snapshot *s, size_t i)
+{
+	return s->type ? s->type[i] : 0;
+}
+static inline uint32_t hw_s_site(const hw_snapshot *s, size_t i)
+{
+	return s->site ? s->site[i] : 0;
+}
+/* Set allocation i's type or site id (i < cap), making the column on the
+ * first nonzero id. */
+int hw_snapshot_set_type(hw_snapshot *s, size_t i, uint32_t type);
+int hw_snapshot_set_site(hw_snapshot *s, size_t i, uint32_t site);
 
 /* A frame of site `site` as the public struct (strings from the table). */
 void hw_snapshot_frame(const hw_snapshot *s, uint32_t frame_id, hw_frame *out);
