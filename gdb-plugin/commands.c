@@ -290,15 +290,7 @@ static int parse_view(const char *sub, unsigned accept, int *argc, char **argv, 
 /* Called by the walk every few thousand allocations: Ctrl-C stops it. */
 static int progress(void *ctx, const char *phase, uint64_t allocations)
 {
-	hwp_run *run = ctx;
-	if (run->interrupted)
-		return 1;
-	if (PyErr_CheckSignals() < 0) {
-		PyErr_Fetch(&run->exc_type, &run->exc_value, &run->exc_tb);
-		run->interrupted = 1;
-		return 1;
-	}
-	return 0;
+	return hwp_poll_interrupt(ctx);
 }
 
 static void say_warnings(output *o, hw_target *t)

@@ -3,11 +3,14 @@
  * lldb's embedded Python (built against its headers, not linked to
  * libpython: the symbols come from the debugger's process).
  *
- *   _heapwalk.run(argv, describe) -> (out, err, status)
+ *   _heapwalk.run(argv, describe[, interrupted]) -> (out, err, status)
  *       argv[0] is the subcommand ("take", "list", "top", ...), the rest its
  *       arguments as the debugger split them; describe() is called only when
  *       the command needs the debugger's target and returns a dict
- *       (target.c says which keys).  status: 0, or 1 when `check` found
+ *       (target.c says which keys).  interrupted() -> bool, when given, is
+ *       asked now and then during a walk whether the user pressed Ctrl-C
+ *       (a debugger that keeps SIGINT from Python: lldb); either way Ctrl-C
+ *       raises KeyboardInterrupt.  status: 0, or 1 when `check` found
  *       problems or `diff --max-growth` was exceeded.
  *   _heapwalk.help(sub) -> str     the help text of a subcommand
  *   _heapwalk.subcommands          tuple of the subcommands' names
@@ -51,11 +54,42 @@ int hwp_run_restore(hwp_run *run)
 	return 1;
 }
 
+int hwp_poll_interrupt(hwp_run *run)
+{
+	if (run->interrupted)
+		return 1;
+	if (PyErr_CheckSignals() < 0) {
+		/* a KeyboardInterrupt, or whatever a Python handler raised */
+		PyErr_Fetch(&run->exc_type, &run->exc_value, &run->exc_tb);
+		run->interrupted = 1;
+		return 1;
+	}
+	if (!run->poll)
+		return 0;
+	PyObject *r = PyObject_CallNoArgs(run->poll);
+	int yes = r ? PyObject_IsTrue(r) : -1;
+	Py_XDECREF(r);
+	if (yes < 0) {
+		if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+			PyErr_Clear(); /* the debugger cannot tell: go on */
+			return 0;
+		}
+	} else if (yes)
+		PyErr_SetNone(PyExc_KeyboardInterrupt);
+	else
+		return 0;
+	PyErr_Fetch(&run->exc_type, &run->exc_value, &run->exc_tb);
+	run->interrupted = 1;
+	return 1;
+}
+
 static PyObject *mod_run(PyObject *self, PyObject *args)
 {
-	PyObject *list, *describe;
-	if (!PyArg_ParseTuple(args, "O!O:run", &PyList_Type, &list, &describe))
+	PyObject *list, *describe, *poll = Py_None;
+	if (!PyArg_ParseTuple(args, "O!O|O:run", &PyList_Type, &list, &describe, &poll))
 		return NULL;
+	if (poll != Py_None && !PyCallable_Check(poll))
+		return hwp_fail(NULL, "interrupted must be callable");
 	Py_ssize_t n = PyList_GET_SIZE(list);
 	if (n < 1 || n > 4096)
 		return hwp_fail(NULL, "bad argument list");
@@ -83,7 +117,7 @@ static PyObject *mod_run(PyObject *self, PyObject *args)
 			goto out;
 		}
 	}
-	hwp_run run = {.sub = argv[0], .describe = describe};
+	hwp_run run = {.sub = argv[0], .describe = describe, .poll = poll == Py_None ? NULL : poll};
 	ret = hwp_command(&run, (int)n, argv);
 	if (hwp_run_restore(&run)) {
 		/* Ctrl-C: the KeyboardInterrupt wins over any result */
@@ -111,7 +145,7 @@ static PyObject *mod_help(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"run", mod_run, METH_VARARGS, "run(argv, describe) -> (out, err, status)"},
+    {"run", mod_run, METH_VARARGS, "run(argv, describe[, interrupted]) -> (out, err, status)"},
     {"help", mod_help, METH_VARARGS, "help(subcommand) -> str"},
     {NULL, NULL, 0, NULL},
 };

@@ -14,7 +14,7 @@
  * one line "heapsnap SUB: what is wrong (what to do)"; a target opened for a
  * command is closed before the command returns (a live inferior's memory is
  * only trusted while it stays stopped); the GIL is held throughout (gdb and
- * lldb call us on their main thread; Ctrl-C is seen by PyErr_CheckSignals).
+ * lldb call us on their main thread; Ctrl-C is seen by hwp_poll_interrupt).
  */
 #ifndef HW_PLUGIN_H
 #define HW_PLUGIN_H
@@ -38,6 +38,7 @@ typedef struct hwp_run {
 	const char *sub;                         /* subcommand name, for messages */
 	PyObject *describe;                      /* callable returning the target description */
 	PyObject *read;                          /* remote targets: read(addr, len) -> bytes */
+	PyObject *poll;                          /* interrupted() -> bool, or NULL (lldb) */
 	int interrupted;                         /* a KeyboardInterrupt was caught and stashed */
 	PyObject *exc_type, *exc_value, *exc_tb; /* the stashed exception */
 } hwp_run;
@@ -65,6 +66,12 @@ int hwp_find_thread_pointers(hw_target *t);
 
 /* Restore an exception stashed by a callback (Ctrl-C); 1 when one was. */
 int hwp_run_restore(hwp_run *run);
+
+/* Has the user pressed Ctrl-C?  Python's signal flag (gdb turns SIGINT into
+ * one), then the glue's interrupted() when it gave one (lldb keeps Ctrl-C
+ * to itself: SBCommandInterpreter.WasInterrupted).  1 with a
+ * KeyboardInterrupt stashed in run (and run->interrupted set), else 0. */
+int hwp_poll_interrupt(hwp_run *run);
 
 /* commands.c: run one subcommand (argv[0] is its name).  Returns a tuple
  * (stdout text, stderr text, status) or NULL with an exception set. */

@@ -28,12 +28,13 @@
 /* ---- reads through the debugger ------------------------------------------ */
 
 /* hw_read_callbacks.read: call run->read(addr, len).  A debugger error
- * (unreadable memory) is a failed read; a KeyboardInterrupt is stashed so
- * the walk stops at its next progress report and the command raises it. */
+ * (unreadable memory) is a failed read; a KeyboardInterrupt (raised by the
+ * read or seen before it) is stashed, every read after it fails, the walk
+ * stops at its next progress report and the command raises it. */
 static int py_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	hwp_run *run = ctx;
-	if (run->interrupted)
+	if (hwp_poll_interrupt(run))
 		return -1;
 	PyObject *r = PyObject_CallFunction(run->read, "KK", (unsigned long long)addr,
 	                                    (unsigned long long)len);

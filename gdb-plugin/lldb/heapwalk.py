@@ -13,6 +13,11 @@
 # command on a core needs `--core PATH` (remembered for that target).
 # lldb-14 does not expose fs_base: on live processes the glibc walker
 # finds the threads' tcaches without it where it can.
+#
+# Ctrl-C: lldb's SIGINT handler does not reach Python; it marks the running
+# command interrupted (SBCommandInterpreter.WasInterrupted), which the walk
+# polls.  As with any interrupted command, lldb then drops the rest of a
+# command file being sourced.
 
 import os
 import shlex
@@ -126,7 +131,11 @@ def heapsnap(debugger, command, result, internal_dict):
         if argv and argv[0] in ("-h", "--help"):
             result.AppendMessage(_hw.help(sub))
             return
-        out, err, status = _hw.run([sub] + argv, _describer(debugger, core))
+        # lldb keeps Ctrl-C from Python (it installs no Python SIGINT
+        # handler): its own handler marks the running command interrupted,
+        # which the walk asks now and then.
+        interp = debugger.GetCommandInterpreter()
+        out, err, status = _hw.run([sub] + argv, _describer(debugger, core), interp.WasInterrupted)
         if out:
             result.AppendMessage(out[:-1] if out.endswith("\n") else out)
         if err:
@@ -135,6 +144,8 @@ def heapsnap(debugger, command, result, internal_dict):
             raise _Fail("heapsnap diff: the total growth is above --max-growth")
     except _Fail as e:
         result.SetError(str(e))
+    except KeyboardInterrupt:
+        result.SetError("heapsnap: interrupted (nothing was recorded)")
     except Exception as e:
         msg = str(e) if _hw is not None and isinstance(e, _hw.Error) else "heapsnap: %s" % e
         result.SetError(msg.splitlines()[0] if msg else "heapsnap: failed")
