@@ -18,6 +18,14 @@
 set -u
 : "${top_builddir:?}" "${top_srcdir:?}"
 CT="$top_builddir/coretool/coretool"
+# In a build tree coretool is libtool's wrapper script (a shell and a few
+# seds per run, tens of ms of CPU that the installed coretool does not
+# cost): run the real binary, with its library on the path of every
+# configuration alike.
+if [[ -x $top_builddir/coretool/.libs/coretool ]]; then
+	CT="$top_builddir/coretool/.libs/coretool"
+	export LD_LIBRARY_PATH="$top_builddir/libheapwalk/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 RUNS=${BENCH_RUNS:-5}
 N=${BENCH_TRACER_N:-5000000}
 [[ ${BENCH_FULL:-0} == 1 ]] && N=20000000

@@ -127,7 +127,7 @@ HWT_EXPORT void *malloc(size_t n)
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), PY());
+		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -160,14 +160,14 @@ HWT_EXPORT void *calloc(size_t n, size_t m)
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, CALLER(), PY());
+		hwt_record(p, n * m, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
 
 /* realloc and reallocarray: the new block gets the site of this call, as
  * tracemalloc does. */
-static void *realloc_common(void *p, size_t n, uint64_t caller, int python,
+static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, int python,
                             void *(*real)(void *, size_t, size_t), size_t m)
 {
 	struct hwt_live_entry old;
@@ -176,7 +176,7 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, int python,
 	size_t bytes = real ? n * m : n;
 	if (q) {
 		if (hwt_sample(bytes))
-			hwt_record(q, bytes, caller, python);
+			hwt_record(q, bytes, caller, cfa0, python);
 	} else if (had && bytes != 0) {
 		/* failed: p is still the program's, with its old site */
 		int saved = errno;
@@ -190,7 +190,7 @@ HWT_EXPORT void *realloc(void *p, size_t n)
 {
 	if (!enter())
 		return __libc_realloc(p, n);
-	void *q = realloc_common(p, n, CALLER(), PY(), NULL, 0);
+	void *q = realloc_common(p, n, CALLER(), HOOK_CFA(), PY(), NULL, 0);
 	leave();
 	return q;
 }
@@ -207,14 +207,14 @@ HWT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
 	}
 	void *q;
 	if (real_reallocarray) {
-		q = realloc_common(p, n, CALLER(), PY(), real_reallocarray, m);
+		q = realloc_common(p, n, CALLER(), HOOK_CFA(), PY(), real_reallocarray, m);
 	} else {
 		size_t b;
 		if (__builtin_mul_overflow(n, m, &b)) {
 			errno = ENOMEM;
 			q = NULL;
 		} else {
-			q = realloc_common(p, b, CALLER(), PY(), NULL, 0);
+			q = realloc_common(p, b, CALLER(), HOOK_CFA(), PY(), NULL, 0);
 		}
 	}
 	leave();
@@ -227,7 +227,7 @@ HWT_EXPORT void *memalign(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), PY());
+		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -257,7 +257,7 @@ HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 			*out = p;
 	}
 	if (rc == 0 && hwt_sample(n))
-		hwt_record(*out, n, CALLER(), PY());
+		hwt_record(*out, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return rc;
 }
@@ -268,7 +268,7 @@ HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), PY());
+		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -279,7 +279,7 @@ HWT_EXPORT void *valloc(size_t n)
 		return __libc_valloc(n);
 	void *p = __libc_valloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), PY());
+		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -290,7 +290,7 @@ HWT_EXPORT void *pvalloc(size_t n)
 		return __libc_pvalloc(n);
 	void *p = __libc_pvalloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), PY());
+		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }

@@ -2,33 +2,80 @@
  * native.c: native stacks for the site table.
  *
  * The caller of the allocation function is always recorded (it is the
- * return address the hook saw).  Deeper frames come from libunwind's
- * unw_backtrace with per-thread caching of unwind info: Debian's libraries
- * have no frame pointers, and glibc's backtrace() is an order of magnitude
- * slower (FACTS.md, tracer prototypes).
+ * return address the hook saw).  Deeper frames come from libunwind, with a
+ * per-thread cache of stacks in front of it:
  *
- * unw_backtrace starts in this function; the frames up to and including
- * the hook are dropped by finding the caller's return address in the
- * trace, so inlining decisions do not shift the stack.
+ *  - The cache is keyed by the caller's return address and the hook's CFA
+ *    (the stack address just above the hook's return address).  An entry
+ *    holds, for each deeper frame k, its return address ip[k] and the
+ *    stack pointer sp[k] libunwind reported for it: the return address
+ *    ip[k] was read from sp[k] - 8.
+ *  - A hit is checked, not trusted: every slot sp[k] - 8 must still hold
+ *    ip[k].  With the same caller and the same CFA, each frame's CFA
+ *    follows from the one below and the code address (a frame's size at a
+ *    given instruction is fixed), so equal return-address slots mean the
+ *    same stack.  The one case this cannot see is a frame whose size
+ *    varies at the same instruction (alloca) while the frames below land at
+ *    exactly the same depth and the old return-address slots still hold
+ *    their old values; HEAPWALK_TRACE_NATIVE_CACHE=0 turns the cache off.
+ *  - Stacks that cross a signal frame, or whose return addresses are not
+ *    at sp - 8, are never cached.
+ *  - A miss walks the stack with unw_step (which reports each frame's
+ *    stack pointer); a thread whose lookups mostly miss (a cache too small
+ *    for its stacks) falls back to unw_backtrace, libunwind's fast trace,
+ *    for a while.
+ * An entry also keeps the site of a purely native stack, so a hit costs
+ * neither the unwinder nor the site table's dedup.
+ *
+ * Reading sp[k] - 8 is safe: the slots were in this thread's stack when
+ * cached and a thread's stack does not move (a stack switched by
+ * swapcontext would need the same caller at the same CFA to get here).
  */
 #include "tracer.h"
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
-void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want)
+#include <stdlib.h>
+#include <string.h>
+
+#define NC_SETS       64 /* power of two */
+#define NC_WAYS       2
+#define NC_WINDOW     1024  /* lookups per miss-rate check */
+#define NC_BACKOFF    65536 /* captures without the cache after a bad window */
+#define NC_MAX_FRAMES 16    /* deeper stacks are not cached */
+
+struct nc_entry {
+	uint64_t pc0, cfa0; /* key; pc0 == 0: empty */
+	uint32_t n;         /* frames, the caller included */
+	uint32_t site;      /* site of the native-only stack, 0 when not known yet */
+	uint64_t ip[NC_MAX_FRAMES], sp[NC_MAX_FRAMES];
+};
+
+struct nc_thread {
+	uint32_t lookups, misses, backoff;
+	uint8_t victim[NC_SETS];
+	struct nc_entry e[NC_SETS][NC_WAYS];
+};
+static HWT_TLS struct nc_thread nc;
+static int nc_enabled = -1;
+
+static void set_caching(void)
 {
-	s->native[0] = caller;
-	s->n_native = 1;
-	if (want <= 1)
-		return;
 	static int caching_set;
 	if (unlikely(!__atomic_load_n(&caching_set, __ATOMIC_RELAXED))) {
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		__atomic_store_n(&caching_set, 1, __ATOMIC_RELAXED);
 	}
+}
+
+/* unw_backtrace from here: the frames up to and including the hook are
+ * dropped by finding the caller's return address in the trace, so
+ * inlining decisions do not shift the stack. */
+static void slow_trace(struct hwt_stack *s, uint64_t caller, uint32_t want)
+{
 	void *buf[HWT_MAX_NATIVE + 8];
-	int n = unw_backtrace(buf, (int)(want + 6));
+	int n = unw_backtrace(buf, (int)(want + 4));
 	int at = -1;
 	for (int i = 0; i < n && i < 8; i++) {
 		if ((uint64_t)(uintptr_t)buf[i] == caller) {
@@ -40,4 +87,130 @@ void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want)
 		return; /* keep the caller alone rather than guess */
 	for (int i = at + 1; i < n && s->n_native < want; i++)
 		s->native[s->n_native++] = (uint64_t)(uintptr_t)buf[i];
+}
+
+static inline unsigned set_of(uint64_t pc0, uint64_t cfa0)
+{
+	uint64_t h = (pc0 ^ (cfa0 << 7)) * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> 58) & (NC_SETS - 1);
+}
+
+static inline int valid(const struct nc_entry *e)
+{
+	for (uint32_t k = 1; k < e->n; k++) {
+		if (*(const uint64_t *)(uintptr_t)(e->sp[k] - 8) != e->ip[k])
+			return 0;
+	}
+	return 1;
+}
+
+/* Walk with unw_step, filling s and (when cacheable) e; 1 when cacheable. */
+static int walk(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want,
+                struct nc_entry *e)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	unw_word_t ip, sp;
+	if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
+		return 0;
+	int found = 0;
+	for (int i = 0; i < 8; i++) {
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0)
+			return 0;
+		if (ip == caller) {
+			found = 1;
+			break;
+		}
+		if (unw_step(&c) <= 0)
+			return 0;
+	}
+	if (!found || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
+		return 0;
+	int ok = sp == cfa0;
+	e->ip[0] = caller;
+	e->sp[0] = sp;
+	uint32_t n = 1;
+	while (n < want) {
+		if (unw_is_signal_frame(&c) > 0)
+			ok = 0;
+		if (unw_step(&c) <= 0)
+			break;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) != 0 || unw_get_reg(&c, UNW_REG_SP, &sp) != 0)
+			break;
+		if (!ip)
+			break;
+		s->native[s->n_native++] = ip;
+		e->ip[n] = ip;
+		e->sp[n] = sp;
+		/* the return address must be where the check will look */
+		if (sp < 8 || sp - 8 < e->sp[n - 1] || *(const uint64_t *)(uintptr_t)(sp - 8) != ip)
+			ok = 0;
+		n++;
+	}
+	e->n = n;
+	return ok;
+}
+
+uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want)
+{
+	s->native[0] = caller;
+	s->n_native = 1;
+	if (want <= 1)
+		return 0;
+	set_caching();
+	if (unlikely(nc_enabled < 0)) {
+		const char *v = getenv("HEAPWALK_TRACE_NATIVE_CACHE");
+		nc_enabled = !(v && strcmp(v, "0") == 0);
+	}
+	struct nc_thread *t = &nc;
+	if (!cfa0 || want > NC_MAX_FRAMES || !nc_enabled || t->backoff) {
+		if (t->backoff)
+			t->backoff--;
+		slow_trace(s, caller, want);
+		return 0;
+	}
+	unsigned set = set_of(caller, cfa0);
+	struct nc_entry *w = t->e[set];
+	if (++t->lookups == NC_WINDOW) {
+		if (t->misses * 2 > NC_WINDOW)
+			t->backoff = NC_BACKOFF;
+		t->lookups = t->misses = 0;
+	}
+	int same_key = -1;
+	for (int i = 0; i < NC_WAYS; i++) {
+		struct nc_entry *e = &w[i];
+		if (e->pc0 != caller || e->cfa0 != cfa0 || e->n > want)
+			continue;
+		/* e->n < want: the walk ended there (the outermost frame) */
+		if (valid(e)) {
+			memcpy(&s->native[1], &e->ip[1], (e->n - 1) * sizeof(uint64_t));
+			s->n_native = e->n;
+			t->victim[set] = (uint8_t)(i ^ 1);
+			return e->site;
+		}
+		same_key = i;
+	}
+	t->misses++;
+	int v = same_key >= 0 ? same_key : t->victim[set] % NC_WAYS;
+	struct nc_entry *e = &w[v];
+	e->pc0 = 0;
+	if (walk(s, caller, cfa0, want, e)) {
+		e->pc0 = caller;
+		e->cfa0 = cfa0;
+		e->site = 0;
+		t->victim[set] = (uint8_t)(v ^ 1);
+	}
+	return 0;
+}
+
+void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site)
+{
+	if (!cfa0 || s->n_native < 2 || s->n_python)
+		return;
+	struct nc_entry *w = nc.e[set_of(caller, cfa0)];
+	for (int i = 0; i < NC_WAYS; i++) {
+		if (w[i].pc0 == caller && w[i].cfa0 == cfa0 && w[i].n == s->n_native &&
+		    memcmp(w[i].ip, s->native, s->n_native * sizeof(uint64_t)) == 0)
+			w[i].site = site;
+	}
 }

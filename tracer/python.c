@@ -155,7 +155,7 @@ static void *w_malloc(void *ctx, size_t n)
 		return o->malloc(o->ctx, n);
 	void *p = o->malloc(o->ctx, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), 1);
+		hwt_record(p, n, CALLER(), HOOK_CFA(), 1);
 	hwt_leave();
 	return p;
 }
@@ -167,7 +167,7 @@ static void *w_calloc(void *ctx, size_t n, size_t m)
 		return o->calloc(o->ctx, n, m);
 	void *p = o->calloc(o->ctx, n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, CALLER(), 1);
+		hwt_record(p, n * m, CALLER(), HOOK_CFA(), 1);
 	hwt_leave();
 	return p;
 }
@@ -180,10 +180,13 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	void *q = o->realloc(o->ctx, p, n);
-	if (q && hwt_sample(n))
-		hwt_record(q, n, CALLER(), 1);
-	else if (had)
+	if (q) {
+		if (hwt_sample(n))
+			hwt_record(q, n, CALLER(), HOOK_CFA(), 1);
+	} else if (had && n != 0) {
+		/* failed: p is still the program's, with its old site */
 		hwt_live_insert(old.address, old.site, old.requested);
+	}
 	hwt_leave();
 	return q;
 }

@@ -55,7 +55,7 @@ int hwt_sample_slow(size_t n)
 	return 1;
 }
 
-void hwt_record(void *p, size_t size, uint64_t caller, int python)
+void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python)
 {
 	hwt_live_prefetch((uint64_t)(uintptr_t)p);
 	struct hwt_stack *st = &hwt_self.stack;
@@ -66,11 +66,16 @@ void hwt_record(void *p, size_t size, uint64_t caller, int python)
 	/* Under a PyMem hook the Python frames say where the allocation came
 	 * from; the native stack is the interpreter's loop: keep its caller
 	 * (which C function made the block) and spare the unwinder. */
-	hwt_native_capture(st, caller, python == 1 && st->n_python ? 1 : hwt_root->native_frames);
-	uint32_t site = hwt_site_intern(st);
-	if (!site) {
-		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
-		return;
+	uint32_t want = python == 1 && st->n_python ? 1 : hwt_root->native_frames;
+	uint32_t site = hwt_native_capture(st, caller, cfa0, want);
+	if (!site || st->n_python) {
+		site = hwt_site_intern(st);
+		if (!site) {
+			__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		if (!st->n_python)
+			hwt_native_remember(caller, cfa0, st, site);
 	}
 	hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
 }

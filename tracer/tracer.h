@@ -79,6 +79,11 @@ static inline void hwt_leave(void)
 }
 
 #define CALLER() ((uint64_t)(uintptr_t)__builtin_return_address(0))
+/* The hook's CFA: the tracer is built with frame pointers, so the frame
+ * address is the saved rbp's slot, 16 bytes below the CFA.  A hook is an
+ * exported function, never inlined into another, so this is the CFA of
+ * the frame the caller's return address belongs to. */
+#define HOOK_CFA() ((uint64_t)(uintptr_t)__builtin_frame_address(0) + 16)
 
 /* ---- regions.c: mmap-backed memory that never moves ---- */
 void *hwt_map(size_t bytes); /* zeroed read-write pages, NULL on failure */
@@ -124,8 +129,12 @@ void hwt_sites_unlock(void);
 
 /* ---- native.c: the unwinder ---- */
 /* Fill s->native with the caller (always) and the frames above it, at
- * most want in all. */
-void hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint32_t want);
+ * most want in all.  cfa0: the hook's CFA (HOOK_CFA()), 0 when unknown.
+ * Returns the site of this native-only stack when the per-thread cache
+ * knows it, else 0. */
+uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want);
+/* Tell the cache the site of the native-only stack s just captured. */
+void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site);
 
 /* ---- python.c: CPython frames and the PyMem hooks ---- */
 /* Fill s->python from the current thread's interpreter frames. */
@@ -142,7 +151,7 @@ void hwt_python_keep(uint64_t code);
  * captures the stack and records p.  python: 0 native only; 1 from a
  * PyMem hook (Python frames, and only the native caller); 2 from the
  * malloc family under the GIL (Python frames and the full native stack). */
-void hwt_record(void *p, size_t size, uint64_t caller, int python);
+void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python);
 /* The sampling decision's slow path (seeding, a sample taken). */
 int hwt_sample_slow(size_t n);
 

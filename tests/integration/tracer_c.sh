@@ -4,6 +4,10 @@
 # `coretool trace`; the tracer's tables read back from the kernel core by
 # tests/programs/read_trace must give exactly that truth per function:
 #  - basic: malloc, calloc, realloc, posix_memalign sites, churn freed;
+#  - paths: two stacks of the same depth that differ in their third frame,
+#    interleaved: per full stack, exactly what the program made (the
+#    tracer's per-thread stack cache checks what it cached);
+#  - basic again with that cache off: the same stacks, frame for frame;
 #  - threads: 16 threads allocating and freeing each other's blocks,
 #    interrupted by signals all along;
 #  - exec: a traced shell execs the program: the preload carries on;
@@ -44,6 +48,32 @@ run() { # name args...
 
 run basic basic 1000 48
 check_truth "$hw_tmp/basic"
+
+run paths paths 500 40
+check_truth "$hw_tmp/paths"
+"$READ" "$(ls "$hw_tmp/paths"/core* | head -n 1)" stack >"$hw_tmp/paths/stack" ||
+	fail "read_trace stack failed"
+for p in path_a path_b; do
+	got=$(awk -F'\t' -v k="leak_p<mid<$p<" 'index($1, k) == 1 { c += $2 } END { print c + 0 }' \
+		"$hw_tmp/paths/stack")
+	[[ $got == 500 ]] || fail "paths: $got blocks under leak_p<mid<$p (the program made 500)"
+	echo "ok paths: 500 blocks under leak_p<mid<$p"
+done
+
+# the stack cache gives what libunwind gives: the same stacks, cache off
+mkdir -p "$hw_tmp/nocache"
+HEAPWALK_TRACE_NATIVE_CACHE=0 hw_dump_core "$hw_tmp/nocache" "$CORETOOL" trace -- "$LEAKS" basic 1000 48 \
+	>/dev/null
+check_truth "$hw_tmp/nocache"
+for d in basic nocache; do
+	"$READ" "$(ls "$hw_tmp/$d"/core* | head -n 1)" stack | grep -v '^#' | sort >"$hw_tmp/$d/stacks" ||
+		fail "read_trace stack failed"
+done
+[[ $(grep -c 'leak_a<main' "$hw_tmp/basic/stacks") -ge 1 ]] ||
+	fail "no deep stacks: $(head -n 3 "$hw_tmp/basic/stacks")"
+diff "$hw_tmp/nocache/stacks" "$hw_tmp/basic/stacks" >&2 ||
+	fail "stacks differ with the stack cache on (+) and off (-)"
+echo "ok stacks identical with the stack cache on and off ($(wc -l <"$hw_tmp/basic/stacks") stacks)"
 
 run threads threads 500 40
 check_truth "$hw_tmp/threads"

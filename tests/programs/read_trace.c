@@ -4,7 +4,7 @@
  * function, or its file:line), the recorded count and requested bytes and
  * the sampling-weighted estimates:
  *
- *   read_trace CORE|--pid=PID function|lineno|stack2 [SIZE]
+ *   read_trace CORE|--pid=PID function|lineno|stack2|stack [SIZE]
  *
  * With SIZE, only entries whose requested size is SIZE are counted.
  *
@@ -28,7 +28,7 @@ struct group {
 static struct group *groups;
 static size_t ngroups, capgroups;
 static hw_tracer *tr;
-static int by_line, by_stack2;
+static int by_line, by_stack2, by_stack;
 static long only_size = -1;
 
 static struct group *group_of(const char *key)
@@ -56,7 +56,13 @@ static int visit(void *ctx, uint64_t address, uint32_t site, uint64_t requested)
 		return 0;
 	char key[512] = "?";
 	if (hw_tracer_site_frames(tr, site, fr, &n) == HW_OK && n > 0) {
-		if (by_stack2)
+		if (by_stack) {
+			size_t at = 0;
+			for (size_t i = 0; i < n && at + 1 < sizeof key; i++)
+				at += (size_t)snprintf(key + at, sizeof key - at, "%s%s",
+				                       i ? "<" : "",
+				                       fr[i].function ? fr[i].function : "?");
+		} else if (by_stack2)
 			snprintf(key, sizeof key, "%s@%s:%d<%s",
 			         fr[0].function ? fr[0].function : "?",
 			         fr[0].file ? fr[0].file : "?", fr[0].line,
@@ -81,11 +87,12 @@ int main(int argc, char **argv)
 	if (argc == 4)
 		only_size = atol(argv[3]);
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: read_trace CORE function|lineno|stack2\n");
+		fprintf(stderr, "usage: read_trace CORE function|lineno|stack2|stack\n");
 		return 2;
 	}
 	by_line = !strcmp(argv[2], "lineno");
 	by_stack2 = !strcmp(argv[2], "stack2");
+	by_stack = !strcmp(argv[2], "stack");
 	hw_target *t;
 	int rc = strncmp(argv[1], "--pid=", 6) == 0
 	             ? hw_target_open_pid(&t, (pid_t)atoi(argv[1] + 6), NULL)

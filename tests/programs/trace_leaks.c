@@ -20,6 +20,11 @@
  *                            for sampled mode
  *   trace_leaks live K S     as basic, but instead of aborting it closes
  *                            stdout and waits to be read live and killed
+ *   trace_leaks paths K S    leak_p keeps 2K blocks of S bytes, called
+ *                            through mid from path_a and path_b in turn
+ *                            (K each): two stacks that differ only in
+ *                            their third frame, with the same depth (the
+ *                            tracer's stack cache must tell them apart)
  *
  * Functions are noinline so that each is the caller of its allocations.
  */
@@ -143,10 +148,34 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+NOINLINE static void leak_p(size_t s)
+{
+	keep(malloc(s));
+	__asm__ volatile("");
+}
+
+NOINLINE static void mid(size_t s)
+{
+	leak_p(s);
+	__asm__ volatile("");
+}
+
+NOINLINE static void path_a(size_t s)
+{
+	mid(s);
+	__asm__ volatile("");
+}
+
+NOINLINE static void path_b(size_t s)
+{
+	mid(s);
+	__asm__ volatile("");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: trace_leaks basic|threads|fork|sample K S\n");
+		fprintf(stderr, "usage: trace_leaks basic|threads|fork|sample|live|paths K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -170,6 +199,13 @@ int main(int argc, char **argv)
 		printf("leak_realloc %zu %zu\n", k, k * (s + 100));
 		printf("leak_memalign %zu %zu\n", k, k * s);
 		printf("churn 0 0\n");
+	} else if (!strcmp(argv[1], "paths")) {
+		for (size_t i = 0; i < k; i++) {
+			path_a(s);
+			path_b(s);
+		}
+		churn(20000);
+		printf("leak_p %zu %zu\n", 2 * k, 2 * k * s);
 	} else if (!strcmp(argv[1], "sample")) {
 		leak_a(k, s);
 		churn(200000);
