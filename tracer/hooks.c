@@ -36,6 +36,7 @@ extern void *__libc_pvalloc(size_t);
 HWT_TLS struct hwt_thread hwt_self;
 struct hwt_root *hwt_root;
 int hwt_state;
+int hwt_sampled;
 
 /* The root of the tables, for a reader that has symbols. */
 HWT_EXPORT struct hwt_root *heapwalk_trace_root;
@@ -113,6 +114,8 @@ int hwt_init(void)
 		return 0;
 	int ok = init_once() == 0;
 	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
+	if (ok && hwt_root->mode == HWT_MODE_SAMPLED)
+		__atomic_store_n(&hwt_sampled, 1, __ATOMIC_RELEASE);
 	return ok;
 }
 
@@ -123,6 +126,8 @@ int hwt_init(void)
 
 HWT_EXPORT void *malloc(size_t n)
 {
+	if (hwt_fast_skip(n))
+		return __libc_malloc(n);
 	if (!enter())
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
@@ -134,28 +139,34 @@ HWT_EXPORT void *malloc(size_t n)
 
 HWT_EXPORT void free(void *p)
 {
+	if (hwt_fast_unrecorded(p)) {
+		__libc_free(p);
+		return;
+	}
 	if (!p)
 		return;
 	if (!enter()) {
 		__libc_free(p);
 		return;
 	}
-	int saved = errno; /* free never changes errno (glibc 2.33+) */
 	/* two independent cache misses, overlapped: glibc's on the chunk
 	 * header (the program's own memory, read-only here) and ours on the
-	 * live-table slot */
+	 * live-table slot.  (Forgetting makes no system call: errno, which
+	 * free never changes, stays as it was.) */
 	if (hwt_root->mode == HWT_MODE_ALL) {
 		__builtin_prefetch((char *)p - 16, 0, 3);
 		hwt_live_prefetch((uint64_t)(uintptr_t)p);
 	}
 	hwt_forget(p, NULL);
-	errno = saved;
 	__libc_free(p);
 	leave();
 }
 
 HWT_EXPORT void *calloc(size_t n, size_t m)
 {
+	size_t bytes;
+	if (!__builtin_mul_overflow(n, m, &bytes) && hwt_fast_skip(bytes))
+		return __libc_calloc(n, m);
 	if (!enter())
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);

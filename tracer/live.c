@@ -17,17 +17,19 @@
 
 #define INITIAL_CAPACITY HWT_MIN_CAPACITY
 
-/* Sampled mode: most frees are of blocks the table never saw.  A counting
- * filter, one byte per value of the block hash's top 16 bits, says "not
- * here" without taking the shard's lock or probing: its top 8 bits are
- * the shard's, so each counter is only written under its shard's lock.
- * A counter that reached 255 sticks (it only costs a probe). */
-#define FILTER_BITS 16
-static uint8_t filter[1u << FILTER_BITS];
+/* Sampled mode: most frees are of blocks the table never saw: the filter
+ * (tracer.h) says "not here" without the shard's lock or a probe. */
+uint8_t hwt_filter[1u << HWT_FILTER_BITS];
 
-static inline uint8_t *filter_of(uint64_t address)
+/* Add d (+1 or -1) to the address's counter unless it stuck at 255. */
+static void filter_add(uint64_t address, int d)
 {
-	return &filter[hwt_hash_block(address) >> (64 - FILTER_BITS)];
+	uint8_t *f = hwt_filter_of(address);
+	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
+	while (v != 255 && !(d < 0 && v == 0) &&
+	       !__atomic_compare_exchange_n(f, &v, (uint8_t)(v + d), 1, __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED))
+		;
 }
 
 static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
@@ -111,11 +113,8 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 	}
 	put(table_of(s), s->capacity, address, site, req);
 	s->count++;
-	if (hwt_root->mode != HWT_MODE_ALL) {
-		uint8_t *f = filter_of(address);
-		if (*f != 255)
-			__atomic_store_n(f, *f + 1, __ATOMIC_RELAXED);
-	}
+	if (hwt_root->mode != HWT_MODE_ALL)
+		filter_add(address, 1);
 	hwt_unlock(&s->lock);
 }
 
@@ -128,7 +127,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
 		return 0;
 	if (hwt_root->mode != HWT_MODE_ALL &&
-	    __atomic_load_n(filter_of(address), __ATOMIC_RELAXED) == 0)
+	    __atomic_load_n(hwt_filter_of(address), __ATOMIC_RELAXED) == 0)
 		return 0;
 	hwt_lock(&s->lock);
 	struct hwt_live_entry *tab = table_of(s);
@@ -166,11 +165,8 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	}
 	__atomic_store_n(&tab[hole].address, 0, __ATOMIC_RELEASE);
 	s->count--;
-	if (hwt_root->mode != HWT_MODE_ALL) {
-		uint8_t *f = filter_of(address);
-		if (*f != 255 && *f != 0)
-			__atomic_store_n(f, *f - 1, __ATOMIC_RELAXED);
-	}
+	if (hwt_root->mode != HWT_MODE_ALL)
+		filter_add(address, -1);
 	hwt_unlock(&s->lock);
 	return 1;
 }

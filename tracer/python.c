@@ -148,9 +148,22 @@ void hwt_python_keep(uint64_t code)
 
 /* ---- the wrappers ---- */
 
+/* Sampled mode's fast path: counted, not recorded; busy around the real
+ * allocator so that its own malloc (blocks over 512 bytes) is not counted
+ * a second time. */
+static inline void *fast_malloc(py_allocator *o, size_t n)
+{
+	hwt_self.busy = 1;
+	void *p = o->malloc(o->ctx, n);
+	hwt_self.busy = 0;
+	return p;
+}
+
 static void *w_malloc(void *ctx, size_t n)
 {
 	py_allocator *o = ctx;
+	if (hwt_fast_skip(n))
+		return fast_malloc(o, n);
 	if (!hwt_enter())
 		return o->malloc(o->ctx, n);
 	void *p = o->malloc(o->ctx, n);
@@ -194,6 +207,10 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 static void w_free(void *ctx, void *p)
 {
 	py_allocator *o = ctx;
+	if (hwt_fast_unrecorded(p)) {
+		o->free(o->ctx, p);
+		return;
+	}
 	if (!p)
 		return;
 	if (!hwt_enter()) {

@@ -51,6 +51,45 @@ struct hwt_thread {
 };
 extern HWT_TLS struct hwt_thread hwt_self;
 
+/* 1 once recording in sampled mode: the hooks' fast paths are on. */
+extern int hwt_sampled;
+
+/* Sampled mode: a counting filter over the live table, one byte per
+ * 256-byte block of address space, direct-mapped (the block number modulo
+ * the filter's size), so a 64-byte line of it covers 16 KiB of heap:
+ * frees of neighbouring blocks (a pymalloc pool, a run of small chunks)
+ * find it in cache.  0: no recorded block there, so a free need not look
+ * further.  Counters are shared by blocks in different shards, so they
+ * change atomically; one that reached 255 sticks (it only costs a probe). */
+#define HWT_FILTER_BITS 16
+extern uint8_t hwt_filter[1u << HWT_FILTER_BITS];
+
+static inline uint8_t *hwt_filter_of(uint64_t address)
+{
+	return &hwt_filter[(address >> HWT_BLOCK_SHIFT) & ((1u << HWT_FILTER_BITS) - 1)];
+}
+
+/* Sampled mode's fast path for an allocation of n bytes: 1 when it is not
+ * to be recorded (the thread's countdown then moved past it); 0 when the
+ * full path must decide (countdown crossing, first use, or inside a hook:
+ * then the allocation is neither counted nor recorded, as before). */
+static inline int hwt_fast_skip(size_t n)
+{
+	struct hwt_thread *t = &hwt_self;
+	if (likely(hwt_sampled) && likely(!t->busy) && (uint64_t)t->countdown > n) {
+		t->countdown -= (int64_t)n;
+		return 1;
+	}
+	return 0;
+}
+
+/* Sampled mode's fast path for a free: 1 when p cannot be in the table. */
+static inline int hwt_fast_unrecorded(void *p)
+{
+	return likely(hwt_sampled) &&
+	       __atomic_load_n(hwt_filter_of((uint64_t)(uintptr_t)p), __ATOMIC_RELAXED) == 0;
+}
+
 /* The root, NULL until hwt_init() succeeded. */
 extern struct hwt_root *hwt_root;
 /* 2 when recording, 1 while initializing, 0 before, -1 failed/disabled. */

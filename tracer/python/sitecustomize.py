@@ -3,6 +3,24 @@
 # sites with Python frames, then runs the next sitecustomize on the path,
 # if any (the program's or the distribution's), and takes this directory
 # off sys.path so the program sees the path it would have seen.
+def _install():
+    # heapwalk_trace_python_install() called with the GIL held (what
+    # ctypes.PyDLL does), through _ctypes alone: importing the ctypes
+    # package costs a few ms at every start, a visible share of a short
+    # program's run.
+    import _ctypes
+
+    class c_int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class PyFunc(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_PYTHONAPI
+        _restype_ = c_int
+
+    handle = _ctypes.dlopen(None, 0)
+    return PyFunc(_ctypes.dlsym(handle, "heapwalk_trace_python_install"))()
+
+
 def _heapwalk_trace_start():
     import os
     import sys
@@ -10,15 +28,10 @@ def _heapwalk_trace_start():
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
-        import ctypes
-
-        # PyDLL: the call keeps the GIL, which PyMem_SetAllocator needs.
-        install = ctypes.PyDLL(None).heapwalk_trace_python_install
-        install.restype = ctypes.c_int
-        rc = install()
+        rc = _install()
         if rc != 0 and os.environ.get("HEAPWALK_TRACE_VERBOSE"):
             sys.stderr.write("heapwalk-trace: Python frames not recorded (%d)\n" % rc)
-    except (ImportError, OSError, AttributeError):
+    except (ImportError, OSError, AttributeError, TypeError, ValueError):
         pass  # not preloaded, or no ctypes: native sites only
 
     import importlib.machinery
@@ -31,4 +44,4 @@ def _heapwalk_trace_start():
 
 
 _heapwalk_trace_start()
-del _heapwalk_trace_start
+del _heapwalk_trace_start, _install
