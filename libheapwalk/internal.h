@@ -30,6 +30,12 @@ Elf *hw_module_elf(hw_target *t, const hw_module *m, uint64_t *bias);
 Elf *hw_module_debug_elf(hw_target *t, const hw_module *m, uint64_t *bias);
 /* Path of the module's file on this machine (sysroot applied), or NULL. */
 const char *hw_module_file(hw_target *t, const hw_module *m);
+/* The ELF the module's symbol table comes from (the separate debug file's
+ * when its .symtab serves, else the module's own file), its bias and path,
+ * found without reading DWARF: hw_module_debug_elf() loads all of it, and
+ * a distribution's debug file decompresses for tens of milliseconds.
+ * NULL when the module has no symbols.  Owned by the target. */
+Elf *hw_module_symtab_elf(hw_target *t, const hw_module *m, uint64_t *bias, const char **path);
 
 /* ---- walkers and the snapshot (glibc/, pymalloc/, snapshot/) ---- */
 

@@ -45,6 +45,13 @@ struct gw_layout {
 /* Fill *l from the per-version tables; HW_EUNSUPPORTED outside 2.26-2.41. */
 int gw_layout_for_version(struct gw_layout *l, int major, int minor);
 
+/* The layout read from the DWARF of the debug file at debug_path for the
+ * libc of build_id, kept on disk (layout_cache.c).  get: 0 and *L filled
+ * when a valid entry exists for that very file and L->minor; -1 otherwise
+ * (*L untouched).  put: best effort, silent. */
+int gw_layout_cache_get(const char *build_id, const char *debug_path, struct gw_layout *L);
+void gw_layout_cache_put(const char *build_id, const char *debug_path, const struct gw_layout *L);
+
 /* A mapping as the walker needs it. */
 struct gw_map {
 	uint64_t start, end;

@@ -139,6 +139,23 @@ static int for_each_reloc(Elf *e, reloc_fn fn, void *ctx)
 
 /* ---- symbols ---- */
 
+/* Does e have a section of that name? */
+static int has_section(Elf *e, const char *name)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	if (elf_getshdrstrndx(e, &shstrndx) != 0)
+		return 0;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *n;
+		if (gelf_getshdr(scn, &sh) && (n = elf_strptr(e, shstrndx, sh.sh_name)) &&
+		    !strcmp(n, name))
+			return 1;
+	}
+	return 0;
+}
+
 /* st_value of a symbol of e's .symtab (used for TLS symbols, whose value is
  * an offset in the TLS block, not an address). */
 static int symtab_value(Elf *e, const char *name, int type, uint64_t *out)
@@ -542,13 +559,20 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	if (rc != HW_OK)
 		return rc;
 
-	Elf *dbg = hw_module_has_debuginfo(t, m) ? hw_module_debug_elf(t, m, &dbias) : NULL;
+	/* The debug file's ELF, without loading its DWARF (the layout
+	 * cache may spare that): it has DWARF when it has .debug_info. */
+	const char *dpath = NULL;
+	Elf *dbg = hw_module_symtab_elf(t, m, &dbias, &dpath);
+	if (dbg && !has_section(dbg, ".debug_info") && !has_section(dbg, ".zdebug_info"))
+		dbg = NULL;
 	uint64_t main_arena = 0, mp = 0;
 	if (hw_module_symbol(t, m, "main_arena", &main_arena, NULL) == HW_OK &&
 	    hw_module_symbol(t, m, "mp_", &mp, NULL) == HW_OK) {
 		loc->symbols = dbg ? "debuginfo" : "symtab";
-		if (dbg)
+		if (dbg && gw_layout_cache_get(m->build_id, dpath, L) < 0) {
 			layout_from_dwarf(t, m, L);
+			gw_layout_cache_put(m->build_id, dpath, L);
+		}
 	} else {
 		loc->symbols = "heuristic";
 		main_arena = find_main_arena(t, e, bias, L);

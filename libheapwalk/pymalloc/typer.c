@@ -18,7 +18,7 @@
  * them, "module.QualName" from ht_qualname and the type dict's
  * __module__; static types by their tp_name ("dict", "_abc._abc_data").
  *
- * C++: the symbol tables (.symtab of the debug file and the module, then
+ * C++: the symbol tables (.symtab of the debug file or the module, then
  * .dynsym) of every module give the `_ZTV*` vtable objects; a first word
  * inside one (past its offset-to-top and typeinfo words) names the class,
  * demangled with libiberty's cplus_demangle ("vtable for ns::Foo").
@@ -392,12 +392,14 @@ static void build_vtables(hw_typer *ty)
 	const hw_module *mods;
 	size_t n = hw_target_modules(ty->target, &mods), cap = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* the symbol table's ELF (the debug file's, found without
+		 * reading its DWARF), then the module's own .dynsym */
 		uint64_t bias;
-		Elf *e = hw_module_debug_elf(ty->target, &mods[i], &bias);
-		if (e)
-			add_vtables_of(ty, e, bias, &cap);
-		e = hw_module_elf(ty->target, &mods[i], &bias);
-		if (e)
+		Elf *d = hw_module_symtab_elf(ty->target, &mods[i], &bias, NULL);
+		if (d)
+			add_vtables_of(ty, d, bias, &cap);
+		Elf *e = hw_module_elf(ty->target, &mods[i], &bias);
+		if (e && e != d)
 			add_vtables_of(ty, e, bias, &cap);
 	}
 	if (ty->n_vt)

@@ -244,6 +244,30 @@ Elf *hw_module_debug_elf(hw_target *t, const hw_module *m, uint64_t *bias)
 	return dw ? dwarf_getelf(dw) : NULL;
 }
 
+Elf *hw_module_symtab_elf(hw_target *t, const hw_module *m, uint64_t *bias, const char **path)
+{
+	/* libdwfl's symbol table is the module's .symtab, else the separate
+	 * debug file's (found by build-id or debuglink: its ELF only, no
+	 * DWARF read), else .dynsym; each symbol says which ELF it is from. */
+	Elf *e = NULL;
+	GElf_Addr addr;
+	GElf_Sym sym;
+	GElf_Word shndx;
+	Dwarf_Addr b = 0;
+	dwfl_target = t;
+	int n = dwfl_module_getsymtab(m->dwfl_module);
+	if (n > 1 && !dwfl_module_getsym_info(m->dwfl_module, 1, &sym, &addr, &shndx, &e, &b))
+		e = NULL;
+	const char *mainfile = NULL, *debugfile = NULL;
+	dwfl_module_info(m->dwfl_module, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+	dwfl_target = NULL;
+	if (bias)
+		*bias = b;
+	if (path)
+		*path = debugfile ? debugfile : mainfile;
+	return e;
+}
+
 const char *hw_module_file(hw_target *t, const hw_module *m)
 {
 	hw_module_priv *p = priv_of(t, m);
