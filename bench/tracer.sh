@@ -72,11 +72,24 @@ fi
 if [[ ${BENCH_MASSIF:-0} == 1 ]] && command -v valgrind >/dev/null; then
 	row "valgrind massif" "$base" "$brss" "$(median_of valgrind -q --tool=massif "$dir/cloop" "$N")"
 fi
+# Memory: peak RSS traced minus untraced at two live counts (the program
+# prints how many blocks it holds).  The slope is the cost per live
+# allocation (the live table); the rest is fixed (site table, frame pool,
+# libunwind's caches, the root).
+rss_of() { # CMD... -> "peak_kib held"
+	(cd "$dir" && /usr/bin/time -f '%M' -o "$dir/m" "$@" >"$dir/held" 2>/dev/null) || { echo "0 0"; return; }
+	echo "$(cat "$dir/m") $(cat "$dir/held")"
+}
 if [[ $all != fail ]]; then
-	read -r _ arss <<<"$all"
-	awk -v a="$arss" -v b="$brss" 'BEGIN {
-		printf "  tracer memory: %.1f bytes per live allocation (RSS growth / 100k live; includes the site table)\n",
-			(a - b) * 1024 / 100000 }'
+	read -r p1 h1 < <(rss_of "$dir/cloop" 4000000 100000)
+	read -r t1 _ < <(rss_of "$CT" trace -- "$dir/cloop" 4000000 100000)
+	read -r p2 h2 < <(rss_of "$dir/cloop" 4000000 400000)
+	read -r t2 _ < <(rss_of "$CT" trace -- "$dir/cloop" 4000000 400000)
+	awk -v p1="$p1" -v t1="$t1" -v h1="$h1" -v p2="$p2" -v t2="$t2" -v h2="$h2" 'BEGIN {
+		if (h2 <= h1) { print "  tracer memory: not measured"; exit }
+		per = ((t2 - p2) - (t1 - p1)) * 1024 / (h2 - h1)
+		printf "  tracer memory: %.1f bytes per live allocation (RSS growth from %d to %d live), fixed %.1f MiB (site table, unwinder caches, root)\n",
+			per, h1, h2, ((t1 - p1) * 1024 - per * h1) / 1048576 }'
 fi
 
 pythons=()

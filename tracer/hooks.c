@@ -150,13 +150,11 @@ HWT_EXPORT void free(void *p)
 		return;
 	}
 	/* two independent cache misses, overlapped: glibc's on the chunk
-	 * header (the program's own memory, read-only here) and ours on the
-	 * live-table slot.  (Forgetting makes no system call: errno, which
-	 * free never changes, stays as it was.) */
-	if (hwt_root->mode == HWT_MODE_ALL) {
-		__builtin_prefetch((char *)p - 16, 0, 3);
-		hwt_live_prefetch((uint64_t)(uintptr_t)p);
-	}
+	 * header (the program's own memory, read-only here), started now, and
+	 * ours on the live-table slot, which the removal waits for.
+	 * (Forgetting makes no system call: errno, which free never changes,
+	 * stays as it was.) */
+	__builtin_prefetch((char *)p - 16, 0, 3);
 	hwt_forget(p, NULL);
 	__libc_free(p);
 	leave();

@@ -20,10 +20,11 @@
  *    their old values; HEAPWALK_TRACE_NATIVE_CACHE=0 turns the cache off.
  *  - Stacks that cross a signal frame, or whose return addresses are not
  *    at sp - 8, are never cached.
- *  - A miss walks the stack with unw_step (which reports each frame's
- *    stack pointer); a thread whose lookups mostly miss (a cache too small
- *    for its stacks) falls back to unw_backtrace, libunwind's fast trace,
- *    for a while.
+ *  - The first miss on a key only remembers the key and takes
+ *    unw_backtrace, libunwind's fast trace; a key that comes back is
+ *    walked with unw_step (which reports each frame's stack pointer) and
+ *    cached.  A thread whose lookups mostly miss (a cache too small for its
+ *    stacks) takes unw_backtrace for a while.
  * An entry also keeps the site of a purely native stack, so a hit costs
  * neither the unwinder nor the site table's dedup.
  *
@@ -179,10 +180,11 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 	int same_key = -1;
 	for (int i = 0; i < NC_WAYS; i++) {
 		struct nc_entry *e = &w[i];
-		if (e->pc0 != caller || e->cfa0 != cfa0 || e->n > want)
+		if (e->pc0 != caller || e->cfa0 != cfa0)
 			continue;
-		/* e->n < want: the walk ended there (the outermost frame) */
-		if (valid(e)) {
+		/* e->n < want: the walk ended there (the outermost frame);
+		 * e->n == 0: the key was seen once, nothing cached yet */
+		if (e->n && e->n <= want && valid(e)) {
 			memcpy(&s->native[1], &e->ip[1], (e->n - 1) * sizeof(uint64_t));
 			s->n_native = e->n;
 			t->victim[set] = (uint8_t)(i ^ 1);
@@ -191,14 +193,29 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 		same_key = i;
 	}
 	t->misses++;
-	int v = same_key >= 0 ? same_key : t->victim[set] % NC_WAYS;
-	struct nc_entry *e = &w[v];
+	if (same_key < 0) {
+		/* First sight of this caller at this depth: most such stacks
+		 * (start-up, one-off paths) never come back, and unw_step's
+		 * walk, which the cache needs for the stack pointers, is dearer
+		 * than the fast trace once libunwind's per-thread caches are
+		 * outgrown.  Remember the key; walk when it comes back. */
+		int v = t->victim[set] % NC_WAYS;
+		struct nc_entry *e = &w[v];
+		e->pc0 = caller;
+		e->cfa0 = cfa0;
+		e->n = 0;
+		e->site = 0;
+		t->victim[set] = (uint8_t)(v ^ 1);
+		slow_trace(s, caller, want);
+		return 0;
+	}
+	struct nc_entry *e = &w[same_key];
 	e->pc0 = 0;
 	if (walk(s, caller, cfa0, want, e)) {
 		e->pc0 = caller;
 		e->cfa0 = cfa0;
 		e->site = 0;
-		t->victim[set] = (uint8_t)(v ^ 1);
+		t->victim[set] = (uint8_t)(same_key ^ 1);
 	}
 	return 0;
 }

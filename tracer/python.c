@@ -217,8 +217,6 @@ static void w_free(void *ctx, void *p)
 		o->free(o->ctx, p);
 		return;
 	}
-	if (hwt_root->mode == HWT_MODE_ALL)
-		hwt_live_prefetch((uint64_t)(uintptr_t)p);
 	hwt_forget(p, NULL);
 	o->free(o->ctx, p);
 	hwt_leave();
