@@ -37,6 +37,7 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,8 +59,53 @@ struct nc_thread {
 	uint8_t victim[NC_SETS];
 	struct nc_entry e[NC_SETS][NC_WAYS];
 };
-static HWT_TLS struct nc_thread nc;
-static int nc_enabled = -1;
+/* The thread's cache, mapped on its first capture (36 KiB: too much for
+ * static TLS, which comes out of every thread's stack) and unmapped by a
+ * thread-specific key's destructor.  NC_DEAD: exiting, or no memory. */
+#define NC_DEAD ((struct nc_thread *)1)
+static HWT_TLS struct nc_thread *nc;
+static pthread_key_t nc_key;
+static pthread_once_t nc_once = PTHREAD_ONCE_INIT;
+static int nc_enabled;
+
+static void nc_release(void *p)
+{
+	nc = NC_DEAD; /* later captures in this thread's exit go uncached */
+	if (p && p != NC_DEAD)
+		hwt_unmap(p, sizeof(struct nc_thread));
+}
+
+static void nc_setup(void)
+{
+	const char *v = getenv("HEAPWALK_TRACE_NATIVE_CACHE");
+	if (v && strcmp(v, "0") == 0)
+		return;
+	if (pthread_key_create(&nc_key, nc_release) == 0)
+		nc_enabled = 1;
+}
+
+/* The thread's cache, NULL when there is none (called busy: what
+ * pthread_setspecific may allocate is not recorded). */
+static struct nc_thread *nc_get(void)
+{
+	struct nc_thread *t = nc;
+	if (likely(t > NC_DEAD))
+		return t;
+	if (t == NC_DEAD)
+		return NULL;
+	pthread_once(&nc_once, nc_setup);
+	if (!nc_enabled)
+		return NULL;
+	t = hwt_map(sizeof(*t));
+	if (!t || pthread_setspecific(nc_key, t) != 0) {
+		if (t)
+			hwt_unmap(t, sizeof(*t));
+		nc = NC_DEAD;
+		return NULL;
+	}
+	nc = t;
+	return t;
+}
 
 static void set_caching(void)
 {
@@ -159,13 +205,9 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 	if (want <= 1)
 		return 0;
 	set_caching();
-	if (unlikely(nc_enabled < 0)) {
-		const char *v = getenv("HEAPWALK_TRACE_NATIVE_CACHE");
-		nc_enabled = !(v && strcmp(v, "0") == 0);
-	}
-	struct nc_thread *t = &nc;
-	if (!cfa0 || want > NC_MAX_FRAMES || !nc_enabled || t->backoff) {
-		if (t->backoff)
+	struct nc_thread *t = cfa0 && want <= NC_MAX_FRAMES ? nc_get() : NULL;
+	if (!t || t->backoff) {
+		if (t)
 			t->backoff--;
 		slow_trace(s, caller, want);
 		return 0;
@@ -222,9 +264,10 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 
 void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site)
 {
-	if (!cfa0 || s->n_native < 2 || s->n_python)
+	struct nc_thread *t = nc;
+	if (!cfa0 || s->n_native < 2 || s->n_python || t <= NC_DEAD)
 		return;
-	struct nc_entry *w = nc.e[set_of(caller, cfa0)];
+	struct nc_entry *w = t->e[set_of(caller, cfa0)];
 	for (int i = 0; i < NC_WAYS; i++) {
 		if (w[i].pc0 == caller && w[i].cfa0 == cfa0 && w[i].n == s->n_native &&
 		    memcmp(w[i].ip, s->native, s->n_native * sizeof(uint64_t)) == 0)
