@@ -2,7 +2,8 @@
  * pymalloc.c: the CPython pymalloc walker: arenas, pools, blocks.
  *
  * The walk is the one _PyObject_DebugMallocStats() makes (Objects/obmalloc.c,
- * 3.8-3.13): for every arena_object with a nonzero address, every
+ * 3.8-3.13), arenas taken in address order: for every arena_object with a
+ * nonzero address, every
  * POOL_SIZE-aligned pool from the first aligned address up to the arena's
  * pool_address; a pool whose count is 0 is unused and skipped; a used pool
  * of size class i adds one pool, `count` blocks in use and capacity - count
@@ -137,6 +138,11 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 	uint64_t pool = (address + L->pool_size - 1) & ~(uint64_t)(L->pool_size - 1);
 	/* Only headers are needed for the summary; blocks for a visitor. */
 	size_t len = w->v && w->v->alloc ? L->pool_size : L->pool_overhead;
+	/* A core's arena faulted in at once (one call instead of a fault
+	 * every few pools); a hint: nothing depends on it. */
+	if (len == L->pool_size && pool < pool_address &&
+	    hw_target_get_kind(p->target) == HW_TARGET_CORE)
+		(void)hw_target_prefetch(p->target, pool, pool_address - pool);
 	for (; pool < pool_address; pool += L->pool_size) {
 		const unsigned char *b = pool_bytes(w, pool, len);
 		if (!b) {
@@ -176,6 +182,19 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 	return 0;
 }
 
+struct arena_ref {
+	uint64_t address, pool_address;
+	uint32_t index;
+};
+
+static int cmp_arena_ref(const void *a, const void *b)
+{
+	const struct arena_ref *x = a, *y = b;
+	if (x->address != y->address)
+		return x->address < y->address ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
 static int walk_state(struct walk *w, const struct hw_py_state *s)
 {
 	struct hw_pymalloc *p = w->p;
@@ -195,8 +214,16 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 		free(ao);
 		return 0;
 	}
-	int rc = 0;
-	for (uint32_t i = 0; i < s->maxarenas && !rc; i++) {
+	/* The arenas in use, then walked in address order: the records come
+	 * out as one address-ordered run (the snapshot's sort has next to
+	 * nothing to do), and the pages of the core are met in file order. */
+	struct arena_ref *use = malloc((s->maxarenas ? s->maxarenas : 1) * sizeof *use);
+	if (!use) {
+		free(ao);
+		return hw_error_set(HW_ENOMEM, "out of memory");
+	}
+	size_t n_use = 0;
+	for (uint32_t i = 0; i < s->maxarenas; i++) {
 		const unsigned char *o = ao + (size_t)i * L->ao_size;
 		uint64_t address = hw_py_u64(o, L->ao_address);
 		uint64_t pool_address = hw_py_u64(o, L->ao_pool_address);
@@ -210,9 +237,14 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 			continue;
 		}
 		p->summary.arenas++;
-		rc = walk_arena(w, i, address, pool_address);
+		use[n_use++] = (struct arena_ref){address, pool_address, i};
 	}
 	free(ao);
+	qsort(use, n_use, sizeof *use, cmp_arena_ref);
+	int rc = 0;
+	for (size_t k = 0; k < n_use && !rc; k++)
+		rc = walk_arena(w, use[k].index, use[k].address, use[k].pool_address);
+	free(use);
 	return rc;
 }
 

@@ -55,6 +55,9 @@ struct hw_typer {
 	/* open-addressing cache of type pointers */
 	struct type_entry *cache;
 	size_t cache_cap, cache_used;
+	/* the last type looked up (neighbouring blocks often share it);
+	 * the pointer is into cache, reset when it moves */
+	const struct type_entry *last;
 	/* every name string handed out, freed with the typer */
 	char **names;
 	size_t n_names, names_cap;
@@ -134,6 +137,7 @@ static int cache_grow(hw_typer *ty)
 		return -1;
 	}
 	ty->cache_cap = nc;
+	ty->last = NULL;
 	for (size_t i = 0; i < oc; i++)
 		if (old[i].type)
 			*cache_slot(ty, old[i].type) = old[i];
@@ -284,6 +288,8 @@ static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
 {
 	if (!type)
 		return NULL;
+	if (ty->last && ty->last->type == type)
+		return ty->last;
 	if (ty->cache_used * 2 >= ty->cache_cap && ty->cache_cap < MAX_CACHE)
 		cache_grow(ty); /* on failure the table stays as it was */
 	if (!ty->cache_cap)
@@ -297,6 +303,7 @@ static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
 		ty->cache_used++;
 		check_type(ty, e);
 	}
+	ty->last = e;
 	return e;
 }
 

@@ -515,7 +515,7 @@ typedef struct stretch {
  * stretch.  O(n + S log R) for S stretches of R runs.  The stretches in
  * sorted order go to *out (*ns of them).  Returns 1 when there are too many
  * runs or stretches for this to pay (then radix sort), -1 on no memory. */
-static int sort_by_runs(const uint64_t *keys, size_t n, stretch **out, size_t *ns)
+static int sort_by_runs(const uint64_t *keys, size_t n, stretch **out, size_t *ns, size_t *last_run)
 {
 	size_t nr = 1, max_stretches = n / 16 + 16;
 	for (size_t i = 1; i < n; i++)
@@ -536,6 +536,7 @@ static int sort_by_runs(const uint64_t *keys, size_t n, stretch **out, size_t *n
 			if (i < n)
 				h[++k].pos = i;
 		}
+	*last_run = h[nr - 1].pos;
 	for (size_t i = nr / 2; i-- > 0;)
 		run_sift_down(h, nr, i, keys);
 	size_t live = nr;
@@ -627,6 +628,66 @@ static void trim_all(hw_snapshot *s)
 	s->cap = s->n;
 }
 
+/* The common shape: the last walker's records are one address-ordered run
+ * L (input [last, n)) to be interleaved with a few records of earlier runs
+ * (glibc's mmapped chunks among pymalloc's arenas), after a prefix already
+ * in place (glibc's heap).  Every record of L moves towards the front or
+ * stays; so, per column: the few other records after the prefix go to a
+ * scratch buffer, then the stretches are laid down front to back, L's
+ * moved within the column, the others copied from the buffer.  A stretch
+ * of L never lands on a record of L not yet moved: after k of the m saved
+ * records and j of L's, the write point is F + j + k <= last + j, where
+ * the next record of L lies.  Returns 1 when more than n / 4 records would
+ * go through the buffer (then finish_by_stretches). */
+static int finish_moving_last_run(hw_snapshot *s, const stretch *st, size_t ns, size_t last)
+{
+	size_t k0 = 0, f = 0, m = 0;
+	while (k0 < ns && st[k0].from == f)
+		f += st[k0++].n;
+	for (size_t k = k0; k < ns; k++)
+		if (st[k].from < last)
+			m += st[k].n;
+	if (m > s->n / 4)
+		return 1;
+	char *tmp = malloc((m ? m : 1) * sizeof(uint64_t));
+	if (!tmp)
+		return nomem();
+	struct {
+		void *col;
+		size_t el;
+	} cols[] = {
+	    {s->addr, sizeof *s->addr},   {s->size, sizeof *s->size},
+	    {s->type, sizeof *s->type},   {s->site, sizeof *s->site},
+	    {s->arena, sizeof *s->arena}, {s->flags, sizeof *s->flags},
+	    {s->slack, sizeof *s->slack},
+	};
+	for (size_t c = 0; c < HW_ARRAY_SIZE(cols); c++) {
+		char *col = cols[c].col;
+		size_t el = cols[c].el, t = 0, o = f;
+		if (!col)
+			continue;
+		for (size_t k = k0; k < ns; k++)
+			if (st[k].from < last) {
+				memcpy(tmp + t * el, col + st[k].from * el, st[k].n * el);
+				t += st[k].n;
+			}
+		t = 0;
+		for (size_t k = k0; k < ns; o += st[k].n, k++) {
+			if (st[k].from >= last) {
+				memmove(col + o * el, col + st[k].from * el, st[k].n * el);
+			} else {
+				memcpy(col + o * el, tmp + t * el, st[k].n * el);
+				t += st[k].n;
+			}
+		}
+	}
+	free(tmp);
+	s->sorted = true;
+	if (s->cap > s->n)
+		trim_all(s);
+	return HW_OK;
+}
+
 /* Sort every column by stretches (sort_by_runs): one scratch buffer of
  * n addresses, each column copied once in large pieces. */
 static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
@@ -665,12 +726,14 @@ int hw_snapshot_finish(hw_snapshot *s)
 		if (s->n > UINT32_MAX)
 			return hw_error_set(HW_ENOMEM, "too many allocations to sort");
 		stretch *st = NULL;
-		size_t ns = 0;
-		int byruns = sort_by_runs(s->addr, s->n, &st, &ns);
+		size_t ns = 0, last = 0;
+		int byruns = sort_by_runs(s->addr, s->n, &st, &ns, &last);
 		if (byruns < 0)
 			return nomem();
 		if (byruns == 0) {
-			int rc = finish_by_stretches(s, st, ns);
+			int rc = finish_moving_last_run(s, st, ns, last);
+			if (rc == 1)
+				rc = finish_by_stretches(s, st, ns);
 			free(st);
 			return rc;
 		}

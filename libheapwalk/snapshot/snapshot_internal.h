@@ -188,6 +188,30 @@ int hw_snapshot_arena_id(hw_snapshot *s, uint64_t address, uint16_t *id);
 /* Append an allocation by ids (no validation beyond the tables' sizes). */
 int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags, uint16_t arena,
                      uint32_t type, uint32_t site);
+/* hw_snapshot_push inlined for the walkers' visitor: the common case (room
+ * left, the id columns it needs exist), else the call. */
+static inline int hw_snapshot_push_inline(hw_snapshot *s, uint64_t addr, uint64_t size,
+                                          uint8_t flags, uint16_t arena, uint32_t type,
+                                          uint32_t site)
+{
+	size_t i = s->n;
+	if (i == s->cap || (type && !s->type) || (site && !s->site))
+		return hw_snapshot_push(s, addr, size, flags, arena, type, site);
+	s->n = i + 1;
+	if (i && s->addr[i - 1] > addr)
+		s->sorted = false;
+	s->addr[i] = addr;
+	s->size[i] = size;
+	s->flags[i] = flags;
+	s->arena[i] = arena;
+	if (s->type)
+		s->type[i] = type;
+	if (s->site)
+		s->site[i] = site;
+	if (s->slack)
+		s->slack[i] = HW_SLACK_UNKNOWN;
+	return HW_OK;
+}
 /* Set the slack (size - requested) of allocation i. */
 int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack);
 /* Reserve room for n more allocations. */

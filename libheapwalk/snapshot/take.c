@@ -92,9 +92,9 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 	    (requested == HW_REQUESTED_UNKNOWN || requested > a->size ||
 	     a->size - requested >= HW_SLACK_UNKNOWN)) {
 		/* the common case: a known arena, no slack to record */
-		int rc = hw_snapshot_push(tk->s, a->address, a->size,
-		                          HW_F_MAKE(a->allocator, a->state, a->bin),
-		                          tk->last_arena_id, type, site);
+		int rc = hw_snapshot_push_inline(tk->s, a->address, a->size,
+		                                 HW_F_MAKE(a->allocator, a->state, a->bin),
+		                                 tk->last_arena_id, type, site);
 		if (rc)
 			tk->rc = rc;
 	} else if (!tk->rc) {

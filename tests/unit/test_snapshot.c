@@ -204,8 +204,68 @@ static void check_sorted_stretches(size_t n)
 	hw_snapshot_free(s);
 }
 
+/* What take gives for a CPython core: a run already in place (glibc's
+ * heap), a small run (glibc's mmapped chunks) whose records fall among
+ * those of the last, big run (pymalloc's arenas in address order): the
+ * big run moves within its columns, the small one through a buffer.  Each
+ * record's size and arena say which it is, and must stay with it. */
+static void check_sorted_last_run(size_t a, size_t b, size_t l)
+{
+	const uint64_t base = 0x10000, high = 0x7f0000000000;
+	hw_snapshot *s;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	uint64_t q = 0;
+	for (size_t i = 0; i < a + b + l; i++) {
+		uint64_t addr, arena;
+		if (i < a) {
+			addr = base + i * 16, arena = 0x1000;
+		} else if (i < a + b) {
+			addr = high + ((i - a) * 50 + 25) * 16, arena = 0x2000;
+		} else {
+			while (q % 50 == 25 && q < b * 50)
+				q++;
+			addr = high + q++ * 16, arena = 0x3000;
+		}
+		hw_alloc al = {.address = addr,
+		               .size = addr * 3 + 1,
+		               .arena = arena,
+		               .allocator = HW_ALLOCATOR_GLIBC,
+		               .state = (uint8_t)((addr >> 4) % 3)};
+		ck_assert_int_eq(
+		    hw_snapshot_add_alloc_requested(
+		        s, &al, 0, 0, (addr >> 4) % 3 ? HW_REQUESTED_UNKNOWN : al.size - 5),
+		    HW_OK);
+	}
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	ck_assert_uint_eq(hw_snapshot_count(s), a + b + l);
+	uint64_t prev = 0;
+	for (size_t k = 0; k < a + b + l; k++) {
+		hw_alloc al;
+		ck_assert_int_eq(hw_snapshot_get_alloc(s, k, &al, NULL, NULL), HW_OK);
+		/* in order, each address once, every one of them (the count) */
+		ck_assert_uint_gt(al.address, prev);
+		prev = al.address;
+		if (k < a)
+			ck_assert_uint_eq(al.address, base + k * 16);
+		else
+			ck_assert(al.address >= high && al.address < high + q * 16 + b * 50 * 16);
+		ck_assert_uint_eq(al.size, al.address * 3 + 1);
+		uint64_t qq = (al.address - high) / 16;
+		ck_assert_uint_eq(al.arena, k < a                          ? 0x1000
+		                            : qq % 50 == 25 && qq < b * 50 ? 0x2000
+		                                                           : 0x3000);
+		ck_assert_uint_eq(al.state, (al.address >> 4) % 3);
+		ck_assert_uint_eq(hw_snapshot_requested(s, k),
+		                  (al.address >> 4) % 3 ? HW_REQUESTED_UNKNOWN : al.size - 5);
+	}
+	hw_snapshot_free(s);
+}
+
 START_TEST(test_sort)
 {
+	check_sorted_last_run(20000, 1000, 60000);
+	check_sorted_last_run(0, 3000, 20000);
+	check_sorted_last_run(5, 1, 10);
 	check_sorted_stretches(70000);
 	check_sorted(70000, 0);
 	check_sorted(30000, 1);
