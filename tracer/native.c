@@ -26,7 +26,9 @@
  *    cached.  A thread whose lookups mostly miss (a cache too small for its
  *    stacks) takes unw_backtrace for a while.
  * An entry also keeps the site of a purely native stack, so a hit costs
- * neither the unwinder nor the site table's dedup.
+ * neither the unwinder nor the site table's dedup.  Stacks with Python
+ * frames get their site from a per-thread memo (hwt_memo_find), compared
+ * word for word, before the site table's shared index is searched.
  *
  * Reading sp[k] - 8 is safe: the slots were in this thread's stack when
  * cached and a thread's stack does not move (a stack switched by
@@ -54,12 +56,23 @@ struct nc_entry {
 	uint64_t ip[NC_MAX_FRAMES], sp[NC_MAX_FRAMES];
 };
 
+/* The per-thread memo of Python stacks (hwt_memo_find): a stack is
+ * compared word for word with the one stored, so a hit is exact. */
+#define PM_SETS  128 /* power of two */
+#define PM_WORDS 40  /* longer stacks are not memoized */
+
+struct pm_entry {
+	uint32_t site, n_native, n_python, pad;
+	uint64_t w[PM_WORDS];
+};
+
 struct nc_thread {
 	uint32_t lookups, misses, backoff;
 	uint8_t victim[NC_SETS];
 	struct nc_entry e[NC_SETS][NC_WAYS];
+	struct pm_entry pm[PM_SETS];
 };
-/* The thread's cache, mapped on its first capture (36 KiB: too much for
+/* The thread's caches, mapped on its first capture (80 KiB: too much for
  * static TLS, which comes out of every thread's stack) and unmapped by a
  * thread-specific key's destructor.  NC_DEAD: exiting, or no memory. */
 #define NC_DEAD ((struct nc_thread *)1)
@@ -273,4 +286,49 @@ void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack 
 		    memcmp(w[i].ip, s->native, s->n_native * sizeof(uint64_t)) == 0)
 			w[i].site = site;
 	}
+}
+
+static inline struct pm_entry *pm_of(struct nc_thread *t, const struct hwt_stack *s)
+{
+	uint64_t h = (s->native[0] * 0x9e3779b97f4a7c15ull) ^
+	             (s->python[0] * 0xbf58476d1ce4e5b9ull) ^
+	             ((s->python[1] + ((uint64_t)s->n_python << 32)) * 0x94d049bb133111ebull);
+	return &t->pm[(h >> 40) & (PM_SETS - 1)];
+}
+
+static inline int words_equal(const uint64_t *a, const uint64_t *b, uint32_t n)
+{
+	uint64_t d = 0;
+	for (uint32_t i = 0; i < n; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+uint32_t hwt_memo_find(const struct hwt_stack *s)
+{
+	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > PM_WORDS)
+		return 0;
+	struct nc_thread *t = nc_get();
+	if (!t)
+		return 0;
+	const struct pm_entry *e = pm_of(t, s);
+	if (e->site && e->n_native == s->n_native && e->n_python == s->n_python &&
+	    words_equal(e->w, s->native, s->n_native) &&
+	    words_equal(e->w + s->n_native, s->python, 2 * s->n_python))
+		return e->site;
+	return 0;
+}
+
+void hwt_memo_store(const struct hwt_stack *s, uint32_t site)
+{
+	struct nc_thread *t = nc;
+	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > PM_WORDS ||
+	    t <= NC_DEAD)
+		return;
+	struct pm_entry *e = pm_of(t, s);
+	e->site = site;
+	e->n_native = s->n_native;
+	e->n_python = s->n_python;
+	memcpy(e->w, s->native, s->n_native * sizeof(uint64_t));
+	memcpy(e->w + s->n_native, s->python, 2 * s->n_python * sizeof(uint64_t));
 }

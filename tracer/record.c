@@ -68,13 +68,17 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 	 * (which C function made the block) and spare the unwinder. */
 	uint32_t want = python == 1 && st->n_python ? 1 : hwt_root->native_frames;
 	uint32_t site = hwt_native_capture(st, caller, cfa0, want);
-	if (!site || st->n_python) {
+	if (st->n_python)
+		site = hwt_memo_find(st);
+	if (!site) {
 		site = hwt_site_intern(st);
 		if (!site) {
 			__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 			return;
 		}
-		if (!st->n_python)
+		if (st->n_python)
+			hwt_memo_store(st, site);
+		else
 			hwt_native_remember(caller, cfa0, st, site);
 	}
 	hwt_live_insert((uint64_t)(uintptr_t)p, site, size);

@@ -172,6 +172,10 @@ void hwt_sites_unlock(void);
  * Returns the site of this native-only stack when the per-thread cache
  * knows it, else 0. */
 uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want);
+/* A stack with Python frames: its site from the thread's memo (an exact
+ * match of every word), 0 when not there; and storing it there. */
+uint32_t hwt_memo_find(const struct hwt_stack *s);
+void hwt_memo_store(const struct hwt_stack *s, uint32_t site);
 /* Tell the cache the site of the native-only stack s just captured. */
 void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site);
 
