@@ -18,6 +18,28 @@
  */
 #include "tracer.h"
 
+#include <sys/single_threaded.h>
+
+/* The shard's lock, skipped while the process has one thread: glibc's
+ * __libc_single_threaded turns false before the first pthread_create
+ * starts a thread, and stays false.  With one thread nobody else can be
+ * in a shard: a signal handler that allocates inside a hook finds the
+ * thread busy and records nothing.  (The fork handlers lock every shard
+ * regardless.)  Returns whether it locked, for shard_unlock. */
+static inline int shard_lock(struct hwt_shard *s)
+{
+	if (__libc_single_threaded)
+		return 0;
+	hwt_lock(&s->lock);
+	return 1;
+}
+
+static inline void shard_unlock(struct hwt_shard *s, int locked)
+{
+	if (locked)
+		hwt_unlock(&s->lock);
+}
+
 #define INITIAL_CAPACITY HWT_MIN_CAPACITY
 
 /* Sampled mode: most frees are of blocks the table never saw: the filter
@@ -92,7 +114,7 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 {
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
 	uint32_t req = requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
-	hwt_lock(&s->lock);
+	int locked = shard_lock(s);
 	struct hwt_live_entry *tab = table_of(s);
 	/* An address already present was freed behind our back (a free from
 	 * a signal handler inside a hook): overwrite it. */
@@ -102,7 +124,7 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 			if (tab[i].address == address) {
 				tab[i].site = site;
 				tab[i].requested = req;
-				hwt_unlock(&s->lock);
+				shard_unlock(s, locked);
 				return;
 			}
 			if (++i == cap)
@@ -110,7 +132,7 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 		}
 	}
 	if ((s->count + 1) * 5 > s->capacity * 4 && grow(s) != 0) {
-		hwt_unlock(&s->lock);
+		shard_unlock(s, locked);
 		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 		return;
 	}
@@ -118,7 +140,7 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 	s->count++;
 	if (hwt_root->mode != HWT_MODE_ALL)
 		filter_add(address, 1);
-	hwt_unlock(&s->lock);
+	shard_unlock(s, locked);
 }
 
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
@@ -132,17 +154,17 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	if (hwt_root->mode != HWT_MODE_ALL &&
 	    __atomic_load_n(hwt_filter_of(address), __ATOMIC_RELAXED) == 0)
 		return 0;
-	hwt_lock(&s->lock);
+	int locked = shard_lock(s);
 	struct hwt_live_entry *tab = table_of(s);
 	uint64_t cap = s->capacity;
 	if (!tab) {
-		hwt_unlock(&s->lock);
+		shard_unlock(s, locked);
 		return 0;
 	}
 	uint64_t i = hwt_home_slot(address, cap);
 	while (tab[i].address != address) {
 		if (!tab[i].address) {
-			hwt_unlock(&s->lock);
+			shard_unlock(s, locked);
 			return 0;
 		}
 		if (++i == cap)
@@ -170,7 +192,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	s->count--;
 	if (hwt_root->mode != HWT_MODE_ALL)
 		filter_add(address, -1);
-	hwt_unlock(&s->lock);
+	shard_unlock(s, locked);
 	return 1;
 }
 
