@@ -7,7 +7,8 @@
  *     main arena's top chunk) and every heap_info of every other arena
  *     (heap_for_ptr(top), then the prev chain);
  *  3. the free lists: each live thread's tcache, each arena's fastbins and
- *     bins, into a set keyed by chunk (freeset.h), with glibc's own
+ *     bins, into a list of entries and a bitmap of the chunks met (a hash
+ *     set, freeset.h, only once a chunk is met twice), with glibc's own
  *     int_mallinfo() accounting kept on the way;
  *  4. a linear walk of every region in address order that classifies each
  *     chunk (used, free with its bin, allocator metadata, top) and checks it
@@ -19,7 +20,8 @@
  * was checked to be aligned and inside a region (lists) or below the region
  * end (chunk sizes); every list walk stops after as many steps as the
  * region bytes allow or at the first repeated chunk; memory is bounded by
- * the number of listed free chunks (the set) and the number of heaps.
+ * the number of listed free chunks (their entries), a bitmap of 1/128 of
+ * the heap regions' bytes and the number of heaps.
  *
  * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
  * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
@@ -55,6 +57,7 @@ struct arena {
 
 struct region {
 	uint64_t start, end;  /* chunks live in [start, end) */
+	uint64_t bit0;        /* bit of start in the listed-chunk bitmap */
 	uint64_t reserve_end; /* heaps: heap_info + HEAP_MAX_SIZE, excluded from mmap scans */
 	const uint8_t *view;  /* a direct view of [start, end), or NULL */
 	uint32_t arena;       /* index into arenas */
@@ -83,8 +86,19 @@ struct walker {
 	size_t n_arenas;
 	struct region *regions;
 	size_t n_regions, cap_regions;
-	struct gw_freeset set;  /* filled by the list walks */
-	struct gw_free *listed; /* then the same, sorted by chunk, for the heap walks */
+	/* The list walks append each chunk they list to `added` and set its
+	 * bit (one per 16 bytes of the regions) in `bits`: a set bit is a
+	 * chunk met twice.  Only then is `set` (a hash of the entries, by
+	 * chunk) built, to say which list had it first; from then on every
+	 * entry also goes into it.  Without memory for the bitmap, the set
+	 * serves from the start. */
+	uint64_t *bits;
+	size_t n_words;
+	struct gw_free *added;
+	size_t n_added, cap_added;
+	struct gw_freeset set;
+	int set_on;
+	struct gw_free *listed; /* the entries in address order, for the heap walks */
 	size_t n_listed;
 	struct window win;
 	uint64_t problems;
@@ -592,6 +606,23 @@ static void drop_overlaps(struct walker *w)
 
 /* ---- step 3: free lists ---- */
 
+/* The bitmap of listed chunks: a bit per 16 bytes of every region (1/128
+ * of the heap, zero pages until a list touches them); without memory for
+ * it the lists use the set alone. */
+static void list_bitmap(struct walker *w)
+{
+	uint64_t bits = 0;
+	for (size_t i = 0; i < w->n_regions; i++) {
+		w->regions[i].bit0 = bits;
+		bits += (w->regions[i].end - w->regions[i].start + GW_MALLOC_ALIGN - 1) /
+		        GW_MALLOC_ALIGN;
+	}
+	w->n_words = (size_t)(bits / 64 + 1);
+	w->bits = bits / 64 < SIZE_MAX / 8 ? calloc(w->n_words, sizeof *w->bits) : NULL;
+	if (!w->bits)
+		w->set_on = 1;
+}
+
 /* Chunk size of bin idx of a tcache (tidx2usize + header, malloc.c). */
 static uint64_t tcache_csize(unsigned idx)
 {
@@ -636,10 +667,37 @@ static const char *bin_name(hw_bin b)
  * (a repeat: a cycle, or a chunk on two lists). */
 static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list, uint32_t owner)
 {
-	int existed;
-	struct gw_free *f = gw_freeset_add(&w->set, chunk, &existed);
-	if (!f)
-		return -1;
+	int existed = 0;
+	uint64_t *word = NULL, mask = 0;
+	if (w->bits) {
+		/* every listed chunk passed list_chunk_ok: 16-aligned, in a region */
+		const struct region *r = region_of(w, chunk, GW_MINSIZE);
+		if (!r)
+			return -1;
+		uint64_t bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+		word = &w->bits[bit / 64];
+		mask = 1ull << (bit % 64);
+		if ((*word & mask) && !w->set_on) {
+			/* the first chunk met twice: index what was listed */
+			if (gw_freeset_reserve(&w->set, w->n_added) < 0)
+				return -1;
+			for (size_t i = 0; i < w->n_added; i++) {
+				int dup;
+				struct gw_free *e =
+				    gw_freeset_add(&w->set, w->added[i].chunk, &dup);
+				if (!e)
+					return -1;
+				*e = w->added[i];
+			}
+			w->set_on = 1;
+		}
+	}
+	struct gw_free *f = NULL;
+	if (w->set_on) {
+		f = gw_freeset_add(&w->set, chunk, &existed);
+		if (!f)
+			return -1;
+	}
 	if (existed) {
 		if (f->bin == bin && f->list == list && f->owner == owner)
 			problem(w, "free-list-cycle", chunk,
@@ -651,10 +709,34 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 			        bin_name(f->bin), f->list, bin_name(bin), list);
 		return -1;
 	}
-	f->bin = (uint8_t)bin;
-	f->list = (uint16_t)list;
-	f->owner = owner;
+	if (w->n_added == w->cap_added) {
+		size_t nc = w->cap_added ? 2 * w->cap_added : 1024;
+		struct gw_free *na = realloc(w->added, nc * sizeof *na);
+		if (!na)
+			return -1;
+		w->added = na;
+		w->cap_added = nc;
+	}
+	struct gw_free e = {
+	    .chunk = chunk, .bin = (uint8_t)bin, .list = (uint16_t)list, .owner = owner};
+	w->added[w->n_added++] = e;
+	if (f)
+		*f = e;
+	if (word)
+		*word |= mask;
 	return 0;
+}
+
+/* Room in `added` for n more entries (the fastbin chains read ahead). */
+static void list_reserve(struct walker *w, size_t n)
+{
+	if (w->n_added + n <= w->cap_added)
+		return;
+	struct gw_free *na = realloc(w->added, (w->n_added + n) * sizeof *na);
+	if (na) {
+		w->added = na;
+		w->cap_added = w->n_added + n;
+	}
 }
 
 /* Is chunk a plausible member of a list of arena ai (any arena: ai < 0)? */
@@ -808,7 +890,7 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 	size_t total = 0;
 	for (unsigned i = 0; i < GW_NFASTBINS; i++)
 		total += ahead[i];
-	(void)gw_freeset_reserve(&w->set, total);
+	list_reserve(w, total);
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p;
 		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
@@ -817,8 +899,6 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			uint64_t size, fd;
 			const struct region *r = NULL;
 			if (n < ahead[i]) {
-				if (n + 8 < ahead[i])
-					gw_freeset_prefetch(&w->set, steps[i][n + 8].chunk);
 				size = steps[i][n].size;
 				fd = steps[i][n].fd;
 			} else {
@@ -936,20 +1016,48 @@ static int cmp_free(const void *a, const void *b)
 }
 
 /* The listed chunks in address order: the heap walks, in address order
- * too, meet them with a cursor instead of a hash lookup per chunk. */
+ * too, meet them with a cursor instead of a lookup per chunk.  Each entry
+ * goes straight to its place: its rank among the set bits of the bitmap
+ * (a count per 512 bits, then popcounts).  Without the bitmap, a radix
+ * sort. */
 static void sort_listed(struct walker *w)
 {
-	if (!w->set.n)
+	size_t n = w->n_added;
+	if (!n)
 		return;
-	w->listed = malloc(w->set.n * sizeof *w->listed);
-	if (!w->listed) {
-		problem(w, "out-of-memory", 0, "no memory to sort %zu listed chunks", w->set.n);
+	w->listed = malloc(n * sizeof *w->listed);
+	uint32_t *before = w->bits ? malloc((w->n_words / 8 + 1) * sizeof *before) : NULL;
+	if (!w->listed || (w->bits && !before)) {
+		free(before);
+		free(w->listed);
+		w->listed = NULL;
+		problem(w, "out-of-memory", 0, "no memory to sort %zu listed chunks", n);
 		return;
 	}
-	for (size_t i = 0; i < w->set.cap; i++)
-		if (w->set.slots[i].chunk)
-			w->listed[w->n_listed++] = w->set.slots[i];
-	gw_freeset_clear(&w->set);
+	if (before) {
+		uint32_t sum = 0;
+		for (size_t k = 0; k < w->n_words; k++) {
+			if (k % 8 == 0)
+				before[k / 8] = sum;
+			sum += (uint32_t)__builtin_popcountll(w->bits[k]);
+		}
+		for (size_t i = 0; i < n; i++) {
+			const struct gw_free *e = &w->added[i];
+			const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
+			uint64_t bit = r->bit0 + (e->chunk - r->start) / GW_MALLOC_ALIGN;
+			size_t k = bit / 64, rank = before[k / 8];
+			for (size_t q = k & ~(size_t)7; q < k; q++)
+				rank += (size_t)__builtin_popcountll(w->bits[q]);
+			rank +=
+			    (size_t)__builtin_popcountll(w->bits[k] & ((1ull << (bit % 64)) - 1));
+			w->listed[rank] = *e;
+		}
+		free(before);
+		w->n_listed = n;
+		return;
+	}
+	memcpy(w->listed, w->added, n * sizeof *w->listed);
+	w->n_listed = n;
 	/* LSD radix sort on the 48 address bits above the 16-byte alignment
 	 * (x86-64 user addresses are below 2^47), 11 bits a pass; qsort
 	 * when there is no memory for the second buffer. */
@@ -1315,6 +1423,7 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			heap_regions(&w, i);
 		main_region(&w);
 		drop_overlaps(&w);
+		list_bitmap(&w);
 		for (size_t i = 0; i < w.n_regions; i++) {
 			struct region *r = &w.regions[i];
 			/* prefault first: a live target's view exists once
@@ -1331,6 +1440,11 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			walk_bins(&w, i);
 		}
 		sort_listed(&w);
+		free(w.added);
+		w.added = NULL;
+		free(w.bits);
+		w.bits = NULL;
+		gw_freeset_clear(&w.set);
 		for (size_t i = 0; i < w.n_regions && !w.stopped; i++)
 			walk_region(&w, &w.regions[i]);
 		if (!w.stopped)
@@ -1342,6 +1456,8 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			rc = hw_error_set(HW_EINTR, "walk stopped by the visitor");
 	}
 	gw_freeset_clear(&w.set);
+	free(w.added);
+	free(w.bits);
 	free(w.listed);
 	free(w.win.buf);
 	free(w.arenas);

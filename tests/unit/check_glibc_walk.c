@@ -263,6 +263,44 @@ START_TEST(tcache_cycle)
 }
 END_TEST
 
+/* Two cycles: the first chunk met twice makes the walker index what was
+ * listed (a hash set); the second must be found through that index too,
+ * among the entries listed after it was made.  Each chunk once, each
+ * cycle one problem. */
+static size_t count_problem(const char *kind)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < nprob && i < MAXREC; i++)
+		n += !strcmp(kinds[i], kind);
+	return n;
+}
+
+START_TEST(two_cycles)
+{
+	build();
+	put64(C_FAST + 16, protect(C_FAST + 16, C_FAST));
+	put64(C_UNSORT + 16, C_UNSORT);
+	ck_assert_int_eq(walk(), HW_OK);
+	ck_assert_uint_eq(count_problem("free-list-cycle"), 2);
+	ck_assert_uint_eq(count_problem("double-listed"), 0);
+	size_t fast = 0, unsorted = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		fast += recs[i].address == C_FAST + 16;
+		unsorted += recs[i].address == C_UNSORT + 16;
+	}
+	ck_assert_uint_eq(fast, 1);
+	ck_assert_uint_eq(unsorted, 1);
+	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
+	assert_rec(C_TC, HW_STATE_FREE, HW_BIN_TCACHE, 0x28);
+	/* int_mallinfo counted each listed chunk once: top + the unsorted
+	 * one, the fastbin one */
+	ck_assert_uint_eq(sum.mallinfo2.ordblks, 2);
+	ck_assert_uint_eq(sum.mallinfo2.smblks, 1);
+	ck_assert_uint_eq(sum.mallinfo2.fsmblks, 0x20);
+}
+END_TEST
+
 START_TEST(poisoned_pointers)
 {
 	build();
@@ -471,6 +509,7 @@ int main(void)
 	tcase_add_test(tc, fastbin_cycle);
 	tcase_add_test(tc, bin_cycle);
 	tcase_add_test(tc, tcache_cycle);
+	tcase_add_test(tc, two_cycles);
 	tcase_add_test(tc, poisoned_pointers);
 	tcase_add_test(tc, double_listed);
 	tcase_add_test(tc, bad_size_resync);
