@@ -197,6 +197,9 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, i
 
 HWT_EXPORT void *realloc(void *p, size_t n)
 {
+	/* sampled mode: p was never recorded and the new block is not to be */
+	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n))
+		return __libc_realloc(p, n);
 	if (!enter())
 		return __libc_realloc(p, n);
 	void *q = realloc_common(p, n, CALLER(), HOOK_CFA(), PY(), NULL, 0);

@@ -176,6 +176,13 @@ static void *w_malloc(void *ctx, size_t n)
 static void *w_calloc(void *ctx, size_t n, size_t m)
 {
 	py_allocator *o = ctx;
+	size_t bytes;
+	if (!__builtin_mul_overflow(n, m, &bytes) && hwt_fast_skip(bytes)) {
+		hwt_self.busy = 1;
+		void *p = o->calloc(o->ctx, n, m);
+		hwt_self.busy = 0;
+		return p;
+	}
 	if (!hwt_enter())
 		return o->calloc(o->ctx, n, m);
 	void *p = o->calloc(o->ctx, n, m);
@@ -188,6 +195,14 @@ static void *w_calloc(void *ctx, size_t n, size_t m)
 static void *w_realloc(void *ctx, void *p, size_t n)
 {
 	py_allocator *o = ctx;
+	/* sampled mode: p was never recorded and the new block is not
+	 * to be */
+	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n)) {
+		hwt_self.busy = 1;
+		void *q = o->realloc(o->ctx, p, n);
+		hwt_self.busy = 0;
+		return q;
+	}
 	if (!hwt_enter())
 		return o->realloc(o->ctx, p, n);
 	struct hwt_live_entry old;
