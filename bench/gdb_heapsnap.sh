@@ -3,43 +3,61 @@
 # the same heap through gdb costs (what gdb-heap and pwndbg's heap commands
 # do): a chunk-header walk through Inferior.read_memory and through
 # gdb.Value dereferences, timed on the first 20000 chunks and scaled.
+# Each is timed as wall clock and as the CPU time (user + sys) of gdb's
+# main thread, where all of them run (gdb's worker threads index symbols
+# in the background meanwhile: not ours); the ratios are of CPU time (the
+# wall clock on a loaded machine says more about the load).  The first
+# heapsnap of the session is the one the target is about; a second one in
+# the same gdb is shown too.  The load is printed with the numbers.
 set -eu
 : "${top_builddir:?}" "${top_srcdir:?}"
 n=${BENCH_CHUNKS:-2000000}
 sample=20000
 command -v gdb >/dev/null || { echo "gdb_heapsnap: gdb not installed"; exit 0; }
 ls "$top_builddir"/gdb-plugin/.libs/_heapwalk*.so >/dev/null 2>&1 || { echo "gdb_heapsnap: plugin not built"; exit 0; }
-cat >"${TMPDIR:-/tmp}/hw-bench-$$.py" <<PY
-import time, gdb
+py="${TMPDIR:-/tmp}/hw-bench-$$.py"
+cat >"$py" <<PY
+import resource, time, gdb
+def clock():
+    r = resource.getrusage(resource.RUSAGE_THREAD)
+    return time.perf_counter(), r.ru_utime + r.ru_stime
+def since(c):
+    w, u = clock()
+    return w - c[0], u - c[1]
 def heap_start():
     for line in gdb.execute("info proc mappings", to_string=True).splitlines():
         if line.rstrip().endswith("[heap]"):
             return int(line.split()[0], 16)
-t = time.perf_counter()
+c = clock()
 gdb.execute("heapsnap bench -o /dev/null")
-snap = time.perf_counter() - t
+snap = since(c)
+c = clock()
+gdb.execute("heapsnap bench -o /dev/null")
+again = since(c)
 inf = gdb.selected_inferior()
 a = heap_start()
-t = time.perf_counter()
+c = clock()
 addr = a
 for _ in range($sample):
     size = int.from_bytes(inf.read_memory(addr + 8, 8), "little") & ~7
     addr += size
-rm = (time.perf_counter() - t) * $n / $sample
+rm = [x * $n / $sample for x in since(c)]
 ulong = gdb.lookup_type("unsigned long").pointer()
-t = time.perf_counter()
+c = clock()
 addr = a
 for _ in range($sample):
     size = int(gdb.Value(addr + 8).cast(ulong).dereference()) & ~7
     addr += size
-gv = (time.perf_counter() - t) * $n / $sample
+gv = [x * $n / $sample for x in since(c)]
 print("chunks:                         %d (live, stopped at a breakpoint)" % $n)
-print("heapsnap (walk + snapshot):     %.3f s" % snap)
-print("read_memory chunk walk, scaled: %.1f s  (%.0fx heapsnap)" % (rm, rm / snap))
-print("gdb.Value chunk walk, scaled:   %.1f s  (%.0fx heapsnap)" % (gv, gv / snap))
+print("heapsnap (walk + snapshot):     %.3f s wall, %.3f s cpu" % snap)
+print("heapsnap again, same session:   %.3f s wall, %.3f s cpu" % again)
+print("read_memory chunk walk, scaled: %.1f s wall, %.1f s cpu  (%.0fx heapsnap cpu)" % (rm[0], rm[1], rm[1] / snap[1]))
+print("gdb.Value chunk walk, scaled:   %.1f s wall, %.1f s cpu  (%.0fx heapsnap cpu)" % (gv[0], gv[1], gv[1] / snap[1]))
 PY
+echo "load:                           $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 HEAPWALK_PLUGIN_PATH="$top_builddir/gdb-plugin/.libs" gdb -nx -batch \
 	-ex "source $top_srcdir/gdb-plugin/heapwalk.py" -ex 'break bench_ready' \
-	-ex "run $n" -ex "source ${TMPDIR:-/tmp}/hw-bench-$$.py" -ex kill \
+	-ex "run $n" -ex "source $py" -ex kill \
 	"$top_builddir/bench/many_chunks" 2>&1 | grep -E '^(chunks|heapsnap|read_memory|gdb.Value)'
-rm -f "${TMPDIR:-/tmp}/hw-bench-$$.py"
+rm -f "$py"
