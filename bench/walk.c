@@ -22,6 +22,9 @@
  * XDG_CACHE_HOME at a new directory), the next ones use the cache: both
  * are printed.
  * usage: walk CORE [ROUNDS] [--nodebug] [--coretool PATH]
+ *        walk --child ROUNDS N WHAT CMD...: CMD's median CPU time (user +
+ *        sys) over ROUNDS runs and its peak anonymous RSS, per N WHAT
+ *        (pymalloc_types.sh)
  */
 #include "heapwalk.h"
 
@@ -168,9 +171,42 @@ static void coretool_line(const char *coretool, const char *verb, const char *co
 	       anon * 1024.0 / (double)(chunks ? chunks : 1));
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int child_main(int argc, char **argv)
+{
+	int rounds = atoi(argv[2]);
+	double n = atof(argv[3]);
+	double cpu[64];
+	long anon = 0;
+	if (rounds < 1 || rounds > 64 || argc < 6)
+		return 2;
+	for (int i = 0; i < rounds; i++) {
+		long a;
+		if (run_child(argv + 5, &cpu[i], &a) < 0) {
+			printf("%s: failed\n", argv[5]);
+			return 1;
+		}
+		if (a > anon)
+			anon = a;
+	}
+	qsort(cpu, (size_t)rounds, sizeof *cpu, cmp_double);
+	printf("  CPU (user + sys): %.3f s median of %d (%.3f .. %.3f); peak anonymous RSS %.1f "
+	       "MiB = %.1f bytes per %s\n",
+	       cpu[rounds / 2], rounds, cpu[0], cpu[rounds - 1], anon / 1024.0,
+	       n > 0 ? anon * 1024.0 / n : 0.0, argv[4]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double first_open;
+	if (argc > 5 && !strcmp(argv[1], "--child"))
+		return child_main(argc, argv);
 	if (argc < 2)
 		return 2;
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;

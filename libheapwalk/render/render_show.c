@@ -139,11 +139,11 @@ int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t address
 			lo = (ssize_t)l - 1;
 			if (lo >= 0)
 				fprintf(f, "  below: 0x%" PRIx64 " (%" PRIu64 " bytes, %s)\n",
-				        s->addr[lo], s->size[lo],
+				        s->addr[lo], hw_s_size(s, lo),
 				        hw_state_name(HW_F_STATE(s->flags[lo])));
 			if (l < s->n)
 				fprintf(f, "  above: 0x%" PRIx64 " (%" PRIu64 " bytes, %s)\n",
-				        s->addr[l], s->size[l],
+				        s->addr[l], hw_s_size(s, l),
 				        hw_state_name(HW_F_STATE(s->flags[l])));
 		} else {
 			char lb[1024];

@@ -38,7 +38,7 @@ static void count_records(const hw_snapshot *s, hw_count c[4][4])
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t f = s->flags[i];
 		c[HW_F_ALLOCATOR(f)][HW_F_STATE(f)].count++;
-		c[HW_F_ALLOCATOR(f)][HW_F_STATE(f)].bytes += s->size[i];
+		c[HW_F_ALLOCATOR(f)][HW_F_STATE(f)].bytes += hw_s_size(s, i);
 	}
 }
 
@@ -98,10 +98,10 @@ static hw_count unknown_sites(const hw_snapshot *s, hw_count *used)
 		if (HW_F_STATE(s->flags[i]) != HW_STATE_USED)
 			continue;
 		used->count++;
-		used->bytes += s->size[i];
+		used->bytes += hw_s_size(s, i);
 		if (!hw_s_site(s, i)) {
 			u.count++;
-			u.bytes += s->size[i];
+			u.bytes += hw_s_size(s, i);
 		}
 	}
 	return u;

@@ -445,7 +445,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			continue;
 		if (o->allocator >= 0 && (unsigned)o->allocator != al)
 			continue;
-		if (s->size[i] < o->min_size)
+		if (hw_s_size(s, i) < o->min_size)
 			continue;
 		uint64_t arena = s->arenas[s->arena[i]];
 		const char *bin = hw_bin_name(HW_F_BIN(fl));
@@ -455,7 +455,8 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			fprintf(f,
 			        "{\"address\": \"0x%" PRIx64 "\", \"size\": %" PRIu64
 			        ", \"state\": \"%s\", \"allocator\": \"%s\", \"arena\": ",
-			        s->addr[i], s->size[i], hw_state_name(st), hw_allocator_name(al));
+			        s->addr[i], hw_s_size(s, i), hw_state_name(st),
+			        hw_allocator_name(al));
 			hw_json_addr(f, arena, 1);
 			fputs(", \"bin\": ", f);
 			hw_json_str(f, bin);
@@ -466,7 +467,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			else
 				fputs(", \"site\": null}\n", f);
 		} else if (o->format == HW_FORMAT_CSV) {
-			fprintf(f, "0x%" PRIx64 ",%" PRIu64 ",%s,%s,", s->addr[i], s->size[i],
+			fprintf(f, "0x%" PRIx64 ",%" PRIu64 ",%s,%s,", s->addr[i], hw_s_size(s, i),
 			        hw_state_name(st), hw_allocator_name(al));
 			if (arena)
 				fprintf(f, "0x%" PRIx64, arena);
@@ -479,7 +480,7 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			else
 				fputs(",\n", f);
 		} else {
-			text_chunk_line(f, s->addr[i], s->size[i], hw_state_name(st),
+			text_chunk_line(f, s->addr[i], hw_s_size(s, i), hw_state_name(st),
 			                hw_allocator_name(al), arena, bin ? bin : "-", site,
 			                type ? type : "?");
 		}

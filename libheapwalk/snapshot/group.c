@@ -437,10 +437,10 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 				k = s->arena[i];
 			break;
 		case HW_GROUP_SIZE: {
-			int64_t v = hw_map64_get(&sizes, s->size[i]);
+			int64_t v = hw_map64_get(&sizes, hw_s_size(s, i));
 			if (v < 0) {
 				v = (int64_t)n_keys;
-				if (hw_map64_put(&sizes, s->size[i], (uint32_t)n_keys))
+				if (hw_map64_put(&sizes, hw_s_size(s, i), (uint32_t)n_keys))
 					goto nomem;
 				if (n_keys == keys_cap) {
 					size_t nc = keys_cap * 2;
@@ -471,7 +471,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 				if (hw_grow((void **)&size_of_key, sizeof *size_of_key,
 				            &size_keys_cap, n_keys + 1))
 					goto nomem;
-				size_of_key[n_keys] = s->size[i];
+				size_of_key[n_keys] = hw_s_size(s, i);
 				n_keys++;
 			}
 			k = (size_t)v;
@@ -484,11 +484,11 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 		if (!cnt[k])
 			rep[k] = hw_s_site(s, i);
 		cnt[k]++;
-		bytes[k] += s->size[i];
+		bytes[k] += hw_s_size(s, i);
 		g->total.count++;
-		g->total.bytes += s->size[i];
+		g->total.bytes += hw_s_size(s, i);
 		if (s->slack && s->slack[i] != HW_SLACK_UNKNOWN) {
-			uint64_t r = s->size[i] - s->slack[i];
+			uint64_t r = hw_s_size(s, i) - s->slack[i];
 			req[k] += r;
 			reqc[k]++;
 			g->total_requested.bytes += r;

@@ -275,7 +275,7 @@ static int encode(const hw_snapshot *s, wbuf *w)
 			prev = s->addr[i];
 		}
 		for (size_t i = 0; i < s->n; i++)
-			p = put_varint(p, s->size[i]);
+			p = put_varint(p, hw_s_size(s, i));
 		if (s->n)
 			memcpy(p, s->flags, s->n);
 		p += s->n;
@@ -719,7 +719,8 @@ static int sec_allocs(dec *d, rd *r)
 		s->addr[base + i] = prev;
 	}
 	for (uint64_t i = 0; i < n; i++)
-		s->size[base + i] = r_varint(r);
+		if (hw_s_size_word(s, r_varint(r), &s->size32[base + i]))
+			return -1;
 	if (r->err || r_left(r) < n)
 		return corrupt(d, "truncated allocations");
 	for (uint64_t i = 0; i < n; i++) {
@@ -849,7 +850,7 @@ static int sec_requested(dec *d, rd *r)
 		return corrupt(d, "requested sizes do not match the allocations");
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t v = r_varint(r);
-		if (r->err || v > HW_SLACK_UNKNOWN || (v && v - 1 > d->s->size[i]))
+		if (r->err || v > HW_SLACK_UNKNOWN || (v && v - 1 > hw_s_size(d->s, i)))
 			return corrupt(d, "bad requested size");
 		if (v && hw_snapshot_set_slack(d->s, i, (uint16_t)(v - 1)))
 			return -1;

@@ -48,7 +48,8 @@ void hw_snapshot_free(hw_snapshot *s)
 	if (!s)
 		return;
 	free(s->addr);
-	free(s->size);
+	free(s->size32);
+	free(s->big);
 	free(s->type);
 	free(s->site);
 	free(s->arena);
@@ -262,7 +263,7 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 	if (!p)                                                                                    \
 		return nomem();                                                                    \
 	s->col = p;
-	GROW_COL(size)
+	GROW_COL(size32)
 	if (s->type) {
 		GROW_COL(type)
 	}
@@ -287,11 +288,14 @@ int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags
 		if (rc)
 			return rc;
 	}
+	uint32_t sw;
+	if (hw_s_size_word(s, size, &sw))
+		return nomem();
 	size_t i = s->n++;
 	if (i && s->addr[i - 1] > addr)
 		s->sorted = false;
 	s->addr[i] = addr;
-	s->size[i] = size;
+	s->size32[i] = sw;
 	s->flags[i] = flags;
 	s->arena[i] = arena;
 	if ((type || s->type) && hw_snapshot_set_type(s, i, type))
@@ -301,6 +305,20 @@ int hw_snapshot_push(hw_snapshot *s, uint64_t addr, uint64_t size, uint8_t flags
 	if (s->slack)
 		s->slack[i] = HW_SLACK_UNKNOWN;
 	return HW_OK;
+}
+
+int hw_s_size_word(hw_snapshot *s, uint64_t size, uint32_t *out)
+{
+	if (size < HW_SIZE_BIG) {
+		*out = (uint32_t)size;
+		return 0;
+	}
+	if (s->n_big >= HW_SIZE_BIG ||
+	    hw_grow((void **)&s->big, sizeof *s->big, &s->cap_big, s->n_big + 1))
+		return -1;
+	s->big[s->n_big] = size;
+	*out = HW_SIZE_BIG | (uint32_t)s->n_big++;
+	return 0;
 }
 
 /* An id column made on its first nonzero id: zeroed, so every allocation
@@ -367,7 +385,7 @@ uint64_t hw_snapshot_requested(const hw_snapshot *s, size_t i)
 {
 	if (i >= s->n || !s->slack || s->slack[i] == HW_SLACK_UNKNOWN)
 		return HW_REQUESTED_UNKNOWN;
-	return s->size[i] - s->slack[i];
+	return hw_s_size(s, i) - s->slack[i];
 }
 
 int hw_snapshot_add_alloc(hw_snapshot *s, const hw_alloc *a, uint32_t type, uint32_t site)
@@ -616,7 +634,7 @@ static void trim(void **p, size_t el, size_t n)
 static void trim_all(hw_snapshot *s)
 {
 	trim((void **)&s->addr, sizeof *s->addr, s->n);
-	trim((void **)&s->size, sizeof *s->size, s->n);
+	trim((void **)&s->size32, sizeof *s->size32, s->n);
 	if (s->type)
 		trim((void **)&s->type, sizeof *s->type, s->n);
 	if (s->site)
@@ -656,7 +674,7 @@ static int finish_moving_last_run(hw_snapshot *s, const stretch *st, size_t ns, 
 		void *col;
 		size_t el;
 	} cols[] = {
-	    {s->addr, sizeof *s->addr},   {s->size, sizeof *s->size},
+	    {s->addr, sizeof *s->addr},   {s->size32, sizeof *s->size32},
 	    {s->type, sizeof *s->type},   {s->site, sizeof *s->site},
 	    {s->arena, sizeof *s->arena}, {s->flags, sizeof *s->flags},
 	    {s->slack, sizeof *s->slack},
@@ -696,7 +714,7 @@ static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
 	if (!tmp)
 		return nomem();
 	apply_stretches(&s->addr, &tmp, sizeof *s->addr, st, ns);
-	apply_stretches(&s->size, &tmp, sizeof *s->size, st, ns);
+	apply_stretches(&s->size32, &tmp, sizeof *s->size32, st, ns);
 	if (s->type)
 		apply_stretches(&s->type, &tmp, sizeof *s->type, st, ns);
 	if (s->site)
@@ -752,7 +770,7 @@ int hw_snapshot_finish(hw_snapshot *s)
 			return nomem();
 		}
 		permute(s->addr, sizeof *s->addr, idx, s->n, tmp);
-		permute(s->size, sizeof *s->size, idx, s->n, tmp);
+		permute(s->size32, sizeof *s->size32, idx, s->n, tmp);
 		if (s->type)
 			permute(s->type, sizeof *s->type, idx, s->n, tmp);
 		if (s->site)
@@ -791,7 +809,7 @@ int hw_snapshot_get_alloc(const hw_snapshot *s, size_t i, hw_alloc *a, uint32_t 
 		uint8_t f = s->flags[i];
 		*a = (hw_alloc){
 		    .address = s->addr[i],
-		    .size = s->size[i],
+		    .size = hw_s_size(s, i),
 		    .arena = s->arenas[s->arena[i]],
 		    .allocator = HW_F_ALLOCATOR(f),
 		    .state = HW_F_STATE(f),
@@ -820,7 +838,7 @@ ssize_t hw_snapshot_find(const hw_snapshot *s, uint64_t addr)
 		return -1;
 	size_t i = lo - 1;
 	/* size 0 holds its own address only */
-	if (addr == s->addr[i] || addr - s->addr[i] < s->size[i])
+	if (addr == s->addr[i] || addr - s->addr[i] < hw_s_size(s, i))
 		return (ssize_t)i;
 	return -1;
 }
@@ -901,7 +919,7 @@ int hw_snapshot_get_problem(const hw_snapshot *s, size_t i, hw_problem *p)
 
 size_t hw_snapshot_memory(const hw_snapshot *s)
 {
-	size_t per = sizeof *s->addr + sizeof *s->size + sizeof *s->arena + sizeof *s->flags;
+	size_t per = sizeof *s->addr + sizeof *s->size32 + sizeof *s->arena + sizeof *s->flags;
 	if (s->type)
 		per += sizeof *s->type;
 	if (s->site)
@@ -911,5 +929,5 @@ size_t hw_snapshot_memory(const hw_snapshot *s)
 	return sizeof *s + s->cap * per + s->str.bytes + s->str.cap * (sizeof(char *) + 4) +
 	       (s->str.index.mask + 1) * 8 + s->cap_types * 4 + s->cap_frames * sizeof(hw_sframe) +
 	       s->cap_sites * sizeof(hw_ssite) + s->cap_site_frames * 4 + s->cap_arenas * 8 +
-	       s->cap_problems * sizeof(hw_sproblem);
+	       s->cap_problems * sizeof(hw_sproblem) + s->cap_big * sizeof *s->big;
 }

@@ -3,8 +3,9 @@
  * of, shared by the files of libheapwalk/snapshot/ and libheapwalk/render/.
  *
  * Invariants:
- *  - allocations are column arrays (struct of arrays): address 8, size 8,
- *    arena 2, flags 1 = 19 bytes per allocation, plus type 4 and site 4
+ *  - allocations are column arrays (struct of arrays): address 8, size 4
+ *    (a size of 2^31 or more is an index into `big`, which moves with it),
+ *    arena 2, flags 1 = 15 bytes per allocation, plus type 4 and site 4
  *    once one allocation has a nonzero one (NULL until then: all 0; a core
  *    without CPython or C++ types, a target without the tracer, pays
  *    nothing for them) and slack 2 once a request is known; after
@@ -122,12 +123,15 @@ typedef struct hw_sproblem {
 struct hw_snapshot {
 	/* allocations, columns */
 	size_t n, cap;
-	uint64_t *addr, *size;
+	uint64_t *addr;
+	uint32_t *size32;      /* the size, or HW_SIZE_BIG | its index in big */
 	uint32_t *type, *site; /* NULL: every id is 0 */
 	uint16_t *arena;
 	uint8_t *flags;
 	uint16_t *slack; /* size - requested; HW_SLACK_UNKNOWN; NULL until one is known */
 	bool sorted;
+	uint64_t *big; /* sizes of 2^31 or more */
+	size_t n_big, cap_big;
 
 	hw_strtab str;
 
@@ -160,6 +164,18 @@ struct hw_snapshot {
 
 	hw_snapshot_target target;
 };
+
+#define HW_SIZE_BIG 0x80000000u
+
+/* Allocation i's size. */
+static inline uint64_t hw_s_size(const hw_snapshot *s, size_t i)
+{
+	uint32_t v = s->size32[i];
+	return v < HW_SIZE_BIG ? v : s->big[v & ~HW_SIZE_BIG];
+}
+/* The size column's word for size (a new entry in big for a large one);
+ * -1 out of memory. */
+int hw_s_size_word(hw_snapshot *s, uint64_t size, uint32_t *out);
 
 /* Allocation i's type and site ids (columns that may be absent). */
 static inline uint32_t hw_s_type(const hw_snapshot *s, size_t i)
@@ -195,13 +211,13 @@ static inline int hw_snapshot_push_inline(hw_snapshot *s, uint64_t addr, uint64_
                                           uint32_t site)
 {
 	size_t i = s->n;
-	if (i == s->cap || (type && !s->type) || (site && !s->site))
+	if (i == s->cap || (type && !s->type) || (site && !s->site) || size >= HW_SIZE_BIG)
 		return hw_snapshot_push(s, addr, size, flags, arena, type, site);
 	s->n = i + 1;
 	if (i && s->addr[i - 1] > addr)
 		s->sorted = false;
 	s->addr[i] = addr;
-	s->size[i] = size;
+	s->size32[i] = (uint32_t)size;
 	s->flags[i] = flags;
 	s->arena[i] = arena;
 	if (s->type)

@@ -168,6 +168,9 @@ static void check_sorted(size_t n, int mode)
  * arena per run, as walkers emit them): sorted by moving whole stretches.
  * Every column moves with its address: size (insertion index), arena,
  * state, bin and the requested size. */
+/* Sizes of 2^31 and more live outside the size column: every 997th. */
+#define BIGSIZE(i) ((i) % 997 ? (i) + 100 : ((uint64_t)1 << 31) + (i) * ((uint64_t)1 << 20))
+
 static void check_sorted_stretches(size_t n)
 {
 	const size_t runs = 7, per = n / runs, blk = 1000;
@@ -177,13 +180,14 @@ static void check_sorted_stretches(size_t n)
 		size_t r = i / per, j = i % per;
 		uint64_t q = ((j / blk) * runs + r) * blk + j % blk;
 		hw_alloc a = {.address = 0x10000 + q * 16,
-		              .size = i + 100,
+		              .size = BIGSIZE(i),
 		              .arena = 0x1000 * (r + 1),
 		              .allocator = HW_ALLOCATOR_GLIBC,
 		              .state = (uint8_t)(i % 3),
 		              .bin = (uint8_t)(i % 5)};
-		ck_assert_int_eq(hw_snapshot_add_alloc_requested(
-		                     s, &a, 0, 0, i % 4 ? HW_REQUESTED_UNKNOWN : i + 100 - i % 7),
+		ck_assert_int_eq(hw_snapshot_add_alloc_requested(s, &a, 0, 0,
+		                                                 i % 4 ? HW_REQUESTED_UNKNOWN
+		                                                       : BIGSIZE(i) - i % 7),
 		                 HW_OK);
 	}
 	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
@@ -194,12 +198,12 @@ static void check_sorted_stretches(size_t n)
 		uint64_t q = (a.address - 0x10000) / 16, t = q / blk;
 		ck_assert_uint_eq(q, k); /* every address once, in order */
 		size_t r = t % runs, j = (t / runs) * blk + q % blk, i = r * per + j;
-		ck_assert_uint_eq(a.size, i + 100);
+		ck_assert_uint_eq(a.size, BIGSIZE(i));
 		ck_assert_uint_eq(a.arena, 0x1000 * (r + 1));
 		ck_assert_uint_eq(a.state, i % 3);
 		ck_assert_uint_eq(a.bin, i % 5);
 		ck_assert_uint_eq(hw_snapshot_requested(s, k),
-		                  i % 4 ? HW_REQUESTED_UNKNOWN : i + 100 - i % 7);
+		                  i % 4 ? HW_REQUESTED_UNKNOWN : BIGSIZE(i) - i % 7);
 	}
 	hw_snapshot_free(s);
 }
@@ -542,6 +546,46 @@ START_TEST(test_hsnap_roundtrip)
 }
 END_TEST
 
+/* Allocations of 2 GiB and more (the size column keeps them aside):
+ * their sizes, find() inside them, after a sort and through .hsnap. */
+START_TEST(test_big_sizes)
+{
+	static const uint64_t sizes[] = {((uint64_t)1 << 31) - 1, (uint64_t)1 << 31,
+	                                 (uint64_t)6 << 30, (uint64_t)1 << 40, 48};
+	const size_t n = sizeof sizes / sizeof sizes[0];
+	hw_snapshot *s, *r;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	for (size_t i = 0; i < n; i++) {
+		/* descending addresses, far apart: the sort moves them */
+		hw_alloc a = A(((uint64_t)0x7000 - 0x1000 * i) << 32, sizes[i],
+		               HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED, 0);
+		ck_assert_int_eq(hw_snapshot_add_alloc_requested(s, &a, 0, 0, sizes[i] - 5), HW_OK);
+	}
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	char path[256];
+	snprintf(path, sizeof path, "%s/big.hsnap", tmpdir);
+	ck_assert_int_eq(hw_snapshot_save(s, path), HW_OK);
+	ck_assert_int_eq(hw_snapshot_load(&r, path), HW_OK);
+	hw_snapshot *both[] = {s, r};
+	for (size_t k = 0; k < 2; k++) {
+		ck_assert_uint_eq(hw_snapshot_count(both[k]), n);
+		for (size_t i = 0; i < n; i++) {
+			size_t j = n - 1 - i;
+			hw_alloc a;
+			ck_assert_int_eq(hw_snapshot_get_alloc(both[k], j, &a, NULL, NULL), HW_OK);
+			ck_assert_uint_eq(a.address, ((uint64_t)0x7000 - 0x1000 * i) << 32);
+			ck_assert_uint_eq(a.size, sizes[i]);
+			ck_assert_uint_eq(hw_snapshot_requested(both[k], j), sizes[i] - 5);
+			ck_assert_int_eq(hw_snapshot_find(both[k], a.address + sizes[i] - 1),
+			                 (ssize_t)j);
+			ck_assert_int_eq(hw_snapshot_find(both[k], a.address + sizes[i]), -1);
+		}
+	}
+	hw_snapshot_free(r);
+	hw_snapshot_free(s);
+}
+END_TEST
+
 START_TEST(test_hsnap_every_byte)
 {
 	hw_snapshot *s = small(), *r;
@@ -653,6 +697,7 @@ int main(void)
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_hsnap_roundtrip);
 	tcase_add_test(tc, test_hsnap_every_byte);
+	tcase_add_test(tc, test_big_sizes);
 	tcase_add_test(tc, test_views_text);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
