@@ -126,13 +126,14 @@ HW_API const void *hw_view(hw_target *t, uint64_t addr, size_t len);
 
 /* Say that [addr, addr + len) is about to be read through and through (a
  * heap region): a live process's range is read at once (one
- * process_vm_readv) into memory the target keeps until it is closed, and
- * reads and views inside it are served from there with no further copy; a
- * core's pages are faulted in.  A hint: HW_OK, or an error saying why not
- * (reads work the same either way). */
+ * process_vm_readv; a read-callback target's in 1 MiB reads) into memory
+ * the target keeps until it is closed, and reads and views inside it are
+ * served from there with no further copy; a core's pages are faulted in.
+ * The range must lie in readable mappings.  A hint: HW_OK, or an error
+ * saying why not (reads work the same either way). */
 HW_API int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len);
 
-/* hw_view, but only where it costs no copy: cores, and live ranges read by
+/* hw_view, but only where it costs no copy: cores, and ranges read by
  * hw_target_prefetch; NULL otherwise (then hw_read). */
 HW_API const void *hw_view_cheap(hw_target *t, uint64_t addr, size_t len);
 

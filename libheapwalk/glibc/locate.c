@@ -505,8 +505,8 @@ static int target_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return hw_read(ctx, addr, buf, len) != HW_OK;
 }
 
-/* Views only where they cost no copy: a core's mmapped bytes, a live
- * process's heap regions once the walker prefetched them (read whole). */
+/* Views only where they cost no copy: a core's mmapped bytes, a process's
+ * heap regions once the walker prefetched them (read whole). */
 static const void *target_view(void *ctx, uint64_t addr, size_t len)
 {
 	return hw_view_cheap(ctx, addr, len);
@@ -592,8 +592,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	if ((rc = maps_from_target(t, loc)) != HW_OK)
 		return rc;
 	loc->in.read = target_read;
-	loc->in.view = hw_target_get_kind(t) != HW_TARGET_CALLBACK ? target_view : NULL;
-	loc->in.prefault = hw_target_get_kind(t) != HW_TARGET_CALLBACK ? target_prefault : NULL;
+	loc->in.view = target_view;
+	loc->in.prefault = target_prefault;
 	loc->in.ctx = t;
 	return found_tls ? HW_OK : 1; /* 1: no tcache found (reported as a problem) */
 }

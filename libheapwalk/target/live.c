@@ -11,7 +11,8 @@
  * A view spanning blocks gets a contiguous copy of its own.
  *
  * A range the walker will read through and through (a heap region) is read
- * whole by hw_target_prefetch instead: one process_vm_readv (a single copy,
+ * whole by hw_target_prefetch instead (read-callback targets: in 1 MiB
+ * pieces, not twice, in blocks and in windows): one process_vm_readv (a single copy,
  * where /proc/PID/mem copies each page twice) into an anonymous mapping of
  * our own with transparent huge pages (a few hundred page faults for a heap
  * of gigabytes, not one per 4 KiB), and every read and view inside it is
@@ -146,11 +147,24 @@ const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len)
 	return b ? b->data + (addr - b->addr) : NULL;
 }
 
+/* Read-callback targets read whole in pieces this large: few calls, and a
+ * debugger's Ctrl-C check between them. */
+#define CALLBACK_PIECE (1u << 20)
+
 /* Read len bytes at addr of the process: process_vm_readv, or pread of
- * /proc/PID/mem for what it refused. */
+ * /proc/PID/mem for what it refused; or through the callback. */
 static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
+	if (t->kind == HW_TARGET_CALLBACK) {
+		while (done < len) {
+			size_t n = len - done < CALLBACK_PIECE ? len - done : CALLBACK_PIECE;
+			if (t->cb.read(t->cb.ctx, addr + done, buf + done, n))
+				return HW_EFAULT;
+			done += n;
+		}
+		return HW_OK;
+	}
 	while (done < len && t->vm_readv >= 0) {
 		struct iovec local = {buf + done, len - done};
 		struct iovec remote = {(void *)(uintptr_t)(addr + done), len - done};
@@ -189,8 +203,8 @@ static uint64_t mem_available(void)
 
 int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 {
-	if (t->kind != HW_TARGET_LIVE || t->mem_fd < 0)
-		return hw_error_set(HW_EUNSUPPORTED, "only local live processes are read whole");
+	if (t->kind == HW_TARGET_LIVE ? t->mem_fd < 0 : t->kind != HW_TARGET_CALLBACK)
+		return hw_error_set(HW_EUNSUPPORTED, "this target is not read whole");
 	if (bulk_find(t, addr, (size_t)len))
 		return HW_OK;
 	for (size_t i = 0; i < t->nbulks; i++)

@@ -124,8 +124,11 @@ START_TEST(test_prefetch)
 }
 END_TEST
 
+static int n_reads;
+
 static int mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
+	n_reads++;
 	if (addr < 0x10000 || addr + len > 0x10000 + 256)
 		return -1;
 	memcpy(buf, (uint8_t *)ctx + (addr - 0x10000), len);
@@ -134,18 +137,27 @@ static int mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 START_TEST(test_callback)
 {
-	/* a read-callback target is never read whole: no cheap views */
+	/* a read-callback target is read whole too, within its mappings */
 	uint8_t mem[256];
 	for (int i = 0; i < 256; i++)
 		mem[i] = (uint8_t)i;
 	hw_read_callbacks cb = {.read = mem_read, .ctx = mem};
 	hw_target *t;
 	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
-	ck_assert_int_eq(hw_target_prefetch(t, 0x10000, 256), HW_EUNSUPPORTED);
+	ck_assert_int_eq(hw_target_prefetch(t, 0x10000, 256), HW_EFAULT); /* no mapping yet */
 	ck_assert_ptr_null(hw_view_cheap(t, 0x10000, 16));
+	hw_mapping m = {.start = 0x10000, .end = 0x10000 + 256, .perms = HW_PERM_R};
+	ck_assert_int_eq(hw_target_add_mapping(t, &m), HW_OK);
+	n_reads = 0;
+	ck_assert_int_eq(hw_target_prefetch(t, 0x10000, 256), HW_OK);
+	ck_assert_int_eq(n_reads, 1);
+	const uint8_t *v = hw_view_cheap(t, 0x10000 + 16, 16);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(v[5], 21);
 	uint8_t b[4];
 	ck_assert_int_eq(hw_read(t, 0x10000 + 7, b, 4), HW_OK);
 	ck_assert_uint_eq(b[3], 10);
+	ck_assert_int_eq(n_reads, 1); /* served from what was read whole */
 	hw_target_close(t);
 }
 END_TEST
