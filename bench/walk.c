@@ -315,8 +315,12 @@ int main(int argc, char **argv)
 	printf("read the heap segments once: %.1f MiB in %.3f s (open, read, close), %.3f s "
 	       "already mapped\n",
 	       (double)bytes_read / 1048576.0, best_read, best_reread);
-	printf("ratio walk / read: %.2f (%.2f against the already mapped read)\n", best / best_read,
-	       best / best_reread);
+	/* The peer of issue 3's goal (walk within 3 times the time to read
+	 * the heap segments once) is the read that opens, maps, faults in
+	 * and unmaps them as the walk does; the already mapped read is a
+	 * memcpy from page tables made by an earlier pass: printed too. */
+	printf("ratio walk / read: %.2f (goal < 3; %.2f against the already mapped read)\n",
+	       best / best_read, best / best_reread);
 	if (best_take < 1e9)
 		printf("snapshot (open, walk, take): %.3f s for %" PRIu64
 		       " allocations; chunks text to /dev/null from it: %.3f s (the printing "

@@ -55,5 +55,8 @@ typedef struct hw_alloc_view {
 /* hw_typer_name() with the allocation's first n bytes at hand (bytes may
  * be NULL: read from the target then). */
 const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);
+/* 1 when the typer can name nothing in its target (no CPython, no C++
+ * vtable in any module's symbols): callers may skip it. */
+int hw_typer_names_nothing(hw_typer *ty);
 
 #endif /* HW_INTERNAL_H */

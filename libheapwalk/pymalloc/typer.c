@@ -456,6 +456,17 @@ const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *b
 	return name;
 }
 
+int hw_typer_names_nothing(hw_typer *ty)
+{
+	if (!ty)
+		return 1;
+	if (ty->py && ty->py->type_type)
+		return 0;
+	if (!ty->vt_built)
+		build_vtables(ty);
+	return ty->n_vt == 0;
+}
+
 const char *hw_typer_name(hw_typer *ty, const hw_alloc *a)
 {
 	return hw_typer_name_view(ty, a, NULL, 0);

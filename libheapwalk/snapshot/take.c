@@ -171,6 +171,11 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 		tk.tracer = NULL;
 	if (hw_typer_new(&tk.typer, t, prc ? NULL : py))
 		tk.typer = NULL;
+	if (tk.typer && hw_typer_names_nothing(tk.typer)) {
+		/* no CPython, no C++ class: every type would be unknown */
+		hw_typer_free(tk.typer);
+		tk.typer = NULL;
+	}
 
 	hw_visitor v = {on_alloc, on_problem, &tk};
 	if (!grc && g) {
