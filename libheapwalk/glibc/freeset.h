@@ -1,11 +1,13 @@
 /*
- * freeset.h: the set of chunks found on glibc's free lists (tcache,
+ * freeset.h: a set of chunks found on glibc's free lists (tcache,
  * fastbins, bins), keyed by chunk address.
  *
- * The lists are walked before the heaps; the linear walk of each heap then
- * asks the set what each chunk is.  Open addressing with linear probing; it
- * grows at half load, so memory is about 32 bytes per listed chunk, and the
- * number of entries is bounded by the walker's step limits.
+ * walk.c finds repeats with a bitmap and builds this set only once a chunk
+ * is met twice (a cycle, a chunk on two lists), to say which list had it
+ * first; or from the start when there is no memory for the bitmap.  Open
+ * addressing with linear probing; it grows at half load, so memory is
+ * about 32 bytes per entry, and the number of entries is bounded by the
+ * walker's step limits.
  */
 #ifndef HW_GLIBC_FREESET_H
 #define HW_GLIBC_FREESET_H
@@ -34,16 +36,6 @@ struct gw_free *gw_freeset_add(struct gw_freeset *s, uint64_t chunk, int *existe
 /* Make room for n more entries without growing (0, or -1 out of memory:
  * the set still works, growing as it goes). */
 int gw_freeset_reserve(struct gw_freeset *s, size_t n);
-/* Start fetching the slot where chunk would be: the set is large and its
- * slots are met in no order, so each add or find waits for a cache miss
- * unless it was asked for a few steps before. */
-static inline void gw_freeset_prefetch(const struct gw_freeset *s, uint64_t chunk)
-{
-	if (s->cap)
-		__builtin_prefetch(
-		    &s->slots[(size_t)(((chunk >> 4) * 0x9e3779b97f4a7c15ull) >> 20) &
-		              (s->cap - 1)]);
-}
 void gw_freeset_clear(struct gw_freeset *s);
 
 #endif /* HW_GLIBC_FREESET_H */
