@@ -33,45 +33,61 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cc -O2 -g -o "$dir/cloop" "$top_srcdir/bench/tracer_cloop.c" || exit 1
 
-# median_of CMD...: runs CMD RUNS times in $dir; prints "cpu_seconds peak_kib"
-median_of() {
-	local i out
-	: >"$dir/times"
-	for ((i = 0; i < RUNS; i++)); do
-		(cd "$dir" && /usr/bin/time -f '%U %S %M' -o "$dir/t" "$@" >/dev/null 2>"$dir/err") ||
-			{ echo "fail"; return; }
-		awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/t" >>"$dir/times"
-		rm -f "$dir"/heaptrack.* "$dir"/massif.out.*
+# Configurations are run interleaved: RUNS rounds, each running every
+# configuration of the workload once, so that the load of a shared machine,
+# which drifts over minutes, weighs on all of them alike.  A row gives the
+# median CPU seconds, the median over rounds of the ratio to the first
+# configuration (untraced) of the same round, and the median peak RSS.
+labels=()
+cmds=()
+cfg() { # LABEL CMD...
+	labels+=("$1")
+	shift
+	cmds+=("$(printf '%q ' "$@")")
+}
+med() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+run_set() {
+	local r i n=${#labels[@]}
+	for ((i = 0; i < n; i++)); do : >"$dir/times.$i"; done
+	for ((r = 0; r < RUNS; r++)); do
+		for ((i = 0; i < n; i++)); do
+			if (cd "$dir" && eval "/usr/bin/time -f '%U %S %M' -o \"\$dir/t\" ${cmds[$i]}" \
+				>/dev/null 2>"$dir/err"); then
+				awk '{ printf "%.3f %d\n", $1 + $2, $3 }' "$dir/t" >>"$dir/times.$i"
+			else
+				echo "fail 0" >>"$dir/times.$i"
+			fi
+			rm -f "$dir"/heaptrack.* "$dir"/massif.out.*
+		done
 	done
-	sort -n "$dir/times" | awk '{ c[NR] = $1; m[NR] = $2 } END { k = int((NR + 1) / 2); print c[k], m[k] }'
+	for ((i = 0; i < n; i++)); do
+		if grep -q fail "$dir/times.$i"; then
+			printf '  %-28s failed\n' "${labels[$i]}"
+			continue
+		fi
+		local cpu ratio rss brss
+		cpu=$(cut -d' ' -f1 "$dir/times.$i" | med)
+		ratio=$(paste -d' ' "$dir/times.0" "$dir/times.$i" | awk '{ print $3 / $1 }' | med)
+		rss=$(cut -d' ' -f2 "$dir/times.$i" | med)
+		brss=$(cut -d' ' -f2 "$dir/times.0" | med)
+		awk -v l="${labels[$i]}" -v c="$cpu" -v x="$ratio" -v r="$rss" -v br="$brss" 'BEGIN {
+			printf "  %-28s %8.2f s  %6.2fx   peak RSS %7.1f MiB  %5.2fx\n", l, c, x, r / 1024, r / br }'
+	done
+	labels=()
+	cmds=()
 }
 
-row() { # label base_cpu base_rss result
-	local label=$1 base=$2 brss=$3 res=$4
-	if [[ $res == fail ]]; then
-		printf '  %-28s failed\n' "$label"
-		return
-	fi
-	read -r cpu rss <<<"$res"
-	awk -v l="$label" -v c="$cpu" -v b="$base" -v r="$rss" -v br="$brss" 'BEGIN {
-		printf "  %-28s %8.2f s  %6.2fx   peak RSS %7.1f MiB  %5.2fx\n", l, c, c / b, r / 1024, r / br }'
-}
-
-echo "tracer overhead: medians of $RUNS runs (CPU seconds, ratio to untraced)"
+echo "tracer overhead: $RUNS interleaved rounds; medians of CPU seconds, of the per-round ratio to untraced, of peak RSS"
 echo
 echo "C loop: $N malloc/free pairs, 100k live"
-read -r base brss < <(median_of "$dir/cloop" "$N")
-row "untraced" "$base" "$brss" "$base $brss"
-all=$(median_of "$CT" trace -- "$dir/cloop" "$N")
-row "tracer all, 8 native frames" "$base" "$brss" "$all"
-row "tracer --sample 512KiB" "$base" "$brss" "$(median_of "$CT" trace --sample 512KiB -- "$dir/cloop" "$N")"
-row "tracer all, 1 native frame" "$base" "$brss" "$(median_of "$CT" trace --native-frames 1 -- "$dir/cloop" "$N")"
-if command -v heaptrack >/dev/null; then
-	row "heaptrack" "$base" "$brss" "$(median_of heaptrack -o "$dir/heaptrack.out" "$dir/cloop" "$N")"
-fi
-if [[ ${BENCH_MASSIF:-0} == 1 ]] && command -v valgrind >/dev/null; then
-	row "valgrind massif" "$base" "$brss" "$(median_of valgrind -q --tool=massif "$dir/cloop" "$N")"
-fi
+cfg "untraced" "$dir/cloop" "$N"
+cfg "tracer all, 8 native frames" "$CT" trace -- "$dir/cloop" "$N"
+cfg "tracer --sample 512KiB" "$CT" trace --sample 512KiB -- "$dir/cloop" "$N"
+cfg "tracer all, 1 native frame" "$CT" trace --native-frames 1 -- "$dir/cloop" "$N"
+command -v heaptrack >/dev/null && cfg "heaptrack" heaptrack -o "$dir/heaptrack.out" "$dir/cloop" "$N"
+[[ ${BENCH_MASSIF:-0} == 1 ]] && command -v valgrind >/dev/null &&
+	cfg "valgrind massif" valgrind -q --tool=massif "$dir/cloop" "$N"
+run_set
 # Memory: peak RSS traced minus untraced at two live counts (the program
 # prints how many blocks it holds).  The slope is the cost per live
 # allocation (the live table); the rest is fixed (site table, frame pool,
@@ -80,7 +96,7 @@ rss_of() { # CMD... -> "peak_kib held"
 	(cd "$dir" && /usr/bin/time -f '%M' -o "$dir/m" "$@" >"$dir/held" 2>/dev/null) || { echo "0 0"; return; }
 	echo "$(cat "$dir/m") $(cat "$dir/held")"
 }
-if [[ $all != fail ]]; then
+{
 	read -r p1 h1 < <(rss_of "$dir/cloop" 4000000 100000)
 	read -r t1 _ < <(rss_of "$CT" trace -- "$dir/cloop" 4000000 100000)
 	read -r p2 h2 < <(rss_of "$dir/cloop" 4000000 400000)
@@ -90,7 +106,7 @@ if [[ $all != fail ]]; then
 		per = ((t2 - p2) - (t1 - p1)) * 1024 / (h2 - h1)
 		printf "  tracer memory: %.1f bytes per live allocation (RSS growth from %d to %d live), fixed %.1f MiB (site table, unwinder caches, root)\n",
 			per, h1, h2, ((t1 - p1) * 1024 - per * h1) / 1048576 }'
-fi
+}
 
 pythons=()
 [[ -x /usr/bin/python3.11 ]] && pythons+=(/usr/bin/python3.11)
@@ -102,16 +118,13 @@ for py in "${pythons[@]}"; do
 		script="$top_srcdir/bench/tracer_$1.py"
 		echo
 		echo "Python $("$py" -c 'import sys; print(sys.version.split()[0])') ($py): $1"
-		read -r base brss < <(median_of "$py" "$script" "$2")
-		row "untraced" "$base" "$brss" "$base $brss"
-		row "tracer all (32 py, 8 native)" "$base" "$brss" "$(median_of "$CT" trace -- "$py" "$script" "$2")"
-		row "tracer --sample 512KiB" "$base" "$brss" \
-			"$(median_of "$CT" trace --sample 512KiB -- "$py" "$script" "$2")"
-		row "tracemalloc, 1 frame" "$base" "$brss" "$(median_of "$py" -X tracemalloc=1 "$script" "$2")"
-		row "tracemalloc, 25 frames" "$base" "$brss" "$(median_of "$py" -X tracemalloc=25 "$script" "$2")"
-		if command -v heaptrack >/dev/null; then
-			row "heaptrack (no pymalloc)" "$base" "$brss" \
-				"$(median_of heaptrack -o "$dir/heaptrack.out" "$py" "$script" "$2")"
-		fi
+		cfg "untraced" "$py" "$script" "$2"
+		cfg "tracer all (32 py, 8 native)" "$CT" trace -- "$py" "$script" "$2"
+		cfg "tracer --sample 512KiB" "$CT" trace --sample 512KiB -- "$py" "$script" "$2"
+		cfg "tracemalloc, 1 frame" "$py" -X tracemalloc=1 "$script" "$2"
+		cfg "tracemalloc, 25 frames" "$py" -X tracemalloc=25 "$script" "$2"
+		command -v heaptrack >/dev/null &&
+			cfg "heaptrack (no pymalloc)" heaptrack -o "$dir/heaptrack.out" "$py" "$script" "$2"
+		run_set
 	done
 done

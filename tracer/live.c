@@ -43,18 +43,34 @@ static inline void shard_unlock(struct hwt_shard *s, int locked)
 #define INITIAL_CAPACITY HWT_MIN_CAPACITY
 
 /* Sampled mode: most frees are of blocks the table never saw: the filter
- * (tracer.h) says "not here" without the shard's lock or a probe. */
-uint8_t hwt_filter[1u << HWT_FILTER_BITS];
+ * (tracer.h) says "not here" without the shard's lock or a probe.  Its
+ * bit for a block is set while the block's counter is nonzero; counters
+ * and bits change together under filter_lock (only when a sampled block
+ * is recorded or forgotten), so a bit is never cleared while another
+ * thread's count for it is nonzero.  A counter that reached its maximum
+ * sticks (its bit then only costs a probe).  filter_lock is only taken
+ * inside a shard's critical section, so the fork handlers, which hold
+ * every shard, never fork while another thread holds it. */
+uint64_t hwt_filter[(1u << HWT_FILTER_BITS) / 64];
+static uint16_t filter_count[1u << HWT_FILTER_BITS];
+static uint32_t filter_lock;
 
-/* Add d (+1 or -1) to the address's counter unless it stuck at 255. */
+/* Add d (+1 or -1) to the address's counter. */
 static void filter_add(uint64_t address, int d)
 {
-	uint8_t *f = hwt_filter_of(address);
-	uint8_t v = __atomic_load_n(f, __ATOMIC_RELAXED);
-	while (v != 255 && !(d < 0 && v == 0) &&
-	       !__atomic_compare_exchange_n(f, &v, (uint8_t)(v + d), 1, __ATOMIC_RELEASE,
-	                                    __ATOMIC_RELAXED))
-		;
+	uint32_t i = hwt_filter_index(address);
+	hwt_lock(&filter_lock);
+	uint16_t c = filter_count[i];
+	if (c != UINT16_MAX && !(d < 0 && c == 0)) {
+		c = (uint16_t)(c + d);
+		filter_count[i] = c;
+		uint64_t bit = 1ull << (i % 64);
+		if (c)
+			__atomic_fetch_or(&hwt_filter[i / 64], bit, __ATOMIC_RELEASE);
+		else
+			__atomic_fetch_and(&hwt_filter[i / 64], ~bit, __ATOMIC_RELEASE);
+	}
+	hwt_unlock(&filter_lock);
 }
 
 static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
@@ -151,8 +167,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	 * before the program could free it.) */
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
 		return 0;
-	if (hwt_root->mode != HWT_MODE_ALL &&
-	    __atomic_load_n(hwt_filter_of(address), __ATOMIC_RELAXED) == 0)
+	if (hwt_root->mode != HWT_MODE_ALL && !hwt_filter_maybe(address))
 		return 0;
 	int locked = shard_lock(s);
 	struct hwt_live_entry *tab = table_of(s);

@@ -54,19 +54,25 @@ extern HWT_TLS struct hwt_thread hwt_self;
 /* 1 once recording in sampled mode: the hooks' fast paths are on. */
 extern int hwt_sampled;
 
-/* Sampled mode: a counting filter over the live table, one byte per
- * 256-byte block of address space, direct-mapped (the block number modulo
- * the filter's size), so a 64-byte line of it covers 16 KiB of heap:
- * frees of neighbouring blocks (a pymalloc pool, a run of small chunks)
- * find it in cache.  0: no recorded block there, so a free need not look
- * further.  Counters are shared by blocks in different shards, so they
- * change atomically; one that reached 255 sticks (it only costs a probe). */
+/* Sampled mode: a filter over the live table, one bit per 256-byte block
+ * of address space, direct-mapped (the block number modulo the filter's
+ * size): 8 KiB, so it stays in the first-level cache, and a 64-byte line
+ * of it covers 128 KiB of heap.  A clear bit: no recorded block there, so
+ * a free need not look further.  The bits are kept by counters (live.c)
+ * changed under one lock, taken only to record or forget a sampled block. */
 #define HWT_FILTER_BITS 16
-extern uint8_t hwt_filter[1u << HWT_FILTER_BITS];
+extern uint64_t hwt_filter[(1u << HWT_FILTER_BITS) / 64];
 
-static inline uint8_t *hwt_filter_of(uint64_t address)
+static inline uint32_t hwt_filter_index(uint64_t address)
 {
-	return &hwt_filter[(address >> HWT_BLOCK_SHIFT) & ((1u << HWT_FILTER_BITS) - 1)];
+	return (uint32_t)(address >> HWT_BLOCK_SHIFT) & ((1u << HWT_FILTER_BITS) - 1);
+}
+
+/* 0 when no recorded block can be at address. */
+static inline int hwt_filter_maybe(uint64_t address)
+{
+	uint32_t i = hwt_filter_index(address);
+	return (int)((__atomic_load_n(&hwt_filter[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1);
 }
 
 /* Sampled mode's fast path for an allocation of n bytes: 1 when it is not
@@ -86,8 +92,7 @@ static inline int hwt_fast_skip(size_t n)
 /* Sampled mode's fast path for a free: 1 when p cannot be in the table. */
 static inline int hwt_fast_unrecorded(void *p)
 {
-	return likely(hwt_sampled) &&
-	       __atomic_load_n(hwt_filter_of((uint64_t)(uintptr_t)p), __ATOMIC_RELAXED) == 0;
+	return likely(hwt_sampled) && !hwt_filter_maybe((uint64_t)(uintptr_t)p);
 }
 
 /* The root, NULL until hwt_init() succeeded. */
