@@ -31,6 +31,11 @@ hw_cleanup() {
 }
 trap hw_cleanup EXIT
 
+# heapwalk's layout cache (per libc build-id) starts empty in every test, so
+# each one takes the DWARF path once and writes an entry; the warm path has
+# its own test (glibc_layout_cache.sh).  Never the user's ~/.cache.
+export XDG_CACHE_HOME=$hw_tmp/cache
+
 # hw_dump_core DIR CMD [ARGS...]: run CMD in DIR with an unlimited core size;
 # CMD is expected to abort().  Prints the path of the core it left.  Falls
 # back to nothing (returns 1) when the kernel wrote no core (core_pattern).

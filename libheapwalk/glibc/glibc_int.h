@@ -77,7 +77,16 @@ struct gw_input {
 	 * (optional; a hint, nothing depends on its effect). */
 	void (*prefault)(void *ctx, uint64_t addr, size_t len);
 	void *ctx;
+	/* Largest bitmap of listed chunks (a bit per 16 heap bytes) the walk
+	 * may use, in bytes; above it the listed chunks go to the hash set
+	 * alone.  0: GW_BITMAP_MAX. */
+	uint64_t bitmap_max;
 };
+
+/* The default bound of gw_input.bitmap_max: 16 MiB covers 2 GiB of heap
+ * regions.  Larger heaps use the hash set, whose size follows the number
+ * of listed chunks rather than the heap's bytes. */
+#define GW_BITMAP_MAX (16u << 20)
 
 /* Walk the heap described by in: emit records to v (may be NULL: summary
  * only) and fill *sum (version and symbols are left to the caller).

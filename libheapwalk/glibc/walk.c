@@ -21,7 +21,8 @@
  * end (chunk sizes); every list walk stops after as many steps as the
  * region bytes allow or at the first repeated chunk; memory is bounded by
  * the number of listed free chunks (their entries), a bitmap of 1/128 of
- * the heap regions' bytes and the number of heaps.
+ * the heap regions' bytes (at most gw_input.bitmap_max, GW_BITMAP_MAX by
+ * default) and the number of heaps.
  *
  * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
  * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
@@ -607,8 +608,10 @@ static void drop_overlaps(struct walker *w)
 /* ---- step 3: free lists ---- */
 
 /* The bitmap of listed chunks: a bit per 16 bytes of every region (1/128
- * of the heap, zero pages until a list touches them); without memory for
- * it the lists use the set alone. */
+ * of the heap, zero pages until a list touches them); above
+ * gw_input.bitmap_max (heaps of gigabytes, where scanning it would cost
+ * more than their chunks) or without memory for it the lists use the set
+ * alone. */
 static void list_bitmap(struct walker *w)
 {
 	uint64_t bits = 0;
@@ -617,8 +620,9 @@ static void list_bitmap(struct walker *w)
 		bits += (w->regions[i].end - w->regions[i].start + GW_MALLOC_ALIGN - 1) /
 		        GW_MALLOC_ALIGN;
 	}
+	uint64_t max = w->in->bitmap_max ? w->in->bitmap_max : GW_BITMAP_MAX;
 	w->n_words = (size_t)(bits / 64 + 1);
-	w->bits = bits / 64 < SIZE_MAX / 8 ? calloc(w->n_words, sizeof *w->bits) : NULL;
+	w->bits = bits / 64 < max / 8 ? calloc(w->n_words, sizeof *w->bits) : NULL;
 	if (!w->bits)
 		w->set_on = 1;
 }

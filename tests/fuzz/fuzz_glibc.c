@@ -98,6 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* and once more through a direct view of the heap, as on cores */
 	in.view = img_view;
 	gw_walk(&in, &v, &s);
+	/* and with the listed chunks in the hash set alone (huge heaps) */
+	in.bitmap_max = 1;
+	gw_walk(&in, &v, &s);
 	return 0;
 }
 

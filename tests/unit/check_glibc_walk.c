@@ -37,6 +37,9 @@
 static uint8_t libc_mem[LIBC_SIZE];
 static uint8_t heap_mem[HEAP_SIZE];
 static struct gw_input in;
+/* Set by the "set" test case's fixture: every test again with the listed
+ * chunks in the hash set alone, as on heaps too large for the bitmap. */
+static int no_bitmap;
 static struct gw_map maps[2];
 static uint64_t tcaches[1];
 
@@ -77,6 +80,7 @@ static void build(void)
 	memset(libc_mem, 0, sizeof libc_mem);
 	memset(heap_mem, 0, sizeof heap_mem);
 	gw_layout_for_version(&in.layout, 2, 36);
+	in.bitmap_max = no_bitmap ? 1 : 0;
 	const struct gw_layout *L = &in.layout;
 
 	/* main_arena: a ring of one, empty bins point at themselves. */
@@ -501,6 +505,11 @@ START_TEST(layouts)
 }
 END_TEST
 
+static void set_only(void)
+{
+	no_bitmap = 1;
+}
+
 int main(void)
 {
 	Suite *s = suite_create("glibc_walk");
@@ -525,6 +534,21 @@ int main(void)
 	tcase_add_test(tc, stop_on_request);
 	tcase_add_test(tc, layouts);
 	suite_add_tcase(s, tc);
+	TCase *ts = tcase_create("set");
+	tcase_add_checked_fixture(ts, set_only, NULL);
+	tcase_add_test(ts, healthy);
+	tcase_add_test(ts, fastbin_cycle);
+	tcase_add_test(ts, bin_cycle);
+	tcase_add_test(ts, tcache_cycle);
+	tcase_add_test(ts, two_cycles);
+	tcase_add_test(ts, poisoned_pointers);
+	tcase_add_test(ts, double_listed);
+	tcase_add_test(ts, bad_size_resync);
+	tcase_add_test(ts, free_not_listed);
+	tcase_add_test(ts, tcache_count);
+	tcase_add_test(ts, random_damage);
+	tcase_add_test(ts, random_heap);
+	suite_add_tcase(s, ts);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
