@@ -14,9 +14,9 @@
  * whole by hw_target_prefetch instead (read-callback targets: in 1 MiB
  * pieces, not twice, in blocks and in windows): one process_vm_readv (a single copy,
  * where /proc/PID/mem copies each page twice) into an anonymous mapping of
- * our own with transparent huge pages (a few hundred page faults for a heap
- * of gigabytes, not one per 4 KiB), and every read and view inside it is
- * served from there.  The bulks of a target stay below half the memory
+ * our own with transparent huge pages when it is large (a few hundred page
+ * faults for a heap of gigabytes, not one per 4 KiB), and every read and
+ * view inside it is served from there.  The bulks of a target stay below half the memory
  * available when they are made.
  */
 #include "target_internal.h"
@@ -201,16 +201,33 @@ static uint64_t mem_available(void)
 
 #define HUGE_PAGE (2u << 20)
 
+/* The index of the first bulk at or after addr. */
+static size_t bulk_lower(const hw_target *t, uint64_t addr)
+{
+	size_t lo = 0, hi = t->nbulks;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->bulks[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 {
 	if (t->kind == HW_TARGET_LIVE ? t->mem_fd < 0 : t->kind != HW_TARGET_CALLBACK)
 		return hw_error_set(HW_EUNSUPPORTED, "this target is not read whole");
+	if (len > SIZE_MAX / 2)
+		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: too large", len);
 	if (bulk_find(t, addr, (size_t)len))
 		return HW_OK;
-	for (size_t i = 0; i < t->nbulks; i++)
-		if (t->bulks[i].addr < addr + len && addr < t->bulks[i].addr + t->bulks[i].len)
-			return hw_error_set(
-			    HW_EINVAL, "0x%" PRIx64 ": overlaps a range already read whole", addr);
+	size_t i = bulk_lower(t, addr);
+	if ((i < t->nbulks && t->bulks[i].addr < addr + len) ||
+	    (i > 0 && t->bulks[i - 1].addr + t->bulks[i - 1].len > addr))
+		return hw_error_set(HW_EINVAL, "0x%" PRIx64 ": overlaps a range already read whole",
+		                    addr);
 	/* All of it mapped and readable, or a failing read would say so after
 	 * the time was spent. */
 	for (uint64_t a = addr; a < addr + len;) {
@@ -220,38 +237,43 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 			                    a);
 		a = m->end;
 	}
-	size_t map_len = (size_t)((len + HUGE_PAGE - 1) & ~(uint64_t)(HUGE_PAGE - 1));
-	if (map_len < len)
-		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: too large", len);
-	uint64_t avail = mem_available();
-	if (avail && t->bulk_bytes + map_len > avail / 2)
+	/* Huge pages for large ranges only: a small one would waste most of
+	 * its page. */
+	int huge = len >= 4 * (uint64_t)HUGE_PAGE;
+	uint64_t unit = huge ? HUGE_PAGE : 4096;
+	size_t map_len = (size_t)((len + unit - 1) & ~(unit - 1));
+	if (!t->mem_avail) {
+		uint64_t avail = mem_available();
+		t->mem_avail = avail ? avail : UINT64_MAX;
+	}
+	if (t->bulk_bytes + map_len > t->mem_avail / 2)
 		return hw_error_set(HW_ENOMEM,
 		                    "%" PRIu64 " bytes at 0x%" PRIx64 ": more than half the memory "
 		                    "available; read piecewise",
 		                    len, addr);
-	hw_bulk *nb = realloc(t->bulks, (t->nbulks + 1) * sizeof *nb);
-	if (!nb)
-		return hw_error_set(HW_ENOMEM, "out of memory");
-	t->bulks = nb;
+	if (t->nbulks == t->bulks_cap) {
+		size_t cap = t->bulks_cap ? 2 * t->bulks_cap : 8;
+		hw_bulk *nb = realloc(t->bulks, cap * sizeof *nb);
+		if (!nb)
+			return hw_error_set(HW_ENOMEM, "out of memory");
+		t->bulks = nb;
+		t->bulks_cap = cap;
+	}
 	uint8_t *data = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
 	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (data == MAP_FAILED)
 		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));
 #ifdef MADV_HUGEPAGE
-	(void)madvise(data, map_len, MADV_HUGEPAGE);
+	if (huge)
+		(void)madvise(data, map_len, MADV_HUGEPAGE);
 #endif
-	int rc = read_whole(t, addr, data, (size_t)len);
-	if (rc != HW_OK) {
+	if (read_whole(t, addr, data, (size_t)len) != HW_OK) {
 		munmap(data, map_len);
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %" PRIu64 " bytes not readable",
 		                    addr, len);
 	}
 	/* keep bulks[] sorted */
-	size_t i = t->nbulks;
-	while (i > 0 && t->bulks[i - 1].addr > addr) {
-		t->bulks[i] = t->bulks[i - 1];
-		i--;
-	}
+	memmove(&t->bulks[i + 1], &t->bulks[i], (t->nbulks - i) * sizeof *t->bulks);
 	t->bulks[i] = (hw_bulk){.addr = addr, .len = len, .data = data, .map_len = map_len};
 	t->nbulks++;
 	t->last_bulk = i;
@@ -342,7 +364,7 @@ void hw_cache_free(hw_target *t)
 		munmap(t->bulks[i].data, t->bulks[i].map_len);
 	free(t->bulks);
 	t->bulks = NULL;
-	t->nbulks = t->last_bulk = 0;
+	t->nbulks = t->bulks_cap = t->last_bulk = 0;
 	t->bulk_bytes = 0;
 }
 

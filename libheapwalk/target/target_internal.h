@@ -118,8 +118,8 @@ struct hw_target {
 
 	/* live: ranges read whole */
 	hw_bulk *bulks;
-	size_t nbulks, last_bulk;
-	uint64_t bulk_bytes;
+	size_t nbulks, bulks_cap, last_bulk;
+	uint64_t bulk_bytes, mem_avail; /* mem_avail: MemAvailable, read once */
 	int vm_readv; /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
 
 	/* modules */

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #define PAGE  4096u
-#define BULK  (4u << 20) /* prefetched */
+#define BULK  (8u << 20) /* prefetched: large enough for huge pages */
 #define EXTRA PAGE       /* readable after it */
 /* then one PROT_NONE page */
 
@@ -56,22 +56,51 @@ static void child(int to_parent, int from_parent)
 	_exit(checksum(m, BULK + EXTRA) == sum ? 0 : 6);
 }
 
-START_TEST(test_prefetch)
+/* A stopped-at-will child: its mapping's address in *a, the pipe that lets
+ * it go in *go. */
+typedef struct kid {
+	pid_t pid;
+	uint64_t a;
+	int up, go;
+} kid;
+
+static kid spawn(void)
 {
 	int up[2], down[2];
 	ck_assert_int_eq(pipe(up), 0);
 	ck_assert_int_eq(pipe(down), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
+	kid k = {.pid = fork()};
+	ck_assert_int_ge(k.pid, 0);
+	if (k.pid == 0) {
 		close(up[0]);
 		close(down[1]);
 		child(up[1], down[0]);
 	}
 	close(up[1]);
 	close(down[0]);
-	uint64_t a;
-	ck_assert_int_eq(read(up[0], &a, sizeof a), sizeof a);
+	k.up = up[0];
+	k.go = down[1];
+	ck_assert_int_eq(read(k.up, &k.a, sizeof k.a), sizeof k.a);
+	return k;
+}
+
+/* The child runs on and finds its memory as it was. */
+static void finish(kid *k)
+{
+	ck_assert_int_eq(write(k->go, "g", 1), 1);
+	int status;
+	ck_assert_int_eq(waitpid(k->pid, &status, 0), k->pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(k->up);
+	close(k->go);
+}
+
+START_TEST(test_prefetch)
+{
+	kid k = spawn();
+	pid_t pid = k.pid;
+	uint64_t a = k.a;
 
 	hw_target *t;
 	ck_assert_int_eq(hw_target_open_pid(&t, pid, NULL), HW_OK);
@@ -113,14 +142,41 @@ START_TEST(test_prefetch)
 	hw_target_close(t);
 	free(want);
 
-	/* the child runs on and finds its memory as it was */
-	ck_assert_int_eq(write(down[1], "g", 1), 1);
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	close(up[0]);
-	close(down[1]);
+	finish(&k);
+}
+END_TEST
+
+START_TEST(test_many_ranges)
+{
+	/* 64 ranges of 16 KiB, 64 KiB apart, read whole in a scrambled order:
+	 * each is served from its own copy, none overlaps another */
+	kid k = spawn();
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	enum { N = 64, STRIDE = 64 * 1024, LEN = 16 * 1024 };
+	for (unsigned j = 0; j < N; j++) {
+		unsigned i = (j * 37) % N; /* 37 is prime to 64: a permutation */
+		ck_assert_int_eq(hw_target_prefetch(t, k.a + (uint64_t)i * STRIDE, LEN), HW_OK);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t at = k.a + (uint64_t)i * STRIDE;
+		const uint8_t *v = hw_view_cheap(t, at, LEN);
+		ck_assert_ptr_nonnull(v);
+		for (size_t o = 0; o < LEN; o += 997)
+			ck_assert_uint_eq(v[o], pattern((size_t)(at - k.a) + o));
+		/* not across a range's end, nor between ranges */
+		ck_assert_ptr_null(hw_view_cheap(t, at + LEN - 8, 16));
+		ck_assert_ptr_null(hw_view_cheap(t, at + LEN, 8));
+		/* overlapping either end: refused */
+		ck_assert_int_eq(hw_target_prefetch(t, at + LEN - 8, 64), HW_EINVAL);
+		if (i)
+			ck_assert_int_eq(hw_target_prefetch(t, at - 8, 64), HW_EINVAL);
+	}
+	/* a gap between two ranges can still be read whole */
+	ck_assert_int_eq(hw_target_prefetch(t, k.a + LEN, STRIDE - LEN), HW_OK);
+	ck_assert_ptr_nonnull(hw_view_cheap(t, k.a + LEN, STRIDE - LEN));
+	hw_target_close(t);
+	finish(&k);
 }
 END_TEST
 
@@ -168,6 +224,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("prefetch");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_prefetch);
+	tcase_add_test(tc, test_many_ranges);
 	tcase_add_test(tc, test_callback);
 	suite_add_tcase(s, tc);
 	return s;
