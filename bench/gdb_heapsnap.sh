@@ -8,7 +8,10 @@
 # in the background meanwhile: not ours); the ratios are of CPU time (the
 # wall clock on a loaded machine says more about the load).  The first
 # heapsnap of the session is the one the target is about; a second one in
-# the same gdb is shown too.  The load is printed with the numbers.
+# the same gdb is shown too.  The load is printed with the numbers.  The
+# first varies most from run to run (here 0.3 to 0.8 s CPU at loads of 1 to
+# 3): it is the one that touches memory fresh to the process (the heap's
+# copy, the snapshot); take medians of several runs.
 set -eu
 : "${top_builddir:?}" "${top_srcdir:?}"
 n=${BENCH_CHUNKS:-2000000}

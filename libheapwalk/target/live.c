@@ -11,13 +11,15 @@
  * A view spanning blocks gets a contiguous copy of its own.
  *
  * A range the walker will read through and through (a heap region) is read
- * whole by hw_target_prefetch instead (read-callback targets: in 1 MiB
- * pieces, not twice, in blocks and in windows): one process_vm_readv (a single copy,
+ * whole by hw_target_prefetch instead: one process_vm_readv (a single copy,
  * where /proc/PID/mem copies each page twice) into an anonymous mapping of
- * our own with transparent huge pages when it is large (a few hundred page
- * faults for a heap of gigabytes, not one per 4 KiB), and every read and
- * view inside it is served from there.  The bulks of a target stay below half the memory
- * available when they are made.
+ * our own, with transparent huge pages when it is large (a few hundred page
+ * faults for a heap of gigabytes, not one per 4 KiB); every read and view
+ * inside it is then served from there.  Read-callback targets read such a
+ * range in 1 MiB calls (instead of twice: in blocks for the list walks, in
+ * windows for the heap walk).  The bulks of a target stay below half the
+ * memory available when the first is made.  The read is one system call:
+ * a Ctrl-C during it is seen once it is done.
  */
 #include "target_internal.h"
 
