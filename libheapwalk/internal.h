@@ -11,6 +11,8 @@
 #include "heapwalk.h"
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define HW_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -18,6 +20,12 @@ int hw_error_set(int code, const char *fmt, ...) HW_PRINTF(2, 3);
 int hw_error_setv(int code, const char *fmt, va_list ap);
 
 #define HW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Grow *p (elements of el bytes, *cap of them) so that it holds at least
+ * need: 0, or -1 when out of memory (*p and *cap unchanged).  hw_grow32
+ * for 32-bit capacities.  (snapshot/table.c) */
+int hw_grow(void **p, size_t el, size_t *cap, size_t need);
+int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 
 /* ---- target internals shared with walkers (implemented in target/) ---- */
 #include <gelf.h>

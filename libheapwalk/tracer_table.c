@@ -249,13 +249,8 @@ static int cmp_live(const void *a, const void *b)
 
 static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 {
-	if (tr->nlive == *cap) {
-		*cap = *cap ? 2 * *cap : 4096;
-		struct live *nl = realloc(tr->live, *cap * sizeof(*nl));
-		if (!nl)
-			return hw_error_set(HW_ENOMEM, "tracer: live table");
-		tr->live = nl;
-	}
+	if (hw_grow((void **)&tr->live, sizeof *tr->live, cap, tr->nlive + 1))
+		return hw_error_set(HW_ENOMEM, "tracer: live table");
 	tr->live[tr->nlive].address = e->address;
 	tr->live[tr->nlive].site = e->site;
 	tr->live[tr->nlive].requested = e->requested;

@@ -119,14 +119,9 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 			unsigned szidx;
 			if (!hw_py_pool_header_ok(L, hdr, a, &szidx, 1))
 				continue;
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 256;
-				struct found_pool *nv = realloc(v, nc * sizeof *nv);
-				if (!nv) {
-					free(v);
-					return hw_error_set(HW_ENOMEM, "out of memory");
-				}
-				v = nv, cap = nc;
+			if (hw_grow((void **)&v, sizeof *v, &cap, n + 1)) {
+				free(v);
+				return hw_error_set(HW_ENOMEM, "out of memory");
 			}
 			v[n].addr = a;
 			v[n].arenaindex = hw_py_u32(hdr, L->ph_arenaindex);

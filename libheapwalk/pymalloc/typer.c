@@ -71,14 +71,9 @@ static const char *keep_name(hw_typer *ty, char *s)
 {
 	if (!s)
 		return NULL;
-	if (ty->n_names == ty->names_cap) {
-		size_t nc = ty->names_cap ? ty->names_cap * 2 : 64;
-		char **nn = realloc(ty->names, nc * sizeof *nn);
-		if (!nn) {
-			free(s);
-			return NULL;
-		}
-		ty->names = nn, ty->names_cap = nc;
+	if (hw_grow((void **)&ty->names, sizeof *ty->names, &ty->names_cap, ty->n_names + 1)) {
+		free(s);
+		return NULL;
 	}
 	ty->names[ty->n_names++] = s;
 	return s;

@@ -233,10 +233,6 @@ int hw_snapshot_set_slack(hw_snapshot *s, size_t i, uint16_t slack);
 /* Reserve room for n more allocations. */
 int hw_snapshot_reserve(hw_snapshot *s, size_t n);
 
-/* grow *p (elements of size el) so that it holds at least need; 0 or -1 */
-int hw_grow(void **p, size_t el, size_t *cap, size_t need);
-int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
-
 /* ---- views over sites (group.c), shared with render/ ---- */
 
 /* The frames a view sees of a site: the tracer's own frames dropped unless

@@ -154,14 +154,8 @@ char *hw_target_sysroot_path(const hw_target *t, const char *path)
 
 int hw_target_push_mapping(hw_target *t, const hw_mapping *m)
 {
-	if (t->nmaps == t->maps_cap) {
-		size_t cap = t->maps_cap ? 2 * t->maps_cap : 64;
-		hw_mapping *n = realloc(t->maps, cap * sizeof *n);
-		if (!n)
-			return hw_error_set(HW_ENOMEM, "out of memory");
-		t->maps = n;
-		t->maps_cap = cap;
-	}
+	if (hw_grow((void **)&t->maps, sizeof *t->maps, &t->maps_cap, t->nmaps + 1))
+		return hw_error_set(HW_ENOMEM, "out of memory");
 	hw_mapping *d = &t->maps[t->nmaps];
 	*d = *m;
 	d->path = NULL;
@@ -222,14 +216,8 @@ const hw_mapping *hw_target_mapping_at(const hw_target *t, uint64_t addr)
 
 int hw_target_push_thread(hw_target *t, const hw_thread *th)
 {
-	if (t->nthreads == t->threads_cap) {
-		size_t cap = t->threads_cap ? 2 * t->threads_cap : 16;
-		hw_thread *n = realloc(t->threads, cap * sizeof *n);
-		if (!n)
-			return hw_error_set(HW_ENOMEM, "out of memory");
-		t->threads = n;
-		t->threads_cap = cap;
-	}
+	if (hw_grow((void **)&t->threads, sizeof *t->threads, &t->threads_cap, t->nthreads + 1))
+		return hw_error_set(HW_ENOMEM, "out of memory");
 	t->threads[t->nthreads++] = *th;
 	return HW_OK;
 }
