@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,9 +150,95 @@ const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len)
 	return b ? b->data + (addr - b->addr) : NULL;
 }
 
+#define HUGE_PAGE (2u << 20)
+
 /* Read-callback targets read whole in pieces this large: few calls, and a
  * debugger's Ctrl-C check between them. */
 #define CALLBACK_PIECE (1u << 20)
+
+/* process_vm_readv of len bytes at addr into buf, as far as it goes.
+ * Returns the bytes read; *err is 0, or the errno that stopped it. */
+static size_t vm_read(pid_t pid, uint64_t addr, uint8_t *buf, size_t len, int *err)
+{
+	size_t done = 0;
+	*err = 0;
+	while (done < len) {
+		struct iovec local = {buf + done, len - done};
+		struct iovec remote = {(void *)(uintptr_t)(addr + done), len - done};
+		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			*err = n < 0 ? errno : EFAULT;
+			break;
+		}
+	}
+	return done;
+}
+
+/* Ranges at least this large are read by two threads, half each: the
+ * kernel's copy and its zeroing of our fresh pages (a third of the cost of
+ * a 2-million-chunk heap snapshot, measured with perf) then overlap on two
+ * cores. */
+#define SPLIT_READ (32u << 20)
+
+struct half_read {
+	pid_t pid;
+	uint64_t addr;
+	uint8_t *buf;
+	size_t len, done;
+	int err;
+};
+
+static void *half_read_run(void *arg)
+{
+	struct half_read *h = arg;
+	h->done = vm_read(h->pid, h->addr, h->buf, h->len, &h->err);
+	return NULL;
+}
+
+/* Note what an error of process_vm_readv says for the reads to come:
+ * ENOSYS, EPERM (a seccomp or LSM policy): /proc/PID/mem from now on.
+ * EFAULT: pread says what is wrong. */
+static void vm_readv_result(hw_target *t, size_t done, int err)
+{
+	if (done)
+		t->vm_readv = 1;
+	if (err && err != EFAULT && !t->vm_readv)
+		t->vm_readv = -1;
+}
+
+/* The upper part of a large range is read by a helper thread started with
+ * every signal blocked (a Ctrl-C or SIGCHLD goes to the caller's thread),
+ * joined before this returns, whatever happened; a part either thread
+ * could not read is then read with pread.  Returns -1 when no thread could
+ * be started (nothing was read). */
+static int read_split(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
+{
+	size_t low = (len / 2) & ~(size_t)(HUGE_PAGE - 1);
+	struct half_read h = {
+	    .pid = t->pid, .addr = addr + low, .buf = buf + low, .len = len - low};
+	sigset_t all, old;
+	pthread_t th;
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &old))
+		return -1;
+	int rc = pthread_create(&th, NULL, half_read_run, &h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return -1;
+	int err;
+	size_t done = vm_read(t->pid, addr, buf, low, &err);
+	pthread_join(th, NULL);
+	vm_readv_result(t, done + h.done, err ? err : h.err);
+	if (done < low && fill(t, addr + done, buf + done, low - done) != HW_OK)
+		return HW_EFAULT;
+	if (h.done < h.len && fill(t, h.addr + h.done, h.buf + h.done, h.len - h.done) != HW_OK)
+		return HW_EFAULT;
+	return HW_OK;
+}
 
 /* Read len bytes at addr of the process: process_vm_readv, or pread of
  * /proc/PID/mem for what it refused; or through the callback. */
@@ -167,22 +254,15 @@ static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 		}
 		return HW_OK;
 	}
-	while (done < len && t->vm_readv >= 0) {
-		struct iovec local = {buf + done, len - done};
-		struct iovec remote = {(void *)(uintptr_t)(addr + done), len - done};
-		ssize_t n = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
-		if (n > 0) {
-			done += (size_t)n;
-			t->vm_readv = 1;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else {
-			/* ENOSYS, EPERM (a seccomp or LSM policy): /proc/PID/mem
-			 * from now on.  EFAULT: let pread say. */
-			if (n < 0 && errno != EFAULT && !t->vm_readv)
-				t->vm_readv = -1;
-			break;
-		}
+	if (len >= SPLIT_READ && t->vm_readv >= 0) {
+		int rc = read_split(t, addr, buf, len);
+		if (rc >= 0)
+			return rc;
+	}
+	if (t->vm_readv >= 0) {
+		int err;
+		done = vm_read(t->pid, addr, buf, len, &err);
+		vm_readv_result(t, done, err);
 	}
 	return done == len ? HW_OK : fill(t, addr + done, buf + done, len - done);
 }
@@ -200,8 +280,6 @@ static uint64_t mem_available(void)
 		fclose(f);
 	return kib * 1024;
 }
-
-#define HUGE_PAGE (2u << 20)
 
 /* The index of the first bulk at or after addr. */
 static size_t bulk_lower(const hw_target *t, uint64_t addr)

@@ -15,10 +15,11 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stdio.h>
 
 #define PAGE  4096u
-#define BULK  (8u << 20) /* prefetched: large enough for huge pages */
-#define EXTRA PAGE       /* readable after it */
+#define BULK  (40u << 20) /* prefetched: huge pages, and read by two threads */
+#define EXTRA PAGE        /* readable after it */
 /* then one PROT_NONE page */
 
 static uint8_t pattern(size_t i)
@@ -218,6 +219,68 @@ START_TEST(test_callback)
 }
 END_TEST
 
+/* A file mapping of 48 MiB whose file was cut to 36 MiB: its perms say
+ * readable, yet the upper part faults.  The read of it whole (two threads,
+ * the second one stopped part-way) fails cleanly; smaller reads below the
+ * cut still work; the child runs on. */
+#define CUT_MAP (48u << 20)
+#define CUT_AT  (36u << 20)
+
+START_TEST(test_cut_file)
+{
+	int up[2], down[2];
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		FILE *f = tmpfile();
+		if (!f || ftruncate(fileno(f), CUT_MAP))
+			_exit(2);
+		uint8_t *m = mmap(NULL, CUT_MAP, PROT_READ | PROT_WRITE, MAP_SHARED, fileno(f), 0);
+		if (m == MAP_FAILED)
+			_exit(3);
+		m[0] = 7;
+		m[CUT_AT - 1] = 9;
+		if (ftruncate(fileno(f), CUT_AT))
+			_exit(4);
+		uint64_t a = (uint64_t)(uintptr_t)m;
+		char go;
+		if (write(up[1], &a, sizeof a) != sizeof a || read(down[0], &go, 1) != 1)
+			_exit(5);
+		_exit(m[0] == 7 && m[CUT_AT - 1] == 9 ? 0 : 6);
+	}
+	close(up[1]);
+	close(down[0]);
+	uint64_t a;
+	ck_assert_int_eq(read(up[0], &a, sizeof a), sizeof a);
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, pid, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, a, CUT_MAP), HW_EFAULT);
+	ck_assert_ptr_null(hw_view_cheap(t, a, 64));
+	uint8_t b[8];
+	ck_assert_int_eq(hw_read(t, a, b, 1), HW_OK);
+	ck_assert_uint_eq(b[0], 7);
+	ck_assert_int_eq(hw_read(t, a + CUT_AT - 1, b, 1), HW_OK);
+	ck_assert_uint_eq(b[0], 9);
+	ck_assert_int_ne(hw_read(t, a + CUT_AT, b, 8), HW_OK);
+	/* below the cut, read whole by two threads */
+	ck_assert_int_eq(hw_target_prefetch(t, a, CUT_AT), HW_OK);
+	const uint8_t *v = hw_view_cheap(t, a, CUT_AT);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(v[0], 7);
+	ck_assert_uint_eq(v[CUT_AT - 1], 9);
+	hw_target_close(t);
+	ck_assert_int_eq(write(down[1], "g", 1), 1);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	close(up[0]);
+	close(down[1]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("live");
@@ -226,6 +289,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_many_ranges);
 	tcase_add_test(tc, test_callback);
+	tcase_add_test(tc, test_cut_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
