@@ -18,8 +18,10 @@
  * inside it is then served from there.  Read-callback targets read such a
  * range in 1 MiB calls (instead of twice: in blocks for the list walks, in
  * windows for the heap walk).  The bulks of a target stay below half the
- * memory available when the first is made.  The read is one system call:
- * a Ctrl-C during it is seen once it is done.
+ * memory available when the first is made.  A range of SPLIT_READ or more
+ * is read by two threads, a half each (see read_split): the helper is
+ * always joined before the read returns.  The read is one system call per
+ * thread: a Ctrl-C during it is seen once it is done.
  */
 #include "target_internal.h"
 
