@@ -182,16 +182,7 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, i
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	void *q = real ? real(p, n, m) : __libc_realloc(p, n);
-	size_t bytes = real ? n * m : n;
-	if (q) {
-		if (hwt_sample(bytes))
-			hwt_record(q, bytes, caller, cfa0, python);
-	} else if (had && bytes != 0) {
-		/* failed: p is still the program's, with its old site */
-		int saved = errno;
-		hwt_live_insert(old.address, old.site, old.requested);
-		errno = saved;
-	}
+	hwt_realloc_done(q, real ? n * m : n, had, &old, caller, cfa0, python);
 	return q;
 }
 

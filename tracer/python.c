@@ -208,13 +208,7 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	void *q = o->realloc(o->ctx, p, n);
-	if (q) {
-		if (hwt_sample(n))
-			hwt_record(q, n, CALLER(), HOOK_CFA(), 1);
-	} else if (had && n != 0) {
-		/* failed: p is still the program's, with its old site */
-		hwt_live_insert(old.address, old.site, old.requested);
-	}
+	hwt_realloc_done(q, n, had, &old, CALLER(), HOOK_CFA(), 1);
 	hwt_leave();
 	return q;
 }

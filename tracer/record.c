@@ -11,6 +11,7 @@
  */
 #include "tracer.h"
 
+#include <errno.h>
 #include <unistd.h>
 
 static uint64_t seed_for_thread(void)
@@ -82,6 +83,19 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 			hwt_native_remember(caller, cfa0, st, site);
 	}
 	hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
+}
+
+void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
+                      uint64_t cfa0, int python)
+{
+	if (q) {
+		if (hwt_sample(n))
+			hwt_record(q, n, caller, cfa0, python);
+	} else if (had && n != 0) {
+		int saved = errno;
+		hwt_live_insert(old->address, old->site, old->requested);
+		errno = saved;
+	}
 }
 
 int hwt_forget(void *p, struct hwt_live_entry *old)

@@ -220,6 +220,12 @@ static inline int hwt_sample(size_t n)
 }
 /* Forget p (before it is freed); 1 when it was recorded, *old filled. */
 int hwt_forget(void *p, struct hwt_live_entry *old);
+/* After a realloc of a block whose entry hwt_forget took (had, *old) into
+ * q of n bytes: q gets the site of this call (when sampled); a failed
+ * realloc gives p its old entry back (p is still the program's).  errno
+ * is left as the allocator set it.  The native and PyMem hooks share it. */
+void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
+                      uint64_t cfa0, int python);
 
 /* ---- util ---- */
 uint64_t hwt_env_u64(const char *name, uint64_t dflt);

@@ -87,6 +87,18 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 			else
 				requested = HW_REQUESTED_UNKNOWN;
 		}
+	} else if (a->state == HW_STATE_FREE && tk->tracer) {
+		/* the tracer forgets a block before the allocator frees it:
+		 * an entry for a free block is a free the hooks never saw */
+		uint32_t tsite;
+		uint64_t treq;
+		if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &treq) == HW_OK) {
+			hw_problem p = {"tracer-entry-free", a->address,
+			                "the tracer holds a live entry for this block, which the "
+			                "walk finds free"};
+			if (hw_snapshot_add_problem(tk->s, &p))
+				tk->rc = HW_ENOMEM;
+		}
 	}
 	if (!tk->rc && a->arena == tk->last_arena &&
 	    (requested == HW_REQUESTED_UNKNOWN || requested > a->size ||

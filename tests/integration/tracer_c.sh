@@ -48,6 +48,25 @@ run() { # name args...
 
 run basic basic 1000 48
 check_truth "$hw_tmp/basic"
+# a healthy traced heap: no tracer entry for a free block
+"$CORETOOL" check "$(ls "$hw_tmp/basic"/core* | head -n 1)" >"$hw_tmp/basic/check"
+grep -q tracer-entry-free "$hw_tmp/basic/check" &&
+	fail "basic: $(grep tracer-entry-free "$hw_tmp/basic/check" | head -n 3)"
+
+# blocks freed behind the tracer's back (the program calls glibc's
+# __libc_free itself): each is a tracer-entry-free problem at the address
+# the program printed, and no other
+run stale stale 5 4000
+core=$(ls "$hw_tmp/stale"/core* 2>/dev/null | head -n 1)
+[[ -n $core ]] || fail "stale: no core"
+"$CORETOOL" check "$core" >"$hw_tmp/stale/check"
+rc=$?
+[[ $rc == 1 ]] || fail "stale: coretool check exited $rc, not 1"
+want=$(awk '$1 == "stale" { print $2 }' "$hw_tmp/stale/stdout" | sort)
+got=$(awk '$1 == "tracer-entry-free" { print $2 }' "$hw_tmp/stale/check" | sort)
+[[ $(echo "$want" | wc -l) == 5 && $want == "$got" ]] ||
+	fail "stale: freed behind the tracer: $(echo $want); reported: $(echo $got)"
+echo "ok stale: the 5 blocks freed behind the tracer are reported, nothing else"
 
 run paths paths 500 40
 check_truth "$hw_tmp/paths"

@@ -40,6 +40,9 @@
 #define NOINLINE __attribute__((noinline))
 #define NTHREADS 16
 
+/* glibc's allocator itself, under the tracer's hooks */
+extern void __libc_free(void *p);
+
 static void *volatile sink;
 static void **kept;
 static size_t nkept;
@@ -175,7 +178,8 @@ NOINLINE static void path_b(size_t s)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: trace_leaks basic|threads|fork|sample|live|paths K S\n");
+		fprintf(stderr,
+		        "usage: trace_leaks basic|threads|fork|sample|live|paths|stale K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -206,6 +210,21 @@ int main(int argc, char **argv)
 		}
 		churn(20000);
 		printf("leak_p %zu %zu\n", 2 * k, 2 * k * s);
+	} else if (!strcmp(argv[1], "stale")) {
+		/* k blocks of s bytes freed behind the tracer's back (glibc's
+		 * own __libc_free, which the preload does not hook): their
+		 * entries stay, the walk finds the blocks free.  A kept guard
+		 * after each keeps them out of the top chunk.  The frees come last, after the truth
+		 * is printed, so that no later malloc reuses them. */
+		void **p = malloc(k * sizeof *p);
+		for (size_t i = 0; i < k; i++) {
+			p[i] = malloc(s);
+			keep(malloc(32));
+			printf("stale %p\n", p[i]);
+		}
+		fflush(stdout);
+		for (size_t i = 0; i < k; i++)
+			__libc_free(p[i]);
 	} else if (!strcmp(argv[1], "sample")) {
 		leak_a(k, s);
 		churn(200000);
