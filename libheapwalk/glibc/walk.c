@@ -75,6 +75,15 @@ struct window {
 	uint64_t lo, hi; /* the range being walked: blocks are clipped to it */
 };
 
+/* The first 32 bytes of a chunk (prev_size, size, fd, bk): what the list
+ * walks read of each chunk they visit. */
+#define CAP_BYTES 32
+
+struct cap_entry {
+	uint64_t chunk;
+	uint64_t w[CAP_BYTES / 8];
+};
+
 struct walker {
 	const struct gw_input *in;
 	const struct gw_layout *L;
@@ -102,6 +111,13 @@ struct walker {
 	struct gw_free *listed; /* the entries in address order, for the heap walks */
 	size_t n_listed;
 	struct window win;
+	/* Chunks that may be on a list, kept by capture() from regions
+	 * without a direct view, and an open-addressing index of them by
+	 * address (cap_mask + 1 slots of entry number + 1, 0 = empty). */
+	struct cap_entry *caps;
+	size_t n_caps, cap_caps;
+	uint32_t *cap_index;
+	uint64_t cap_mask;
 	uint64_t problems;
 	uint64_t tc_lo, tc_hi; /* the lowest and highest of in->tcaches */
 };
@@ -175,15 +191,71 @@ static int rd64(struct walker *w, uint64_t addr, uint64_t *out)
 	return rd(w, addr, out, sizeof *out);
 }
 
+static inline uint64_t cap_slot(const struct walker *w, uint64_t chunk)
+{
+	return (chunk >> 4) * 0x9E3779B97F4A7C15ull >> 20 & w->cap_mask;
+}
+
+/* The captured chunk whose first CAP_BYTES hold [addr, addr + len), or
+ * NULL.  addr is a chunk's start, size word or fd word (its chunk is the
+ * 16-aligned address at or 16 below it). */
+static const struct cap_entry *cap_find(const struct walker *w, uint64_t addr, size_t len)
+{
+	uint64_t c = addr & ~(uint64_t)(GW_MALLOC_ALIGN - 1);
+	for (int k = 0; k < 2 && c; k++, c -= GW_MALLOC_ALIGN) {
+		if (addr + len > c + CAP_BYTES || addr + len < addr)
+			return NULL;
+		for (uint64_t h = cap_slot(w, c);; h = (h + 1) & w->cap_mask) {
+			uint32_t e = w->cap_index[h];
+			if (!e)
+				break;
+			if (w->caps[e - 1].chunk == c)
+				return &w->caps[e - 1];
+		}
+	}
+	return NULL;
+}
+
 /* rd() of bytes that lie in region r, straight from its view if it has
- * one: the list walks read two words of each of their chunks. */
+ * one, else from the chunks capture() kept: the list walks read two words
+ * of each of their chunks. */
 static int rd_in(struct walker *w, const struct region *r, uint64_t addr, void *buf, size_t len)
 {
 	if (r->view && addr >= r->start && addr <= r->end && len <= r->end - addr) {
 		memcpy(buf, r->view + (addr - r->start), len);
 		return 0;
 	}
+	if (w->cap_index) {
+		const struct cap_entry *e = cap_find(w, addr, len);
+		if (e) {
+			memcpy(buf, (const uint8_t *)e->w + (addr - e->chunk), len);
+			return 0;
+		}
+	}
 	return rd(w, addr, buf, len);
+}
+
+/* The first CAP_BYTES of a chunk in r from its view or the capture, in
+ * one lookup; -1 when neither has them (the caller then reads the words
+ * it needs with rd_in, one by one, as the lists always did). */
+static int chunk_hdr(struct walker *w, const struct region *r, uint64_t chunk,
+                     uint64_t hdr[CAP_BYTES / 8])
+{
+	if (r->view && chunk >= r->start && chunk <= r->end && CAP_BYTES <= r->end - chunk) {
+		memcpy(hdr, r->view + (chunk - r->start), CAP_BYTES);
+		return 0;
+	}
+	if (!w->cap_index)
+		return -1;
+	for (uint64_t h = cap_slot(w, chunk);; h = (h + 1) & w->cap_mask) {
+		uint32_t e = w->cap_index[h];
+		if (!e)
+			return -1;
+		if (w->caps[e - 1].chunk == chunk) {
+			memcpy(hdr, w->caps[e - 1].w, CAP_BYTES);
+			return 0;
+		}
+	}
 }
 
 /* Point the window at [start, end) if the target gives a direct view of it
@@ -760,6 +832,108 @@ static uint64_t reveal(const struct walker *w, uint64_t pos, uint64_t stored)
 	return w->L->safe_linking ? (pos >> 12) ^ stored : stored;
 }
 
+/* ---- the capture of list candidates (regions without a direct view) ---- */
+
+/* A live process's heap is not copied whole: the list walks, which jump
+ * through all of it in no useful order, would need every byte of it in our
+ * memory first (a fresh copy as large as the heap, the costliest part of a
+ * live snapshot).  Instead one streamed pass over each region's chunk
+ * headers keeps the first CAP_BYTES of every chunk a list may hold:
+ * - every chunk whose successor's PREV_INUSE is clear (a binned chunk);
+ * - every chunk of a tcache or fastbin size whose fd word, revealed, is 0
+ *   or a 16-aligned address inside the heap regions (a link).
+ * The lists then read those chunks from the index.  It is a cache and no
+ * more: a list pointer to a chunk not kept (a damaged heap, a chain into
+ * the middle of a chunk) is read from the target, so what the walk finds
+ * does not depend on what was kept.  The pass stops at the first chunk
+ * header it cannot follow (the rest of that region is read on demand), and
+ * keeps at most one entry per GW_MINSIZE bytes: its memory grows with the
+ * free chunks, not with the heap's bytes. */
+
+static void capture_keep(struct walker *w, uint64_t chunk, const uint64_t hdr[4])
+{
+	if (w->n_caps == w->cap_caps) {
+		size_t ncap = w->cap_caps ? w->cap_caps * 2 : 4096;
+		struct cap_entry *nc = realloc(w->caps, ncap * sizeof *nc);
+		if (!nc)
+			return;
+		w->caps = nc;
+		w->cap_caps = ncap;
+	}
+	struct cap_entry *e = &w->caps[w->n_caps++];
+	e->chunk = chunk;
+	memcpy(e->w, hdr, CAP_BYTES);
+}
+
+static void capture_region(struct walker *w, const struct region *r, uint64_t lo, uint64_t hi)
+{
+	const struct arena *ar = &w->arenas[r->arena];
+	uint64_t link_max = tcache_csize(w->tcache_bins ? w->tcache_bins - 1 : 0);
+	if (link_max < (GW_NFASTBINS + 1) * GW_MALLOC_ALIGN)
+		link_max = (GW_NFASTBINS + 1) * GW_MALLOC_ALIGN;
+	window_range(&w->win, r->start, r->end);
+	uint64_t p = r->start;
+	while (p + CAP_BYTES <= r->end && p != ar->top) {
+		uint64_t hdr[4];
+		if (win64(w, p, &hdr[0]) < 0 || win64(w, p + 8, &hdr[1]) < 0 ||
+		    win64(w, p + 16, &hdr[2]) < 0 || win64(w, p + 24, &hdr[3]) < 0)
+			return;
+		uint64_t sz = hdr[1] & ~(uint64_t)GW_SIZE_BITS;
+		if (sz == GW_CHUNK_HDR) { /* a fencepost */
+			p += sz;
+			continue;
+		}
+		if (sz < GW_MINSIZE || sz % GW_MALLOC_ALIGN || sz > r->end - p)
+			return;
+		uint64_t nsize = GW_PREV_INUSE;
+		if (p + sz + GW_CHUNK_HDR <= r->end && win64(w, p + sz + 8, &nsize) < 0)
+			return;
+		int keep = !(nsize & GW_PREV_INUSE);
+		if (!keep && sz <= link_max) {
+			uint64_t l = reveal(w, p + 16, hdr[2]);
+			keep = !l || (l % GW_MALLOC_ALIGN == 0 && l >= lo && l < hi);
+		}
+		if (keep)
+			capture_keep(w, p, hdr);
+		p += sz;
+	}
+}
+
+/* capture() every region without a view, then index what was kept. */
+static void capture(struct walker *w)
+{
+	if (!w->n_regions)
+		return;
+	uint64_t lo = w->regions[0].start, hi = w->regions[w->n_regions - 1].end;
+	for (size_t i = 0; i < w->n_regions; i++)
+		if (!w->regions[i].view)
+			capture_region(w, &w->regions[i], lo, hi);
+	if (!w->n_caps || w->n_caps >= UINT32_MAX / 4)
+		return;
+	uint64_t slots = 1024;
+	while (slots < 2 * (uint64_t)w->n_caps)
+		slots *= 2;
+	w->cap_index = calloc((size_t)slots, sizeof *w->cap_index);
+	if (!w->cap_index)
+		return;
+	w->cap_mask = slots - 1;
+	for (size_t i = 0; i < w->n_caps; i++) {
+		uint64_t h = cap_slot(w, w->caps[i].chunk);
+		while (w->cap_index[h])
+			h = (h + 1) & w->cap_mask;
+		w->cap_index[h] = (uint32_t)(i + 1);
+	}
+}
+
+static void capture_free(struct walker *w)
+{
+	free(w->caps);
+	free(w->cap_index);
+	w->caps = NULL;
+	w->cap_index = NULL;
+	w->n_caps = w->cap_caps = 0;
+}
+
 static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 {
 	const struct gw_layout *L = w->L;
@@ -790,7 +964,11 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 				        tc, i, e);
 				break;
 			}
-			if (rd_in(w, r, chunk + GW_SIZE_SZ, &size, 8) < 0)
+			uint64_t hdr[CAP_BYTES / 8];
+			int have = chunk_hdr(w, r, chunk, hdr) == 0;
+			if (have)
+				size = hdr[1];
+			else if (rd_in(w, r, chunk + GW_SIZE_SZ, &size, 8) < 0)
 				break;
 			if ((size & ~(uint64_t)GW_SIZE_BITS) != tcache_csize(i)) {
 				problem(w, "bad-size", chunk,
@@ -804,7 +982,9 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 				break;
 			n++;
 			uint64_t next;
-			if (rd_in(w, r, e, &next, 8) < 0)
+			if (have)
+				next = hdr[2];
+			else if (rd_in(w, r, e, &next, 8) < 0)
 				break;
 			e = reveal(w, e, next);
 		}
@@ -831,7 +1011,7 @@ struct fast_step {
  * whole heap in no useful order, and followed alone it waits for a cache
  * miss at every step; ten at a time, the misses overlap.  Each chain is
  * read ahead while its steps are plain ones (a chunk of this arena in a
- * region with a direct view, of the bin's size), at most GATHER_MAX steps
+ * region with a direct view or kept by capture(), of the bin's size), at most GATHER_MAX steps
  * and the walk's own step limit; walk_fastbins takes its steps from here
  * while they last and from memory after, so what it finds does not depend
  * on how far this went. */
@@ -853,12 +1033,11 @@ static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
 		for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 			if (!(live >> i & 1))
 				continue;
-			uint64_t size, fd;
+			uint64_t hdr[CAP_BYTES / 8];
 			const struct region *r = list_chunk_ok(w, p[i], (int)ai);
-			if (!r || !r->view || n[i] >= limit || n[i] >= GATHER_MAX ||
-			    rd_in(w, r, p[i] + GW_SIZE_SZ, &size, 8) < 0 ||
-			    ((size & ~(uint64_t)GW_SIZE_BITS) >> 4) != i + 2u ||
-			    rd_in(w, r, p[i] + 16, &fd, 8) < 0) {
+			if (!r || n[i] >= limit || n[i] >= GATHER_MAX ||
+			    chunk_hdr(w, r, p[i], hdr) < 0 ||
+			    ((hdr[1] & ~(uint64_t)GW_SIZE_BITS) >> 4) != i + 2u) {
 				live &= ~(1u << i);
 				continue;
 			}
@@ -873,12 +1052,15 @@ static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
 				cap[i] = nc;
 			}
 			steps[i][n[i]++] =
-			    (struct fast_step){.chunk = p[i], .size = size, .fd = fd};
-			p[i] = reveal(w, p[i] + 16, fd);
+			    (struct fast_step){.chunk = p[i], .size = hdr[1], .fd = hdr[2]};
+			p[i] = reveal(w, p[i] + 16, hdr[2]);
 			if (!p[i])
 				live &= ~(1u << i);
-			else if (p[i] >= r->start && p[i] < r->end && r->end - p[i] > GW_CHUNK_HDR)
+			else if (r->view && p[i] >= r->start && p[i] < r->end &&
+			         r->end - p[i] > GW_CHUNK_HDR)
 				__builtin_prefetch(r->view + (p[i] - r->start) + GW_SIZE_SZ);
+			else if (w->cap_index)
+				__builtin_prefetch(&w->cap_index[cap_slot(w, p[i])]);
 		}
 	}
 }
@@ -1437,12 +1619,14 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			if (in->view)
 				r->view = in->view(in->ctx, r->start, r->end - r->start);
 		}
+		capture(&w);
 		for (size_t i = 0; i < in->n_tcaches; i++)
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);
 		for (uint32_t i = 0; i < w.n_arenas; i++) {
 			walk_fastbins(&w, i);
 			walk_bins(&w, i);
 		}
+		capture_free(&w);
 		sort_listed(&w);
 		free(w.added);
 		w.added = NULL;
@@ -1460,6 +1644,7 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			rc = hw_error_set(HW_EINTR, "walk stopped by the visitor");
 	}
 	gw_freeset_clear(&w.set);
+	capture_free(&w);
 	free(w.added);
 	free(w.bits);
 	free(w.listed);

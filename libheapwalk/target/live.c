@@ -13,12 +13,12 @@
  * A range the walker will read through and through (a heap region) is read
  * whole by hw_target_prefetch instead: one process_vm_readv (a single copy,
  * where /proc/PID/mem copies each page twice) into an anonymous mapping of
- * our own, with transparent huge pages when it is large (a few hundred page
- * faults for a heap of gigabytes, not one per 4 KiB); every read and view
+ * our own, in plain pages (see hw_live_prefetch); every read and view
  * inside it is then served from there.  Read-callback targets read such a
  * range in 1 MiB calls (instead of twice: in blocks for the list walks, in
  * windows for the heap walk).  The bulks of a target stay below half the
- * memory available when the first is made.  A range of SPLIT_READ or more
+ * memory available when the first is made; a heap region above that is
+ * streamed by the glibc walker instead (walk.c, capture).  A range of SPLIT_READ or more
  * is read by two threads, a half each (see read_split): the helper is
  * always joined before the read returns.  The read is one system call per
  * thread: a Ctrl-C during it is seen once it is done.
@@ -319,11 +319,14 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 			                    a);
 		a = m->end;
 	}
-	/* Huge pages for large ranges only: a small one would waste most of
-	 * its page. */
-	int huge = len >= 4 * (uint64_t)HUGE_PAGE;
-	uint64_t unit = huge ? HUGE_PAGE : 4096;
-	size_t map_len = (size_t)((len + unit - 1) & ~(unit - 1));
+	/* Plain pages, not transparent huge pages: a huge page must come from
+	 * a free 2 MiB block, and in this VM such blocks are handed back to
+	 * the host when freed, so touching one the first time costs the
+	 * host's faults too: 200 MiB took 0.26-0.37 s in huge pages fresh to
+	 * a process (0.03 s when it reused its own) against 0.13-0.17 s in
+	 * 4 KiB pages, which came out ahead in the first heapsnap of a gdb
+	 * session (bench/gdb_heapsnap.sh: 0.57-0.69 s -> 0.42-0.48 s). */
+	size_t map_len = (size_t)((len + 4095) & ~(uint64_t)4095);
 	if (!t->mem_avail) {
 		uint64_t avail = mem_available();
 		t->mem_avail = avail ? avail : UINT64_MAX;
@@ -345,10 +348,6 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (data == MAP_FAILED)
 		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));
-#ifdef MADV_HUGEPAGE
-	if (huge)
-		(void)madvise(data, map_len, MADV_HUGEPAGE);
-#endif
 	if (read_whole(t, addr, data, (size_t)len) != HW_OK) {
 		munmap(data, map_len);
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %" PRIu64 " bytes not readable",
@@ -373,9 +372,10 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 		memcpy(buf, bulk->data + (addr - bulk->addr), len);
 		return HW_OK;
 	}
-	/* Large reads go straight to the process. */
+	/* Large reads go straight to the process (the glibc walker streams a
+	 * live heap through such reads). */
 	if (len >= 4 * HW_BLOCK) {
-		if (fill(t, addr, buf, len) == HW_OK)
+		if (read_whole(t, addr, buf, len) == HW_OK)
 			return HW_OK;
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %zu bytes not readable", addr, len);
 	}

@@ -43,9 +43,17 @@ static int no_bitmap;
 static struct gw_map maps[2];
 static uint64_t tcaches[1];
 
+/* Reads of a chunk's words in the heap (32 bytes or fewer) below top (whose
+ * size the arena walk reads): on a healthy heap, the list walks find every
+ * chunk they visit in what the walker captured while streaming the heap
+ * (walk.c, capture), and make none. */
+static size_t small_heap_reads;
+
 static int mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	(void)ctx;
+	if (addr >= HEAP && addr < C_TOP && len <= 32)
+		small_heap_reads++;
 	if (addr >= LIBC_BASE && addr + len <= LIBC_BASE + LIBC_SIZE && addr + len >= addr) {
 		memcpy(buf, libc_mem + (addr - LIBC_BASE), len);
 		return 0;
@@ -79,6 +87,7 @@ static void build(void)
 {
 	memset(libc_mem, 0, sizeof libc_mem);
 	memset(heap_mem, 0, sizeof heap_mem);
+	small_heap_reads = 0;
 	gw_layout_for_version(&in.layout, 2, 36);
 	in.bitmap_max = no_bitmap ? 1 : 0;
 	const struct gw_layout *L = &in.layout;
@@ -207,6 +216,7 @@ START_TEST(healthy)
 		fprintf(stderr, "unexpected problem %s\n", kinds[i]);
 	ck_assert_uint_eq(nprob, 0);
 	ck_assert_uint_eq(nrecs, 9);
+	ck_assert_uint_eq(small_heap_reads, 0);
 	assert_rec(C_TCACHE, HW_STATE_META, HW_BIN_NONE, 0x288);
 	assert_rec(C_USED1, HW_STATE_USED, HW_BIN_NONE, 0x18);
 	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
