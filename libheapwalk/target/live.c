@@ -297,6 +297,61 @@ static size_t bulk_lower(const hw_target *t, uint64_t addr)
 	return lo;
 }
 
+/* The largest range read whole by a target now closed, kept for the next
+ * one (a debugger takes snapshot after snapshot of the same heap): its
+ * pages stay ours, so the next read of the same size costs the copy and
+ * not the page faults of fresh memory (a third of a 2 M-chunk heapsnap).
+ * MADV_FREE lets the kernel take them back under memory pressure (they
+ * then read as zeros and fault in again when written, which the read
+ * does).  One per process, and only ranges of SPARE_MIN or more. */
+#define SPARE_MIN (4u << 20)
+static struct {
+	pthread_mutex_t lock;
+	uint8_t *data;
+	size_t len;
+} spare = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* A mapping of at least len bytes: the spare when it fits (and is not
+ * more than twice too large), else a new one; its length in *map_len. */
+static uint8_t *bulk_map(size_t len, size_t *map_len)
+{
+	uint8_t *data = NULL;
+	pthread_mutex_lock(&spare.lock);
+	if (spare.data && spare.len >= len && spare.len / 2 <= len) {
+		data = spare.data;
+		*map_len = spare.len;
+		spare.data = NULL;
+		spare.len = 0;
+	}
+	pthread_mutex_unlock(&spare.lock);
+	if (data)
+		return data;
+	*map_len = len;
+	data = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	            -1, 0);
+	return data == MAP_FAILED ? NULL : data;
+}
+
+/* Unmap a bulk, or keep it as the spare when it is the largest yet. */
+static void bulk_unmap(uint8_t *data, size_t len)
+{
+	pthread_mutex_lock(&spare.lock);
+	if (len >= SPARE_MIN && len > spare.len) {
+		uint8_t *old = spare.data;
+		size_t old_len = spare.len;
+#ifdef MADV_FREE
+		(void)madvise(data, len, MADV_FREE);
+#endif
+		spare.data = data;
+		spare.len = len;
+		data = old;
+		len = old_len;
+	}
+	pthread_mutex_unlock(&spare.lock);
+	if (data)
+		munmap(data, len);
+}
+
 int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 {
 	if (t->kind == HW_TARGET_LIVE ? t->mem_fd < 0 : t->kind != HW_TARGET_CALLBACK)
@@ -344,12 +399,11 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 		t->bulks = nb;
 		t->bulks_cap = cap;
 	}
-	uint8_t *data = mmap(NULL, map_len, PROT_READ | PROT_WRITE,
-	                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (data == MAP_FAILED)
+	uint8_t *data = bulk_map(map_len, &map_len);
+	if (!data)
 		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));
 	if (read_whole(t, addr, data, (size_t)len) != HW_OK) {
-		munmap(data, map_len);
+		bulk_unmap(data, map_len);
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %" PRIu64 " bytes not readable",
 		                    addr, len);
 	}
@@ -443,7 +497,7 @@ void hw_cache_free(hw_target *t)
 	}
 	t->spans = NULL;
 	for (size_t i = 0; i < t->nbulks; i++)
-		munmap(t->bulks[i].data, t->bulks[i].map_len);
+		bulk_unmap(t->bulks[i].data, t->bulks[i].map_len);
 	free(t->bulks);
 	t->bulks = NULL;
 	t->nbulks = t->bulks_cap = t->last_bulk = 0;

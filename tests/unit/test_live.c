@@ -18,7 +18,7 @@
 #include <stdio.h>
 
 #define PAGE  4096u
-#define BULK  (40u << 20) /* prefetched: huge pages, and read by two threads */
+#define BULK  (40u << 20) /* prefetched: read by two threads */
 #define EXTRA PAGE        /* readable after it */
 /* then one PROT_NONE page */
 
@@ -143,6 +143,39 @@ START_TEST(test_prefetch)
 	hw_target_close(t);
 	free(want);
 
+	finish(&k);
+}
+END_TEST
+
+/* A range read whole by a closed target is kept for the next one (the
+ * mapping is reused, its pages not faulted in again) and read afresh. */
+START_TEST(test_spare)
+{
+	kid k = spawn();
+	uint8_t *want = malloc(BULK);
+	ck_assert_ptr_nonnull(want);
+	for (size_t i = 0; i < BULK; i++)
+		want[i] = pattern(i);
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, k.a, BULK), HW_OK);
+	const uint8_t *v1 = hw_view_cheap(t, k.a, BULK);
+	ck_assert_ptr_nonnull(v1);
+	ck_assert_int_eq(memcmp(v1, want, BULK), 0);
+	hw_target_close(t);
+	/* still mapped (mincore fails with ENOMEM on an unmapped range) */
+	unsigned char *vec = malloc(BULK / PAGE);
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)v1, BULK, vec), 0);
+	free(vec);
+	/* one page further on: the same mapping, the bytes of the new range */
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, k.a + PAGE, BULK - PAGE), HW_OK);
+	const uint8_t *v2 = hw_view_cheap(t, k.a + PAGE, BULK - PAGE);
+	ck_assert_ptr_eq(v2, v1);
+	ck_assert_int_eq(memcmp(v2, want + PAGE, BULK - PAGE), 0);
+	hw_target_close(t);
+	free(want);
 	finish(&k);
 }
 END_TEST
@@ -287,6 +320,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("prefetch");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_prefetch);
+	tcase_add_test(tc, test_spare);
 	tcase_add_test(tc, test_many_ranges);
 	tcase_add_test(tc, test_callback);
 	tcase_add_test(tc, test_cut_file);
