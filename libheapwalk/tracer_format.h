@@ -15,7 +15,10 @@
  *   shards    HWT_SHARDS live tables (address -> site, requested size), each
  *             an open-addressing array of struct hwt_live_entry with linear
  *             probing and backward-shift deletion (no tombstones), grown by
- *             half when 80% full; described by struct hwt_shard in the root.
+ *             a quarter when 80% full; described by struct hwt_shard in the
+ *             root.  An entry's key is the address (always 16-byte aligned)
+ *             with its probe distance in the low 4 bits (HWT_KEY_HINT), so
+ *             the writer's deletions move entries without rehashing them.
  *   sites     an array of struct hwt_site, index = site id (1-based; slot 0
  *             unused), insert-only, in a reserved region that never moves.
  *   frames    a pool of 64-bit words, insert-only, never moves: a site's
@@ -28,8 +31,8 @@
  *
  * Invariants the writer keeps (and the reader checks, trusting nothing):
  *  - root.self == the root's own address; root.size covers the struct.
- *  - live entries: address 0 means empty; site <= sites_count; the shard
- *    an entry is in is hwt_shard_of(address).
+ *  - live entries: key 0 means empty; the address is key & ~HWT_KEY_HINT;
+ *    site <= sites_count; the shard an entry is in is hwt_shard_of(address).
  *  - a site's words [frames_at, frames_at + n_native + 2 * n_python) lie
  *    inside the pool's used part; n_native <= HWT_MAX_NATIVE, n_python <=
  *    HWT_MAX_PYTHON.
@@ -46,7 +49,7 @@
 
 #define HWT_MAGIC          "HWTRACE\x01" /* 8 bytes, no NUL stored */
 #define HWT_MAGIC_LEN      8
-#define HWT_FORMAT_VERSION 2
+#define HWT_FORMAT_VERSION 3
 #define HWT_ROOT_SYMBOL    "heapwalk_trace_root"
 
 #define HWT_SHARDS         256         /* live-table shards, each with its own lock */
@@ -71,10 +74,20 @@ enum hwt_python_layout {
 
 /* One live allocation: 16 bytes. */
 struct hwt_live_entry {
-	uint64_t address;   /* the pointer the program got; 0 = empty slot */
+	uint64_t key;       /* the pointer the program got | probe hint; 0 = empty slot */
 	uint32_t site;      /* 1-based site id */
 	uint32_t requested; /* the size asked for, HWT_SIZE_SATURATED if >= 4 GiB */
 };
+
+/* A key's low 4 bits: the entry's distance from its home slot (linear
+ * probing), HWT_KEY_HINT meaning that far or farther.  Only the writer
+ * uses it; a reader masks it off. */
+#define HWT_KEY_HINT 15ull
+
+static inline uint64_t hwt_key_address(uint64_t key)
+{
+	return key & ~HWT_KEY_HINT;
+}
 
 struct hwt_shard {
 	uint32_t lock; /* the writer's spinlock: 1 while being modified */

@@ -251,7 +251,7 @@ static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 {
 	if (hw_grow((void **)&tr->live, sizeof *tr->live, cap, tr->nlive + 1))
 		return hw_error_set(HW_ENOMEM, "tracer: live table");
-	tr->live[tr->nlive].address = e->address;
+	tr->live[tr->nlive].address = hwt_key_address(e->key);
 	tr->live[tr->nlive].site = e->site;
 	tr->live[tr->nlive].requested = e->requested;
 	tr->nlive++;
@@ -289,9 +289,9 @@ static int read_live(hw_tracer *tr)
 			}
 			for (uint64_t i = 0; i < k; i++) {
 				const struct hwt_live_entry *e = &buf[i];
-				if (!e->address)
+				if (!hwt_key_address(e->key))
 					continue;
-				if (hwt_shard_of(e->address) != s) {
+				if (hwt_shard_of(hwt_key_address(e->key)) != s) {
 					misplaced++;
 					continue;
 				}

@@ -122,7 +122,8 @@ int hwt_init(void)
 #define enter hwt_enter
 #define leave hwt_leave
 /* Python frames too when this thread runs CPython code (holds the GIL). */
-#define PY() (hwt_python_gil_held() ? 2 : 0)
+#define PY()                                                                                       \
+	(__atomic_load_n(&hwt_python_installed, __ATOMIC_RELAXED) && hwt_python_gil_held() ? 2 : 0)
 
 HWT_EXPORT void *malloc(size_t n)
 {
@@ -155,7 +156,8 @@ HWT_EXPORT void free(void *p)
 	 * (Forgetting makes no system call: errno, which free never changes,
 	 * stays as it was.) */
 	__builtin_prefetch((char *)p - 16, 0, 3);
-	hwt_forget(p, NULL);
+	struct hwt_live_entry old;
+	hwt_forget(p, &old);
 	__libc_free(p);
 	leave();
 }

@@ -13,8 +13,11 @@
  * gave 24.5; the extra rehashing, four moves per entry instead of two, is
  * paid once while the table grows).
  *
- * Entries are written site/requested first and address last, so a core
- * taken in the middle of an insert shows either nothing or a whole entry.
+ * A key is the address with its probe distance in the low 4 bits
+ * (tracer_format.h): a deletion's backward shift decides whether an entry
+ * may move back from the hint alone, without rehashing its address.
+ * Entries are written site/requested first and key last, so a core taken
+ * in the middle of an insert shows either nothing or a whole entry.
  */
 #include "tracer.h"
 
@@ -78,18 +81,53 @@ static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 	return (struct hwt_live_entry *)(uintptr_t)s->table;
 }
 
+/* The key of address at probe distance d from its home slot. */
+static inline uint64_t key_of(uint64_t address, uint64_t d)
+{
+	return address | (d < HWT_KEY_HINT ? d : HWT_KEY_HINT);
+}
+
+/* Slots from a to b going forward (b may have wrapped past the end). */
+static inline uint64_t span(uint64_t a, uint64_t b, uint64_t cap)
+{
+	return b >= a ? b - a : b + cap - a;
+}
+
+/* The probe distance of the entry with key k at slot j: its hint, or,
+ * when that saturated, from its home slot. */
+static inline uint64_t distance(uint64_t k, uint64_t j, uint64_t cap)
+{
+	uint64_t d = k & HWT_KEY_HINT;
+	if (likely(d < HWT_KEY_HINT))
+		return d;
+	return span(hwt_home_slot(hwt_key_address(k), cap), j, cap);
+}
+
+/* Write an entry into slot i.  A core may be taken between any two
+ * stores: the slot's key is cleared first, so it never shows a key with
+ * another entry's site; the entry being moved is still in its old slot
+ * until the caller reuses that one. */
+static inline void set_slot(struct hwt_live_entry *e, uint64_t key, uint32_t site,
+                            uint32_t requested)
+{
+	if (e->key)
+		__atomic_store_n(&e->key, 0, __ATOMIC_RELEASE);
+	e->site = site;
+	e->requested = requested;
+	__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+}
+
 /* Insert into a table known to have room; the address is not present. */
 static void put(struct hwt_live_entry *tab, uint64_t cap, uint64_t address, uint32_t site,
                 uint32_t requested)
 {
-	uint64_t i = hwt_home_slot(address, cap);
-	while (tab[i].address) {
+	uint64_t i = hwt_home_slot(address, cap), d = 0;
+	while (tab[i].key) {
 		if (++i == cap)
 			i = 0;
+		d++;
 	}
-	tab[i].site = site;
-	tab[i].requested = requested;
-	__atomic_store_n(&tab[i].address, address, __ATOMIC_RELEASE);
+	set_slot(&tab[i], key_of(address, d), site, requested);
 }
 
 /* Grow the shard (lock held); 0 on success. */
@@ -101,8 +139,8 @@ static int grow(struct hwt_shard *s)
 		return -1;
 	struct hwt_live_entry *old = table_of(s);
 	for (uint64_t i = 0; i < s->capacity; i++) {
-		if (old[i].address)
-			put(nt, ncap, old[i].address, old[i].site, old[i].requested);
+		if (old[i].key)
+			put(nt, ncap, hwt_key_address(old[i].key), old[i].site, old[i].requested);
 	}
 	uint64_t ocap = s->capacity;
 	__atomic_store_n(&s->table, (uint64_t)(uintptr_t)nt, __ATOMIC_RELEASE);
@@ -128,31 +166,36 @@ void hwt_live_prefetch(uint64_t address)
 
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 {
+	if (unlikely(!address || (address & HWT_KEY_HINT))) {
+		/* no room for the hint: never the case for glibc or pymalloc */
+		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
 	uint32_t req = requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
 	int locked = shard_lock(s);
-	struct hwt_live_entry *tab = table_of(s);
-	/* An address already present was freed behind our back (a free from
-	 * a signal handler inside a hook): overwrite it. */
-	if (tab) {
-		uint64_t cap = s->capacity, i = hwt_home_slot(address, cap);
-		while (tab[i].address) {
-			if (tab[i].address == address) {
-				tab[i].site = site;
-				tab[i].requested = req;
-				shard_unlock(s, locked);
-				return;
-			}
-			if (++i == cap)
-				i = 0;
-		}
-	}
 	if ((s->count + 1) * 5 > s->capacity * 4 && grow(s) != 0) {
 		shard_unlock(s, locked);
 		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	put(table_of(s), s->capacity, address, site, req);
+	/* One pass: the first empty slot of the cluster is where the entry
+	 * goes, unless the address is already there, freed behind our back
+	 * (a free from a signal handler inside a hook): then overwrite it. */
+	struct hwt_live_entry *tab = table_of(s);
+	uint64_t cap = s->capacity, i = hwt_home_slot(address, cap), d = 0, k;
+	while ((k = tab[i].key) != 0) {
+		if ((k ^ address) <= HWT_KEY_HINT) {
+			tab[i].site = site;
+			tab[i].requested = req;
+			shard_unlock(s, locked);
+			return;
+		}
+		if (++i == cap)
+			i = 0;
+		d++;
+	}
+	set_slot(&tab[i], key_of(address, d), site, req);
 	s->count++;
 	if (hwt_root->mode != HWT_MODE_ALL)
 		filter_add(address, 1);
@@ -169,6 +212,8 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 		return 0;
 	if (hwt_root->mode != HWT_MODE_ALL && !hwt_filter_maybe(address))
 		return 0;
+	if (unlikely(!address || (address & HWT_KEY_HINT)))
+		return 0;
 	int locked = shard_lock(s);
 	struct hwt_live_entry *tab = table_of(s);
 	uint64_t cap = s->capacity;
@@ -176,34 +221,40 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 		shard_unlock(s, locked);
 		return 0;
 	}
-	uint64_t i = hwt_home_slot(address, cap);
-	while (tab[i].address != address) {
-		if (!tab[i].address) {
+	uint64_t i = hwt_home_slot(address, cap), k;
+	while (((k = tab[i].key) ^ address) > HWT_KEY_HINT) {
+		if (!k) {
 			shard_unlock(s, locked);
 			return 0;
 		}
 		if (++i == cap)
 			i = 0;
 	}
-	*old = tab[i];
-	/* Backward-shift deletion: move later entries of the cluster into
-	 * the hole when their home slot does not lie in (hole, j]. */
-	uint64_t hole = i, j = i;
+	old->key = address;
+	old->site = tab[i].site;
+	old->requested = tab[i].requested;
+	/* Backward-shift deletion: an entry later in the cluster moves into
+	 * the hole when its home slot is not after the hole, i.e. when its
+	 * probe distance reaches back to the hole; it is then that much
+	 * nearer home. */
+	__atomic_store_n(&tab[i].key, 0, __ATOMIC_RELEASE);
+	uint64_t hole = i, j = i, back = 0; /* back: slots from the hole to j */
 	for (;;) {
 		if (++j == cap)
 			j = 0;
-		if (!tab[j].address)
+		back++;
+		if (!(k = tab[j].key))
 			break;
-		uint64_t home = hwt_home_slot(tab[j].address, cap);
-		int in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-		if (in_range)
+		uint64_t d = distance(k, j, cap);
+		if (d < back)
 			continue;
-		tab[hole].site = tab[j].site;
-		tab[hole].requested = tab[j].requested;
-		__atomic_store_n(&tab[hole].address, tab[j].address, __ATOMIC_RELEASE);
+		set_slot(&tab[hole], key_of(hwt_key_address(k), d - back), tab[j].site,
+		         tab[j].requested);
 		hole = j;
+		back = 0;
 	}
-	__atomic_store_n(&tab[hole].address, 0, __ATOMIC_RELEASE);
+	if (hole != i)
+		__atomic_store_n(&tab[hole].key, 0, __ATOMIC_RELEASE);
 	s->count--;
 	if (hwt_root->mode != HWT_MODE_ALL)
 		filter_add(address, -1);

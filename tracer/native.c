@@ -8,16 +8,14 @@
  *  - The cache is keyed by the caller's return address and the hook's CFA
  *    (the stack address just above the hook's return address).  An entry
  *    holds, for each deeper frame k, its return address ip[k] and the
- *    stack pointer sp[k] libunwind reported for it: the return address
- *    ip[k] was read from sp[k] - 8.
- *  - A hit is checked, not trusted: every slot sp[k] - 8 must still hold
- *    ip[k].  With the same caller and the same CFA, each frame's CFA
- *    follows from the one below and the code address (a frame's size at a
- *    given instruction is fixed), so equal return-address slots mean the
- *    same stack.  The one case this cannot see is a frame whose size
- *    varies at the same instruction (alloca) while the frames below land at
- *    exactly the same depth and the old return-address slots still hold
- *    their old values; HEAPWALK_TRACE_NATIVE_CACHE=0 turns the cache off.
+ *    stack slot it was read from, slot[k] (the stack pointer libunwind
+ *    reported for the frame, minus 8).
+ *  - A hit is checked, not trusted: every slot[k] must still hold ip[k].  With the same caller and
+ * the same CFA, each frame's CFA follows from the one below and the code address (a frame's size at
+ * a given instruction is fixed), so equal return-address slots mean the same stack.  The one case
+ * this cannot see is a frame whose size varies at the same instruction (alloca) while the frames
+ * below land at exactly the same depth and the old return-address slots still hold their old
+ * values; HEAPWALK_TRACE_NATIVE_CACHE=0 turns the cache off.
  *  - Stacks that cross a signal frame, or whose return addresses are not
  *    at sp - 8, are never cached.
  *  - The first miss on a key only remembers the key and takes
@@ -26,11 +24,12 @@
  *    cached.  A thread whose lookups mostly miss (a cache too small for its
  *    stacks) takes unw_backtrace for a while.
  * An entry also keeps the site of a purely native stack, so a hit costs
- * neither the unwinder nor the site table's dedup.  Stacks with Python
+ * neither the unwinder nor the site table's dedup, nor even copying the
+ * frames out.  Stacks with Python
  * frames get their site from a per-thread memo (hwt_memo_find), compared
  * word for word, before the site table's shared index is searched.
  *
- * Reading sp[k] - 8 is safe: the slots were in this thread's stack when
+ * Reading slot[k] is safe: the slots were in this thread's stack when
  * cached and a thread's stack does not move (a stack switched by
  * swapcontext would need the same caller at the same CFA to get here).
  */
@@ -53,7 +52,9 @@ struct nc_entry {
 	uint64_t pc0, cfa0; /* key; pc0 == 0: empty */
 	uint32_t n;         /* frames, the caller included */
 	uint32_t site;      /* site of the native-only stack, 0 when not known yet */
-	uint64_t ip[NC_MAX_FRAMES], sp[NC_MAX_FRAMES];
+	/* frame k's return address and the stack slot it was read from
+	 * (its stack pointer - 8); slot[0] unused */
+	uint64_t ip[NC_MAX_FRAMES], slot[NC_MAX_FRAMES];
 };
 
 /* The per-thread memo of Python stacks (hwt_memo_find): a stack is
@@ -99,11 +100,9 @@ static void nc_setup(void)
 
 /* The thread's cache, NULL when there is none (called busy: what
  * pthread_setspecific may allocate is not recorded). */
-static struct nc_thread *nc_get(void)
+static __attribute__((noinline)) struct nc_thread *nc_get_slow(void)
 {
 	struct nc_thread *t = nc;
-	if (likely(t > NC_DEAD))
-		return t;
 	if (t == NC_DEAD)
 		return NULL;
 	pthread_once(&nc_once, nc_setup);
@@ -118,6 +117,12 @@ static struct nc_thread *nc_get(void)
 	}
 	nc = t;
 	return t;
+}
+
+static inline struct nc_thread *nc_get(void)
+{
+	struct nc_thread *t = nc;
+	return likely(t > NC_DEAD) ? t : nc_get_slow();
 }
 
 static void set_caching(void)
@@ -135,6 +140,7 @@ static void set_caching(void)
 static void slow_trace(struct hwt_stack *s, uint64_t caller, uint32_t want)
 {
 	void *buf[HWT_MAX_NATIVE + 8];
+	set_caching();
 	int n = unw_backtrace(buf, (int)(want + 4));
 	int at = -1;
 	for (int i = 0; i < n && i < 8; i++) {
@@ -157,11 +163,10 @@ static inline unsigned set_of(uint64_t pc0, uint64_t cfa0)
 
 static inline int valid(const struct nc_entry *e)
 {
-	for (uint32_t k = 1; k < e->n; k++) {
-		if (*(const uint64_t *)(uintptr_t)(e->sp[k] - 8) != e->ip[k])
-			return 0;
-	}
-	return 1;
+	uint64_t diff = 0; /* no early exit: the loads overlap */
+	for (uint32_t k = 1; k < e->n; k++)
+		diff |= *(const uint64_t *)(uintptr_t)e->slot[k] ^ e->ip[k];
+	return diff == 0;
 }
 
 /* Walk with unw_step, filling s and (when cacheable) e; 1 when cacheable. */
@@ -171,6 +176,7 @@ static int walk(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t wa
 	unw_context_t uc;
 	unw_cursor_t c;
 	unw_word_t ip, sp;
+	set_caching();
 	if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
 		return 0;
 	int found = 0;
@@ -188,7 +194,8 @@ static int walk(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t wa
 		return 0;
 	int ok = sp == cfa0;
 	e->ip[0] = caller;
-	e->sp[0] = sp;
+	e->slot[0] = 0;
+	uint64_t last_sp = sp;
 	uint32_t n = 1;
 	while (n < want) {
 		if (unw_is_signal_frame(&c) > 0)
@@ -201,10 +208,11 @@ static int walk(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t wa
 			break;
 		s->native[s->n_native++] = ip;
 		e->ip[n] = ip;
-		e->sp[n] = sp;
+		e->slot[n] = sp - 8;
 		/* the return address must be where the check will look */
-		if (sp < 8 || sp - 8 < e->sp[n - 1] || *(const uint64_t *)(uintptr_t)(sp - 8) != ip)
+		if (sp < 8 || sp - 8 < last_sp || *(const uint64_t *)(uintptr_t)(sp - 8) != ip)
 			ok = 0;
+		last_sp = sp;
 		n++;
 	}
 	e->n = n;
@@ -217,7 +225,6 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 	s->n_native = 1;
 	if (want <= 1)
 		return 0;
-	set_caching();
 	struct nc_thread *t = cfa0 && want <= NC_MAX_FRAMES ? nc_get() : NULL;
 	if (!t || t->backoff) {
 		if (t)
@@ -240,10 +247,13 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 		/* e->n < want: the walk ended there (the outermost frame);
 		 * e->n == 0: the key was seen once, nothing cached yet */
 		if (e->n && e->n <= want && valid(e)) {
+			t->victim[set] = (uint8_t)(i ^ 1);
+			/* a native-only stack whose site is known: done */
+			if (e->site && !s->n_python)
+				return e->site;
 			memcpy(&s->native[1], &e->ip[1], (e->n - 1) * sizeof(uint64_t));
 			s->n_native = e->n;
-			t->victim[set] = (uint8_t)(i ^ 1);
-			return e->site;
+			return s->n_python ? 0 : e->site;
 		}
 		same_key = i;
 	}

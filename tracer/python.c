@@ -82,7 +82,7 @@ static void *(*get_tstate)(void);
 static void *(*this_thread_tstate)(void); /* PyGILState_GetThisThreadState */
 static void (*py_incref)(void *);
 static uint64_t code_type; /* &PyCode_Type */
-static py_allocator orig_mem, orig_obj;
+int hwt_python_installed;
 
 #define AT(p, off, T) (*(T *)((char *)(p) + (off)))
 
@@ -148,34 +148,50 @@ void hwt_python_keep(uint64_t code)
 
 /* ---- the wrappers ---- */
 
-/* Sampled mode's fast path: counted, not recorded; busy around the real
- * allocator so that its own malloc (blocks over 512 bytes) is not counted
- * a second time. */
-static inline void *fast_malloc(py_allocator *o, size_t n)
+/* A wrapped domain: what was installed before, and the largest request it
+ * serves without calling malloc (pymalloc's 512; 0 when it calls malloc
+ * for everything: PYTHONMALLOC=malloc, the debug hooks), which
+ * probe_direct() finds out at install.  Such a request, in sampled mode
+ * and not sampled, costs the wrapper a countdown and a tail call; any
+ * other is counted with the thread busy around the real allocator, so that
+ * its own malloc is not counted a second time. */
+struct domain {
+	py_allocator orig;
+	size_t direct_max;
+};
+static struct domain dom_mem, dom_obj;
+
+static __attribute__((noinline)) void *malloc_slow(struct domain *d, size_t n, uint64_t caller,
+                                                   uint64_t cfa0)
 {
-	hwt_self.busy = 1;
+	py_allocator *o = &d->orig;
+	if (hwt_fast_skip(n)) {
+		hwt_self.busy = 1;
+		void *p = o->malloc(o->ctx, n);
+		hwt_self.busy = 0;
+		return p;
+	}
+	if (!hwt_enter())
+		return o->malloc(o->ctx, n);
 	void *p = o->malloc(o->ctx, n);
-	hwt_self.busy = 0;
+	if (p && hwt_sample(n))
+		hwt_record(p, n, caller, cfa0, 1);
+	hwt_leave();
 	return p;
 }
 
 static void *w_malloc(void *ctx, size_t n)
 {
-	py_allocator *o = ctx;
-	if (hwt_fast_skip(n))
-		return fast_malloc(o, n);
-	if (!hwt_enter())
-		return o->malloc(o->ctx, n);
-	void *p = o->malloc(o->ctx, n);
-	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), 1);
-	hwt_leave();
-	return p;
+	struct domain *d = ctx;
+	if (likely(n <= d->direct_max) && hwt_fast_skip(n))
+		return d->orig.malloc(d->orig.ctx, n);
+	return malloc_slow(d, n, CALLER(), HOOK_CFA());
 }
 
-static void *w_calloc(void *ctx, size_t n, size_t m)
+static __attribute__((noinline)) void *calloc_slow(struct domain *d, size_t n, size_t m,
+                                                   uint64_t caller, uint64_t cfa0)
 {
-	py_allocator *o = ctx;
+	py_allocator *o = &d->orig;
 	size_t bytes;
 	if (!__builtin_mul_overflow(n, m, &bytes) && hwt_fast_skip(bytes)) {
 		hwt_self.busy = 1;
@@ -187,16 +203,26 @@ static void *w_calloc(void *ctx, size_t n, size_t m)
 		return o->calloc(o->ctx, n, m);
 	void *p = o->calloc(o->ctx, n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, CALLER(), HOOK_CFA(), 1);
+		hwt_record(p, n * m, caller, cfa0, 1);
 	hwt_leave();
 	return p;
 }
 
+static void *w_calloc(void *ctx, size_t n, size_t m)
+{
+	struct domain *d = ctx;
+	size_t bytes;
+	if (!__builtin_mul_overflow(n, m, &bytes) && likely(bytes <= d->direct_max) &&
+	    hwt_fast_skip(bytes))
+		return d->orig.calloc(d->orig.ctx, n, m);
+	return calloc_slow(d, n, m, CALLER(), HOOK_CFA());
+}
+
 static void *w_realloc(void *ctx, void *p, size_t n)
 {
-	py_allocator *o = ctx;
+	py_allocator *o = &((struct domain *)ctx)->orig;
 	/* sampled mode: p was never recorded and the new block is not
-	 * to be */
+	 * to be (busy: pymalloc hands a block it did not make to realloc) */
 	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n)) {
 		hwt_self.busy = 1;
 		void *q = o->realloc(o->ctx, p, n);
@@ -213,22 +239,47 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	return q;
 }
 
-static void w_free(void *ctx, void *p)
+static __attribute__((noinline)) void free_slow(py_allocator *o, void *p)
 {
-	py_allocator *o = ctx;
-	if (hwt_fast_unrecorded(p)) {
-		o->free(o->ctx, p);
-		return;
-	}
 	if (!p)
 		return;
 	if (!hwt_enter()) {
 		o->free(o->ctx, p);
 		return;
 	}
-	hwt_forget(p, NULL);
+	struct hwt_live_entry old;
+	hwt_forget(p, &old);
 	o->free(o->ctx, p);
 	hwt_leave();
+}
+
+static void w_free(void *ctx, void *p)
+{
+	py_allocator *o = &((struct domain *)ctx)->orig;
+	/* sampled mode, p not recorded: a filter bit and a tail call */
+	if (likely(hwt_fast_unrecorded(p))) {
+		o->free(o->ctx, p);
+		return;
+	}
+	free_slow(o, p);
+}
+
+/* The largest request o serves without calling malloc: 512 when a 16-
+ * and a 512-byte block come without a call to the malloc hooks (pymalloc's
+ * small requests; its arenas come from mmap), else 0. */
+static size_t probe_direct(py_allocator *o)
+{
+	int busy = hwt_self.busy;
+	hwt_self.busy = 1;
+	uint32_t nested = hwt_self.nested;
+	void *a = o->malloc(o->ctx, 16), *b = o->malloc(o->ctx, 512);
+	int direct = a && b && hwt_self.nested == nested;
+	if (a)
+		o->free(o->ctx, a);
+	if (b)
+		o->free(o->ctx, b);
+	hwt_self.busy = busy;
+	return direct ? 512 : 0;
 }
 
 static unsigned parse_version(const char *v, uint64_t *hex)
@@ -290,11 +341,14 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	hwt_root->python_version = hex;
 	hwt_root->python_layout = L->kind;
 	__atomic_store_n(&layout, L, __ATOMIC_RELEASE);
+	__atomic_store_n(&hwt_python_installed, 1, __ATOMIC_RELEASE);
 
-	get_alloc(PYMEM_DOMAIN_MEM, &orig_mem);
-	get_alloc(PYMEM_DOMAIN_OBJ, &orig_obj);
-	py_allocator mem = {&orig_mem, w_malloc, w_calloc, w_realloc, w_free};
-	py_allocator obj = {&orig_obj, w_malloc, w_calloc, w_realloc, w_free};
+	get_alloc(PYMEM_DOMAIN_MEM, &dom_mem.orig);
+	get_alloc(PYMEM_DOMAIN_OBJ, &dom_obj.orig);
+	dom_mem.direct_max = probe_direct(&dom_mem.orig);
+	dom_obj.direct_max = probe_direct(&dom_obj.orig);
+	py_allocator mem = {&dom_mem, w_malloc, w_calloc, w_realloc, w_free};
+	py_allocator obj = {&dom_obj, w_malloc, w_calloc, w_realloc, w_free};
 	set_alloc(PYMEM_DOMAIN_MEM, &mem);
 	set_alloc(PYMEM_DOMAIN_OBJ, &obj);
 	installed = 1;

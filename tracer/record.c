@@ -93,13 +93,7 @@ void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *o
 			hwt_record(q, n, caller, cfa0, python);
 	} else if (had && n != 0) {
 		int saved = errno;
-		hwt_live_insert(old->address, old->site, old->requested);
+		hwt_live_insert(old->key, old->site, old->requested);
 		errno = saved;
 	}
-}
-
-int hwt_forget(void *p, struct hwt_live_entry *old)
-{
-	struct hwt_live_entry tmp;
-	return hwt_live_remove((uint64_t)(uintptr_t)p, old ? old : &tmp);
 }

@@ -41,6 +41,7 @@ struct hwt_stack {
 /* Per-thread state. */
 struct hwt_thread {
 	int busy;          /* inside a hook: nested calls are not recorded */
+	uint32_t nested;   /* hook calls that found busy set (counted) */
 	int sampler_ready; /* countdown and rng seeded */
 	int64_t countdown; /* sampled mode: bytes until the next sample */
 	uint64_t rng;      /* splitmix64 state */
@@ -107,8 +108,10 @@ int hwt_init(void);
  * hwt_leave() must follow), 0 when it goes straight to the allocator. */
 static inline int hwt_enter(void)
 {
-	if (unlikely(hwt_self.busy))
+	if (unlikely(hwt_self.busy)) {
+		hwt_self.nested++;
 		return 0;
+	}
 	hwt_self.busy = 1;
 	if (unlikely(__atomic_load_n(&hwt_state, __ATOMIC_ACQUIRE) != 2) && !hwt_init()) {
 		hwt_self.busy = 0;
@@ -159,7 +162,8 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested);
 /* Start loading address's home slot: the cache miss then overlaps other
  * work (the unwinder, or the allocator's own miss on the chunk header). */
 void hwt_live_prefetch(uint64_t address);
-/* Remove address; returns 1 and fills *old when it was there. */
+/* Remove address; returns 1 and fills *old when it was there (old->key is
+ * then the address itself, without a hint). */
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old);
 void hwt_live_lock_all(void);
 void hwt_live_unlock_all(void);
@@ -174,8 +178,8 @@ void hwt_sites_unlock(void);
 /* ---- native.c: the unwinder ---- */
 /* Fill s->native with the caller (always) and the frames above it, at
  * most want in all.  cfa0: the hook's CFA (HOOK_CFA()), 0 when unknown.
- * Returns the site of this native-only stack when the per-thread cache
- * knows it, else 0. */
+ * Returns the site of this native-only stack (s->n_python == 0) when the
+ * per-thread cache knows it, and then leaves s->native unfilled; else 0. */
 uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want);
 /* A stack with Python frames: its site from the thread's memo (an exact
  * match of every word), 0 when not there; and storing it there. */
@@ -191,6 +195,9 @@ void hwt_python_capture(struct hwt_stack *s);
 HWT_EXPORT int heapwalk_trace_python_install(void);
 /* 1 when this thread holds a CPython GIL (hooks installed). */
 int hwt_python_gil_held(void);
+/* 1 once the PyMem hooks are installed: before that (and in a program that
+ * is not CPython) the malloc hooks need not ask hwt_python_gil_held(). */
+extern int hwt_python_installed;
 /* Take one reference on a code object (Py_IncRef). */
 void hwt_python_keep(uint64_t code);
 
@@ -219,7 +226,10 @@ static inline int hwt_sample(size_t n)
 	return hwt_sample_slow(n);
 }
 /* Forget p (before it is freed); 1 when it was recorded, *old filled. */
-int hwt_forget(void *p, struct hwt_live_entry *old);
+static inline int hwt_forget(void *p, struct hwt_live_entry *old)
+{
+	return hwt_live_remove((uint64_t)(uintptr_t)p, old);
+}
 /* After a realloc of a block whose entry hwt_forget took (had, *old) into
  * q of n bytes: q gets the site of this call (when sampled); a failed
  * realloc gives p its old entry back (p is still the program's).  errno

@@ -1,7 +1,8 @@
 /*
  * synthtrace.c: builds the synthetic tracer image described in
  * synthtrace.h, placing live entries exactly as the tracer does (shard by
- * hwt_shard_of, home slot by hwt_home_slot, linear probing).
+ * hwt_shard_of, home slot by hwt_home_slot, linear probing, the probe
+ * distance in the key's low bits).
  */
 #include "synthtrace.h"
 
@@ -26,12 +27,12 @@ static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t 
 		*next_table += SHARD_CAP * sizeof(struct hwt_live_entry);
 	}
 	struct hwt_live_entry *tab = (void *)(b + (s->table - SYNTH_BASE));
-	uint64_t i = hwt_home_slot(address, s->capacity);
-	while (tab[i].address)
-		i = (i + 1) % s->capacity;
+	uint64_t i = hwt_home_slot(address, s->capacity), d = 0;
+	while (tab[i].key)
+		i = (i + 1) % s->capacity, d++;
 	if (s->count + 1 >= s->capacity)
 		abort(); /* the image's tables are sized for its entries */
-	tab[i].address = address;
+	tab[i].key = address | (d < HWT_KEY_HINT ? d : HWT_KEY_HINT);
 	tab[i].site = site;
 	tab[i].requested = req;
 	s->count++;

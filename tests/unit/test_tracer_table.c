@@ -164,16 +164,16 @@ START_TEST(test_damaged)
 	struct hwt_shard *sh = &r->shards[hwt_shard_of(victim)];
 	struct hwt_live_entry *tab = (void *)(m.b + (sh->table - SYNTH_BASE));
 	for (uint64_t i = 0; i < sh->capacity; i++)
-		if (tab[i].address == victim)
+		if (hwt_key_address(tab[i].key) == victim)
 			tab[i].site = 99;
 	/* a duplicate of another entry (a deletion caught mid-move): kept once */
 	uint64_t dup = 0x5000000 + 1024 * 6;
 	sh = &r->shards[hwt_shard_of(dup)];
 	tab = (void *)(m.b + (sh->table - SYNTH_BASE));
 	for (uint64_t i = 0, done = 0; i < sh->capacity && !done; i++)
-		if (tab[i].address == dup)
+		if (hwt_key_address(tab[i].key) == dup)
 			for (uint64_t j = 0; j < sh->capacity && !done; j++)
-				if (!tab[j].address)
+				if (!tab[j].key)
 					tab[j] = tab[i], done = 1;
 	/* an absurd shard and an unreadable one */
 	uint64_t a1 = 0x5000000 + 1024 * 9, a2 = 0x5000000 + 1024 * 11;

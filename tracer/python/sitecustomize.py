@@ -34,12 +34,14 @@ def _heapwalk_trace_start():
     except (ImportError, OSError, AttributeError, TypeError, ValueError):
         pass  # not preloaded, or no ctypes: native sites only
 
-    import importlib.machinery
-    import importlib.util
+    # the import system's own modules, always loaded: importing the
+    # importlib package would cost warnings, contextlib and collections
+    import _frozen_importlib
+    import _frozen_importlib_external
 
-    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", sys.path)
+    spec = _frozen_importlib_external.PathFinder.find_spec("sitecustomize", sys.path)
     if spec is not None and spec.loader is not None:
-        module = importlib.util.module_from_spec(spec)
+        module = _frozen_importlib.module_from_spec(spec)
         spec.loader.exec_module(module)
 
 
