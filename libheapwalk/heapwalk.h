@@ -133,6 +133,25 @@ HW_API const void *hw_view(hw_target *t, uint64_t addr, size_t len);
  * saying why not (reads work the same either way). */
 HW_API int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len);
 
+/* Say that [addr, addr + len) is about to be read once, in increasing
+ * order (a heap region walked chunk by chunk, in reads of any size): a live
+ * process's range is then read ahead by a helper thread into a small ring
+ * of the target's, and the caller's reads are served from it, so the copy
+ * out of the process overlaps the caller's work and no memory as large as
+ * the range is needed.  Until the next call, or hw_target_close.  A hint:
+ * HW_OK, or an error saying why not (reads work the same either way);
+ * cores and read-callback targets ignore it. */
+HW_API int hw_target_stream(hw_target *t, uint64_t addr, uint64_t len);
+
+/* The bytes [addr, addr + len) of the range hw_target_stream is reading,
+ * in place, where they lie in one of its windows (256 KiB, aligned): a
+ * pointer into its ring, valid until the next call (which lets the reader
+ * reuse the windows before addr's); NULL when they are not there (then use
+ * hw_read).  Windows are asked for in increasing order; asking for one
+ * skips the reader past those before it.  Other reads inside the range are
+ * served from the windows read so far without moving on. */
+HW_API const void *hw_stream_window(hw_target *t, uint64_t addr, size_t len);
+
 /* hw_view, but only where it costs no copy: cores, and ranges read by
  * hw_target_prefetch; NULL otherwise (then hw_read). */
 HW_API const void *hw_view_cheap(hw_target *t, uint64_t addr, size_t len);

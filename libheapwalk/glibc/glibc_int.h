@@ -76,6 +76,14 @@ struct gw_input {
 	 * each heap region before it follows the free lists through them
 	 * (optional; a hint, nothing depends on its effect). */
 	void (*prefault)(void *ctx, uint64_t addr, size_t len);
+	/* [addr, addr + len), a region without a view, is about to be read
+	 * once in order (through read, in windows): a live process reads it
+	 * ahead (optional; a hint, as prefault). */
+	void (*stream)(void *ctx, uint64_t addr, size_t len);
+	/* Bytes [addr, addr + len) of the range being streamed, in place: a
+	 * pointer valid until the next call, or NULL (then read them).
+	 * Asked for in increasing order (optional). */
+	const void *(*window)(void *ctx, uint64_t addr, size_t len);
 	void *ctx;
 	/* Largest bitmap of listed chunks (a bit per 16 heap bytes) the walk
 	 * may use, in bytes; above it the listed chunks go to the hash set

@@ -274,6 +274,8 @@ static void window_range(struct window *win, uint64_t start, uint64_t end)
 			win->p = p;
 		}
 	}
+	if (!win->p && win->in->stream && end > start)
+		win->in->stream(win->in->ctx, start, end - start);
 }
 
 /* Read n (<= 16) bytes at addr through the window. */
@@ -292,6 +294,15 @@ static int window_get(struct window *win, uint64_t addr, void *out, size_t n)
 		size_t len = WINDOW_SIZE;
 		if (win->hi > addr + n && blk + len > win->hi)
 			len = (size_t)(win->hi - blk);
+		const void *in_place =
+		    win->in->window ? win->in->window(win->in->ctx, blk, len) : NULL;
+		if (in_place) {
+			win->base = blk;
+			win->len = len;
+			win->p = in_place;
+			memcpy(out, win->p + (addr - win->base), n);
+			return 0;
+		}
 		if (win->in->read(win->in->ctx, blk, win->buf, len) == 0) {
 			win->base = blk;
 			win->len = len;

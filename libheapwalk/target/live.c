@@ -17,11 +17,18 @@
  * inside it is then served from there.  Read-callback targets read such a
  * range in 1 MiB calls (instead of twice: in blocks for the list walks, in
  * windows for the heap walk).  The bulks of a target stay below half the
- * memory available when the first is made; a heap region above that is
- * streamed by the glibc walker instead (walk.c, capture).  A range of SPLIT_READ or more
- * is read by two threads, a half each (see read_split): the helper is
- * always joined before the read returns.  The read is one system call per
- * thread: a Ctrl-C during it is seen once it is done.
+ * memory available when the first is made (or HEAPWALK_READ_WHOLE_MAX_MIB).
+ * A range of SPLIT_READ or more is read by two threads, a half each (see
+ * read_split): the helper is always joined before the read returns.  The
+ * read is one system call per thread: a Ctrl-C during it is seen once it is
+ * done.
+ *
+ * A heap region that is not read whole is streamed instead
+ * (hw_target_stream): a helper thread reads it ahead, window by window,
+ * into a ring of 2 MiB that the glibc walker reads in place
+ * (hw_stream_window); the walker keeps only the chunks its free lists may
+ * visit (walk.c, capture).  Memory then grows with the free chunks, not
+ * with the heap's bytes.
  */
 #include "target_internal.h"
 
@@ -386,10 +393,19 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 		uint64_t avail = mem_available();
 		t->mem_avail = avail ? avail : UINT64_MAX;
 	}
-	if (t->bulk_bytes + map_len > t->mem_avail / 2)
+	uint64_t limit = t->mem_avail / 2;
+	const char *env = getenv("HEAPWALK_READ_WHOLE_MAX_MIB");
+	if (env && *env) {
+		char *end;
+		unsigned long long mib = strtoull(env, &end, 10);
+		if (!*end && mib < limit >> 20)
+			limit = (uint64_t)mib << 20;
+	}
+	if (t->bulk_bytes + map_len > limit)
 		return hw_error_set(HW_ENOMEM,
-		                    "%" PRIu64 " bytes at 0x%" PRIx64 ": more than half the memory "
-		                    "available; read piecewise",
+		                    "%" PRIu64 " bytes at 0x%" PRIx64 ": more than the target may "
+		                    "read whole (half the memory available, or "
+		                    "HEAPWALK_READ_WHOLE_MAX_MIB); read piecewise",
 		                    len, addr);
 	if (t->nbulks == t->bulks_cap) {
 		size_t cap = t->bulks_cap ? 2 * t->bulks_cap : 8;
@@ -416,11 +432,185 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	return HW_OK;
 }
 
+/* ---- streams: a range read ahead, in order ---------------------------------- */
+
+/* The ring: STREAM_SLOTS slots of STREAM_SLOT bytes, slot k of the range
+ * holding [first + k * STREAM_SLOT, + STREAM_SLOT) clipped to the range, at
+ * ring position k % STREAM_SLOTS.  The helper fills slots in order from
+ * keep, the oldest slot the caller may still read, and may fill slot k only
+ * while k < keep + STREAM_SLOTS; the caller moves keep forward by reading
+ * (past slots it skips: a large free chunk), and then the helper skips too.
+ * So a slot at or above keep that the helper has filled is never being
+ * overwritten, and reading it needs no lock.  The slots are the glibc
+ * walker's windows (256 KiB, same alignment), which it reads in place
+ * (hw_stream_window), from a ring that stays in the cache. */
+#define STREAM_SLOT  (256u << 10)
+#define STREAM_SLOTS 8u
+/* Only hw_stream_window moves keep (the walker's windows, in order); other
+ * reads (a list pointer, a type the typer looks up) are served from slots
+ * already filled and never make the helper wait or skip. */
+
+struct hw_stream {
+	pid_t pid;
+	uint64_t base, end, first, nslots;
+	uint8_t *ring;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t filled, keep;
+	int stop, running;
+	uint8_t ok[STREAM_SLOTS];
+	pthread_t thread;
+};
+
+static void slot_range(const struct hw_stream *s, uint64_t k, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a = s->first + k * STREAM_SLOT;
+	*lo = a < s->base ? s->base : a;
+	*hi = a + STREAM_SLOT > s->end ? s->end : a + STREAM_SLOT;
+}
+
+static void *stream_run(void *arg)
+{
+	struct hw_stream *s = arg;
+	for (uint64_t k = 0;; k++) {
+		pthread_mutex_lock(&s->lock);
+		while (!s->stop && k >= s->keep + STREAM_SLOTS)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (k < s->keep) /* the caller went past: skip to it */
+			k = s->keep;
+		int stop = s->stop || k >= s->nslots;
+		pthread_mutex_unlock(&s->lock);
+		if (stop)
+			break;
+		uint64_t lo, hi;
+		slot_range(s, k, &lo, &hi);
+		int err;
+		uint8_t *dst = s->ring + (k % STREAM_SLOTS) * STREAM_SLOT +
+		               (lo - (s->first + k * STREAM_SLOT));
+		size_t done = vm_read(s->pid, lo, dst, (size_t)(hi - lo), &err);
+		pthread_mutex_lock(&s->lock);
+		s->ok[k % STREAM_SLOTS] = done == hi - lo;
+		s->filled = k + 1;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1; /* nothing more will be filled: nobody waits for it */
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void stream_stop(struct hw_stream *s)
+{
+	if (!s || !s->running)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->running = 0;
+}
+
+static void stream_free(hw_target *t)
+{
+	struct hw_stream *s = t->stream;
+	if (!s)
+		return;
+	stream_stop(s);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->ring);
+	free(s);
+	t->stream = NULL;
+}
+
+int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len)
+{
+	stream_stop(t->stream);
+	/* Short ranges and processes process_vm_readv cannot read are read as
+	 * they come; so is a range read whole already. */
+	if (len < 2 * STREAM_SLOT || t->mem_fd < 0 || t->vm_readv < 0 ||
+	    bulk_find(t, addr, (size_t)len))
+		return HW_OK;
+	struct hw_stream *s = t->stream;
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		uint8_t *ring = s ? malloc((size_t)STREAM_SLOTS * STREAM_SLOT) : NULL;
+		if (!ring) {
+			free(s);
+			return hw_error_set(HW_ENOMEM, "out of memory");
+		}
+		s->ring = ring;
+		pthread_mutex_init(&s->lock, NULL);
+		pthread_cond_init(&s->cond, NULL);
+		t->stream = s;
+	}
+	s->pid = t->pid;
+	s->base = addr;
+	s->end = addr + len;
+	s->first = addr & ~(uint64_t)(STREAM_SLOT - 1);
+	s->nslots = (s->end - s->first + STREAM_SLOT - 1) / STREAM_SLOT;
+	s->filled = s->keep = 0;
+	s->stop = 0;
+	/* The helper gets no signal: a Ctrl-C goes to the caller's thread. */
+	sigset_t all, old;
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &old))
+		return hw_error_set(HW_EUNSUPPORTED, "signals cannot be blocked");
+	int rc = pthread_create(&s->thread, NULL, stream_run, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		return hw_error_set(HW_EUNSUPPORTED, "no thread to read ahead: %s", strerror(rc));
+	s->running = 1;
+	return HW_OK;
+}
+
+/* Slot k of the stream at or above keep, filled, or NULL. */
+static const uint8_t *stream_slot(struct hw_stream *s, uint64_t addr, size_t len, int move)
+{
+	if (!s || !s->running || !len || addr < s->base || addr > s->end || len > s->end - addr)
+		return NULL;
+	uint64_t k = (addr - s->first) / STREAM_SLOT;
+	if ((addr + len - 1 - s->first) / STREAM_SLOT != k)
+		return NULL;
+	pthread_mutex_lock(&s->lock);
+	int ok = 0;
+	if (k >= s->keep && move) {
+		if (k > s->keep) {
+			s->keep = k;
+			pthread_cond_broadcast(&s->cond);
+		}
+		while (s->filled <= k && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		ok = s->filled > k && s->ok[k % STREAM_SLOTS];
+	} else if (k >= s->keep) {
+		/* filled from keep on, in order: below filled is there */
+		ok = k < s->filled && s->ok[k % STREAM_SLOTS];
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!ok)
+		return NULL;
+	return s->ring + (k % STREAM_SLOTS) * STREAM_SLOT + (addr - (s->first + k * STREAM_SLOT));
+}
+
+const void *hw_stream_window(hw_target *t, uint64_t addr, size_t len)
+{
+	return t->kind == HW_TARGET_LIVE ? stream_slot(t->stream, addr, len, 1) : NULL;
+}
+
 /* ---- reads -------------------------------------------------------------------- */
 
 int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 {
 	uint8_t *out = buf;
+	/* Bytes the stream has (it is not moved on: only its windows do). */
+	const uint8_t *sp = t->stream ? stream_slot(t->stream, addr, len, 0) : NULL;
+	if (sp) {
+		memcpy(buf, sp, len);
+		return HW_OK;
+	}
 	const hw_bulk *bulk = bulk_find(t, addr, len);
 	if (bulk) {
 		memcpy(buf, bulk->data + (addr - bulk->addr), len);
@@ -482,6 +672,7 @@ const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len)
 
 void hw_cache_free(hw_target *t)
 {
+	stream_free(t);
 	for (size_t i = 0; t->blocks && i < t->nblocks_buckets; i++)
 		for (hw_block *b = t->blocks[i], *n; b; b = n) {
 			n = b->next;

@@ -350,6 +350,16 @@ int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	return hw_live_prefetch(t, addr, len);
 }
 
+int hw_target_stream(hw_target *t, uint64_t addr, uint64_t len)
+{
+	if (len == 0 || addr + len < addr)
+		return hw_error_set(HW_EINVAL, "0x%" PRIx64 ": bad range of %" PRIu64 " bytes",
+		                    addr, len);
+	if (t->kind != HW_TARGET_LIVE)
+		return HW_OK;
+	return hw_live_stream(t, addr, len);
+}
+
 const void *hw_view_cheap(hw_target *t, uint64_t addr, size_t len)
 {
 	if (len == 0 || addr + len < addr)

@@ -13,6 +13,9 @@
  *  - a live target's bulks[] (ranges read whole by hw_target_prefetch) are
  *    sorted by addr and do not overlap; reads inside one are served from it
  *    before the block cache is looked at.
+ *  - a live target's stream (hw_target_stream) has at most one helper
+ *    thread, joined before the stream changes or the target closes; it
+ *    touches nothing of the target but the stream.
  */
 #ifndef HW_TARGET_INTERNAL_H
 #define HW_TARGET_INTERNAL_H
@@ -120,7 +123,8 @@ struct hw_target {
 	hw_bulk *bulks;
 	size_t nbulks, bulks_cap, last_bulk;
 	uint64_t bulk_bytes, mem_avail; /* mem_avail: MemAvailable, read once */
-	int vm_readv; /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
+	int vm_readv;             /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
+	struct hw_stream *stream; /* live: a range read ahead (hw_target_stream) */
 
 	/* modules */
 	Dwfl *dwfl;
@@ -151,6 +155,7 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len);
 const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len);
 void hw_cache_free(hw_target *t);
 int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len);
+int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len);
 const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len);
 void hw_live_close(hw_target *t);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # glibc walker on a live process (ptrace-stopped, /proc/PID/mem) and on a
 # gcore'd core of it, against the program's own ground truth (mallinfo2()
-# and its pointer lists): with libc debug info and with heuristics only.
+# and its pointer lists): with libc debug info and with heuristics only,
+# and live once more with the heap streamed instead of read whole.
 . "$top_srcdir/tests/lib.sh"
 heap="$PROGS/glibc_heap"
 walk="$PROGS/walk_glibc"
@@ -20,6 +21,9 @@ hw_wait_file "$hw_tmp/truth" || fail "the test program wrote no truth"
 
 check live debuginfo --pid "$pid"
 check live-nodebug heuristic --nodebug --pid "$pid"
+# and with no heap region read whole: streamed, the lists served from the
+# chunks kept on the way (walk.c capture, live.c streams)
+HEAPWALK_READ_WHOLE_MAX_MIB=0 check live-streamed debuginfo --pid "$pid"
 # the walk resumed the process: it is back to sleeping in pause()
 sleep 0.1
 grep -q '^State:.*[tT]' /proc/"$pid"/status && fail "process left stopped"

@@ -180,6 +180,90 @@ START_TEST(test_spare)
 }
 END_TEST
 
+/* A range streamed (hw_target_stream) and read window by window in place
+ * (hw_stream_window), with reads in between, a skip ahead and a restart. */
+#define WIN (256u << 10)
+START_TEST(test_stream)
+{
+	kid k = spawn();
+	uint8_t *want = malloc(BULK + EXTRA);
+	ck_assert_ptr_nonnull(want);
+	for (size_t i = 0; i < BULK + EXTRA; i++)
+		want[i] = pattern(i);
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	/* nothing streamed: no window */
+	ck_assert_ptr_null(hw_stream_window(t, k.a, WIN));
+	/* the mapping is not aligned to a window: the first is short */
+	uint64_t lo = k.a + 3 * PAGE, hi = k.a + BULK;
+	ck_assert_int_eq(hw_target_stream(t, lo, hi - lo), HW_OK);
+	uint64_t next = (lo & ~(uint64_t)(WIN - 1)) + WIN;
+	const uint8_t *w = hw_stream_window(t, lo, next - lo);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(memcmp(w, want + (lo - k.a), next - lo), 0);
+	/* across two windows: not in place (then hw_read) */
+	ck_assert_ptr_null(hw_stream_window(t, next - 8, 16));
+	uint8_t b[64];
+	ck_assert_int_eq(hw_read(t, next - 8, b, 16), HW_OK);
+	ck_assert_int_eq(memcmp(b, want + (next - 8 - k.a), 16), 0);
+	size_t n = 1;
+	for (uint64_t a = next; a + WIN <= hi && n < 20; a += WIN, n++) {
+		w = hw_stream_window(t, a, WIN);
+		ck_assert_ptr_nonnull(w);
+		ck_assert_int_eq(memcmp(w, want + (a - k.a), WIN), 0);
+		/* a small read in the window just given, and one far ahead */
+		ck_assert_int_eq(hw_read(t, a + 100, b, 8), HW_OK);
+		ck_assert_int_eq(memcmp(b, want + (a + 100 - k.a), 8), 0);
+		ck_assert_int_eq(hw_read(t, hi - 64, b, 64), HW_OK);
+		ck_assert_int_eq(memcmp(b, want + (hi - 64 - k.a), 64), 0);
+	}
+	/* behind: gone */
+	ck_assert_ptr_null(hw_stream_window(t, next, WIN));
+	/* far ahead: the reader skips there */
+	uint64_t far = next + 100 * (uint64_t)WIN;
+	w = hw_stream_window(t, far, WIN);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(memcmp(w, want + (far - k.a), WIN), 0);
+	w = hw_stream_window(t, far + WIN, WIN);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(memcmp(w, want + (far + WIN - k.a), WIN), 0);
+	/* the last window, cut at the end of the range */
+	uint64_t last = (hi - 1) & ~(uint64_t)(WIN - 1);
+	w = hw_stream_window(t, last, hi - last);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(memcmp(w, want + (last - k.a), hi - last), 0);
+	/* outside the range: not in place */
+	ck_assert_ptr_null(hw_stream_window(t, hi, 16));
+	/* a second stream, left half read: the target closes it */
+	ck_assert_int_eq(hw_target_stream(t, k.a, BULK), HW_OK);
+	uint64_t a2 = (k.a & ~(uint64_t)(WIN - 1)) + 2 * WIN;
+	w = hw_stream_window(t, a2, WIN);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(memcmp(w, want + (a2 - k.a), WIN), 0);
+	ck_assert_int_eq(hw_target_stream(t, k.a, 0), HW_EINVAL);
+	hw_target_close(t);
+	free(want);
+	finish(&k);
+}
+END_TEST
+
+/* HEAPWALK_READ_WHOLE_MAX_MIB bounds what a target reads whole. */
+START_TEST(test_read_whole_max)
+{
+	kid k = spawn();
+	hw_target *t;
+	setenv("HEAPWALK_READ_WHOLE_MAX_MIB", "1", 1);
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_prefetch(t, k.a, 2u << 20), HW_ENOMEM);
+	ck_assert_ptr_null(hw_view_cheap(t, k.a, 64));
+	ck_assert_int_eq(hw_target_prefetch(t, k.a, 1u << 20), HW_OK);
+	ck_assert_ptr_nonnull(hw_view_cheap(t, k.a, 64));
+	hw_target_close(t);
+	unsetenv("HEAPWALK_READ_WHOLE_MAX_MIB");
+	finish(&k);
+}
+END_TEST
+
 START_TEST(test_many_ranges)
 {
 	/* 64 ranges of 16 KiB, 64 KiB apart, read whole in a scrambled order:
@@ -321,6 +405,8 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_prefetch);
 	tcase_add_test(tc, test_spare);
+	tcase_add_test(tc, test_stream);
+	tcase_add_test(tc, test_read_whole_max);
 	tcase_add_test(tc, test_many_ranges);
 	tcase_add_test(tc, test_callback);
 	tcase_add_test(tc, test_cut_file);
