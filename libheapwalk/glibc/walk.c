@@ -1007,87 +1007,114 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 	}
 }
 
-/* One step of a fastbin chain read ahead: the chunk's size and fd words. */
-struct fast_step {
-	uint64_t chunk, size, fd;
+/* One step of a list read ahead: the chunk's size, fd and bk words. */
+struct list_step {
+	uint64_t size, fd, bk;
 };
 
-/* Steps read ahead per fastbin (24 bytes each, freed after the walk of the
- * arena's fastbins): about the free chunks a 2 GiB heap of small chunks
- * holds in one fastbin. */
-#define GATHER_MAX (1u << 20)
+/* The lists of an arena read ahead: chain i < GW_NFASTBINS is fastbin i,
+ * chain GW_NFASTBINS + i is bin i (1 .. GW_NBINS - 1). */
+#define GATHER_CHAINS (GW_NFASTBINS + GW_NBINS)
 
-/* Follow an arena's fastbin chains side by side, each chain's next chunk
- * prefetched as soon as its address is known: a chain runs through the
- * whole heap in no useful order, and followed alone it waits for a cache
- * miss at every step; ten at a time, the misses overlap.  Each chain is
- * read ahead while its steps are plain ones (a chunk of this arena in a
- * region with a direct view or kept by capture(), of the bin's size), at most GATHER_MAX steps
- * and the walk's own step limit; walk_fastbins takes its steps from here
- * while they last and from memory after, so what it finds does not depend
- * on how far this went. */
-static void gather_fastbins(struct walker *w, uint32_t ai, uint64_t limit,
-                            struct fast_step *steps[GW_NFASTBINS], size_t n[GW_NFASTBINS])
+struct gathered {
+	struct list_step *steps[GATHER_CHAINS];
+	size_t n[GATHER_CHAINS];
+};
+
+/* Steps read ahead per list (24 bytes each, freed after the walk of the
+ * arena's lists): about the free chunks a 2 GiB heap of small chunks holds
+ * in one fastbin; and in all the lists of an arena together. */
+#define GATHER_MAX   (1u << 20)
+#define GATHER_TOTAL (1u << 22)
+
+/* Follow an arena's fastbin and bin chains side by side, each chain's next
+ * chunk prefetched as soon as its address is known: a chain runs through
+ * the whole heap in no useful order, and followed alone it waits for a
+ * cache miss at every step; side by side, the misses overlap.  Each chain
+ * is read ahead while its steps are plain ones (a chunk of this arena in a
+ * region with a direct view or kept by capture(), for a fastbin of the
+ * bin's size; a bin's chain stops at its head), at most GATHER_MAX steps,
+ * the walk's own step limit, and GATHER_TOTAL steps for all chains;
+ * walk_fastbins and walk_bins take their steps from here while they last
+ * and from memory after, so what they find does not depend on how far this
+ * went. */
+static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct gathered *g)
 {
 	const struct gw_layout *L = w->L;
 	const struct arena *ar = &w->arenas[ai];
-	uint64_t p[GW_NFASTBINS];
-	size_t cap[GW_NFASTBINS] = {0};
-	unsigned live = 0;
-	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
-		n[i] = 0;
-		steps[i] = NULL;
-		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p[i]) == 0 && p[i])
-			live |= 1u << i;
-	}
-	while (live) {
-		for (unsigned i = 0; i < GW_NFASTBINS; i++) {
-			if (!(live >> i & 1))
-				continue;
-			uint64_t hdr[CAP_BYTES / 8];
-			const struct region *r = list_chunk_ok(w, p[i], (int)ai);
-			if (!r || n[i] >= limit || n[i] >= GATHER_MAX ||
-			    chunk_hdr(w, r, p[i], hdr) < 0 ||
-			    ((hdr[1] & ~(uint64_t)GW_SIZE_BITS) >> 4) != i + 2u) {
-				live &= ~(1u << i);
-				continue;
-			}
-			if (n[i] == cap[i]) {
-				size_t nc = cap[i] ? 2 * cap[i] : 256;
-				struct fast_step *ns = realloc(steps[i], nc * sizeof *ns);
-				if (!ns) {
-					live &= ~(1u << i);
-					continue;
-				}
-				steps[i] = ns;
-				cap[i] = nc;
-			}
-			steps[i][n[i]++] =
-			    (struct fast_step){.chunk = p[i], .size = hdr[1], .fd = hdr[2]};
-			p[i] = reveal(w, p[i] + 16, hdr[2]);
-			if (!p[i])
-				live &= ~(1u << i);
-			else if (r->view && p[i] >= r->start && p[i] < r->end &&
-			         r->end - p[i] > GW_CHUNK_HDR)
-				__builtin_prefetch(r->view + (p[i] - r->start) + GW_SIZE_SZ);
-			else if (w->cap_index)
-				__builtin_prefetch(&w->cap_index[cap_slot(w, p[i])]);
+	uint64_t p[GATHER_CHAINS], head[GATHER_CHAINS];
+	size_t cap[GATHER_CHAINS] = {0}, total = 0;
+	unsigned act[GATHER_CHAINS], n_act = 0;
+	for (unsigned c = 0; c < GATHER_CHAINS; c++) {
+		g->n[c] = 0;
+		g->steps[c] = NULL;
+		head[c] = 0;
+		if (c < GW_NFASTBINS) {
+			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) == 0 && p[c])
+				act[n_act++] = c;
+		} else if (c > GW_NFASTBINS) {
+			/* bin_at(m, i), as walk_bins */
+			unsigned i = c - GW_NFASTBINS;
+			head[c] = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+			if (rd64(w, head[c] + 16, &p[c]) == 0 && p[c] != head[c])
+				act[n_act++] = c;
 		}
 	}
+	while (n_act) {
+		for (unsigned k = 0; k < n_act;) {
+			unsigned c = act[k];
+			int fast = c < GW_NFASTBINS;
+			uint64_t hdr[CAP_BYTES / 8];
+			const struct region *r = list_chunk_ok(w, p[c], (int)ai);
+			if (!r || g->n[c] >= limit || g->n[c] >= GATHER_MAX ||
+			    total >= GATHER_TOTAL || chunk_hdr(w, r, p[c], hdr) < 0 ||
+			    (fast && ((hdr[1] & ~(uint64_t)GW_SIZE_BITS) >> 4) != c + 2u)) {
+				act[k] = act[--n_act];
+				continue;
+			}
+			if (g->n[c] == cap[c]) {
+				size_t nc = cap[c] ? 2 * cap[c] : 256;
+				struct list_step *ns = realloc(g->steps[c], nc * sizeof *ns);
+				if (!ns) {
+					act[k] = act[--n_act];
+					continue;
+				}
+				g->steps[c] = ns;
+				cap[c] = nc;
+			}
+			g->steps[c][g->n[c]++] =
+			    (struct list_step){.size = hdr[1], .fd = hdr[2], .bk = hdr[3]};
+			total++;
+			p[c] = fast ? reveal(w, p[c] + 16, hdr[2]) : hdr[2];
+			if (!p[c] || p[c] == head[c]) {
+				act[k] = act[--n_act];
+				continue;
+			}
+			if (r->view && p[c] >= r->start && p[c] < r->end &&
+			    r->end - p[c] > GW_CHUNK_HDR)
+				__builtin_prefetch(r->view + (p[c] - r->start) + GW_SIZE_SZ);
+			else if (w->cap_index)
+				__builtin_prefetch(&w->cap_index[cap_slot(w, p[c])]);
+			k++;
+		}
+	}
+	size_t n = 0;
+	for (unsigned c = 0; c < GATHER_CHAINS; c++)
+		n += g->n[c];
+	list_reserve(w, n);
 }
 
-static void walk_fastbins(struct walker *w, uint32_t ai)
+static void gathered_free(struct gathered *g)
+{
+	for (unsigned c = 0; c < GATHER_CHAINS; c++)
+		free(g->steps[c]);
+}
+
+static void walk_fastbins(struct walker *w, uint32_t ai, const struct gathered *g)
 {
 	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t limit = ar->span / GW_MINSIZE + 1;
-	struct fast_step *steps[GW_NFASTBINS];
-	size_t ahead[GW_NFASTBINS];
-	gather_fastbins(w, ai, limit, steps, ahead);
-	size_t total = 0;
-	for (unsigned i = 0; i < GW_NFASTBINS; i++)
-		total += ahead[i];
-	list_reserve(w, total);
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p;
 		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
@@ -1095,9 +1122,9 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 		for (uint64_t n = 0; p && n < limit; n++) {
 			uint64_t size, fd;
 			const struct region *r = NULL;
-			if (n < ahead[i]) {
-				size = steps[i][n].size;
-				fd = steps[i][n].fd;
+			if (n < g->n[i]) {
+				size = g->steps[i][n].size;
+				fd = g->steps[i][n].fd;
 			} else {
 				r = list_chunk_ok(w, p, (int)ai);
 				if (!r) {
@@ -1126,8 +1153,6 @@ static void walk_fastbins(struct walker *w, uint32_t ai)
 			p = reveal(w, p + 16, fd);
 		}
 	}
-	for (unsigned i = 0; i < GW_NFASTBINS; i++)
-		free(steps[i]);
 }
 
 /* A large bin also links the first chunk of each size through
@@ -1153,7 +1178,7 @@ static void check_nextsize(struct walker *w, uint32_t ai, unsigned bin, uint64_t
 	}
 }
 
-static void walk_bins(struct walker *w, uint32_t ai)
+static void walk_bins(struct walker *w, uint32_t ai, const struct gathered *g)
 {
 	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
@@ -1175,8 +1200,16 @@ static void walk_bins(struct walker *w, uint32_t ai)
 				        ar->addr, i);
 				break;
 			}
-			const struct region *r = list_chunk_ok(w, p, (int)ai);
-			if (!r || rd_in(w, r, p, hdr, sizeof hdr) < 0) {
+			const struct list_step *st =
+			    n < g->n[GW_NFASTBINS + i] ? &g->steps[GW_NFASTBINS + i][n] : NULL;
+			const struct region *r = st ? NULL : list_chunk_ok(w, p, (int)ai);
+			if (st) {
+				/* read ahead: a chunk of this arena (gather_lists) */
+				hdr[0] = 0; /* prev_size: not used */
+				hdr[1] = st->size;
+				hdr[2] = st->fd;
+				hdr[3] = st->bk;
+			} else if (!r || rd_in(w, r, p, hdr, sizeof hdr) < 0) {
 				problem(w, "bad-list-pointer", p,
 				        "arena 0x%" PRIx64 " bin %u: 0x%" PRIx64
 				        " is not a chunk of this arena",
@@ -1673,8 +1706,11 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 		for (size_t i = 0; i < in->n_tcaches; i++)
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);
 		for (uint32_t i = 0; i < w.n_arenas; i++) {
-			walk_fastbins(&w, i);
-			walk_bins(&w, i);
+			struct gathered g;
+			gather_lists(&w, i, w.arenas[i].span / GW_MINSIZE + 1, &g);
+			walk_fastbins(&w, i, &g);
+			walk_bins(&w, i, &g);
+			gathered_free(&g);
 		}
 		capture_free(&w);
 		sort_listed(&w);
