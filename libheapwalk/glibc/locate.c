@@ -512,17 +512,24 @@ static const void *target_view(void *ctx, uint64_t addr, size_t len)
 	return hw_view_cheap(ctx, addr, len);
 }
 
-/* A core's pages faulted in at once; a live process's region read whole
- * (a debugger's target's in few calls) when it fits in the memory the
- * target allows itself; a region that does not is streamed (target_stream)
- * and walk.c keeps only the chunks the lists may visit.  (Streaming needs
- * a few MiB instead of a copy of the heap, but here it cost more CPU: the
- * heap is copied out of the process twice, once for the lists' capture
- * and once for the walk; measured with `coretool summary --pid` on
- * bench/many_chunks: 73 MiB instead of 320 MiB peak, 0.6-1.6 s instead of
- * 0.5-1.0 s, at load 4.) */
+/* A live process's region read whole (a debugger's target's in few
+ * calls) when it fits in the memory the target allows itself; a region
+ * that does not is streamed (target_stream) and walk.c keeps only the
+ * chunks the lists may visit.  (Streaming needs a few MiB instead of a
+ * copy of the heap, but here it cost more CPU: the heap is copied out of
+ * the process twice, once for the lists' capture and once for the walk;
+ * measured with `coretool summary --pid` on bench/many_chunks: 73 MiB
+ * instead of 320 MiB peak, 0.6-1.6 s instead of 0.5-1.0 s, at load 4.)
+ * A core's pages are left to fault in as the walk touches them:
+ * MADV_POPULATE_READ (hw_target_prefetch) visits every page once more
+ * after faulting it in, and on the 2.2M-chunk bench core faulting in up
+ * front and then following the lists cost 4-5 ms more CPU than the lists
+ * faulting in the 64 KiB around each page they reach first (the kernel's
+ * fault-around). */
 static void target_prefault(void *ctx, uint64_t addr, size_t len)
 {
+	if (hw_target_get_kind(ctx) == HW_TARGET_CORE)
+		return;
 	(void)hw_target_prefetch(ctx, addr, len);
 }
 

@@ -1034,11 +1034,13 @@ struct gathered {
  * is read ahead while its steps are plain ones (a chunk of this arena in a
  * region with a direct view or kept by capture(), for a fastbin of the
  * bin's size; a bin's chain stops at its head), at most GATHER_MAX steps,
- * the walk's own step limit, and GATHER_TOTAL steps for all chains;
+ * the walk's own step limit, and GATHER_TOTAL steps for all chains
+ * (chains from `first` on);
  * walk_fastbins and walk_bins take their steps from here while they last
  * and from memory after, so what they find does not depend on how far this
  * went. */
-static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct gathered *g)
+static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct gathered *g,
+                         unsigned first)
 {
 	const struct gw_layout *L = w->L;
 	const struct arena *ar = &w->arenas[ai];
@@ -1049,6 +1051,8 @@ static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct g
 		g->n[c] = 0;
 		g->steps[c] = NULL;
 		head[c] = 0;
+		if (c < first)
+			continue;
 		if (c < GW_NFASTBINS) {
 			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) == 0 && p[c])
 				act[n_act++] = c;
@@ -1108,6 +1112,126 @@ static void gathered_free(struct gathered *g)
 {
 	for (unsigned c = 0; c < GATHER_CHAINS; c++)
 		free(g->steps[c]);
+}
+
+/* The chains quick_lists() follows side by side: the fastbins, then the
+ * unsorted and small bins (GW_NFASTBINS + i for bin i). */
+#define QUICK_CHAINS (GW_NFASTBINS + GW_NSMALLBINS)
+
+/* The fastbins and the unsorted and small bins of arena ai, followed side
+ * by side (as gather_lists) and put on the listed set as they go, on a
+ * heap where nothing about them is unusual.  On a healthy heap the lists
+ * are disjoint and each ends where it should, so the order in which their
+ * chunks are met changes nothing that walk_fastbins and walk_bins would
+ * find (the same chunks listed, the same counts, no problem).  At the
+ * first thing either would report or stop at (a pointer out of the arena's
+ * heaps, a size of the wrong bin, a bk that does not point back, a chunk
+ * met twice, the step limit, no view of a chunk, no memory), everything
+ * this added is taken back and 0 is returned: the caller then walks the
+ * lists one by one, as always.  Returns 1 when done. */
+static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
+{
+	const struct gw_layout *L = w->L;
+	struct arena *ar = &w->arenas[ai];
+	uint64_t p[QUICK_CHAINS], prev[QUICK_CHAINS], n[QUICK_CHAINS];
+	uint64_t nfast = 0, fast_bytes = 0, nbinned = 0, binned_bytes = 0;
+	unsigned act[QUICK_CHAINS], n_act = 0;
+	size_t n0 = w->n_added;
+	if (!w->bits || w->set_on)
+		return 0;
+	for (unsigned c = 0; c < QUICK_CHAINS; c++) {
+		n[c] = 0;
+		prev[c] = 0;
+		if (c < GW_NFASTBINS) {
+			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) < 0)
+				return 0;
+			if (p[c])
+				act[n_act++] = c;
+		} else if (c > GW_NFASTBINS) {
+			/* bin_at(m, i), as walk_bins; prev: the bk expected */
+			unsigned i = c - GW_NFASTBINS;
+			prev[c] = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+			if (rd64(w, prev[c] + 16, &p[c]) < 0)
+				return 0;
+			if (p[c] != prev[c])
+				act[n_act++] = c;
+		}
+	}
+	while (n_act) {
+		for (unsigned k = 0; k < n_act;) {
+			unsigned c = act[k];
+			int fast = c < GW_NFASTBINS;
+			unsigned i = fast ? c : c - GW_NFASTBINS;
+			uint64_t chunk = p[c], hdr[CAP_BYTES / 8];
+			const struct region *r = list_chunk_ok(w, chunk, (int)ai);
+			if (!r || n[c] >= limit || chunk_hdr(w, r, chunk, hdr) < 0)
+				goto undo;
+			uint64_t sz = hdr[1] & ~(uint64_t)GW_SIZE_BITS;
+			if (fast ? (sz >> 4) != i + 2u
+			         : hdr[3] != prev[c] || sz < GW_MINSIZE ||
+			               (i > 1 && bin_index(sz) != i))
+				goto undo;
+			uint64_t bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+			uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
+			if (*word & mask)
+				goto undo; /* met twice: a cycle or a chunk on two lists */
+			if (w->n_added == w->cap_added) {
+				size_t nc = w->cap_added ? 2 * w->cap_added : 1024;
+				struct gw_free *na = realloc(w->added, nc * sizeof *na);
+				if (!na)
+					goto undo;
+				w->added = na;
+				w->cap_added = nc;
+			}
+			*word |= mask;
+			hw_bin bin = fast     ? HW_BIN_FASTBIN
+			             : i == 1 ? HW_BIN_UNSORTED
+			                      : HW_BIN_SMALL;
+			w->added[w->n_added++] = (struct gw_free){
+			    .chunk = chunk, .bin = (uint8_t)bin, .list = (uint16_t)i, .owner = ai};
+			if (fast) {
+				nfast++;
+				fast_bytes += sz;
+			} else {
+				nbinned++;
+				binned_bytes += sz;
+			}
+			n[c]++;
+			prev[c] = chunk;
+			p[c] = fast ? reveal(w, chunk + 16, hdr[2]) : hdr[2];
+			if (fast ? !p[c]
+			         : p[c] == ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16) {
+				act[k] = act[--n_act];
+				continue;
+			}
+			/* the next chunk and its bit, fetched while the other
+			 * chains go on */
+			if (r->view && p[c] >= r->start && p[c] < r->end &&
+			    r->end - p[c] > GW_CHUNK_HDR) {
+				__builtin_prefetch(r->view + (p[c] - r->start) + GW_SIZE_SZ);
+				__builtin_prefetch(
+				    &w->bits[(r->bit0 + (p[c] - r->start) / GW_MALLOC_ALIGN) / 64],
+				    1);
+			} else if (w->cap_index) {
+				__builtin_prefetch(&w->cap_index[cap_slot(w, p[c])]);
+			}
+			k++;
+		}
+	}
+	ar->nfast += nfast;
+	ar->fast_bytes += fast_bytes;
+	ar->nbinned += nbinned;
+	ar->binned_bytes += binned_bytes;
+	return 1;
+undo:
+	for (size_t j = n0; j < w->n_added; j++) {
+		const struct gw_free *e = &w->added[j];
+		const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
+		uint64_t bit = r->bit0 + (e->chunk - r->start) / GW_MALLOC_ALIGN;
+		w->bits[bit / 64] &= ~(1ull << (bit % 64));
+	}
+	w->n_added = n0;
+	return 0;
 }
 
 static void walk_fastbins(struct walker *w, uint32_t ai, const struct gathered *g)
@@ -1178,12 +1302,12 @@ static void check_nextsize(struct walker *w, uint32_t ai, unsigned bin, uint64_t
 	}
 }
 
-static void walk_bins(struct walker *w, uint32_t ai, const struct gathered *g)
+static void walk_bins(struct walker *w, uint32_t ai, const struct gathered *g, unsigned first)
 {
 	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t limit = ar->span / GW_MINSIZE + 1;
-	for (unsigned i = 1; i < GW_NBINS; i++) {
+	for (unsigned i = first; i < GW_NBINS; i++) {
 		/* bin_at(m, i): a fake chunk whose fd/bk are bins[2i-2], bins[2i-1]. */
 		uint64_t b = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
 		hw_bin kind = i == 1              ? HW_BIN_UNSORTED
@@ -1707,9 +1831,16 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			walk_tcache(&w, (uint32_t)i, in->tcaches[i]);
 		for (uint32_t i = 0; i < w.n_arenas; i++) {
 			struct gathered g;
-			gather_lists(&w, i, w.arenas[i].span / GW_MINSIZE + 1, &g);
-			walk_fastbins(&w, i, &g);
-			walk_bins(&w, i, &g);
+			uint64_t limit = w.arenas[i].span / GW_MINSIZE + 1;
+			if (quick_lists(&w, i, limit)) {
+				/* the large bins, whose chunks have more links to check */
+				gather_lists(&w, i, limit, &g, GW_NFASTBINS + GW_NSMALLBINS);
+				walk_bins(&w, i, &g, GW_NSMALLBINS);
+			} else {
+				gather_lists(&w, i, limit, &g, 0);
+				walk_fastbins(&w, i, &g);
+				walk_bins(&w, i, &g, 1);
+			}
 			gathered_free(&g);
 		}
 		capture_free(&w);

@@ -340,6 +340,27 @@ START_TEST(double_listed)
 }
 END_TEST
 
+/* The fastbins and the small bins are first followed side by side (walk.c,
+ * quick_lists), which gives up at anything unusual and leaves the lists to
+ * be walked one by one: a bk that does not point back, met after the
+ * fastbin chunk was listed, is still reported (the one problem), and both
+ * chunks are listed once, in their own bins. */
+START_TEST(bin_link_after_fastbin)
+{
+	build();
+	put64(C_UNSORT + 24, C_USED1); /* bk: not the bin header */
+	ck_assert_int_eq(walk(), HW_OK);
+	for (size_t i = 0; i < nprob; i++)
+		fprintf(stderr, "problem %s\n", kinds[i]);
+	ck_assert_uint_eq(nprob, 1);
+	ck_assert(has_problem("bin-link"));
+	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
+	ck_assert_uint_eq(sum.mallinfo2.smblks, 1);
+	ck_assert_uint_eq(sum.mallinfo2.ordblks, 2);
+}
+END_TEST
+
 START_TEST(bad_size_resync)
 {
 	build();
@@ -531,6 +552,7 @@ int main(void)
 	tcase_add_test(tc, two_cycles);
 	tcase_add_test(tc, poisoned_pointers);
 	tcase_add_test(tc, double_listed);
+	tcase_add_test(tc, bin_link_after_fastbin);
 	tcase_add_test(tc, bad_size_resync);
 	tcase_add_test(tc, zero_size);
 	tcase_add_test(tc, inuse_mismatch);
@@ -553,6 +575,7 @@ int main(void)
 	tcase_add_test(ts, two_cycles);
 	tcase_add_test(ts, poisoned_pointers);
 	tcase_add_test(ts, double_listed);
+	tcase_add_test(ts, bin_link_after_fastbin);
 	tcase_add_test(ts, bad_size_resync);
 	tcase_add_test(ts, free_not_listed);
 	tcase_add_test(ts, tcache_count);
