@@ -278,8 +278,12 @@ static void window_range(struct window *win, uint64_t start, uint64_t end)
 		win->in->stream(win->in->ctx, start, end - start);
 }
 
-/* Read n (<= 16) bytes at addr through the window. */
-static int window_get(struct window *win, uint64_t addr, void *out, size_t n)
+/* Read n (<= 16) bytes at addr through the window.  Kept out of line: the
+ * linear walk of a core reads its view directly, and with this inlined
+ * into it (through win64) GCC 12 compiled that loop twice as slow (2.2M-
+ * chunk core: 47-58 instead of 24-28 ms). */
+static __attribute__((noinline)) int window_get(struct window *win, uint64_t addr, void *out,
+                                                size_t n)
 {
 	if (addr + n < addr)
 		return -1;
