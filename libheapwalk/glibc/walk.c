@@ -7,12 +7,14 @@
  *     main arena's top chunk) and every heap_info of every other arena
  *     (heap_for_ptr(top), then the prev chain);
  *  3. the free lists: each live thread's tcache, each arena's fastbins and
- *     bins, into a list of entries and a bitmap of the chunks met (a hash
- *     set, freeset.h, only once a chunk is met twice), with glibc's own
- *     int_mallinfo() accounting kept on the way;
+ *     bins, into a list of entries and a bitmap of the chunks met, with bit
+ *     planes of their kind of list (a hash set, freeset.h, only once a
+ *     chunk is met twice), with glibc's own int_mallinfo() accounting kept
+ *     on the way;
  *  4. a linear walk of every region in address order that classifies each
  *     chunk (used, free with its bin, allocator metadata, top) and checks it
- *     against the lists (PREV_INUSE, footer, arena bit);
+ *     against the lists (PREV_INUSE, footer, arena bit), reading the bitmap
+ *     in the same order (without one, the entries sorted by address);
  *  5. mmapped chunks: page starts of anonymous writable mappings outside the
  *     heaps whose header reads IS_MMAPPED with a page-multiple span.
  *
@@ -22,7 +24,8 @@
  * region bytes allow or at the first repeated chunk; memory is bounded by
  * the number of listed free chunks (their entries), a bitmap of 1/128 of
  * the heap regions' bytes (at most gw_input.bitmap_max, GW_BITMAP_MAX by
- * default) and the number of heaps.
+ * default) and three planes as large (zero pages but where a tcache'd or
+ * binned chunk lies), and the number of heaps.
  *
  * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
  * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
@@ -101,8 +104,11 @@ struct walker {
 	 * chunk met twice.  Only then is `set` (a hash of the entries, by
 	 * chunk) built, to say which list had it first; from then on every
 	 * entry also goes into it.  Without memory for the bitmap, the set
-	 * serves from the start. */
-	uint64_t *bits;
+	 * serves from the start.  `kinds` holds three more bit planes like
+	 * `bits` that say which kind of list each listed chunk is on
+	 * (kind_code); the linear walk reads both in address order and clears
+	 * a chunk's bit in `bits` when it meets it. */
+	uint64_t *bits, *kinds;
 	size_t n_words;
 	struct gw_free *added;
 	size_t n_added, cap_added;
@@ -710,8 +716,64 @@ static void list_bitmap(struct walker *w)
 	uint64_t max = w->in->bitmap_max ? w->in->bitmap_max : GW_BITMAP_MAX;
 	w->n_words = (size_t)(bits / 64 + 1);
 	w->bits = bits / 64 < max / 8 ? calloc(w->n_words, sizeof *w->bits) : NULL;
-	if (!w->bits)
+	w->kinds = w->bits ? calloc(3 * w->n_words, sizeof *w->kinds) : NULL;
+	if (!w->kinds) {
+		free(w->bits);
+		w->bits = NULL;
 		w->set_on = 1;
+	}
+}
+
+/* The kind of list a listed chunk is on, as three bits, one per plane of
+ * `kinds`: a fastbin sets none, so the commonest lists write nothing
+ * there. */
+static unsigned kind_code(hw_bin bin)
+{
+	switch (bin) {
+	case HW_BIN_TCACHE:
+		return 1;
+	case HW_BIN_UNSORTED:
+		return 2;
+	case HW_BIN_SMALL:
+		return 4;
+	case HW_BIN_LARGE:
+		return 6;
+	default:
+		return 0;
+	}
+}
+
+static void kind_set(struct walker *w, uint64_t bit, hw_bin bin)
+{
+	unsigned code = kind_code(bin);
+	for (unsigned k = 0; k < 3; k++)
+		if (code >> k & 1)
+			w->kinds[k * w->n_words + bit / 64] |= 1ull << (bit % 64);
+}
+
+static void kind_clear(struct walker *w, uint64_t bit)
+{
+	for (unsigned k = 0; k < 3; k++)
+		w->kinds[k * w->n_words + bit / 64] &= ~(1ull << (bit % 64));
+}
+
+static hw_bin kind_get(const struct walker *w, uint64_t bit)
+{
+	unsigned code = 0;
+	for (unsigned k = 0; k < 3; k++)
+		code |= (unsigned)(w->kinds[k * w->n_words + bit / 64] >> (bit % 64) & 1) << k;
+	switch (code) {
+	case 1:
+		return HW_BIN_TCACHE;
+	case 2:
+		return HW_BIN_UNSORTED;
+	case 4:
+		return HW_BIN_SMALL;
+	case 6:
+		return HW_BIN_LARGE;
+	default:
+		return HW_BIN_FASTBIN;
+	}
 }
 
 /* Chunk size of bin idx of a tcache (tidx2usize + header, malloc.c). */
@@ -759,13 +821,13 @@ static const char *bin_name(hw_bin b)
 static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list, uint32_t owner)
 {
 	int existed = 0;
-	uint64_t *word = NULL, mask = 0;
+	uint64_t *word = NULL, mask = 0, bit = 0;
 	if (w->bits) {
 		/* every listed chunk passed list_chunk_ok: 16-aligned, in a region */
 		const struct region *r = region_of(w, chunk, GW_MINSIZE);
 		if (!r)
 			return -1;
-		uint64_t bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+		bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
 		word = &w->bits[bit / 64];
 		mask = 1ull << (bit % 64);
 		if ((*word & mask) && !w->set_on) {
@@ -813,8 +875,10 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 	w->added[w->n_added++] = e;
 	if (f)
 		*f = e;
-	if (word)
+	if (word) {
 		*word |= mask;
+		kind_set(w, bit, bin);
+	}
 	return 0;
 }
 
@@ -1191,6 +1255,7 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			hw_bin bin = fast     ? HW_BIN_FASTBIN
 			             : i == 1 ? HW_BIN_UNSORTED
 			                      : HW_BIN_SMALL;
+			kind_set(w, bit, bin);
 			w->added[w->n_added++] = (struct gw_free){
 			    .chunk = chunk, .bin = (uint8_t)bin, .list = (uint16_t)i, .owner = ai};
 			if (fast) {
@@ -1233,6 +1298,7 @@ undo:
 		const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
 		uint64_t bit = r->bit0 + (e->chunk - r->start) / GW_MALLOC_ALIGN;
 		w->bits[bit / 64] &= ~(1ull << (bit % 64));
+		kind_clear(w, bit);
 	}
 	w->n_added = n0;
 	return 0;
@@ -1378,66 +1444,17 @@ static int cmp_free(const void *a, const void *b)
 	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
 }
 
-/* Put each entry of w->added at its rank among the set bits of w->bits in
- * w->listed (before: room for a count per 8 words). */
-static inline __attribute__((always_inline)) void rank_listed(struct walker *w, uint32_t *before)
-{
-	uint32_t sum = 0;
-	for (size_t k = 0; k < w->n_words; k++) {
-		if (k % 8 == 0)
-			before[k / 8] = sum;
-		sum += (uint32_t)__builtin_popcountll(w->bits[k]);
-	}
-	for (size_t i = 0; i < w->n_added; i++) {
-		const struct gw_free *e = &w->added[i];
-		const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
-		uint64_t bit = r->bit0 + (e->chunk - r->start) / GW_MALLOC_ALIGN;
-		size_t k = bit / 64, rank = before[k / 8];
-		for (size_t q = k & ~(size_t)7; q < k; q++)
-			rank += (size_t)__builtin_popcountll(w->bits[q]);
-		rank += (size_t)__builtin_popcountll(w->bits[k] & ((1ull << (bit % 64)) - 1));
-		w->listed[rank] = *e;
-	}
-}
-
-#if defined(__x86_64__)
-/* The same with the POPCNT instruction: the default x86-64 target has
- * none, and __builtin_popcountll is then a library call (sort_listed checks
- * the CPU first). */
-__attribute__((target("popcnt"))) static void rank_listed_popcnt(struct walker *w, uint32_t *before)
-{
-	rank_listed(w, before);
-}
-#endif
-
-/* The listed chunks in address order: the heap walks, in address order
- * too, meet them with a cursor instead of a lookup per chunk.  Each entry
- * goes straight to its place: its rank among the set bits of the bitmap
- * (a count per 512 bits, then popcounts).  Without the bitmap, a radix
- * sort. */
+/* The listed chunks in address order, when there is no bitmap (heaps too
+ * large for it, or no memory): the heap walks, in address order too, meet
+ * them with a cursor instead of a lookup per chunk.  A radix sort. */
 static void sort_listed(struct walker *w)
 {
 	size_t n = w->n_added;
 	if (!n)
 		return;
 	w->listed = malloc(n * sizeof *w->listed);
-	uint32_t *before = w->bits ? malloc((w->n_words / 8 + 1) * sizeof *before) : NULL;
-	if (!w->listed || (w->bits && !before)) {
-		free(before);
-		free(w->listed);
-		w->listed = NULL;
+	if (!w->listed) {
 		problem(w, "out-of-memory", 0, "no memory to sort %zu listed chunks", n);
-		return;
-	}
-	if (before) {
-#if defined(__x86_64__)
-		if (__builtin_cpu_supports("popcnt"))
-			rank_listed_popcnt(w, before);
-		else
-#endif
-			rank_listed(w, before);
-		free(before);
-		w->n_listed = n;
 		return;
 	}
 	memcpy(w->listed, w->added, n * sizeof *w->listed);
@@ -1514,6 +1531,28 @@ static int is_tcache_struct(const struct walker *w, uint64_t chunk)
 	return 0;
 }
 
+/* Whether the linear walk's chunk p in r is listed and not met before:
+ * its bin, marked met; or -1.  With the bitmap, its bit (then cleared) and
+ * kind planes, read in address order like the heap; without, the sorted
+ * entries and a cursor (*cur). */
+static inline int listed_met(struct walker *w, const struct region *r, uint64_t p, size_t *cur)
+{
+	if (w->bits) {
+		uint64_t bit = r->bit0 + (p - r->start) / GW_MALLOC_ALIGN;
+		uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
+		if (!(*word & mask))
+			return -1;
+		*word &= ~mask;
+		return (int)kind_get(w, bit);
+	}
+	while (*cur < w->n_listed && w->listed[*cur].chunk < p)
+		(*cur)++;
+	if (*cur >= w->n_listed || w->listed[*cur].chunk != p || w->listed[*cur].seen)
+		return -1;
+	w->listed[*cur].seen = 1;
+	return w->listed[*cur].bin;
+}
+
 static void walk_region(struct walker *w, const struct region *r)
 {
 	struct arena *ar = &w->arenas[r->arena];
@@ -1521,7 +1560,7 @@ static void walk_region(struct walker *w, const struct region *r)
 	int main = r->kind == REGION_MAIN;
 	uint64_t p = r->start;
 	unsigned fenceposts = 0;
-	size_t cur = listed_lower_bound(w, r->start);
+	size_t cur = w->bits ? 0 : listed_lower_bound(w, r->start);
 
 	window_range(&w->win, r->start, r->end);
 	/* With a view of the whole region (cores), the headers the loop
@@ -1608,14 +1647,10 @@ static void walk_region(struct walker *w, const struct region *r)
 			}
 		}
 		int next_says_free = !(nsize & GW_PREV_INUSE);
-		while (cur < w->n_listed && w->listed[cur].chunk < p)
-			cur++;
-		struct gw_free *f =
-		    cur < w->n_listed && w->listed[cur].chunk == p ? &w->listed[cur] : NULL;
+		int listed = listed_met(w, r, p, &cur);
 		uint64_t usable = sz - GW_SIZE_SZ;
-		if (f && !f->seen) {
-			f->seen = 1;
-			hw_bin bin = (hw_bin)f->bin;
+		if (listed >= 0) {
+			hw_bin bin = (hw_bin)listed;
 			int binned =
 			    bin == HW_BIN_UNSORTED || bin == HW_BIN_SMALL || bin == HW_BIN_LARGE;
 			if (binned && !next_says_free)
@@ -1763,6 +1798,40 @@ static void scan_mmapped(struct walker *w)
 
 static void unseen_listed(struct walker *w)
 {
+	if (w->bits) {
+		/* The bits the linear walk did not clear, in address order
+		 * (regions are sorted, their bits consecutive); the entries,
+		 * for the message, through the set. */
+		size_t ri = 0;
+		int indexed = 0;
+		for (size_t k = 0; k < w->n_words; k++) {
+			for (uint64_t m = w->bits[k]; m; m &= m - 1) {
+				uint64_t bit = (uint64_t)k * 64 + (uint64_t)__builtin_ctzll(m);
+				while (ri + 1 < w->n_regions && w->regions[ri + 1].bit0 <= bit)
+					ri++;
+				const struct region *r = &w->regions[ri];
+				uint64_t chunk = r->start + (bit - r->bit0) * GW_MALLOC_ALIGN;
+				if (!indexed) {
+					gw_freeset_clear(&w->set);
+					if (gw_freeset_reserve(&w->set, w->n_added) == 0)
+						for (size_t i = 0; i < w->n_added; i++) {
+							int dup;
+							struct gw_free *e = gw_freeset_add(
+							    &w->set, w->added[i].chunk, &dup);
+							if (e)
+								*e = w->added[i];
+						}
+					indexed = 1;
+				}
+				const struct gw_free *f = gw_freeset_find(&w->set, chunk);
+				problem(w, "listed-not-in-heap", chunk,
+				        "chunk 0x%" PRIx64
+				        " on %s list %u was not met walking its heap",
+				        chunk, bin_name(kind_get(w, bit)), f ? f->list : 0);
+			}
+		}
+		return;
+	}
 	for (size_t i = 0; i < w->n_listed; i++) {
 		struct gw_free *f = &w->listed[i];
 		if (!f->seen)
@@ -1848,11 +1917,14 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 			gathered_free(&g);
 		}
 		capture_free(&w);
-		sort_listed(&w);
-		free(w.added);
-		w.added = NULL;
-		free(w.bits);
-		w.bits = NULL;
+		/* Without the bitmap, the entries in address order for the
+		 * linear walk; with it, the bitmap serves (listed_met) and the
+		 * entries are kept only for what it did not meet. */
+		if (!w.bits) {
+			sort_listed(&w);
+			free(w.added);
+			w.added = NULL;
+		}
 		gw_freeset_clear(&w.set);
 		for (size_t i = 0; i < w.n_regions && !w.stopped; i++)
 			walk_region(&w, &w.regions[i]);
@@ -1868,6 +1940,7 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 	capture_free(&w);
 	free(w.added);
 	free(w.bits);
+	free(w.kinds);
 	free(w.listed);
 	free(w.win.buf);
 	free(w.arenas);

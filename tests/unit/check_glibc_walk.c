@@ -361,6 +361,29 @@ START_TEST(bin_link_after_fastbin)
 }
 END_TEST
 
+/* A fastbin chain that goes on into the middle of the unsorted chunk (a
+ * fake 0x20 chunk there): glibc counts it, and the linear walk never meets
+ * it (it reads the listed-chunk bitmap in address order, clearing what it
+ * meets; what is left is reported, in address order, with its list). */
+START_TEST(listed_not_in_heap)
+{
+	build();
+	uint64_t fake = C_UNSORT + 0x40;
+	put64(fake + 8, 0x21);
+	put64(fake + 16, protect(fake + 16, 0));
+	put64(C_FAST + 16, protect(C_FAST + 16, fake));
+	ck_assert_int_eq(walk(), HW_OK);
+	for (size_t i = 0; i < nprob; i++)
+		fprintf(stderr, "problem %s\n", kinds[i]);
+	ck_assert_uint_eq(nprob, 1);
+	ck_assert(has_problem("listed-not-in-heap"));
+	ck_assert_uint_eq(sum.mallinfo2.smblks, 2);
+	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
+	ck_assert(rec_at(fake) == NULL);
+}
+END_TEST
+
 START_TEST(bad_size_resync)
 {
 	build();
@@ -553,6 +576,7 @@ int main(void)
 	tcase_add_test(tc, poisoned_pointers);
 	tcase_add_test(tc, double_listed);
 	tcase_add_test(tc, bin_link_after_fastbin);
+	tcase_add_test(tc, listed_not_in_heap);
 	tcase_add_test(tc, bad_size_resync);
 	tcase_add_test(tc, zero_size);
 	tcase_add_test(tc, inuse_mismatch);
@@ -576,6 +600,7 @@ int main(void)
 	tcase_add_test(ts, poisoned_pointers);
 	tcase_add_test(ts, double_listed);
 	tcase_add_test(ts, bin_link_after_fastbin);
+	tcase_add_test(ts, listed_not_in_heap);
 	tcase_add_test(ts, bad_size_resync);
 	tcase_add_test(ts, free_not_listed);
 	tcase_add_test(ts, tcache_count);
