@@ -57,21 +57,13 @@ struct nc_entry {
 	uint64_t ip[NC_MAX_FRAMES], slot[NC_MAX_FRAMES];
 };
 
-/* The per-thread memo of Python stacks (hwt_memo_find): a stack is
- * compared word for word with the one stored, so a hit is exact. */
-#define PM_SETS  128 /* power of two */
-#define PM_WORDS 40  /* longer stacks are not memoized */
-
-struct pm_entry {
-	uint32_t site, n_native, n_python, pad;
-	uint64_t w[PM_WORDS];
-};
+#define PM_SETS 128 /* the memo of Python stacks (tracer.h): sets, a power of two */
 
 struct nc_thread {
 	uint32_t lookups, misses, backoff;
 	uint8_t victim[NC_SETS];
 	struct nc_entry e[NC_SETS][NC_WAYS];
-	struct pm_entry pm[PM_SETS];
+	struct hwt_memo pm[PM_SETS];
 };
 /* The thread's caches, mapped on its first capture (80 KiB: too much for
  * static TLS, which comes out of every thread's stack) and unmapped by a
@@ -298,12 +290,22 @@ void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack 
 	}
 }
 
-static inline struct pm_entry *pm_of(struct nc_thread *t, const struct hwt_stack *s)
+static inline unsigned pm_index(uint64_t native0, uint64_t code0, uint64_t off0)
 {
-	uint64_t h = (s->native[0] * 0x9e3779b97f4a7c15ull) ^
-	             (s->python[0] * 0xbf58476d1ce4e5b9ull) ^
-	             ((s->python[1] + ((uint64_t)s->n_python << 32)) * 0x94d049bb133111ebull);
-	return &t->pm[(h >> 40) & (PM_SETS - 1)];
+	uint64_t h = (native0 * 0x9e3779b97f4a7c15ull) ^ (code0 * 0xbf58476d1ce4e5b9ull) ^
+	             (off0 * 0x94d049bb133111ebull);
+	return (unsigned)(h >> 40) & (PM_SETS - 1);
+}
+
+static inline struct hwt_memo *pm_of(struct nc_thread *t, const struct hwt_stack *s)
+{
+	return &t->pm[pm_index(s->native[0], s->python[0], s->python[1])];
+}
+
+const struct hwt_memo *hwt_memo_candidate(uint64_t caller, uint64_t code, uint64_t offset)
+{
+	struct nc_thread *t = nc_get();
+	return t ? &t->pm[pm_index(caller, code, offset)] : NULL;
 }
 
 static inline int words_equal(const uint64_t *a, const uint64_t *b, uint32_t n)
@@ -316,12 +318,12 @@ static inline int words_equal(const uint64_t *a, const uint64_t *b, uint32_t n)
 
 uint32_t hwt_memo_find(const struct hwt_stack *s)
 {
-	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > PM_WORDS)
+	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > HWT_MEMO_WORDS)
 		return 0;
 	struct nc_thread *t = nc_get();
 	if (!t)
 		return 0;
-	const struct pm_entry *e = pm_of(t, s);
+	const struct hwt_memo *e = pm_of(t, s);
 	if (e->site && e->n_native == s->n_native && e->n_python == s->n_python &&
 	    words_equal(e->w, s->native, s->n_native) &&
 	    words_equal(e->w + s->n_native, s->python, 2 * s->n_python))
@@ -332,10 +334,10 @@ uint32_t hwt_memo_find(const struct hwt_stack *s)
 void hwt_memo_store(const struct hwt_stack *s, uint32_t site)
 {
 	struct nc_thread *t = nc;
-	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > PM_WORDS ||
+	if (!s->n_python || !s->n_native || s->n_native + 2 * s->n_python > HWT_MEMO_WORDS ||
 	    t <= NC_DEAD)
 		return;
-	struct pm_entry *e = pm_of(t, s);
+	struct hwt_memo *e = pm_of(t, s);
 	e->site = site;
 	e->n_native = s->n_native;
 	e->n_python = s->n_python;

@@ -86,19 +86,24 @@ int hwt_python_installed;
 
 #define AT(p, off, T) (*(T *)((char *)(p) + (off)))
 
-void hwt_python_capture(struct hwt_stack *s)
+/* Fill s->python from the interpreter's frames, laid out as L says; with
+ * a caller, also compare them on the way with the thread's memo entry for
+ * that caller and innermost frame, and return its site when the stack is
+ * that entry's (PyMem hooks: the native stack is the caller alone).
+ * Inlined once per layout, so the offsets are constants. */
+static inline __attribute__((always_inline)) uint32_t walk(const struct frame_layout *L,
+                                                           struct hwt_stack *s, uint64_t caller)
 {
-	const struct frame_layout *L = layout;
-	if (!L || !hwt_root->python_frames)
-		return;
 	char *ts = get_tstate();
 	if (!ts)
-		return;
+		return 0;
 	char *f = AT(ts, L->ts_frame, char *);
 	if (L->via_cframe && f)
 		f = AT(f, L->cf_current, char *);
-	uint32_t max = hwt_root->python_frames;
-	for (unsigned steps = 0; f && s->n_python < max && steps < 4096; steps++) {
+	uint32_t max = hwt_root->python_frames, n = 0;
+	const struct hwt_memo *m = NULL;
+	uint64_t diff = 0;
+	for (unsigned steps = 0; f && n < max && steps < 4096; steps++) {
 		char *code = AT(f, L->f_code, char *);
 		char *next = AT(f, L->f_back, char *);
 		int64_t off;
@@ -117,11 +122,44 @@ void hwt_python_capture(struct hwt_stack *s)
 			    off < 2 * (int64_t)AT(code, L->co_firsttraceable, int))
 				goto next;
 		}
-		s->python[2 * s->n_python] = (uint64_t)(uintptr_t)code;
-		s->python[2 * s->n_python + 1] = (uint64_t)off;
-		s->n_python++;
+		s->python[2 * n] = (uint64_t)(uintptr_t)code;
+		s->python[2 * n + 1] = (uint64_t)off;
+		if (n == 0 && caller)
+			m = hwt_memo_candidate(caller, (uint64_t)(uintptr_t)code, (uint64_t)off);
+		if (m) {
+			if (2 * n + 2 < HWT_MEMO_WORDS)
+				diff |= (m->w[2 * n + 1] ^ (uint64_t)(uintptr_t)code) |
+				        (m->w[2 * n + 2] ^ (uint64_t)off);
+			else
+				diff = 1;
+		}
+		n++;
 	next:
 		f = next;
+	}
+	s->n_python = n;
+	if (m && !diff && m->site && m->n_native == 1 && m->n_python == n && m->w[0] == caller)
+		return m->site;
+	return 0;
+}
+
+uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller)
+{
+	const struct frame_layout *L = layout;
+	if (!L || !hwt_root->python_frames)
+		return 0;
+	switch (L->minor) {
+	case 8:
+	case 9:
+		return walk(&layouts[0], s, caller);
+	case 10:
+		return walk(&layouts[2], s, caller);
+	case 11:
+		return walk(&layouts[3], s, caller);
+	case 12:
+		return walk(&layouts[4], s, caller);
+	default:
+		return walk(&layouts[5], s, caller);
 	}
 }
 

@@ -62,8 +62,15 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 	struct hwt_stack *st = &hwt_self.stack;
 	st->n_native = 0;
 	st->n_python = 0;
-	if (python)
-		hwt_python_capture(st);
+	if (python) {
+		/* from a PyMem hook the native stack is the caller alone: the
+		 * memo can be checked while the frames are read */
+		uint32_t known = hwt_python_capture(st, python == 1 ? caller : 0);
+		if (known) {
+			hwt_live_insert((uint64_t)(uintptr_t)p, known, size);
+			return;
+		}
+	}
 	/* Under a PyMem hook the Python frames say where the allocation came
 	 * from; the native stack is the interpreter's loop: keep its caller
 	 * (which C function made the block) and spare the unwinder. */

@@ -181,16 +181,29 @@ void hwt_sites_unlock(void);
  * Returns the site of this native-only stack (s->n_python == 0) when the
  * per-thread cache knows it, and then leaves s->native unfilled; else 0. */
 uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want);
+/* The per-thread memo of stacks with Python frames: a stack's native
+ * return addresses then its Python (code, offset) pairs, and its site.
+ * Its slot is chosen by the caller and the innermost Python frame. */
+#define HWT_MEMO_WORDS 40 /* longer stacks are not memoized */
+struct hwt_memo {
+	uint32_t site, n_native, n_python, pad;
+	uint64_t w[HWT_MEMO_WORDS];
+};
 /* A stack with Python frames: its site from the thread's memo (an exact
  * match of every word), 0 when not there; and storing it there. */
 uint32_t hwt_memo_find(const struct hwt_stack *s);
 void hwt_memo_store(const struct hwt_stack *s, uint32_t site);
+/* The memo entry a stack of this caller and innermost Python frame would
+ * be in (to compare while capturing); NULL when the thread has none. */
+const struct hwt_memo *hwt_memo_candidate(uint64_t caller, uint64_t code, uint64_t offset);
 /* Tell the cache the site of the native-only stack s just captured. */
 void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site);
 
 /* ---- python.c: CPython frames and the PyMem hooks ---- */
-/* Fill s->python from the current thread's interpreter frames. */
-void hwt_python_capture(struct hwt_stack *s);
+/* Fill s->python from the current thread's interpreter frames.  With a
+ * caller (nonzero), return the site the memo has for the stack made of
+ * that caller alone and these Python frames, 0 when it has none. */
+uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller);
 /* Exported: install the PyMem hooks (called by sitecustomize, GIL held). */
 HWT_EXPORT int heapwalk_trace_python_install(void);
 /* 1 when this thread holds a CPython GIL (hooks installed). */
