@@ -19,6 +19,12 @@
  *             root.  An entry's key is the address (always 16-byte aligned)
  *             with its probe distance in the low 4 bits (HWT_KEY_HINT), so
  *             the writer's deletions move entries without rehashing them.
+ *   nursery   (mode all, CPython, while the process has one thread) a
+ *             direct-mapped array of nursery_slots live entries: the PyMem
+ *             hooks' new entries go there first, slot (address >> 4) modulo
+ *             nursery_slots, and move to their shard when another entry
+ *             needs the slot or a second thread starts, so short-lived
+ *             objects never touch the shards.  Keys have no hint there.
  *   sites     an array of struct hwt_site, index = site id (1-based; slot 0
  *             unused), insert-only, in a reserved region that never moves.
  *   frames    a pool of 64-bit words, insert-only, never moves: a site's
@@ -32,7 +38,8 @@
  * Invariants the writer keeps (and the reader checks, trusting nothing):
  *  - root.self == the root's own address; root.size covers the struct.
  *  - live entries: key 0 means empty; the address is key & ~HWT_KEY_HINT;
- *    site <= sites_count; the shard an entry is in is hwt_shard_of(address).
+ *    site <= sites_count; the shard an entry is in is hwt_shard_of(address),
+ *    its nursery slot (address >> 4) & (nursery_slots - 1).
  *  - a site's words [frames_at, frames_at + n_native + 2 * n_python) lie
  *    inside the pool's used part; n_native <= HWT_MAX_NATIVE, n_python <=
  *    HWT_MAX_PYTHON.
@@ -49,7 +56,7 @@
 
 #define HWT_MAGIC          "HWTRACE\x01" /* 8 bytes, no NUL stored */
 #define HWT_MAGIC_LEN      8
-#define HWT_FORMAT_VERSION 3
+#define HWT_FORMAT_VERSION 4
 #define HWT_ROOT_SYMBOL    "heapwalk_trace_root"
 
 #define HWT_SHARDS         256         /* live-table shards, each with its own lock */
@@ -130,7 +137,10 @@ struct hwt_root {
 	uint64_t codes_count;
 	/* counters (approximate under concurrency, for the summary) */
 	uint64_t dropped; /* allocations not recorded (table or site pool full) */
-	uint64_t reserved[14];
+	/* the nursery: young entries of a single-threaded process */
+	uint64_t nursery;       /* address of hwt_live_entry[nursery_slots], 0: none */
+	uint64_t nursery_slots; /* a power of two */
+	uint64_t reserved[12];
 
 	struct hwt_shard shards[HWT_SHARDS];
 };

@@ -8,8 +8,9 @@
  * root's own bounds; an entry or site that fails is dropped and counted as
  * a problem (hw_tracer_problems), never trusted.
  *
- * What open() keeps: the live entries (address-sorted, duplicates from a
- * deletion caught mid-move removed) and the site records.  Frames are
+ * What open() keeps: the live entries of the shards and of the nursery
+ * (address-sorted, duplicates from an entry caught mid-move removed) and
+ * the site records.  Frames are
  * resolved on first request and cached per site:
  *  - native return addresses through hw_target_symbolize (pc - 1, so the
  *    line is the call's, not the next statement's);
@@ -35,6 +36,7 @@
 #define MAX_LINETABLE      (1u << 20)
 #define MAX_SITES          (1ull << 26)
 #define MAX_SHARD_CAPACITY (1ull << 32)
+#define MAX_NURSERY_SLOTS  (1ull << 20)
 
 struct live {
 	uint64_t address;
@@ -258,9 +260,11 @@ static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 	return HW_OK;
 }
 
-/* Every shard's table, read in fixed-size chunks (no allocation sized by
- * the target's counts); the entries kept are those whose site is valid and
- * that sit in the shard their address hashes to. */
+/* Every shard's table and the nursery, read in fixed-size chunks (no
+ * allocation sized by the target's counts); the entries kept are those
+ * whose site is valid and that sit in the shard (the nursery slot) their
+ * address selects.  An entry being moved from the nursery to its shard may
+ * be in both: one is kept. */
 static int read_live(hw_tracer *tr)
 {
 	enum { CHUNK = 4096 };
@@ -292,6 +296,42 @@ static int read_live(hw_tracer *tr)
 				if (!hwt_key_address(e->key))
 					continue;
 				if (hwt_shard_of(hwt_key_address(e->key)) != s) {
+					misplaced++;
+					continue;
+				}
+				if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
+					bad_site++;
+					continue;
+				}
+				if (add_live(tr, &cap, e) != HW_OK) {
+					free(buf);
+					return HW_ENOMEM;
+				}
+			}
+		}
+	}
+	/* the nursery: young entries of a single-threaded process, each in
+	 * the slot its address selects */
+	if (r->nursery || r->nursery_slots) {
+		uint64_t n = r->nursery_slots;
+		if (!r->nursery || n == 0 || n > MAX_NURSERY_SLOTS || (n & (n - 1)) ||
+		    !in_mapping(tr, r->nursery, n * sizeof(*buf))) {
+			bad_shard++;
+			n = 0;
+		}
+		for (uint64_t at = 0; at < n; at += CHUNK) {
+			uint64_t k = n - at < CHUNK ? n - at : CHUNK;
+			if (hw_read(tr->t, r->nursery + at * sizeof(*buf), buf, k * sizeof(*buf)) !=
+			    HW_OK) {
+				bad_shard++;
+				break;
+			}
+			for (uint64_t i = 0; i < k; i++) {
+				const struct hwt_live_entry *e = &buf[i];
+				if (!e->key)
+					continue;
+				if ((e->key & HWT_KEY_HINT) ||
+				    ((e->key >> 4) & (n - 1)) != at + i) {
 					misplaced++;
 					continue;
 				}

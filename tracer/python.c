@@ -387,6 +387,7 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	dom_obj.direct_max = probe_direct(&dom_obj.orig);
 	py_allocator mem = {&dom_mem, w_malloc, w_calloc, w_realloc, w_free};
 	py_allocator obj = {&dom_obj, w_malloc, w_calloc, w_realloc, w_free};
+	hwt_live_nursery_start();
 	set_alloc(PYMEM_DOMAIN_MEM, &mem);
 	set_alloc(PYMEM_DOMAIN_OBJ, &obj);
 	installed = 1;

@@ -58,7 +58,7 @@ int hwt_sample_slow(size_t n)
 
 void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python)
 {
-	hwt_live_prefetch((uint64_t)(uintptr_t)p);
+	hwt_live_prefetch((uint64_t)(uintptr_t)p, python == 1);
 	struct hwt_stack *st = &hwt_self.stack;
 	st->n_native = 0;
 	st->n_python = 0;
@@ -67,7 +67,7 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 		 * memo can be checked while the frames are read */
 		uint32_t known = hwt_python_capture(st, python == 1 ? caller : 0);
 		if (known) {
-			hwt_live_insert((uint64_t)(uintptr_t)p, known, size);
+			hwt_live_insert_young((uint64_t)(uintptr_t)p, known, size);
 			return;
 		}
 	}
@@ -89,7 +89,10 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 		else
 			hwt_native_remember(caller, cfa0, st, site);
 	}
-	hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
+	if (python == 1)
+		hwt_live_insert_young((uint64_t)(uintptr_t)p, site, size);
+	else
+		hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
 }
 
 void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,

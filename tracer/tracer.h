@@ -160,11 +160,15 @@ static inline void hwt_unlock(uint32_t *l)
 /* ---- live.c: address -> (site, requested size) ---- */
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested);
 /* Start loading address's home slot: the cache miss then overlaps other
- * work (the unwinder, or the allocator's own miss on the chunk header). */
-void hwt_live_prefetch(uint64_t address);
+ * work (the unwinder, or the allocator's own miss on the chunk header).
+ * young: the entry is for hwt_live_insert_young. */
+void hwt_live_prefetch(uint64_t address, int young);
 /* Remove address; returns 1 and fills *old when it was there (old->key is
  * then the address itself, without a hint). */
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old);
+/* The nursery (live.c): PyMem hooks' entries go there first. */
+void hwt_live_nursery_start(void);
+void hwt_live_insert_young(uint64_t address, uint32_t site, uint64_t requested);
 void hwt_live_lock_all(void);
 void hwt_live_unlock_all(void);
 

@@ -13,11 +13,16 @@ READ="$PROGS/read_trace"
 SCRIPT="$top_srcdir/tests/programs/trace_lines.py"
 N=3000
 found=0
+# Each interpreter twice: single-threaded, and with a second thread
+# started after the line's objects were made ("thread": the tracer's
+# nursery then moves its entries to the shards, and n of them are freed).
 while read -r label py; do
 	found=$((found + 1))
+	for variant in "" thread; do
+	label=${label%-thread}${variant:+-$variant}
 	dir="$hw_tmp/$label"
 	mkdir -p "$dir"
-	hw_dump_core "$dir" "$CORETOOL" trace -- "$py" "$SCRIPT" $N >/dev/null ||
+	hw_dump_core "$dir" "$CORETOOL" trace -- "$py" "$SCRIPT" $N $variant >/dev/null ||
 		fail "$label: no core (stderr: $(head -c 300 "$dir/stderr"))"
 	core=$(ls "$dir"/core* | head -n 1)
 	[[ -s $dir/stderr ]] && fail "$label: stderr under the tracer: $(head -c 300 "$dir/stderr")"
@@ -38,6 +43,7 @@ while read -r label py; do
 				"(lines of the script seen: $(grep -F "$SCRIPT" "$read" | head -n 5 | tr '\t\n' ' ;'))"
 		echo "ok $label: $key $count${size:+ blocks of $size bytes}"
 	done <"$dir/stdout"
+	done
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
 exit 0

@@ -7,7 +7,7 @@
 # under the GIL (through ctypes.PyDLL), then os.abort()s for a core.  LINE-B (a nested
 # function) gives the reader deeper stacks and a <listcomp> frame.
 #
-#   python trace_lines.py N
+#   python trace_lines.py N [thread]
 import os
 import sys
 
@@ -57,6 +57,18 @@ def main():
     n = int(sys.argv[1])
     kept = [None] * n
     leak_py(n, kept)
+    if len(sys.argv) > 2 and sys.argv[2] == "thread":
+        # n more from LINE-A while the process has one thread (the
+        # tracer's nursery), a second thread (the nursery moves to the
+        # shards), then those n freed: LINE-A still keeps exactly n
+        import threading
+
+        extra = [None] * n
+        leak_py(n, extra)
+        t = threading.Thread(target=lambda: [Big() for _ in range(100)])
+        t.start()
+        t.join()
+        del extra
     more = []
     deeper(n // 2, more)
     native = []

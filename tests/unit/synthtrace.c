@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OFF_SITES  0x3000
-#define OFF_FRAMES 0x3400
-#define OFF_TABLES 0x4000
-#define OFF_CODE   0x18000
-#define SHARD_CAP  HWT_MIN_CAPACITY
+#define OFF_SITES   0x3000
+#define OFF_FRAMES  0x3400
+#define OFF_TABLES  0x4000
+#define OFF_CODE    0x18000
+#define OFF_NURSERY 0x19000
+#define SHARD_CAP   HWT_MIN_CAPACITY
 
 static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t site, uint32_t req,
                      size_t *next_table)
@@ -86,7 +87,11 @@ synth_image synth_trace(uint64_t sample_bytes)
 		put_live(b, r, 0x5000000 + 1024 * i, 1, 100, &next_table);
 	for (uint64_t i = 0; i < SYNTH_N2; i++)
 		put_live(b, r, 0x6000000 + 32 * i, 2, 7, &next_table);
-	put_live(b, r, 0x7000000, 3, 48, &next_table);
+	/* the site-3 entry is in the nursery, slot 0 of 16 */
+	struct hwt_live_entry *nursery = (void *)(b + OFF_NURSERY);
+	nursery[0] = (struct hwt_live_entry){.key = 0x7000000, .site = 3, .requested = 48};
+	r->nursery = SYNTH_BASE + OFF_NURSERY;
+	r->nursery_slots = 16;
 
 	/* the code object (3.11 offsets: firstlineno 0x48, filename 0x70,
 	 * name 0x78, linetable 0x88) and its strings and bytes */

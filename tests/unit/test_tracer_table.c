@@ -4,7 +4,8 @@
  * frames (native pcs; Python lines from a 3.11 location table that
  * CPython 3.11's own co_lines() reads as lines 11/12/10/none), sampling
  * weights; and damaged tables: unknown magic or version, sites and entries
- * out of bounds, absurd shard sizes, unreadable tables, duplicates.
+ * out of bounds, absurd shard sizes, unreadable tables, duplicates, and
+ * the nursery's entries out of place.
  */
 #include "heapwalk.h"
 #include "synthtrace.h"
@@ -212,6 +213,47 @@ START_TEST(test_damaged)
 }
 END_TEST
 
+/* The nursery: an entry also in its shard (caught moving) is kept once;
+ * entries out of their slot or with a hint are dropped as problems; a
+ * nursery whose size is not a power of two is not read at all. */
+START_TEST(test_nursery)
+{
+	synth_image m = synth_trace(0);
+	struct hwt_root *r = root_of(&m);
+	struct hwt_live_entry *nursery = (void *)(m.b + (r->nursery - SYNTH_BASE));
+	nursery[2] = (struct hwt_live_entry){.key = 0x6000020, .site = 2, .requested = 7};
+	nursery[5] = (struct hwt_live_entry){.key = 0x6000040, .site = 1, .requested = 1};
+	nursery[6] = (struct hwt_live_entry){.key = 0x6000061, .site = 1, .requested = 1};
+	hw_target *t = open_image(&m);
+	hw_tracer *tr;
+	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
+	const hw_problem *p;
+	ck_assert_uint_eq(hw_tracer_problems(tr, &p), 1);
+	ck_assert_str_eq(p[0].kind, "tracer-bad-entry");
+	uint64_t acc[3] = {0, 0, 0};
+	hw_tracer_foreach(tr, count_cb, acc);
+	ck_assert_uint_eq(acc[1], SYNTH_N1 + SYNTH_N2 + 1);
+	uint32_t site;
+	uint64_t req;
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x6000040, &site, &req), HW_OK);
+	ck_assert_uint_eq(site, 2); /* its shard's entry, not the misplaced one */
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_OK);
+	ck_assert_uint_eq(site, 3);
+	ck_assert_uint_eq(req, 48);
+	hw_tracer_close(tr);
+	hw_target_close(t);
+
+	r->nursery_slots = 24;
+	t = open_image(&m);
+	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
+	ck_assert_uint_ge(hw_tracer_problems(tr, &p), 1);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_ENOTFOUND);
+	hw_tracer_close(tr);
+	hw_target_close(t);
+	free(m.b);
+}
+END_TEST
+
 START_TEST(test_damaged_code)
 {
 	synth_image m = synth_trace(0);
@@ -246,6 +288,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_not_a_table);
 	tcase_add_test(tc, test_damaged);
 	tcase_add_test(tc, test_damaged_code);
+	tcase_add_test(tc, test_nursery);
 	suite_add_tcase(s, tc);
 	return s;
 }
