@@ -125,25 +125,31 @@ int hwt_init(void)
 #define PY()                                                                                       \
 	(__atomic_load_n(&hwt_python_installed, __ATOMIC_RELAXED) && hwt_python_gil_held() ? 2 : 0)
 
-HWT_EXPORT void *malloc(size_t n)
+/* malloc, free, calloc and realloc are split: the exported function is
+ * sampled mode's fast path (a countdown or a filter bit, then a tail call
+ * to glibc, no stack frame) and hands everything else to a slow function,
+ * passing it the caller and the hook's CFA it saw. */
+
+static __attribute__((noinline)) void *malloc_slow(size_t n, uint64_t caller, uint64_t cfa0)
 {
-	if (hwt_fast_skip(n))
-		return __libc_malloc(n);
 	if (!enter())
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
+		hwt_record(p, n, caller, cfa0, PY());
 	leave();
 	return p;
 }
 
-HWT_EXPORT void free(void *p)
+HWT_EXPORT void *malloc(size_t n)
 {
-	if (hwt_fast_unrecorded(p)) {
-		__libc_free(p);
-		return;
-	}
+	if (hwt_fast_skip(n))
+		return __libc_malloc(n);
+	return malloc_slow(n, CALLER(), HOOK_CFA());
+}
+
+static __attribute__((noinline)) void free_slow(void *p)
+{
 	if (!p)
 		return;
 	if (!enter()) {
@@ -162,18 +168,33 @@ HWT_EXPORT void free(void *p)
 	leave();
 }
 
+HWT_EXPORT void free(void *p)
+{
+	if (hwt_fast_unrecorded(p)) {
+		__libc_free(p);
+		return;
+	}
+	free_slow(p);
+}
+
+static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, uint64_t caller,
+                                                   uint64_t cfa0)
+{
+	if (!enter())
+		return __libc_calloc(n, m);
+	void *p = __libc_calloc(n, m);
+	if (p && hwt_sample(n * m))
+		hwt_record(p, n * m, caller, cfa0, PY());
+	leave();
+	return p;
+}
+
 HWT_EXPORT void *calloc(size_t n, size_t m)
 {
 	size_t bytes;
 	if (!__builtin_mul_overflow(n, m, &bytes) && hwt_fast_skip(bytes))
 		return __libc_calloc(n, m);
-	if (!enter())
-		return __libc_calloc(n, m);
-	void *p = __libc_calloc(n, m);
-	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, CALLER(), HOOK_CFA(), PY());
-	leave();
-	return p;
+	return calloc_slow(n, m, CALLER(), HOOK_CFA());
 }
 
 /* realloc and reallocarray: the new block gets the site of this call, as
@@ -188,16 +209,22 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, i
 	return q;
 }
 
+static __attribute__((noinline)) void *realloc_slow(void *p, size_t n, uint64_t caller,
+                                                    uint64_t cfa0)
+{
+	if (!enter())
+		return __libc_realloc(p, n);
+	void *q = realloc_common(p, n, caller, cfa0, PY(), NULL, 0);
+	leave();
+	return q;
+}
+
 HWT_EXPORT void *realloc(void *p, size_t n)
 {
 	/* sampled mode: p was never recorded and the new block is not to be */
 	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n))
 		return __libc_realloc(p, n);
-	if (!enter())
-		return __libc_realloc(p, n);
-	void *q = realloc_common(p, n, CALLER(), HOOK_CFA(), PY(), NULL, 0);
-	leave();
-	return q;
+	return realloc_slow(p, n, CALLER(), HOOK_CFA());
 }
 
 HWT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
