@@ -725,19 +725,20 @@ static void list_bitmap(struct walker *w)
 }
 
 /* The kind of list a listed chunk is on, as three bits, one per plane of
- * `kinds`: a fastbin sets none, so the commonest lists write nothing
- * there. */
+ * `kinds`: plane 0 says "not a fastbin" and the other two which list then,
+ * so the commonest lists write nothing there and their chunks' kind is one
+ * bit read. */
 static unsigned kind_code(hw_bin bin)
 {
 	switch (bin) {
 	case HW_BIN_TCACHE:
 		return 1;
 	case HW_BIN_UNSORTED:
-		return 2;
+		return 1 | 2;
 	case HW_BIN_SMALL:
-		return 4;
+		return 1 | 4;
 	case HW_BIN_LARGE:
-		return 6;
+		return 1 | 2 | 4;
 	default:
 		return 0;
 	}
@@ -757,22 +758,20 @@ static void kind_clear(struct walker *w, uint64_t bit)
 		w->kinds[k * w->n_words + bit / 64] &= ~(1ull << (bit % 64));
 }
 
-static hw_bin kind_get(const struct walker *w, uint64_t bit)
+static inline hw_bin kind_get(const struct walker *w, uint64_t bit)
 {
-	unsigned code = 0;
-	for (unsigned k = 0; k < 3; k++)
-		code |= (unsigned)(w->kinds[k * w->n_words + bit / 64] >> (bit % 64) & 1) << k;
-	switch (code) {
-	case 1:
-		return HW_BIN_TCACHE;
-	case 2:
-		return HW_BIN_UNSORTED;
-	case 4:
-		return HW_BIN_SMALL;
-	case 6:
-		return HW_BIN_LARGE;
-	default:
+	const uint64_t *k = w->kinds + bit / 64;
+	if (!(k[0] >> (bit % 64) & 1))
 		return HW_BIN_FASTBIN;
+	switch ((k[w->n_words] >> (bit % 64) & 1) | (k[2 * w->n_words] >> (bit % 64) & 1) << 1) {
+	case 0:
+		return HW_BIN_TCACHE;
+	case 1:
+		return HW_BIN_UNSORTED;
+	case 2:
+		return HW_BIN_SMALL;
+	default:
+		return HW_BIN_LARGE;
 	}
 }
 

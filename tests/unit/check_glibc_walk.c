@@ -384,6 +384,29 @@ START_TEST(listed_not_in_heap)
 }
 END_TEST
 
+/* The 0x100 chunk in its small bin (16) instead of the unsorted bin: the
+ * linear walk gives each listed chunk the kind of list it was found on
+ * (bit planes beside the listed-chunk bitmap). */
+START_TEST(small_bin)
+{
+	build();
+	uint64_t ub = ARENA + in.layout.ms_bins - 16; /* bin_at(1) */
+	uint64_t sb = ub + 15 * 16;                   /* bin_at(16) */
+	put64(ub + 16, ub);
+	put64(ub + 24, ub);
+	put64(sb + 16, C_UNSORT);
+	put64(sb + 24, C_UNSORT);
+	put64(C_UNSORT + 16, sb);
+	put64(C_UNSORT + 24, sb);
+	ck_assert_int_eq(walk(), HW_OK);
+	ck_assert_uint_eq(nprob, 0);
+	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_SMALL, 0xf8);
+	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+	assert_rec(C_TC, HW_STATE_FREE, HW_BIN_TCACHE, 0x28);
+	ck_assert_uint_eq(sum.mallinfo2.ordblks, 2);
+}
+END_TEST
+
 START_TEST(bad_size_resync)
 {
 	build();
@@ -577,6 +600,7 @@ int main(void)
 	tcase_add_test(tc, double_listed);
 	tcase_add_test(tc, bin_link_after_fastbin);
 	tcase_add_test(tc, listed_not_in_heap);
+	tcase_add_test(tc, small_bin);
 	tcase_add_test(tc, bad_size_resync);
 	tcase_add_test(tc, zero_size);
 	tcase_add_test(tc, inuse_mismatch);
@@ -601,6 +625,7 @@ int main(void)
 	tcase_add_test(ts, double_listed);
 	tcase_add_test(ts, bin_link_after_fastbin);
 	tcase_add_test(ts, listed_not_in_heap);
+	tcase_add_test(ts, small_bin);
 	tcase_add_test(ts, bad_size_resync);
 	tcase_add_test(ts, free_not_listed);
 	tcase_add_test(ts, tcache_count);
