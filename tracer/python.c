@@ -101,9 +101,12 @@ static inline __attribute__((always_inline)) uint32_t walk(const struct frame_la
 	if (L->via_cframe && f)
 		f = AT(f, L->cf_current, char *);
 	uint32_t max = hwt_root->python_frames, n = 0;
-	const struct hwt_memo *m = NULL;
+	/* the memo entry compared with: chosen at the first frame; none
+	 * (no_memo, whose site 0 never matches) without a caller */
+	static const struct hwt_memo no_memo;
+	const struct hwt_memo *m = &no_memo;
 	uint64_t diff = 0;
-	for (unsigned steps = 0; f && n < max && steps < 4096; steps++) {
+	for (unsigned steps = 0; f && steps < 4096; steps++) {
 		char *code = AT(f, L->f_code, char *);
 		char *next = AT(f, L->f_back, char *);
 		int64_t off;
@@ -122,23 +125,25 @@ static inline __attribute__((always_inline)) uint32_t walk(const struct frame_la
 			    off < 2 * (int64_t)AT(code, L->co_firsttraceable, int))
 				goto next;
 		}
-		s->python[2 * n] = (uint64_t)(uintptr_t)code;
-		s->python[2 * n + 1] = (uint64_t)off;
-		if (n == 0 && caller)
-			m = hwt_memo_candidate(caller, (uint64_t)(uintptr_t)code, (uint64_t)off);
-		if (m) {
-			if (2 * n + 2 < HWT_MEMO_WORDS)
-				diff |= (m->w[2 * n + 1] ^ (uint64_t)(uintptr_t)code) |
-				        (m->w[2 * n + 2] ^ (uint64_t)off);
-			else
-				diff = 1;
+		uint64_t c = (uint64_t)(uintptr_t)code, o = (uint64_t)off;
+		s->python[2 * n] = c;
+		s->python[2 * n + 1] = o;
+		if (n == 0 && caller) {
+			m = hwt_memo_candidate(caller, c, o);
+			if (!m)
+				m = &no_memo;
 		}
-		n++;
+		if (likely(2 * n + 2 < HWT_MEMO_WORDS))
+			diff |= (m->w[2 * n + 1] ^ c) | (m->w[2 * n + 2] ^ o);
+		else
+			diff = 1;
+		if (++n == max)
+			break;
 	next:
 		f = next;
 	}
 	s->n_python = n;
-	if (m && !diff && m->site && m->n_native == 1 && m->n_python == n && m->w[0] == caller)
+	if (!diff && m->site && m->n_native == 1 && m->n_python == n && m->w[0] == caller)
 		return m->site;
 	return 0;
 }
