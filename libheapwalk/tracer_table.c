@@ -260,6 +260,48 @@ static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 	return HW_OK;
 }
 
+enum { LIVE_CHUNK = 4096 };
+
+struct live_counts {
+	uint64_t bad_site, bad_shard, misplaced;
+};
+
+/* The n entries of a table at addr, read in chunks of LIVE_CHUNK into buf:
+ * those with a valid site that sit where their address puts them are
+ * kept.  shard >= 0: shard `shard`'s table; -1: the nursery, where each
+ * entry is in the slot its address selects, with no probe distance. */
+static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, int shard,
+                        struct hwt_live_entry *buf, size_t *cap, struct live_counts *c)
+{
+	for (uint64_t at = 0; at < n; at += LIVE_CHUNK) {
+		uint64_t k = n - at < LIVE_CHUNK ? n - at : LIVE_CHUNK;
+		if (hw_read(tr->t, addr + at * sizeof(*buf), buf, k * sizeof(*buf)) != HW_OK) {
+			c->bad_shard++;
+			return HW_OK;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			const struct hwt_live_entry *e = &buf[i];
+			if (shard >= 0 ? !hwt_key_address(e->key) : !e->key)
+				continue;
+			int placed =
+			    shard >= 0
+			        ? hwt_shard_of(hwt_key_address(e->key)) == (unsigned)shard
+			        : !(e->key & HWT_KEY_HINT) && ((e->key >> 4) & (n - 1)) == at + i;
+			if (!placed) {
+				c->misplaced++;
+				continue;
+			}
+			if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
+				c->bad_site++;
+				continue;
+			}
+			if (add_live(tr, cap, e) != HW_OK)
+				return HW_ENOMEM;
+		}
+	}
+	return HW_OK;
+}
+
 /* Every shard's table and the nursery, read in fixed-size chunks (no
  * allocation sized by the target's counts); the entries kept are those
  * whose site is valid and that sit in the shard (the nursery slot) their
@@ -267,11 +309,10 @@ static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
  * be in both: one is kept. */
 static int read_live(hw_tracer *tr)
 {
-	enum { CHUNK = 4096 };
 	const struct hwt_root *r = &tr->root;
 	size_t cap = 0;
-	uint64_t bad_site = 0, bad_shard = 0, misplaced = 0;
-	struct hwt_live_entry *buf = malloc(CHUNK * sizeof(*buf));
+	struct live_counts c = {0};
+	struct hwt_live_entry *buf = malloc(LIVE_CHUNK * sizeof(*buf));
 	if (!buf)
 		return hw_error_set(HW_ENOMEM, "tracer: live table");
 	for (unsigned s = 0; s < HWT_SHARDS; s++) {
@@ -281,33 +322,12 @@ static int read_live(hw_tracer *tr)
 		if (sh->capacity > MAX_SHARD_CAPACITY || sh->capacity < HWT_MIN_CAPACITY ||
 		    sh->count > sh->capacity ||
 		    !in_mapping(tr, sh->table, sh->capacity * sizeof(*buf))) {
-			bad_shard++;
+			c.bad_shard++;
 			continue;
 		}
-		for (uint64_t at = 0; at < sh->capacity; at += CHUNK) {
-			uint64_t k = sh->capacity - at < CHUNK ? sh->capacity - at : CHUNK;
-			if (hw_read(tr->t, sh->table + at * sizeof(*buf), buf, k * sizeof(*buf)) !=
-			    HW_OK) {
-				bad_shard++;
-				break;
-			}
-			for (uint64_t i = 0; i < k; i++) {
-				const struct hwt_live_entry *e = &buf[i];
-				if (!hwt_key_address(e->key))
-					continue;
-				if (hwt_shard_of(hwt_key_address(e->key)) != s) {
-					misplaced++;
-					continue;
-				}
-				if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
-					bad_site++;
-					continue;
-				}
-				if (add_live(tr, &cap, e) != HW_OK) {
-					free(buf);
-					return HW_ENOMEM;
-				}
-			}
+		if (read_entries(tr, sh->table, sh->capacity, (int)s, buf, &cap, &c) != HW_OK) {
+			free(buf);
+			return HW_ENOMEM;
 		}
 	}
 	/* the nursery: young entries of a single-threaded process, each in
@@ -315,35 +335,11 @@ static int read_live(hw_tracer *tr)
 	if (r->nursery || r->nursery_slots) {
 		uint64_t n = r->nursery_slots;
 		if (!r->nursery || n == 0 || n > MAX_NURSERY_SLOTS || (n & (n - 1)) ||
-		    !in_mapping(tr, r->nursery, n * sizeof(*buf))) {
-			bad_shard++;
-			n = 0;
-		}
-		for (uint64_t at = 0; at < n; at += CHUNK) {
-			uint64_t k = n - at < CHUNK ? n - at : CHUNK;
-			if (hw_read(tr->t, r->nursery + at * sizeof(*buf), buf, k * sizeof(*buf)) !=
-			    HW_OK) {
-				bad_shard++;
-				break;
-			}
-			for (uint64_t i = 0; i < k; i++) {
-				const struct hwt_live_entry *e = &buf[i];
-				if (!e->key)
-					continue;
-				if ((e->key & HWT_KEY_HINT) ||
-				    ((e->key >> 4) & (n - 1)) != at + i) {
-					misplaced++;
-					continue;
-				}
-				if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
-					bad_site++;
-					continue;
-				}
-				if (add_live(tr, &cap, e) != HW_OK) {
-					free(buf);
-					return HW_ENOMEM;
-				}
-			}
+		    !in_mapping(tr, r->nursery, n * sizeof(*buf)))
+			c.bad_shard++;
+		else if (read_entries(tr, r->nursery, n, -1, buf, &cap, &c) != HW_OK) {
+			free(buf);
+			return HW_ENOMEM;
 		}
 	}
 	free(buf);
@@ -358,15 +354,15 @@ static int read_live(hw_tracer *tr)
 		tr->live[w++] = tr->live[i];
 	}
 	tr->nlive = w;
-	if (bad_shard)
+	if (c.bad_shard)
 		problem(tr, "tracer-bad-shard", tr->root_addr,
 		        "%" PRIu64 " tracer live-table shards unreadable or inconsistent",
-		        bad_shard);
-	if (bad_site || misplaced)
+		        c.bad_shard);
+	if (c.bad_site || c.misplaced)
 		problem(tr, "tracer-bad-entry", tr->root_addr,
 		        "%" PRIu64 " tracer live entries with an invalid site, %" PRIu64
 		        " in the wrong shard",
-		        bad_site, misplaced);
+		        c.bad_site, c.misplaced);
 	return HW_OK;
 }
 

@@ -95,6 +95,19 @@ static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 	return (struct hwt_live_entry *)(uintptr_t)s->table;
 }
 
+/* Whether address can be a key: nonzero, with its low 4 bits free for the
+ * probe distance (always so for glibc's and pymalloc's blocks). */
+static inline int keyable(uint64_t address)
+{
+	return address && !(address & HWT_KEY_HINT);
+}
+
+/* The requested size as an entry keeps it. */
+static inline uint32_t saturate(uint64_t requested)
+{
+	return requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
+}
+
 /* The key of address at probe distance d from its home slot. */
 static inline uint64_t key_of(uint64_t address, uint64_t d)
 {
@@ -242,13 +255,13 @@ void hwt_live_prefetch(uint64_t address, int young)
 
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 {
-	if (unlikely(!address || (address & HWT_KEY_HINT))) {
+	if (unlikely(!keyable(address))) {
 		/* no room for the hint: never the case for glibc or pymalloc */
 		__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
-	uint32_t req = requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
+	uint32_t req = saturate(requested);
 	int locked = shard_lock(s);
 	if ((s->count + 1) * 5 > s->capacity * 4 && grow(s) != 0) {
 		shard_unlock(s, locked);
@@ -299,7 +312,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 		return 0;
 	if (hwt_root->mode != HWT_MODE_ALL && !hwt_filter_maybe(address))
 		return 0;
-	if (unlikely(!address || (address & HWT_KEY_HINT)))
+	if (unlikely(!keyable(address)))
 		return 0;
 	int locked = shard_lock(s);
 	struct hwt_live_entry *tab = table_of(s);
@@ -351,11 +364,11 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 
 void hwt_live_insert_young(uint64_t address, uint32_t site, uint64_t requested)
 {
-	if (!nursery_usable() || unlikely(!address || (address & HWT_KEY_HINT))) {
+	if (!nursery_usable() || unlikely(!keyable(address))) {
 		hwt_live_insert(address, site, requested);
 		return;
 	}
-	uint32_t req = requested >= HWT_SIZE_SATURATED ? HWT_SIZE_SATURATED : (uint32_t)requested;
+	uint32_t req = saturate(requested);
 	if (unlikely(++window_inserts == NURSERY_WINDOW)) {
 		int close = window_hits < NURSERY_WINDOW / 2;
 		window_inserts = window_hits = 0;

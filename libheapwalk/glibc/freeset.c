@@ -11,8 +11,7 @@
 
 static size_t slot_of(uint64_t chunk, size_t cap)
 {
-	/* Chunks are 16-aligned: drop those bits, then mix (Fibonacci hashing). */
-	return (size_t)(((chunk >> 4) * 0x9e3779b97f4a7c15ull) >> 20) & (cap - 1);
+	return (size_t)gw_chunk_hash(chunk) & (cap - 1);
 }
 
 struct gw_free *gw_freeset_find(const struct gw_freeset *s, uint64_t chunk)

@@ -37,5 +37,12 @@ struct gw_free *gw_freeset_add(struct gw_freeset *s, uint64_t chunk, int *existe
  * the set still works, growing as it goes). */
 int gw_freeset_reserve(struct gw_freeset *s, size_t n);
 void gw_freeset_clear(struct gw_freeset *s);
+/* The hash of a chunk address for tables indexed by chunk (this set, and
+ * walk.c's capture index): 16-aligned, so those bits are dropped, then
+ * mixed (Fibonacci hashing); the caller masks it to its table. */
+static inline uint64_t gw_chunk_hash(uint64_t chunk)
+{
+	return (chunk >> 4) * 0x9e3779b97f4a7c15ull >> 20;
+}
 
 #endif /* HW_GLIBC_FREESET_H */

@@ -199,7 +199,19 @@ static int rd64(struct walker *w, uint64_t addr, uint64_t *out)
 
 static inline uint64_t cap_slot(const struct walker *w, uint64_t chunk)
 {
-	return (chunk >> 4) * 0x9E3779B97F4A7C15ull >> 20 & w->cap_mask;
+	return gw_chunk_hash(chunk) & w->cap_mask;
+}
+
+/* The captured entry of chunk, or NULL. */
+static const struct cap_entry *cap_lookup(const struct walker *w, uint64_t chunk)
+{
+	for (uint64_t h = cap_slot(w, chunk);; h = (h + 1) & w->cap_mask) {
+		uint32_t e = w->cap_index[h];
+		if (!e)
+			return NULL;
+		if (w->caps[e - 1].chunk == chunk)
+			return &w->caps[e - 1];
+	}
 }
 
 /* The captured chunk whose first CAP_BYTES hold [addr, addr + len), or
@@ -211,13 +223,9 @@ static const struct cap_entry *cap_find(const struct walker *w, uint64_t addr, s
 	for (int k = 0; k < 2 && c; k++, c -= GW_MALLOC_ALIGN) {
 		if (addr + len > c + CAP_BYTES || addr + len < addr)
 			return NULL;
-		for (uint64_t h = cap_slot(w, c);; h = (h + 1) & w->cap_mask) {
-			uint32_t e = w->cap_index[h];
-			if (!e)
-				break;
-			if (w->caps[e - 1].chunk == c)
-				return &w->caps[e - 1];
-		}
+		const struct cap_entry *e = cap_lookup(w, c);
+		if (e)
+			return e;
 	}
 	return NULL;
 }
@@ -251,17 +259,11 @@ static int chunk_hdr(struct walker *w, const struct region *r, uint64_t chunk,
 		memcpy(hdr, r->view + (chunk - r->start), CAP_BYTES);
 		return 0;
 	}
-	if (!w->cap_index)
+	const struct cap_entry *e = w->cap_index ? cap_lookup(w, chunk) : NULL;
+	if (!e)
 		return -1;
-	for (uint64_t h = cap_slot(w, chunk);; h = (h + 1) & w->cap_mask) {
-		uint32_t e = w->cap_index[h];
-		if (!e)
-			return -1;
-		if (w->caps[e - 1].chunk == chunk) {
-			memcpy(hdr, w->caps[e - 1].w, CAP_BYTES);
-			return 0;
-		}
-	}
+	memcpy(hdr, e->w, CAP_BYTES);
+	return 0;
 }
 
 /* Point the window at [start, end) if the target gives a direct view of it
@@ -724,6 +726,12 @@ static void list_bitmap(struct walker *w)
 	}
 }
 
+/* The bit of chunk (16-aligned, in r) in the listed-chunk bitmap. */
+static inline uint64_t chunk_bit(const struct region *r, uint64_t chunk)
+{
+	return r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+}
+
 /* The kind of list a listed chunk is on, as three bits, one per plane of
  * `kinds`: plane 0 says "not a fastbin" and the other two which list then,
  * so the commonest lists write nothing there and their chunks' kind is one
@@ -775,6 +783,13 @@ static inline hw_bin kind_get(const struct walker *w, uint64_t bit)
 	}
 }
 
+/* bin_at(m, i) (malloc.c): the fake chunk of arena ar's bin i, whose fd
+ * and bk are bins[2i-2] and bins[2i-1]. */
+static uint64_t bin_at(const struct walker *w, const struct arena *ar, unsigned i)
+{
+	return ar->addr + w->L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+}
+
 /* Chunk size of bin idx of a tcache (tidx2usize + header, malloc.c). */
 static uint64_t tcache_csize(unsigned idx)
 {
@@ -815,6 +830,22 @@ static const char *bin_name(hw_bin b)
 	return b < HW_ARRAY_SIZE(names) ? names[b] : "?";
 }
 
+/* The set made from the entries listed so far (`added`): 0, or -1 out
+ * of memory (the set then holds part of them). */
+static int index_added(struct walker *w)
+{
+	if (gw_freeset_reserve(&w->set, w->n_added) < 0)
+		return -1;
+	for (size_t i = 0; i < w->n_added; i++) {
+		int dup;
+		struct gw_free *e = gw_freeset_add(&w->set, w->added[i].chunk, &dup);
+		if (!e)
+			return -1;
+		*e = w->added[i];
+	}
+	return 0;
+}
+
 /* Put chunk on the set as listed in bin; 0 to go on, -1 to stop this list
  * (a repeat: a cycle, or a chunk on two lists). */
 static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list, uint32_t owner)
@@ -826,21 +857,13 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 		const struct region *r = region_of(w, chunk, GW_MINSIZE);
 		if (!r)
 			return -1;
-		bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+		bit = chunk_bit(r, chunk);
 		word = &w->bits[bit / 64];
 		mask = 1ull << (bit % 64);
 		if ((*word & mask) && !w->set_on) {
 			/* the first chunk met twice: index what was listed */
-			if (gw_freeset_reserve(&w->set, w->n_added) < 0)
+			if (index_added(w) < 0)
 				return -1;
-			for (size_t i = 0; i < w->n_added; i++) {
-				int dup;
-				struct gw_free *e =
-				    gw_freeset_add(&w->set, w->added[i].chunk, &dup);
-				if (!e)
-					return -1;
-				*e = w->added[i];
-			}
 			w->set_on = 1;
 		}
 	}
@@ -861,14 +884,8 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 			        bin_name(f->bin), f->list, bin_name(bin), list);
 		return -1;
 	}
-	if (w->n_added == w->cap_added) {
-		size_t nc = w->cap_added ? 2 * w->cap_added : 1024;
-		struct gw_free *na = realloc(w->added, nc * sizeof *na);
-		if (!na)
-			return -1;
-		w->added = na;
-		w->cap_added = nc;
-	}
+	if (hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added, w->n_added + 1))
+		return -1;
 	struct gw_free e = {
 	    .chunk = chunk, .bin = (uint8_t)bin, .list = (uint16_t)list, .owner = owner};
 	w->added[w->n_added++] = e;
@@ -881,16 +898,11 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 	return 0;
 }
 
-/* Room in `added` for n more entries (the fastbin chains read ahead). */
+/* Room in `added` for n more entries (the chains read ahead); without
+ * memory, list_add grows it as it goes. */
 static void list_reserve(struct walker *w, size_t n)
 {
-	if (w->n_added + n <= w->cap_added)
-		return;
-	struct gw_free *na = realloc(w->added, (w->n_added + n) * sizeof *na);
-	if (na) {
-		w->added = na;
-		w->cap_added = w->n_added + n;
-	}
+	(void)hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added, w->n_added + n);
 }
 
 /* Is chunk a plausible member of a list of arena ai (any arena: ai < 0)? */
@@ -930,14 +942,8 @@ static uint64_t reveal(const struct walker *w, uint64_t pos, uint64_t stored)
 
 static void capture_keep(struct walker *w, uint64_t chunk, const uint64_t hdr[4])
 {
-	if (w->n_caps == w->cap_caps) {
-		size_t ncap = w->cap_caps ? w->cap_caps * 2 : 4096;
-		struct cap_entry *nc = realloc(w->caps, ncap * sizeof *nc);
-		if (!nc)
-			return;
-		w->caps = nc;
-		w->cap_caps = ncap;
-	}
+	if (hw_grow((void **)&w->caps, sizeof *w->caps, &w->cap_caps, w->n_caps + 1))
+		return;
 	struct cap_entry *e = &w->caps[w->n_caps++];
 	e->chunk = chunk;
 	memcpy(e->w, hdr, CAP_BYTES);
@@ -1124,9 +1130,7 @@ static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct g
 			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) == 0 && p[c])
 				act[n_act++] = c;
 		} else if (c > GW_NFASTBINS) {
-			/* bin_at(m, i), as walk_bins */
-			unsigned i = c - GW_NFASTBINS;
-			head[c] = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+			head[c] = bin_at(w, ar, c - GW_NFASTBINS);
 			if (rd64(w, head[c] + 16, &p[c]) == 0 && p[c] != head[c])
 				act[n_act++] = c;
 		}
@@ -1143,15 +1147,10 @@ static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct g
 				act[k] = act[--n_act];
 				continue;
 			}
-			if (g->n[c] == cap[c]) {
-				size_t nc = cap[c] ? 2 * cap[c] : 256;
-				struct list_step *ns = realloc(g->steps[c], nc * sizeof *ns);
-				if (!ns) {
-					act[k] = act[--n_act];
-					continue;
-				}
-				g->steps[c] = ns;
-				cap[c] = nc;
+			if (hw_grow((void **)&g->steps[c], sizeof *g->steps[c], &cap[c],
+			            g->n[c] + 1)) {
+				act[k] = act[--n_act];
+				continue;
 			}
 			g->steps[c][g->n[c]++] =
 			    (struct list_step){.size = hdr[1], .fd = hdr[2], .bk = hdr[3]};
@@ -1215,9 +1214,8 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			if (p[c])
 				act[n_act++] = c;
 		} else if (c > GW_NFASTBINS) {
-			/* bin_at(m, i), as walk_bins; prev: the bk expected */
-			unsigned i = c - GW_NFASTBINS;
-			prev[c] = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+			/* prev: the bk expected */
+			prev[c] = bin_at(w, ar, c - GW_NFASTBINS);
 			if (rd64(w, prev[c] + 16, &p[c]) < 0)
 				return 0;
 			if (p[c] != prev[c])
@@ -1238,18 +1236,13 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			         : hdr[3] != prev[c] || sz < GW_MINSIZE ||
 			               (i > 1 && bin_index(sz) != i))
 				goto undo;
-			uint64_t bit = r->bit0 + (chunk - r->start) / GW_MALLOC_ALIGN;
+			uint64_t bit = chunk_bit(r, chunk);
 			uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
 			if (*word & mask)
 				goto undo; /* met twice: a cycle or a chunk on two lists */
-			if (w->n_added == w->cap_added) {
-				size_t nc = w->cap_added ? 2 * w->cap_added : 1024;
-				struct gw_free *na = realloc(w->added, nc * sizeof *na);
-				if (!na)
-					goto undo;
-				w->added = na;
-				w->cap_added = nc;
-			}
+			if (hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added,
+			            w->n_added + 1))
+				goto undo;
 			*word |= mask;
 			hw_bin bin = fast     ? HW_BIN_FASTBIN
 			             : i == 1 ? HW_BIN_UNSORTED
@@ -1267,8 +1260,7 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			n[c]++;
 			prev[c] = chunk;
 			p[c] = fast ? reveal(w, chunk + 16, hdr[2]) : hdr[2];
-			if (fast ? !p[c]
-			         : p[c] == ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16) {
+			if (fast ? !p[c] : p[c] == bin_at(w, ar, i)) {
 				act[k] = act[--n_act];
 				continue;
 			}
@@ -1277,9 +1269,7 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			if (r->view && p[c] >= r->start && p[c] < r->end &&
 			    r->end - p[c] > GW_CHUNK_HDR) {
 				__builtin_prefetch(r->view + (p[c] - r->start) + GW_SIZE_SZ);
-				__builtin_prefetch(
-				    &w->bits[(r->bit0 + (p[c] - r->start) / GW_MALLOC_ALIGN) / 64],
-				    1);
+				__builtin_prefetch(&w->bits[chunk_bit(r, p[c]) / 64], 1);
 			} else if (w->cap_index) {
 				__builtin_prefetch(&w->cap_index[cap_slot(w, p[c])]);
 			}
@@ -1295,7 +1285,7 @@ undo:
 	for (size_t j = n0; j < w->n_added; j++) {
 		const struct gw_free *e = &w->added[j];
 		const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
-		uint64_t bit = r->bit0 + (e->chunk - r->start) / GW_MALLOC_ALIGN;
+		uint64_t bit = chunk_bit(r, e->chunk);
 		w->bits[bit / 64] &= ~(1ull << (bit % 64));
 		kind_clear(w, bit);
 	}
@@ -1373,12 +1363,10 @@ static void check_nextsize(struct walker *w, uint32_t ai, unsigned bin, uint64_t
 
 static void walk_bins(struct walker *w, uint32_t ai, const struct gathered *g, unsigned first)
 {
-	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t limit = ar->span / GW_MINSIZE + 1;
 	for (unsigned i = first; i < GW_NBINS; i++) {
-		/* bin_at(m, i): a fake chunk whose fd/bk are bins[2i-2], bins[2i-1]. */
-		uint64_t b = ar->addr + L->ms_bins + (uint64_t)(i - 1) * 16 - 16;
+		uint64_t b = bin_at(w, ar, i);
 		hw_bin kind = i == 1              ? HW_BIN_UNSORTED
 		              : i < GW_NSMALLBINS ? HW_BIN_SMALL
 		                                  : HW_BIN_LARGE;
@@ -1537,7 +1525,7 @@ static int is_tcache_struct(const struct walker *w, uint64_t chunk)
 static inline int listed_met(struct walker *w, const struct region *r, uint64_t p, size_t *cur)
 {
 	if (w->bits) {
-		uint64_t bit = r->bit0 + (p - r->start) / GW_MALLOC_ALIGN;
+		uint64_t bit = chunk_bit(r, p);
 		uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
 		if (!(*word & mask))
 			return -1;
@@ -1812,14 +1800,7 @@ static void unseen_listed(struct walker *w)
 				uint64_t chunk = r->start + (bit - r->bit0) * GW_MALLOC_ALIGN;
 				if (!indexed) {
 					gw_freeset_clear(&w->set);
-					if (gw_freeset_reserve(&w->set, w->n_added) == 0)
-						for (size_t i = 0; i < w->n_added; i++) {
-							int dup;
-							struct gw_free *e = gw_freeset_add(
-							    &w->set, w->added[i].chunk, &dup);
-							if (e)
-								*e = w->added[i];
-						}
+					(void)index_added(w);
 					indexed = 1;
 				}
 				const struct gw_free *f = gw_freeset_find(&w->set, chunk);

@@ -290,6 +290,21 @@ static uint64_t mem_available(void)
 	return kib * 1024;
 }
 
+/* The most a target reads whole, in bytes: half the memory available (all
+ * of it when unknown), or less by HEAPWALK_READ_WHOLE_MAX_MIB. */
+static uint64_t bulk_limit(void)
+{
+	uint64_t avail = mem_available(), limit = avail ? avail / 2 : UINT64_MAX / 2;
+	const char *env = getenv("HEAPWALK_READ_WHOLE_MAX_MIB");
+	if (env && *env) {
+		char *end;
+		unsigned long long mib = strtoull(env, &end, 10);
+		if (!*end && mib < limit >> 20)
+			limit = (uint64_t)mib << 20;
+	}
+	return limit;
+}
+
 /* The index of the first bulk at or after addr. */
 static size_t bulk_lower(const hw_target *t, uint64_t addr)
 {
@@ -389,32 +404,18 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	 * 4 KiB pages, which came out ahead in the first heapsnap of a gdb
 	 * session (bench/gdb_heapsnap.sh: 0.57-0.69 s -> 0.42-0.48 s). */
 	size_t map_len = (size_t)((len + 4095) & ~(uint64_t)4095);
-	if (!t->mem_avail) {
-		uint64_t avail = mem_available();
-		t->mem_avail = avail ? avail : UINT64_MAX;
+	if (!t->bulk_limit_known) {
+		t->bulk_limit = bulk_limit();
+		t->bulk_limit_known = 1;
 	}
-	uint64_t limit = t->mem_avail / 2;
-	const char *env = getenv("HEAPWALK_READ_WHOLE_MAX_MIB");
-	if (env && *env) {
-		char *end;
-		unsigned long long mib = strtoull(env, &end, 10);
-		if (!*end && mib < limit >> 20)
-			limit = (uint64_t)mib << 20;
-	}
-	if (t->bulk_bytes + map_len > limit)
+	if (t->bulk_bytes + map_len > t->bulk_limit)
 		return hw_error_set(HW_ENOMEM,
 		                    "%" PRIu64 " bytes at 0x%" PRIx64 ": more than the target may "
 		                    "read whole (half the memory available, or "
 		                    "HEAPWALK_READ_WHOLE_MAX_MIB); read piecewise",
 		                    len, addr);
-	if (t->nbulks == t->bulks_cap) {
-		size_t cap = t->bulks_cap ? 2 * t->bulks_cap : 8;
-		hw_bulk *nb = realloc(t->bulks, cap * sizeof *nb);
-		if (!nb)
-			return hw_error_set(HW_ENOMEM, "out of memory");
-		t->bulks = nb;
-		t->bulks_cap = cap;
-	}
+	if (hw_grow((void **)&t->bulks, sizeof *t->bulks, &t->bulks_cap, t->nbulks + 1))
+		return hw_error_set(HW_ENOMEM, "out of memory");
 	uint8_t *data = bulk_map(map_len, &map_len);
 	if (!data)
 		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));

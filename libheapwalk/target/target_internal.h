@@ -122,7 +122,8 @@ struct hw_target {
 	/* live: ranges read whole */
 	hw_bulk *bulks;
 	size_t nbulks, bulks_cap, last_bulk;
-	uint64_t bulk_bytes, mem_avail; /* mem_avail: MemAvailable, read once */
+	uint64_t bulk_bytes, bulk_limit; /* bulk_limit: worked out once (bulk_limit_known) */
+	int bulk_limit_known;
 	int vm_readv;             /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
 	struct hw_stream *stream; /* live: a range read ahead (hw_target_stream) */
 
