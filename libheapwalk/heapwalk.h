@@ -421,6 +421,9 @@ typedef struct hw_tracer_summary {
 	uint64_t live_allocations, sites;
 	uint64_t dropped;        /* allocations the tracer could not record (tables full) */
 	uint64_t python_version; /* PY_VERSION_HEX of the traced CPython, 0 when none */
+	/* of live_allocations, those read from the shadows of pymalloc arenas
+	 * (mode all under CPython's default allocator); not kept in snapshots */
+	uint64_t shadowed;
 } hw_tracer_summary;
 
 typedef struct hw_tracer hw_tracer;

@@ -19,12 +19,14 @@
  *             root.  An entry's key is the address (always 16-byte aligned)
  *             with its probe distance in the low 4 bits (HWT_KEY_HINT), so
  *             the writer's deletions move entries without rehashing them.
- *   nursery   (mode all, CPython, while the process has one thread) a
- *             direct-mapped array of nursery_slots live entries: the PyMem
- *             hooks' new entries go there first, slot (address >> 4) modulo
- *             nursery_slots, and move to their shard when another entry
- *             needs the slot or a second thread starts, so short-lived
- *             objects never touch the shards.  Keys have no hint there.
+ *   pyarenas  (mode all, CPython) a registry of the pymalloc arenas made
+ *             since the PyMem hooks went in (struct hwt_pyarena), each with
+ *             a shadow: one 32-bit slot per 16 bytes of the arena, the slot
+ *             of a block's first byte holding its site and requested size
+ *             (HWT_SHADOW_*), 0 when the block is not recorded.  Recording
+ *             or forgetting a pymalloc block is then one store, with no
+ *             probe; blocks of arenas made before the hooks, and anything
+ *             that does not fit a slot, go to the shards.
  *   sites     an array of struct hwt_site, index = site id (1-based; slot 0
  *             unused), insert-only, in a reserved region that never moves.
  *   frames    a pool of 64-bit words, insert-only, never moves: a site's
@@ -38,8 +40,10 @@
  * Invariants the writer keeps (and the reader checks, trusting nothing):
  *  - root.self == the root's own address; root.size covers the struct.
  *  - live entries: key 0 means empty; the address is key & ~HWT_KEY_HINT;
- *    site <= sites_count; the shard an entry is in is hwt_shard_of(address),
- *    its nursery slot (address >> 4) & (nursery_slots - 1).
+ *    site <= sites_count; the shard an entry is in is hwt_shard_of(address).
+ *  - pyarenas[0, pyarenas_count): base and size multiples of 16, the shadow
+ *    size / 16 slots; records do not overlap (a core taken while one is
+ *    being moved may show it twice: the reader keeps one of each address).
  *  - a site's words [frames_at, frames_at + n_native + 2 * n_python) lie
  *    inside the pool's used part; n_native <= HWT_MAX_NATIVE, n_python <=
  *    HWT_MAX_PYTHON.
@@ -56,7 +60,7 @@
 
 #define HWT_MAGIC          "HWTRACE\x01" /* 8 bytes, no NUL stored */
 #define HWT_MAGIC_LEN      8
-#define HWT_FORMAT_VERSION 4
+#define HWT_FORMAT_VERSION 5
 #define HWT_ROOT_SYMBOL    "heapwalk_trace_root"
 
 #define HWT_SHARDS         256         /* live-table shards, each with its own lock */
@@ -104,6 +108,35 @@ struct hwt_shard {
 	uint64_t count;    /* occupied slots */
 };
 
+/* A pymalloc arena and its shadow (mode all, CPython). */
+struct hwt_pyarena {
+	uint64_t base;   /* the arena's first byte, as the arena allocator returned it */
+	uint64_t size;   /* its bytes */
+	uint64_t shadow; /* address of uint32_t[size / 16]: a slot per 16 bytes */
+};
+
+/* A shadow slot: the site in the low HWT_SHADOW_SITE_BITS, the requested
+ * size minus one above (pymalloc serves 1 to 512 bytes); 0: no entry. */
+#define HWT_SHADOW_SITE_BITS   23
+#define HWT_SHADOW_SITE_MAX    ((1u << HWT_SHADOW_SITE_BITS) - 1)
+#define HWT_SHADOW_MAX_REQUEST 512u
+#define HWT_SHADOW_GRANULE     16u
+
+static inline uint32_t hwt_shadow_pack(uint32_t site, uint32_t requested)
+{
+	return site | (requested - 1) << HWT_SHADOW_SITE_BITS;
+}
+
+static inline uint32_t hwt_shadow_site(uint32_t slot)
+{
+	return slot & HWT_SHADOW_SITE_MAX;
+}
+
+static inline uint32_t hwt_shadow_requested(uint32_t slot)
+{
+	return (slot >> HWT_SHADOW_SITE_BITS) + 1;
+}
+
 struct hwt_site {
 	uint64_t frames_at; /* index of the first word in the frame pool */
 	uint16_t n_native;  /* return addresses, innermost (the caller) first */
@@ -137,10 +170,11 @@ struct hwt_root {
 	uint64_t codes_count;
 	/* counters (approximate under concurrency, for the summary) */
 	uint64_t dropped; /* allocations not recorded (table or site pool full) */
-	/* the nursery: young entries of a single-threaded process */
-	uint64_t nursery;       /* address of hwt_live_entry[nursery_slots], 0: none */
-	uint64_t nursery_slots; /* a power of two */
-	uint64_t reserved[12];
+	/* pymalloc arenas with a shadow */
+	uint64_t pyarenas; /* address of struct hwt_pyarena[pyarenas_capacity], 0: none */
+	uint64_t pyarenas_capacity;
+	uint64_t pyarenas_count;
+	uint64_t reserved[11];
 
 	struct hwt_shard shards[HWT_SHARDS];
 };
@@ -187,6 +221,9 @@ static inline uint64_t hwt_home_slot(uint64_t address, uint64_t capacity)
 _Static_assert(sizeof(struct hwt_live_entry) == 16, "live entry is 16 bytes");
 _Static_assert(sizeof(struct hwt_shard) == 32, "shard header is 32 bytes");
 _Static_assert(sizeof(struct hwt_site) == 16, "site is 16 bytes");
+_Static_assert(sizeof(struct hwt_pyarena) == 24, "pyarena record is 24 bytes");
+_Static_assert(HWT_SHADOW_MAX_REQUEST - 1 <= 0xffffffffu >> HWT_SHADOW_SITE_BITS,
+               "a shadow slot holds every pymalloc request");
 _Static_assert(__builtin_offsetof(struct hwt_root, shards) == 256, "root header is 256 bytes");
 
 #endif /* HEAPWALK_TRACER_FORMAT_H */

@@ -8,9 +8,9 @@
  * root's own bounds; an entry or site that fails is dropped and counted as
  * a problem (hw_tracer_problems), never trusted.
  *
- * What open() keeps: the live entries of the shards and of the nursery
- * (address-sorted, duplicates from an entry caught mid-move removed) and
- * the site records.  Frames are
+ * What open() keeps: the live entries of the shards and of the pymalloc
+ * arenas' shadows (address-sorted, duplicates from an entry caught
+ * mid-move removed) and the site records.  Frames are
  * resolved on first request and cached per site:
  *  - native return addresses through hw_target_symbolize (pc - 1, so the
  *    line is the call's, not the next statement's);
@@ -36,7 +36,8 @@
 #define MAX_LINETABLE      (1u << 20)
 #define MAX_SITES          (1ull << 26)
 #define MAX_SHARD_CAPACITY (1ull << 32)
-#define MAX_NURSERY_SLOTS  (1ull << 20)
+#define MAX_PYARENAS       (1ull << 24)
+#define MAX_PYARENA_SIZE   (1ull << 30)
 
 struct live {
 	uint64_t address;
@@ -263,14 +264,25 @@ static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 enum { LIVE_CHUNK = 4096 };
 
 struct live_counts {
-	uint64_t bad_site, bad_shard, misplaced;
+	uint64_t bad_site, bad_shard, misplaced, bad_arena;
+	uint64_t shadowed; /* entries kept from shadows */
 };
 
-/* The n entries of a table at addr, read in chunks of LIVE_CHUNK into buf:
- * those with a valid site that sit where their address puts them are
- * kept.  shard >= 0: shard `shard`'s table; -1: the nursery, where each
- * entry is in the slot its address selects, with no probe distance. */
-static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, int shard,
+/* Keep an entry whose site is valid; count the others. */
+static int keep_entry(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e,
+                      struct live_counts *c)
+{
+	if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
+		c->bad_site++;
+		return HW_OK;
+	}
+	return add_live(tr, cap, e);
+}
+
+/* The n entries of shard `shard`'s table at addr, read in chunks of
+ * LIVE_CHUNK into buf: those with a valid site that sit in the shard their
+ * address selects are kept. */
+static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, unsigned shard,
                         struct hwt_live_entry *buf, size_t *cap, struct live_counts *c)
 {
 	for (uint64_t at = 0; at < n; at += LIVE_CHUNK) {
@@ -281,32 +293,95 @@ static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, int shard,
 		}
 		for (uint64_t i = 0; i < k; i++) {
 			const struct hwt_live_entry *e = &buf[i];
-			if (shard >= 0 ? !hwt_key_address(e->key) : !e->key)
+			if (!hwt_key_address(e->key))
 				continue;
-			int placed =
-			    shard >= 0
-			        ? hwt_shard_of(hwt_key_address(e->key)) == (unsigned)shard
-			        : !(e->key & HWT_KEY_HINT) && ((e->key >> 4) & (n - 1)) == at + i;
-			if (!placed) {
+			if (hwt_shard_of(hwt_key_address(e->key)) != shard) {
 				c->misplaced++;
 				continue;
 			}
-			if (!e->site || e->site > tr->nsites || !tr->site_ok[e->site]) {
-				c->bad_site++;
-				continue;
-			}
-			if (add_live(tr, cap, e) != HW_OK)
+			if (keep_entry(tr, cap, e, c) != HW_OK)
 				return HW_ENOMEM;
 		}
 	}
 	return HW_OK;
 }
 
-/* Every shard's table and the nursery, read in fixed-size chunks (no
- * allocation sized by the target's counts); the entries kept are those
- * whose site is valid and that sit in the shard (the nursery slot) their
- * address selects.  An entry being moved from the nursery to its shard may
- * be in both: one is kept. */
+/* One covered pymalloc arena: its shadow's nonzero slots, read in chunks
+ * of 4 * LIVE_CHUNK slots into buf (LIVE_CHUNK live entries' bytes). */
+static int read_shadow(hw_tracer *tr, const struct hwt_pyarena *a, void *buf, size_t *cap,
+                       struct live_counts *c)
+{
+	uint64_t n = a->size / HWT_SHADOW_GRANULE, per = 4 * LIVE_CHUNK;
+	uint32_t *slots = buf;
+	for (uint64_t at = 0; at < n; at += per) {
+		uint64_t k = n - at < per ? n - at : per;
+		if (hw_read(tr->t, a->shadow + at * sizeof(*slots), slots, k * sizeof(*slots)) !=
+		    HW_OK) {
+			c->bad_arena++;
+			return HW_OK;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			if (!slots[i])
+				continue;
+			struct hwt_live_entry e = {
+			    .key = a->base + (at + i) * HWT_SHADOW_GRANULE,
+			    .site = hwt_shadow_site(slots[i]),
+			    .requested = hwt_shadow_requested(slots[i]),
+			};
+			size_t before = tr->nlive;
+			if (keep_entry(tr, cap, &e, c) != HW_OK)
+				return HW_ENOMEM;
+			c->shadowed += tr->nlive - before;
+		}
+	}
+	return HW_OK;
+}
+
+/* The registry of covered pymalloc arenas, read in chunks; each record
+ * that is whole (a shadow, a base and size in 16-byte units, the shadow
+ * inside the process's memory) has its shadow read. */
+static int read_pyarenas(hw_tracer *tr, void *buf, size_t *cap, struct live_counts *c)
+{
+	const struct hwt_root *r = &tr->root;
+	uint64_t n = r->pyarenas_count;
+	if (!r->pyarenas && !n)
+		return HW_OK;
+	if (!r->pyarenas || n > r->pyarenas_capacity || n > MAX_PYARENAS ||
+	    !in_mapping(tr, r->pyarenas, n * sizeof(struct hwt_pyarena))) {
+		c->bad_arena++;
+		return HW_OK;
+	}
+	struct hwt_pyarena recs[64];
+	for (uint64_t at = 0; at < n; at += 64) {
+		uint64_t k = n - at < 64 ? n - at : 64;
+		if (hw_read(tr->t, r->pyarenas + at * sizeof(*recs), recs, k * sizeof(*recs)) !=
+		    HW_OK) {
+			c->bad_arena++;
+			return HW_OK;
+		}
+		for (uint64_t i = 0; i < k; i++) {
+			const struct hwt_pyarena *a = &recs[i];
+			if (!a->shadow)
+				continue; /* being moved when the core was taken */
+			if (!a->size || a->size > MAX_PYARENA_SIZE ||
+			    a->base % HWT_SHADOW_GRANULE || a->size % HWT_SHADOW_GRANULE ||
+			    a->base + a->size < a->base ||
+			    !in_mapping(tr, a->shadow, a->size / HWT_SHADOW_GRANULE * 4)) {
+				c->bad_arena++;
+				continue;
+			}
+			if (read_shadow(tr, a, buf, cap, c) != HW_OK)
+				return HW_ENOMEM;
+		}
+	}
+	return HW_OK;
+}
+
+/* Every shard's table and every covered arena's shadow, read in fixed-size
+ * chunks (no allocation sized by the target's counts); the entries kept
+ * are those whose site is valid and that sit in the shard their address
+ * selects.  A core taken while a registry record moves may show an arena
+ * twice: each address is kept once. */
 static int read_live(hw_tracer *tr)
 {
 	const struct hwt_root *r = &tr->root;
@@ -325,22 +400,14 @@ static int read_live(hw_tracer *tr)
 			c.bad_shard++;
 			continue;
 		}
-		if (read_entries(tr, sh->table, sh->capacity, (int)s, buf, &cap, &c) != HW_OK) {
+		if (read_entries(tr, sh->table, sh->capacity, s, buf, &cap, &c) != HW_OK) {
 			free(buf);
 			return HW_ENOMEM;
 		}
 	}
-	/* the nursery: young entries of a single-threaded process, each in
-	 * the slot its address selects */
-	if (r->nursery || r->nursery_slots) {
-		uint64_t n = r->nursery_slots;
-		if (!r->nursery || n == 0 || n > MAX_NURSERY_SLOTS || (n & (n - 1)) ||
-		    !in_mapping(tr, r->nursery, n * sizeof(*buf)))
-			c.bad_shard++;
-		else if (read_entries(tr, r->nursery, n, -1, buf, &cap, &c) != HW_OK) {
-			free(buf);
-			return HW_ENOMEM;
-		}
+	if (read_pyarenas(tr, buf, &cap, &c) != HW_OK) {
+		free(buf);
+		return HW_ENOMEM;
 	}
 	free(buf);
 	if (tr->live)
@@ -354,10 +421,16 @@ static int read_live(hw_tracer *tr)
 		tr->live[w++] = tr->live[i];
 	}
 	tr->nlive = w;
+	tr->summary.shadowed = c.shadowed;
 	if (c.bad_shard)
 		problem(tr, "tracer-bad-shard", tr->root_addr,
 		        "%" PRIu64 " tracer live-table shards unreadable or inconsistent",
 		        c.bad_shard);
+	if (c.bad_arena)
+		problem(tr, "tracer-bad-shadow", r->pyarenas,
+		        "%" PRIu64
+		        " tracer pymalloc arena records or shadows unreadable or inconsistent",
+		        c.bad_arena);
 	if (c.bad_site || c.misplaced)
 		problem(tr, "tracer-bad-entry", tr->root_addr,
 		        "%" PRIu64 " tracer live entries with an invalid site, %" PRIu64

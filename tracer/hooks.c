@@ -48,6 +48,7 @@ static void *(*real_reallocarray)(void *, size_t, size_t);
 static void after_fork_parent(void)
 {
 	hwt_live_unlock_all();
+	hwt_shadow_unlock();
 	hwt_sites_unlock();
 }
 
@@ -56,6 +57,7 @@ static void after_fork_child(void)
 	/* The child has one thread, ours: the tables are consistent because
 	 * every lock was held across the fork. */
 	hwt_live_unlock_all();
+	hwt_shadow_unlock();
 	hwt_sites_unlock();
 	if (hwt_root)
 		hwt_root->pid = (uint64_t)getpid();
@@ -64,6 +66,7 @@ static void after_fork_child(void)
 static void before_fork(void)
 {
 	hwt_sites_lock();
+	hwt_shadow_lock();
 	hwt_live_lock_all();
 }
 

@@ -13,19 +13,8 @@
  * gave 24.5; the extra rehashing, four moves per entry instead of two, is
  * paid once while the table grows).
  *
- * The nursery (mode all, once the PyMem hooks are in, while the process
- * has a single thread): a direct-mapped array where the PyMem hooks'
- * entries go first, slot (address >> 4) modulo its size, so that a
- * Python object that dies young (most do) is recorded and forgotten
- * there, one line of the first-level cache instead of a probe of a shard.
- * An entry moves to its shard when a newer one needs its slot, and all of
- * them when the process gets a second thread (glibc's
- * __libc_single_threaded turns false) or when fewer than half of the
- * entries put there die there (long-lived objects), after which the
- * nursery is never used again: one thread owns it, so it needs no lock.  A free looks there
- * first.  An entry in the nursery does not check its shard for a stale
- * duplicate (a block freed behind our back): the reader keeps one of the
- * two, as for an entry caught moving.
+ * Pymalloc blocks of arenas made after the PyMem hooks went in are not
+ * here: their arenas' shadows hold them (shadow.c).
  *
  * A key is the address with its probe distance in the low 4 bits
  * (tracer_format.h): a deletion's backward shift decides whether an entry
@@ -177,74 +166,12 @@ static int grow(struct hwt_shard *s)
 	return 0;
 }
 
-/* ---- the nursery ---- */
-
-static struct hwt_live_entry *nursery; /* NURSERY_SLOTS entries, or NULL */
-static int nursery_state;              /* NURSERY_OFF, _ON or _DEAD */
-static uint32_t nursery_lock;
-enum { NURSERY_OFF, NURSERY_ON, NURSERY_DEAD };
-#define NURSERY_SLOTS  16384
-#define NURSERY_WINDOW 65536 /* inserts per check of the hit rate */
-/* Entries put in the nursery, and forgotten there, in this window: when
- * fewer than half die in it, the program's objects live long (a parse
- * building a large tree) and the nursery only adds a step to each
- * entry's way to its shard: it closes. */
-static uint32_t window_inserts, window_hits;
-
-static inline struct hwt_live_entry *nursery_slot(uint64_t address)
-{
-	return &nursery[(address >> 4) & (NURSERY_SLOTS - 1)];
-}
-
-void hwt_live_nursery_start(void)
-{
-	if (hwt_root->mode != HWT_MODE_ALL || nursery_state != NURSERY_OFF)
-		return;
-	struct hwt_live_entry *n = hwt_map(NURSERY_SLOTS * sizeof(*n));
-	if (!n)
-		return;
-	nursery = n;
-	hwt_root->nursery = (uint64_t)(uintptr_t)n;
-	hwt_root->nursery_slots = NURSERY_SLOTS;
-	__atomic_store_n(&nursery_state, NURSERY_ON, __ATOMIC_RELEASE);
-}
-
-/* A second thread exists, or the nursery does not pay: every entry moves
- * to the shards, for good. */
-static __attribute__((noinline)) void nursery_close(void)
-{
-	hwt_lock(&nursery_lock);
-	if (nursery_state == NURSERY_ON) {
-		for (unsigned i = 0; i < NURSERY_SLOTS; i++) {
-			struct hwt_live_entry *e = &nursery[i];
-			if (e->key) {
-				hwt_live_insert(e->key, e->site, e->requested);
-				__atomic_store_n(&e->key, 0, __ATOMIC_RELEASE);
-			}
-		}
-		__atomic_store_n(&nursery_state, NURSERY_DEAD, __ATOMIC_RELEASE);
-	}
-	hwt_unlock(&nursery_lock);
-}
-
-/* 1 when the nursery may be used: on, and the process single-threaded. */
-static inline int nursery_usable(void)
-{
-	if (__atomic_load_n(&nursery_state, __ATOMIC_ACQUIRE) != NURSERY_ON)
-		return 0;
-	if (likely(__libc_single_threaded))
-		return 1;
-	nursery_close();
-	return 0;
-}
-
-void hwt_live_prefetch(uint64_t address, int young)
+void hwt_live_prefetch(uint64_t address)
 {
 	/* racy reads: a stale table or capacity only prefetches a useless
 	 * line (prefetches never fault).  Sampled mode: the table is nearly
-	 * empty and most frees miss it, so a prefetch only costs; a young
-	 * entry goes to the nursery. */
-	if (hwt_root->mode != HWT_MODE_ALL || (young && nursery_usable()))
+	 * empty and most frees miss it, so a prefetch only costs. */
+	if (hwt_root->mode != HWT_MODE_ALL)
 		return;
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
 	struct hwt_live_entry *tab = table_of(s);
@@ -293,17 +220,6 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 {
-	if (nursery_usable()) {
-		struct hwt_live_entry *e = nursery_slot(address);
-		if (e->key == address && address) {
-			old->key = address;
-			old->site = e->site;
-			old->requested = e->requested;
-			__atomic_store_n(&e->key, 0, __ATOMIC_RELEASE);
-			window_hits++;
-			return 1;
-		}
-	}
 	struct hwt_shard *s = &hwt_root->shards[hwt_shard_of(address)];
 	/* Most frees in sampled mode are of blocks never recorded: skip the
 	 * lock.  (Racy reads are fine: this address's own insert happened
@@ -362,36 +278,11 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	return 1;
 }
 
-void hwt_live_insert_young(uint64_t address, uint32_t site, uint64_t requested)
-{
-	if (!nursery_usable() || unlikely(!keyable(address))) {
-		hwt_live_insert(address, site, requested);
-		return;
-	}
-	uint32_t req = saturate(requested);
-	if (unlikely(++window_inserts == NURSERY_WINDOW)) {
-		int close = window_hits < NURSERY_WINDOW / 2;
-		window_inserts = window_hits = 0;
-		if (close) {
-			nursery_close();
-			hwt_live_insert(address, site, requested);
-			return;
-		}
-	}
-	struct hwt_live_entry *e = nursery_slot(address);
-	uint64_t k = e->key;
-	if (k && k != address)
-		hwt_live_insert(k, e->site, e->requested); /* evicted: to its shard */
-	set_slot(e, address, site, req);
-}
-
-/* The fork handlers: the nursery's lock first (closing the nursery takes
- * shard locks under it), then every shard. */
+/* The fork handlers: every shard. */
 void hwt_live_lock_all(void)
 {
 	if (!hwt_root)
 		return;
-	hwt_lock(&nursery_lock);
 	for (unsigned i = 0; i < HWT_SHARDS; i++)
 		hwt_lock(&hwt_root->shards[i].lock);
 }
@@ -402,5 +293,4 @@ void hwt_live_unlock_all(void)
 		return;
 	for (unsigned i = 0; i < HWT_SHARDS; i++)
 		hwt_unlock(&hwt_root->shards[i].lock);
-	hwt_unlock(&nursery_lock);
 }

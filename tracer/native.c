@@ -64,12 +64,14 @@ struct nc_thread {
 	uint8_t victim[NC_SETS];
 	struct nc_entry e[NC_SETS][NC_WAYS];
 	struct hwt_memo pm[PM_SETS];
+	struct hwt_pymemo py[HWT_PYMEMO_SETS];
 };
 /* The thread's caches, mapped on its first capture (80 KiB: too much for
  * static TLS, which comes out of every thread's stack) and unmapped by a
  * thread-specific key's destructor.  NC_DEAD: exiting, or no memory. */
 #define NC_DEAD ((struct nc_thread *)1)
 static HWT_TLS struct nc_thread *nc;
+HWT_TLS struct hwt_pymemo *hwt_pymemo;
 static pthread_key_t nc_key;
 static pthread_once_t nc_once = PTHREAD_ONCE_INIT;
 static int nc_enabled;
@@ -77,6 +79,7 @@ static int nc_enabled;
 static void nc_release(void *p)
 {
 	nc = NC_DEAD; /* later captures in this thread's exit go uncached */
+	hwt_pymemo = NULL;
 	if (p && p != NC_DEAD)
 		hwt_unmap(p, sizeof(struct nc_thread));
 }
@@ -108,6 +111,7 @@ static __attribute__((noinline)) struct nc_thread *nc_get_slow(void)
 		return NULL;
 	}
 	nc = t;
+	hwt_pymemo = t->py;
 	return t;
 }
 
@@ -277,6 +281,12 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 	return 0;
 }
 
+struct hwt_pymemo *hwt_pymemo_table(void)
+{
+	struct nc_thread *t = nc_get();
+	return t ? t->py : NULL;
+}
+
 void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site)
 {
 	struct nc_thread *t = nc;
@@ -300,12 +310,6 @@ static inline unsigned pm_index(uint64_t native0, uint64_t code0, uint64_t off0)
 static inline struct hwt_memo *pm_of(struct nc_thread *t, const struct hwt_stack *s)
 {
 	return &t->pm[pm_index(s->native[0], s->python[0], s->python[1])];
-}
-
-const struct hwt_memo *hwt_memo_candidate(uint64_t caller, uint64_t code, uint64_t offset)
-{
-	struct nc_thread *t = nc_get();
-	return t ? &t->pm[pm_index(caller, code, offset)] : NULL;
 }
 
 static inline int words_equal(const uint64_t *a, const uint64_t *b, uint32_t n)

@@ -40,6 +40,13 @@ typedef struct {
 
 enum { PYMEM_DOMAIN_RAW = 0, PYMEM_DOMAIN_MEM = 1, PYMEM_DOMAIN_OBJ = 2 };
 
+/* PyObjectArenaAllocator, unchanged from 3.4 to 3.13 (Include/cpython/objimpl.h). */
+typedef struct {
+	void *ctx;
+	void *(*alloc)(void *ctx, size_t size);
+	void (*free)(void *ctx, void *ptr, size_t size);
+} py_arena_allocator;
+
 /*
  * Frame layouts per version (offsets in bytes), from the structs in
  * CPython's Include/cpython/pystate.h (PyThreadState: frame / cframe /
@@ -86,69 +93,161 @@ int hwt_python_installed;
 
 #define AT(p, off, T) (*(T *)((char *)(p) + (off)))
 
-/* Fill s->python from the interpreter's frames, laid out as L says; with
- * a caller, also compare them on the way with the thread's memo entry for
- * that caller and innermost frame, and return its site when the stack is
- * that entry's (PyMem hooks: the native stack is the caller alone).
- * Inlined once per layout, so the offsets are constants. */
-static inline __attribute__((always_inline)) uint32_t walk(const struct frame_layout *L,
-                                                           struct hwt_stack *s, uint64_t caller)
+/* The innermost frame of the thread state ts. */
+static inline __attribute__((always_inline)) char *first_frame(const struct frame_layout *L,
+                                                               char *ts)
 {
-	char *ts = get_tstate();
-	if (!ts)
-		return 0;
 	char *f = AT(ts, L->ts_frame, char *);
 	if (L->via_cframe && f)
 		f = AT(f, L->cf_current, char *);
+	return f;
+}
+
+/* A frame's instruction as stored (f_lasti, or the instruction pointer):
+ * equal values in the same code object are the same instruction. */
+static inline __attribute__((always_inline)) uint64_t raw_instr(const struct frame_layout *L,
+                                                                const char *f)
+{
+	if (L->kind <= HWT_PY_310)
+		return (uint32_t)AT(f, L->f_instr, int);
+	return (uint64_t)(uintptr_t)AT(f, L->f_instr, char *);
+}
+
+/* Frame f's (code object, byte offset) into *c, *o: 1 when it is a Python
+ * frame to record, 0 when it is skipped (a C-stack shim, not a code
+ * object, or not started yet); -1 when it is one that makes the stack
+ * unfit for the memo (not started yet: the same raw words may later be a
+ * started frame). */
+static inline __attribute__((always_inline)) int frame_of(const struct frame_layout *L,
+                                                          const char *f, uint64_t *c, uint64_t *o)
+{
+	const char *code = AT(f, L->f_code, const char *);
+	if (L->owner >= 0 && AT(f, L->owner, char) == OWNED_BY_CSTACK)
+		return 0;
+	if (!code || AT(code, 8, uint64_t) != code_type)
+		return 0;
+	int64_t off;
+	if (L->kind <= HWT_PY_310) {
+		int lasti = AT(f, L->f_instr, int);
+		off = L->lasti_units ? (int64_t)lasti * 2 : lasti;
+	} else {
+		off = AT(f, L->f_instr, const char *) - (code + L->co_adaptive);
+		/* incomplete frame (_PyFrame_IsIncomplete): not started */
+		if (AT(f, L->owner, char) != OWNED_BY_GENERATOR &&
+		    off < 2 * (int64_t)AT(code, L->co_firsttraceable, int))
+			return -1;
+	}
+	*c = (uint64_t)(uintptr_t)code;
+	*o = (uint64_t)off;
+	return 1;
+}
+
+/* Fill s->python from the frames from f outwards. */
+static inline __attribute__((always_inline)) void walk(const struct frame_layout *L,
+                                                       struct hwt_stack *s, const char *f)
+{
 	uint32_t max = hwt_root->python_frames, n = 0;
-	/* the memo entry compared with: chosen at the first frame; none
-	 * (no_memo, whose site 0 never matches) without a caller */
-	static const struct hwt_memo no_memo;
-	const struct hwt_memo *m = &no_memo;
-	uint64_t diff = 0;
-	for (unsigned steps = 0; f && steps < 4096; steps++) {
-		char *code = AT(f, L->f_code, char *);
-		char *next = AT(f, L->f_back, char *);
-		int64_t off;
-		if (L->owner >= 0 && AT(f, L->owner, char) == OWNED_BY_CSTACK)
-			goto next;
-		if (!code || AT(code, 8, uint64_t) != code_type)
-			goto next;
-		if (L->kind <= HWT_PY_310) {
-			int lasti = AT(f, L->f_instr, int);
-			off = L->lasti_units ? (int64_t)lasti * 2 : lasti;
-		} else {
-			char *instr = AT(f, L->f_instr, char *);
-			off = instr - (code + L->co_adaptive);
-			/* incomplete frame (_PyFrame_IsIncomplete): not started */
-			if (AT(f, L->owner, char) != OWNED_BY_GENERATOR &&
-			    off < 2 * (int64_t)AT(code, L->co_firsttraceable, int))
-				goto next;
+	for (unsigned steps = 0; f && steps < 4096 && n < max; steps++) {
+		uint64_t c, o;
+		if (frame_of(L, f, &c, &o) > 0) {
+			s->python[2 * n] = c;
+			s->python[2 * n + 1] = o;
+			n++;
 		}
-		uint64_t c = (uint64_t)(uintptr_t)code, o = (uint64_t)off;
-		s->python[2 * n] = c;
-		s->python[2 * n + 1] = o;
-		if (n == 0 && caller) {
-			m = hwt_memo_candidate(caller, c, o);
-			if (!m)
-				m = &no_memo;
-		}
-		if (likely(2 * n + 2 < HWT_MEMO_WORDS))
-			diff |= (m->w[2 * n + 1] ^ c) | (m->w[2 * n + 2] ^ o);
-		else
-			diff = 1;
-		if (++n == max)
-			break;
-	next:
-		f = next;
+		f = AT(f, L->f_back, const char *);
 	}
 	s->n_python = n;
-	if (!diff && m->site && m->n_native == 1 && m->n_python == n && m->w[0] == caller)
+}
+
+/*
+ * The memo of a PyMem hook's stacks (the caller alone, then Python frames):
+ * a per-thread table (native.c maps it) of stacks as their frames' raw
+ * words read them (code object, instruction as stored; skipped frames
+ * too), with their site.  Equal raw words mean an equal stack (the code
+ * objects a site names are kept alive, so an address is not reused while
+ * the site can match), so a hit reads three words per frame and compares
+ * two, without validating anything.  The slot: the caller and the
+ * innermost frame's words.
+ */
+static inline struct hwt_pymemo *memo_slot(struct hwt_pymemo *tab, uint64_t caller, uint64_t c0,
+                                           uint64_t i0)
+{
+	uint64_t h = (caller * 0x9e3779b97f4a7c15ull) ^ (c0 * 0xbf58476d1ce4e5b9ull) ^
+	             (i0 * 0x94d049bb133111ebull);
+	return &tab[(h >> 40) & (HWT_PYMEMO_SETS - 1)];
+}
+
+static inline __attribute__((always_inline)) uint32_t memo_hit(const struct frame_layout *L,
+                                                               const char *f, uint64_t caller)
+{
+	struct hwt_pymemo *tab = hwt_pymemo;
+	if (unlikely(!tab))
+		return 0;
+	const struct hwt_pymemo *m =
+	    memo_slot(tab, caller, AT(f, L->f_code, uint64_t), raw_instr(L, f));
+	if (m->caller != caller)
+		return 0;
+	uint64_t diff = 0;
+	unsigned k = 0, n = m->n;
+	for (; k < n && f; k++) {
+		diff |= (AT(f, L->f_code, uint64_t) ^ m->w[2 * k]) |
+		        (raw_instr(L, f) ^ m->w[2 * k + 1]);
+		f = AT(f, L->f_back, const char *);
+	}
+	if (k == n && !diff && (!m->ended || !f))
 		return m->site;
 	return 0;
 }
 
-uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller)
+/* Store the stack from f (whose site is site) in the memo, when its raw
+ * frames fit and none is unfit (frame_of). */
+static inline __attribute__((always_inline)) void
+memo_store(const struct frame_layout *L, const char *f, uint64_t caller, uint32_t site)
+{
+	struct hwt_pymemo *tab = hwt_pymemo_table();
+	if (!tab || !f)
+		return;
+	struct hwt_pymemo *m = memo_slot(tab, caller, AT(f, L->f_code, uint64_t), raw_instr(L, f));
+	uint32_t max = hwt_root->python_frames, n = 0, k = 0;
+	m->caller = 0;
+	for (; f && n < max; k++) {
+		uint64_t c, o;
+		int r = frame_of(L, f, &c, &o);
+		if (r < 0 || k == HWT_PYMEMO_FRAMES)
+			return;
+		n += r;
+		m->w[2 * k] = AT(f, L->f_code, uint64_t);
+		m->w[2 * k + 1] = raw_instr(L, f);
+		f = AT(f, L->f_back, const char *);
+	}
+	m->n = (uint16_t)k;
+	m->ended = !f;
+	m->site = site;
+	m->caller = caller;
+}
+
+/* One capture compiled per layout, so the offsets are constants: with a
+ * caller (a PyMem hook), the memo's site when it has the stack, else 0
+ * and s->python filled; site: store the stack with that site instead. */
+static inline __attribute__((always_inline)) uint32_t
+capture(const struct frame_layout *L, struct hwt_stack *s, uint64_t caller, uint32_t site)
+{
+	char *ts = get_tstate();
+	const char *f = ts ? first_frame(L, ts) : NULL;
+	if (site) {
+		memo_store(L, f, caller, site);
+		return 0;
+	}
+	if (f && caller) {
+		uint32_t known = memo_hit(L, f, caller);
+		if (known)
+			return known;
+	}
+	walk(L, s, f);
+	return 0;
+}
+
+static uint32_t capture_as(struct hwt_stack *s, uint64_t caller, uint32_t site)
 {
 	const struct frame_layout *L = layout;
 	if (!L || !hwt_root->python_frames)
@@ -156,16 +255,27 @@ uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller)
 	switch (L->minor) {
 	case 8:
 	case 9:
-		return walk(&layouts[0], s, caller);
+		return capture(&layouts[0], s, caller, site);
 	case 10:
-		return walk(&layouts[2], s, caller);
+		return capture(&layouts[2], s, caller, site);
 	case 11:
-		return walk(&layouts[3], s, caller);
+		return capture(&layouts[3], s, caller, site);
 	case 12:
-		return walk(&layouts[4], s, caller);
+		return capture(&layouts[4], s, caller, site);
 	default:
-		return walk(&layouts[5], s, caller);
+		return capture(&layouts[5], s, caller, site);
 	}
+}
+
+uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller)
+{
+	return capture_as(s, caller, 0);
+}
+
+void hwt_python_remember(uint64_t caller, uint32_t site)
+{
+	if (caller && site)
+		capture_as(NULL, caller, site);
 }
 
 /* Does this thread hold the GIL (so its frames are stable and Py_IncRef
@@ -204,6 +314,17 @@ struct domain {
 };
 static struct domain dom_mem, dom_obj;
 
+/* Whether the block the wrapped allocator just returned for n bytes was
+ * made by pymalloc: served without a call to the malloc family (nested:
+ * the thread's count of hook calls found busy before the call), for a
+ * request pymalloc serves.  Such a block lies in a pymalloc pool. */
+static int pools_known; /* the allocator is pymalloc (hwt_shadow_pools) */
+static inline int from_of(const struct domain *d, size_t n, uint32_t nested)
+{
+	return pools_known && n <= d->direct_max && hwt_self.nested == nested ? HWT_FROM_POOL
+	                                                                      : HWT_FROM_PYMEM;
+}
+
 static __attribute__((noinline)) void *malloc_slow(struct domain *d, size_t n, uint64_t caller,
                                                    uint64_t cfa0)
 {
@@ -216,9 +337,10 @@ static __attribute__((noinline)) void *malloc_slow(struct domain *d, size_t n, u
 	}
 	if (!hwt_enter())
 		return o->malloc(o->ctx, n);
+	uint32_t nested = hwt_self.nested;
 	void *p = o->malloc(o->ctx, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, caller, cfa0, 1);
+		hwt_record(p, n, caller, cfa0, from_of(d, n, nested));
 	hwt_leave();
 	return p;
 }
@@ -244,9 +366,10 @@ static __attribute__((noinline)) void *calloc_slow(struct domain *d, size_t n, s
 	}
 	if (!hwt_enter())
 		return o->calloc(o->ctx, n, m);
+	uint32_t nested = hwt_self.nested;
 	void *p = o->calloc(o->ctx, n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, caller, cfa0, 1);
+		hwt_record(p, n * m, caller, cfa0, from_of(d, n * m, nested));
 	hwt_leave();
 	return p;
 }
@@ -263,7 +386,8 @@ static void *w_calloc(void *ctx, size_t n, size_t m)
 
 static void *w_realloc(void *ctx, void *p, size_t n)
 {
-	py_allocator *o = &((struct domain *)ctx)->orig;
+	struct domain *d = ctx;
+	py_allocator *o = &d->orig;
 	/* sampled mode: p was never recorded and the new block is not
 	 * to be (busy: pymalloc hands a block it did not make to realloc) */
 	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n)) {
@@ -276,8 +400,9 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 		return o->realloc(o->ctx, p, n);
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
+	uint32_t nested = hwt_self.nested;
 	void *q = o->realloc(o->ctx, p, n);
-	hwt_realloc_done(q, n, had, &old, CALLER(), HOOK_CFA(), 1);
+	hwt_realloc_done(q, n, had, &old, CALLER(), HOOK_CFA(), from_of(d, n, nested));
 	hwt_leave();
 	return q;
 }
@@ -305,6 +430,129 @@ static void w_free(void *ctx, void *p)
 		return;
 	}
 	free_slow(o, p);
+}
+
+/*
+ * Mode all's wrappers: most of a Python program's allocations are pymalloc
+ * blocks of covered arenas (shadow.c) made from stacks the memo knows.
+ * For those, malloc and calloc read the stack against the memo and write
+ * the block's slot, and free clears it and tail-calls the allocator: no
+ * call out of the wrapper but the allocator and the thread state's getter.
+ * Anything else takes the general path (hwt_record, free_slow).  One
+ * malloc and one calloc per frame layout, so the offsets are constants.
+ */
+
+/* Record p (n bytes, from caller) on the fast path: 1 when done. */
+static inline __attribute__((always_inline)) int record_fast(const struct frame_layout *L, void *p,
+                                                             size_t n, uint64_t caller)
+{
+	uint32_t *slot;
+	if (n - 1 >= HWT_SHADOW_MAX_REQUEST || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
+		return 0;
+	char *ts = get_tstate();
+	const char *f = ts ? first_frame(L, ts) : NULL;
+	uint32_t site = f ? memo_hit(L, f, caller) : 0;
+	if (!site || site > HWT_SHADOW_SITE_MAX)
+		return 0;
+	__atomic_store_n(slot, hwt_shadow_pack(site, (uint32_t)n), __ATOMIC_RELAXED);
+	return 1;
+}
+
+/* The allocation of n bytes: the wrapped allocator with the thread busy
+ * (its own malloc calls are not recorded, and counted), then the record. */
+static inline __attribute__((always_inline)) void *alloc_all(const struct frame_layout *L,
+                                                             struct domain *d, size_t n, size_t m,
+                                                             int zeroed, uint64_t caller,
+                                                             uint64_t cfa0)
+{
+	struct hwt_thread *t = &hwt_self;
+	py_allocator *o = &d->orig;
+	if (unlikely(t->busy)) {
+		t->nested++;
+		return zeroed ? o->calloc(o->ctx, n, m) : o->malloc(o->ctx, n);
+	}
+	size_t bytes = n;
+	if (zeroed && __builtin_mul_overflow(n, m, &bytes))
+		return o->calloc(o->ctx, n, m);
+	t->busy = 1;
+	uint32_t nested = t->nested;
+	void *p = zeroed ? o->calloc(o->ctx, n, m) : o->malloc(o->ctx, n);
+	if (likely(p) && !record_fast(L, p, bytes, caller))
+		hwt_record(p, bytes, caller, cfa0, from_of(d, bytes, nested));
+	t->busy = 0;
+	return p;
+}
+
+#define ALL_WRAPPERS(NAME, L)                                                                      \
+	static void *w_malloc_##NAME(void *ctx, size_t n)                                          \
+	{                                                                                          \
+		return alloc_all(L, ctx, n, 0, 0, CALLER(), HOOK_CFA());                           \
+	}                                                                                          \
+	static void *w_calloc_##NAME(void *ctx, size_t n, size_t m)                                \
+	{                                                                                          \
+		return alloc_all(L, ctx, n, m, 1, CALLER(), HOOK_CFA());                           \
+	}
+ALL_WRAPPERS(38, &layouts[0])
+ALL_WRAPPERS(310, &layouts[2])
+ALL_WRAPPERS(311, &layouts[3])
+ALL_WRAPPERS(312, &layouts[4])
+ALL_WRAPPERS(313, &layouts[5])
+
+static void w_free_all(void *ctx, void *p)
+{
+	py_allocator *o = &((struct domain *)ctx)->orig;
+	uint32_t *slot;
+	/* a recorded block of a covered arena: its slot cleared, and the
+	 * allocator frees it without a call to the malloc family */
+	if (likely(!hwt_self.busy) && (slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)) &&
+	    likely(*slot)) {
+		__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+		o->free(o->ctx, p);
+		return;
+	}
+	free_slow(o, p);
+}
+
+/* Mode all's malloc and calloc for this layout. */
+static void all_wrappers(unsigned minor, py_allocator *a)
+{
+	switch (minor) {
+	case 8:
+	case 9:
+		a->malloc = w_malloc_38, a->calloc = w_calloc_38;
+		break;
+	case 10:
+		a->malloc = w_malloc_310, a->calloc = w_calloc_310;
+		break;
+	case 11:
+		a->malloc = w_malloc_311, a->calloc = w_calloc_311;
+		break;
+	case 12:
+		a->malloc = w_malloc_312, a->calloc = w_calloc_312;
+		break;
+	default:
+		a->malloc = w_malloc_313, a->calloc = w_calloc_313;
+		break;
+	}
+	a->free = w_free_all;
+}
+
+/* The arena allocator's wrappers (mode all): every arena pymalloc makes
+ * from now on gets a shadow (shadow.c), uncovered just before it goes. */
+static py_arena_allocator arena_orig;
+
+static void *w_arena_alloc(void *ctx, size_t size)
+{
+	void *p = arena_orig.alloc(arena_orig.ctx, size);
+	if (p)
+		hwt_shadow_cover(p, size);
+	return p;
+}
+
+static void w_arena_free(void *ctx, void *p, size_t size)
+{
+	hwt_shadow_uncover(p, size);
+	arena_orig.free(arena_orig.ctx, p, size);
 }
 
 /* The largest request o serves without calling malloc: 512 when a 16-
@@ -365,6 +613,10 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	void *incref = dlsym(RTLD_DEFAULT, "Py_IncRef");
 	void *this_ts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
 	void *ctype = dlsym(RTLD_DEFAULT, "PyCode_Type");
+	void (*get_arena)(py_arena_allocator *) =
+	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
+	void (*set_arena)(py_arena_allocator *) =
+	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
 	hwt_self.busy = busy;
 	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype || !this_ts)
 		return -2;
@@ -392,7 +644,25 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	dom_obj.direct_max = probe_direct(&dom_obj.orig);
 	py_allocator mem = {&dom_mem, w_malloc, w_calloc, w_realloc, w_free};
 	py_allocator obj = {&dom_obj, w_malloc, w_calloc, w_realloc, w_free};
-	hwt_live_nursery_start();
+	if (hwt_root->mode == HWT_MODE_ALL) {
+		all_wrappers(minor, &mem);
+		all_wrappers(minor, &obj);
+	}
+	if (hwt_root->mode == HWT_MODE_ALL && get_arena && set_arena) {
+		get_arena(&arena_orig);
+		py_arena_allocator arena = {NULL, w_arena_alloc, w_arena_free};
+		set_arena(&arena);
+		/* pools of the arenas made before now are covered at their
+		 * first block, when the allocator is pymalloc (PYTHONMALLOC
+		 * unset, default or pymalloc, with or without the debug hooks):
+		 * POOL_SIZE 4 KiB up to 3.9, 16 KiB from 3.10 (obmalloc.c) */
+		const char *pm = getenv("PYTHONMALLOC");
+		if (!pm || !*pm || strcmp(pm, "default") == 0 || strcmp(pm, "debug") == 0 ||
+		    strncmp(pm, "pymalloc", 8) == 0) {
+			hwt_shadow_pools(minor >= 10 ? 16384 : 4096);
+			pools_known = 1;
+		}
+	}
 	set_alloc(PYMEM_DOMAIN_MEM, &mem);
 	set_alloc(PYMEM_DOMAIN_OBJ, &obj);
 	installed = 1;

@@ -56,27 +56,46 @@ int hwt_sample_slow(size_t n)
 	return 1;
 }
 
-void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python)
+/* Keep p's entry: in its arena's shadow slot when it has one and the entry
+ * fits (a pymalloc block from a PyMem hook), else in the live table. */
+static inline void keep(uint64_t address, uint32_t site, size_t size, uint32_t *slot)
 {
-	hwt_live_prefetch((uint64_t)(uintptr_t)p, python == 1);
+	if (slot && site <= HWT_SHADOW_SITE_MAX)
+		__atomic_store_n(slot, hwt_shadow_pack(site, (uint32_t)size), __ATOMIC_RELAXED);
+	else
+		hwt_live_insert(address, site, size);
+}
+
+void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int from)
+{
+	uint64_t a = (uint64_t)(uintptr_t)p;
+	int pymem = hwt_from_pymem(from);
+	uint32_t *slot = NULL;
+	if (pymem && size - 1 < HWT_SHADOW_MAX_REQUEST) {
+		slot = hwt_shadow_slot(a);
+		if (!slot && from == HWT_FROM_POOL)
+			slot = hwt_shadow_cover_pool(a);
+	}
+	if (!slot)
+		hwt_live_prefetch(a);
 	struct hwt_stack *st = &hwt_self.stack;
 	st->n_native = 0;
 	st->n_python = 0;
-	if (python) {
+	if (from != HWT_FROM_NATIVE) {
 		/* from a PyMem hook the native stack is the caller alone: the
 		 * memo can be checked while the frames are read */
-		uint32_t known = hwt_python_capture(st, python == 1 ? caller : 0);
+		uint32_t known = hwt_python_capture(st, pymem ? caller : 0);
 		if (known) {
-			hwt_live_insert_young((uint64_t)(uintptr_t)p, known, size);
+			keep(a, known, size, slot);
 			return;
 		}
 	}
 	/* Under a PyMem hook the Python frames say where the allocation came
 	 * from; the native stack is the interpreter's loop: keep its caller
 	 * (which C function made the block) and spare the unwinder. */
-	uint32_t want = python == 1 && st->n_python ? 1 : hwt_root->native_frames;
+	uint32_t want = pymem && st->n_python ? 1 : hwt_root->native_frames;
 	uint32_t site = hwt_native_capture(st, caller, cfa0, want);
-	if (st->n_python)
+	if (st->n_python && !pymem)
 		site = hwt_memo_find(st);
 	if (!site) {
 		site = hwt_site_intern(st);
@@ -84,23 +103,22 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python
 			__atomic_fetch_add(&hwt_root->dropped, 1, __ATOMIC_RELAXED);
 			return;
 		}
-		if (st->n_python)
+		if (st->n_python && pymem)
+			hwt_python_remember(caller, site);
+		else if (st->n_python)
 			hwt_memo_store(st, site);
 		else
 			hwt_native_remember(caller, cfa0, st, site);
 	}
-	if (python == 1)
-		hwt_live_insert_young((uint64_t)(uintptr_t)p, site, size);
-	else
-		hwt_live_insert((uint64_t)(uintptr_t)p, site, size);
+	keep(a, site, size, slot);
 }
 
 void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
-                      uint64_t cfa0, int python)
+                      uint64_t cfa0, int from)
 {
 	if (q) {
 		if (hwt_sample(n))
-			hwt_record(q, n, caller, cfa0, python);
+			hwt_record(q, n, caller, cfa0, from);
 	} else if (had && n != 0) {
 		int saved = errno;
 		hwt_live_insert(old->key, old->site, old->requested);

@@ -160,17 +160,45 @@ static inline void hwt_unlock(uint32_t *l)
 /* ---- live.c: address -> (site, requested size) ---- */
 void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested);
 /* Start loading address's home slot: the cache miss then overlaps other
- * work (the unwinder, or the allocator's own miss on the chunk header).
- * young: the entry is for hwt_live_insert_young. */
-void hwt_live_prefetch(uint64_t address, int young);
+ * work (the unwinder, or the allocator's own miss on the chunk header). */
+void hwt_live_prefetch(uint64_t address);
 /* Remove address; returns 1 and fills *old when it was there (old->key is
  * then the address itself, without a hint). */
 int hwt_live_remove(uint64_t address, struct hwt_live_entry *old);
-/* The nursery (live.c): PyMem hooks' entries go there first. */
-void hwt_live_nursery_start(void);
-void hwt_live_insert_young(uint64_t address, uint32_t site, uint64_t requested);
 void hwt_live_lock_all(void);
 void hwt_live_unlock_all(void);
+
+/* ---- shadow.c: pymalloc arenas' shadows (mode all, CPython) ---- */
+/* The directory, NULL until an arena is covered (shadow.c says how). */
+extern uint64_t **hwt_shadow_dir;
+
+/* The shadow slot of the block at address, NULL when no covered arena
+ * holds it.  Two loads, no lock (shadow.c says why none is needed). */
+static inline uint32_t *hwt_shadow_slot(uint64_t address)
+{
+	uint64_t **dir = __atomic_load_n(&hwt_shadow_dir, __ATOMIC_RELAXED);
+	if (!dir || address >> 47)
+		return NULL;
+	uint64_t *l2 = __atomic_load_n(&dir[address >> 30], __ATOMIC_ACQUIRE);
+	if (!l2)
+		return NULL;
+	uint64_t w = __atomic_load_n(&l2[(address >> 12) & ((1u << 18) - 1)], __ATOMIC_RELAXED);
+	if (!w)
+		return NULL;
+	return (uint32_t *)(uintptr_t)(w - 1 + (address / HWT_SHADOW_GRANULE) * sizeof(uint32_t));
+}
+/* The arena allocator's wrappers: an arena made, and one about to be
+ * freed (every covered range inside it is uncovered). */
+void hwt_shadow_cover(void *arena, size_t size);
+void hwt_shadow_uncover(void *arena, size_t size);
+/* Pools of arenas made before the hooks went in are covered one by one,
+ * at their first block: pool_size (pymalloc's POOL_SIZE) once at install,
+ * then the slot of a block pymalloc just made, its pool covered if need
+ * be; NULL when that fails or pools are not covered. */
+void hwt_shadow_pools(size_t pool_size);
+uint32_t *hwt_shadow_cover_pool(uint64_t block);
+void hwt_shadow_lock(void);
+void hwt_shadow_unlock(void);
 
 /* ---- sites.c: stack -> site id (deduplicated), code registry ---- */
 int hwt_sites_init(void);
@@ -197,17 +225,33 @@ struct hwt_memo {
  * match of every word), 0 when not there; and storing it there. */
 uint32_t hwt_memo_find(const struct hwt_stack *s);
 void hwt_memo_store(const struct hwt_stack *s, uint32_t site);
-/* The memo entry a stack of this caller and innermost Python frame would
- * be in (to compare while capturing); NULL when the thread has none. */
-const struct hwt_memo *hwt_memo_candidate(uint64_t caller, uint64_t code, uint64_t offset);
 /* Tell the cache the site of the native-only stack s just captured. */
 void hwt_native_remember(uint64_t caller, uint64_t cfa0, const struct hwt_stack *s, uint32_t site);
 
+/* The per-thread memo of a PyMem hook's stacks (python.c says how it is
+ * used): HWT_PYMEMO_SETS entries in the thread's caches (native.c). */
+#define HWT_PYMEMO_FRAMES 12 /* deeper stacks are not memoized */
+#define HWT_PYMEMO_SETS   256
+struct hwt_pymemo {
+	uint64_t caller; /* 0: empty */
+	uint32_t site;
+	uint16_t n;     /* frames, skipped ones included */
+	uint16_t ended; /* 1: the stack ended after them */
+	uint64_t w[2 * HWT_PYMEMO_FRAMES];
+};
+/* The thread's memo, NULL until its caches are mapped
+ * (hwt_pymemo_table() maps them). */
+extern HWT_TLS struct hwt_pymemo *hwt_pymemo;
+struct hwt_pymemo *hwt_pymemo_table(void);
+
 /* ---- python.c: CPython frames and the PyMem hooks ---- */
 /* Fill s->python from the current thread's interpreter frames.  With a
- * caller (nonzero), return the site the memo has for the stack made of
- * that caller alone and these Python frames, 0 when it has none. */
+ * caller (nonzero: a PyMem hook's), return the site the memo has for the
+ * stack made of that caller alone and these Python frames instead, 0 when
+ * it has none. */
 uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller);
+/* Tell the memo the site of that stack (caller alone, Python frames). */
+void hwt_python_remember(uint64_t caller, uint32_t site);
 /* Exported: install the PyMem hooks (called by sitecustomize, GIL held). */
 HWT_EXPORT int heapwalk_trace_python_install(void);
 /* 1 when this thread holds a CPython GIL (hooks installed). */
@@ -219,11 +263,20 @@ extern int hwt_python_installed;
 void hwt_python_keep(uint64_t code);
 
 /* ---- record.c: the common path of every hook ---- */
+/* Where an allocation comes from (hwt_record's `from`). */
+enum hwt_from {
+	HWT_FROM_NATIVE = 0, /* the malloc family: the native stack only */
+	HWT_FROM_PYMEM = 1,  /* a PyMem hook: Python frames, and only the native caller */
+	HWT_FROM_GIL = 2,  /* the malloc family under the GIL: Python frames and the native stack */
+	HWT_FROM_POOL = 3, /* a PyMem hook, and pymalloc made the block (no malloc call) */
+};
+static inline int hwt_from_pymem(int from)
+{
+	return from == HWT_FROM_PYMEM || from == HWT_FROM_POOL;
+}
 /* Called with hwt_self.busy set, for an allocation hwt_sample() chose:
- * captures the stack and records p.  python: 0 native only; 1 from a
- * PyMem hook (Python frames, and only the native caller); 2 from the
- * malloc family under the GIL (Python frames and the full native stack). */
-void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int python);
+ * captures the stack and records p. */
+void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int from);
 /* The sampling decision's slow path (seeding, a sample taken). */
 int hwt_sample_slow(size_t n);
 
@@ -242,17 +295,30 @@ static inline int hwt_sample(size_t n)
 	}
 	return hwt_sample_slow(n);
 }
-/* Forget p (before it is freed); 1 when it was recorded, *old filled. */
+/* Forget p (before it is freed); 1 when it was recorded, *old filled:
+ * its shadow slot when a covered arena holds it, else the live table. */
 static inline int hwt_forget(void *p, struct hwt_live_entry *old)
 {
-	return hwt_live_remove((uint64_t)(uintptr_t)p, old);
+	uint64_t a = (uint64_t)(uintptr_t)p;
+	uint32_t *slot = hwt_shadow_slot(a);
+	if (slot) {
+		uint32_t v = *slot;
+		if (likely(v)) {
+			__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+			old->key = a;
+			old->site = hwt_shadow_site(v);
+			old->requested = hwt_shadow_requested(v);
+			return 1;
+		}
+	}
+	return hwt_live_remove(a, old);
 }
 /* After a realloc of a block whose entry hwt_forget took (had, *old) into
  * q of n bytes: q gets the site of this call (when sampled); a failed
  * realloc gives p its old entry back (p is still the program's).  errno
  * is left as the allocator set it.  The native and PyMem hooks share it. */
 void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
-                      uint64_t cfa0, int python);
+                      uint64_t cfa0, int from);
 
 /* ---- util ---- */
 uint64_t hwt_env_u64(const char *name, uint64_t dflt);

@@ -14,8 +14,10 @@ SCRIPT="$top_srcdir/tests/programs/trace_lines.py"
 N=3000
 found=0
 # Each interpreter twice: single-threaded, and with a second thread
-# started after the line's objects were made ("thread": the tracer's
-# nursery then moves its entries to the shards, and n of them are freed).
+# started after the line's objects were made ("thread": n more made, the
+# thread started, then those n freed).  The line's objects are pymalloc
+# blocks, so in mode all they are recorded in the shadows of pymalloc's
+# arenas: the reader must have found at least N entries there.
 while read -r label py; do
 	found=$((found + 1))
 	for variant in "" thread; do
@@ -30,6 +32,9 @@ while read -r label py; do
 		fail "$label: read_trace: $(cat "$dir/read.err")"
 	head -n 1 "$dir/read" | grep -q '^# mode all .* problems 0 python 30' ||
 		fail "$label: summary: $(head -n 1 "$dir/read")"
+	shadowed=$(head -n 1 "$dir/read" | sed -n 's/.* shadowed \([0-9]*\).*/\1/p')
+	((${shadowed:-0} >= N)) ||
+		fail "$label: ${shadowed:-no} entries from pymalloc arena shadows, fewer than the line's $N"
 	while read -r key count size; do
 		read="$dir/read"
 		if [[ -n $size ]]; then

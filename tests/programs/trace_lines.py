@@ -58,9 +58,9 @@ def main():
     kept = [None] * n
     leak_py(n, kept)
     if len(sys.argv) > 2 and sys.argv[2] == "thread":
-        # n more from LINE-A while the process has one thread (the
-        # tracer's nursery), a second thread (the nursery moves to the
-        # shards), then those n freed: LINE-A still keeps exactly n
+        # n more from LINE-A while the process has one thread, a second
+        # thread (the tracer's hooks then take their locks), then those n
+        # freed: LINE-A still keeps exactly n
         import threading
 
         extra = [None] * n

@@ -11,12 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OFF_SITES   0x3000
-#define OFF_FRAMES  0x3400
-#define OFF_TABLES  0x4000
-#define OFF_CODE    0x18000
-#define OFF_NURSERY 0x19000
-#define SHARD_CAP   HWT_MIN_CAPACITY
+#define OFF_SITES  0x3000
+#define OFF_FRAMES 0x3400
+#define OFF_TABLES 0x4000
+#define OFF_CODE   0x18000
+#define OFF_ARENAS 0x19000
+#define OFF_SHADOW 0x19400
+#define SHARD_CAP  HWT_MIN_CAPACITY
 
 static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t site, uint32_t req,
                      size_t *next_table)
@@ -87,11 +88,16 @@ synth_image synth_trace(uint64_t sample_bytes)
 		put_live(b, r, 0x5000000 + 1024 * i, 1, 100, &next_table);
 	for (uint64_t i = 0; i < SYNTH_N2; i++)
 		put_live(b, r, 0x6000000 + 32 * i, 2, 7, &next_table);
-	/* the site-3 entry is in the nursery, slot 0 of 16 */
-	struct hwt_live_entry *nursery = (void *)(b + OFF_NURSERY);
-	nursery[0] = (struct hwt_live_entry){.key = 0x7000000, .site = 3, .requested = 48};
-	r->nursery = SYNTH_BASE + OFF_NURSERY;
-	r->nursery_slots = 16;
+	/* the site-3 entry is in the shadow of a pymalloc arena of 4 KiB at
+	 * 0x7000000, slot 0 of 256 */
+	struct hwt_pyarena *arena = (void *)(b + OFF_ARENAS);
+	*arena = (struct hwt_pyarena){
+	    .base = SYNTH_ARENA, .size = SYNTH_ARENA_SIZE, .shadow = SYNTH_BASE + OFF_SHADOW};
+	uint32_t *shadow = (void *)(b + OFF_SHADOW);
+	shadow[0] = hwt_shadow_pack(3, 48);
+	r->pyarenas = SYNTH_BASE + OFF_ARENAS;
+	r->pyarenas_capacity = 16;
+	r->pyarenas_count = 1;
 
 	/* the code object (3.11 offsets: firstlineno 0x48, filename 0x70,
 	 * name 0x78, linetable 0x88) and its strings and bytes */

@@ -10,7 +10,8 @@
  *    of the 3.11 layout, byte offsets 4 and 12) above native [0x404000];
  *  - live entries: 0x5000000+1024*i for i < SYNTH_N1 (site 1, 100 bytes),
  *    0x6000000+32*i for i < SYNTH_N2 (site 2, 7 bytes), and 0x7000000
- *    (site 3, 48 bytes) in the nursery (16 slots);
+ *    (site 3, 48 bytes) in slot 0 of the shadow of a pymalloc arena of
+ *    4 KiB at SYNTH_ARENA (the only record of 16 in the registry);
  *  - the code object: file "f.py", function "fn", first line 10, and a
  *    location table giving lines 11 (bytes 0-3), 12 (4-11), 10 (12-13),
  *    none (14-15), as CPython 3.11's co_lines() reads it.
@@ -21,10 +22,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYNTH_BASE 0x10000000ull
-#define SYNTH_SIZE 0x20000u
-#define SYNTH_N1   40
-#define SYNTH_N2   25
+#define SYNTH_BASE       0x10000000ull
+#define SYNTH_SIZE       0x20000u
+#define SYNTH_N1         40
+#define SYNTH_N2         25
+#define SYNTH_ARENA      0x7000000ull
+#define SYNTH_ARENA_SIZE 0x1000u
 
 typedef struct synth_image {
 	uint8_t *b;

@@ -5,7 +5,7 @@
  * CPython 3.11's own co_lines() reads as lines 11/12/10/none), sampling
  * weights; and damaged tables: unknown magic or version, sites and entries
  * out of bounds, absurd shard sizes, unreadable tables, duplicates, and
- * the nursery's entries out of place.
+ * pymalloc arena shadows whole, duplicated and damaged.
  */
 #include "heapwalk.h"
 #include "synthtrace.h"
@@ -213,17 +213,24 @@ START_TEST(test_damaged)
 }
 END_TEST
 
-/* The nursery: an entry also in its shard (caught moving) is kept once;
- * entries out of their slot or with a hint are dropped as problems; a
- * nursery whose size is not a power of two is not read at all. */
-START_TEST(test_nursery)
+/* The pymalloc arenas' shadows: slots read as entries (site, requested
+ * size up to 512) at base + 16 * slot; an entry also in a shard (a block
+ * of an arena the shadow no longer covers), or an arena listed twice (a
+ * record caught moving), is kept once; a slot with a bad site is dropped;
+ * a record being moved (no shadow) is skipped; records that are not whole
+ * (shadow outside the process, size not in 16-byte units) are problems. */
+START_TEST(test_shadow)
 {
 	synth_image m = synth_trace(0);
 	struct hwt_root *r = root_of(&m);
-	struct hwt_live_entry *nursery = (void *)(m.b + (r->nursery - SYNTH_BASE));
-	nursery[2] = (struct hwt_live_entry){.key = 0x6000020, .site = 2, .requested = 7};
-	nursery[5] = (struct hwt_live_entry){.key = 0x6000040, .site = 1, .requested = 1};
-	nursery[6] = (struct hwt_live_entry){.key = 0x6000061, .site = 1, .requested = 1};
+	struct hwt_pyarena *recs = (void *)(m.b + (r->pyarenas - SYNTH_BASE));
+	uint32_t *shadow = (void *)(m.b + (recs[0].shadow - SYNTH_BASE));
+	shadow[2] = hwt_shadow_pack(2, 7);     /* 0x7000020 */
+	shadow[255] = hwt_shadow_pack(1, 512); /* 0x7000ff0, the arena's last granule */
+	shadow[4] = hwt_shadow_pack(99, 1);    /* a site that does not exist */
+	recs[1] = recs[0];                     /* listed twice */
+	recs[2] = (struct hwt_pyarena){.base = 0x8000000, .size = 0x1000, .shadow = 0};
+	r->pyarenas_count = 3;
 	hw_target *t = open_image(&m);
 	hw_tracer *tr;
 	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
@@ -232,22 +239,45 @@ START_TEST(test_nursery)
 	ck_assert_str_eq(p[0].kind, "tracer-bad-entry");
 	uint64_t acc[3] = {0, 0, 0};
 	hw_tracer_foreach(tr, count_cb, acc);
-	ck_assert_uint_eq(acc[1], SYNTH_N1 + SYNTH_N2 + 1);
+	ck_assert_uint_eq(acc[1], SYNTH_N1 + SYNTH_N2 + 3);
+	ck_assert_uint_eq(acc[2], SYNTH_N1 * 100 + SYNTH_N2 * 7 + 48 + 7 + 512);
 	uint32_t site;
 	uint64_t req;
-	ck_assert_int_eq(hw_tracer_lookup(tr, 0x6000040, &site, &req), HW_OK);
-	ck_assert_uint_eq(site, 2); /* its shard's entry, not the misplaced one */
-	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_OK);
-	ck_assert_uint_eq(site, 3);
-	ck_assert_uint_eq(req, 48);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000020, &site, &req), HW_OK);
+	ck_assert_uint_eq(site, 2);
+	ck_assert_uint_eq(req, 7);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000ff0, &site, &req), HW_OK);
+	ck_assert_uint_eq(site, 1);
+	ck_assert_uint_eq(req, 512);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000040, &site, &req), HW_ENOTFOUND);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000010, &site, &req), HW_ENOTFOUND);
 	hw_tracer_close(tr);
 	hw_target_close(t);
 
-	r->nursery_slots = 24;
+	/* a shadow outside the process and a size not in 16-byte units: the
+	 * arena's entries are not read, the other record's are */
+	recs[1].shadow = 0xdead0000000ull;
+	recs[2] = recs[0];
+	recs[2].size = 0x1008;
+	recs[0].size = 0x800; /* half the arena: slot 255 is beyond it */
 	t = open_image(&m);
 	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
-	ck_assert_uint_ge(hw_tracer_problems(tr, &p), 1);
+	size_t np = hw_tracer_problems(tr, &p), bad = 0;
+	for (size_t i = 0; i < np; i++)
+		bad += strcmp(p[i].kind, "tracer-bad-shadow") == 0;
+	ck_assert_uint_eq(bad, 1);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_OK);
+	ck_assert_uint_eq(site, 3);
+	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000ff0, &site, &req), HW_ENOTFOUND);
+	hw_tracer_close(tr);
+	hw_target_close(t);
+
+	/* a registry that claims more records than it holds: none read */
+	r->pyarenas_count = 17;
+	t = open_image(&m);
+	ck_assert_int_eq(hw_tracer_open(&tr, t), HW_OK);
 	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000000, &site, &req), HW_ENOTFOUND);
+	ck_assert_uint_ge(hw_tracer_problems(tr, &p), 1);
 	hw_tracer_close(tr);
 	hw_target_close(t);
 	free(m.b);
@@ -288,7 +318,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_not_a_table);
 	tcase_add_test(tc, test_damaged);
 	tcase_add_test(tc, test_damaged_code);
-	tcase_add_test(tc, test_nursery);
+	tcase_add_test(tc, test_shadow);
 	suite_add_tcase(s, tc);
 	return s;
 }
