@@ -109,10 +109,11 @@ int main(int argc, char **argv)
 	const hw_tracer_summary *s = hw_tracer_get_summary(tr);
 	const hw_problem *pr;
 	size_t np = hw_tracer_problems(tr, &pr);
-	printf("# mode %s sample %llu live %llu sites %llu problems %zu python %llx shadowed %llu\n",
-	       s->mode, (unsigned long long)s->sample_bytes,
-	       (unsigned long long)s->live_allocations, (unsigned long long)s->sites, np,
-	       (unsigned long long)s->python_version, (unsigned long long)s->shadowed);
+	printf(
+	    "# mode %s sample %llu live %llu sites %llu problems %zu python %llx shadowed %llu\n",
+	    s->mode, (unsigned long long)s->sample_bytes, (unsigned long long)s->live_allocations,
+	    (unsigned long long)s->sites, np, (unsigned long long)s->python_version,
+	    (unsigned long long)s->shadowed);
 	for (size_t i = 0; i < np; i++)
 		printf("# problem %s: %s\n", pr[i].kind, pr[i].message);
 	hw_tracer_foreach(tr, visit, NULL);
