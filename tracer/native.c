@@ -2,8 +2,10 @@
  * native.c: native stacks for the site table.
  *
  * The caller of the allocation function is always recorded (it is the
- * return address the hook saw).  Deeper frames come from libunwind, with a
- * per-thread cache of stacks in front of it:
+ * return address the hook saw).  Deeper frames come from the tracer's own
+ * unwinder (unwind.c: .eh_frame rules cached per code address), or from
+ * libunwind for a stack it cannot walk (a signal frame, a frame whose CFA
+ * is an expression), with a per-thread cache of stacks in front of both:
  *
  *  - The cache is keyed by the caller's return address and the hook's CFA
  *    (the stack address just above the hook's return address).  An entry
@@ -18,11 +20,12 @@
  * values; HEAPWALK_TRACE_NATIVE_CACHE=0 turns the cache off.
  *  - Stacks that cross a signal frame, or whose return addresses are not
  *    at sp - 8, are never cached.
- *  - The first miss on a key only remembers the key and takes
- *    unw_backtrace, libunwind's fast trace; a key that comes back is
- *    walked with unw_step (which reports each frame's stack pointer) and
- *    cached.  A thread whose lookups mostly miss (a cache too small for its
- *    stacks) takes unw_backtrace for a while.
+ *  - A miss walks the stack with the own unwinder and caches it.  Where
+ *    libunwind must walk, the first miss on a key only remembers the key
+ *    and takes unw_backtrace, libunwind's fast trace; a key that comes
+ *    back is walked with unw_step (which reports each frame's stack
+ *    pointer) and cached.  A thread whose lookups mostly miss (a cache
+ *    too small for its stacks) skips the cache for a while.
  * An entry also keeps the site of a purely native stack, so a hit costs
  * neither the unwinder nor the site table's dedup, nor even copying the
  * frames out.  Stacks with Python
@@ -39,6 +42,7 @@
 #include <libunwind.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +69,7 @@ struct nc_thread {
 	struct nc_entry e[NC_SETS][NC_WAYS];
 	struct hwt_memo pm[PM_SETS];
 	struct hwt_pymemo py[HWT_PYMEMO_SETS];
+	struct hwt_uw_cache uw; /* the own unwinder's rules (unwind.c) */
 };
 /* The thread's caches, mapped on its first capture (80 KiB: too much for
  * static TLS, which comes out of every thread's stack) and unmapped by a
@@ -75,6 +80,13 @@ HWT_TLS struct hwt_pymemo *hwt_pymemo;
 static pthread_key_t nc_key;
 static pthread_once_t nc_once = PTHREAD_ONCE_INIT;
 static int nc_enabled;
+/* The own unwinder (unwind.c) first, libunwind where it cannot go;
+ * HEAPWALK_TRACE_UNWINDER=libunwind: libunwind alone.
+ * HEAPWALK_TRACE_UNWIND_CHECK=1: every stack the own unwinder walks is
+ * walked by libunwind too, and the counts of stacks compared and of
+ * those that differ are written to stderr at exit (the tests' oracle). */
+static int uw_enabled, uw_check;
+static uint64_t uw_compared, uw_differ, uw_fallback;
 
 static void nc_release(void *p)
 {
@@ -91,6 +103,37 @@ static void nc_setup(void)
 		return;
 	if (pthread_key_create(&nc_key, nc_release) == 0)
 		nc_enabled = 1;
+	v = getenv("HEAPWALK_TRACE_UNWINDER");
+	uw_enabled = !(v && strcmp(v, "libunwind") == 0);
+	v = getenv("HEAPWALK_TRACE_UNWIND_CHECK");
+	uw_check = v && strcmp(v, "1") == 0;
+}
+
+__attribute__((destructor)) static void uw_report(void)
+{
+	if (uw_check)
+		fprintf(stderr,
+		        "heapwalk-trace: unwind check: %llu stacks compared, %llu differ, %llu by "
+		        "libunwind alone\n",
+		        (unsigned long long)__atomic_load_n(&uw_compared, __ATOMIC_RELAXED),
+		        (unsigned long long)__atomic_load_n(&uw_differ, __ATOMIC_RELAXED),
+		        (unsigned long long)__atomic_load_n(&uw_fallback, __ATOMIC_RELAXED));
+}
+
+/* The calling thread's stack, for the own unwinder's bounds; hi stays 0
+ * (own unwinder off for the thread) when it cannot be known. */
+static void stack_bounds(struct hwt_uw_cache *c)
+{
+	pthread_attr_t a;
+	void *base;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) != 0)
+		return;
+	if (pthread_attr_getstack(&a, &base, &size) == 0 && base && size) {
+		c->stack_lo = (uint64_t)(uintptr_t)base;
+		c->stack_hi = c->stack_lo + size;
+	}
+	pthread_attr_destroy(&a);
 }
 
 /* The thread's cache, NULL when there is none (called busy: what
@@ -110,6 +153,8 @@ static __attribute__((noinline)) struct nc_thread *nc_get_slow(void)
 		nc = NC_DEAD;
 		return NULL;
 	}
+	if (uw_enabled)
+		stack_bounds(&t->uw);
 	nc = t;
 	hwt_pymemo = t->py;
 	return t;
@@ -133,13 +178,13 @@ static void set_caching(void)
 /* unw_backtrace from here: the frames up to and including the hook are
  * dropped by finding the caller's return address in the trace, so
  * inlining decisions do not shift the stack. */
-static void slow_trace(struct hwt_stack *s, uint64_t caller, uint32_t want)
+static void libunwind_trace_from(struct hwt_stack *s, uint64_t caller, uint32_t want, int depth)
 {
-	void *buf[HWT_MAX_NATIVE + 8];
+	void *buf[HWT_MAX_NATIVE + 16];
 	set_caching();
-	int n = unw_backtrace(buf, (int)(want + 4));
+	int n = unw_backtrace(buf, (int)want + depth);
 	int at = -1;
-	for (int i = 0; i < n && i < 8; i++) {
+	for (int i = 0; i < n && i < depth; i++) {
 		if ((uint64_t)(uintptr_t)buf[i] == caller) {
 			at = i;
 			break;
@@ -149,6 +194,60 @@ static void slow_trace(struct hwt_stack *s, uint64_t caller, uint32_t want)
 		return; /* keep the caller alone rather than guess */
 	for (int i = at + 1; i < n && s->n_native < want; i++)
 		s->native[s->n_native++] = (uint64_t)(uintptr_t)buf[i];
+}
+
+static void libunwind_trace(struct hwt_stack *s, uint64_t caller, uint32_t want)
+{
+	libunwind_trace_from(s, caller, want, 8);
+}
+
+/* Compare a stack the own unwinder walked with libunwind's. */
+static void check_against_libunwind(const struct hwt_stack *own, uint64_t caller, uint32_t want)
+{
+	struct hwt_stack ref;
+	ref.native[0] = caller;
+	ref.n_native = 1;
+	libunwind_trace_from(&ref, caller, want, 16);
+	__atomic_fetch_add(&uw_compared, 1, __ATOMIC_RELAXED);
+	if (ref.n_native != own->n_native ||
+	    memcmp(ref.native, own->native, own->n_native * sizeof(uint64_t)) != 0) {
+		/* the first few in full, frame by frame (own / libunwind's) */
+		if (__atomic_fetch_add(&uw_differ, 1, __ATOMIC_RELAXED) < 3) {
+			fprintf(stderr, "heapwalk-trace: unwind check: differs:");
+			uint32_t n = own->n_native > ref.n_native ? own->n_native : ref.n_native;
+			for (uint32_t i = 0; i < n; i++)
+				fprintf(
+				    stderr, " %llx/%llx",
+				    i < own->n_native ? (unsigned long long)own->native[i] : 0ull,
+				    i < ref.n_native ? (unsigned long long)ref.native[i] : 0ull);
+			fputc('\n', stderr);
+		}
+	}
+}
+
+/* The own unwinder: the stack above the caller into s and, when e is
+ * given, each frame's return-address slot into e; 0 when it cannot go
+ * (s then holds the caller alone). */
+static int own_trace(struct nc_thread *t, struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
+                     uint32_t want, struct nc_entry *e)
+{
+	uint64_t slots[HWT_MAX_NATIVE + 1];
+	uint32_t n;
+	if (!cfa0 || !hwt_unwind(&t->uw, caller, cfa0, s->native, e ? e->slot : slots, want, &n)) {
+		if (uw_check)
+			__atomic_fetch_add(&uw_fallback, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	s->n_native = n;
+	if (uw_check)
+		check_against_libunwind(s, caller, want);
+	if (e) {
+		e->ip[0] = caller;
+		e->slot[0] = 0;
+		memcpy(&e->ip[1], &s->native[1], (n - 1) * sizeof(uint64_t));
+		e->n = n;
+	}
+	return 1;
 }
 
 static inline unsigned set_of(uint64_t pc0, uint64_t cfa0)
@@ -221,11 +320,16 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 	s->n_native = 1;
 	if (want <= 1)
 		return 0;
-	struct nc_thread *t = cfa0 && want <= NC_MAX_FRAMES ? nc_get() : NULL;
-	if (!t || t->backoff) {
-		if (t)
+	struct nc_thread *t = cfa0 ? nc_get() : NULL;
+	if (!t) {
+		libunwind_trace(s, caller, want);
+		return 0;
+	}
+	if (want > NC_MAX_FRAMES || t->backoff) {
+		if (t->backoff)
 			t->backoff--;
-		slow_trace(s, caller, want);
+		if (!own_trace(t, s, caller, cfa0, want, NULL))
+			libunwind_trace(s, caller, want);
 		return 0;
 	}
 	unsigned set = set_of(caller, cfa0);
@@ -254,29 +358,36 @@ uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0,
 		same_key = i;
 	}
 	t->misses++;
+	int v = same_key >= 0 ? same_key : t->victim[set] % NC_WAYS;
+	struct nc_entry *e = &w[v];
+	e->pc0 = 0;
+	if (own_trace(t, s, caller, cfa0, want, e)) {
+		e->pc0 = caller;
+		e->cfa0 = cfa0;
+		e->site = 0;
+		t->victim[set] = (uint8_t)(v ^ 1);
+		return 0;
+	}
 	if (same_key < 0) {
-		/* First sight of this caller at this depth: most such stacks
-		 * (start-up, one-off paths) never come back, and unw_step's
-		 * walk, which the cache needs for the stack pointers, is dearer
-		 * than the fast trace once libunwind's per-thread caches are
-		 * outgrown.  Remember the key; walk when it comes back. */
-		int v = t->victim[set] % NC_WAYS;
-		struct nc_entry *e = &w[v];
+		/* libunwind, first sight of this caller at this depth: most
+		 * such stacks (start-up, one-off paths) never come back, and
+		 * unw_step's walk, which the cache needs for the stack
+		 * pointers, is dearer than the fast trace once libunwind's
+		 * per-thread caches are outgrown.  Remember the key; walk when
+		 * it comes back. */
 		e->pc0 = caller;
 		e->cfa0 = cfa0;
 		e->n = 0;
 		e->site = 0;
 		t->victim[set] = (uint8_t)(v ^ 1);
-		slow_trace(s, caller, want);
+		libunwind_trace(s, caller, want);
 		return 0;
 	}
-	struct nc_entry *e = &w[same_key];
-	e->pc0 = 0;
 	if (walk(s, caller, cfa0, want, e)) {
 		e->pc0 = caller;
 		e->cfa0 = cfa0;
 		e->site = 0;
-		t->victim[set] = (uint8_t)(same_key ^ 1);
+		t->victim[set] = (uint8_t)(v ^ 1);
 	}
 	return 0;
 }

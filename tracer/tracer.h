@@ -213,6 +213,23 @@ void hwt_sites_unlock(void);
  * Returns the site of this native-only stack (s->n_python == 0) when the
  * per-thread cache knows it, and then leaves s->native unfilled; else 0. */
 uint32_t hwt_native_capture(struct hwt_stack *s, uint64_t caller, uint64_t cfa0, uint32_t want);
+/* ---- unwind.c: the own x86-64 unwinder behind the stack cache ---- */
+#define HWT_UW_CACHE 4096 /* rules cached per thread, a power of two */
+struct hwt_uw_entry {
+	uint64_t pc, rule;
+};
+struct hwt_uw_cache {
+	uint64_t stack_lo, stack_hi; /* the thread's stack; hi 0: unknown */
+	uint64_t misses;
+	struct hwt_uw_entry e[HWT_UW_CACHE];
+};
+/* The frames above the hook's caller: ips[1..] their return addresses,
+ * slots[k] the stack slot ips[k] was read from, *n the frames with the
+ * caller (at most want).  Returns 1 when the stack was walked to want
+ * frames or to its outermost frame, 0 when a frame's rule is not one this
+ * unwinder follows (the caller then uses libunwind). */
+int hwt_unwind(struct hwt_uw_cache *c, uint64_t caller, uint64_t cfa0, uint64_t *ips,
+               uint64_t *slots, uint32_t want, uint32_t *n);
 /* The per-thread memo of stacks with Python frames: a stack's native
  * return addresses then its Python (code, offset) pairs, and its site.
  * Its slot is chosen by the caller and the innermost Python frame. */

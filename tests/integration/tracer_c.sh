@@ -94,10 +94,31 @@ diff "$hw_tmp/nocache/stacks" "$hw_tmp/basic/stacks" >&2 ||
 	fail "stacks differ with the stack cache on (+) and off (-)"
 echo "ok stacks identical with the stack cache on and off ($(wc -l <"$hw_tmp/basic/stacks") stacks)"
 
+# the tracer's own unwinder gives what libunwind gives: the same stacks
+# with libunwind alone
+mkdir -p "$hw_tmp/libunwind"
+HEAPWALK_TRACE_UNWINDER=libunwind hw_dump_core "$hw_tmp/libunwind" "$CORETOOL" trace -- "$LEAKS" \
+	basic 1000 48 >/dev/null
+check_truth "$hw_tmp/libunwind"
+"$READ" "$(ls "$hw_tmp/libunwind"/core* | head -n 1)" stack | grep -v '^#' | sort \
+	>"$hw_tmp/libunwind/stacks" || fail "read_trace stack failed"
+diff "$hw_tmp/libunwind/stacks" "$hw_tmp/basic/stacks" >&2 ||
+	fail "stacks differ with the own unwinder (+) and libunwind alone (-)"
+echo "ok stacks identical with the own unwinder and with libunwind alone"
+
 run threads threads 500 40
 check_truth "$hw_tmp/threads"
 grep -q 'signals handled: [1-9]' "$hw_tmp/threads/stderr" ||
 	fail "threads: no signal reached the workers ($(cat "$hw_tmp/threads/stderr"))"
+
+# the same threads, every stack the own unwinder walks walked by libunwind
+# too (HEAPWALK_TRACE_UNWIND_CHECK, reported at exit): none may differ
+check=$(TRACE_LEAKS_EXIT=1 HEAPWALK_TRACE_UNWIND_CHECK=1 "$CORETOOL" trace -- "$LEAKS" threads 500 40 \
+	2>&1 >/dev/null | grep 'unwind check:')
+[[ $check =~ check:\ ([0-9]+)\ stacks\ compared,\ ([0-9]+)\ differ ]] ||
+	fail "threads: no unwind check report"
+((BASH_REMATCH[1] >= 16 && BASH_REMATCH[2] == 0)) || fail "threads: $check"
+echo "ok threads: $check"
 
 # exec: the preload carries on into the program a traced shell execs
 mkdir -p "$hw_tmp/exec"

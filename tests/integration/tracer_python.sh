@@ -51,4 +51,21 @@ while read -r label py; do
 	done
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
+
+# The own unwinder against libunwind on every interpreter: JSON in a
+# thread and in the main thread, every stack walked both ways
+# (HEAPWALK_TRACE_UNWIND_CHECK): none may differ.
+while read -r label py; do
+	check=$(HEAPWALK_TRACE_UNWIND_CHECK=1 "$CORETOOL" trace -- "$py" -c '
+import json, threading
+doc = json.dumps([{"k%d" % i: [i, str(i)]} for i in range(3000)])
+t = threading.Thread(target=json.loads, args=(doc,))
+t.start()
+json.loads(doc)
+t.join()' 2>&1 >/dev/null | grep 'unwind check:')
+	[[ $check =~ check:\ ([0-9]+)\ stacks\ compared,\ ([0-9]+)\ differ ]] ||
+		fail "$label: no unwind check report"
+	((BASH_REMATCH[1] >= 100 && BASH_REMATCH[2] == 0)) || fail "$label: $check"
+	echo "ok $label: $check"
+done < <(hw_pythons)
 exit 0
