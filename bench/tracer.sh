@@ -3,7 +3,8 @@
 # same program untraced and against its peers, measured in this run:
 # medians of BENCH_RUNS (default 5) runs of each configuration.
 #
-# Workloads (bench/tracer_cloop.c, bench/tracer_churn.py, bench/tracer_json.py):
+# Workloads (bench/tracer_cloop.c, bench/tracer_churn.py, bench/tracer_json.py,
+# bench/tracer_pymem.py for memory):
 #   C loop   N malloc/free pairs of 16..1024 bytes, 100k live, call depth ~10
 #            (N = BENCH_TRACER_N, default 5 million; 20 million with BENCH_FULL=1)
 #   churn    object churn in nested functions (Python)
@@ -127,4 +128,18 @@ for py in "${pythons[@]}"; do
 			cfg "heaptrack (no pymalloc)" heaptrack -o "$dir/heaptrack.out" "$py" "$script" "$2"
 		run_set
 	done
+	# Memory in a Python program: the same slope, over pymalloc blocks
+	# (their entries are in the shadows of pymalloc's arenas)
+	{
+		pm="$top_srcdir/bench/tracer_pymem.py"
+		read -r p1 h1 < <(rss_of "$py" "$pm" 100000)
+		read -r t1 _ < <(rss_of "$CT" trace -- "$py" "$pm" 100000)
+		read -r p2 h2 < <(rss_of "$py" "$pm" 400000)
+		read -r t2 _ < <(rss_of "$CT" trace -- "$py" "$pm" 400000)
+		awk -v p1="$p1" -v t1="$t1" -v h1="$h1" -v p2="$p2" -v t2="$t2" -v h2="$h2" 'BEGIN {
+			if (h2 <= h1) { print "  tracer memory (Python): not measured"; exit }
+			per = ((t2 - p2) - (t1 - p1)) * 1024 / (h2 - h1)
+			printf "  tracer memory (Python, pymalloc blocks of 48 and 33..432 bytes): %.1f bytes per live allocation (RSS growth from %d to %d live)\n",
+				per, h1, h2 }'
+	}
 done

@@ -447,7 +447,7 @@ static inline __attribute__((always_inline)) int record_fast(const struct frame_
                                                              size_t n, uint64_t caller)
 {
 	uint32_t *slot;
-	if (n - 1 >= HWT_SHADOW_MAX_REQUEST || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
+	if (n - 1 >= HWT_SHADOW_KEEP_MAX || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
 		return 0;
 	char *ts = get_tstate();
 	const char *f = ts ? first_frame(L, ts) : NULL;

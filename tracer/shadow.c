@@ -11,7 +11,9 @@
  * requested size (tracer_format.h, HWT_SHADOW_*).  Recording a block is
  * then one store, forgetting it another, next to the slots of its
  * neighbours; the shadow costs 4 bytes per 16 of arena, in pages touched
- * only where blocks were made.
+ * only where blocks were made.  Only blocks of up to HWT_SHADOW_KEEP_MAX
+ * (80) bytes are kept there (tracer.h says why): pools of larger blocks
+ * leave their shadow's pages untouched and their blocks go to the table.
  *
  * Finding the shadow of an address: a two-level directory over the
  * address space, one entry per 4 KiB page (an arena is page-aligned, so a
