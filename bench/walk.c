@@ -4,7 +4,8 @@
  * cost on the same core, all in one run.
  *
  *  - walk: open the core, locate malloc, walk every chunk through a counting
- *    visitor, close (CPU time, best of ROUNDS);
+ *    visitor, close (CPU time, best of ROUNDS; minor page faults, the
+ *    fewest of ROUNDS);
  *  - read: open the core, read its anonymous writable segments that hold
  *    chunks once in 1 MiB blocks (hw_read), close it: what the walk pays
  *    around its work (mapping, page-table faults, unmapping) the read pays
@@ -12,11 +13,13 @@
  *    plainest read of all, pread(2) of the same segments' bytes from the
  *    core file (1 MiB at a time, warm page cache, no heapwalk at all);
  *  - snapshot and render: hw_snapshot_take, then hw_render_chunks to
- *    /dev/null on it: the printing floor of `chunks`;
+ *    /dev/null on it: the printing floor of `chunks` (after all the walk
+ *    rounds, see there);
  *  - coretool summary / chunks > /dev/null (with --coretool PATH): CPU time
- *    of the child (user + sys) and its peak anonymous RSS (sampled every
- *    millisecond from /proc/PID/status: the memory beyond the mapped core,
- *    whose pages are file-backed), per allocation.
+ *    of the child (user + sys), its minor page faults and its peak
+ *    anonymous RSS (sampled every millisecond from /proc/PID/status: the
+ *    memory beyond the mapped core, whose pages are file-backed), per
+ *    allocation.
  *
  * Times are CPU times: the machine is shared, and wall time there measures
  * the neighbours as much as the walk.  With libc debug info the first open
@@ -46,6 +49,14 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Minor page faults of this process so far. */
+static long minflt(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
 }
 
 static uint64_t nrec;
@@ -149,9 +160,10 @@ static uint64_t pread_heap(const char *path)
 	return bytes;
 }
 
-/* Run argv with stdout and stderr to /dev/null: its CPU time and peak
- * anonymous RSS (kB); -1 when it could not run or failed. */
-static int run_child(char **argv, double *cpu, long *anon_kb)
+/* Run argv with stdout and stderr to /dev/null: its CPU time, peak
+ * anonymous RSS (kB) and minor page faults; -1 when it could not run or
+ * failed. */
+static int run_child(char **argv, double *cpu, long *anon_kb, long *faults)
 {
 	pid_t pid = fork();
 	if (pid < 0)
@@ -188,6 +200,7 @@ static int run_child(char **argv, double *cpu, long *anon_kb)
 	*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
 	       ru.ru_stime.tv_usec / 1e6;
 	*anon_kb = peak;
+	*faults = ru.ru_minflt;
 	return WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? 0 : -1;
 }
 
@@ -196,11 +209,11 @@ static void coretool_line(const char *coretool, const char *verb, const char *co
 {
 	char *argv[] = {(char *)coretool, (char *)verb, (char *)core, NULL};
 	double best = 1e9;
-	long anon = 0;
+	long anon = 0, faults = -1;
 	for (int i = 0; i < rounds; i++) {
 		double c;
-		long a;
-		if (run_child(argv, &c, &a) < 0) {
+		long a, f;
+		if (run_child(argv, &c, &a, &f) < 0) {
 			printf("coretool %s: failed\n", verb);
 			return;
 		}
@@ -208,12 +221,14 @@ static void coretool_line(const char *coretool, const char *verb, const char *co
 			best = c;
 		if (a > anon)
 			anon = a;
+		if (faults < 0 || f < faults)
+			faults = f;
 	}
 	printf("coretool %s%s: %.3f s CPU (%.0f ns/chunk); peak anonymous RSS %.1f MiB = %.1f "
-	       "bytes/allocation\n",
+	       "bytes/allocation; %ld minor page faults\n",
 	       verb, strcmp(verb, "chunks") ? "" : " > /dev/null", best,
 	       best * 1e9 / (double)(chunks ? chunks : 1), anon / 1024.0,
-	       anon * 1024.0 / (double)(chunks ? chunks : 1));
+	       anon * 1024.0 / (double)(chunks ? chunks : 1), faults);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -231,8 +246,8 @@ static int child_main(int argc, char **argv)
 	if (rounds < 1 || rounds > 64 || argc < 6)
 		return 2;
 	for (int i = 0; i < rounds; i++) {
-		long a;
-		if (run_child(argv + 5, &cpu[i], &a) < 0) {
+		long a, f;
+		if (run_child(argv + 5, &cpu[i], &a, &f) < 0) {
 			printf("%s: failed\n", argv[5]);
 			return 1;
 		}
@@ -287,6 +302,7 @@ int main(int argc, char **argv)
 
 	double best = 1e9, best_open = 1e9, best_read = 1e9, best_reread = 1e9;
 	double best_pread = 1e9;
+	long best_faults = -1;
 	uint64_t bytes_pread = 0;
 	double best_take = 1e9, best_render = 1e9;
 	uint64_t chunks = 0, bytes_read = 0, snap_n = 0;
@@ -318,6 +334,7 @@ int main(int argc, char **argv)
 			best_pread = d;
 
 		/* the walk */
+		long f0 = minflt();
 		a = now();
 		t = open_core(argv[1], &opts);
 		if (hw_glibc_open(&g, t)) {
@@ -338,34 +355,40 @@ int main(int argc, char **argv)
 		d = now() - a;
 		if (d < best)
 			best = d;
+		if (best_faults < 0 || minflt() - f0 < best_faults)
+			best_faults = minflt() - f0;
 		chunks = nrec;
-
-		/* snapshot, then the chunks view on it */
-		if (!opts.debug_dirs && devnull) {
-			hw_snapshot *s;
+	}
+	/* snapshot, then the chunks view on it, after every walk round: a
+	 * snapshot's large blocks freed raise glibc's dynamic mmap threshold
+	 * (malloc.c, free: mp_.mmap_threshold follows the size of a freed
+	 * mmapped chunk), and the walk's own large blocks then come from the
+	 * main heap, which later walk rounds paid for (fresh pages each time). */
+	for (int i = 0; i < rounds && !opts.debug_dirs && devnull; i++) {
+		hw_snapshot *s;
+		double a = now();
+		t = open_core(argv[1], &opts);
+		if (hw_snapshot_take(&s, t) == HW_OK) {
+			double d = now() - a;
+			if (d < best_take)
+				best_take = d;
+			snap_n = hw_snapshot_count(s);
 			a = now();
-			t = open_core(argv[1], &opts);
-			if (hw_snapshot_take(&s, t) == HW_OK) {
-				d = now() - a;
-				if (d < best_take)
-					best_take = d;
-				snap_n = hw_snapshot_count(s);
-				a = now();
-				hw_render_chunks(devnull, s, NULL);
-				fflush(devnull);
-				d = now() - a;
-				if (d < best_render)
-					best_render = d;
-				hw_snapshot_free(s);
-			}
-			hw_target_close(t);
+			hw_render_chunks(devnull, s, NULL);
+			fflush(devnull);
+			d = now() - a;
+			if (d < best_render)
+				best_render = d;
+			hw_snapshot_free(s);
 		}
+		hw_target_close(t);
 	}
 	printf("chunks: %" PRIu64 "\n", chunks);
 	printf("glibc walk (open, locate, walk, close): %.3f s (%.0f ns/chunk), best of %d\n", best,
 	       best * 1e9 / (double)(chunks ? chunks : 1), rounds);
 	printf("  of which opening the core and locating malloc: %.3f s (%.3f s the first time)\n",
 	       best_open, first_open);
+	printf("  minor page faults of a walk: %ld (fewest of %d)\n", best_faults, rounds);
 	printf("read the heap segments once: %.1f MiB in %.3f s (open, read, close), %.3f s "
 	       "already mapped\n",
 	       (double)bytes_read / 1048576.0, best_read, best_reread);
