@@ -22,10 +22,11 @@
  * was checked to be aligned and inside a region (lists) or below the region
  * end (chunk sizes); every list walk stops after as many steps as the
  * region bytes allow or at the first repeated chunk; memory is bounded by
- * the number of listed free chunks (their entries), a bitmap of 1/128 of
- * the heap regions' bytes (at most gw_input.bitmap_max, GW_BITMAP_MAX by
- * default) and three planes as large (zero pages but where a tcache'd or
- * binned chunk lies), and the number of heaps.
+ * the number of listed free chunks (their entries; on a healthy heap the
+ * fastbins' chunks have none, their bits say all the walk needs), a bitmap
+ * of 1/128 of the heap regions' bytes (at most gw_input.bitmap_max,
+ * GW_BITMAP_MAX by default) and three planes as large (zero pages but
+ * where a tcache'd or binned chunk lies), and the number of heaps.
  *
  * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
  * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
@@ -57,6 +58,9 @@ struct arena {
 	/* int_mallinfo() accounting, from the lists */
 	uint64_t nfast, fast_bytes, nbinned, binned_bytes;
 	uint64_t span; /* bytes of this arena's regions: bounds list walks */
+	/* Chunks quick_lists() listed from each fastbin by their bits alone,
+	 * with no entry in walker.added yet (quick_refill) */
+	uint64_t quick_fast[GW_NFASTBINS];
 };
 
 struct region {
@@ -103,8 +107,12 @@ struct walker {
 	 * bit (one per 16 bytes of the regions) in `bits`: a set bit is a
 	 * chunk met twice.  Only then is `set` (a hash of the entries, by
 	 * chunk) built, to say which list had it first; from then on every
-	 * entry also goes into it.  Without memory for the bitmap, the set
-	 * serves from the start.  `kinds` holds three more bit planes like
+	 * entry also goes into it.  quick_lists() sets the bits of the
+	 * fastbins' chunks without entries (most free chunks of a heap of
+	 * small allocations; the linear walk needs only their bits):
+	 * quick_refill() appends them before `set` is built from `added`
+	 * (quick_fast_unlisted says there are some).  Without memory for the
+	 * bitmap, the set serves from the start.  `kinds` holds three more bit planes like
 	 * `bits` that say which kind of list each listed chunk is on
 	 * (kind_code); the linear walk reads both in address order and clears
 	 * a chunk's bit in `bits` when it meets it. */
@@ -114,6 +122,7 @@ struct walker {
 	size_t n_added, cap_added;
 	struct gw_freeset set;
 	int set_on;
+	int quick_fast_unlisted;
 	struct gw_free *listed; /* the entries in address order, for the heap walks */
 	size_t n_listed;
 	struct window win;
@@ -846,6 +855,8 @@ static int index_added(struct walker *w)
 	return 0;
 }
 
+static int quick_refill(struct walker *w);
+
 /* Put chunk on the set as listed in bin; 0 to go on, -1 to stop this list
  * (a repeat: a cycle, or a chunk on two lists). */
 static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list, uint32_t owner)
@@ -862,7 +873,7 @@ static int list_add(struct walker *w, uint64_t chunk, hw_bin bin, unsigned list,
 		mask = 1ull << (bit % 64);
 		if ((*word & mask) && !w->set_on) {
 			/* the first chunk met twice: index what was listed */
-			if (index_added(w) < 0)
+			if (quick_refill(w) < 0 || index_added(w) < 0)
 				return -1;
 			w->set_on = 1;
 		}
@@ -920,6 +931,67 @@ static uint64_t reveal(const struct walker *w, uint64_t pos, uint64_t stored)
 {
 	/* PROTECT_PTR(pos, ptr) = (pos >> 12) ^ ptr (malloc.c, 2.32+). */
 	return w->L->safe_linking ? (pos >> 12) ^ stored : stored;
+}
+
+/* The first n[i] chunks of each fastbin i of arena ai, which quick_lists()
+ * followed and gave a bit but no entry, followed again: refill appends
+ * their entries to `added`, otherwise their bits are cleared (quick_lists
+ * takes back what it listed).  The same reads as quick_lists' give the
+ * same chunks; it stops at a chunk whose bit is not set, should they not
+ * (a live process's memory read again), so it never touches another
+ * list's chunks.  0, or -1 out of memory (the entries made so far kept). */
+static int quick_fast_replay(struct walker *w, uint32_t ai, const uint64_t n[GW_NFASTBINS],
+                             int refill)
+{
+	const struct arena *ar = &w->arenas[ai];
+	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+		uint64_t p, fd;
+		if (!n[i] || rd64(w, ar->addr + w->L->ms_fastbins + 8 * i, &p) < 0)
+			continue;
+		for (uint64_t k = 0; k < n[i]; k++) {
+			const struct region *r = list_chunk_ok(w, p, (int)ai);
+			if (!r)
+				break;
+			uint64_t bit = chunk_bit(r, p);
+			uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
+			if (!(*word & mask))
+				break;
+			if (!refill) {
+				*word &= ~mask;
+			} else if (hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added,
+			                   w->n_added + 1)) {
+				return -1;
+			} else {
+				w->added[w->n_added++] = (struct gw_free){.chunk = p,
+				                                          .bin = HW_BIN_FASTBIN,
+				                                          .list = (uint16_t)i,
+				                                          .owner = ai};
+			}
+			if (rd_in(w, r, p + 16, &fd, 8) < 0)
+				break;
+			p = reveal(w, p + 16, fd);
+		}
+	}
+	return 0;
+}
+
+/* Give the fastbin chunks quick_lists() listed by their bits alone their
+ * entries in `added`, before a set is made from it: a chunk met twice
+ * (list_add) or left unmet by the linear walk (unseen_listed) is then
+ * found with the list it was on, as if the lists had been walked one by
+ * one.  0, or -1 out of memory (then `added` lacks some of them). */
+static int quick_refill(struct walker *w)
+{
+	if (!w->quick_fast_unlisted)
+		return 0;
+	w->quick_fast_unlisted = 0;
+	for (uint32_t ai = 0; ai < w->n_arenas; ai++) {
+		struct arena *ar = &w->arenas[ai];
+		if (quick_fast_replay(w, ai, ar->quick_fast, 1) < 0)
+			return -1;
+		memset(ar->quick_fast, 0, sizeof ar->quick_fast);
+	}
+	return 0;
 }
 
 /* ---- the capture of list candidates (regions without a direct view) ---- */
@@ -1194,7 +1266,13 @@ static void gathered_free(struct gathered *g)
  * heaps, a size of the wrong bin, a bk that does not point back, a chunk
  * met twice, the step limit, no view of a chunk, no memory), everything
  * this added is taken back and 0 is returned: the caller then walks the
- * lists one by one, as always.  Returns 1 when done. */
+ * lists one by one, as always.  Returns 1 when done.
+ *
+ * A fastbin's chunk gets its bit in `bits` and no entry in `added`: the
+ * linear walk reads its kind from the bit planes (where a fastbin writes
+ * nothing), and on a healthy heap nothing else asks for it.  What would
+ * ask (a set made from `added`) calls quick_refill() first, which follows
+ * the same chains again for the entries; ar->quick_fast says how far. */
 static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 {
 	const struct gw_layout *L = w->L;
@@ -1240,20 +1318,22 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 			uint64_t *word = &w->bits[bit / 64], mask = 1ull << (bit % 64);
 			if (*word & mask)
 				goto undo; /* met twice: a cycle or a chunk on two lists */
-			if (hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added,
-			            w->n_added + 1))
-				goto undo;
-			*word |= mask;
-			hw_bin bin = fast     ? HW_BIN_FASTBIN
-			             : i == 1 ? HW_BIN_UNSORTED
-			                      : HW_BIN_SMALL;
-			kind_set(w, bit, bin);
-			w->added[w->n_added++] = (struct gw_free){
-			    .chunk = chunk, .bin = (uint8_t)bin, .list = (uint16_t)i, .owner = ai};
 			if (fast) {
+				/* its bit alone: kind_code(HW_BIN_FASTBIN) is 0 */
+				*word |= mask;
 				nfast++;
 				fast_bytes += sz;
 			} else {
+				if (hw_grow((void **)&w->added, sizeof *w->added, &w->cap_added,
+				            w->n_added + 1))
+					goto undo;
+				*word |= mask;
+				hw_bin bin = i == 1 ? HW_BIN_UNSORTED : HW_BIN_SMALL;
+				kind_set(w, bit, bin);
+				w->added[w->n_added++] = (struct gw_free){.chunk = chunk,
+				                                          .bin = (uint8_t)bin,
+				                                          .list = (uint16_t)i,
+				                                          .owner = ai};
 				nbinned++;
 				binned_bytes += sz;
 			}
@@ -1280,8 +1360,14 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 	ar->fast_bytes += fast_bytes;
 	ar->nbinned += nbinned;
 	ar->binned_bytes += binned_bytes;
+	for (unsigned c = 0; c < GW_NFASTBINS; c++) {
+		ar->quick_fast[c] = n[c];
+		if (n[c])
+			w->quick_fast_unlisted = 1;
+	}
 	return 1;
 undo:
+	(void)quick_fast_replay(w, ai, n, 0);
 	for (size_t j = n0; j < w->n_added; j++) {
 		const struct gw_free *e = &w->added[j];
 		const struct region *r = region_of(w, e->chunk, GW_MINSIZE);
@@ -1800,6 +1886,7 @@ static void unseen_listed(struct walker *w)
 				uint64_t chunk = r->start + (bit - r->bit0) * GW_MALLOC_ALIGN;
 				if (!indexed) {
 					gw_freeset_clear(&w->set);
+					(void)quick_refill(w);
 					(void)index_added(w);
 					indexed = 1;
 				}

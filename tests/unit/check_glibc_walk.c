@@ -65,6 +65,16 @@ static int mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return -1;
 }
 
+/* A direct view of the heap, as a core gives (in.view): the list walks
+ * then read any chunk, not only those the capture kept. */
+static const void *mem_view(void *ctx, uint64_t addr, size_t len)
+{
+	(void)ctx;
+	if (addr >= HEAP && addr + len <= HEAP + HEAP_SIZE && addr + len >= addr)
+		return heap_mem + (addr - HEAP);
+	return NULL;
+}
+
 static uint8_t *at(uint64_t addr)
 {
 	if (addr >= HEAP && addr < HEAP + HEAP_SIZE)
@@ -149,6 +159,7 @@ static void build(void)
 static hw_alloc recs[MAXREC];
 static size_t nrecs;
 static char kinds[MAXREC][32];
+static char messages[MAXREC][160];
 static size_t nprob;
 
 static int on_alloc(void *ctx, const hw_alloc *a)
@@ -165,8 +176,10 @@ static void on_problem(void *ctx, const hw_problem *p)
 	ck_assert_ptr_nonnull(p->kind);
 	ck_assert_ptr_nonnull(p->message);
 	ck_assert_ptr_null(strchr(p->message, '\n'));
-	if (nprob < MAXREC)
+	if (nprob < MAXREC) {
 		snprintf(kinds[nprob], sizeof kinds[0], "%s", p->kind);
+		snprintf(messages[nprob], sizeof messages[0], "%s", p->message);
+	}
 	nprob++;
 }
 
@@ -194,6 +207,15 @@ static int has_problem(const char *kind)
 		if (!strcmp(kinds[i], kind))
 			return 1;
 	return 0;
+}
+
+/* The message of the first problem of that kind, or "". */
+static const char *problem_message(const char *kind)
+{
+	for (size_t i = 0; i < nprob && i < MAXREC; i++)
+		if (!strcmp(kinds[i], kind))
+			return messages[i];
+	return "";
 }
 
 static void assert_rec(uint64_t chunk, hw_state state, hw_bin bin, uint64_t usable)
@@ -381,6 +403,81 @@ START_TEST(listed_not_in_heap)
 	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
 	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
 	ck_assert(rec_at(fake) == NULL);
+}
+END_TEST
+
+/* The same with the fake chunk (0x30) alone in fastbin 1: the message
+ * names its list.  With a view of the heap, the fastbins are listed side
+ * by side with the bins (walk.c, quick_lists), a fastbin's chunk by its
+ * bit in the listed-chunk bitmap and no entry, which quick_refill makes
+ * for the message; without one, the fake chunk was not captured and the
+ * lists are walked one by one (quick_lists takes back what it listed). */
+START_TEST(listed_not_in_heap_list)
+{
+	for (int view = 0; view < 2; view++) {
+		build();
+		in.view = view ? mem_view : NULL;
+		uint64_t fake = C_UNSORT + 0x40;
+		put64(fake + 8, 0x31);
+		put64(fake + 16, protect(fake + 16, 0));
+		put64(ARENA + in.layout.ms_fastbins + 8, fake);
+		ck_assert_int_eq(walk(), HW_OK);
+		ck_assert_uint_eq(nprob, 1);
+		ck_assert(has_problem("listed-not-in-heap"));
+		ck_assert_ptr_nonnull(
+		    strstr(problem_message("listed-not-in-heap"), "on fastbin list 1 "));
+		ck_assert_uint_eq(sum.mallinfo2.smblks, 2);
+		ck_assert_uint_eq(sum.mallinfo2.fsmblks, 0x20 + 0x30);
+		assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+		assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
+		ck_assert_ptr_null(rec_at(fake));
+	}
+}
+END_TEST
+
+/* A large bin whose chain runs into the fastbin chunk: the fastbins and
+ * small bins were listed first (quick_lists, the fastbin chunk by its bit
+ * alone), and the large bin's walk meets that bit again.  The chunk must
+ * be reported on both lists, and stay a fastbin chunk, counted once: the
+ * set made at the first chunk met twice has the fastbin's entries too
+ * (quick_refill).  The large chunk is carved from top, with a used chunk
+ * after it whose PREV_INUSE is clear. */
+START_TEST(fastbin_on_large_bin)
+{
+	build();
+	const struct gw_layout *L = &in.layout;
+	uint64_t large = C_TOP, after = C_TOP + 0x400, top = after + 0x20;
+	uint64_t lb = ARENA + L->ms_bins + 63 * 16 - 16; /* bin_at(64): 0x400 .. 0x43f */
+	put64(large + 8, 0x400 | 1);
+	put64(large + 16, C_FAST);
+	put64(large + 24, lb);
+	put64(after, 0x400);
+	put64(after + 8, 0x20);
+	put64(top + 8, (HEAP + HEAP_SIZE - top) | 1);
+	put64(ARENA + L->ms_top, top);
+	put64(lb + 16, large);
+	put64(lb + 24, C_FAST);
+	put64(C_FAST + 24, large); /* its bk points back: only the bin is wrong */
+	ck_assert_int_eq(walk(), HW_OK);
+	for (size_t i = 0; i < nprob; i++)
+		fprintf(stderr, "problem %s: %s\n", kinds[i], messages[i]);
+	ck_assert_uint_eq(count_problem("double-listed"), 1);
+	const char *m = problem_message("double-listed");
+	ck_assert_ptr_nonnull(strstr(m, "on fastbin list 0 "));
+	ck_assert_ptr_nonnull(strstr(m, "on large list 64"));
+	ck_assert_uint_eq(count_problem("listed-not-in-heap"), 0);
+	ck_assert_uint_eq(count_problem("inuse-mismatch"), 0);
+	assert_rec(C_FAST, HW_STATE_FREE, HW_BIN_FASTBIN, 0x18);
+	assert_rec(large, HW_STATE_FREE, HW_BIN_LARGE, 0x3f8);
+	assert_rec(after, HW_STATE_USED, HW_BIN_NONE, 0x18);
+	assert_rec(C_UNSORT, HW_STATE_FREE, HW_BIN_UNSORTED, 0xf8);
+	ck_assert_uint_eq(sum.fastbins.count, 1);
+	ck_assert_uint_eq(sum.free.count, 4);
+	/* int_mallinfo: the fastbin chunk once, the large one binned */
+	ck_assert_uint_eq(sum.mallinfo2.smblks, 1);
+	ck_assert_uint_eq(sum.mallinfo2.fsmblks, 0x20);
+	ck_assert_uint_eq(sum.mallinfo2.ordblks, 3);
+	ck_assert_uint_eq(sum.mallinfo2.fordblks, (HEAP + HEAP_SIZE - top) + 0x20 + 0x100 + 0x400);
 }
 END_TEST
 
@@ -600,6 +697,8 @@ int main(void)
 	tcase_add_test(tc, double_listed);
 	tcase_add_test(tc, bin_link_after_fastbin);
 	tcase_add_test(tc, listed_not_in_heap);
+	tcase_add_test(tc, listed_not_in_heap_list);
+	tcase_add_test(tc, fastbin_on_large_bin);
 	tcase_add_test(tc, small_bin);
 	tcase_add_test(tc, bad_size_resync);
 	tcase_add_test(tc, zero_size);
@@ -625,6 +724,8 @@ int main(void)
 	tcase_add_test(ts, double_listed);
 	tcase_add_test(ts, bin_link_after_fastbin);
 	tcase_add_test(ts, listed_not_in_heap);
+	tcase_add_test(ts, listed_not_in_heap_list);
+	tcase_add_test(ts, fastbin_on_large_bin);
 	tcase_add_test(ts, small_bin);
 	tcase_add_test(ts, bad_size_resync);
 	tcase_add_test(ts, free_not_listed);
