@@ -520,16 +520,12 @@ static const void *target_view(void *ctx, uint64_t addr, size_t len)
  * the process twice, once for the lists' capture and once for the walk;
  * measured with `coretool summary --pid` on bench/many_chunks: 73 MiB
  * instead of 320 MiB peak, 0.6-1.6 s instead of 0.5-1.0 s, at load 4.)
- * A core's pages are left to fault in as the walk touches them:
- * MADV_POPULATE_READ (hw_target_prefetch) visits every page once more
- * after faulting it in, and on the 2.2M-chunk bench core faulting in up
- * front and then following the lists cost 4-5 ms more CPU than the lists
- * faulting in the 64 KiB around each page they reach first (the kernel's
- * fault-around). */
+ * A core's heap regions get their page table entries in one
+ * MADV_POPULATE_READ each (hw_target_prefetch; Linux 5.14, ignored where
+ * the kernel refuses it) instead of a fault at each page the list walks
+ * reach first, in no useful order. */
 static void target_prefault(void *ctx, uint64_t addr, size_t len)
 {
-	if (hw_target_get_kind(ctx) == HW_TARGET_CORE)
-		return;
 	(void)hw_target_prefetch(ctx, addr, len);
 }
 
