@@ -187,6 +187,15 @@ struct cie {
 
 /* Run CFA instructions up to (not past) code address pc; loc starts at
  * the FDE's first address (0 for a CIE's initial instructions). */
+/* Skip a block of n bytes (an expression), or fail. */
+static void skip(struct rd *r, uint64_t n)
+{
+	if (n > (uint64_t)(r->end - r->p))
+		r->bad = 1;
+	else
+		r->p += n;
+}
+
 static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64_t loc,
                    uint64_t pc, struct cfa_state *s, const struct cfa_state *initial)
 {
@@ -275,14 +284,14 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, ui
 			continue;
 		case 0x0f: /* def_cfa_expression */
 			s->unsupported = 1;
-			r.p += uleb(&r);
+			skip(&r, uleb(&r));
 			continue;
 		case 0x10: /* expression */
 		case 0x16: /* val_expression */
 			reg = uleb(&r);
 			if (reg == REG_RBP || reg == REG_RA)
 				s->unsupported = 1;
-			r.p += uleb(&r);
+			skip(&r, uleb(&r));
 			continue;
 		case 0x11: /* offset_extended_sf */
 			reg = uleb(&r);
@@ -427,8 +436,8 @@ static uint64_t rule_from_hdr(const uint8_t *hdr, const uint8_t *hdr_end, uint64
 	uint64_t base = (uint64_t)(uintptr_t)hdr;
 	(void)encoded(&r, ptr_enc, base);
 	uint64_t count = encoded(&r, count_enc, base);
-	if (r.bad || !count || count > (1u << 26))
-		return RULE_NONE;
+	if (r.bad || !count || count > (uint64_t)(r.end - r.p) / 8)
+		return RULE_NONE; /* the table must lie inside the segment */
 	const int32_t *table = (const int32_t *)(const void *)r.p;
 	/* the last entry whose start is <= pc */
 	uint64_t lo = 0, hi = count;

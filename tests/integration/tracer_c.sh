@@ -120,6 +120,23 @@ check=$(TRACE_LEAKS_EXIT=1 HEAPWALK_TRACE_UNWIND_CHECK=1 "$CORETOOL" trace -- "$
 ((BASH_REMATCH[1] >= 16 && BASH_REMATCH[2] == 0)) || fail "threads: $check"
 echo "ok threads: $check"
 
+# allocations from a signal handler, on the thread's stack and on an
+# alternate signal stack: their stacks cross a signal frame, which the own
+# unwinder leaves to libunwind; the program runs to its end, and the
+# stacks both walk still agree
+for variant in main alt; do
+	out=$(HEAPWALK_TRACE_UNWIND_CHECK=1 "$CORETOOL" trace -- "$PROGS/trace_signals" \
+		${variant/main/} 2>"$hw_tmp/signals.err") ||
+		fail "signals ($variant): exited $? ($(head -c 300 "$hw_tmp/signals.err"))"
+	((out >= 1)) || fail "signals ($variant): the handler never allocated"
+	check=$(grep 'unwind check:' "$hw_tmp/signals.err")
+	[[ $check =~ ([0-9]+)\ stacks\ compared,\ ([0-9]+)\ differ,\ ([0-9]+)\ by ]] ||
+		fail "signals ($variant): no unwind check report"
+	((BASH_REMATCH[1] >= 1 && BASH_REMATCH[2] == 0 && BASH_REMATCH[3] >= 1)) ||
+		fail "signals ($variant): $check"
+	echo "ok signals ($variant): $out allocations from the handler; $check"
+done
+
 # exec: the preload carries on into the program a traced shell execs
 mkdir -p "$hw_tmp/exec"
 hw_dump_core "$hw_tmp/exec" "$CORETOOL" trace -- sh -c 'exec "$0" basic 300 24' "$LEAKS" >/dev/null
