@@ -340,3 +340,47 @@ __attribute__((constructor)) static void hwt_constructor(void)
 	hwt_init();
 	hwt_self.busy = 0;
 }
+
+/* ---- pthread_create: the new thread notes its stack first ---- */
+
+/* The own unwinder needs each thread's stack bounds, and the only safe
+ * moment to ask glibc for them is before the thread runs anything of the
+ * program's (native.c, hwt_stack_bounds_here).  The start routine and its
+ * argument travel in a page of the tracer's own (no malloc: the program's
+ * heap stays as it would be). */
+struct hwt_start {
+	void *(*start)(void *);
+	void *arg;
+};
+
+static void *hwt_start_thread(void *p)
+{
+	struct hwt_start s = *(struct hwt_start *)p;
+	hwt_unmap(p, sizeof(s));
+	hwt_stack_bounds_here();
+	return s.start(s.arg);
+}
+
+HWT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                              void *arg)
+{
+	static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	if (!real) {
+		int busy = hwt_self.busy;
+		hwt_self.busy = 1; /* what dlsym allocates is not recorded */
+		real = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+		                void *))dlsym(RTLD_NEXT, "pthread_create");
+		hwt_self.busy = busy;
+		if (!real)
+			return EAGAIN;
+	}
+	struct hwt_start *s = hwt_map(sizeof(*s));
+	if (!s)
+		return real(thread, attr, start, arg);
+	s->start = start;
+	s->arg = arg;
+	int rc = real(thread, attr, hwt_start_thread, s);
+	if (rc != 0)
+		hwt_unmap(s, sizeof(*s));
+	return rc;
+}

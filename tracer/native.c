@@ -120,20 +120,35 @@ __attribute__((destructor)) static void uw_report(void)
 		        (unsigned long long)__atomic_load_n(&uw_fallback, __ATOMIC_RELAXED));
 }
 
-/* The calling thread's stack, for the own unwinder's bounds; hi stays 0
- * (own unwinder off for the thread) when it cannot be known. */
-static void stack_bounds(struct hwt_uw_cache *c)
+/* The thread's stack, for the own unwinder's bounds (0, 0: unknown, the
+ * own unwinder is then off for the thread).  Taken where no lock of the
+ * program's can be held: in a constructor for the main thread, and by the
+ * pthread_create trampoline (hooks.c) before a new thread runs its start
+ * routine.  Never from inside a hook: pthread_getattr_np holds the
+ * thread's lock while it reallocs, so a thread whose first recorded
+ * allocation is that realloc would wait for itself. */
+static HWT_TLS uint64_t stack_lo, stack_hi;
+
+void hwt_stack_bounds_here(void)
 {
 	pthread_attr_t a;
 	void *base;
 	size_t size;
-	if (pthread_getattr_np(pthread_self(), &a) != 0)
-		return;
-	if (pthread_attr_getstack(&a, &base, &size) == 0 && base && size) {
-		c->stack_lo = (uint64_t)(uintptr_t)base;
-		c->stack_hi = c->stack_lo + size;
+	int busy = hwt_self.busy;
+	hwt_self.busy = 1; /* what it allocates is not recorded */
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &base, &size) == 0 && base && size) {
+			stack_lo = (uint64_t)(uintptr_t)base;
+			stack_hi = stack_lo + size;
+		}
+		pthread_attr_destroy(&a);
 	}
-	pthread_attr_destroy(&a);
+	hwt_self.busy = busy;
+}
+
+__attribute__((constructor)) static void main_stack_bounds(void)
+{
+	hwt_stack_bounds_here();
 }
 
 /* The thread's cache, NULL when there is none (called busy: what
@@ -153,8 +168,10 @@ static __attribute__((noinline)) struct nc_thread *nc_get_slow(void)
 		nc = NC_DEAD;
 		return NULL;
 	}
-	if (uw_enabled)
-		stack_bounds(&t->uw);
+	if (uw_enabled) {
+		t->uw.stack_lo = stack_lo;
+		t->uw.stack_hi = stack_hi;
+	}
 	nc = t;
 	hwt_pymemo = t->py;
 	return t;

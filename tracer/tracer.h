@@ -235,6 +235,9 @@ struct hwt_uw_cache {
  * caller (at most want).  Returns 1 when the stack was walked to want
  * frames or to its outermost frame, 0 when a frame's rule is not one this
  * unwinder follows (the caller then uses libunwind). */
+/* Note the calling thread's stack for the own unwinder; only where no lock
+ * of the program's can be held (native.c says why). */
+void hwt_stack_bounds_here(void);
 int hwt_unwind(struct hwt_uw_cache *c, uint64_t caller, uint64_t cfa0, uint64_t *ips,
                uint64_t *slots, uint32_t want, uint32_t *n);
 /* The per-thread memo of stacks with Python frames: a stack's native

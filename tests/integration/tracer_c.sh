@@ -137,6 +137,18 @@ for variant in main alt; do
 	echo "ok signals ($variant): $out allocations from the handler; $check"
 done
 
+# threads whose first allocation is inside pthread_getattr_np (which holds
+# the thread's lock): no hang, and their stacks are the own unwinder's
+# (the trampoline of pthread_create noted each thread's stack)
+out=$(HEAPWALK_TRACE_UNWIND_CHECK=1 timeout 60 "$CORETOOL" trace -- "$PROGS/trace_getattr" \
+	2>"$hw_tmp/getattr.err")
+rc=$?
+[[ $rc == 0 && $out == ok ]] || fail "getattr: exited $rc${out:+ ($out)} (124: hung)"
+check=$(grep 'unwind check:' "$hw_tmp/getattr.err")
+[[ $check =~ ([0-9]+)\ stacks\ compared,\ ([0-9]+)\ differ ]] || fail "getattr: no unwind check report"
+((BASH_REMATCH[1] >= 8 && BASH_REMATCH[2] == 0)) || fail "getattr: $check"
+echo "ok getattr: 8 threads allocating first inside pthread_getattr_np; $check"
+
 # exec: the preload carries on into the program a traced shell execs
 mkdir -p "$hw_tmp/exec"
 hw_dump_core "$hw_tmp/exec" "$CORETOOL" trace -- sh -c 'exec "$0" basic 300 24' "$LEAKS" >/dev/null
