@@ -133,17 +133,21 @@ for py in "${pythons[@]}"; do
 		run_set
 	done
 	# Memory in a Python program: the same slope, over pymalloc blocks
-	# (their entries are in the shadows of pymalloc's arenas)
+	# (blocks of up to 80 bytes have their entries in the shadows of
+	# pymalloc's arenas, larger ones in the table), fitted by least
+	# squares over six sizes: the table grows in steps of a quarter, so a
+	# slope from two sizes moves with where each falls in a step
 	{
 		pm="$top_srcdir/bench/tracer_pymem.py"
-		read -r p1 h1 < <(rss_of "$py" "$pm" 100000)
-		read -r t1 _ < <(rss_of "$CT" trace -- "$py" "$pm" 100000)
-		read -r p2 h2 < <(rss_of "$py" "$pm" 400000)
-		read -r t2 _ < <(rss_of "$CT" trace -- "$py" "$pm" 400000)
-		awk -v p1="$p1" -v t1="$t1" -v h1="$h1" -v p2="$p2" -v t2="$t2" -v h2="$h2" 'BEGIN {
-			if (h2 <= h1) { print "  tracer memory (Python): not measured"; exit }
-			per = ((t2 - p2) - (t1 - p1)) * 1024 / (h2 - h1)
-			printf "  tracer memory (Python, pymalloc blocks of 48 and 33..432 bytes): %.1f bytes per live allocation (RSS growth from %d to %d live)\n",
-				per, h1, h2 }'
+		for items in 100000 200000 300000 400000 500000 600000; do
+			read -r p h < <(rss_of "$py" "$pm" "$items")
+			read -r t _ < <(rss_of "$CT" trace -- "$py" "$pm" "$items")
+			echo "$h $((t - p))"
+		done | awk '{ n++; x += $1; y += $2; xx += $1 * $1; xy += $1 * $2 }
+		END {
+			d = n * xx - x * x
+			if (n < 2 || d <= 0) { print "  tracer memory (Python): not measured"; exit }
+			printf "  tracer memory (Python: per item a 64-byte object and a bytes of 33..432 bytes): %.1f bytes per live allocation (least squares over 200k..1.2M blocks)\n",
+				(n * xy - x * y) / d * 1024 }'
 	}
 done

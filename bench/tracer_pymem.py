@@ -1,5 +1,5 @@
 # tracer_pymem.py: the tracer benchmark's Python memory workload: holds N
-# items, each two pymalloc blocks (a __slots__ instance of 48 bytes and a
+# items, each two pymalloc blocks (a __slots__ instance, a 64-byte block, and a
 # bytes object of 33..432 bytes), made in one function, and prints how
 # many blocks it holds (2N) at its peak.
 #   python tracer_pymem.py N
