@@ -127,6 +127,26 @@ static int setup(void)
 	return 0;
 }
 
+/* An arena's shadow is laid out as if the arena began at a 16 KiB
+ * boundary (the span one 4 KiB page of shadow covers): a pool (POOL_SIZE
+ * 16 KiB from 3.10, aligned) then has its slots in one page of its own,
+ * and a pool of larger blocks, whose slots are never written, leaves its
+ * page untouched.  Laid out from the arena's own start (mmap aligns it to
+ * 4 KiB only), each pool's slots straddled two pages, shared with a
+ * neighbour.  head: the bytes of shadow before the arena's first slot;
+ * the mapping is a page longer than the slots need. */
+#define SHADOW_SPAN ((1ull << PAGE_BITS) * HWT_SHADOW_GRANULE / sizeof(uint32_t))
+
+static uint64_t shadow_head(uint64_t base)
+{
+	return base % SHADOW_SPAN / HWT_SHADOW_GRANULE * sizeof(uint32_t);
+}
+
+static size_t shadow_bytes(uint64_t size)
+{
+	return size / HWT_SHADOW_GRANULE * sizeof(uint32_t) + (1ull << PAGE_BITS);
+}
+
 /* A zeroed shadow of bytes, a spare one when there is one. */
 static void *shadow_get(size_t bytes)
 {
@@ -167,16 +187,17 @@ void hwt_shadow_cover(void *arena, size_t size)
 		return;
 	hwt_shadow_lock();
 	uint64_t n = hwt_root->pyarenas_count;
-	void *shadow = NULL;
+	char *mapped = NULL;
 	if (setup() != 0 || n == MAX_ARENAS ||
 	    hwt_region_commit(&registry, (n + 1) * sizeof(struct hwt_pyarena)) != 0 ||
-	    !(shadow = shadow_get(size / HWT_SHADOW_GRANULE * sizeof(uint32_t))))
+	    !(mapped = shadow_get(shadow_bytes(size))))
 		goto out;
+	char *shadow = mapped + shadow_head(base);
 	uint64_t word =
 	    (uint64_t)(uintptr_t)shadow - (base / HWT_SHADOW_GRANULE) * sizeof(uint32_t);
 	if (set_pages(base, size, word + 1) != 0) {
 		set_pages(base, size, 0);
-		shadow_put(shadow, size / HWT_SHADOW_GRANULE * sizeof(uint32_t));
+		shadow_put(mapped, shadow_bytes(size));
 		goto out;
 	}
 	struct hwt_pyarena *r = &records()[n];
@@ -270,7 +291,9 @@ static void drop(uint64_t i)
 		*u = (uint64_t)(uintptr_t)free_units;
 		free_units = u;
 	} else {
-		shadow_put((void *)(uintptr_t)shadow, size / HWT_SHADOW_GRANULE * sizeof(uint32_t));
+		/* the mapping starts on the page the shadow's head is in */
+		shadow_put((void *)(uintptr_t)(shadow & ~((1ull << PAGE_BITS) - 1)),
+		           shadow_bytes(size));
 	}
 }
 
