@@ -19,14 +19,16 @@
  *             root.  An entry's key is the address (always 16-byte aligned)
  *             with its probe distance in the low 4 bits (HWT_KEY_HINT), so
  *             the writer's deletions move entries without rehashing them.
- *   pyarenas  (mode all, CPython) a registry of the pymalloc arenas made
- *             since the PyMem hooks went in (struct hwt_pyarena), each with
- *             a shadow: one 32-bit slot per 16 bytes of the arena, the slot
- *             of a block's first byte holding its site and requested size
- *             (HWT_SHADOW_*), 0 when the block is not recorded.  Recording
- *             or forgetting a pymalloc block is then one store, with no
- *             probe; blocks of arenas made before the hooks, and anything
- *             that does not fit a slot, go to the shards.
+ *   pyarenas  (mode all, CPython) a registry of pymalloc memory with a
+ *             shadow (struct hwt_pyarena): the arenas made since the PyMem
+ *             hooks went in, and single pools of the arenas made before.
+ *             A shadow has one 32-bit slot per 16 bytes of its range, the
+ *             slot of a block's first byte holding its site and requested
+ *             size (HWT_SHADOW_*), 0 when the block is not recorded there.
+ *             Recording or forgetting a small pymalloc block is then one
+ *             store, with no probe; the writer decides which blocks go
+ *             there (the others, and anything that does not fit a slot,
+ *             go to the shards).
  *   sites     an array of struct hwt_site, index = site id (1-based; slot 0
  *             unused), insert-only, in a reserved region that never moves.
  *   frames    a pool of 64-bit words, insert-only, never moves: a site's
@@ -110,7 +112,7 @@ struct hwt_shard {
 
 /* A pymalloc arena and its shadow (mode all, CPython). */
 struct hwt_pyarena {
-	uint64_t base;   /* the arena's first byte, as the arena allocator returned it */
+	uint64_t base;   /* the arena's (or pool's) first byte */
 	uint64_t size;   /* its bytes */
 	uint64_t shadow; /* address of uint32_t[size / 16]: a slot per 16 bytes */
 };

@@ -265,8 +265,12 @@ enum { LIVE_CHUNK = 4096 };
 
 struct live_counts {
 	uint64_t bad_site, bad_shard, misplaced, bad_arena;
-	uint64_t shadowed; /* entries kept from shadows */
 };
+
+/* While the entries are read, an entry from a shadow carries this bit in
+ * its (16-byte aligned) address; read_live counts and clears it once
+ * duplicates are gone. */
+#define FROM_SHADOW 1u
 
 /* Keep an entry whose site is valid; count the others. */
 static int keep_entry(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e,
@@ -331,7 +335,8 @@ static int read_shadow(hw_tracer *tr, const struct hwt_pyarena *a, void *buf, si
 			size_t before = tr->nlive;
 			if (keep_entry(tr, cap, &e, c) != HW_OK)
 				return HW_ENOMEM;
-			c->shadowed += tr->nlive - before;
+			if (tr->nlive > before)
+				tr->live[before].address |= FROM_SHADOW;
 		}
 	}
 	return HW_OK;
@@ -412,16 +417,21 @@ static int read_live(hw_tracer *tr)
 	free(buf);
 	if (tr->live)
 		qsort(tr->live, tr->nlive, sizeof(*tr->live), cmp_live);
-	/* an entry being moved by a deletion when the core was taken shows
-	 * twice: keep one */
+	/* an entry being moved by a deletion, or an arena whose record was
+	 * being moved, when the core was taken shows twice: keep one (a
+	 * table's entry sorts before a shadow's at the same address) */
 	size_t w = 0;
+	uint64_t shadowed = 0;
 	for (size_t i = 0; i < tr->nlive; i++) {
+		uint64_t a = tr->live[i].address;
+		tr->live[i].address = a & ~(uint64_t)FROM_SHADOW;
 		if (w && tr->live[w - 1].address == tr->live[i].address)
 			continue;
+		shadowed += a & FROM_SHADOW;
 		tr->live[w++] = tr->live[i];
 	}
 	tr->nlive = w;
-	tr->summary.shadowed = c.shadowed;
+	tr->summary.shadowed = shadowed;
 	if (c.bad_shard)
 		problem(tr, "tracer-bad-shard", tr->root_addr,
 		        "%" PRIu64 " tracer live-table shards unreadable or inconsistent",

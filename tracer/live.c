@@ -13,8 +13,8 @@
  * gave 24.5; the extra rehashing, four moves per entry instead of two, is
  * paid once while the table grows).
  *
- * Pymalloc blocks of arenas made after the PyMem hooks went in are not
- * here: their arenas' shadows hold them (shadow.c).
+ * In mode all, pymalloc blocks of up to HWT_SHADOW_KEEP_MAX bytes are
+ * not here: the shadows of their arenas or pools hold them (shadow.c).
  *
  * A key is the address with its probe distance in the low 4 bits
  * (tracer_format.h): a deletion's backward shift decides whether an entry

@@ -71,7 +71,8 @@ struct nc_thread {
 	struct hwt_pymemo py[HWT_PYMEMO_SETS];
 	struct hwt_uw_cache uw; /* the own unwinder's rules (unwind.c) */
 };
-/* The thread's caches, mapped on its first capture (80 KiB: too much for
+/* The thread's caches, mapped on its first capture (193 KiB, the own
+ * unwinder's rules 64 KiB of it, resident only where touched: too much for
  * static TLS, which comes out of every thread's stack) and unmapped by a
  * thread-specific key's destructor.  NC_DEAD: exiting, or no memory. */
 #define NC_DEAD ((struct nc_thread *)1)

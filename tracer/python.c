@@ -407,7 +407,8 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	return q;
 }
 
-static __attribute__((noinline)) void free_slow(py_allocator *o, void *p)
+/* table_only: p's shadow slot, if it has one, was just seen empty. */
+static __attribute__((noinline)) void free_slow(py_allocator *o, void *p, int table_only)
 {
 	if (!p)
 		return;
@@ -416,7 +417,10 @@ static __attribute__((noinline)) void free_slow(py_allocator *o, void *p)
 		return;
 	}
 	struct hwt_live_entry old;
-	hwt_forget(p, &old);
+	if (table_only)
+		hwt_live_remove((uint64_t)(uintptr_t)p, &old);
+	else
+		hwt_forget(p, &old);
 	o->free(o->ctx, p);
 	hwt_leave();
 }
@@ -429,7 +433,7 @@ static void w_free(void *ctx, void *p)
 		o->free(o->ctx, p);
 		return;
 	}
-	free_slow(o, p);
+	free_slow(o, p, 0);
 }
 
 /*
@@ -501,7 +505,7 @@ ALL_WRAPPERS(313, &layouts[5])
 static void w_free_all(void *ctx, void *p)
 {
 	py_allocator *o = &((struct domain *)ctx)->orig;
-	uint32_t *slot;
+	uint32_t *slot = NULL;
 	/* a recorded block of a covered arena: its slot cleared, and the
 	 * allocator frees it without a call to the malloc family */
 	if (likely(!hwt_self.busy) && (slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)) &&
@@ -510,30 +514,24 @@ static void w_free_all(void *ctx, void *p)
 		o->free(o->ctx, p);
 		return;
 	}
-	free_slow(o, p);
+	free_slow(o, p, slot != NULL);
 }
 
-/* Mode all's malloc and calloc for this layout. */
-static void all_wrappers(unsigned minor, py_allocator *a)
+/* Mode all's malloc and calloc, by index in layouts[] (3.9 runs 3.8's). */
+static const struct {
+	void *(*malloc)(void *, size_t);
+	void *(*calloc)(void *, size_t, size_t);
+} all_fns[] = {
+    {w_malloc_38, w_calloc_38},   {w_malloc_38, w_calloc_38},   {w_malloc_310, w_calloc_310},
+    {w_malloc_311, w_calloc_311}, {w_malloc_312, w_calloc_312}, {w_malloc_313, w_calloc_313},
+};
+_Static_assert(sizeof(all_fns) / sizeof(all_fns[0]) == sizeof(layouts) / sizeof(layouts[0]),
+               "a pair of wrappers per layout");
+
+static void all_wrappers(const struct frame_layout *L, py_allocator *a)
 {
-	switch (minor) {
-	case 8:
-	case 9:
-		a->malloc = w_malloc_38, a->calloc = w_calloc_38;
-		break;
-	case 10:
-		a->malloc = w_malloc_310, a->calloc = w_calloc_310;
-		break;
-	case 11:
-		a->malloc = w_malloc_311, a->calloc = w_calloc_311;
-		break;
-	case 12:
-		a->malloc = w_malloc_312, a->calloc = w_calloc_312;
-		break;
-	default:
-		a->malloc = w_malloc_313, a->calloc = w_calloc_313;
-		break;
-	}
+	a->malloc = all_fns[L - layouts].malloc;
+	a->calloc = all_fns[L - layouts].calloc;
 	a->free = w_free_all;
 }
 
@@ -645,8 +643,8 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	py_allocator mem = {&dom_mem, w_malloc, w_calloc, w_realloc, w_free};
 	py_allocator obj = {&dom_obj, w_malloc, w_calloc, w_realloc, w_free};
 	if (hwt_root->mode == HWT_MODE_ALL) {
-		all_wrappers(minor, &mem);
-		all_wrappers(minor, &obj);
+		all_wrappers(layout, &mem);
+		all_wrappers(layout, &obj);
 	}
 	if (hwt_root->mode == HWT_MODE_ALL && get_arena && set_arena) {
 		get_arena(&arena_orig);

@@ -48,10 +48,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define DIR_BITS       17 /* first level: 2^17 GiB, the 47-bit user address space */
-#define PAGE_BITS      12
-#define L2_BITS        (30 - PAGE_BITS)
-#define L2_SLOTS       (1ull << L2_BITS)
+#define PAGE_BITS      HWT_SHADOW_PAGE_BITS
+#define ADDRESS_END    (1ull << (HWT_SHADOW_L1_SHIFT + HWT_SHADOW_L1_BITS))
 #define MAX_ARENA      (64ull << 20) /* larger "arenas" are not covered */
 #define MAX_ARENAS     (1ull << 20)  /* registry records: 1 TiB of 1 MiB arenas */
 #define MAX_SPARES     32            /* shadows kept for the next arenas */
@@ -90,10 +88,10 @@ static struct hwt_pyarena *records(void)
  * NULL when out of memory (lock held). */
 static uint64_t *l2_of(uint64_t address)
 {
-	uint64_t **slot = &hwt_shadow_dir[address >> 30];
+	uint64_t **slot = &hwt_shadow_dir[address >> HWT_SHADOW_L1_SHIFT];
 	uint64_t *l2 = *slot;
 	if (!l2) {
-		l2 = hwt_map(L2_SLOTS * sizeof(uint64_t));
+		l2 = hwt_map(HWT_SHADOW_L2_SLOTS * sizeof(uint64_t));
 		if (l2)
 			__atomic_store_n(slot, l2, __ATOMIC_RELEASE);
 	}
@@ -104,10 +102,11 @@ static uint64_t *l2_of(uint64_t address)
 static int set_pages(uint64_t base, uint64_t size, uint64_t word)
 {
 	for (uint64_t a = base; a < base + size; a += 1ull << PAGE_BITS) {
-		uint64_t *l2 = word ? l2_of(a) : hwt_shadow_dir[a >> 30];
+		uint64_t *l2 = word ? l2_of(a) : hwt_shadow_dir[a >> HWT_SHADOW_L1_SHIFT];
 		if (!l2)
 			return -1;
-		__atomic_store_n(&l2[(a >> PAGE_BITS) & (L2_SLOTS - 1)], word, __ATOMIC_RELEASE);
+		__atomic_store_n(&l2[(a >> PAGE_BITS) & (HWT_SHADOW_L2_SLOTS - 1)], word,
+		                 __ATOMIC_RELEASE);
 	}
 	return 0;
 }
@@ -118,7 +117,7 @@ static int setup(void)
 		return 0;
 	if (hwt_region_reserve(&registry, MAX_ARENAS * sizeof(struct hwt_pyarena)) != 0)
 		return -1;
-	uint64_t **dir = hwt_map((1ull << DIR_BITS) * sizeof(uint64_t *));
+	uint64_t **dir = hwt_map((1ull << HWT_SHADOW_L1_BITS) * sizeof(uint64_t *));
 	if (!dir)
 		return -1;
 	hwt_root->pyarenas = (uint64_t)(uintptr_t)registry.base;
@@ -179,33 +178,45 @@ static void shadow_put(void *shadow, size_t bytes)
 	spares[n_spares++] = shadow;
 }
 
-void hwt_shadow_cover(void *arena, size_t size)
+/* Room for one more registry record (lock held); its index into *n. */
+static int registry_room(uint64_t *n)
 {
-	uint64_t base = (uint64_t)(uintptr_t)arena, page = 1ull << PAGE_BITS;
-	if (!arena || base % page || size % page || !size || size > MAX_ARENA ||
-	    base + size > 1ull << (DIR_BITS + 30))
-		return;
-	hwt_shadow_lock();
-	uint64_t n = hwt_root->pyarenas_count;
-	char *mapped = NULL;
-	if (setup() != 0 || n == MAX_ARENAS ||
-	    hwt_region_commit(&registry, (n + 1) * sizeof(struct hwt_pyarena)) != 0 ||
-	    !(mapped = shadow_get(shadow_bytes(size))))
-		goto out;
-	char *shadow = mapped + shadow_head(base);
+	*n = hwt_root->pyarenas_count;
+	return setup() == 0 && *n < MAX_ARENAS &&
+	       hwt_region_commit(&registry, (*n + 1) * sizeof(struct hwt_pyarena)) == 0;
+}
+
+/* Point the directory's pages of [base, base + size) at shadow (the slot
+ * of base) and append record n; 0 when the directory could not be
+ * extended (then nothing is changed). */
+static int attach(uint64_t n, uint64_t base, uint64_t size, void *shadow)
+{
 	uint64_t word =
 	    (uint64_t)(uintptr_t)shadow - (base / HWT_SHADOW_GRANULE) * sizeof(uint32_t);
 	if (set_pages(base, size, word + 1) != 0) {
 		set_pages(base, size, 0);
-		shadow_put(mapped, shadow_bytes(size));
-		goto out;
+		return 0;
 	}
 	struct hwt_pyarena *r = &records()[n];
 	r->base = base;
 	r->size = size;
 	__atomic_store_n(&r->shadow, (uint64_t)(uintptr_t)shadow, __ATOMIC_RELEASE);
 	__atomic_store_n(&hwt_root->pyarenas_count, n + 1, __ATOMIC_RELEASE);
-out:
+	return 1;
+}
+
+void hwt_shadow_cover(void *arena, size_t size)
+{
+	uint64_t base = (uint64_t)(uintptr_t)arena, page = 1ull << PAGE_BITS;
+	if (!arena || base % page || size % page || !size || size > MAX_ARENA ||
+	    base + size > ADDRESS_END)
+		return;
+	hwt_shadow_lock();
+	uint64_t n;
+	char *mapped;
+	if (registry_room(&n) && (mapped = shadow_get(shadow_bytes(size))) &&
+	    !attach(n, base, size, mapped + shadow_head(base)))
+		shadow_put(mapped, shadow_bytes(size));
 	hwt_shadow_unlock();
 }
 
@@ -226,18 +237,26 @@ static int is_unit(uint64_t shadow)
 	return pool_size && shadow >= b && shadow < b + units.reserved;
 }
 
+/* A pool's shadow back on the free list, its slots zeroed. */
+static void unit_put(void *unit)
+{
+	uint64_t *u = unit;
+	memset(u, 0, unit_bytes);
+	*u = (uint64_t)(uintptr_t)free_units;
+	free_units = u;
+}
+
 uint32_t *hwt_shadow_cover_pool(uint64_t block)
 {
 	if (!pool_size)
 		return NULL;
 	uint64_t base = block & ~(uint64_t)(pool_size - 1);
-	if (base + pool_size > 1ull << (DIR_BITS + 30))
+	if (base + pool_size > ADDRESS_END)
 		return NULL;
 	hwt_shadow_lock();
 	uint32_t *slot = hwt_shadow_slot(block);
-	uint64_t n = hwt_root->pyarenas_count;
-	if (slot || setup() != 0 || n == MAX_ARENAS ||
-	    hwt_region_commit(&registry, (n + 1) * sizeof(struct hwt_pyarena)) != 0)
+	uint64_t n;
+	if (slot || !registry_room(&n))
 		goto out;
 	void *shadow;
 	if (free_units) {
@@ -249,20 +268,10 @@ uint32_t *hwt_shadow_cover_pool(uint64_t block)
 	} else {
 		goto out;
 	}
-	uint64_t word =
-	    (uint64_t)(uintptr_t)shadow - (base / HWT_SHADOW_GRANULE) * sizeof(uint32_t);
-	if (set_pages(base, pool_size, word + 1) != 0) {
-		set_pages(base, pool_size, 0);
-		*(uint64_t *)shadow = (uint64_t)(uintptr_t)free_units;
-		free_units = shadow;
-		goto out;
-	}
-	struct hwt_pyarena *r = &records()[n];
-	r->base = base;
-	r->size = pool_size;
-	__atomic_store_n(&r->shadow, (uint64_t)(uintptr_t)shadow, __ATOMIC_RELEASE);
-	__atomic_store_n(&hwt_root->pyarenas_count, n + 1, __ATOMIC_RELEASE);
-	slot = hwt_shadow_slot(block);
+	if (attach(n, base, pool_size, shadow))
+		slot = hwt_shadow_slot(block);
+	else
+		unit_put(shadow);
 out:
 	hwt_shadow_unlock();
 	return slot;
@@ -286,10 +295,7 @@ static void drop(uint64_t i)
 	}
 	__atomic_store_n(&hwt_root->pyarenas_count, n - 1, __ATOMIC_RELEASE);
 	if (is_unit(shadow)) {
-		uint64_t *u = (uint64_t *)(uintptr_t)shadow;
-		memset(u, 0, unit_bytes);
-		*u = (uint64_t)(uintptr_t)free_units;
-		free_units = u;
+		unit_put((void *)(uintptr_t)shadow);
 	} else {
 		/* the mapping starts on the page the shadow's head is in */
 		shadow_put((void *)(uintptr_t)(shadow & ~((1ull << PAGE_BITS) - 1)),

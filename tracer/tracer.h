@@ -176,20 +176,27 @@ void hwt_live_unlock_all(void);
  * touch their shadow's pages.  (Most of a Python program's objects are
  * smaller: ints, floats, short strings, small tuples, lists and dicts.) */
 #define HWT_SHADOW_KEEP_MAX 80u
-/* The directory, NULL until an arena is covered (shadow.c says how). */
+/* The directory, NULL until an arena is covered (shadow.c says how): a
+ * pointer per GiB of the 47-bit address space, each to a word per 4 KiB
+ * page. */
 extern uint64_t **hwt_shadow_dir;
+#define HWT_SHADOW_PAGE_BITS 12
+#define HWT_SHADOW_L1_SHIFT  30
+#define HWT_SHADOW_L1_BITS   (47 - HWT_SHADOW_L1_SHIFT)
+#define HWT_SHADOW_L2_SLOTS  (1ull << (HWT_SHADOW_L1_SHIFT - HWT_SHADOW_PAGE_BITS))
 
 /* The shadow slot of the block at address, NULL when no covered arena
  * holds it.  Two loads, no lock (shadow.c says why none is needed). */
 static inline uint32_t *hwt_shadow_slot(uint64_t address)
 {
 	uint64_t **dir = __atomic_load_n(&hwt_shadow_dir, __ATOMIC_RELAXED);
-	if (!dir || address >> 47)
+	if (!dir || address >> (HWT_SHADOW_L1_SHIFT + HWT_SHADOW_L1_BITS))
 		return NULL;
-	uint64_t *l2 = __atomic_load_n(&dir[address >> 30], __ATOMIC_ACQUIRE);
+	uint64_t *l2 = __atomic_load_n(&dir[address >> HWT_SHADOW_L1_SHIFT], __ATOMIC_ACQUIRE);
 	if (!l2)
 		return NULL;
-	uint64_t w = __atomic_load_n(&l2[(address >> 12) & ((1u << 18) - 1)], __ATOMIC_RELAXED);
+	uint64_t w = __atomic_load_n(
+	    &l2[(address >> HWT_SHADOW_PAGE_BITS) & (HWT_SHADOW_L2_SLOTS - 1)], __ATOMIC_RELAXED);
 	if (!w)
 		return NULL;
 	return (uint32_t *)(uintptr_t)(w - 1 + (address / HWT_SHADOW_GRANULE) * sizeof(uint32_t));
@@ -227,17 +234,16 @@ struct hwt_uw_entry {
 };
 struct hwt_uw_cache {
 	uint64_t stack_lo, stack_hi; /* the thread's stack; hi 0: unknown */
-	uint64_t misses;
 	struct hwt_uw_entry e[HWT_UW_CACHE];
 };
+/* Note the calling thread's stack for the own unwinder; only where no lock
+ * of the program's can be held (native.c says why). */
+void hwt_stack_bounds_here(void);
 /* The frames above the hook's caller: ips[1..] their return addresses,
  * slots[k] the stack slot ips[k] was read from, *n the frames with the
  * caller (at most want).  Returns 1 when the stack was walked to want
  * frames or to its outermost frame, 0 when a frame's rule is not one this
  * unwinder follows (the caller then uses libunwind). */
-/* Note the calling thread's stack for the own unwinder; only where no lock
- * of the program's can be held (native.c says why). */
-void hwt_stack_bounds_here(void);
 int hwt_unwind(struct hwt_uw_cache *c, uint64_t caller, uint64_t cfa0, uint64_t *ips,
                uint64_t *slots, uint32_t want, uint32_t *n);
 /* The per-thread memo of stacks with Python frames: a stack's native

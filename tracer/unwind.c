@@ -185,8 +185,6 @@ struct cie {
 	const uint8_t *insns, *insns_end;
 };
 
-/* Run CFA instructions up to (not past) code address pc; loc starts at
- * the FDE's first address (0 for a CIE's initial instructions). */
 /* Skip a block of n bytes (an expression), or fail. */
 static void skip(struct rd *r, uint64_t n)
 {
@@ -196,6 +194,16 @@ static void skip(struct rd *r, uint64_t n)
 		r->p += n;
 }
 
+/* A rule this unwinder does not follow, for register reg: the walk needs
+ * only rbp's and the return address's. */
+static void opaque_rule(struct cfa_state *s, uint64_t reg)
+{
+	if (reg == REG_RBP || reg == REG_RA)
+		s->unsupported = 1;
+}
+
+/* Run CFA instructions up to (not past) code address pc; loc starts at
+ * the FDE's first address (0 for a CIE's initial instructions). */
 static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64_t loc,
                    uint64_t pc, struct cfa_state *s, const struct cfa_state *initial)
 {
@@ -257,10 +265,11 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, ui
 				s->unsupported = 1;
 			continue;
 		case 0x09: /* register */
+		case 0x14: /* val_offset */
+		case 0x15: /* val_offset_sf (a LEB128 is skipped alike, signed or not) */
 			reg = uleb(&r);
 			(void)uleb(&r);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->unsupported = 1;
+			opaque_rule(s, reg);
 			continue;
 		case 0x0a: /* remember_state */
 			if (depth == 8)
@@ -289,8 +298,7 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, ui
 		case 0x10: /* expression */
 		case 0x16: /* val_expression */
 			reg = uleb(&r);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->unsupported = 1;
+			opaque_rule(s, reg);
 			skip(&r, uleb(&r));
 			continue;
 		case 0x11: /* offset_extended_sf */
@@ -303,16 +311,6 @@ static int run_cfa(const uint8_t *p, const uint8_t *end, const struct cie *c, ui
 			continue;
 		case 0x13: /* def_cfa_offset_sf */
 			s->cfa_off = sleb(&r) * c->data_align;
-			continue;
-		case 0x14: /* val_offset */
-		case 0x15: /* val_offset_sf */
-			reg = uleb(&r);
-			if (op == 0x14)
-				(void)uleb(&r);
-			else
-				(void)sleb(&r);
-			if (reg == REG_RBP || reg == REG_RA)
-				s->unsupported = 1;
 			continue;
 		case 0x2e: /* GNU_args_size */
 			(void)uleb(&r);
@@ -535,7 +533,6 @@ static uint64_t rule_of(struct hwt_uw_cache *c, uint64_t pc)
 		return e->rule;
 	struct find f = {pc, RULE_NONE};
 	dl_iterate_phdr(find_object, &f);
-	c->misses++;
 	e->pc = pc; /* an unknown rule too: the next walk falls back at once */
 	e->rule = f.rule;
 	return f.rule;

@@ -241,6 +241,9 @@ START_TEST(test_shadow)
 	hw_tracer_foreach(tr, count_cb, acc);
 	ck_assert_uint_eq(acc[1], SYNTH_N1 + SYNTH_N2 + 3);
 	ck_assert_uint_eq(acc[2], SYNTH_N1 * 100 + SYNTH_N2 * 7 + 48 + 7 + 512);
+	/* the three shadow entries, each once although their arena is listed
+	 * twice */
+	ck_assert_uint_eq(hw_tracer_get_summary(tr)->shadowed, 3);
 	uint32_t site;
 	uint64_t req;
 	ck_assert_int_eq(hw_tracer_lookup(tr, 0x7000020, &site, &req), HW_OK);
