@@ -13,12 +13,15 @@
  *             `heapwalk_trace_root` (a pointer) names it; a reader without
  *             symbols finds it by the magic at the start of a mapping.
  *   shards    HWT_SHARDS live tables (address -> site, requested size), each
- *             an open-addressing array of struct hwt_live_entry with linear
- *             probing and backward-shift deletion (no tombstones), grown by
- *             a quarter when 80% full; described by struct hwt_shard in the
- *             root.  An entry's key is the address (always 16-byte aligned)
- *             with its probe distance in the low 4 bits (HWT_KEY_HINT), so
- *             the writer's deletions move entries without rehashing them.
+ *             an array of struct hwt_live_entry in buckets of
+ *             HWT_BUCKET_SLOTS (one cache line), an address's entry in one
+ *             of its two buckets (hwt_buckets: bucketized cuckoo hashing);
+ *             grown by a quarter when 90% full; described by struct
+ *             hwt_shard in the root.  An entry's key is the address (always
+ *             16-byte aligned).  (Tracers before 2026-12-06 wrote the same
+ *             array with linear probing and a probe hint in the key's low 4
+ *             bits, HWT_KEY_HINT: a reader masks those bits off and does not
+ *             depend on where in its shard an entry sits.)
  *   pyarenas  (mode all, CPython) a registry of pymalloc memory with a
  *             shadow (struct hwt_pyarena): the arenas made since the PyMem
  *             hooks went in, and single pools of the arenas made before.
@@ -49,8 +52,9 @@
  *  - a site's words [frames_at, frames_at + n_native + 2 * n_python) lie
  *    inside the pool's used part; n_native <= HWT_MAX_NATIVE, n_python <=
  *    HWT_MAX_PYTHON.
- *  - a core may be taken at any instant: an entry being moved by a deletion
- *    may appear twice (the reader keeps one); counters may lag by one.
+ *  - a core may be taken at any instant: an entry being moved (to its
+ *    other bucket, or into a grown table) may appear twice (the reader
+ *    keeps one); counters may lag by one.
  *
  * x86-64 only (little-endian, 8-byte pointers).  Field offsets are fixed by
  * the explicit sizes below; the static asserts pin them.
@@ -92,9 +96,8 @@ struct hwt_live_entry {
 	uint32_t requested; /* the size asked for, HWT_SIZE_SATURATED if >= 4 GiB */
 };
 
-/* A key's low 4 bits: the entry's distance from its home slot (linear
- * probing), HWT_KEY_HINT meaning that far or farther.  Only the writer
- * uses it; a reader masks it off. */
+/* A key's low 4 bits: zero from the current writer (earlier ones kept a
+ * linear-probing distance there); a reader masks them off. */
 #define HWT_KEY_HINT 15ull
 
 static inline uint64_t hwt_key_address(uint64_t key)
@@ -181,17 +184,19 @@ struct hwt_root {
 	struct hwt_shard shards[HWT_SHARDS];
 };
 
-/* Hashing addresses (both sides must agree).  The live table hashes the
- * address's 256-byte block, not the address: consecutive allocations (a
- * pymalloc pool, a run of small chunks) land in one shard and in
- * consecutive slots, four to a cache line, instead of one cache miss
- * each.  The shard is the block hash's top byte; the home slot is a
- * multiply-shift of the rest plus the 16-byte index inside the block,
- * modulo the capacity (which is never below HWT_MIN_CAPACITY).  Measured
- * (bench/tracer): 256-byte blocks beat both the plain address hash and
- * 1 KiB blocks (longer clusters under linear probing). */
-#define HWT_MIN_CAPACITY 64
-#define HWT_BLOCK_SHIFT  8 /* 256-byte blocks: 16 slots, 4 cache lines */
+/* Hashing addresses.  The shard is the top byte of a hash of the
+ * address's 256-byte block (the reader checks that each entry sits in the
+ * shard its address selects).  Inside a shard, an address has two buckets
+ * of HWT_BUCKET_SLOTS entries (hwt_buckets): the first from its 128-byte
+ * granule, so that blocks allocated one after another (a pymalloc pool, a
+ * run of small chunks) share a cache line, the second from the address
+ * itself; they always differ.  Only the writer places entries by them;
+ * tests build tables with them.  The capacity is a multiple of
+ * HWT_BUCKET_SLOTS, never below HWT_MIN_CAPACITY. */
+#define HWT_MIN_CAPACITY  64
+#define HWT_BLOCK_SHIFT   8 /* the shard's block: 256 bytes */
+#define HWT_GRANULE_SHIFT 7 /* the first bucket's granule: 128 bytes */
+#define HWT_BUCKET_SLOTS  4 /* 64 bytes, one cache line */
 
 static inline uint64_t hwt_hash_address(uint64_t address)
 {
@@ -210,14 +215,23 @@ static inline unsigned hwt_shard_of(uint64_t address)
 	return (unsigned)(hwt_hash_block(address) >> 56) % HWT_SHARDS;
 }
 
-static inline uint64_t hwt_home_slot(uint64_t address, uint64_t capacity)
+/* x scaled to [0, n) by its high bits (multiply-shift). */
+static inline uint64_t hwt_scale(uint64_t x, uint64_t n)
 {
-	uint64_t h = hwt_hash_block(address) & 0x00ffffffffffffffull;
-	uint64_t slot = (uint64_t)(((unsigned __int128)h * capacity) >> 56) +
-	                ((address >> 4) & ((1u << (HWT_BLOCK_SHIFT - 4)) - 1));
-	while (slot >= capacity)
-		slot -= capacity;
-	return slot;
+	return (uint64_t)(((unsigned __int128)x * n) >> 64);
+}
+
+/* The address's two buckets in a table of capacity slots.  Multipliers
+ * other than the shard's, so that the buckets spread over the whole table
+ * for the addresses of one shard. */
+static inline void hwt_buckets(uint64_t address, uint64_t capacity, uint64_t *b1, uint64_t *b2)
+{
+	uint64_t nb = capacity / HWT_BUCKET_SLOTS;
+	uint64_t h1 = (address >> HWT_GRANULE_SHIFT) * 0xbf58476d1ce4e5b9ull;
+	uint64_t h2 = (address >> 4) * 0x94d049bb133111ebull;
+	uint64_t x = hwt_scale(h1 ^ (h1 >> 32), nb), y = hwt_scale(h2 ^ (h2 >> 32), nb);
+	*b1 = x;
+	*b2 = y != x ? y : x + 1 < nb ? x + 1 : 0;
 }
 
 _Static_assert(sizeof(struct hwt_live_entry) == 16, "live entry is 16 bytes");

@@ -2,9 +2,8 @@
  * shadow.c: the shadows of pymalloc's arenas (mode all, CPython).
  *
  * Most allocations of a Python program are pymalloc blocks, and most of
- * them die young; recording and forgetting each in a hash table (a probe,
- * often a cache miss, a backward shift) cost more than the rest of their
- * record.  The tracer wraps CPython's arena allocator
+ * them die young; recording and forgetting each in a hash table (two
+ * cache lines, often missed) cost more than the rest of their record.  The tracer wraps CPython's arena allocator
  * (PyObject_SetArenaAllocator, python.c) and gives every arena made after
  * that a shadow: one 32-bit slot per 16 bytes of the arena (pymalloc's
  * alignment), where the slot of a block's first byte holds its site and

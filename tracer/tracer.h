@@ -171,8 +171,8 @@ void hwt_live_unlock_all(void);
 /* ---- shadow.c: pymalloc arenas' shadows (mode all, CPython) ---- */
 /* Blocks of up to this many bytes are kept in the shadows, larger ones in
  * the live table.  A shadow costs a quarter of its pools' bytes (a 4-byte
- * slot per 16 bytes), an entry in the table 22 bytes: the shadow is the
- * smaller up to 88-byte blocks, and pools of larger blocks then never
+ * slot per 16 bytes), an entry in the table 20 bytes: the shadow is the
+ * smaller up to 80-byte blocks, and pools of larger blocks then never
  * touch their shadow's pages.  (Most of a Python program's objects are
  * smaller: ints, floats, short strings, small tuples, lists and dicts.) */
 #define HWT_SHADOW_KEEP_MAX 80u

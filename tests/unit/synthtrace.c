@@ -1,8 +1,7 @@
 /*
  * synthtrace.c: builds the synthetic tracer image described in
- * synthtrace.h, placing live entries exactly as the tracer does (shard by
- * hwt_shard_of, home slot by hwt_home_slot, linear probing, the probe
- * distance in the key's low bits).
+ * synthtrace.h, placing live entries as the tracer does (shard by
+ * hwt_shard_of, a free slot of the first or second of hwt_buckets).
  */
 #include "synthtrace.h"
 
@@ -29,12 +28,18 @@ static void put_live(uint8_t *b, struct hwt_root *r, uint64_t address, uint32_t 
 		*next_table += SHARD_CAP * sizeof(struct hwt_live_entry);
 	}
 	struct hwt_live_entry *tab = (void *)(b + (s->table - SYNTH_BASE));
-	uint64_t i = hwt_home_slot(address, s->capacity), d = 0;
-	while (tab[i].key)
-		i = (i + 1) % s->capacity, d++;
-	if (s->count + 1 >= s->capacity)
+	uint64_t bk[2], i = 0;
+	int found = 0;
+	hwt_buckets(address, s->capacity, &bk[0], &bk[1]);
+	for (int k = 0; k < 2 && !found; k++) {
+		for (unsigned j = 0; j < HWT_BUCKET_SLOTS && !found; j++) {
+			i = bk[k] * HWT_BUCKET_SLOTS + j;
+			found = !tab[i].key;
+		}
+	}
+	if (!found)
 		abort(); /* the image's tables are sized for its entries */
-	tab[i].key = address | (d < HWT_KEY_HINT ? d : HWT_KEY_HINT);
+	tab[i].key = address;
 	tab[i].site = site;
 	tab[i].requested = req;
 	s->count++;
