@@ -89,8 +89,8 @@ static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 	return (struct hwt_live_entry *)(uintptr_t)s->table;
 }
 
-#define SLOTS     HWT_BUCKET_SLOTS
-#define WALK_MAX  64 /* moves a random walk may take to make room */
+#define SLOTS    HWT_BUCKET_SLOTS
+#define WALK_MAX 64 /* moves a random walk may take to make room */
 
 /* Whether address can be a key: nonzero and 16-byte aligned (always so
  * for glibc's and pymalloc's blocks). */
@@ -201,8 +201,8 @@ static struct hwt_live_entry *make_room(struct hwt_live_entry *tab, uint64_t cap
 
 /* A slot for address (not present) in tab, whose buckets are b1 and b2,
  * made free if need be; NULL when the table is too full to make one. */
-static inline struct hwt_live_entry *place(struct hwt_live_entry *tab, uint64_t cap,
-                                           uint64_t b1, uint64_t b2)
+static inline struct hwt_live_entry *place(struct hwt_live_entry *tab, uint64_t cap, uint64_t b1,
+                                           uint64_t b2)
 {
 	struct hwt_live_entry *e = free_in(tab, b1);
 	if (!e)

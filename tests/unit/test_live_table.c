@@ -235,7 +235,8 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 	for (unsigned sh = 0; sh < HWT_SHARDS; sh++) {
 		struct hwt_shard *s = &hwt_root->shards[sh];
 		if (s->table)
-			hwt_unmap((void *)(uintptr_t)s->table, s->capacity * sizeof(struct hwt_live_entry));
+			hwt_unmap((void *)(uintptr_t)s->table,
+			          s->capacity * sizeof(struct hwt_live_entry));
 	}
 	model_free(&m);
 	free(hwt_root);
