@@ -520,12 +520,20 @@ static const void *target_view(void *ctx, uint64_t addr, size_t len)
  * the process twice, once for the lists' capture and once for the walk;
  * measured with `coretool summary --pid` on bench/many_chunks: 73 MiB
  * instead of 320 MiB peak, 0.6-1.6 s instead of 0.5-1.0 s, at load 4.)
- * A core's heap regions get their page table entries in one
- * MADV_POPULATE_READ each (hw_target_prefetch; Linux 5.14, ignored where
- * the kernel refuses it) instead of a fault at each page the list walks
- * reach first, in no useful order. */
+ * A core's pages are left to fault in as the walk touches them (the
+ * kernel maps the 64 KiB around each fault): MADV_POPULATE_READ
+ * (hw_target_prefetch) looks every page up once more after faulting it in
+ * (get_user_pages, follow_page_pte: 13% of the walk's profile).  On the
+ * 2.2M-chunk bench core (201 MiB), a process walking it ten times, best of
+ * ten, five interleaved pairs on a quiet machine (2026-12-06): open, walk,
+ * close 38.5-40.2 ms populated, 32.8-34.8 ms not (close, the unmapping,
+ * 6 ms either way).  Measured under load 1.4-1.9 (b0cae8a) populating
+ * looked faster, and on 2026-11-25 (e69984d) slower by 4-5 ms: the quiet
+ * machine's figures are the ones kept. */
 static void target_prefault(void *ctx, uint64_t addr, size_t len)
 {
+	if (hw_target_get_kind(ctx) == HW_TARGET_CORE)
+		return;
 	(void)hw_target_prefetch(ctx, addr, len);
 }
 
