@@ -133,7 +133,7 @@ for py in "${pythons[@]}"; do
 		run_set
 	done
 	# Memory in a Python program: the same slope, over pymalloc blocks
-	# (blocks of up to 80 bytes have their entries in the shadows of
+	# (blocks of up to 128 bytes have their entries in the shadows of
 	# pymalloc's arenas, larger ones in the table), fitted by least
 	# squares over six sizes: the table grows in steps of a quarter, so a
 	# slope from two sizes moves with where each falls in a step

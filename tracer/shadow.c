@@ -9,7 +9,7 @@
  * block's first byte holds its site and requested size (tracer_format.h, HWT_SHADOW_*).  Recording
  * a block is then one store, forgetting it another, next to the slots of its neighbours; the shadow
  * costs 4 bytes per 16 of arena, in pages touched only where blocks were made.  Only blocks of up
- * to HWT_SHADOW_KEEP_MAX (80) bytes are kept there (tracer.h says why): pools of larger blocks
+ * to HWT_SHADOW_KEEP_MAX (128) bytes are kept there (tracer.h says why): pools of larger blocks
  * leave their shadow's pages untouched and their blocks go to the table.
  *
  * Finding the shadow of an address: a two-level directory over the

@@ -170,12 +170,18 @@ void hwt_live_unlock_all(void);
 
 /* ---- shadow.c: pymalloc arenas' shadows (mode all, CPython) ---- */
 /* Blocks of up to this many bytes are kept in the shadows, larger ones in
- * the live table.  A shadow costs a quarter of its pools' bytes (a 4-byte
- * slot per 16 bytes), an entry in the table 20 bytes: the shadow is the
- * smaller up to 80-byte blocks, and pools of larger blocks then never
- * touch their shadow's pages.  (Most of a Python program's objects are
- * smaller: ints, floats, short strings, small tuples, lists and dicts.) */
-#define HWT_SHADOW_KEEP_MAX 80u
+ * the live table, and pools of larger blocks never touch their shadow's
+ * pages.  A shadow costs a quarter of its pools' bytes (a 4-byte slot per
+ * 16 bytes), an entry in the table 20 bytes, so for memory alone 80 would
+ * do; but a table entry costs a probe of two random cache lines where a
+ * shadow slot costs one store, and many of a program's blocks are of
+ * 81..128 bytes (small dicts' key tables, strings of 40..80 characters).
+ * Measured (2026-12-06, best of 5, 10 rounds of bench/tracer_json.py,
+ * untraced 0.39-0.42 s): 80: 0.60-0.63 s on 3.11, 0.77 s on 3.12; 128:
+ * 0.52-0.56 s and 0.63 s; 192 and 256 no faster than 128.  Memory
+ * (bench/tracer_pymem.py, 100k -> 600k items): 17.8, 19.5, 20.8, 23.3 and
+ * 38.8 bytes per live block for 80, 128, 192, 256 and 512. */
+#define HWT_SHADOW_KEEP_MAX 128u
 /* The directory, NULL until an arena is covered (shadow.c says how): a
  * pointer per GiB of the 47-bit address space, each to a word per 4 KiB
  * page. */
