@@ -172,8 +172,9 @@ static inline __attribute__((always_inline)) void walk(const struct frame_layout
 static inline struct hwt_pymemo *memo_slot(struct hwt_pymemo *tab, uint64_t caller, uint64_t c0,
                                            uint64_t i0)
 {
-	uint64_t h = (caller * 0x9e3779b97f4a7c15ull) ^ (c0 * 0xbf58476d1ce4e5b9ull) ^
-	             (i0 * 0x94d049bb133111ebull);
+	/* one multiply: the three words differ in their low bits (code
+	 * addresses, object addresses, instruction offsets) */
+	uint64_t h = (caller ^ (c0 >> 4) ^ (i0 << 7)) * 0x9e3779b97f4a7c15ull;
 	return &tab[(h >> 40) & (HWT_PYMEMO_SETS - 1)];
 }
 
