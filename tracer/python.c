@@ -191,8 +191,16 @@ static inline __attribute__((always_inline)) uint32_t memo_hit(const struct fram
 	uint64_t diff = 0;
 	unsigned k = 0, n = m->n;
 	for (; k < n && f; k++) {
-		diff |= (AT(f, L->f_code, uint64_t) ^ m->w[2 * k]) |
-		        (raw_instr(L, f) ^ m->w[2 * k + 1]);
+		/* From 3.11 the instruction is stored as a pointer into its
+		 * code object's bytecode, so an equal pointer is the same code
+		 * object: the memo's site keeps the code objects it names alive
+		 * (the registry's reference), so their bytes are never another
+		 * code object's; the frames a site skips are C-stack shims,
+		 * whose code object is static.  Up to 3.10 it is an offset:
+		 * the code object is compared too. */
+		if (L->kind <= HWT_PY_310)
+			diff |= AT(f, L->f_code, uint64_t) ^ m->w[2 * k];
+		diff |= raw_instr(L, f) ^ m->w[2 * k + 1];
 		f = AT(f, L->f_back, const char *);
 	}
 	if (k == n && !diff && (!m->ended || !f))
