@@ -93,6 +93,9 @@ command -v heaptrack >/dev/null && cfg "heaptrack" heaptrack -o "$dir/heaptrack.
 [[ ${BENCH_MASSIF:-0} == 1 ]] && command -v valgrind >/dev/null &&
 	cfg "valgrind massif" valgrind -q --tool=massif "$dir/cloop" "$N"
 run_set
+# The live table alone, the largest part of the C loop's overhead (built by
+# `make bench`; skipped when it was not).
+[[ -x $top_builddir/bench/tracer_table ]] && "$top_builddir/bench/tracer_table"
 # Memory: peak RSS traced minus untraced at two live counts (the program
 # prints how many blocks it holds).  The slope is the cost per live
 # allocation (the live table); the rest is fixed (site table, frame pool,
