@@ -229,7 +229,7 @@ static inline void hwt_buckets(uint64_t address, uint64_t capacity, uint64_t *b1
 	uint64_t nb = capacity / HWT_BUCKET_SLOTS;
 	uint64_t h1 = (address >> HWT_GRANULE_SHIFT) * 0xbf58476d1ce4e5b9ull;
 	uint64_t h2 = (address >> 4) * 0x94d049bb133111ebull;
-	uint64_t x = hwt_scale(h1 ^ (h1 >> 32), nb), y = hwt_scale(h2 ^ (h2 >> 32), nb);
+	uint64_t x = hwt_scale(h1, nb), y = hwt_scale(h2, nb);
 	*b1 = x;
 	*b2 = y != x ? y : x + 1 < nb ? x + 1 : 0;
 }

@@ -165,9 +165,11 @@ static inline __attribute__((always_inline)) void walk(const struct frame_layout
  * words read them (code object, instruction as stored; skipped frames
  * too), with their site.  Equal raw words mean an equal stack (the code
  * objects a site names are kept alive, so an address is not reused while
- * the site can match), so a hit reads three words per frame and compares
- * two, without validating anything.  The slot: the caller and the
- * innermost frame's words.
+ * the site can match), so a hit compares, per frame, the instruction (from
+ * 3.11 a pointer into the code object, which names it) or up to 3.10 the
+ * code object and the instruction offset, without validating anything.
+ * The slot: the caller and the innermost frame's code object and
+ * instruction.
  */
 static inline struct hwt_pymemo *memo_slot(struct hwt_pymemo *tab, uint64_t caller, uint64_t c0,
                                            uint64_t i0)
@@ -225,7 +227,8 @@ memo_store(const struct frame_layout *L, const char *f, uint64_t caller, uint32_
 		if (r < 0 || k == HWT_PYMEMO_FRAMES)
 			return;
 		n += r;
-		m->w[2 * k] = AT(f, L->f_code, uint64_t);
+		if (L->kind <= HWT_PY_310)
+			m->w[2 * k] = AT(f, L->f_code, uint64_t);
 		m->w[2 * k + 1] = raw_instr(L, f);
 		f = AT(f, L->f_back, const char *);
 	}
@@ -326,12 +329,12 @@ static struct domain dom_mem, dom_obj;
 /* Whether the block the wrapped allocator just returned for n bytes was
  * made by pymalloc: served without a call to the malloc family (nested:
  * the thread's count of hook calls found busy before the call), for a
- * request pymalloc serves.  Such a block lies in a pymalloc pool. */
-static int pools_known; /* the allocator is pymalloc (hwt_shadow_pools) */
+ * request pymalloc serves.  Such a block lies in a pymalloc pool (shadow.c
+ * covers pools only once hwt_shadow_pools() was told pymalloc is the
+ * allocator; otherwise hwt_shadow_cover_pool() declines). */
 static inline int from_of(const struct domain *d, size_t n, uint32_t nested)
 {
-	return pools_known && n <= d->direct_max && hwt_self.nested == nested ? HWT_FROM_POOL
-	                                                                      : HWT_FROM_PYMEM;
+	return n <= d->direct_max && hwt_self.nested == nested ? HWT_FROM_POOL : HWT_FROM_PYMEM;
 }
 
 static __attribute__((noinline)) void *malloc_slow(struct domain *d, size_t n, uint64_t caller,
@@ -460,7 +463,7 @@ static inline __attribute__((always_inline)) int record_fast(const struct frame_
                                                              size_t n, uint64_t caller)
 {
 	uint32_t *slot;
-	if (n - 1 >= HWT_SHADOW_KEEP_MAX || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
+	if (!hwt_shadow_keeps(n) || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
 		return 0;
 	char *ts = get_tstate();
 	const char *f = ts ? first_frame(L, ts) : NULL;
@@ -665,10 +668,8 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 		 * POOL_SIZE 4 KiB up to 3.9, 16 KiB from 3.10 (obmalloc.c) */
 		const char *pm = getenv("PYTHONMALLOC");
 		if (!pm || !*pm || strcmp(pm, "default") == 0 || strcmp(pm, "debug") == 0 ||
-		    strncmp(pm, "pymalloc", 8) == 0) {
+		    strncmp(pm, "pymalloc", 8) == 0)
 			hwt_shadow_pools(minor >= 10 ? 16384 : 4096);
-			pools_known = 1;
-		}
 	}
 	set_alloc(PYMEM_DOMAIN_MEM, &mem);
 	set_alloc(PYMEM_DOMAIN_OBJ, &obj);

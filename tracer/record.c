@@ -71,7 +71,7 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int from)
 	uint64_t a = (uint64_t)(uintptr_t)p;
 	int pymem = hwt_from_pymem(from);
 	uint32_t *slot = NULL;
-	if (pymem && size - 1 < HWT_SHADOW_KEEP_MAX) {
+	if (pymem && hwt_shadow_keeps(size)) {
 		slot = hwt_shadow_slot(a);
 		if (!slot && from == HWT_FROM_POOL)
 			slot = hwt_shadow_cover_pool(a);

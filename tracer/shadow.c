@@ -3,14 +3,17 @@
  *
  * Most allocations of a Python program are pymalloc blocks, and most of
  * them die young; recording and forgetting each in a hash table (two
- * cache lines, often missed) cost more than the rest of their record.  The tracer wraps CPython's
- * arena allocator (PyObject_SetArenaAllocator, python.c) and gives every arena made after that a
- * shadow: one 32-bit slot per 16 bytes of the arena (pymalloc's alignment), where the slot of a
- * block's first byte holds its site and requested size (tracer_format.h, HWT_SHADOW_*).  Recording
- * a block is then one store, forgetting it another, next to the slots of its neighbours; the shadow
- * costs 4 bytes per 16 of arena, in pages touched only where blocks were made.  Only blocks of up
- * to HWT_SHADOW_KEEP_MAX (128) bytes are kept there (tracer.h says why): pools of larger blocks
- * leave their shadow's pages untouched and their blocks go to the table.
+ * cache lines, often missed) cost more than the rest of their record.
+ * The tracer wraps CPython's arena allocator (PyObject_SetArenaAllocator,
+ * python.c) and gives every arena made after that a shadow: one 32-bit
+ * slot per 16 bytes of the arena (pymalloc's alignment), where the slot of
+ * a block's first byte holds its site and requested size (tracer_format.h,
+ * HWT_SHADOW_*).  Recording a block is then one store, forgetting it
+ * another, next to the slots of its neighbours; the shadow costs 4 bytes
+ * per 16 of arena, in pages touched only where blocks were made.  Only
+ * blocks of up to HWT_SHADOW_KEEP_MAX (128) bytes are kept there (tracer.h
+ * says why, hwt_shadow_keeps): pools of larger blocks leave their shadow's
+ * pages untouched and their blocks go to the table.
  *
  * Finding the shadow of an address: a two-level directory over the
  * address space, one entry per 4 KiB page (an arena is page-aligned, so a
@@ -219,10 +222,11 @@ void hwt_shadow_cover(void *arena, size_t size)
 
 void hwt_shadow_pools(size_t pool)
 {
+	size_t bytes = pool / HWT_SHADOW_GRANULE * sizeof(uint32_t);
 	hwt_shadow_lock();
 	if (!pool_size && pool >= 1u << PAGE_BITS && !(pool & (pool - 1)) &&
-	    hwt_region_reserve(&units, MAX_POOL_UNITS * (pool / HWT_SHADOW_GRANULE * 4)) == 0) {
-		unit_bytes = pool / HWT_SHADOW_GRANULE * sizeof(uint32_t);
+	    hwt_region_reserve(&units, MAX_POOL_UNITS * bytes) == 0) {
+		unit_bytes = bytes;
 		pool_size = pool;
 	}
 	hwt_shadow_unlock();

@@ -1,9 +1,9 @@
 /*
  * test_live_table.c: the tracer's own live table (tracer/live.c), driven
- * directly against a model (what must be there) by
- * random inserts and removals over address patterns a heap makes: runs of
- * 32-byte chunks one after another, pymalloc-like pools of 96..512-byte
- * blocks, and addresses anywhere in 64 GiB.  After every phase the shards
+ * directly against a model (what must be there) by random inserts and
+ * removals over address patterns a heap makes: 32-byte chunks packed in
+ * 32 MiB, pymalloc-like pools of 96..512-byte blocks, and addresses
+ * anywhere in 64 GiB.  After every phase the shards
  * are read as a reader would: each live address exactly once, in the
  * shard its address selects and in one of its two buckets, with its site
  * and size; the counts add up; no shard above 90% load; and the tables'
@@ -78,7 +78,7 @@ static void model_put(struct model *m, uint64_t a, uint32_t site, uint32_t req)
 	int found;
 	uint64_t i = model_slot(m, a, &found);
 	size_t at = found ? m->ipos[i] : m->n;
-	EXPECT((at) < (m->cap));
+	EXPECT(at < m->cap);
 	if (!found) {
 		m->ikey[i] = a;
 		m->ipos[i] = (uint32_t)at;
@@ -157,33 +157,33 @@ static void check_tables(const struct model *m)
 		const struct hwt_shard *s = &hwt_root->shards[sh];
 		const struct hwt_live_entry *tab = (const void *)(uintptr_t)s->table;
 		uint64_t here = 0;
-		EXPECT((s->capacity % HWT_BUCKET_SLOTS) == (0));
-		EXPECT((s->count * 10) <= (s->capacity * 9));
+		EXPECT(s->capacity % HWT_BUCKET_SLOTS == 0);
+		EXPECT(s->count * 10 <= s->capacity * 9);
 		for (uint64_t i = 0; i < s->capacity; i++) {
 			if (!tab[i].key)
 				continue;
 			uint64_t a = tab[i].key, b1, b2;
-			EXPECT((a & HWT_KEY_HINT) == (0));
-			EXPECT((hwt_shard_of(a)) == (sh));
+			EXPECT((a & HWT_KEY_HINT) == 0);
+			EXPECT(hwt_shard_of(a) == sh);
 			hwt_buckets(a, s->capacity, &b1, &b2);
 			EXPECT(i / HWT_BUCKET_SLOTS == b1 || i / HWT_BUCKET_SLOTS == b2);
 			size_t at = model_find(m, a);
 			EXPECT(at != SIZE_MAX);
-			EXPECT((tab[i].site) == (m->site[at]));
-			EXPECT((tab[i].requested) == (m->req[at]));
+			EXPECT(tab[i].site == m->site[at]);
+			EXPECT(tab[i].requested == m->req[at]);
 			here++;
 		}
-		EXPECT((here) == (s->count));
+		EXPECT(here == s->count);
 		seen += here;
 		slots += s->capacity;
 	}
 	/* each address once: as many entries as the model has, all found */
-	EXPECT((seen) == (m->n));
-	EXPECT((hwt_root->dropped) == (0));
+	EXPECT(seen == m->n);
+	EXPECT(hwt_root->dropped == 0);
 	/* memory: below 16 bytes / 70% load once the shards have grown past
 	 * their initial size (72-90% load, 20 bytes on average) */
 	if (m->n > 100 * HWT_SHARDS * HWT_MIN_CAPACITY / 10)
-		EXPECT((slots * sizeof(struct hwt_live_entry) * 7) <= (m->n * 16 * 10));
+		EXPECT(slots * sizeof(struct hwt_live_entry) * 7 <= m->n * 16 * 10);
 }
 
 static void run(int mode, int pattern, size_t target, size_t ops)
@@ -209,9 +209,9 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 			size_t i = (r >> 12) % m.n;
 			uint64_t a = m.addr[i];
 			EXPECT(hwt_live_remove(a, &old) == 1);
-			EXPECT((old.key) == (a));
-			EXPECT((old.site) == (m.site[i]));
-			EXPECT((old.requested) == (m.req[i]));
+			EXPECT(old.key == a);
+			EXPECT(old.site == m.site[i]);
+			EXPECT(old.requested == m.req[i]);
 			model_del(&m, i);
 		} else {
 			/* an address never recorded, or gone: not found */
