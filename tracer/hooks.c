@@ -25,10 +25,18 @@
 #include <malloc.h>
 #include <unistd.h>
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
+/* Called through their GOT entries, not the PLT: a hook's tail call to
+ * glibc is then one indirect jump, not two (sampled mode's fast paths are
+ * little more than that). */
+#if defined(__has_attribute) && __has_attribute(noplt)
+#define NOPLT __attribute__((noplt))
+#else
+#define NOPLT
+#endif
+extern void *__libc_malloc(size_t) NOPLT;
+extern void *__libc_calloc(size_t, size_t) NOPLT;
+extern void *__libc_realloc(void *, size_t) NOPLT;
+extern void __libc_free(void *) NOPLT;
 extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
@@ -36,7 +44,6 @@ extern void *__libc_pvalloc(size_t);
 HWT_TLS struct hwt_thread hwt_self;
 struct hwt_root *hwt_root;
 int hwt_state;
-int hwt_sampled;
 
 /* The root of the tables, for a reader that has symbols. */
 HWT_EXPORT struct hwt_root *heapwalk_trace_root;
@@ -116,9 +123,9 @@ int hwt_init(void)
 	                                 __ATOMIC_ACQUIRE))
 		return 0;
 	int ok = init_once() == 0;
+	if (ok)
+		hwt_filter_start();
 	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
-	if (ok && hwt_root->mode == HWT_MODE_SAMPLED)
-		__atomic_store_n(&hwt_sampled, 1, __ATOMIC_RELEASE);
 	return ok;
 }
 

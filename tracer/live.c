@@ -31,6 +31,8 @@
  */
 #include "tracer.h"
 
+#include <string.h>
+
 #include <sys/single_threaded.h>
 
 /* The shard's lock, skipped while the process has one thread: glibc's
@@ -62,17 +64,37 @@ static inline void shard_unlock(struct hwt_shard *s, int locked)
  * is recorded or forgotten), so a bit is never cleared while another
  * thread's count for it is nonzero.  A counter that reached its maximum
  * sticks (its bit then only costs a probe).  filter_lock is only taken
- * inside a shard's critical section, so the fork handlers, which hold
- * every shard, never fork while another thread holds it. */
-uint64_t hwt_filter[(1u << HWT_FILTER_BITS) / 64];
-static uint16_t filter_count[1u << HWT_FILTER_BITS];
+ * inside a shard's critical section (or, by filter_grow, with every shard
+ * held), so the fork handlers, which hold every shard, never fork while
+ * another thread holds it. */
+uint64_t hwt_filter[(1u << HWT_FILTER_MAX_BITS) / 64];
+uint32_t hwt_filter_mask = (1u << HWT_FILTER_MIN_BITS) - 1;
+static uint16_t filter_count[1u << HWT_FILTER_MAX_BITS];
 static uint32_t filter_lock;
+static uint64_t filter_live;     /* recorded blocks counted in the filter */
+static int filter_grow_wanted;   /* more than 1/16 of its bits would be set */
+
+void hwt_filter_start(void)
+{
+	/* mode all: any free may be of a recorded block, so the filter says
+	 * "maybe" everywhere (and is not kept) */
+	/* (only the part used so far is cleared: the rest was never
+	 * touched, and stays out of the process's memory) */
+	uint64_t used = hwt_filter_mask + 1ull;
+	memset(filter_count, 0, used * sizeof filter_count[0]);
+	memset(hwt_filter, 0, used / 8);
+	filter_live = 0;
+	filter_grow_wanted = 0;
+	__atomic_store_n(&hwt_filter_mask, (1u << HWT_FILTER_MIN_BITS) - 1, __ATOMIC_RELEASE);
+	if (hwt_root->mode == HWT_MODE_ALL)
+		memset(hwt_filter, 0xff, (1u << HWT_FILTER_MIN_BITS) / 8);
+}
 
 /* Add d (+1 or -1) to the address's counter. */
 static void filter_add(uint64_t address, int d)
 {
-	uint32_t i = hwt_filter_index(address);
 	hwt_lock(&filter_lock);
+	uint32_t i = hwt_filter_index(address);
 	uint16_t c = filter_count[i];
 	if (c != UINT16_MAX && !(d < 0 && c == 0)) {
 		c = (uint16_t)(c + d);
@@ -83,9 +105,14 @@ static void filter_add(uint64_t address, int d)
 		else
 			__atomic_fetch_and(&hwt_filter[i / 64], ~bit, __ATOMIC_RELEASE);
 	}
+	filter_live += (uint64_t)(int64_t)d;
+	if (filter_live > (hwt_filter_mask + 1ull) / 16 &&
+	    hwt_filter_mask + 1ull < (1ull << HWT_FILTER_MAX_BITS))
+		filter_grow_wanted = 1;
 	hwt_unlock(&filter_lock);
 }
 
+static void filter_grow(void);
 static inline struct hwt_live_entry *table_of(struct hwt_shard *s)
 {
 	return (struct hwt_live_entry *)(uintptr_t)s->table;
@@ -316,6 +343,8 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 	if (hwt_root->mode != HWT_MODE_ALL)
 		filter_add(address, 1);
 	shard_unlock(s, locked);
+	if (unlikely(__atomic_load_n(&filter_grow_wanted, __ATOMIC_RELAXED)))
+		filter_grow();
 	return;
 dropped:
 	shard_unlock(s, locked);
@@ -330,7 +359,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	 * before the program could free it.) */
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
 		return 0;
-	if (hwt_root->mode != HWT_MODE_ALL && !hwt_filter_maybe(address))
+	if (!hwt_filter_maybe(address)) /* all set in mode all */
 		return 0;
 	if (unlikely(!keyable(address)))
 		return 0;
@@ -355,6 +384,64 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 		filter_add(address, -1);
 	shard_unlock(s, locked);
 	return 1;
+}
+
+/* Grow the filter eightfold, with every shard held (so no entry comes or
+ * goes) and filter_lock.  Frees read the mask and then a bit with no lock:
+ * whichever mask they see, the bit must be set for every recorded block
+ * that maps to it.  So:
+ *  1. the new part of the bits is a copy of the old ones (bit i of the new
+ *     size stands for i modulo the old size): set for every recorded
+ *     block under either mask;
+ *  2. the new mask is published;
+ *  3. the counters are made again, exactly, from the tables for the new
+ *     mask, and the new part's bits follow them (only readers of the new
+ *     mask read there).  The old part keeps its set bits, as stuck
+ *     counters: a free that read the old mask may still read them.  At
+ *     most 1/16 of the old bits, so under 1/128 of the new ones stay set
+ *     for good. */
+static void filter_grow(void)
+{
+	hwt_live_lock_all();
+	hwt_lock(&filter_lock);
+	uint32_t om = hwt_filter_mask;
+	uint64_t osize = om + 1ull, nsize = osize * 8;
+	if (!filter_grow_wanted || nsize > (1ull << HWT_FILTER_MAX_BITS)) {
+		filter_grow_wanted = 0;
+		goto out;
+	}
+	filter_grow_wanted = 0;
+	for (uint64_t w = osize / 64; w < nsize / 64; w++)
+		__atomic_store_n(&hwt_filter[w], hwt_filter[w % (osize / 64)], __ATOMIC_RELAXED);
+	__atomic_store_n(&hwt_filter_mask, (uint32_t)(nsize - 1), __ATOMIC_RELEASE);
+	for (uint64_t i = 0; i < nsize; i++)
+		filter_count[i] = i < osize && (hwt_filter[i / 64] >> (i % 64) & 1) ? UINT16_MAX : 0;
+	uint64_t live = 0;
+	for (unsigned sh = 0; sh < HWT_SHARDS; sh++) {
+		struct hwt_shard *s = &hwt_root->shards[sh];
+		struct hwt_live_entry *tab = table_of(s);
+		for (uint64_t j = 0; tab && j < s->capacity; j++) {
+			if (!tab[j].key)
+				continue;
+			uint32_t i = (uint32_t)(hwt_key_address(tab[j].key) >> HWT_BLOCK_SHIFT) &
+			             (uint32_t)(nsize - 1);
+			if (filter_count[i] != UINT16_MAX)
+				filter_count[i]++;
+			live++;
+		}
+	}
+	for (uint64_t w = osize / 64; w < nsize / 64; w++) {
+		uint64_t bits = 0;
+		for (unsigned b = 0; b < 64; b++)
+			bits |= (uint64_t)(filter_count[w * 64 + b] != 0) << b;
+		__atomic_store_n(&hwt_filter[w], bits, __ATOMIC_RELEASE);
+	}
+	filter_live = live;
+	if (filter_live > nsize / 16 && nsize < (1ull << HWT_FILTER_MAX_BITS))
+		filter_grow_wanted = 1;
+out:
+	hwt_unlock(&filter_lock);
+	hwt_live_unlock_all();
 }
 
 /* The fork handlers: every shard. */

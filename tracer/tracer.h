@@ -52,21 +52,31 @@ struct hwt_thread {
 };
 extern HWT_TLS struct hwt_thread hwt_self;
 
-/* 1 once recording in sampled mode: the hooks' fast paths are on. */
-extern int hwt_sampled;
-
 /* Sampled mode: a filter over the live table, one bit per 256-byte block
  * of address space, direct-mapped (the block number modulo the filter's
- * size): 8 KiB, so it stays in the first-level cache, and a 64-byte line
- * of it covers 128 KiB of heap.  A clear bit: no recorded block there, so
- * a free need not look further.  The bits are kept by counters (live.c)
- * changed under one lock, taken only to record or forget a sampled block. */
-#define HWT_FILTER_BITS 16
-extern uint64_t hwt_filter[(1u << HWT_FILTER_BITS) / 64];
+ * size).  A clear bit: no recorded block there, so a free need not look
+ * further.  The bits are kept by counters (live.c) changed under one lock,
+ * taken only to record or forget a sampled block.  The filter starts at
+ * 2^13 bits (1 KiB, 16 cache lines: they stay in the first-level cache
+ * between the program's frees, where a larger one is a miss on most
+ * frees of a large heap) and grows eightfold, up to 2^19 bits, whenever
+ * more than one bit in 16 would be set (hwt_filter_mask is its size
+ * minus 1). */
+#define HWT_FILTER_MIN_BITS 13
+#define HWT_FILTER_MAX_BITS 19
+extern uint64_t hwt_filter[(1u << HWT_FILTER_MAX_BITS) / 64];
+extern uint32_t hwt_filter_mask;
+
+/* Set the filter for hwt_root->mode before anything is recorded: all
+ * bits in mode all, so that the hooks' fast paths need not test the mode;
+ * none in sampled mode. */
+void hwt_filter_start(void);
 
 static inline uint32_t hwt_filter_index(uint64_t address)
 {
-	return (uint32_t)(address >> HWT_BLOCK_SHIFT) & ((1u << HWT_FILTER_BITS) - 1);
+	/* acquire: a mask seen grown comes with the bits that go with it */
+	return (uint32_t)(address >> HWT_BLOCK_SHIFT) &
+	       __atomic_load_n(&hwt_filter_mask, __ATOMIC_ACQUIRE);
 }
 
 /* 0 when no recorded block can be at address. */
@@ -79,21 +89,26 @@ static inline int hwt_filter_maybe(uint64_t address)
 /* Sampled mode's fast path for an allocation of n bytes: 1 when it is not
  * to be recorded (the thread's countdown then moved past it); 0 when the
  * full path must decide (countdown crossing, first use, or inside a hook:
- * then the allocation is neither counted nor recorded, as before). */
+ * then the allocation is neither counted nor recorded, as before).  No
+ * test of the mode: the countdown is 0 until the sampler is seeded, which
+ * only sampled mode does, so mode all and a tracer not (yet) recording
+ * always take the full path. */
 static inline int hwt_fast_skip(size_t n)
 {
 	struct hwt_thread *t = &hwt_self;
-	if (likely(hwt_sampled) && likely(!t->busy) && (uint64_t)t->countdown > n) {
+	if (likely(!t->busy) && (uint64_t)t->countdown > n) {
 		t->countdown -= (int64_t)n;
 		return 1;
 	}
 	return 0;
 }
 
-/* Sampled mode's fast path for a free: 1 when p cannot be in the table. */
+/* Sampled mode's fast path for a free: 1 when p cannot be in the table.
+ * No test of the mode: mode all sets every filter bit before it records
+ * anything (hwt_init), and before that nothing can be in the table. */
 static inline int hwt_fast_unrecorded(void *p)
 {
-	return likely(hwt_sampled) && !hwt_filter_maybe((uint64_t)(uintptr_t)p);
+	return !hwt_filter_maybe((uint64_t)(uintptr_t)p);
 }
 
 /* The root, NULL until hwt_init() succeeded. */

@@ -186,14 +186,51 @@ static void check_tables(const struct model *m)
 		EXPECT(slots * sizeof(struct hwt_live_entry) * 7 <= m->n * 16 * 10);
 }
 
+static int filter_bit(uint32_t i)
+{
+	return (int)(hwt_filter[i / 64] >> (i % 64) & 1);
+}
+
+/* Sampled mode, right after the filter grew from mask om: every recorded
+ * address passes under the new mask, and under the old one too (a free
+ * that read the mask just before it grew). */
+static void check_filter_grown(const struct model *m, uint32_t om)
+{
+	EXPECT(hwt_filter_mask == om * 8 + 7);
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t b = m->addr[i] >> HWT_BLOCK_SHIFT;
+		EXPECT(filter_bit((uint32_t)b & hwt_filter_mask));
+		EXPECT(filter_bit((uint32_t)b & om));
+	}
+}
+
+/* The blocks recorded when the filter grew, with the mask before: such a
+ * free may have read that mask, however late it reads the bit, so the
+ * bit must stay set even after they are all forgotten. */
+struct stale {
+	uint64_t *addr; /* bit numbers under the mask of the time */
+	size_t n;
+};
+
+static void stale_keep(struct stale *st, const struct model *m, uint32_t om)
+{
+	st->addr = realloc(st->addr, (st->n + m->n) * sizeof(*st->addr));
+	EXPECT(st->addr);
+	for (size_t i = 0; i < m->n; i++)
+		st->addr[st->n++] = m->addr[i] >> HWT_BLOCK_SHIFT & om;
+}
+
 static void run(int mode, int pattern, size_t target, size_t ops)
 {
 	hwt_root = calloc(1, sizeof(*hwt_root));
 	ck_assert_ptr_nonnull(hwt_root);
 	hwt_root->mode = (uint32_t)mode;
+	hwt_filter_start();
 	struct model m;
 	model_init(&m, target + 1);
 	struct hwt_live_entry old;
+	unsigned grown = 0;
+	struct stale st = {NULL, 0};
 	for (size_t op = 0; op < ops; op++) {
 		uint64_t r = next();
 		int p = pattern < 0 ? (int)(r % 3) : pattern;
@@ -203,8 +240,15 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 			uint32_t req = 1 + (uint32_t)((r >> 40) % 4096);
 			/* an address already there (freed behind the tracer's
 			 * back) is overwritten, not added twice */
+			uint32_t om = hwt_filter_mask;
 			hwt_live_insert(a, site, req);
 			model_put(&m, a, site, req);
+			if (hwt_filter_mask != om) {
+				EXPECT(mode == HWT_MODE_SAMPLED);
+				check_filter_grown(&m, om);
+				stale_keep(&st, &m, om);
+				grown++;
+			}
 		} else if (m.n && (r >> 8) % 8 < 6) {
 			size_t i = (r >> 12) % m.n;
 			uint64_t a = m.addr[i];
@@ -232,6 +276,20 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 		m.n--;
 	}
 	check_tables(&m);
+	if (mode == HWT_MODE_SAMPLED) {
+		/* grown from 2^13 to 2^16 bits at 512 recorded, to 2^19 at
+		 * 4096; empty now but for the bits each growth left stuck
+		 * (at most 1/16 of the size it grew from, and one more) */
+		EXPECT(grown == 2);
+		EXPECT(hwt_filter_mask == (1u << HWT_FILTER_MAX_BITS) - 1);
+		uint64_t set = 0;
+		for (uint32_t i = 0; i <= hwt_filter_mask; i++)
+			set += (uint64_t)filter_bit(i);
+		EXPECT(set <= (1u << 13) / 16 + (1u << 16) / 16 + 2);
+		for (size_t i = 0; i < st.n; i++)
+			EXPECT(filter_bit((uint32_t)st.addr[i]));
+	}
+	free(st.addr);
 	for (unsigned sh = 0; sh < HWT_SHARDS; sh++) {
 		struct hwt_shard *s = &hwt_root->shards[sh];
 		if (s->table)
