@@ -71,8 +71,8 @@ uint64_t hwt_filter[(1u << HWT_FILTER_MAX_BITS) / 64];
 uint32_t hwt_filter_mask = (1u << HWT_FILTER_MIN_BITS) - 1;
 static uint16_t filter_count[1u << HWT_FILTER_MAX_BITS];
 static uint32_t filter_lock;
-static uint64_t filter_live;     /* recorded blocks counted in the filter */
-static int filter_grow_wanted;   /* more than 1/16 of its bits would be set */
+static uint64_t filter_live;   /* recorded blocks counted in the filter */
+static int filter_grow_wanted; /* more than 1/16 of its bits would be set */
 
 void hwt_filter_start(void)
 {
@@ -415,7 +415,8 @@ static void filter_grow(void)
 		__atomic_store_n(&hwt_filter[w], hwt_filter[w % (osize / 64)], __ATOMIC_RELAXED);
 	__atomic_store_n(&hwt_filter_mask, (uint32_t)(nsize - 1), __ATOMIC_RELEASE);
 	for (uint64_t i = 0; i < nsize; i++)
-		filter_count[i] = i < osize && (hwt_filter[i / 64] >> (i % 64) & 1) ? UINT16_MAX : 0;
+		filter_count[i] =
+		    i < osize && (hwt_filter[i / 64] >> (i % 64) & 1) ? UINT16_MAX : 0;
 	uint64_t live = 0;
 	for (unsigned sh = 0; sh < HWT_SHARDS; sh++) {
 		struct hwt_shard *s = &hwt_root->shards[sh];
