@@ -359,7 +359,7 @@ int hwt_live_remove(uint64_t address, struct hwt_live_entry *old)
 	 * before the program could free it.) */
 	if (__atomic_load_n(&s->count, __ATOMIC_RELAXED) == 0)
 		return 0;
-	if (!hwt_filter_maybe(address)) /* all set in mode all */
+	if (hwt_root->mode != HWT_MODE_ALL && !hwt_filter_maybe(address))
 		return 0;
 	if (unlikely(!keyable(address)))
 		return 0;

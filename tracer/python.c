@@ -86,6 +86,121 @@ static const struct frame_layout layouts[] = {
 
 static const struct frame_layout *layout;
 static void *(*get_tstate)(void);
+
+/*
+ * The current thread state without a call per allocation.  The getter
+ * (_PyThreadState_UncheckedGet, PyThreadState_GetUnchecked) is one load,
+ * but a call, and from 3.12 in a shared libpython a call to
+ * __tls_get_addr as well (its variable is a thread-local): a tenth of the
+ * tracer's cost on 3.12.  Where the getter's x86-64 code is one of the
+ * forms compilers emit for it, the variable's address is taken from it
+ * (tstate_how), once per thread for a thread-local, and read directly:
+ *  - a global (up to 3.11: _PyRuntime's current thread state):
+ *    `mov X(%rip),%rax; ret` (Debian's static python3.11), or through
+ *    the GOT, `mov G(%rip),%rax; mov off(%rax),%rax; ret` (libpython);
+ *  - a thread-local in a shared libpython (3.12, 3.13): the general
+ *    dynamic sequence `lea T(%rip),%rdi; call __tls_get_addr` with the
+ *    prefixes the ABI fixes (data16 lea, data16 data16 rex.W call), T the
+ *    variable's tls_index: this thread's address is __tls_get_addr(T);
+ *  - a thread-local in the executable: `mov %fs:off,%rax; ret`.
+ * Anything else (other forms, other architectures) calls the getter.  The
+ * address found is checked against the getter at install.
+ */
+enum { TSTATE_CALL, TSTATE_GLOBAL, TSTATE_TLS_DYNAMIC, TSTATE_TLS_STATIC };
+static int tstate_how;
+/* Which way was found, for the tests (tracer_python.sh) to ask. */
+HWT_EXPORT int heapwalk_trace_tstate_read;
+static uintptr_t tstate_arg; /* the global's address, T, or the %fs offset */
+static HWT_TLS void *const *tstate_at;
+extern void *__tls_get_addr(void *);
+
+static int32_t rel32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Recognise the getter's code at c; sets tstate_how and tstate_arg. */
+static void tstate_decode(const uint8_t *c)
+{
+	static const uint8_t endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
+	static const uint8_t mov_rip_rax[] = {0x48, 0x8b, 0x05};
+	static const uint8_t gd_lea[] = {0x66, 0x48, 0x8d, 0x3d};
+	static const uint8_t gd_call[] = {0x66, 0x66, 0x48, 0xe8};
+	static const uint8_t gd_tail[] = {0x48, 0x8b, 0x00, 0x48, 0x83, 0xc4, 0x08, 0xc3};
+	static const uint8_t fs_mov[] = {0x64, 0x48, 0x8b, 0x04, 0x25};
+	tstate_how = TSTATE_CALL;
+#if defined(__x86_64__)
+	if (!memcmp(c, endbr64, 4))
+		c += 4;
+	if (!memcmp(c, mov_rip_rax, 3)) {
+		uintptr_t at = (uintptr_t)(c + 7) + (intptr_t)rel32(c + 3);
+		if (c[7] == 0xc3) { /* mov X(%rip),%rax; ret */
+			tstate_how = TSTATE_GLOBAL;
+			tstate_arg = at;
+		} else if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x80 && c[14] == 0xc3) {
+			/* mov G(%rip),%rax; mov off32(%rax),%rax; ret */
+			tstate_how = TSTATE_GLOBAL;
+			tstate_arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)rel32(c + 10);
+		} else if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x40 && c[11] == 0xc3) {
+			/* mov G(%rip),%rax; mov off8(%rax),%rax; ret */
+			tstate_how = TSTATE_GLOBAL;
+			tstate_arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)(int8_t)c[10];
+		}
+		return;
+	}
+	if (c[0] == 0x48 && c[1] == 0x83 && c[2] == 0xec && c[3] == 0x08 &&
+	    !memcmp(c + 4, gd_lea, 4) && !memcmp(c + 12, gd_call, 4) &&
+	    !memcmp(c + 20, gd_tail, 8)) {
+		tstate_how = TSTATE_TLS_DYNAMIC;
+		tstate_arg = (uintptr_t)(c + 12) + (intptr_t)rel32(c + 8);
+		return;
+	}
+	if (!memcmp(c, fs_mov, 5) && c[9] == 0xc3) {
+		tstate_how = TSTATE_TLS_STATIC;
+		tstate_arg = (uintptr_t)(intptr_t)rel32(c + 5);
+	}
+#endif
+}
+
+/* Where this thread's current thread state is, or NULL: call the getter. */
+static void *const *tstate_where(void)
+{
+	switch (tstate_how) {
+	case TSTATE_GLOBAL:
+		return (void *const *)tstate_arg;
+	case TSTATE_TLS_DYNAMIC:
+		return __tls_get_addr((void *)tstate_arg);
+#if defined(__x86_64__)
+	case TSTATE_TLS_STATIC: {
+		uintptr_t tp;
+		__asm__("mov %%fs:0, %0" : "=r"(tp));
+		return (void *const *)(tp + tstate_arg);
+	}
+#endif
+	default:
+		return NULL;
+	}
+}
+
+static __attribute__((noinline)) void *tstate_slow(void)
+{
+	void *const *at = tstate_where();
+	if (!at)
+		return get_tstate();
+	tstate_at = at;
+	return __atomic_load_n(at, __ATOMIC_RELAXED);
+}
+
+/* The interpreter's current thread state (NULL: none, or detached). */
+static inline void *tstate_now(void)
+{
+	void *const *at = tstate_at;
+	if (likely(at))
+		return __atomic_load_n(at, __ATOMIC_RELAXED);
+	return tstate_slow();
+}
 static void *(*this_thread_tstate)(void); /* PyGILState_GetThisThreadState */
 static void (*py_incref)(void *);
 static uint64_t code_type; /* &PyCode_Type */
@@ -244,7 +359,7 @@ memo_store(const struct frame_layout *L, const char *f, uint64_t caller, uint32_
 static inline __attribute__((always_inline)) uint32_t
 capture(const struct frame_layout *L, struct hwt_stack *s, uint64_t caller, uint32_t site)
 {
-	char *ts = get_tstate();
+	char *ts = tstate_now();
 	const char *f = ts ? first_frame(L, ts) : NULL;
 	if (site) {
 		memo_store(L, f, caller, site);
@@ -299,7 +414,7 @@ int hwt_python_gil_held(void)
 	const struct frame_layout *L = __atomic_load_n(&layout, __ATOMIC_ACQUIRE);
 	if (!L)
 		return 0;
-	void *ts = get_tstate();
+	void *ts = tstate_now();
 	if (!ts)
 		return 0;
 	return L->minor >= 12 || ts == this_thread_tstate();
@@ -465,7 +580,7 @@ static inline __attribute__((always_inline)) int record_fast(const struct frame_
 	uint32_t *slot;
 	if (!hwt_shadow_keeps(n) || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
 		return 0;
-	char *ts = get_tstate();
+	char *ts = tstate_now();
 	const char *f = ts ? first_frame(L, ts) : NULL;
 	uint32_t site = f ? memo_hit(L, f, caller) : 0;
 	if (!site || site > HWT_SHADOW_SITE_MAX)
@@ -640,6 +755,14 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	if (!L)
 		return -3;
 	get_tstate = (void *(*)(void))tsget;
+	/* the direct read, if the getter's code allows one, only when it
+	 * finds what the getter returns (this thread holds the GIL: not NULL) */
+	tstate_decode((const uint8_t *)tsget);
+	void *const *at = tstate_where();
+	void *ts_now = get_tstate();
+	if (!at || !ts_now || *at != ts_now)
+		tstate_how = TSTATE_CALL;
+	heapwalk_trace_tstate_read = tstate_how;
 	this_thread_tstate = (void *(*)(void))this_ts;
 	py_incref = (void (*)(void *))incref;
 	code_type = (uint64_t)(uintptr_t)ctype;

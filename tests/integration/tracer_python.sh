@@ -52,6 +52,25 @@ while read -r label py; do
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
 
+# The thread state is read where the getter's code says it is (python.c,
+# tstate_decode), not through a call: on x86-64, a global up to 3.11
+# (1), a thread-local from 3.12 (2: shared libpython; 3: in the
+# executable).  The sites above, exact on every interpreter and with a
+# second thread, are the oracle that what is read is the thread state.
+if [[ $(uname -m) == x86_64 ]]; then
+	while read -r label py; do
+		how=$("$CORETOOL" trace -- "$py" -c '
+import ctypes, sys
+print(sys.version_info[1], ctypes.c_int.in_dll(ctypes.PyDLL(None), "heapwalk_trace_tstate_read").value)')
+		read -r minor way <<<"$how"
+		[[ -n $way ]] || fail "$label: no tstate_read: $how"
+		if ((minor <= 11)); then want=1; else want="2 3"; fi
+		[[ " $want " == *" $way "* ]] ||
+			fail "$label: the thread state read by way $way, not ${want// / or } (0: by calling the getter)"
+		echo "ok $label: the thread state read directly (way $way)"
+	done < <(hw_pythons)
+fi
+
 # The own unwinder against libunwind on every interpreter: JSON in a
 # thread and in the main thread, every stack walked both ways
 # (HEAPWALK_TRACE_UNWIND_CHECK): none may differ.
