@@ -566,24 +566,39 @@ static void w_free(void *ctx, void *p)
 /*
  * Mode all's wrappers: most of a Python program's allocations are pymalloc
  * blocks of covered arenas (shadow.c) made from stacks the memo knows.
- * For those, malloc and calloc read the stack against the memo and write
- * the block's slot, and free clears it and tail-calls the allocator: no
- * call out of the wrapper but the allocator and the thread state's getter.
+ * For those, malloc, calloc and realloc read the stack against the memo
+ * and write the block's slot (or, for a block too large for one, its
+ * live-table entry), and free clears the slot and tail-calls the
+ * allocator: no call out of the wrapper but the allocator (and the table).
  * Anything else takes the general path (hwt_record, free_slow).  One
- * malloc and one calloc per frame layout, so the offsets are constants.
+ * malloc, calloc and realloc per frame layout, so the offsets are
+ * constants.
  */
 
-/* Record p (n bytes, from caller) on the fast path: 1 when done. */
+/* Record p (n bytes, from caller) on the fast path: 1 when done.  What
+ * hwt_record() would do for a stack the memo knows: a block it keeps in a
+ * shadow needs its slot there (else the general path, which covers a
+ * pool made before the hooks), any other goes in the table. */
 static inline __attribute__((always_inline)) int record_fast(const struct frame_layout *L, void *p,
                                                              size_t n, uint64_t caller)
 {
-	uint32_t *slot;
-	if (!hwt_shadow_keeps(n) || !(slot = hwt_shadow_slot((uint64_t)(uintptr_t)p)))
+	uint64_t a = (uint64_t)(uintptr_t)p;
+	uint32_t *slot = NULL;
+	int shadowed = hwt_shadow_keeps(n);
+	if (!shadowed)
+		hwt_live_prefetch(a); /* the table's lines, while the frames are read */
+	else if (!(slot = hwt_shadow_slot(a)))
 		return 0;
 	char *ts = tstate_now();
 	const char *f = ts ? first_frame(L, ts) : NULL;
 	uint32_t site = f ? memo_hit(L, f, caller) : 0;
-	if (!site || site > HWT_SHADOW_SITE_MAX)
+	if (!site)
+		return 0;
+	if (!shadowed) {
+		hwt_live_insert(a, site, n);
+		return 1;
+	}
+	if (site > HWT_SHADOW_SITE_MAX)
 		return 0;
 	__atomic_store_n(slot, hwt_shadow_pack(site, (uint32_t)n), __ATOMIC_RELAXED);
 	return 1;
@@ -614,6 +629,30 @@ static inline __attribute__((always_inline)) void *alloc_all(const struct frame_
 	return p;
 }
 
+/* A realloc: p's entry forgotten, the wrapped realloc with the thread
+ * busy, then q recorded (a failed realloc gives p its entry back:
+ * hwt_realloc_done). */
+static inline __attribute__((always_inline)) void *realloc_all(const struct frame_layout *L,
+                                                               struct domain *d, void *p, size_t n,
+                                                               uint64_t caller, uint64_t cfa0)
+{
+	struct hwt_thread *t = &hwt_self;
+	py_allocator *o = &d->orig;
+	if (unlikely(t->busy)) {
+		t->nested++;
+		return o->realloc(o->ctx, p, n);
+	}
+	t->busy = 1;
+	struct hwt_live_entry old;
+	int had = p ? hwt_forget(p, &old) : 0;
+	uint32_t nested = t->nested;
+	void *q = o->realloc(o->ctx, p, n);
+	if (unlikely(!q) || !record_fast(L, q, n, caller))
+		hwt_realloc_done(q, n, had, &old, caller, cfa0, from_of(d, n, nested));
+	t->busy = 0;
+	return q;
+}
+
 #define ALL_WRAPPERS(NAME, L)                                                                      \
 	static void *w_malloc_##NAME(void *ctx, size_t n)                                          \
 	{                                                                                          \
@@ -622,6 +661,10 @@ static inline __attribute__((always_inline)) void *alloc_all(const struct frame_
 	static void *w_calloc_##NAME(void *ctx, size_t n, size_t m)                                \
 	{                                                                                          \
 		return alloc_all(L, ctx, n, m, 1, CALLER(), HOOK_CFA());                           \
+	}                                                                                          \
+	static void *w_realloc_##NAME(void *ctx, void *p, size_t n)                                \
+	{                                                                                          \
+		return realloc_all(L, ctx, p, n, CALLER(), HOOK_CFA());                            \
 	}
 ALL_WRAPPERS(38, &layouts[0])
 ALL_WRAPPERS(310, &layouts[2])
@@ -644,21 +687,25 @@ static void w_free_all(void *ctx, void *p)
 	free_slow(o, p, slot != NULL);
 }
 
-/* Mode all's malloc and calloc, by index in layouts[] (3.9 runs 3.8's). */
+/* Mode all's malloc, calloc and realloc, by index in layouts[] (3.9 runs
+ * 3.8's). */
 static const struct {
 	void *(*malloc)(void *, size_t);
 	void *(*calloc)(void *, size_t, size_t);
+	void *(*realloc)(void *, void *, size_t);
 } all_fns[] = {
-    {w_malloc_38, w_calloc_38},   {w_malloc_38, w_calloc_38},   {w_malloc_310, w_calloc_310},
-    {w_malloc_311, w_calloc_311}, {w_malloc_312, w_calloc_312}, {w_malloc_313, w_calloc_313},
+    {w_malloc_38, w_calloc_38, w_realloc_38},    {w_malloc_38, w_calloc_38, w_realloc_38},
+    {w_malloc_310, w_calloc_310, w_realloc_310}, {w_malloc_311, w_calloc_311, w_realloc_311},
+    {w_malloc_312, w_calloc_312, w_realloc_312}, {w_malloc_313, w_calloc_313, w_realloc_313},
 };
 _Static_assert(sizeof(all_fns) / sizeof(all_fns[0]) == sizeof(layouts) / sizeof(layouts[0]),
-               "a pair of wrappers per layout");
+               "wrappers for each layout");
 
 static void all_wrappers(const struct frame_layout *L, py_allocator *a)
 {
 	a->malloc = all_fns[L - layouts].malloc;
 	a->calloc = all_fns[L - layouts].calloc;
+	a->realloc = all_fns[L - layouts].realloc;
 	a->free = w_free_all;
 }
 
