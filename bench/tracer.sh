@@ -13,7 +13,8 @@
 #
 # Configurations: untraced; `coretool trace` (all mode, 32 Python frames,
 # 8 native frames); `coretool trace --sample 512KiB`; heaptrack; Python's
-# tracemalloc with 1 and 25 frames; valgrind massif with BENCH_MASSIF=1.
+# tracemalloc with 1 and 25 frames; memray (tracing Python's allocators)
+# where it is installed; valgrind massif with BENCH_MASSIF=1.
 # Times are CPU seconds (user + system: the machine may be shared, wall
 # time is noisier); peak RSS from /usr/bin/time.
 set -u
@@ -58,7 +59,7 @@ run_set() {
 			else
 				echo "fail 0" >>"$dir/times.$i"
 			fi
-			rm -f "$dir"/heaptrack.* "$dir"/massif.out.*
+			rm -f "$dir"/heaptrack.* "$dir"/massif.out.* "$dir"/memray.bin
 		done
 	done
 	for ((i = 0; i < n; i++)); do
@@ -133,6 +134,14 @@ for py in "${pythons[@]}"; do
 		cfg "tracemalloc, 25 frames" "$py" -X tracemalloc=25 "$script" "$2"
 		command -v heaptrack >/dev/null &&
 			cfg "heaptrack (no pymalloc)" heaptrack -o "$dir/heaptrack.out" "$py" "$script" "$2"
+		# memray, where it is installed for this interpreter (pip install
+		# memray): tracing Python's allocators too, as the figures
+		if "$py" -c 'import memray' 2>/dev/null; then
+			cfg "memray --trace-python-allocators" "$py" -m memray run --force \
+				--trace-python-allocators -o "$dir/memray.bin" "$script" "$2"
+		else
+			echo "  (memray not installed for $py: not compared)"
+		fi
 		run_set
 	done
 	# Memory in a Python program: the same slope, over pymalloc blocks

@@ -132,6 +132,10 @@ static void tstate_decode(const uint8_t *c)
 	static const uint8_t fs_mov[] = {0x64, 0x48, 0x8b, 0x04, 0x25};
 	tstate_how = TSTATE_CALL;
 #if defined(__x86_64__)
+	/* at most 32 bytes are read: only within the getter's page (the
+	 * next one may not be mapped) */
+	if (4096 - ((uintptr_t)c & 4095) < 32)
+		return;
 	if (!memcmp(c, endbr64, 4))
 		c += 4;
 	if (!memcmp(c, mov_rip_rax, 3)) {
