@@ -67,8 +67,16 @@ static inline void shard_unlock(struct hwt_shard *s, int locked)
  * inside a shard's critical section (or, by filter_grow, with every shard
  * held), so the fork handlers, which hold every shard, never fork while
  * another thread holds it. */
-uint64_t hwt_filter[(1u << HWT_FILTER_MAX_BITS) / 64];
 uint32_t hwt_filter_mask = (1u << HWT_FILTER_MIN_BITS) - 1;
+struct hwt_filter_bits hwt_filter_bits = {((1u << HWT_FILTER_MIN_BITS) / 8 - 1) & ~7ull, {0}};
+
+/* Publish a filter of nbits bits: the mask (for the writers, under
+ * filter_lock) and the readers' word mask. */
+static void filter_publish(uint64_t nbits)
+{
+	__atomic_store_n(&hwt_filter_mask, (uint32_t)(nbits - 1), __ATOMIC_RELEASE);
+	__atomic_store_n(&hwt_filter_wordmask, (nbits / 8 - 1) & ~7ull, __ATOMIC_RELEASE);
+}
 static uint16_t filter_count[1u << HWT_FILTER_MAX_BITS];
 static uint32_t filter_lock;
 static uint64_t filter_live;   /* recorded blocks counted in the filter */
@@ -85,7 +93,7 @@ void hwt_filter_start(void)
 	memset(hwt_filter, 0, used / 8);
 	filter_live = 0;
 	filter_grow_wanted = 0;
-	__atomic_store_n(&hwt_filter_mask, (1u << HWT_FILTER_MIN_BITS) - 1, __ATOMIC_RELEASE);
+	filter_publish(1u << HWT_FILTER_MIN_BITS);
 	if (hwt_root->mode == HWT_MODE_ALL)
 		memset(hwt_filter, 0xff, (1u << HWT_FILTER_MIN_BITS) / 8);
 }
@@ -413,7 +421,7 @@ static void filter_grow(void)
 	filter_grow_wanted = 0;
 	for (uint64_t w = osize / 64; w < nsize / 64; w++)
 		__atomic_store_n(&hwt_filter[w], hwt_filter[w % (osize / 64)], __ATOMIC_RELAXED);
-	__atomic_store_n(&hwt_filter_mask, (uint32_t)(nsize - 1), __ATOMIC_RELEASE);
+	filter_publish(nsize);
 	for (uint64_t i = 0; i < nsize; i++)
 		filter_count[i] =
 		    i < osize && (hwt_filter[i / 64] >> (i % 64) & 1) ? UINT16_MAX : 0;

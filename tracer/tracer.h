@@ -64,8 +64,17 @@ extern HWT_TLS struct hwt_thread hwt_self;
  * minus 1). */
 #define HWT_FILTER_MIN_BITS 13
 #define HWT_FILTER_MAX_BITS 19
-extern uint64_t hwt_filter[(1u << HWT_FILTER_MAX_BITS) / 64];
 extern uint32_t hwt_filter_mask;
+/* What a free reads: the bits, and the byte offset of a bit's word,
+ * (address >> 11) masked by wordmask ((size / 8 - 1) & ~7), published
+ * with the mask.  Side by side, so one address serves both. */
+struct hwt_filter_bits {
+	uint64_t wordmask;
+	uint64_t bits[(1u << HWT_FILTER_MAX_BITS) / 64];
+};
+extern struct hwt_filter_bits hwt_filter_bits;
+#define hwt_filter          (hwt_filter_bits.bits)
+#define hwt_filter_wordmask (hwt_filter_bits.wordmask)
 
 /* Set the filter for hwt_root->mode before anything is recorded: all
  * bits in mode all, so that the hooks' fast paths need not test the mode;
@@ -79,11 +88,16 @@ static inline uint32_t hwt_filter_index(uint64_t address)
 	       __atomic_load_n(&hwt_filter_mask, __ATOMIC_ACQUIRE);
 }
 
-/* 0 when no recorded block can be at address. */
+/* 0 when no recorded block can be at address: bit hwt_filter_index(),
+ * its word found by a byte offset (two instructions fewer on every
+ * free). */
 static inline int hwt_filter_maybe(uint64_t address)
 {
-	uint32_t i = hwt_filter_index(address);
-	return (int)((__atomic_load_n(&hwt_filter[i / 64], __ATOMIC_RELAXED) >> (i % 64)) & 1);
+	uint64_t at = (address >> (HWT_BLOCK_SHIFT + 3)) &
+	              __atomic_load_n(&hwt_filter_wordmask, __ATOMIC_ACQUIRE);
+	uint64_t w =
+	    __atomic_load_n((const uint64_t *)((const char *)hwt_filter + at), __ATOMIC_RELAXED);
+	return (int)((w >> ((address >> HWT_BLOCK_SHIFT) % 64)) & 1);
 }
 
 /* Sampled mode's fast path for an allocation of n bytes: 1 when it is not
