@@ -343,9 +343,9 @@ __attribute__((constructor)) static void hwt_constructor(void)
 {
 	if (hwt_self.busy)
 		return;
-	hwt_self.busy = 1;
+	hwt_busy_on();
 	hwt_init();
-	hwt_self.busy = 0;
+	hwt_busy_off();
 }
 
 /* ---- pthread_create: the new thread notes its stack first ---- */
@@ -373,11 +373,10 @@ HWT_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, voi
 {
 	static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 	if (!real) {
-		int busy = hwt_self.busy;
-		hwt_self.busy = 1; /* what dlsym allocates is not recorded */
+		int busy = hwt_busy_save(); /* what dlsym allocates is not recorded */
 		real = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 		                void *))dlsym(RTLD_NEXT, "pthread_create");
-		hwt_self.busy = busy;
+		hwt_busy_restore(busy);
 		if (!real)
 			return EAGAIN;
 	}

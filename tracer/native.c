@@ -135,8 +135,7 @@ void hwt_stack_bounds_here(void)
 	pthread_attr_t a;
 	void *base;
 	size_t size;
-	int busy = hwt_self.busy;
-	hwt_self.busy = 1; /* what it allocates is not recorded */
+	int busy = hwt_busy_save(); /* what it allocates is not recorded */
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		if (pthread_attr_getstack(&a, &base, &size) == 0 && base && size) {
 			stack_lo = (uint64_t)(uintptr_t)base;
@@ -144,7 +143,7 @@ void hwt_stack_bounds_here(void)
 		}
 		pthread_attr_destroy(&a);
 	}
-	hwt_self.busy = busy;
+	hwt_busy_restore(busy);
 }
 
 __attribute__((constructor)) static void main_stack_bounds(void)

@@ -461,9 +461,9 @@ static __attribute__((noinline)) void *malloc_slow(struct domain *d, size_t n, u
 {
 	py_allocator *o = &d->orig;
 	if (hwt_fast_skip(n)) {
-		hwt_self.busy = 1;
+		hwt_busy_on();
 		void *p = o->malloc(o->ctx, n);
-		hwt_self.busy = 0;
+		hwt_busy_off();
 		return p;
 	}
 	if (!hwt_enter())
@@ -490,9 +490,9 @@ static __attribute__((noinline)) void *calloc_slow(struct domain *d, size_t n, s
 	py_allocator *o = &d->orig;
 	size_t bytes;
 	if (!__builtin_mul_overflow(n, m, &bytes) && hwt_fast_skip(bytes)) {
-		hwt_self.busy = 1;
+		hwt_busy_on();
 		void *p = o->calloc(o->ctx, n, m);
-		hwt_self.busy = 0;
+		hwt_busy_off();
 		return p;
 	}
 	if (!hwt_enter())
@@ -522,9 +522,9 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	/* sampled mode: p was never recorded and the new block is not
 	 * to be (busy: pymalloc hands a block it did not make to realloc) */
 	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n)) {
-		hwt_self.busy = 1;
+		hwt_busy_on();
 		void *q = o->realloc(o->ctx, p, n);
-		hwt_self.busy = 0;
+		hwt_busy_off();
 		return q;
 	}
 	if (!hwt_enter())
@@ -624,7 +624,7 @@ static inline __attribute__((always_inline)) void *alloc_all(const struct frame_
 	size_t bytes = n;
 	if (zeroed && __builtin_mul_overflow(n, m, &bytes))
 		return o->calloc(o->ctx, n, m);
-	t->busy = 1;
+	t->busy = 1; /* mode all: no countdown to hold aside (hwt_busy_on) */
 	uint32_t nested = t->nested;
 	void *p = zeroed ? o->calloc(o->ctx, n, m) : o->malloc(o->ctx, n);
 	if (likely(p) && !record_fast(L, p, bytes, caller))
@@ -736,8 +736,9 @@ static void w_arena_free(void *ctx, void *p, size_t size)
  * small requests; its arenas come from mmap), else 0. */
 static size_t probe_direct(py_allocator *o)
 {
-	int busy = hwt_self.busy;
-	hwt_self.busy = 1;
+	/* busy (the countdown held aside: a malloc must reach the hook's full
+	 * path, which counts it as nested) */
+	int busy = hwt_busy_save();
 	uint32_t nested = hwt_self.nested;
 	void *a = o->malloc(o->ctx, 16), *b = o->malloc(o->ctx, 512);
 	int direct = a && b && hwt_self.nested == nested;
@@ -745,7 +746,7 @@ static size_t probe_direct(py_allocator *o)
 		o->free(o->ctx, a);
 	if (b)
 		o->free(o->ctx, b);
-	hwt_self.busy = busy;
+	hwt_busy_restore(busy);
 	return direct ? 512 : 0;
 }
 
@@ -769,14 +770,13 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	if (installed)
 		return 0;
 	if (!hwt_root) {
-		hwt_self.busy = 1;
+		int was = hwt_busy_save();
 		hwt_init();
-		hwt_self.busy = 0;
+		hwt_busy_restore(was);
 		if (!hwt_root)
 			return -1;
 	}
-	int busy = hwt_self.busy;
-	hwt_self.busy = 1; /* dlsym may allocate */
+	int busy = hwt_busy_save(); /* dlsym may allocate */
 	const char *(*get_version)(void) =
 	    (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
 	void (*get_alloc)(int, py_allocator *) =
@@ -793,7 +793,7 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
 	void (*set_arena)(py_arena_allocator *) =
 	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
-	hwt_self.busy = busy;
+	hwt_busy_restore(busy);
 	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype || !this_ts)
 		return -2;
 	uint64_t hex;

@@ -48,16 +48,16 @@ int hwt_sample_slow(size_t n)
 	struct hwt_thread *t = &hwt_self;
 	if (!t->sampler_ready) {
 		t->rng = seed_for_thread();
-		t->countdown = next_countdown();
+		t->held = next_countdown();
 		t->sampler_ready = 1;
-		t->countdown -= (int64_t)n;
-		if (t->countdown > 0)
+		t->held -= (int64_t)n;
+		if (t->held > 0)
 			return 0;
 	}
 	/* the countdown crossed zero in this allocation.  Several intervals
 	 * may end inside one large allocation: it is still one sample
 	 * (probability 1 - exp(-n/mean)); restart afresh. */
-	t->countdown = next_countdown();
+	t->held = next_countdown();
 	return 1;
 }
 

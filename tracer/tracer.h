@@ -43,8 +43,12 @@ struct hwt_thread {
 	int busy;          /* inside a hook: nested calls are not recorded */
 	uint32_t nested;   /* hook calls that found busy set (counted) */
 	int sampler_ready; /* countdown and rng seeded */
-	int64_t countdown; /* sampled mode: bytes until the next sample */
-	uint64_t rng;      /* splitmix64 state */
+	/* Sampled mode: bytes until the next sample.  While the thread is
+	 * busy it is kept in `held` and `countdown` reads 0, so that the
+	 * fast path (hwt_fast_skip) needs no test of busy: hwt_busy_on(). */
+	int64_t countdown;
+	int64_t held;
+	uint64_t rng; /* splitmix64 state */
 	/* The stack being captured: 2.5 KiB that would otherwise sit on the
 	 * program's own stack (threads may have small ones).  One per thread
 	 * is enough: a hook never runs inside another on the same thread. */
@@ -110,7 +114,7 @@ static inline int hwt_filter_maybe(uint64_t address)
 static inline int hwt_fast_skip(size_t n)
 {
 	struct hwt_thread *t = &hwt_self;
-	if (likely(!t->busy) && (uint64_t)t->countdown > n) {
+	if ((uint64_t)t->countdown > n) {
 		t->countdown -= (int64_t)n;
 		return 1;
 	}
@@ -133,6 +137,41 @@ extern int hwt_state;
 /* Initialise once (first hook call); returns 1 when recording is on. */
 int hwt_init(void);
 
+/* Mark the thread busy (not already so), its countdown held aside: the
+ * fast path then finds 0 and takes the full path, which sees busy.  (A
+ * signal handler's allocation between the two stores is counted by the
+ * fast path or not at all: the same as before the hook.) */
+static inline void hwt_busy_on(void)
+{
+	struct hwt_thread *t = &hwt_self;
+	t->busy = 1;
+	t->held = t->countdown;
+	t->countdown = 0;
+}
+
+static inline void hwt_busy_off(void)
+{
+	struct hwt_thread *t = &hwt_self;
+	t->countdown = t->held;
+	t->busy = 0;
+}
+
+/* Busy around a call out of the tracer (dlsym, pthread_getattr_np...),
+ * whatever the thread was: returns what it was, for hwt_busy_restore. */
+static inline int hwt_busy_save(void)
+{
+	int was = hwt_self.busy;
+	if (!was)
+		hwt_busy_on();
+	return was;
+}
+
+static inline void hwt_busy_restore(int was)
+{
+	if (!was)
+		hwt_busy_off();
+}
+
 /* Enter a hook: 1 when this call records (busy is then set and
  * hwt_leave() must follow), 0 when it goes straight to the allocator. */
 static inline int hwt_enter(void)
@@ -141,9 +180,9 @@ static inline int hwt_enter(void)
 		hwt_self.nested++;
 		return 0;
 	}
-	hwt_self.busy = 1;
+	hwt_busy_on();
 	if (unlikely(__atomic_load_n(&hwt_state, __ATOMIC_ACQUIRE) != 2) && !hwt_init()) {
-		hwt_self.busy = 0;
+		hwt_busy_off();
 		return 0;
 	}
 	return 1;
@@ -151,7 +190,7 @@ static inline int hwt_enter(void)
 
 static inline void hwt_leave(void)
 {
-	hwt_self.busy = 0;
+	hwt_busy_off();
 }
 
 #define CALLER() ((uint64_t)(uintptr_t)__builtin_return_address(0))
@@ -357,15 +396,16 @@ int hwt_sample_slow(size_t n);
 
 /* 1 when an allocation of n bytes is to be recorded: always in mode all;
  * in sampled mode when the thread's countdown of bytes crosses zero.
+ * Called busy (hwt_enter), so the countdown is the one held aside.
  * Inline: in sampled mode this is all most allocations cost. */
 static inline int hwt_sample(size_t n)
 {
 	if (likely(hwt_root->mode == HWT_MODE_ALL))
 		return 1;
-	struct hwt_thread *t = &hwt_self;
+	struct hwt_thread *t = &hwt_self; /* busy: the countdown is held */
 	if (likely(t->sampler_ready)) {
-		t->countdown -= (int64_t)n;
-		if (likely(t->countdown > 0))
+		t->held -= (int64_t)n;
+		if (likely(t->held > 0))
 			return 0;
 	}
 	return hwt_sample_slow(n);
