@@ -59,6 +59,9 @@ static void after_fork_parent(void)
 	hwt_sites_unlock();
 }
 
+/* Forks made so far (counted in the parent, before each). */
+static uint64_t forks;
+
 static void after_fork_child(void)
 {
 	/* The child has one thread, ours: the tables are consistent because
@@ -68,10 +71,12 @@ static void after_fork_child(void)
 	hwt_sites_unlock();
 	if (hwt_root)
 		hwt_root->pid = (uint64_t)getpid();
+	hwt_sampler_forked(forks);
 }
 
 static void before_fork(void)
 {
+	__atomic_fetch_add(&forks, 1, __ATOMIC_RELAXED);
 	hwt_sites_lock();
 	hwt_shadow_lock();
 	hwt_live_lock_all();

@@ -14,6 +14,11 @@
 #include <errno.h>
 #include <unistd.h>
 
+/* 0 in the process the tracer started in; each fork's child mixes its
+ * parent's count of forks into its parent's (hwt_sampler_forked), so
+ * that threads of different processes never share a sequence. */
+static uint64_t lineage;
+
 static uint64_t seed_for_thread(void)
 {
 	static uint64_t counter;
@@ -28,7 +33,7 @@ static uint64_t seed_for_thread(void)
 	 * constant, so seed + n * constant would start thread n's sequence n
 	 * draws into thread 0's, and 16 threads would sample 16 copies of one
 	 * sequence (estimates then varied 4 times more than they should). */
-	uint64_t s = seed + n * 0x9e3779b97f4a7c15ull;
+	uint64_t s = (seed + n * 0x9e3779b97f4a7c15ull) ^ lineage;
 	return hwt_rng_next(&s);
 }
 
@@ -41,6 +46,28 @@ static int64_t next_countdown(void)
 	if (d > 9.0e18)
 		d = 9.0e18;
 	return (int64_t)d + 1;
+}
+
+void hwt_sampler_forked(uint64_t forks)
+{
+	/* The child would go on with its parent's sequence, and children
+	 * forked from one state (a pre-forking server's workers) with one
+	 * another's: each fork gives the child a lineage of its own, from the
+	 * parent's and the parent's count of forks (so a fixed
+	 * HEAPWALK_TRACE_SEED stays reproducible), which reseeds the forking
+	 * thread (with a fresh countdown: memoryless, as good as the rest of
+	 * the old one) and seeds every thread the child starts. */
+	uint64_t l = lineage ^ (forks * 0xd1b54a32d192ed03ull);
+	lineage = hwt_rng_next(&l);
+	struct hwt_thread *t = &hwt_self;
+	if (!hwt_root || hwt_root->mode != HWT_MODE_SAMPLED || !t->sampler_ready)
+		return; /* (mode all keeps its countdown at 0) */
+	uint64_t r = t->rng ^ lineage;
+	t->rng = hwt_rng_next(&r);
+	if (t->busy)
+		t->held = next_countdown();
+	else
+		t->countdown = next_countdown();
 }
 
 int hwt_sample_slow(size_t n)

@@ -393,6 +393,8 @@ static inline int hwt_from_pymem(int from)
 void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int from);
 /* The sampling decision's slow path (seeding, a sample taken). */
 int hwt_sample_slow(size_t n);
+/* In a child just forked (the parent's forks-th): a sequence of its own. */
+void hwt_sampler_forked(uint64_t forks);
 
 /* 1 when an allocation of n bytes is to be recorded: always in mode all;
  * in sampled mode when the thread's countdown of bytes crosses zero.

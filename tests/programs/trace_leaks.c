@@ -16,6 +16,10 @@
  *                            workers have 64 KiB stacks
  *   trace_leaks fork K S     leak_a keeps K, then a fork: the child frees
  *                            K/2 of them, keeps K from leak_child, aborts
+ *   trace_leaks forks K S    two children forked from one state keep K
+ *                            blocks of 16..1015 bytes each (leak_varied)
+ *                            and dump core in ./child1 and ./child2; the
+ *                            parent prints the truth and exits 0
  *   trace_leaks sample K S   only leak_a (K blocks of S bytes) plus churn,
  *                            for sampled mode
  *   trace_leaks live K S     as basic, but instead of aborting it closes
@@ -93,6 +97,13 @@ NOINLINE static void leak_memalign(size_t k, size_t s)
 			abort();
 		keep(p);
 	}
+	__asm__ volatile("");
+}
+
+NOINLINE static void leak_varied(size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		keep(malloc(16 + (i * 37) % 1000));
 	__asm__ volatile("");
 }
 
@@ -181,8 +192,9 @@ NOINLINE static void path_b(size_t s)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr,
-		        "usage: trace_leaks basic|threads|fork|sample|live|paths|stale K S\n");
+		fprintf(
+		    stderr,
+		    "usage: trace_leaks basic|threads|fork|forks|sample|live|paths|stale K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -257,6 +269,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "signals handled: %d\n", (int)signals_seen);
 		printf("leak_thread %zu %zu\n", NTHREADS * k, NTHREADS * k * s);
 		printf("churn 0 0\n");
+	} else if (!strcmp(argv[1], "forks")) {
+		/* two children forked one after the other from one state, each
+		 * keeping the same K blocks of varied sizes (16..1015 bytes) in
+		 * its own directory child1 or child2, where it dumps core */
+		churn(1000);
+		for (int c = 1; c <= 2; c++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				char d[16];
+				snprintf(d, sizeof d, "child%d", c);
+				if (chdir(d) != 0)
+					_exit(3);
+				leak_varied(k);
+				abort();
+			}
+			int st;
+			if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFSIGNALED(st))
+				return 1;
+		}
+		size_t bytes = 0;
+		for (size_t i = 0; i < k; i++)
+			bytes += 16 + (i * 37) % 1000;
+		printf("leak_varied %zu %zu\n", k, bytes);
+		return 0;
 	} else if (!strcmp(argv[1], "fork")) {
 		leak_a(k, s);
 		fflush(stdout);
