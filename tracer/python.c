@@ -287,15 +287,19 @@ static inline __attribute__((always_inline)) void walk(const struct frame_layout
  * the site can match), so a hit compares, per frame, the instruction (from
  * 3.11 a pointer into the code object, which names it) or up to 3.10 the
  * code object and the instruction offset, without validating anything.
- * The slot: the caller and the innermost frame's code object and
- * instruction.
+ * The slot: the caller and the innermost frame's instruction (and code
+ * object, up to 3.10).
  */
-static inline struct hwt_pymemo *memo_slot(struct hwt_pymemo *tab, uint64_t caller, uint64_t c0,
-                                           uint64_t i0)
+static inline __attribute__((always_inline)) struct hwt_pymemo *
+memo_slot(const struct frame_layout *L, struct hwt_pymemo *tab, uint64_t caller, const char *f)
 {
-	/* one multiply: the three words differ in their low bits (code
-	 * addresses, object addresses, instruction offsets) */
-	uint64_t h = (caller ^ (c0 >> 4) ^ (i0 << 7)) * 0x9e3779b97f4a7c15ull;
+	/* one multiply: the words differ in their low bits (code addresses,
+	 * object addresses, instruction offsets).  From 3.11 the instruction
+	 * is a pointer into the code object: the code object adds nothing. */
+	uint64_t x = caller ^ (raw_instr(L, f) << 7);
+	if (L->kind <= HWT_PY_310)
+		x ^= AT(f, L->f_code, uint64_t) >> 4;
+	uint64_t h = x * 0x9e3779b97f4a7c15ull;
 	return &tab[(h >> 40) & (HWT_PYMEMO_SETS - 1)];
 }
 
@@ -305,8 +309,7 @@ static inline __attribute__((always_inline)) uint32_t memo_hit(const struct fram
 	struct hwt_pymemo *tab = hwt_pymemo;
 	if (unlikely(!tab))
 		return 0;
-	const struct hwt_pymemo *m =
-	    memo_slot(tab, caller, AT(f, L->f_code, uint64_t), raw_instr(L, f));
+	const struct hwt_pymemo *m = memo_slot(L, tab, caller, f);
 	if (m->caller != caller)
 		return 0;
 	uint64_t diff = 0;
@@ -337,7 +340,7 @@ memo_store(const struct frame_layout *L, const char *f, uint64_t caller, uint32_
 	struct hwt_pymemo *tab = hwt_pymemo_table();
 	if (!tab || !f)
 		return;
-	struct hwt_pymemo *m = memo_slot(tab, caller, AT(f, L->f_code, uint64_t), raw_instr(L, f));
+	struct hwt_pymemo *m = memo_slot(L, tab, caller, f);
 	uint32_t max = hwt_root->python_frames, n = 0, k = 0;
 	m->caller = 0;
 	for (; f && n < max; k++) {
