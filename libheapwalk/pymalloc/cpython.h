@@ -87,6 +87,11 @@ struct hw_py_state {
 };
 
 #define HW_PY_MAX_STATES 64
+/* The most arena objects a state's array can hold: new_arena() starts at
+ * 16 and doubles; more than 16 << 20 is no CPython's (16 TiB of 1 MiB
+ * arenas).  A larger maxarenas, or a pool's arena index at or above it,
+ * is corrupt. */
+#define HW_PY_MAX_ARENA_OBJECTS (1u << 24)
 
 struct hw_pymalloc {
 	hw_target *target;

@@ -127,7 +127,7 @@ static int maxarenas_ok(uint64_t m)
 	/* new_arena(): 16 objects first, then doubling. */
 	if (m == 0)
 		return 1;
-	if (m < 16 || m > (1u << 24) || m % 16)
+	if (m < 16 || m > HW_PY_MAX_ARENA_OBJECTS || m % 16)
 		return 0;
 	return ((m / 16) & (m / 16 - 1)) == 0;
 }

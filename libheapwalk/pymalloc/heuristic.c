@@ -119,12 +119,18 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 			unsigned szidx;
 			if (!hw_py_pool_header_ok(L, hdr, a, &szidx, 1))
 				continue;
+			/* an index no arena_object array can have (new_arena():
+			 * at most 16 << 20 objects; detect.c's maxarenas_ok)
+			 * is not a pool's */
+			uint32_t index = hw_py_u32(hdr, L->ph_arenaindex);
+			if (index >= HW_PY_MAX_ARENA_OBJECTS)
+				continue;
 			if (hw_grow((void **)&v, sizeof *v, &cap, n + 1)) {
 				free(v);
 				return hw_error_set(HW_ENOMEM, "out of memory");
 			}
 			v[n].addr = a;
-			v[n].arenaindex = hw_py_u32(hdr, L->ph_arenaindex);
+			v[n].arenaindex = index;
 			n++;
 		}
 	}
@@ -241,7 +247,8 @@ static uint32_t maxarenas_from_chunk(struct hw_pymalloc *p, uint64_t base, uint3
 	if ((hdr & ~7ULL) < 32 || (hdr & ~7ULL) > (1ULL << 32))
 		return 0;
 	uint64_t m = 0;
-	for (uint64_t c = 16; c <= (1u << 24) && c * p->layout.ao_size <= usable; c *= 2)
+	for (uint64_t c = 16; c <= HW_PY_MAX_ARENA_OBJECTS && c * p->layout.ao_size <= usable;
+	     c *= 2)
 		m = c;
 	if (m < min_needed)
 		return 0;
@@ -304,7 +311,7 @@ int hw_py_find_states_heuristic(struct hw_pymalloc *p)
 		if (!m) {
 			/* Without a chunk header (another malloc): the smallest
 			 * array length that holds every index seen. */
-			m = 16;
+			m = 16; /* max_index < HW_PY_MAX_ARENA_OBJECTS: no overflow */
 			while (m <= max_index)
 				m *= 2;
 		}

@@ -7,7 +7,8 @@
  * walker masks) picks the layout: CPython 3.8 (4 KiB pools) or 3.11
  * (16 KiB).  The walk with the array given and the walk with the state found
  * by the pool scan must never crash, hang or grow without bound.  Seeds:
- * two valid pools and their arena, for each layout.
+ * two valid pools and their arena, for each layout; and pools with arena
+ * indexes no array can hold.
  */
 #include "heapwalk.h"
 
@@ -133,11 +134,17 @@ static uint8_t *seed(unsigned pool_size, size_t *len)
 
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
-	*bufs = malloc(2 * sizeof **bufs);
-	*lens = malloc(2 * sizeof **lens);
+	*bufs = malloc(3 * sizeof **bufs);
+	*lens = malloc(3 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	(*bufs)[0] = seed(16384, &(*lens)[0]);
 	(*bufs)[1] = seed(4096, &(*lens)[1]);
-	return 2;
+	/* found by libFuzzer: pools whose arena index is 2^31 or more sent
+	 * the pool scan's guess of maxarenas (16, doubled until above the
+	 * largest index) round through 0 for ever */
+	(*bufs)[2] = seed(16384, &(*lens)[2]);
+	put32((*bufs)[2] + ARRAY_HDR + ARRAY_LEN, 32, 0x80000000u);
+	put32((*bufs)[2] + ARRAY_HDR + ARRAY_LEN + 16384, 32, 0x80000001u);
+	return 3;
 }
