@@ -136,14 +136,19 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 	const struct hw_py_layout *L = &p->layout;
 	hw_pymalloc_summary *S = &p->summary;
 	uint64_t pool = (address + L->pool_size - 1) & ~(uint64_t)(L->pool_size - 1);
+	if (pool < address) /* wrapped round the address space: no pool */
+		return 0;
+	/* Counted, not compared: an arena at the top of the address space
+	 * would have pool + pool_size wrap round to 0, below pool_address. */
+	uint64_t npools =
+	    pool < pool_address ? (pool_address - pool + L->pool_size - 1) / L->pool_size : 0;
 	/* Only headers are needed for the summary; blocks for a visitor. */
 	size_t len = w->v && w->v->alloc ? L->pool_size : L->pool_overhead;
 	/* A core's arena faulted in at once (one call instead of a fault
 	 * every few pools); a hint: nothing depends on it. */
-	if (len == L->pool_size && pool < pool_address &&
-	    hw_target_get_kind(p->target) == HW_TARGET_CORE)
+	if (len == L->pool_size && npools && hw_target_get_kind(p->target) == HW_TARGET_CORE)
 		(void)hw_target_prefetch(p->target, pool, pool_address - pool);
-	for (; pool < pool_address; pool += L->pool_size) {
+	for (uint64_t i = 0; i < npools; i++, pool += L->pool_size) {
 		const unsigned char *b = pool_bytes(w, pool, len);
 		if (!b) {
 			problem(w, "unreadable-pool", pool,

@@ -7,8 +7,8 @@
  * walker masks) picks the layout: CPython 3.8 (4 KiB pools) or 3.11
  * (16 KiB).  The walk with the array given and the walk with the state found
  * by the pool scan must never crash, hang or grow without bound.  Seeds:
- * two valid pools and their arena, for each layout; and pools with arena
- * indexes no array can hold.
+ * two valid pools and their arena, for each layout; pools with arena
+ * indexes no array can hold; an arena at the top of the address space.
  */
 #include "heapwalk.h"
 
@@ -134,8 +134,8 @@ static uint8_t *seed(unsigned pool_size, size_t *len)
 
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
-	*bufs = malloc(3 * sizeof **bufs);
-	*lens = malloc(3 * sizeof **lens);
+	*bufs = malloc(4 * sizeof **bufs);
+	*lens = malloc(4 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	(*bufs)[0] = seed(16384, &(*lens)[0]);
@@ -146,5 +146,12 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	(*bufs)[2] = seed(16384, &(*lens)[2]);
 	put32((*bufs)[2] + ARRAY_HDR + ARRAY_LEN, 32, 0x80000000u);
 	put32((*bufs)[2] + ARRAY_HDR + ARRAY_LEN + 16384, 32, 0x80000001u);
-	return 3;
+	/* found by libFuzzer: an arena ending at the top of the address
+	 * space (3.8: 256 KiB below 2^64, pool_address 2^64 - 1) had the
+	 * pool loop's pool + POOL_SIZE wrap round to 0, for ever below
+	 * pool_address */
+	(*bufs)[3] = seed(4096, &(*lens)[3]);
+	put64((*bufs)[3] + ARRAY_HDR + 48, 0, 0xfffffffffffbffffull);
+	put64((*bufs)[3] + ARRAY_HDR + 48, 8, 0xffffffffffffffffull);
+	return 4;
 }
