@@ -3,16 +3,18 @@
  * libFuzzer, as a regression test in make check (and so under ASan+UBSan):
  * every seed the target provides (fuzz_seeds) and every file named on the
  * command line, then a fixed number of deterministic mutations of each
- * (bit flips, byte stores, truncations, splices).  Any crash, hang (the
- * harness's timeout) or sanitizer report fails the test.
+ * (bit flips, byte stores, truncations, splices).  Any crash, hang (an
+ * input running over INPUT_SECONDS) or sanitizer report fails the test.
  *
  * Built with clang and libFuzzer instead (make fuzz), the same target
  * runs under libFuzzer proper.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Seeds: the target fills bufs and lens with n seed inputs (malloc): */
@@ -25,6 +27,27 @@ static uint64_t next(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
+}
+
+/* An input that runs longer than this is a hang: the test fails at once,
+ * saying so, instead of running until the harness gives up. */
+#define INPUT_SECONDS 20
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "fuzz driver: an input ran over 20 s (INPUT_SECONDS): a hang\n";
+	(void)sig;
+	if (write(2, msg, sizeof msg - 1) < 0) {
+		/* nothing more to say */
+	}
+	_exit(1);
+}
+
+static void run_one(const uint8_t *data, size_t size)
+{
+	alarm(INPUT_SECONDS);
+	LLVMFuzzerTestOneInput(data, size);
+	alarm(0);
 }
 
 static void mutate_and_run(const uint8_t *seed, size_t len, int rounds)
@@ -67,7 +90,7 @@ static void mutate_and_run(const uint8_t *seed, size_t len, int rounds)
 			}
 			}
 		}
-		LLVMFuzzerTestOneInput(buf, n);
+		run_one(buf, n);
 	}
 	free(buf);
 }
@@ -90,8 +113,9 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+	signal(SIGALRM, on_alarm);
 	for (size_t i = 0; i < n; i++) {
-		LLVMFuzzerTestOneInput(bufs[i], lens[i]);
+		run_one(bufs[i], lens[i]);
 		mutate_and_run(bufs[i], lens[i], rounds);
 		free(bufs[i]);
 	}
@@ -104,7 +128,7 @@ int main(int argc, char **argv)
 		static uint8_t buf[1 << 20];
 		size_t len = fread(buf, 1, sizeof buf, f);
 		fclose(f);
-		LLVMFuzzerTestOneInput(buf, len);
+		run_one(buf, len);
 		mutate_and_run(buf, len, rounds);
 	}
 	printf("fuzz driver: %zu seeds, %d mutations each: no crash\n", n + (size_t)(argc - 1),
