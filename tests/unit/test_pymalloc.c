@@ -381,6 +381,35 @@ START_TEST(random_bytes)
 }
 END_TEST
 
+/* Zeros everywhere: pool headers that never pass, but readable. */
+static int zeros_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	(void)ctx;
+	(void)addr;
+	memset(buf, 0, len);
+	return 0;
+}
+
+/* A mapping at the very top of the address space (a corrupt core's): the
+ * heuristic's scans end (their a + POOL_SIZE once wrapped round to 0 and
+ * went on from there, for ever). */
+START_TEST(top_of_address_space)
+{
+	hw_read_callbacks cb = {.read = zeros_read, .ctx = NULL};
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_callback(&t, &cb, 0, NULL), HW_OK);
+	hw_mapping m = {.start = 0xffffffffffff0000ull,
+	                .end = 0xffffffffffffffffull,
+	                .perms = HW_PERM_R | HW_PERM_W};
+	m.core_bytes = m.end - m.start;
+	ck_assert_int_eq(hw_target_add_mapping(t, &m), HW_OK);
+	hw_pymalloc *p;
+	if (hw_pymalloc_open_state(&p, t, 11, 0, 16) == HW_OK)
+		hw_pymalloc_close(p);
+	hw_target_close(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pymalloc");
@@ -391,6 +420,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, scribbled, 0, 8);
 	tcase_add_test(tc, bad_state);
 	tcase_add_loop_test(tc, random_bytes, 0, 50);
+	tcase_add_test(tc, top_of_address_space);
 	suite_add_tcase(s, tc);
 	return s;
 }
