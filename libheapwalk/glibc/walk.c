@@ -545,7 +545,9 @@ static void main_segments(struct walker *w)
 			continue;
 		window_range(&w->win, map->start, map->end);
 		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
-		while (a + GW_MINSIZE <= map->end) {
+		/* a >= map->start: a step that wrapped round the address space
+		 * (a mapping at its top, in a corrupt core) ends the scan */
+		while (a >= map->start && a < map->end && map->end - a >= GW_MINSIZE) {
 			uint64_t h[2], e = 0;
 			int in_heap = 0;
 			for (size_t i = 0; i < heaps && !in_heap; i++) {
@@ -1823,7 +1825,9 @@ static void scan_mmapped(struct walker *w)
 			continue;
 		window_range(&w->win, map->start, map->end);
 		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
-		while (a + GW_CHUNK_HDR <= map->end && !w->stopped) {
+		/* (a >= map->start: as main_segments) */
+		while (a >= map->start && a < map->end && map->end - a >= GW_CHUNK_HDR &&
+		       !w->stopped) {
 			uint64_t ex = excluded_until(w, a);
 			if (ex) {
 				a = (ex + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);

@@ -40,7 +40,7 @@ static struct gw_input in;
 /* Set by the "set" test case's fixture: every test again with the listed
  * chunks in the hash set alone, as on heaps too large for the bitmap. */
 static int no_bitmap;
-static struct gw_map maps[2];
+static struct gw_map maps[3];
 static uint64_t tcaches[1];
 
 /* Reads of a chunk's words in the heap (32 bytes or fewer) below top (whose
@@ -267,6 +267,20 @@ START_TEST(healthy)
 END_TEST
 
 /* ---- damaged images: never crash, never hang, say what is wrong ---- */
+
+/* An anonymous mapping at the very top of the address space (a corrupt
+ * core's): the scans for mmapped chunks and main-heap segments end (their
+ * a + PAGE once wrapped round to 0 and went on from there). */
+START_TEST(mapping_at_top)
+{
+	build();
+	maps[2] =
+	    (struct gw_map){0xffffffffffff0000ull, 0xffffffffffffffffull, HW_PERM_R | HW_PERM_W, 1};
+	in.n_maps = 3;
+	walk();
+	ck_assert_ptr_nonnull(rec_at(C_USED1));
+}
+END_TEST
 
 START_TEST(fastbin_cycle)
 {
@@ -689,6 +703,7 @@ int main(void)
 	Suite *s = suite_create("glibc_walk");
 	TCase *tc = tcase_create("walk");
 	tcase_add_test(tc, healthy);
+	tcase_add_test(tc, mapping_at_top);
 	tcase_add_test(tc, fastbin_cycle);
 	tcase_add_test(tc, bin_cycle);
 	tcase_add_test(tc, tcache_cycle);
