@@ -8,7 +8,8 @@
  * (16 KiB).  The walk with the array given and the walk with the state found
  * by the pool scan must never crash, hang or grow without bound.  Seeds:
  * two valid pools and their arena, for each layout; pools with arena
- * indexes no array can hold; an arena at the top of the address space.
+ * indexes no array can hold; an arena at the top of the address space;
+ * the arena mapping itself there.
  */
 #include "heapwalk.h"
 
@@ -19,6 +20,12 @@
 #define ARRAY_LEN (16u * 48u)
 #define ARRAY_VA  0x555500001010ull /* the array; its size word sits before */
 #define ARENA_VA  0x7f0000000000ull
+/* Bit 2 of byte 0 (another flag bit the walker masks) moves the arena
+ * mapping to the very top of the address space instead: its bytes at
+ * 2^64 - len onwards, the mapping ending at 2^64 - 1 (a mapping's end
+ * can go no higher), so the last pool lacks its last byte.  The scans
+ * over mappings must not wrap round to 0 there. */
+#define TOP_END 0xffffffffffffffffull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
@@ -28,17 +35,27 @@ struct image {
 	size_t len;
 };
 
+/* Where the arena mapping starts for this input. */
+static uint64_t arena_va(const uint8_t *data, size_t size)
+{
+	size_t head = ARRAY_HDR + ARRAY_LEN;
+	if (!size || !(data[0] & 4) || size <= head)
+		return ARENA_VA;
+	return (uint64_t)0 - (uint64_t)(size - head);
+}
+
 static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
 	const struct image *m = ctx;
+	uint64_t arena = arena_va(m->b, m->len);
 	uint64_t base = ARRAY_VA - ARRAY_HDR, off;
 	size_t head = ARRAY_HDR + ARRAY_LEN;
 	if (addr >= base && addr - base + len <= head && addr - base + len <= m->len) {
 		memcpy(buf, m->b + (addr - base), len);
 		return 0;
 	}
-	if (addr >= ARENA_VA && m->len > head) {
-		off = addr - ARENA_VA;
+	if (addr >= arena && m->len > head) {
+		off = addr - arena;
 		if (off + len <= m->len - head) {
 			memcpy(buf, m->b + head + off, len);
 			return 0;
@@ -72,8 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mp.core_bytes = mp.end - mp.start;
 	hw_target_add_mapping(t, &mp);
 	if (size > head) {
-		hw_mapping ma = {.start = ARENA_VA,
-		                 .end = ARENA_VA + (size - head),
+		uint64_t arena = arena_va(data, size);
+		hw_mapping ma = {.start = arena,
+		                 .end = arena == ARENA_VA ? arena + (size - head) : TOP_END,
 		                 .perms = HW_PERM_R | HW_PERM_W};
 		ma.core_bytes = ma.end - ma.start;
 		hw_target_add_mapping(t, &ma);
@@ -134,8 +152,8 @@ static uint8_t *seed(unsigned pool_size, size_t *len)
 
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
-	*bufs = malloc(4 * sizeof **bufs);
-	*lens = malloc(4 * sizeof **lens);
+	*bufs = malloc(5 * sizeof **bufs);
+	*lens = malloc(5 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	(*bufs)[0] = seed(16384, &(*lens)[0]);
@@ -153,5 +171,9 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	(*bufs)[3] = seed(4096, &(*lens)[3]);
 	put64((*bufs)[3] + ARRAY_HDR + 48, 0, 0xfffffffffffbffffull);
 	put64((*bufs)[3] + ARRAY_HDR + 48, 8, 0xffffffffffffffffull);
-	return 4;
+	/* the pools themselves at the top of the address space (bit 2): the
+	 * heuristic's scans once wrapped round to 0 there and went on */
+	(*bufs)[4] = seed(16384, &(*lens)[4]);
+	(*bufs)[4][0] |= 4;
+	return 5;
 }
