@@ -7,7 +7,8 @@
  * picks the glibc version whose layout is used (2.26 to 2.41), so every
  * table row is exercised.  The walk must never crash, hang or grow without
  * bound.  Seeds: a healthy 2.36 heap (used, fastbin, unsorted, tcache'd
- * chunks and top) and the same heap under 2.26 and 2.31 layouts.
+ * chunks and top), the same heap under 2.26 and 2.31 layouts, and the 2.36
+ * one with a mapping at the top of the address space.
  */
 #include "../../libheapwalk/glibc/glibc_int.h"
 
@@ -18,6 +19,11 @@
 #define LIBC_LEN 0x1000u
 #define MP_OFF   0x900u
 #define HEAP_VA  0x555500000000ull
+/* Bit 0 of byte 1 (main_arena.mutex too) adds an unreadable anonymous
+ * mapping at the very top of the address space, ending at 2^64 - 1: the
+ * scans of anonymous mappings must not wrap round to 0 there. */
+#define TOP_VA  0xffffffffffff0000ull
+#define TOP_END 0xffffffffffffffffull
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
@@ -76,16 +82,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (gw_layout_for_version(&in.layout, 2, minor) != HW_OK)
 		return 0;
 	uint64_t tc = HEAP_VA + 16;
-	struct gw_map maps[2] = {
+	struct gw_map maps[3] = {
 	    {HEAP_VA, HEAP_VA + (size > LIBC_LEN ? size - LIBC_LEN : 0), HW_PERM_R | HW_PERM_W, 1},
 	    {LIBC_VA, LIBC_VA + LIBC_LEN, HW_PERM_R | HW_PERM_W, 0},
+	    {TOP_VA, TOP_END, HW_PERM_R | HW_PERM_W, 1},
 	};
 	in.main_arena = LIBC_VA;
 	in.mp = LIBC_VA + MP_OFF;
 	in.tcaches = &tc;
 	in.n_tcaches = 1;
 	in.maps = maps;
-	in.n_maps = size > LIBC_LEN ? 2 : 1;
+	in.n_maps = size > LIBC_LEN ? (data[1] & 1 ? 3 : 2) : 1;
 	if (size <= LIBC_LEN)
 		in.maps = &maps[1];
 	in.read = img_read;
@@ -173,11 +180,15 @@ static uint8_t *seed(int minor, size_t *len)
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
 	static const int minors[] = {36, 26, 31};
-	*bufs = malloc(3 * sizeof **bufs);
-	*lens = malloc(3 * sizeof **lens);
+	*bufs = malloc(4 * sizeof **bufs);
+	*lens = malloc(4 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	for (int i = 0; i < 3; i++)
 		(*bufs)[i] = seed(minors[i], &(*lens)[i]);
-	return 3;
+	/* the 2.36 heap with the mapping at the top (bit 0 of byte 1): its
+	 * scans once wrapped round to 0 there and went on */
+	(*bufs)[3] = seed(36, &(*lens)[3]);
+	(*bufs)[3][1] |= 1;
+	return 4;
 }
