@@ -67,20 +67,25 @@ static inline void shard_unlock(struct hwt_shard *s, int locked)
  * inside a shard's critical section (or, by filter_grow, with every shard
  * held), so the fork handlers, which hold every shard, never fork while
  * another thread holds it. */
-uint32_t hwt_filter_mask = (1u << HWT_FILTER_MIN_BITS) - 1;
-struct hwt_filter_bits hwt_filter_bits = {((1u << HWT_FILTER_MIN_BITS) / 8 - 1) & ~7ull, {0}};
+#define WORDMASK(nbits) (((nbits) / 8 - 1) & ~7ull)
+struct hwt_filter_bits hwt_filter_bits = {WORDMASK(1u << HWT_FILTER_MIN_BITS), {0}};
 
-/* Publish a filter of nbits bits: the mask (for the writers, under
- * filter_lock) and the readers' word mask. */
+/* Publish a filter of nbits bits. */
 static void filter_publish(uint64_t nbits)
 {
-	__atomic_store_n(&hwt_filter_mask, (uint32_t)(nbits - 1), __ATOMIC_RELEASE);
-	__atomic_store_n(&hwt_filter_wordmask, (nbits / 8 - 1) & ~7ull, __ATOMIC_RELEASE);
+	__atomic_store_n(&hwt_filter_wordmask, WORDMASK(nbits), __ATOMIC_RELEASE);
 }
 static uint16_t filter_count[1u << HWT_FILTER_MAX_BITS];
 static uint32_t filter_lock;
 static uint64_t filter_live;   /* recorded blocks counted in the filter */
-static int filter_grow_wanted; /* more than 1/16 of its bits would be set */
+static int filter_grow_wanted; /* filter_crowded: grow it (filter_grow) */
+
+/* More than one bit in 16 of a filter of nbits would be set by live
+ * recorded blocks, and it can still grow. */
+static int filter_crowded(uint64_t live, uint64_t nbits)
+{
+	return live > nbits / 16 && nbits < (1ull << HWT_FILTER_MAX_BITS);
+}
 
 void hwt_filter_start(void)
 {
@@ -88,7 +93,7 @@ void hwt_filter_start(void)
 	 * "maybe" everywhere (and is not kept) */
 	/* (only the part used so far is cleared: the rest was never
 	 * touched, and stays out of the process's memory) */
-	uint64_t used = hwt_filter_mask + 1ull;
+	uint64_t used = hwt_filter_size();
 	memset(filter_count, 0, used * sizeof filter_count[0]);
 	memset(hwt_filter, 0, used / 8);
 	filter_live = 0;
@@ -98,8 +103,9 @@ void hwt_filter_start(void)
 		memset(hwt_filter, 0xff, (1u << HWT_FILTER_MIN_BITS) / 8);
 }
 
-/* Add d (+1 or -1) to the address's counter. */
-static void filter_add(uint64_t address, int d)
+/* Add d (+1 or -1) to the address's counter; 1 when the filter is now to
+ * grow (filter_grow, once the shard's lock is let go). */
+static int filter_add(uint64_t address, int d)
 {
 	hwt_lock(&filter_lock);
 	uint32_t i = hwt_filter_index(address);
@@ -114,10 +120,11 @@ static void filter_add(uint64_t address, int d)
 			__atomic_fetch_and(&hwt_filter[i / 64], ~bit, __ATOMIC_RELEASE);
 	}
 	filter_live += (uint64_t)(int64_t)d;
-	if (filter_live > (hwt_filter_mask + 1ull) / 16 &&
-	    hwt_filter_mask + 1ull < (1ull << HWT_FILTER_MAX_BITS))
+	if (filter_crowded(filter_live, hwt_filter_size()))
 		filter_grow_wanted = 1;
+	int grow = filter_grow_wanted;
 	hwt_unlock(&filter_lock);
+	return grow;
 }
 
 static void filter_grow(void);
@@ -348,10 +355,9 @@ void hwt_live_insert(uint64_t address, uint32_t site, uint64_t requested)
 	}
 	set_slot(e, address, site, req);
 	s->count++;
-	if (hwt_root->mode != HWT_MODE_ALL)
-		filter_add(address, 1);
+	int grow_filter = hwt_root->mode != HWT_MODE_ALL && filter_add(address, 1);
 	shard_unlock(s, locked);
-	if (unlikely(__atomic_load_n(&filter_grow_wanted, __ATOMIC_RELAXED)))
+	if (unlikely(grow_filter))
 		filter_grow();
 	return;
 dropped:
@@ -412,13 +418,11 @@ static void filter_grow(void)
 {
 	hwt_live_lock_all();
 	hwt_lock(&filter_lock);
-	uint32_t om = hwt_filter_mask;
-	uint64_t osize = om + 1ull, nsize = osize * 8;
-	if (!filter_grow_wanted || nsize > (1ull << HWT_FILTER_MAX_BITS)) {
-		filter_grow_wanted = 0;
-		goto out;
-	}
+	uint64_t osize = hwt_filter_size(), nsize = osize * 8;
+	int wanted = filter_grow_wanted; /* (another thread may have grown it) */
 	filter_grow_wanted = 0;
+	if (!wanted || nsize > (1ull << HWT_FILTER_MAX_BITS))
+		goto out;
 	for (uint64_t w = osize / 64; w < nsize / 64; w++)
 		__atomic_store_n(&hwt_filter[w], hwt_filter[w % (osize / 64)], __ATOMIC_RELAXED);
 	filter_publish(nsize);
@@ -432,8 +436,7 @@ static void filter_grow(void)
 		for (uint64_t j = 0; tab && j < s->capacity; j++) {
 			if (!tab[j].key)
 				continue;
-			uint32_t i = (uint32_t)(hwt_key_address(tab[j].key) >> HWT_BLOCK_SHIFT) &
-			             (uint32_t)(nsize - 1);
+			uint32_t i = hwt_filter_index_in(hwt_key_address(tab[j].key), nsize);
 			if (filter_count[i] != UINT16_MAX)
 				filter_count[i]++;
 			live++;
@@ -446,8 +449,7 @@ static void filter_grow(void)
 		__atomic_store_n(&hwt_filter[w], bits, __ATOMIC_RELEASE);
 	}
 	filter_live = live;
-	if (filter_live > nsize / 16 && nsize < (1ull << HWT_FILTER_MAX_BITS))
-		filter_grow_wanted = 1;
+	filter_grow_wanted = filter_crowded(live, nsize);
 out:
 	hwt_unlock(&filter_lock);
 	hwt_live_unlock_all();

@@ -107,9 +107,9 @@ static void *(*get_tstate)(void);
  * address found is checked against the getter at install.
  */
 enum { TSTATE_CALL, TSTATE_GLOBAL, TSTATE_TLS_DYNAMIC, TSTATE_TLS_STATIC };
-static int tstate_how;
-/* Which way was found, for the tests (tracer_python.sh) to ask. */
+/* The way found (exported for the tests, tracer_python.sh, to ask). */
 HWT_EXPORT int heapwalk_trace_tstate_read;
+#define tstate_how heapwalk_trace_tstate_read
 static uintptr_t tstate_arg; /* the global's address, T, or the %fs offset */
 static HWT_TLS void *const *tstate_at;
 extern void *__tls_get_addr(void *);
@@ -816,7 +816,6 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	void *ts_now = get_tstate();
 	if (!at || !ts_now || *at != ts_now)
 		tstate_how = TSTATE_CALL;
-	heapwalk_trace_tstate_read = tstate_how;
 	this_thread_tstate = (void *(*)(void))this_ts;
 	py_incref = (void (*)(void *))incref;
 	code_type = (uint64_t)(uintptr_t)ctype;

@@ -64,14 +64,13 @@ extern HWT_TLS struct hwt_thread hwt_self;
  * 2^13 bits (1 KiB, 16 cache lines: they stay in the first-level cache
  * between the program's frees, where a larger one is a miss on most
  * frees of a large heap) and grows eightfold, up to 2^19 bits, whenever
- * more than one bit in 16 would be set (hwt_filter_mask is its size
- * minus 1). */
+ * more than one bit in 16 would be set. */
 #define HWT_FILTER_MIN_BITS 13
 #define HWT_FILTER_MAX_BITS 19
-extern uint32_t hwt_filter_mask;
 /* What a free reads: the bits, and the byte offset of a bit's word,
- * (address >> 11) masked by wordmask ((size / 8 - 1) & ~7), published
- * with the mask.  Side by side, so one address serves both. */
+ * (address >> 11) masked by wordmask ((size / 8 - 1) & ~7): the one
+ * published word that says the filter's size (hwt_filter_size).  Side by
+ * side, so one address serves both. */
 struct hwt_filter_bits {
 	uint64_t wordmask;
 	uint64_t bits[(1u << HWT_FILTER_MAX_BITS) / 64];
@@ -85,11 +84,22 @@ extern struct hwt_filter_bits hwt_filter_bits;
  * none in sampled mode. */
 void hwt_filter_start(void);
 
+/* The filter's size in bits (acquire: a size seen grown comes with the
+ * bits that go with it). */
+static inline uint64_t hwt_filter_size(void)
+{
+	return (__atomic_load_n(&hwt_filter_wordmask, __ATOMIC_ACQUIRE) + 8) * 8;
+}
+
+/* The bit of address in a filter of size bits. */
+static inline uint32_t hwt_filter_index_in(uint64_t address, uint64_t size)
+{
+	return (uint32_t)((address >> HWT_BLOCK_SHIFT) & (size - 1));
+}
+
 static inline uint32_t hwt_filter_index(uint64_t address)
 {
-	/* acquire: a mask seen grown comes with the bits that go with it */
-	return (uint32_t)(address >> HWT_BLOCK_SHIFT) &
-	       __atomic_load_n(&hwt_filter_mask, __ATOMIC_ACQUIRE);
+	return hwt_filter_index_in(address, hwt_filter_size());
 }
 
 /* 0 when no recorded block can be at address: bit hwt_filter_index(),

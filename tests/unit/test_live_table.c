@@ -196,10 +196,10 @@ static int filter_bit(uint32_t i)
  * that read the mask just before it grew). */
 static void check_filter_grown(const struct model *m, uint32_t om)
 {
-	EXPECT(hwt_filter_mask == om * 8 + 7);
+	EXPECT(hwt_filter_size() == (om + 1) * 8);
 	for (size_t i = 0; i < m->n; i++) {
 		uint64_t b = m->addr[i] >> HWT_BLOCK_SHIFT;
-		EXPECT(filter_bit((uint32_t)b & hwt_filter_mask));
+		EXPECT(filter_bit((uint32_t)b & ((om + 1) * 8 - 1)));
 		EXPECT(filter_bit((uint32_t)b & om));
 	}
 }
@@ -240,10 +240,10 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 			uint32_t req = 1 + (uint32_t)((r >> 40) % 4096);
 			/* an address already there (freed behind the tracer's
 			 * back) is overwritten, not added twice */
-			uint32_t om = hwt_filter_mask;
+			uint32_t om = (uint32_t)hwt_filter_size() - 1;
 			hwt_live_insert(a, site, req);
 			model_put(&m, a, site, req);
-			if (hwt_filter_mask != om) {
+			if (hwt_filter_size() != om + 1ull) {
 				EXPECT(mode == HWT_MODE_SAMPLED);
 				check_filter_grown(&m, om);
 				stale_keep(&st, &m, om);
@@ -281,9 +281,9 @@ static void run(int mode, int pattern, size_t target, size_t ops)
 		 * 4096; empty now but for the bits each growth left stuck
 		 * (at most 1/16 of the size it grew from, and one more) */
 		EXPECT(grown == 2);
-		EXPECT(hwt_filter_mask == (1u << HWT_FILTER_MAX_BITS) - 1);
+		EXPECT(hwt_filter_size() == 1u << HWT_FILTER_MAX_BITS);
 		uint64_t set = 0;
-		for (uint32_t i = 0; i <= hwt_filter_mask; i++)
+		for (uint32_t i = 0; i < hwt_filter_size(); i++)
 			set += (uint64_t)filter_bit(i);
 		EXPECT(set <= (1u << 13) / 16 + (1u << 16) / 16 + 2);
 		for (size_t i = 0; i < st.n; i++)
