@@ -124,11 +124,27 @@ static inline int hwt_filter_maybe(uint64_t address)
 static inline int hwt_fast_skip(size_t n)
 {
 	struct hwt_thread *t = &hwt_self;
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	/* One read-modify-write and its flags (three instructions fewer on
+	 * every allocation than a load, compare and store): the countdown,
+	 * taken as unsigned, must stay above 0 after n is taken off it, the
+	 * same test as below; when it does not, n is given back.  (A signal
+	 * handler that allocates between the two sees a countdown that has
+	 * gone past zero and wrapped: its bytes are counted but cannot be
+	 * sampled.  hwt_busy_on accepts the same.) */
+	uint8_t crossed;
+	__asm__("subq %2, %0" : "+m"(t->countdown), "=@ccbe"(crossed) : "r"((uint64_t)n));
+	if (likely(!crossed))
+		return 1;
+	t->countdown += (int64_t)n;
+	return 0;
+#else
 	if ((uint64_t)t->countdown > n) {
 		t->countdown -= (int64_t)n;
 		return 1;
 	}
 	return 0;
+#endif
 }
 
 /* Sampled mode's fast path for a free: 1 when p cannot be in the table.
