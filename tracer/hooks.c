@@ -42,6 +42,7 @@ extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
 HWT_TLS struct hwt_thread hwt_self;
+uint64_t hwt_free_mask;
 struct hwt_root *hwt_root;
 int hwt_state;
 
@@ -130,8 +131,47 @@ int hwt_init(void)
 	int ok = init_once() == 0;
 	if (ok)
 		hwt_filter_start();
+	/* (free's fast path, hwt_fast_unmarked: only sampled mode's blocks
+	 * are where it can tell them; off, no block is recorded) */
+	hwt_free_mask = !ok ? ~(uint64_t)0 : hwt_root->mode == HWT_MODE_SAMPLED ? HWT_MARK_MASK : 0;
 	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
 	return ok;
+}
+
+/* Sampled mode moves a heap block it records to a page boundary
+ * (hwt_free_mask says why), with glibc's memalign asked for the same
+ * bytes: a block as large as malloc's, but when the free space it came
+ * from was a near fit (up to 16 bytes more, as malloc itself gives from a
+ * near-fitting free chunk: a program never knew its usable sizes in
+ * advance).  About one allocation in a thousand of a program of small
+ * blocks is sampled (512 KiB apart), so the memalign, and for realloc and
+ * calloc the copy, are paid rarely; a block glibc mmapped (p 16 bytes past
+ * a page boundary) stays.  The room memalign leaves before the block goes
+ * back to glibc's bins. */
+void *hwt_place_sampled(void *p, size_t n, size_t keep)
+{
+	if (!((uintptr_t)p & HWT_MARK_MASK) || hwt_root->mode != HWT_MODE_SAMPLED)
+		return p;
+	int saved = errno;
+	void *q = __libc_memalign(4096, n);
+	if (q) {
+		memcpy(q, p, keep);
+		__libc_free(p);
+	}
+	errno = saved;
+	return q;
+}
+
+/* The malloc family's sampled block: recorded where free will look for
+ * it (hwt_place_sampled); the block the program gets. */
+static inline void *record_native(void *p, size_t n, size_t keep, uint64_t caller, uint64_t cfa0,
+                                  int from)
+{
+	void *at = hwt_place(p, n, keep);
+	if (!at)
+		return p;
+	hwt_record(at, n, caller, cfa0, from);
+	return at;
 }
 
 #define enter hwt_enter
@@ -151,7 +191,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, uint64_t caller, ui
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, caller, cfa0, PY());
+		p = record_native(p, n, 0, caller, cfa0, PY());
 	leave();
 	return p;
 }
@@ -167,6 +207,12 @@ static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (!p)
 		return;
+	/* sampled mode: p is where a recorded block could be; the filter
+	 * decides (in mode all, a mask of 0, it would always say maybe) */
+	if (hwt_free_mask && hwt_fast_unrecorded(p)) {
+		__libc_free(p);
+		return;
+	}
 	if (!enter()) {
 		__libc_free(p);
 		return;
@@ -185,10 +231,12 @@ static __attribute__((noinline)) void free_slow(void *p)
 
 HWT_EXPORT void free(void *p)
 {
-	if (hwt_fast_unrecorded(p)) {
+	if (hwt_fast_unmarked(p)) {
 		__libc_free(p);
 		return;
 	}
+	if (!p) /* (common enough to spare it the call) */
+		return;
 	free_slow(p);
 }
 
@@ -199,7 +247,7 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, uint64_t 
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);
 	if (p && hwt_sample(n * m))
-		hwt_record(p, n * m, caller, cfa0, PY());
+		p = record_native(p, n * m, n * m, caller, cfa0, PY());
 	leave();
 	return p;
 }
@@ -220,8 +268,7 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, i
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	void *q = real ? real(p, n, m) : __libc_realloc(p, n);
-	hwt_realloc_done(q, real ? n * m : n, had, &old, caller, cfa0, python);
-	return q;
+	return hwt_realloc_done(q, real ? n * m : n, had, &old, caller, cfa0, python, 1);
 }
 
 static __attribute__((noinline)) void *realloc_slow(void *p, size_t n, uint64_t caller,
@@ -237,7 +284,7 @@ static __attribute__((noinline)) void *realloc_slow(void *p, size_t n, uint64_t 
 HWT_EXPORT void *realloc(void *p, size_t n)
 {
 	/* sampled mode: p was never recorded and the new block is not to be */
-	if (hwt_fast_unrecorded(p) && hwt_fast_skip(n))
+	if (hwt_fast_unmarked(p) && hwt_fast_skip(n))
 		return __libc_realloc(p, n);
 	return realloc_slow(p, n, CALLER(), HOOK_CFA());
 }
@@ -274,7 +321,7 @@ HWT_EXPORT void *memalign(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
+		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -304,7 +351,7 @@ HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 			*out = p;
 	}
 	if (rc == 0 && hwt_sample(n))
-		hwt_record(*out, n, CALLER(), HOOK_CFA(), PY());
+		*out = record_native(*out, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return rc;
 }
@@ -315,7 +362,7 @@ HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
+		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -326,7 +373,7 @@ HWT_EXPORT void *valloc(size_t n)
 		return __libc_valloc(n);
 	void *p = __libc_valloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
+		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -337,7 +384,7 @@ HWT_EXPORT void *pvalloc(size_t n)
 		return __libc_pvalloc(n);
 	void *p = __libc_pvalloc(n);
 	if (p && hwt_sample(n))
-		hwt_record(p, n, CALLER(), HOOK_CFA(), PY());
+		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }

@@ -536,7 +536,7 @@ static void *w_realloc(void *ctx, void *p, size_t n)
 	int had = p ? hwt_forget(p, &old) : 0;
 	uint32_t nested = hwt_self.nested;
 	void *q = o->realloc(o->ctx, p, n);
-	hwt_realloc_done(q, n, had, &old, CALLER(), HOOK_CFA(), from_of(d, n, nested));
+	q = hwt_realloc_done(q, n, had, &old, CALLER(), HOOK_CFA(), from_of(d, n, nested), 0);
 	hwt_leave();
 	return q;
 }
@@ -655,7 +655,7 @@ static inline __attribute__((always_inline)) void *realloc_all(const struct fram
 	uint32_t nested = t->nested;
 	void *q = o->realloc(o->ctx, p, n);
 	if (unlikely(!q) || !record_fast(L, q, n, caller))
-		hwt_realloc_done(q, n, had, &old, caller, cfa0, from_of(d, n, nested));
+		hwt_realloc_done(q, n, had, &old, caller, cfa0, from_of(d, n, nested), 0);
 	t->busy = 0;
 	return q;
 }

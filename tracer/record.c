@@ -145,15 +145,20 @@ void hwt_record(void *p, size_t size, uint64_t caller, uint64_t cfa0, int from)
 	keep(a, site, size, slot);
 }
 
-void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
-                      uint64_t cfa0, int from)
+void *hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old,
+                       uint64_t caller, uint64_t cfa0, int from, int place)
 {
 	if (q) {
-		if (hwt_sample(n))
-			hwt_record(q, n, caller, cfa0, from);
+		if (hwt_sample(n)) {
+			void *at = place ? hwt_place(q, n, n) : q;
+			if (at)
+				hwt_record(at, n, caller, cfa0, from);
+			return at ? at : q;
+		}
 	} else if (had && n != 0) {
 		int saved = errno;
 		hwt_live_insert(old->key, old->site, old->requested);
 		errno = saved;
 	}
+	return q;
 }

@@ -147,6 +147,53 @@ static inline int hwt_fast_skip(size_t n)
 #endif
 }
 
+/* Sampled mode: every block a hook of the malloc family records lies at a
+ * page boundary or 16 bytes past one: an mmapped chunk is there already
+ * (its header fills the first 16 bytes of its mapping), a heap block is
+ * moved there (hwt_place_sampled).  So a free whose address has a bit of
+ * HWT_MARK_MASK set cannot be of such a block: glibc's free and realloc
+ * hooks test hwt_free_mask, and only the addresses that pass it (about
+ * one free in 128) read the filter.  The mask is 0 until the tracer
+ * records, and in mode all (every free then takes the full path);
+ * HWT_MARK_MASK in sampled mode; all ones when the tracer is off.  It is
+ * read without an atomic (so that the load folds into the test): it only
+ * ever changes once, from 0, and a free that still reads 0 takes the full
+ * path, which is right in any mode.  (The PyMem hooks' blocks are not
+ * moved, pymalloc's cannot be: their free reads the filter as before.) */
+#define HWT_MARK_MASK ((uint64_t)4096 - 1 - 16)
+extern uint64_t hwt_free_mask;
+
+/* The malloc family's fast path for a free or realloc of p: 1 when p
+ * cannot be in the table (see hwt_free_mask). */
+static inline int hwt_fast_unmarked(const void *p)
+{
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__)
+	/* one test against the mask in memory (GCC 12 copies p and ands) */
+	uint8_t unmarked;
+	__asm__("testq %1, %2" : "=@ccnz"(unmarked) : "r"(p), "m"(hwt_free_mask));
+	return unmarked;
+#else
+	return ((uintptr_t)p & hwt_free_mask) != 0;
+#endif
+}
+
+/* Sampled mode: p (n bytes, the first keep of them the caller's), chosen
+ * to be recorded by a hook of the malloc family, where free's fast path
+ * looks (hwt_free_mask): p itself when it is there (or in mode all), else
+ * a block of n bytes at a page boundary holding p's first keep bytes, p
+ * freed; NULL when no such block could be had (p stays
+ * where it is, not to be recorded).  Called busy; errno is kept. */
+void *hwt_place_sampled(void *p, size_t n, size_t keep);
+
+/* hwt_place_sampled's test inline: nothing to do in mode all (a mask of
+ * 0) or for a block already in place. */
+static inline void *hwt_place(void *p, size_t n, size_t keep)
+{
+	if (likely(!((uintptr_t)p & hwt_free_mask)))
+		return p;
+	return hwt_place_sampled(p, n, keep);
+}
+
 /* Sampled mode's fast path for a free: 1 when p cannot be in the table.
  * No test of the mode: mode all sets every filter bit before it records
  * anything (hwt_init), and before that nothing can be in the table. */
@@ -459,9 +506,11 @@ static inline int hwt_forget(void *p, struct hwt_live_entry *old)
 /* After a realloc of a block whose entry hwt_forget took (had, *old) into
  * q of n bytes: q gets the site of this call (when sampled); a failed
  * realloc gives p its old entry back (p is still the program's).  errno
- * is left as the allocator set it.  The native and PyMem hooks share it. */
-void hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old, uint64_t caller,
-                      uint64_t cfa0, int from);
+ * is left as the allocator set it.  The native and PyMem hooks share it;
+ * with place (the malloc family's), a sampled q is moved first
+ * (hwt_place_sampled).  Returns the block the program gets. */
+void *hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old,
+                       uint64_t caller, uint64_t cfa0, int from, int place);
 
 /* ---- util ---- */
 uint64_t hwt_env_u64(const char *name, uint64_t dflt);

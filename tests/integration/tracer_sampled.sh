@@ -101,6 +101,36 @@ b2=$(awk -F'\t' '$1 == "leak_varied" { print $2 "/" $3 }' "$dir/child2.read")
 [[ $b1 != "$b2" ]] || fail "forks: both children recorded the same blocks ($b1 samples/bytes)"
 echo "ok forks: the children sampled apart ($b1 and $b2 samples/bytes), estimates within 10% of $truth"
 
+# Every allocating function of the malloc family, sampled at 1 byte (each
+# block of 300 bytes or more is then recorded with p = 1 - e^-300: all of
+# them): a sampled heap block is moved to a page boundary, which is all
+# that free's fast path looks at (tracer.h, hwt_free_mask).  Oracles: the
+# program's own checks (calloc's zeros, contents kept by realloc and by
+# the move, alignments asked for: it exits 1 without a core when one
+# fails); the exact count and bytes per function; no entry for the blocks
+# made and freed as many again (fam_freed), through free, realloc(p, 0)
+# and reallocarray(p, 0, 0), and none the walk finds free.  A block
+# recorded where it was made (no move) would be freed past the tracer:
+# 1300 such entries for reallocarray alone, with seed 1.
+dir="$hw_tmp/family"
+mkdir -p "$dir"
+HEAPWALK_TRACE_SEED=1 hw_dump_core "$dir" "$CORETOOL" trace --sample 1 -- \
+	"$LEAKS" family 2000 300 >/dev/null || fail "family: no core (the program's checks: $(cat "$dir/stderr" 2>/dev/null))"
+core=$(ls "$dir"/core* | head -n 1)
+"$READ" "$core" function >"$dir/read" 2>"$dir/read.err" ||
+	fail "family: read_trace: $(cat "$dir/read.err")"
+head -n 1 "$dir/read" | grep -q "^# mode sampled sample 1 .* problems 0 " ||
+	fail "family: summary: $(head -n 1 "$dir/read")"
+while read -r fn count bytes; do
+	got=$(awk -F'\t' -v f="$fn" '$1 == f { print $2 " " $3 }' "$dir/read")
+	[[ $got == "$count $bytes" || ($count == 0 && -z $got) ]] ||
+		fail "family: $fn recorded '${got:-nothing}', truth $count $bytes"
+done <"$dir/stdout"
+"$CORETOOL" check "$core" >"$dir/check"
+grep -q tracer-entry-free "$dir/check" &&
+	fail "family: entries for freed blocks: $(grep -c tracer-entry-free "$dir/check")"
+echo "ok family: every function's blocks exact, none freed left, the program saw what glibc gives"
+
 # Python buffers reallocated (and moved) under sampling: a recorded block
 # that moves into an unsampled one must leave no entry for the freed old
 # block (the PyMem realloc hook once put it back: 12 such entries with this

@@ -24,6 +24,17 @@
  *                            for sampled mode
  *   trace_leaks live K S     as basic, but instead of aborting it closes
  *                            stdout and waits to be read live and killed
+ *   trace_leaks family K S   every allocating function of the malloc
+ *                            family keeps K blocks (S bytes, or 3S for
+ *                            calloc and reallocarray) from a function of
+ *                            its own (fam_malloc, fam_calloc, fam_realloc,
+ *                            fam_grow, fam_memalign, fam_posix_memalign,
+ *                            fam_aligned_alloc, fam_reallocarray), and
+ *                            makes and frees as many again (fam_freed,
+ *                            through free, realloc and reallocarray); it
+ *                            checks what it sees (zeroed calloc blocks,
+ *                            contents kept by realloc, alignments) and
+ *                            exits 1 without a core when wrong
  *   trace_leaks paths K S    leak_p keeps 2K blocks of S bytes, called
  *                            through mid from path_a and path_b in turn
  *                            (K each): two stacks that differ only in
@@ -38,6 +49,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +129,131 @@ NOINLINE static void churn(size_t n)
 	__asm__ volatile("");
 }
 
+/* ---- family: every allocating function, with what the program sees ---- */
+
+static int family_bad;
+
+static void bad(const char *what, void *p)
+{
+	fprintf(stderr, "BAD %s %p\n", what, p);
+	family_bad = 1;
+}
+
+/* a pattern of p's own: n bytes written, then checked */
+static void fill(unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 7 + 1);
+}
+
+static int filled(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(i * 7 + 1))
+			return 0;
+	return 1;
+}
+
+NOINLINE static void *fam_malloc(size_t s)
+{
+	void *p = malloc(s);
+	fill(p, s);
+	return p;
+}
+
+NOINLINE static void *fam_calloc(size_t s)
+{
+	unsigned char *p = calloc(s, 3);
+	for (size_t i = 0; p && i < 3 * s; i++)
+		if (p[i]) {
+			bad("calloc not zero", p);
+			break;
+		}
+	return p;
+}
+
+NOINLINE static void *fam_realloc(size_t s)
+{
+	void *p = malloc(24);
+	fill(p, 24);
+	p = realloc(p, s);
+	if (!filled(p, 24))
+		bad("realloc lost the contents", p);
+	return p;
+}
+
+/* grown 64 bytes at a time up to s, the contents checked at each step */
+NOINLINE static void *fam_grow(size_t s)
+{
+	size_t n = 16;
+	unsigned char *p = malloc(n);
+	fill(p, n);
+	while (n < s) {
+		size_t m = n + 64 < s ? n + 64 : s;
+		p = realloc(p, m);
+		if (!filled(p, n))
+			bad("growing realloc lost the contents", p);
+		fill(p, m);
+		n = m;
+	}
+	return p;
+}
+
+NOINLINE static void *fam_memalign(size_t s)
+{
+	void *p = memalign(32, s);
+	if ((uintptr_t)p % 32)
+		bad("memalign(32) misaligned", p);
+	return p;
+}
+
+NOINLINE static void *fam_posix_memalign(size_t s)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 64, s) != 0 || (uintptr_t)p % 64)
+		bad("posix_memalign(64)", p);
+	return p;
+}
+
+NOINLINE static void *fam_aligned_alloc(size_t s)
+{
+	void *p = aligned_alloc(128, s);
+	if ((uintptr_t)p % 128)
+		bad("aligned_alloc(128) misaligned", p);
+	return p;
+}
+
+NOINLINE static void *fam_reallocarray(size_t s)
+{
+	void *p = reallocarray(NULL, 3, s);
+	fill(p, 3 * s);
+	return p;
+}
+
+/* as many blocks again from every function, freed in turn by free,
+ * realloc(p, 0) and reallocarray(p, 0, 0) (glibc: a free too) */
+NOINLINE static void fam_freed(size_t k, size_t s)
+{
+	void *(*const make[])(size_t) = {fam_malloc,        fam_calloc,      fam_realloc,
+	                                 fam_grow,          fam_memalign,    fam_posix_memalign,
+	                                 fam_aligned_alloc, fam_reallocarray};
+	void **p = malloc(k * sizeof *p);
+	for (size_t f = 0; f < sizeof make / sizeof make[0]; f++) {
+		for (size_t i = 0; i < k; i++)
+			p[i] = make[f](s);
+		for (size_t i = 0; i < k; i++) {
+			if (i % 3 == 0)
+				free(p[i]);
+			else if (i % 3 == 1)
+				sink = realloc(p[i], 0);
+			else
+				sink = reallocarray(p[i], 0, 0);
+		}
+	}
+	free(p);
+	__asm__ volatile("");
+}
+
 /* ---- threads ---- */
 
 static size_t tk, ts;
@@ -192,9 +329,8 @@ NOINLINE static void path_b(size_t s)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(
-		    stderr,
-		    "usage: trace_leaks basic|threads|fork|forks|sample|live|paths|stale K S\n");
+		fprintf(stderr, "usage: trace_leaks "
+		                "basic|threads|fork|forks|sample|live|paths|stale|family K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -218,6 +354,38 @@ int main(int argc, char **argv)
 		printf("leak_realloc %zu %zu\n", k, k * (s + 100));
 		printf("leak_memalign %zu %zu\n", k, k * s);
 		printf("churn 0 0\n");
+	} else if (!strcmp(argv[1], "family")) {
+		static const struct {
+			const char *name;
+			void *(*make)(size_t);
+			size_t times;
+		} fam[] = {{"fam_malloc", fam_malloc, 1},
+		           {"fam_calloc", fam_calloc, 3},
+		           {"fam_realloc", fam_realloc, 1},
+		           {"fam_grow", fam_grow, 1},
+		           {"fam_memalign", fam_memalign, 1},
+		           {"fam_posix_memalign", fam_posix_memalign, 1},
+		           {"fam_aligned_alloc", fam_aligned_alloc, 1},
+		           {"fam_reallocarray", fam_reallocarray, 3}};
+		for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++)
+			for (size_t i = 0; i < k; i++)
+				keep(fam[f].make(s));
+		fam_freed(k, s);
+		/* the kept blocks still hold what was written (fam_malloc's,
+		 * fam_grow's, fam_reallocarray's patterns) */
+		for (size_t i = 0; i < k; i++) {
+			if (!filled(kept[i], s))
+				bad("malloc'd block changed", kept[i]);
+			if (!filled(kept[3 * k + i], s))
+				bad("grown block changed", kept[3 * k + i]);
+			if (!filled(kept[7 * k + i], 3 * s))
+				bad("reallocarray'd block changed", kept[7 * k + i]);
+		}
+		if (family_bad)
+			return 1;
+		for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++)
+			printf("%s %zu %zu\n", fam[f].name, k, k * s * fam[f].times);
+		printf("fam_freed 0 0\n");
 	} else if (!strcmp(argv[1], "paths")) {
 		for (size_t i = 0; i < k; i++) {
 			path_a(s);
