@@ -107,8 +107,15 @@ static inline uint32_t hwt_filter_index(uint64_t address)
  * free). */
 static inline int hwt_filter_maybe(uint64_t address)
 {
-	uint64_t at = (address >> (HWT_BLOCK_SHIFT + 3)) &
-	              __atomic_load_n(&hwt_filter_wordmask, __ATOMIC_ACQUIRE);
+	uint64_t at = address >> (HWT_BLOCK_SHIFT + 3);
+#if defined(__x86_64__)
+	/* the word mask's load folded into the and (an atomic load is never
+	 * folded by GCC 12); on x86 every load has acquire order, and the asm
+	 * is not moved past the word's load, which depends on its result */
+	__asm__("andq %1, %0" : "+r"(at) : "m"(hwt_filter_wordmask));
+#else
+	at &= __atomic_load_n(&hwt_filter_wordmask, __ATOMIC_ACQUIRE);
+#endif
 	uint64_t w =
 	    __atomic_load_n((const uint64_t *)((const char *)hwt_filter + at), __ATOMIC_RELAXED);
 	return (int)((w >> ((address >> HWT_BLOCK_SHIFT) % 64)) & 1);
