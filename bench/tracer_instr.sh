@@ -18,6 +18,9 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cc -O2 -g -o "$dir/cloop" "$top_srcdir/bench/tracer_cloop.c" || exit 1
 export PYTHONHASHSEED=0
+# the sampler's seed fixed too: the same samples in every run (each costs
+# thousands of instructions, and their number would move the count)
+export HEAPWALK_TRACE_SEED=1
 
 instr() { # CMD... -> instructions of the command (children included)
 	valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$dir/cg.%p" "$@" \
@@ -39,7 +42,7 @@ row() { # LABEL CMD...
 			l, b / 1e6, a / 1e6, a / b, s / 1e6, s / b }'
 }
 
-echo "tracer overhead in instructions (callgrind; PYTHONHASHSEED=0)"
+echo "tracer overhead in instructions (callgrind; PYTHONHASHSEED=0, HEAPWALK_TRACE_SEED=1)"
 row "C loop, 1M pairs, 100k live" "$dir/cloop" 1000000
 pythons=()
 [[ -x /usr/bin/python3.11 ]] && pythons+=(/usr/bin/python3.11)
