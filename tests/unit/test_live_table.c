@@ -26,8 +26,11 @@
 			ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #c);                         \
 	} while (0)
 
-/* What live.c needs from the rest of the tracer. */
+/* What live.c needs from the rest of the tracer, and what the hooks' fast
+ * paths (tracer.h) read. */
 struct hwt_root *hwt_root;
+HWT_TLS struct hwt_thread hwt_self;
+uint64_t hwt_free_mask;
 
 /* The model: what must be in the table, in arrays (for picking one at
  * random) and in an open-addressing index address -> position (tombstones:
@@ -331,6 +334,56 @@ START_TEST(test_sampled)
 }
 END_TEST
 
+/* Sampled mode's allocation fast path (one subtraction whose flags
+ * decide, tracer.h) against its definition: skip when the countdown, as
+ * unsigned, is above n, and then take n off it; else leave it as it was. */
+START_TEST(test_fast_skip)
+{
+	static const int64_t counts[] = {0,       1,  2,  15,        16,        17,    4096,
+	                                 1 << 20, -1, -2, INT64_MAX, INT64_MIN, 524288};
+	static const uint64_t sizes[] = {
+	    0,          1,      15,     16,    17, 4095, 4096, 1 << 20, (uint64_t)INT64_MAX,
+	    UINT64_MAX, 524287, 524288, 524289};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+		for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+			int64_t c = counts[i];
+			uint64_t n = sizes[j];
+			hwt_self.countdown = c;
+			int skip = hwt_fast_skip((size_t)n);
+			EXPECT(skip == ((uint64_t)c > n));
+			EXPECT(hwt_self.countdown == (skip ? (int64_t)((uint64_t)c - n) : c));
+		}
+}
+END_TEST
+
+/* free's fast path (hwt_fast_unmarked): with the mask of each mode, only
+ * the addresses where a sampled block of the malloc family can lie (a page
+ * boundary, 16 bytes past one) and NULL reach the full path. */
+START_TEST(test_fast_unmarked)
+{
+	uint64_t state = 12345;
+	for (int mode = 0; mode < 3; mode++) {
+		hwt_free_mask = mode == 0 ? 0 : mode == 1 ? HWT_MARK_MASK : ~(uint64_t)0;
+		for (int i = 0; i < 200000; i++) {
+			uint64_t a = hwt_rng_next(&state) & ((1ull << 47) - 16);
+			if (i % 4 == 1)
+				a &= ~(uint64_t)4095;
+			else if (i % 4 == 2)
+				a = (a & ~(uint64_t)4095) + 16;
+			else if (i == 3)
+				a = 0;
+			int unmarked = hwt_fast_unmarked((const void *)(uintptr_t)a);
+			EXPECT(unmarked == ((a & hwt_free_mask) != 0));
+			if (mode == 1)
+				EXPECT(unmarked == (a % 4096 != 0 && a % 4096 != 16));
+			if (mode == 0)
+				EXPECT(!unmarked);
+		}
+	}
+	hwt_free_mask = 0;
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("live_table");
@@ -341,6 +394,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_anywhere);
 	tcase_add_test(tc, test_mixed);
 	tcase_add_test(tc, test_sampled);
+	tcase_add_test(tc, test_fast_skip);
+	tcase_add_test(tc, test_fast_unmarked);
 	suite_add_tcase(s, tc);
 	return s;
 }
