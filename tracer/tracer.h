@@ -143,11 +143,12 @@ static inline int hwt_fast_skip(size_t n)
 	__asm__("subq %2, %0" : "+m"(t->countdown), "=@ccbe"(crossed) : "r"((uint64_t)n));
 	if (likely(!crossed))
 		return 1;
-	t->countdown += (int64_t)n;
+	/* (unsigned: the subtraction may have wrapped) */
+	t->countdown = (int64_t)((uint64_t)t->countdown + n);
 	return 0;
 #else
 	if ((uint64_t)t->countdown > n) {
-		t->countdown -= (int64_t)n;
+		t->countdown = (int64_t)((uint64_t)t->countdown - n);
 		return 1;
 	}
 	return 0;
