@@ -36,10 +36,11 @@ keep2 = [str(i) * 3 for i in range(%d)]
 sys.stdout.write("expect %%s.%%s %%d\\n" %% (HwSub.__module__, HwSub.__qualname__, len(keep)))
 sys.stdout.flush()
 if %d:
+    write, sleep = os.write, time.sleep  # (bound before the report: see below)
     sys._debugmallocstats()
-    os.write(%d, b"x")
+    write(%d, b"x")
     while True:
-        time.sleep(1000)
+        sleep(1000)
 """
 
 r, w = os.pipe()
@@ -64,5 +65,9 @@ class HwSub:
 keep = [HwSub(i) for i in range(2222)]
 sys.stdout.write("expect %s.%s %d\n" % (HwSub.__module__, HwSub.__qualname__, len(keep)))
 sys.stdout.flush()
+# Bound before the report: a method lookup after it could evict an entry
+# of the type attribute cache holding the last reference to a temporary
+# name (pymalloc_population.py says more).
+abort = os.abort
 sys._debugmallocstats()
-os.abort()
+abort()
