@@ -141,17 +141,16 @@ int hwt_init(void)
 /* Sampled mode moves a heap block it records to a page boundary
  * (hwt_free_mask says why), with glibc's memalign asked for the same
  * bytes: a block as large as malloc's, but when the free space it came
- * from was a near fit (up to 16 bytes more, as malloc itself gives from a
+ * from was a near fit (_int_memalign keeps a spare end of up to MINSIZE,
+ * 32 bytes, rather than split it off; malloc itself keeps up to 16 from a
  * near-fitting free chunk: a program never knew its usable sizes in
  * advance).  About one allocation in a thousand of a program of small
  * blocks is sampled (512 KiB apart), so the memalign, and for realloc and
- * calloc the copy, are paid rarely; a block glibc mmapped (p 16 bytes past
- * a page boundary) stays.  The room memalign leaves before the block goes
- * back to glibc's bins. */
+ * calloc the copy, are paid rarely.  The room memalign leaves before the
+ * block goes back to glibc's bins.  Only hwt_place calls it, for a p it
+ * found out of place (the mask is not 0 only in sampled mode). */
 void *hwt_place_sampled(void *p, size_t n, size_t keep)
 {
-	if (!((uintptr_t)p & HWT_MARK_MASK) || hwt_root->mode != HWT_MODE_SAMPLED)
-		return p;
 	int saved = errno;
 	void *q = __libc_memalign(4096, n);
 	if (q) {
@@ -163,7 +162,7 @@ void *hwt_place_sampled(void *p, size_t n, size_t keep)
 }
 
 /* The malloc family's sampled block: recorded where free will look for
- * it (hwt_place_sampled); the block the program gets. */
+ * it (hwt_place); the block the program gets. */
 static inline void *record_native(void *p, size_t n, size_t keep, uint64_t caller, uint64_t cfa0,
                                   int from)
 {

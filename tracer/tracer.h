@@ -158,7 +158,7 @@ static inline int hwt_fast_skip(size_t n)
 /* Sampled mode: every block a hook of the malloc family records lies at a
  * page boundary or 16 bytes past one: an mmapped chunk is there already
  * (its header fills the first 16 bytes of its mapping), a heap block is
- * moved there (hwt_place_sampled).  So a free whose address has a bit of
+ * moved there (hwt_place).  So a free whose address has a bit of
  * HWT_MARK_MASK set cannot be of such a block: glibc's free and realloc
  * hooks test hwt_free_mask, and only the addresses that pass it (two
  * 16-byte offsets of the 256 in a page; on the C loop of bench/ one free
@@ -186,16 +186,16 @@ static inline int hwt_fast_unmarked(const void *p)
 #endif
 }
 
-/* Sampled mode: p (n bytes, the first keep of them the caller's), chosen
- * to be recorded by a hook of the malloc family, where free's fast path
- * looks (hwt_free_mask): p itself when it is there (or in mode all), else
- * a block of n bytes at a page boundary holding p's first keep bytes, p
- * freed; NULL when no such block could be had (p stays
- * where it is, not to be recorded).  Called busy; errno is kept. */
+/* hwt_place's out-of-line part: a block of n bytes at a page boundary
+ * holding p's first keep bytes, p freed; NULL when none could be had. */
 void *hwt_place_sampled(void *p, size_t n, size_t keep);
 
-/* hwt_place_sampled's test inline: nothing to do in mode all (a mask of
- * 0) or for a block already in place. */
+/* Sampled mode: p (n bytes, the first keep of them the caller's), chosen
+ * to be recorded by a hook of the malloc family, where free's fast path
+ * looks (hwt_free_mask): p itself when it is there (always in mode all, a
+ * mask of 0), else hwt_place_sampled's block; NULL when no such block
+ * could be had (p stays where it is, not to be recorded).  Called busy;
+ * errno is kept. */
 static inline void *hwt_place(void *p, size_t n, size_t keep)
 {
 	if (likely(!((uintptr_t)p & hwt_free_mask)))
@@ -517,7 +517,7 @@ static inline int hwt_forget(void *p, struct hwt_live_entry *old)
  * realloc gives p its old entry back (p is still the program's).  errno
  * is left as the allocator set it.  The native and PyMem hooks share it;
  * with place (the malloc family's), a sampled q is moved first
- * (hwt_place_sampled).  Returns the block the program gets. */
+ * (hwt_place).  Returns the block the program gets. */
 void *hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *old,
                        uint64_t caller, uint64_t cfa0, int from, int place);
 

@@ -106,8 +106,9 @@ echo "ok forks: the children sampled apart ($b1 and $b2 samples/bytes), estimate
 # them): a sampled heap block is moved to a page boundary, which is all
 # that free's fast path looks at (tracer.h, hwt_free_mask).  Oracles: the
 # program's own checks (calloc's zeros, contents kept by realloc and by
-# the move, alignments asked for: it exits 1 without a core when one
-# fails); the exact count and bytes per function; no entry for the blocks
+# the move, alignments asked for, usable sizes as glibc rounds requests
+# plus at most memalign's 32-byte spare end: it exits 1 without a core
+# when one fails); the exact count and bytes per function; no entry for the blocks
 # made and freed as many again (fam_freed), through free, realloc(p, 0)
 # and reallocarray(p, 0, 0), and none the walk finds free.  A block
 # recorded where it was made (no move) would be freed past the tracer:

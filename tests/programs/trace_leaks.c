@@ -33,8 +33,9 @@
  *                            makes and frees as many again (fam_freed,
  *                            through free, realloc and reallocarray); it
  *                            checks what it sees (zeroed calloc blocks,
- *                            contents kept by realloc, alignments) and
- *                            exits 1 without a core when wrong
+ *                            contents kept by realloc, alignments,
+ *                            usable sizes as glibc's) and exits 1
+ *                            without a core when wrong
  *   trace_leaks paths K S    leak_p keeps 2K blocks of S bytes, called
  *                            through mid from path_a and path_b in turn
  *                            (K each): two stacks that differ only in
@@ -230,17 +231,30 @@ NOINLINE static void *fam_reallocarray(size_t s)
 	return p;
 }
 
+/* Every allocating function of the family, its site's name, and the
+ * bytes it asks for, in S. */
+static const struct {
+	const char *name;
+	void *(*make)(size_t);
+	size_t times;
+} fam[] = {{"fam_malloc", fam_malloc, 1},
+           {"fam_calloc", fam_calloc, 3},
+           {"fam_realloc", fam_realloc, 1},
+           {"fam_grow", fam_grow, 1},
+           {"fam_memalign", fam_memalign, 1},
+           {"fam_posix_memalign", fam_posix_memalign, 1},
+           {"fam_aligned_alloc", fam_aligned_alloc, 1},
+           {"fam_reallocarray", fam_reallocarray, 3}};
+#define N_FAM (sizeof fam / sizeof fam[0])
+
 /* as many blocks again from every function, freed in turn by free,
  * realloc(p, 0) and reallocarray(p, 0, 0) (glibc: a free too) */
 NOINLINE static void fam_freed(size_t k, size_t s)
 {
-	void *(*const make[])(size_t) = {fam_malloc,        fam_calloc,      fam_realloc,
-	                                 fam_grow,          fam_memalign,    fam_posix_memalign,
-	                                 fam_aligned_alloc, fam_reallocarray};
 	void **p = malloc(k * sizeof *p);
-	for (size_t f = 0; f < sizeof make / sizeof make[0]; f++) {
+	for (size_t f = 0; f < N_FAM; f++) {
 		for (size_t i = 0; i < k; i++)
-			p[i] = make[f](s);
+			p[i] = fam[f].make(s);
 		for (size_t i = 0; i < k; i++) {
 			if (i % 3 == 0)
 				free(p[i]);
@@ -252,6 +266,18 @@ NOINLINE static void fam_freed(size_t k, size_t s)
 	}
 	free(p);
 	__asm__ volatile("");
+}
+
+/* The usable size of a heap block of n bytes as glibc rounds a request
+ * (request2size: n + 8 up to 16, at least 32, less the 8-byte size
+ * field), and at most 32 more: what a near fit leaves in the block
+ * (malloc keeps up to 16 from a free chunk, memalign up to MINSIZE). */
+static int usable_as_glibc(void *p, size_t n)
+{
+	size_t want = ((n + 8 + 15) & ~(size_t)15) - 8, u = malloc_usable_size(p);
+	if (want < 24)
+		want = 24;
+	return u >= want && u <= want + 32;
 }
 
 /* ---- threads ---- */
@@ -355,19 +381,7 @@ int main(int argc, char **argv)
 		printf("leak_memalign %zu %zu\n", k, k * s);
 		printf("churn 0 0\n");
 	} else if (!strcmp(argv[1], "family")) {
-		static const struct {
-			const char *name;
-			void *(*make)(size_t);
-			size_t times;
-		} fam[] = {{"fam_malloc", fam_malloc, 1},
-		           {"fam_calloc", fam_calloc, 3},
-		           {"fam_realloc", fam_realloc, 1},
-		           {"fam_grow", fam_grow, 1},
-		           {"fam_memalign", fam_memalign, 1},
-		           {"fam_posix_memalign", fam_posix_memalign, 1},
-		           {"fam_aligned_alloc", fam_aligned_alloc, 1},
-		           {"fam_reallocarray", fam_reallocarray, 3}};
-		for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++)
+		for (size_t f = 0; f < N_FAM; f++)
 			for (size_t i = 0; i < k; i++)
 				keep(fam[f].make(s));
 		fam_freed(k, s);
@@ -381,9 +395,15 @@ int main(int argc, char **argv)
 			if (!filled(kept[7 * k + i], 3 * s))
 				bad("reallocarray'd block changed", kept[7 * k + i]);
 		}
+		/* every kept block as large as glibc makes one (the sampled
+		 * ones were moved: memalign's spare end is the bound) */
+		for (size_t f = 0; f < N_FAM; f++)
+			for (size_t i = 0; i < k; i++)
+				if (!usable_as_glibc(kept[f * k + i], s * fam[f].times))
+					bad("usable size not as glibc's", kept[f * k + i]);
 		if (family_bad)
 			return 1;
-		for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++)
+		for (size_t f = 0; f < N_FAM; f++)
 			printf("%s %zu %zu\n", fam[f].name, k, k * s * fam[f].times);
 		printf("fam_freed 0 0\n");
 	} else if (!strcmp(argv[1], "paths")) {
