@@ -97,6 +97,9 @@ struct walker {
 	const hw_visitor *v;
 	hw_glibc_summary *sum;
 	int stopped; /* the visitor asked to stop */
+	/* v->alloc while records are wanted: NULL without a visitor or once
+	 * it asked to stop (one test per record) */
+	int (*emit_fn)(void *ctx, const hw_alloc *a);
 	uint64_t heap_max;
 	uint64_t n_mmaps, mmapped_mem, sbrk_base, tcache_bins;
 	struct arena *arenas;
@@ -161,16 +164,18 @@ static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_
                                                        hw_allocator alloc, hw_state state,
                                                        hw_bin bin)
 {
-	if (w->stopped || !w->v || !w->v->alloc)
+	if (!w->emit_fn)
 		return;
-	/* The visitor gets the chunk's bytes where the window holds them. */
+	/* The visitor gets the chunk's bytes where the window holds them
+	 * (its len is 0 when it holds none). */
 	uint64_t mem = chunk + GW_CHUNK_HDR;
 	const struct window *win = &w->win;
 	const uint8_t *bytes = NULL;
 	size_t n = 0;
-	if (win->p && mem >= win->base && mem - win->base < win->len) {
-		bytes = win->p + (mem - win->base);
-		n = win->len - (size_t)(mem - win->base);
+	uint64_t off = mem - win->base;
+	if (off < win->len) {
+		bytes = win->p + off;
+		n = win->len - (size_t)off;
 		if (n > usable)
 			n = (size_t)usable;
 	}
@@ -182,8 +187,10 @@ static inline __attribute__((always_inline)) void emit(struct walker *w, uint64_
 	                         .bin = (uint8_t)bin},
 	                   .bytes = bytes,
 	                   .n_bytes = n};
-	if (w->v->alloc(w->v->ctx, &a.a))
+	if (w->emit_fn(w->v->ctx, &a.a)) {
 		w->stopped = 1;
+		w->emit_fn = NULL;
+	}
 }
 
 static void count(hw_count *c, uint64_t bytes)
@@ -312,8 +319,10 @@ static __attribute__((noinline)) int window_get(struct window *win, uint64_t add
 			blk = addr;
 		if (blk < win->lo && addr >= win->lo)
 			blk = win->lo;
+		/* clipped to the range walked when the bytes lie in it (up
+		 * to its very end) */
 		size_t len = WINDOW_SIZE;
-		if (win->hi > addr + n && blk + len > win->hi)
+		if (win->hi >= addr + n && blk + len > win->hi)
 			len = (size_t)(win->hi - blk);
 		const void *in_place =
 		    win->in->window ? win->in->window(win->in->ctx, blk, len) : NULL;
@@ -327,10 +336,10 @@ static __attribute__((noinline)) int window_get(struct window *win, uint64_t add
 		if (win->in->read(win->in->ctx, blk, win->buf, len) == 0) {
 			win->base = blk;
 			win->len = len;
-		} else if (win->in->read(win->in->ctx, addr, win->buf, 16) == 0) {
-			/* Near the end of a mapping: a short window. */
+		} else if (win->in->read(win->in->ctx, addr, win->buf, n) == 0) {
+			/* Near the end of a mapping: a window of the n bytes. */
 			win->base = addr;
-			win->len = 16;
+			win->len = n;
 		} else {
 			win->p = NULL;
 			win->len = 0;
@@ -1508,10 +1517,12 @@ static void walk_bins(struct walker *w, uint32_t ai, const struct gathered *g, u
 
 /* ---- step 4: the linear walk ---- */
 
-/* How far ahead of its chunk the linear walk prefetches (bytes): about six
- * chunks of a heap of small allocations; 1 KiB was slower on the
- * 2.2M-chunk bench core, 256 bytes too. */
-#define LINEAR_AHEAD 512
+/* How far ahead of its chunk the linear walk prefetches (bytes): half a
+ * page, about twenty chunks of a heap of small allocations.  The hardware
+ * prefetchers stop at each 4 KiB page, and a core's pages are 4 KiB.  With
+ * plain_run, 512 bytes was 10-13% slower on the 2.2M- and 22M-chunk bench
+ * cores; 1 KiB to 2 KiB were alike, 2 KiB best on the larger core. */
+#define LINEAR_AHEAD 2048
 
 static int cmp_free(const void *a, const void *b)
 {
@@ -1628,6 +1639,69 @@ static inline int listed_met(struct walker *w, const struct region *r, uint64_t 
 	return w->listed[*cur].bin;
 }
 
+/* The linear walk's common case, taken first where the whole region is in
+ * view and the listed chunks are in the bitmap: a run of plain used
+ * chunks from p (a sane size, in use by its successor's PREV_INUSE, on
+ * no list, not a tcache struct, the right arena bit, not top), each
+ * emitted and counted as walk_region's general case would, at a fraction
+ * of its cost (the general case tests every rarer case on every chunk).
+ * Returns the first chunk it did not take: walk_region's general case
+ * goes on from there.  (The 2.2M-chunk core of bench/walk.sh opened and
+ * walked once: 388 M instructions before it, 234 M with it, callgrind;
+ * the walk 13-15% faster.)  The walks of tests/fuzz/fuzz_glibc.c with a
+ * view and without must agree. */
+static uint64_t plain_run(struct walker *w, const struct region *r, const struct arena *ar,
+                          uint64_t p, uintptr_t bias, int main)
+{
+	const uint64_t end = r->end, top = ar->top, *bits = w->bits;
+	const uint64_t arena_bit = main ? 0 : GW_NON_MAIN_ARENA;
+	uint64_t n = 0, bytes = 0;
+	int (*fn)(void *, const hw_alloc *) = w->emit_fn;
+	void *ctx = w->v ? w->v->ctx : NULL;
+	hw_alloc_view a = {.a = {.arena = ar->addr,
+	                         .allocator = HW_ALLOCATOR_GLIBC,
+	                         .state = HW_STATE_USED,
+	                         .bin = HW_BIN_NONE}};
+	while (p != top && end - p >= GW_CHUNK_HDR) {
+		uint64_t size, nsize;
+		memcpy(&size, (const void *)(bias + p + GW_SIZE_SZ), 8);
+		uint64_t sz = size & ~(uint64_t)GW_SIZE_BITS;
+		/* as walk_region: a bad size, a fencepost (below MINSIZE), or
+		 * a successor whose header is not in the region */
+		if ((size & (GW_IS_MMAPPED | (GW_MALLOC_ALIGN - 1 - GW_SIZE_BITS))) |
+		    (sz < GW_MINSIZE) | (sz > end - p - GW_CHUNK_HDR) |
+		    ((size & GW_NON_MAIN_ARENA) != arena_bit))
+			break;
+		__builtin_prefetch((const void *)(bias + p + LINEAR_AHEAD));
+		memcpy(&nsize, (const void *)(bias + p + sz + GW_SIZE_SZ), 8);
+		uint64_t bit = chunk_bit(r, p);
+		if (!(nsize & GW_PREV_INUSE) || (bits[bit / 64] >> (bit % 64) & 1) ||
+		    (p + GW_CHUNK_HDR >= w->tc_lo && p + GW_CHUNK_HDR <= w->tc_hi))
+			break;
+		n++;
+		bytes += sz;
+		if (fn) {
+			uint64_t mem = p + GW_CHUNK_HDR;
+			a.a.address = mem;
+			a.a.size = sz - GW_SIZE_SZ;
+			/* all of it in view: its end, next + 8, is within the
+			 * region (the successor's header is) */
+			a.bytes = (const uint8_t *)(bias + mem);
+			a.n_bytes = sz - GW_SIZE_SZ;
+			if (fn(ctx, &a.a)) {
+				w->stopped = 1;
+				w->emit_fn = NULL;
+				p += sz;
+				break;
+			}
+		}
+		p += sz;
+	}
+	w->sum->used.count += n;
+	w->sum->used.bytes += bytes;
+	return p;
+}
+
 static void walk_region(struct walker *w, const struct region *r)
 {
 	struct arena *ar = &w->arenas[r->arena];
@@ -1644,6 +1718,14 @@ static void walk_region(struct walker *w, const struct region *r)
 	uintptr_t bias = direct ? (uintptr_t)w->win.p - (uintptr_t)w->win.base : 0;
 	while (p + GW_CHUNK_HDR <= r->end && !w->stopped) {
 		uint64_t size;
+		if (direct && w->bits) {
+			uint64_t q = plain_run(w, r, ar, p, bias, main);
+			if (q != p)
+				fenceposts = 0;
+			p = q;
+			if (p + GW_CHUNK_HDR > r->end || w->stopped)
+				break;
+		}
 		if (p == ar->top) {
 			emit(w, p, ar->top_size ? ar->top_size - GW_SIZE_SZ : 0, ar->addr,
 			     HW_ALLOCATOR_GLIBC, HW_STATE_TOP, HW_BIN_NONE);
@@ -1693,13 +1775,16 @@ static void walk_region(struct walker *w, const struct region *r)
 		/* The walk is a chain of dependent loads through the heap:
 		 * fetch ahead so the next headers are in cache when needed. */
 		if (direct) {
-			if (r->end - p > LINEAR_AHEAD)
-				__builtin_prefetch((const void *)(bias + p + LINEAR_AHEAD));
+			/* (past the region's end too: a prefetch never faults) */
+			__builtin_prefetch((const void *)(bias + p + LINEAR_AHEAD));
 		} else if (w->win.p && p - w->win.base + 1024 < w->win.len) {
 			__builtin_prefetch(w->win.p + (p - w->win.base) + 1024);
 		}
-		if (sz < GW_MINSIZE || sz % GW_MALLOC_ALIGN || p + sz > r->end || p + sz < p ||
-		    (size & GW_IS_MMAPPED)) {
+		/* sz < MINSIZE, not a multiple of MALLOC_ALIGN (bit 3, the
+		 * flag bits being masked off), past the region, or IS_MMAPPED;
+		 * tested together, as one branch */
+		if ((size & (GW_IS_MMAPPED | (GW_MALLOC_ALIGN - 1 - GW_SIZE_BITS))) |
+		    (sz < GW_MINSIZE) | (sz > r->end - p)) {
 			uint64_t q = p + GW_MALLOC_ALIGN;
 			while (q + GW_CHUNK_HDR <= r->end && !plausible(w, r, q, ar->top))
 				q += GW_MALLOC_ALIGN;
@@ -1940,6 +2025,7 @@ static void fill_mallinfo(struct walker *w)
 int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *sum)
 {
 	struct walker w = {.in = in, .L = &in->layout, .v = v, .sum = sum};
+	w.emit_fn = v ? v->alloc : NULL;
 	w.win.in = in;
 	memset(&sum->used, 0, sizeof sum->used);
 	sum->free = sum->tcache = sum->fastbins = sum->mmapped = sum->used;
