@@ -209,13 +209,17 @@ static int encode(const hw_snapshot *s, wbuf *w)
 	size_t st;
 	const hw_snapshot_target *t = &s->target;
 
-	st = w_begin(w, T_TARGET);
-	/* what the snapshot was taken of (a loaded snapshot keeps its source) */
-	w_str(w, t->source_kind ? t->source_kind : t->kind);
-	w_str(w, t->source_kind ? t->source_path : t->path);
-	w_varint(w, (uint64_t)(t->pid > 0 ? t->pid : 0));
-	w_str(w, t->executable);
-	w_end(w, st);
+	/* what the snapshot was taken of (a loaded snapshot keeps its source);
+	 * nothing for one loaded from a file that said nothing of it (a
+	 * snapshot with no source), which reads back the same */
+	if (t->source_kind || !t->kind || strcmp(t->kind, "snapshot")) {
+		st = w_begin(w, T_TARGET);
+		w_str(w, t->source_kind ? t->source_kind : t->kind);
+		w_str(w, t->source_kind ? t->source_path : t->path);
+		w_varint(w, (uint64_t)(t->pid > 0 ? t->pid : 0));
+		w_str(w, t->executable);
+		w_end(w, st);
+	}
 
 	st = w_begin(w, T_STRINGS);
 	w_varint(w, s->str.n - 1);
@@ -965,6 +969,11 @@ int hw_hsnap_decode_payload(hw_snapshot **out, const uint8_t *p, size_t n)
 		rc = corrupt(&d, "no end marker");
 	if (!rc && !(d.seen & (1u << T_ALLOCS)))
 		rc = corrupt(&d, "no allocations section");
+	/* without a TARGET section it is still a snapshot, of an unknown
+	 * source (not the new snapshot's default, a core) */
+	if (!rc && !(d.seen & (1u << T_TARGET)) &&
+	    hw_snapshot_set_target(d.s, "snapshot", NULL, 0, NULL))
+		rc = -1;
 	free(d.str_map);
 	free(d.type_map);
 	free(d.frame_map);

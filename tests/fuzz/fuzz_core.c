@@ -1,7 +1,8 @@
 /*
  * fuzz_core.c: the core-file reader under fuzzing: any bytes given as a core
  * file must open to an error with a one-line message, or to a target whose
- * every accessor answers without crashing.
+ * every accessor answers without crashing, and whose views and reads of the
+ * same bytes agree.
  */
 #include "heapwalk.h"
 
@@ -43,6 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hw_read(t, m[i].start, buf, sizeof buf);
 		hw_read(t, m[i].end - 8, buf, 16);
 		hw_view(t, m[i].start, (size_t)(m[i].end - m[i].start));
+		/* a view and a read of the same bytes agree: where a view is
+		 * given, the read succeeds with the same bytes */
+		uint64_t span = m[i].end - m[i].start;
+		size_t len = span < sizeof buf ? (size_t)span : sizeof buf;
+		const uint64_t at[2] = {m[i].start, m[i].end - len};
+		for (int k = 0; k < 2 && len; k++) {
+			const void *v = hw_view(t, at[k], len);
+			if (v && (hw_read(t, at[k], buf, len) != HW_OK || memcmp(v, buf, len)))
+				abort();
+		}
 	}
 	const hw_thread *th;
 	n = hw_target_threads(t, &th);

@@ -8,7 +8,8 @@
  *         valid header (zstd frame, CRC-32C) so that mutations reach the
  *         section decoder behind the checksum.
  * A loaded snapshot is rendered through every view, to /dev/null.
- * Invariant checked: either a snapshot or a non-empty one-line error.
+ * Invariants checked: either a snapshot or a non-empty one-line error; a
+ * loaded snapshot saves, loads again and renders the same (round_trip).
  */
 #include "heapwalk.h"
 
@@ -93,6 +94,69 @@ static void views(const hw_snapshot *s)
 	}
 }
 
+/* The summary, the site view and the chunks of s as JSON, in memory
+ * (malloc'd, *len set). */
+static char *render(const hw_snapshot *s, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+	if (!f)
+		abort();
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 0;
+	o.states = 0xf;
+	o.format = HW_FORMAT_JSON;
+	hw_render_summary(f, s, &o);
+	o.group_by = HW_GROUP_SITE;
+	hw_render_top(f, s, &o);
+	hw_render_chunks(f, s, &o);
+	fclose(f);
+	return text;
+}
+
+static char saved[64];
+
+static void remove_saved(void)
+{
+	unlink(saved);
+}
+
+/* A snapshot that loaded saves, loads again and shows the same.  (Saved
+ * to a file of its own: hw_snapshot_save writes beside the path, then
+ * renames.) */
+static void round_trip(const hw_snapshot *s)
+{
+	if (!saved[0]) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(saved, sizeof saved, "%s/fuzz-hsnap-%d.hsnap", tmp && *tmp ? tmp : "/tmp",
+		         (int)getpid());
+		atexit(remove_saved);
+	}
+	if (hw_snapshot_save(s, saved) != HW_OK)
+		abort();
+	/* loaded from memory, as s was (a file's path would show) */
+	FILE *f = fopen(saved, "rb");
+	if (!f || fseek(f, 0, SEEK_END) != 0)
+		abort();
+	long n = ftell(f);
+	uint8_t *bytes = n > 0 ? malloc((size_t)n) : NULL;
+	if (!bytes || fseek(f, 0, SEEK_SET) != 0 || fread(bytes, 1, (size_t)n, f) != (size_t)n)
+		abort();
+	fclose(f);
+	hw_snapshot *again = NULL;
+	if (hw_snapshot_load_buffer(&again, bytes, (size_t)n) != HW_OK)
+		abort();
+	free(bytes);
+	size_t n1, n2;
+	char *a = render(s, &n1), *b = render(again, &n2);
+	if (n1 != n2 || memcmp(a, b, n1))
+		abort();
+	free(a);
+	free(b);
+	hw_snapshot_free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -114,11 +178,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	views(s);
+	round_trip(s);
 	hw_snapshot_free(s);
 	return 0;
 }
 
-/* Seeds: a small snapshot with every table, as a file and as a payload. */
+/* Seeds: a small snapshot with every table, as a file and as a payload,
+ * and the payload without its TARGET section. */
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
 	hw_snapshot *s;
@@ -167,8 +233,8 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	unsigned long long raw = ZSTD_getFrameContentSize(file + HEADER, n - HEADER);
 	if (raw > 1 << 20)
 		abort();
-	*bufs = malloc(2 * sizeof **bufs);
-	*lens = malloc(2 * sizeof **lens);
+	*bufs = malloc(3 * sizeof **bufs);
+	*lens = malloc(3 * sizeof **lens);
 	(*bufs)[0] = malloc(n + 1);
 	(*bufs)[0][0] = 0;
 	memcpy((*bufs)[0] + 1, file, n);
@@ -178,5 +244,26 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	if (ZSTD_decompress((*bufs)[1] + 1, raw, file + HEADER, n - HEADER) != raw)
 		abort();
 	(*lens)[1] = raw + 1;
-	return 2;
+	/* the payload without its first section, TARGET (tag 1, then its
+	 * length as a varint): once loaded as a core's snapshot, which a
+	 * round trip then told apart */
+	const uint8_t *pl = (*bufs)[1] + 1;
+	if (pl[0] != 1)
+		abort();
+	uint64_t seclen = 0;
+	size_t cut = 1;
+	for (int shift = 0; cut < raw && shift < 64; shift += 7) {
+		uint8_t b = pl[cut++];
+		seclen |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			break;
+	}
+	cut += (size_t)seclen;
+	if (cut > raw)
+		abort();
+	(*bufs)[2] = malloc(raw + 1 - cut);
+	(*bufs)[2][0] = 1;
+	memcpy((*bufs)[2] + 1, pl + cut, raw - cut);
+	(*lens)[2] = raw + 1 - cut;
+	return 3;
 }
