@@ -9,7 +9,8 @@
  *         section decoder behind the checksum.
  * A loaded snapshot is rendered through every view, to /dev/null.
  * Invariants checked: either a snapshot or a non-empty one-line error; a
- * loaded snapshot saves, loads again and renders the same (round_trip).
+ * loaded snapshot saves, loads again and renders the same (round_trip), in
+ * valid JSON (json_check).
  */
 #include "heapwalk.h"
 
@@ -94,8 +95,9 @@ static void views(const hw_snapshot *s)
 	}
 }
 
-/* The summary, the site view and the chunks of s as JSON, in memory
- * (malloc'd, *len set). */
+/* Every view of s as JSON, in memory (malloc'd, *len set): the summary,
+ * the site and type groups, the diff of s against itself, the chunks, the
+ * check and the first allocation shown. */
 static char *render(const hw_snapshot *s, size_t *len)
 {
 	char *text = NULL;
@@ -110,7 +112,17 @@ static char *render(const hw_snapshot *s, size_t *len)
 	hw_render_summary(f, s, &o);
 	o.group_by = HW_GROUP_SITE;
 	hw_render_top(f, s, &o);
+	o.group_by = HW_GROUP_TYPE;
+	hw_render_top(f, s, &o);
+	hw_render_diff(f, s, s, &o, NULL);
 	hw_render_chunks(f, s, &o);
+	uint64_t n;
+	hw_render_check(f, s, &o, &n);
+	if (hw_snapshot_count(s)) {
+		hw_alloc a;
+		hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
+		hw_render_show(f, s, NULL, a.address, &o);
+	}
 	fclose(f);
 	return text;
 }
@@ -120,6 +132,128 @@ static char saved[64];
 static void remove_saved(void)
 {
 	unlink(saved);
+}
+
+/* ---- a JSON checker: RFC 8259 values, strings in valid UTF-8 ---- */
+
+static const char *json_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static const char *json_string(const char *p, const char *end)
+{
+	for (p++; p < end;) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			return p + 1;
+		if (c < 0x20)
+			return NULL;
+		if (c == '\\') {
+			if (++p >= end)
+				return NULL;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (p + i >= end ||
+					    !strchr("0123456789abcdefABCDEF", p[i]) || !p[i])
+						return NULL;
+				p += 5;
+			} else if (*p && strchr("\"\\/bfnrt", *p)) {
+				p++;
+			} else {
+				return NULL;
+			}
+			continue;
+		}
+		int n = c < 0x80             ? 1
+		        : (c & 0xe0) == 0xc0 ? 2
+		        : (c & 0xf0) == 0xe0 ? 3
+		        : (c & 0xf8) == 0xf0 ? 4
+		                             : 0;
+		if (!n || end - p < n)
+			return NULL;
+		for (int i = 1; i < n; i++)
+			if (((unsigned char)p[i] & 0xc0) != 0x80)
+				return NULL;
+		p += n;
+	}
+	return NULL;
+}
+
+static const char *json_value(const char *p, const char *end, int depth)
+{
+	p = json_ws(p, end);
+	if (p >= end || depth > 64)
+		return NULL;
+	if (*p == '"')
+		return json_string(p, end);
+	if (*p == '{' || *p == '[') {
+		char close = *p == '{' ? '}' : ']';
+		p = json_ws(p + 1, end);
+		if (p < end && *p == close)
+			return p + 1;
+		for (;;) {
+			if (close == '}') {
+				p = json_ws(p, end);
+				if (p >= end || *p != '"' || !(p = json_string(p, end)))
+					return NULL;
+				p = json_ws(p, end);
+				if (p >= end || *p++ != ':')
+					return NULL;
+			}
+			if (!(p = json_value(p, end, depth + 1)))
+				return NULL;
+			p = json_ws(p, end);
+			if (p < end && *p == ',') {
+				p++;
+				continue;
+			}
+			return p < end && *p == close ? p + 1 : NULL;
+		}
+	}
+	static const char *const words[] = {"true", "false", "null"};
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(words[i]);
+		if ((size_t)(end - p) >= n && !memcmp(p, words[i], n))
+			return p + n;
+	}
+	/* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end || *p < '0' || *p > '9')
+		return NULL;
+	if (*p == '0')
+		p++;
+	else
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	if (p < end && *p == '.') {
+		if (++p >= end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return NULL;
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	return p;
+}
+
+/* text is a sequence of JSON objects or arrays (the documents and JSON
+ * lines the renderers write one after another), or abort. */
+static void json_check(const char *text, size_t n)
+{
+	const char *p = text, *end = text + n;
+	while ((p = json_ws(p, end)) < end)
+		if ((*p != '{' && *p != '[') || !(p = json_value(p, end, 0)))
+			abort();
 }
 
 /* A snapshot that loaded saves, loads again and shows the same.  (Saved
@@ -152,6 +286,7 @@ static void round_trip(const hw_snapshot *s)
 	char *a = render(s, &n1), *b = render(again, &n2);
 	if (n1 != n2 || memcmp(a, b, n1))
 		abort();
+	json_check(a, n1);
 	free(a);
 	free(b);
 	hw_snapshot_free(again);
