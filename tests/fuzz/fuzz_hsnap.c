@@ -10,7 +10,8 @@
  * A loaded snapshot is rendered through every view, to /dev/null.
  * Invariants checked: either a snapshot or a non-empty one-line error; a
  * loaded snapshot saves, loads again and renders the same (round_trip), in
- * valid JSON (json_check).
+ * valid JSON (json_check), and as CSV tables whose records all have their
+ * header's number of fields (csv_check).
  */
 #include "heapwalk.h"
 
@@ -256,6 +257,90 @@ static void json_check(const char *text, size_t n)
 			abort();
 }
 
+/* The fields of the CSV record at *p (RFC 4180 quoting), *p moved past
+ * its line end; -1 for a quote left open or text after a closing quote. */
+static int csv_fields(const char **p, const char *end)
+{
+	int n = 1;
+	const char *q = *p;
+	while (q < end && *q != '\n') {
+		if (*q == '"') {
+			for (q++;; q++) {
+				if (q >= end)
+					return -1;
+				if (*q == '"') {
+					if (q + 1 < end && q[1] == '"') {
+						q++;
+						continue;
+					}
+					break;
+				}
+			}
+			q++;
+			if (q < end && *q != ',' && *q != '\n')
+				return -1;
+			continue;
+		}
+		if (*q == ',')
+			n++;
+		q++;
+	}
+	*p = q < end ? q + 1 : q;
+	return n;
+}
+
+/* Each view of s as CSV is one table: every record has as many fields as
+ * its header, or abort. */
+static void csv_check(const hw_snapshot *s)
+{
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 0;
+	o.states = 0xf;
+	o.format = HW_FORMAT_CSV;
+	for (int view = 0; view < 6; view++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (!f)
+			abort();
+		uint64_t n;
+		hw_alloc a;
+		switch (view) {
+		case 0:
+			hw_render_summary(f, s, &o);
+			break;
+		case 1:
+			o.group_by = HW_GROUP_SITE;
+			hw_render_top(f, s, &o);
+			break;
+		case 2:
+			hw_render_diff(f, s, s, &o, NULL);
+			break;
+		case 3:
+			hw_render_chunks(f, s, &o);
+			break;
+		case 4:
+			hw_render_check(f, s, &o, &n);
+			break;
+		default:
+			if (hw_snapshot_count(s)) {
+				hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
+				hw_render_show(f, s, NULL, a.address, &o);
+			}
+		}
+		fclose(f);
+		const char *p = text, *end = text + len;
+		int header = p < end ? csv_fields(&p, end) : 0;
+		if (header < 0)
+			abort();
+		while (p < end)
+			if (csv_fields(&p, end) != header)
+				abort();
+		free(text);
+	}
+}
+
 /* A snapshot that loaded saves, loads again and shows the same.  (Saved
  * to a file of its own: hw_snapshot_save writes beside the path, then
  * renames.) */
@@ -314,6 +399,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	views(s);
 	round_trip(s);
+	csv_check(s);
 	hw_snapshot_free(s);
 	return 0;
 }
@@ -327,8 +413,9 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 		abort();
 	hw_snapshot_set_target(s, "core", "/x/core", 12, "/bin/x");
 	uint32_t t, st;
-	hw_snapshot_add_type(s, "dict", &t);
-	hw_frame fr[] = {{"f", "a.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
+	/* names that CSV must quote and JSON escape */
+	hw_snapshot_add_type(s, "my,\"dict\"\n", &t);
+	hw_frame fr[] = {{"f", "a,b.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
 	                 {"g", "b.c", 9, "/lib/b.so", 0x7000, 0x70, HW_FRAME_NATIVE}};
 	hw_snapshot_add_site(s, fr, 2, &st);
 	for (int i = 0; i < 12; i++) {
