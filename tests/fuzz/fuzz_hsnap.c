@@ -66,6 +66,52 @@ static uint8_t *wrap(const uint8_t *payload, size_t n, size_t *len)
 	return f;
 }
 
+enum { N_GROUPS = HW_GROUP_ARENA - HW_GROUP_DEFAULT + 1, N_VIEWS = 2 * N_GROUPS + 4 };
+
+/* View v of s in format fmt: 0 the summary, then top and diff (of s
+ * against itself) for each group key, then the chunks, the check and the
+ * first allocation shown. */
+static void render_view(FILE *f, const hw_snapshot *s, hw_format fmt, int v)
+{
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 0;
+	o.states = 0xf;
+	o.format = fmt;
+	uint64_t n;
+	hw_alloc a;
+	if (v == 0) {
+		hw_render_summary(f, s, &o);
+	} else if (v <= 2 * N_GROUPS) {
+		o.group_by = (hw_group_key)(HW_GROUP_DEFAULT + (v - 1) % N_GROUPS);
+		if (v <= N_GROUPS)
+			hw_render_top(f, s, &o);
+		else
+			hw_render_diff(f, s, s, &o, NULL);
+	} else if (v == 2 * N_GROUPS + 1) {
+		hw_render_chunks(f, s, &o);
+	} else if (v == 2 * N_GROUPS + 2) {
+		hw_render_check(f, s, &o, &n);
+	} else if (hw_snapshot_count(s)) {
+		hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
+		hw_render_show(f, s, NULL, a.address, &o);
+	}
+}
+
+/* View v of s in format fmt, in memory (malloc'd, *len set); v < 0: every
+ * view, one after another. */
+static char *render(const hw_snapshot *s, hw_format fmt, int v, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+	if (!f)
+		abort();
+	for (int k = v < 0 ? 0 : v; k < (v < 0 ? N_VIEWS : v + 1); k++)
+		render_view(f, s, fmt, k);
+	fclose(f);
+	return text;
+}
+
 static void views(const hw_snapshot *s)
 {
 	static FILE *null;
@@ -73,59 +119,9 @@ static void views(const hw_snapshot *s)
 		null = fopen("/dev/null", "w");
 	if (!null)
 		abort();
-	hw_view_options o;
-	hw_view_options_init(&o);
-	o.limit = 0;
-	o.states = 0xf;
-	for (int fmt = 0; fmt < 3; fmt++) {
-		o.format = (hw_format)fmt;
-		hw_render_summary(null, s, &o);
-		for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
-			o.group_by = (hw_group_key)k;
-			hw_render_top(null, s, &o);
-			hw_render_diff(null, s, s, &o, NULL);
-		}
-		hw_render_chunks(null, s, &o);
-		uint64_t n;
-		hw_render_check(null, s, &o, &n);
-		if (hw_snapshot_count(s)) {
-			hw_alloc a;
-			hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
-			hw_render_show(null, s, NULL, a.address, &o);
-		}
-	}
-}
-
-/* Every view of s as JSON, in memory (malloc'd, *len set): the summary,
- * the site and type groups, the diff of s against itself, the chunks, the
- * check and the first allocation shown. */
-static char *render(const hw_snapshot *s, size_t *len)
-{
-	char *text = NULL;
-	FILE *f = open_memstream(&text, len);
-	if (!f)
-		abort();
-	hw_view_options o;
-	hw_view_options_init(&o);
-	o.limit = 0;
-	o.states = 0xf;
-	o.format = HW_FORMAT_JSON;
-	hw_render_summary(f, s, &o);
-	o.group_by = HW_GROUP_SITE;
-	hw_render_top(f, s, &o);
-	o.group_by = HW_GROUP_TYPE;
-	hw_render_top(f, s, &o);
-	hw_render_diff(f, s, s, &o, NULL);
-	hw_render_chunks(f, s, &o);
-	uint64_t n;
-	hw_render_check(f, s, &o, &n);
-	if (hw_snapshot_count(s)) {
-		hw_alloc a;
-		hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
-		hw_render_show(f, s, NULL, a.address, &o);
-	}
-	fclose(f);
-	return text;
+	for (int fmt = 0; fmt < 3; fmt++)
+		for (int v = 0; v < N_VIEWS; v++)
+			render_view(null, s, (hw_format)fmt, v);
 }
 
 static char saved[64];
@@ -293,43 +289,9 @@ static int csv_fields(const char **p, const char *end)
  * its header, or abort. */
 static void csv_check(const hw_snapshot *s)
 {
-	hw_view_options o;
-	hw_view_options_init(&o);
-	o.limit = 0;
-	o.states = 0xf;
-	o.format = HW_FORMAT_CSV;
-	for (int view = 0; view < 6; view++) {
-		char *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-		if (!f)
-			abort();
-		uint64_t n;
-		hw_alloc a;
-		switch (view) {
-		case 0:
-			hw_render_summary(f, s, &o);
-			break;
-		case 1:
-			o.group_by = HW_GROUP_SITE;
-			hw_render_top(f, s, &o);
-			break;
-		case 2:
-			hw_render_diff(f, s, s, &o, NULL);
-			break;
-		case 3:
-			hw_render_chunks(f, s, &o);
-			break;
-		case 4:
-			hw_render_check(f, s, &o, &n);
-			break;
-		default:
-			if (hw_snapshot_count(s)) {
-				hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
-				hw_render_show(f, s, NULL, a.address, &o);
-			}
-		}
-		fclose(f);
+	for (int v = 0; v < N_VIEWS; v++) {
+		size_t len;
+		char *text = render(s, HW_FORMAT_CSV, v, &len);
 		const char *p = text, *end = text + len;
 		int header = p < end ? csv_fields(&p, end) : 0;
 		if (header < 0)
@@ -368,7 +330,7 @@ static void round_trip(const hw_snapshot *s)
 		abort();
 	free(bytes);
 	size_t n1, n2;
-	char *a = render(s, &n1), *b = render(again, &n2);
+	char *a = render(s, HW_FORMAT_JSON, -1, &n1), *b = render(again, HW_FORMAT_JSON, -1, &n2);
 	if (n1 != n2 || memcmp(a, b, n1))
 		abort();
 	json_check(a, n1);
