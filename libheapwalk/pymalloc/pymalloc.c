@@ -150,6 +150,17 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 		(void)hw_target_prefetch(p->target, pool, pool_address - pool);
 	for (uint64_t i = 0; i < npools; i++, pool += L->pool_size) {
 		const unsigned char *b = pool_bytes(w, pool, len);
+		int blocks = len == L->pool_size;
+		if (!b && blocks && (b = pool_bytes(w, pool, L->pool_overhead))) {
+			/* its header alone (a core cut short inside the pool):
+			 * counted from it as a summary without records counts
+			 * it, its blocks not listed */
+			blocks = 0;
+			problem(w, "unreadable-pool", pool,
+			        "pool 0x%lx of arena %u: only its header is readable, its blocks "
+			        "are not listed",
+			        (unsigned long)pool, index);
+		}
 		if (!b) {
 			problem(w, "unreadable-pool", pool,
 			        "pool 0x%lx of arena %u is not readable", (unsigned long)pool,
@@ -180,7 +191,7 @@ static int walk_arena(struct walk *w, uint32_t index, uint64_t address, uint64_t
 		S->blocks_in_use += count;
 		S->bytes_in_use += (uint64_t)count * size;
 		S->free_blocks += capacity - count;
-		if (w->v && (w->v->alloc || w->v->problem) && len == L->pool_size &&
+		if (w->v && (w->v->alloc || w->v->problem) && blocks &&
 		    walk_blocks(w, pool, b, size, count))
 			return 1;
 	}

@@ -6,7 +6,9 @@
  * looked for.  Bit 1 of byte 0 (a flag bit of the size word, which the
  * walker masks) picks the layout: CPython 3.8 (4 KiB pools) or 3.11
  * (16 KiB).  The walk with the array given and the walk with the state found
- * by the pool scan must never crash, hang or grow without bound.  Seeds:
+ * by the pool scan must never crash, hang or grow without bound, and each
+ * must give the same summary with records as without (which reads the
+ * pools' headers alone).  Seeds:
  * two valid pools and their arena, for each layout; pools with arena
  * indexes no array can hold; an arena at the top of the address space;
  * the arena mapping itself there.
@@ -103,8 +105,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		uint64_t n = 0;
 		hw_visitor v = {on_alloc, on_problem, &n};
-		hw_pymalloc_walk(p, &v);
-		hw_pymalloc_walk(p, NULL);
+		int rc1 = hw_pymalloc_walk(p, &v);
+		hw_pymalloc_summary full = *hw_pymalloc_get_summary(p);
+		int rc2 = hw_pymalloc_walk(p, NULL);
+		const hw_pymalloc_summary *quick = hw_pymalloc_get_summary(p);
+		if (rc1 != rc2 || full.arenas != quick->arenas || full.pools != quick->pools ||
+		    full.blocks_in_use != quick->blocks_in_use ||
+		    full.bytes_in_use != quick->bytes_in_use ||
+		    full.free_blocks != quick->free_blocks)
+			abort();
 		hw_pymalloc_close(p);
 	}
 	hw_target_close(t);
