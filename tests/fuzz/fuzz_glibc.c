@@ -10,7 +10,7 @@
  * chunks and top), the same heap under 2.26 and 2.31 layouts, the 2.36
  * one with a mapping at the top of the address space, and the 2.36 one cut
  * 16 bytes into its heap.  The three walks of each input must agree
- * (walk_digest).
+ * (walk_digest), and a walk without a visitor must give their summary.
  */
 #include "../../libheapwalk/glibc/glibc_int.h"
 
@@ -69,6 +69,7 @@ static const void *img_view(void *ctx, uint64_t addr, size_t len)
  * same: a digest that differs is a bug, and aborts. */
 struct digest {
 	uint64_t h, n;
+	uint64_t summary; /* of the summary alone */
 };
 
 static void fold(struct digest *d, uint64_t v)
@@ -95,26 +96,34 @@ static void on_problem(void *ctx, const hw_problem *p)
 		fold(d, (uint8_t)*k);
 }
 
-/* The walk of in, its digest with the summary's counts folded in. */
-static struct digest walk_digest(const struct gw_input *in)
+/* The walk of in (with records, or without any visitor), its digest with
+ * the summary's counts folded in, and a digest of the summary alone. */
+static struct digest walk_digest(const struct gw_input *in, int records)
 {
-	struct digest d = {0xcbf29ce484222325ull, 0};
+	struct digest d = {0xcbf29ce484222325ull, 0, 0}, sd = d;
 	hw_visitor v = {on_alloc, on_problem, &d};
 	hw_glibc_summary s;
 	memset(&s, 0, sizeof s);
-	int rc = gw_walk(in, &v, &s);
-	fold(&d, (uint64_t)rc);
+	int rc = gw_walk(in, records ? &v : NULL, &s);
+	uint64_t words[32];
+	size_t n = 0;
+	words[n++] = (uint64_t)rc;
 	const hw_count *c[] = {&s.used, &s.free, &s.tcache, &s.fastbins, &s.mmapped};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-		fold(&d, c[i]->count);
-		fold(&d, c[i]->bytes);
+		words[n++] = c[i]->count;
+		words[n++] = c[i]->bytes;
 	}
-	fold(&d, s.top_bytes);
-	fold(&d, s.arenas);
-	fold(&d, s.system_bytes);
+	words[n++] = s.top_bytes;
+	words[n++] = s.arenas;
+	words[n++] = s.system_bytes;
 	const uint64_t *mi = (const uint64_t *)&s.mallinfo2;
 	for (size_t i = 0; i < sizeof s.mallinfo2 / sizeof *mi; i++)
-		fold(&d, mi[i]);
+		words[n++] = mi[i];
+	for (size_t i = 0; i < n; i++) {
+		fold(&d, words[i]);
+		fold(&sd, words[i]);
+	}
+	d.summary = sd.h;
 	return d;
 }
 
@@ -142,15 +151,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in.maps = &maps[1];
 	in.read = img_read;
 	in.ctx = &img;
-	struct digest read_only = walk_digest(&in);
+	struct digest read_only = walk_digest(&in, 1);
 	/* and once more through a direct view of the heap, as on cores */
 	in.view = img_view;
-	struct digest viewed = walk_digest(&in);
+	struct digest viewed = walk_digest(&in, 1);
+	/* and without a visitor: a summary alone, the same */
+	struct digest summary_only = walk_digest(&in, 0);
 	/* and with the listed chunks in the hash set alone (huge heaps) */
 	in.bitmap_max = 1;
-	struct digest hashed = walk_digest(&in);
+	struct digest hashed = walk_digest(&in, 1);
 	if (viewed.h != read_only.h || viewed.n != read_only.n || hashed.h != viewed.h ||
-	    hashed.n != viewed.n)
+	    hashed.n != viewed.n || summary_only.summary != viewed.summary)
 		abort();
 	return 0;
 }
