@@ -47,7 +47,12 @@
  * large: at least 4 of the target's 64 KiB cache blocks, so they go
  * straight to the process instead of filling the target's block cache
  * with the whole heap. */
-#define WINDOW_SIZE (256u * 1024)
+#ifndef GW_WINDOW_SIZE
+#define GW_WINDOW_SIZE (256u * 1024)
+#endif
+/* (fuzz_glibc builds this file with a window of 256 bytes, a power of two
+ * of at least 32: its small heaps then span many windows) */
+#define WINDOW_SIZE ((size_t)GW_WINDOW_SIZE)
 
 enum region_kind { REGION_MAIN = 0, REGION_HEAP = 1 };
 
