@@ -221,9 +221,36 @@ static int encode(const hw_snapshot *s, wbuf *w)
 		w_end(w, st);
 	}
 
+	/* Only the strings the sections refer to (types, frames, problems),
+	 * renumbered in their order: the table also holds strings kept for
+	 * other uses (the target's names, a loaded file's path), and a
+	 * snapshot saved, loaded and saved again makes the same file.  id[i]
+	 * is string i's id in the file, 0 when not written. */
+	uint32_t *id = calloc(s->str.n ? s->str.n : 1, sizeof *id);
+	if (!id)
+		return -1;
+	for (uint32_t i = 1; i < s->n_types; i++)
+		id[s->types[i]] = 1;
+	for (uint32_t i = 1; i < s->n_frames; i++) {
+		id[s->frames[i].function] = 1;
+		id[s->frames[i].file] = 1;
+		id[s->frames[i].module] = 1;
+	}
+	for (size_t i = 0; i < s->n_problems; i++) {
+		id[s->problems[i].kind] = 1;
+		id[s->problems[i].message] = 1;
+	}
+	uint32_t used = 0;
+	for (uint32_t i = 1; i < s->str.n; i++)
+		if (id[i])
+			id[i] = ++used;
+	id[0] = 0;
+
 	st = w_begin(w, T_STRINGS);
-	w_varint(w, s->str.n - 1);
+	w_varint(w, used);
 	for (uint32_t i = 1; i < s->str.n; i++) {
+		if (!id[i])
+			continue;
 		uint32_t n = s->str.len[i];
 		w_varint(w, (uint64_t)n + 1);
 		uint8_t *p = w_room(w, n);
@@ -237,16 +264,16 @@ static int encode(const hw_snapshot *s, wbuf *w)
 	st = w_begin(w, T_TYPES);
 	w_varint(w, s->n_types - 1);
 	for (uint32_t i = 1; i < s->n_types; i++)
-		w_varint(w, s->types[i]);
+		w_varint(w, id[s->types[i]]);
 	w_end(w, st);
 
 	st = w_begin(w, T_FRAMES);
 	w_varint(w, s->n_frames - 1);
 	for (uint32_t i = 1; i < s->n_frames; i++) {
 		const hw_sframe *f = &s->frames[i];
-		w_varint(w, f->function);
-		w_varint(w, f->file);
-		w_varint(w, f->module);
+		w_varint(w, id[f->function]);
+		w_varint(w, id[f->file]);
+		w_varint(w, id[f->module]);
 		w_varint(w, f->line > 0 ? (uint64_t)f->line : 0);
 		w_varint(w, f->kind);
 		w_varint(w, f->pc);
@@ -360,11 +387,12 @@ static int encode(const hw_snapshot *s, wbuf *w)
 	w_varint(w, s->n_problems);
 	w_varint(w, s->problems_dropped);
 	for (size_t i = 0; i < s->n_problems; i++) {
-		w_varint(w, s->problems[i].kind);
+		w_varint(w, id[s->problems[i].kind]);
 		w_varint(w, s->problems[i].address);
-		w_varint(w, s->problems[i].message);
+		w_varint(w, id[s->problems[i].message]);
 	}
 	w_end(w, st);
+	free(id);
 
 	w_varint(w, T_END);
 	w_varint(w, 0);

@@ -303,10 +303,9 @@ static void csv_check(const hw_snapshot *s)
 	}
 }
 
-/* A snapshot that loaded saves, loads again and shows the same.  (Saved
- * to a file of its own: hw_snapshot_save writes beside the path, then
- * renames.) */
-static void round_trip(const hw_snapshot *s)
+/* s saved, the file's bytes (malloc'd, *n set).  (Saved to a file of its
+ * own: hw_snapshot_save writes beside the path, then renames.) */
+static uint8_t *saved_bytes(const hw_snapshot *s, size_t *n)
 {
 	if (!saved[0]) {
 		const char *tmp = getenv("TMPDIR");
@@ -316,19 +315,33 @@ static void round_trip(const hw_snapshot *s)
 	}
 	if (hw_snapshot_save(s, saved) != HW_OK)
 		abort();
-	/* loaded from memory, as s was (a file's path would show) */
 	FILE *f = fopen(saved, "rb");
 	if (!f || fseek(f, 0, SEEK_END) != 0)
 		abort();
-	long n = ftell(f);
-	uint8_t *bytes = n > 0 ? malloc((size_t)n) : NULL;
-	if (!bytes || fseek(f, 0, SEEK_SET) != 0 || fread(bytes, 1, (size_t)n, f) != (size_t)n)
+	long len = ftell(f);
+	uint8_t *bytes = len > 0 ? malloc((size_t)len) : NULL;
+	if (!bytes || fseek(f, 0, SEEK_SET) != 0 || fread(bytes, 1, (size_t)len, f) != (size_t)len)
 		abort();
 	fclose(f);
+	*n = (size_t)len;
+	return bytes;
+}
+
+/* A snapshot that loaded saves, loads again (from memory, as s was: a
+ * file's path would show) and shows the same; saved again, it makes the
+ * same file. */
+static void round_trip(const hw_snapshot *s)
+{
+	size_t n, n_again;
+	uint8_t *bytes = saved_bytes(s, &n);
 	hw_snapshot *again = NULL;
-	if (hw_snapshot_load_buffer(&again, bytes, (size_t)n) != HW_OK)
+	if (hw_snapshot_load_buffer(&again, bytes, n) != HW_OK)
+		abort();
+	uint8_t *bytes_again = saved_bytes(again, &n_again);
+	if (n_again != n || memcmp(bytes, bytes_again, n))
 		abort();
 	free(bytes);
+	free(bytes_again);
 	size_t n1, n2;
 	char *a = render(s, HW_FORMAT_JSON, -1, &n1), *b = render(again, HW_FORMAT_JSON, -1, &n2);
 	if (n1 != n2 || memcmp(a, b, n1))
