@@ -362,7 +362,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	uint32_t *site_key = NULL, *ids = NULL;
 	uint64_t *cnt = NULL, *bytes = NULL, *req = NULL, *reqc = NULL;
 	uint32_t *rep = NULL;
-	hw_map64 sizes = {0};
+	hw_map64 sizes = {0}, group_of_key = {0};
 	uint64_t *size_of_key = NULL;
 	size_t size_keys_cap = 0;
 	int rc = HW_OK;
@@ -540,6 +540,23 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 		} else {
 			kid = (uint32_t)k;
 		}
+		/* One group per key: ids that show alike (types of one name
+		 * or none, arenas at one address, in a snapshot file that
+		 * lists them twice) are one group, as a diff, which matches
+		 * groups by their keys, needs. */
+		int64_t at = hw_map64_get(&group_of_key, kid);
+		if (at >= 0) {
+			hw_group *same = &g->groups[at];
+			same->count += cnt[k];
+			same->bytes += bytes[k];
+			same->requested_bytes += req[k];
+			same->requested_count += reqc[k];
+			if (!same->site)
+				same->site = rep[k];
+			continue;
+		}
+		if (hw_map64_put(&group_of_key, kid, (uint32_t)g->n))
+			goto nomem;
 		g->groups[g->n++] = (hw_group){
 		    .key = hw_strtab_get(&g->keys, kid),
 		    .count = cnt[k],
@@ -567,6 +584,7 @@ done:
 	free(reqc);
 	free(size_of_key);
 	hw_map64_free(&sizes);
+	hw_map64_free(&group_of_key);
 	return rc;
 }
 

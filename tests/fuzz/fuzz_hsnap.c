@@ -11,7 +11,8 @@
  * Invariants checked: either a snapshot or a non-empty one-line error; a
  * loaded snapshot saves, loads again and renders the same (round_trip), in
  * valid JSON (json_check), and as CSV tables whose records all have their
- * header's number of fields (csv_check).
+ * header's number of fields (csv_check); diffed against itself or its
+ * reloaded copy it shows no growth (no_growth).
  */
 #include "heapwalk.h"
 
@@ -303,6 +304,35 @@ static void csv_check(const hw_snapshot *s)
 	}
 }
 
+/* A diff of two snapshots of the same allocations shows no growth: for
+ * every group key, each "count_diff" and "bytes_diff" of its JSON is 0. */
+static void no_growth(const hw_snapshot *old, const hw_snapshot *new)
+{
+	for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+		if (!f)
+			abort();
+		hw_view_options o;
+		hw_view_options_init(&o);
+		o.limit = 0;
+		o.states = 0xf;
+		o.format = HW_FORMAT_JSON;
+		o.group_by = (hw_group_key)k;
+		hw_render_diff(f, old, new, &o, NULL);
+		fclose(f);
+		static const char *const keys[] = {"\"count_diff\": ", "\"bytes_diff\": "};
+		for (int i = 0; i < 2; i++)
+			for (const char *p = text; (p = strstr(p, keys[i])); p++) {
+				const char *v = p + strlen(keys[i]);
+				if (v[0] != '0' || (v[1] >= '0' && v[1] <= '9'))
+					abort();
+			}
+		free(text);
+	}
+}
+
 /* s saved, the file's bytes (malloc'd, *n set).  (Saved to a file of its
  * own: hw_snapshot_save writes beside the path, then renames.) */
 static uint8_t *saved_bytes(const hw_snapshot *s, size_t *n)
@@ -349,6 +379,8 @@ static void round_trip(const hw_snapshot *s)
 	json_check(a, n1);
 	free(a);
 	free(b);
+	no_growth(s, s);
+	no_growth(s, again);
 	hw_snapshot_free(again);
 }
 
@@ -390,6 +422,9 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	uint32_t t, st;
 	/* names that CSV must quote and JSON escape */
 	hw_snapshot_add_type(s, "my,\"dict\"\n", &t);
+	/* a type named as untyped allocations show: one group of "?" */
+	uint32_t t_unknown;
+	hw_snapshot_add_type(s, "?", &t_unknown);
 	hw_frame fr[] = {{"f", "a,b.py", 3, NULL, 0, 0, HW_FRAME_PYTHON},
 	                 {"g", "b.c", 9, "/lib/b.so", 0x7000, 0x70, HW_FRAME_NATIVE}};
 	hw_snapshot_add_site(s, fr, 2, &st);
@@ -400,9 +435,12 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 		              .allocator = (uint8_t)(i % 3),
 		              .state = (uint8_t)(i % 4 == 3),
 		              .bin = (uint8_t)(i % 4 == 3 ? 2 : 0)};
-		hw_snapshot_add_alloc_requested(s, &a, i % 2 ? t : 0, i % 2 ? st : 0,
-		                                i % 3 ? a.size - (uint64_t)i
-		                                      : HW_REQUESTED_UNKNOWN);
+		hw_snapshot_add_alloc_requested(
+		    s, &a,
+		    i % 2   ? t
+		    : i % 4 ? 0
+		            : t_unknown,
+		    i % 2 ? st : 0, i % 3 ? a.size - (uint64_t)i : HW_REQUESTED_UNKNOWN);
 	}
 	hw_glibc_summary g = {.version = "2.36", .symbols = "symtab", .arenas = 1};
 	hw_snapshot_set_glibc_summary(s, &g);
