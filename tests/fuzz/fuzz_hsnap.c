@@ -12,7 +12,8 @@
  * loaded snapshot saves, loads again and renders the same (round_trip), in
  * valid JSON (json_check), and as CSV tables whose records all have their
  * header's number of fields (csv_check); diffed against itself or its
- * reloaded copy it shows no growth (no_growth).
+ * reloaded copy it shows no growth (no_growth); its groups add up to its
+ * allocations (sums).
  */
 #include "heapwalk.h"
 
@@ -333,6 +334,45 @@ static void no_growth(const hw_snapshot *old, const hw_snapshot *new)
 	}
 }
 
+/* Groups add up: for every group key, the groups' counts and bytes sum to
+ * the total, keys are distinct, and without filters the total is every
+ * allocation. */
+static void sums(const hw_snapshot *s)
+{
+	uint64_t all = 0, all_bytes = 0;
+	for (size_t i = 0; i < hw_snapshot_count(s); i++) {
+		hw_alloc a;
+		hw_snapshot_get_alloc(s, i, &a, NULL, NULL);
+		all++;
+		all_bytes += a.size;
+	}
+	for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
+		hw_view_options o;
+		hw_view_options_init(&o);
+		o.limit = 0;
+		o.states = 0xf;
+		o.no_default_filters = 1;
+		o.group_by = (hw_group_key)k;
+		hw_grouping *g;
+		if (hw_snapshot_group(&g, s, &o) != HW_OK)
+			abort();
+		hw_count total = hw_grouping_total(g), sum = {0, 0};
+		size_t n = hw_grouping_count(g);
+		for (size_t i = 0; i < n; i++) {
+			const hw_group *gr = hw_grouping_get(g, i);
+			sum.count += gr->count;
+			sum.bytes += gr->bytes;
+			for (size_t j = 0; j < i && n <= 256; j++)
+				if (!strcmp(hw_grouping_get(g, j)->key, gr->key))
+					abort();
+		}
+		if (sum.count != total.count || sum.bytes != total.bytes || total.count != all ||
+		    total.bytes != all_bytes)
+			abort();
+		hw_grouping_free(g);
+	}
+}
+
 /* s saved, the file's bytes (malloc'd, *n set).  (Saved to a file of its
  * own: hw_snapshot_save writes beside the path, then renames.) */
 static uint8_t *saved_bytes(const hw_snapshot *s, size_t *n)
@@ -407,6 +447,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	views(s);
 	round_trip(s);
 	csv_check(s);
+	sums(s);
 	hw_snapshot_free(s);
 	return 0;
 }
