@@ -8,9 +8,11 @@
  * table row is exercised.  The walk must never crash, hang or grow without
  * bound.  Seeds: a healthy 2.36 heap (used, fastbin, unsorted, tcache'd
  * chunks and top), the same heap under 2.26 and 2.31 layouts, the 2.36
- * one with a mapping at the top of the address space, and the 2.36 one cut
- * 16 bytes into its heap.  The three walks of each input must agree
- * (walk_digest), and a walk without a visitor must give their summary.
+ * one with a mapping at the top of the address space, the 2.36 one cut 16
+ * bytes into its heap, and the 2.36 one with two fenceposts before its
+ * top.  The three walks of each input must agree (walk_digest), a walk
+ * without a visitor must give their summary, and heap chunks must come in
+ * address order, none overlapping the one before (on_alloc).
  */
 #include "../../libheapwalk/glibc/glibc_int.h"
 
@@ -70,6 +72,9 @@ static const void *img_view(void *ctx, uint64_t addr, size_t len)
 struct digest {
 	uint64_t h, n;
 	uint64_t summary; /* of the summary alone */
+	/* the end of the last heap chunk recorded (its successor's start):
+	 * heap chunks come in address order, none overlapping the last */
+	uint64_t heap_end;
 };
 
 static void fold(struct digest *d, uint64_t v)
@@ -81,6 +86,13 @@ static void fold(struct digest *d, uint64_t v)
 static int on_alloc(void *ctx, const hw_alloc *a)
 {
 	struct digest *d = ctx;
+	if (a->allocator == HW_ALLOCATOR_GLIBC) {
+		/* a chunk's record: its memory 16 bytes past its start, its
+		 * usable size 8 short of its end (the successor's prev_size) */
+		if (a->address - 16 < d->heap_end)
+			abort();
+		d->heap_end = a->address + a->size - 8;
+	}
 	fold(d, a->address);
 	fold(d, a->size);
 	fold(d, a->arena);
@@ -100,7 +112,7 @@ static void on_problem(void *ctx, const hw_problem *p)
  * the summary's counts folded in, and a digest of the summary alone. */
 static struct digest walk_digest(const struct gw_input *in, int records)
 {
-	struct digest d = {0xcbf29ce484222325ull, 0, 0}, sd = d;
+	struct digest d = {0xcbf29ce484222325ull, 0, 0, 0}, sd = d;
 	hw_visitor v = {on_alloc, on_problem, &d};
 	hw_glibc_summary s;
 	memset(&s, 0, sizeof s);
@@ -178,7 +190,9 @@ static void put64(uint8_t *img, uint64_t addr, uint64_t v)
 	memcpy(img + off, &v, 8);
 }
 
-static uint8_t *seed(int minor, size_t *len)
+/* With fenceposts, the last used chunk is two fenceposts instead (a foreign
+ * sbrk's mark in the main heap). */
+static uint8_t *seed(int minor, int fenceposts, size_t *len)
 {
 	const size_t heap = SEED_HEAP;
 	uint8_t *img = calloc(1, LIBC_LEN + heap);
@@ -198,6 +212,10 @@ static uint8_t *seed(int minor, size_t *len)
 	for (int i = 0; i < 8; i++)
 		put64(img, c[i] + 8, sz[i] | (i == 5 ? 0 : 1));
 	put64(img, c[5], 0x100);
+	if (fenceposts) {
+		put64(img, c[7] + 8, GW_CHUNK_HDR | 1);
+		put64(img, c[7] + GW_CHUNK_HDR + 8, GW_CHUNK_HDR | 1);
+	}
 	put64(img, top + 8, (h + heap - top) | 1);
 	put64(img, a + L.ms_next, a);
 	put64(img, a + L.ms_top, top);
@@ -235,20 +253,23 @@ static uint8_t *seed(int minor, size_t *len)
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
 	static const int minors[] = {36, 26, 31};
-	*bufs = malloc(5 * sizeof **bufs);
-	*lens = malloc(5 * sizeof **lens);
+	*bufs = malloc(6 * sizeof **bufs);
+	*lens = malloc(6 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	for (int i = 0; i < 3; i++)
-		(*bufs)[i] = seed(minors[i], &(*lens)[i]);
+		(*bufs)[i] = seed(minors[i], 0, &(*lens)[i]);
 	/* the 2.36 heap with the mapping at the top (bit 0 of byte 1): its
 	 * scans once wrapped round to 0 there and went on */
-	(*bufs)[3] = seed(36, &(*lens)[3]);
+	(*bufs)[3] = seed(36, 0, &(*lens)[3]);
 	(*bufs)[3][1] |= 1;
 	/* the 2.36 heap cut 16 bytes into its first chunk: the size word ends
 	 * where the mapping does, and reads alone once found it unreadable
 	 * (the window asked for 16 bytes there) where a view read it */
-	(*bufs)[4] = seed(36, &(*lens)[4]);
+	(*bufs)[4] = seed(36, 0, &(*lens)[4]);
 	(*lens)[4] = LIBC_LEN + 16;
-	return 5;
+	/* the 2.36 heap with two fenceposts before its top: records of 8
+	 * bytes each, then the chunks after the gap */
+	(*bufs)[5] = seed(36, 1, &(*lens)[5]);
+	return 6;
 }
