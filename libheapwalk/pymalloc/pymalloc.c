@@ -252,11 +252,26 @@ static int walk_state(struct walk *w, const struct hw_py_state *s)
 			        (unsigned long)address, (unsigned long)pool_address);
 			continue;
 		}
-		p->summary.arenas++;
 		use[n_use++] = (struct arena_ref){address, pool_address, i};
 	}
 	free(ao);
 	qsort(use, n_use, sizeof *use, cmp_arena_ref);
+	/* Arenas never share memory: one that starts inside the one before
+	 * (a scribbled array naming an arena twice) would list its pools
+	 * again.  It is a problem, and skipped. */
+	size_t kept = 0;
+	for (size_t k = 0; k < n_use; k++) {
+		if (kept && use[k].address - use[kept - 1].address < L->arena_size) {
+			problem(w, "arena-overlap", s->arenas + (uint64_t)use[k].index * L->ao_size,
+			        "arena %u at 0x%lx lies inside arena %u at 0x%lx", use[k].index,
+			        (unsigned long)use[k].address, use[kept - 1].index,
+			        (unsigned long)use[kept - 1].address);
+			continue;
+		}
+		use[kept++] = use[k];
+	}
+	n_use = kept;
+	p->summary.arenas += n_use;
 	int rc = 0;
 	for (size_t k = 0; k < n_use && !rc; k++)
 		rc = walk_arena(w, use[k].index, use[k].address, use[k].pool_address);

@@ -8,10 +8,11 @@
  * (16 KiB).  The walk with the array given and the walk with the state found
  * by the pool scan must never crash, hang or grow without bound, and each
  * must give the same summary with records as without (which reads the
- * pools' headers alone).  Seeds:
+ * pools' headers alone), and its records in address order, none
+ * overlapping the one before.  Seeds:
  * two valid pools and their arena, for each layout; pools with arena
  * indexes no array can hold; an arena at the top of the address space;
- * the arena mapping itself there.
+ * the arena mapping itself there; an arena named twice.
  */
 #include "heapwalk.h"
 
@@ -66,9 +67,13 @@ static int img_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return 1;
 }
 
+/* Records come in address order, none overlapping the one before. */
 static int on_alloc(void *ctx, const hw_alloc *a)
 {
-	(*(uint64_t *)ctx)++;
+	uint64_t *end = ctx;
+	if (a->address < *end)
+		abort();
+	*end = a->address + a->size;
 	return 0;
 }
 
@@ -161,8 +166,8 @@ static uint8_t *seed(unsigned pool_size, size_t *len)
 
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
-	*bufs = malloc(5 * sizeof **bufs);
-	*lens = malloc(5 * sizeof **lens);
+	*bufs = malloc(6 * sizeof **bufs);
+	*lens = malloc(6 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	(*bufs)[0] = seed(16384, &(*lens)[0]);
@@ -184,5 +189,9 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	 * heuristic's scans once wrapped round to 0 there and went on */
 	(*bufs)[4] = seed(16384, &(*lens)[4]);
 	(*bufs)[4][0] |= 4;
-	return 5;
+	/* arena object 1 a copy of arena object 0: the same pools named
+	 * twice, once listed twice */
+	(*bufs)[5] = seed(16384, &(*lens)[5]);
+	memcpy((*bufs)[5] + ARRAY_HDR + 48, (*bufs)[5] + ARRAY_HDR, 48);
+	return 6;
 }
