@@ -35,7 +35,6 @@ N=${BENCH_TRACER_N:-5000000}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cc -O2 -g -o "$dir/cloop" "$top_srcdir/bench/tracer_cloop.c" || exit 1
-# CPU time in microseconds (GNU time prints hundredths: 6% of a 0.17 s run)
 cc -O2 -o "$dir/cputime" "$top_srcdir/bench/cputime.c" || exit 1
 
 # Configurations are run interleaved: RUNS rounds, each running every

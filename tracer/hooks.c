@@ -161,18 +161,6 @@ void *hwt_place_sampled(void *p, size_t n, size_t keep)
 	return q;
 }
 
-/* The malloc family's sampled block: recorded where free will look for
- * it (hwt_place); the block the program gets. */
-static inline void *record_native(void *p, size_t n, size_t keep, uint64_t caller, uint64_t cfa0,
-                                  int from)
-{
-	void *at = hwt_place(p, n, keep);
-	if (!at)
-		return p;
-	hwt_record(at, n, caller, cfa0, from);
-	return at;
-}
-
 #define enter hwt_enter
 #define leave hwt_leave
 /* Python frames too when this thread runs CPython code (holds the GIL). */
@@ -190,7 +178,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t n, uint64_t caller, ui
 		return __libc_malloc(n);
 	void *p = __libc_malloc(n);
 	if (p && hwt_sample(n))
-		p = record_native(p, n, 0, caller, cfa0, PY());
+		p = hwt_record_placed(p, n, 0, caller, cfa0, PY());
 	leave();
 	return p;
 }
@@ -202,10 +190,9 @@ HWT_EXPORT void *malloc(size_t n)
 	return malloc_slow(n, CALLER(), HOOK_CFA());
 }
 
+/* (p is not NULL: free returns first) */
 static __attribute__((noinline)) void free_slow(void *p)
 {
-	if (!p)
-		return;
 	/* sampled mode: p is where a recorded block could be; the filter
 	 * decides (in mode all, a mask of 0, it would always say maybe) */
 	if (hwt_free_mask && hwt_fast_unrecorded(p)) {
@@ -246,7 +233,7 @@ static __attribute__((noinline)) void *calloc_slow(size_t n, size_t m, uint64_t 
 		return __libc_calloc(n, m);
 	void *p = __libc_calloc(n, m);
 	if (p && hwt_sample(n * m))
-		p = record_native(p, n * m, n * m, caller, cfa0, PY());
+		p = hwt_record_placed(p, n * m, n * m, caller, cfa0, PY());
 	leave();
 	return p;
 }
@@ -320,7 +307,7 @@ HWT_EXPORT void *memalign(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
+		p = hwt_record_placed(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -350,7 +337,7 @@ HWT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 			*out = p;
 	}
 	if (rc == 0 && hwt_sample(n))
-		*out = record_native(*out, n, 0, CALLER(), HOOK_CFA(), PY());
+		*out = hwt_record_placed(*out, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return rc;
 }
@@ -361,7 +348,7 @@ HWT_EXPORT void *aligned_alloc(size_t align, size_t n)
 		return __libc_memalign(align, n);
 	void *p = real_aligned_alloc ? real_aligned_alloc(align, n) : __libc_memalign(align, n);
 	if (p && hwt_sample(n))
-		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
+		p = hwt_record_placed(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -372,7 +359,7 @@ HWT_EXPORT void *valloc(size_t n)
 		return __libc_valloc(n);
 	void *p = __libc_valloc(n);
 	if (p && hwt_sample(n))
-		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
+		p = hwt_record_placed(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }
@@ -383,7 +370,7 @@ HWT_EXPORT void *pvalloc(size_t n)
 		return __libc_pvalloc(n);
 	void *p = __libc_pvalloc(n);
 	if (p && hwt_sample(n))
-		p = record_native(p, n, 0, CALLER(), HOOK_CFA(), PY());
+		p = hwt_record_placed(p, n, 0, CALLER(), HOOK_CFA(), PY());
 	leave();
 	return p;
 }

@@ -150,10 +150,9 @@ void *hwt_realloc_done(void *q, size_t n, int had, const struct hwt_live_entry *
 {
 	if (q) {
 		if (hwt_sample(n)) {
-			void *at = place ? hwt_place(q, n, n) : q;
-			if (at)
-				hwt_record(at, n, caller, cfa0, from);
-			return at ? at : q;
+			if (place)
+				return hwt_record_placed(q, n, n, caller, cfa0, from);
+			hwt_record(q, n, caller, cfa0, from);
 		}
 	} else if (had && n != 0) {
 		int saved = errno;

@@ -512,6 +512,20 @@ static inline int hwt_forget(void *p, struct hwt_live_entry *old)
 	}
 	return hwt_live_remove(a, old);
 }
+/* The malloc family's sampled block p (n bytes, the first keep of them
+ * the program's): moved where free will look for it (hwt_place) and
+ * recorded there; left where it is, unrecorded, when it cannot be moved.
+ * The block the program gets. */
+static inline void *hwt_record_placed(void *p, size_t n, size_t keep, uint64_t caller,
+                                      uint64_t cfa0, int from)
+{
+	void *at = hwt_place(p, n, keep);
+	if (!at)
+		return p;
+	hwt_record(at, n, caller, cfa0, from);
+	return at;
+}
+
 /* After a realloc of a block whose entry hwt_forget took (had, *old) into
  * q of n bytes: q gets the site of this call (when sampled); a failed
  * realloc gives p its old entry back (p is still the program's).  errno

@@ -70,8 +70,8 @@ static const void *img_view(void *ctx, uint64_t addr, size_t len)
  * the linear walk's plain_run, the sorted entries) that must find the
  * same: a digest that differs is a bug, and aborts. */
 struct digest {
-	uint64_t h, n;
-	uint64_t summary; /* of the summary alone */
+	uint64_t h, n;    /* of the records and problems */
+	uint64_t summary; /* of the summary */
 	/* the end of the last heap chunk recorded (its successor's start):
 	 * heap chunks come in address order, none overlapping the last */
 	uint64_t heap_end;
@@ -108,33 +108,26 @@ static void on_problem(void *ctx, const hw_problem *p)
 		fold(d, (uint8_t)*k);
 }
 
-/* The walk of in (with records, or without any visitor), its digest with
- * the summary's counts folded in, and a digest of the summary alone. */
+/* The walk of in (with records, or without any visitor): the digest of
+ * its records and problems, and of its summary. */
 static struct digest walk_digest(const struct gw_input *in, int records)
 {
 	struct digest d = {0xcbf29ce484222325ull, 0, 0, 0}, sd = d;
 	hw_visitor v = {on_alloc, on_problem, &d};
 	hw_glibc_summary s;
 	memset(&s, 0, sizeof s);
-	int rc = gw_walk(in, records ? &v : NULL, &s);
-	uint64_t words[32];
-	size_t n = 0;
-	words[n++] = (uint64_t)rc;
+	fold(&sd, (uint64_t)gw_walk(in, records ? &v : NULL, &s));
 	const hw_count *c[] = {&s.used, &s.free, &s.tcache, &s.fastbins, &s.mmapped};
 	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-		words[n++] = c[i]->count;
-		words[n++] = c[i]->bytes;
+		fold(&sd, c[i]->count);
+		fold(&sd, c[i]->bytes);
 	}
-	words[n++] = s.top_bytes;
-	words[n++] = s.arenas;
-	words[n++] = s.system_bytes;
+	fold(&sd, s.top_bytes);
+	fold(&sd, s.arenas);
+	fold(&sd, s.system_bytes);
 	const uint64_t *mi = (const uint64_t *)&s.mallinfo2;
 	for (size_t i = 0; i < sizeof s.mallinfo2 / sizeof *mi; i++)
-		words[n++] = mi[i];
-	for (size_t i = 0; i < n; i++) {
-		fold(&d, words[i]);
-		fold(&sd, words[i]);
-	}
+		fold(&sd, mi[i]);
 	d.summary = sd.h;
 	return d;
 }
@@ -173,7 +166,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in.bitmap_max = 1;
 	struct digest hashed = walk_digest(&in, 1);
 	if (viewed.h != read_only.h || viewed.n != read_only.n || hashed.h != viewed.h ||
-	    hashed.n != viewed.n || summary_only.summary != viewed.summary)
+	    hashed.n != viewed.n || read_only.summary != viewed.summary ||
+	    hashed.summary != viewed.summary || summary_only.summary != viewed.summary)
 		abort();
 	return 0;
 }

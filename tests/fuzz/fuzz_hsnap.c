@@ -70,46 +70,55 @@ static uint8_t *wrap(const uint8_t *payload, size_t n, size_t *len)
 
 enum { N_GROUPS = HW_GROUP_ARENA - HW_GROUP_DEFAULT + 1, N_VIEWS = 2 * N_GROUPS + 4 };
 
-/* View v of s in format fmt: 0 the summary, then top and diff (of s
- * against itself) for each group key, then the chunks, the check and the
- * first allocation shown. */
-static void render_view(FILE *f, const hw_snapshot *s, hw_format fmt, int v)
+/* Options showing everything (every state, every group) in format fmt,
+ * grouped by key. */
+static hw_view_options everything(hw_format fmt, int key)
 {
 	hw_view_options o;
 	hw_view_options_init(&o);
 	o.limit = 0;
 	o.states = 0xf;
 	o.format = fmt;
+	o.group_by = (hw_group_key)key;
+	return o;
+}
+
+/* View v of s in format fmt: 0 the summary, then top (of s) and diff (of s
+ * against `against`) for each group key, then the chunks, the check and
+ * the first allocation shown. */
+static void render_view(FILE *f, const hw_snapshot *s, const hw_snapshot *against, hw_format fmt,
+                        int v)
+{
+	hw_view_options o = everything(fmt, HW_GROUP_DEFAULT + (v - 1) % N_GROUPS);
 	uint64_t n;
 	hw_alloc a;
-	if (v == 0) {
+	if (v == 0)
 		hw_render_summary(f, s, &o);
-	} else if (v <= 2 * N_GROUPS) {
-		o.group_by = (hw_group_key)(HW_GROUP_DEFAULT + (v - 1) % N_GROUPS);
-		if (v <= N_GROUPS)
-			hw_render_top(f, s, &o);
-		else
-			hw_render_diff(f, s, s, &o, NULL);
-	} else if (v == 2 * N_GROUPS + 1) {
+	else if (v <= N_GROUPS)
+		hw_render_top(f, s, &o);
+	else if (v <= 2 * N_GROUPS)
+		hw_render_diff(f, s, against, &o, NULL);
+	else if (v == 2 * N_GROUPS + 1)
 		hw_render_chunks(f, s, &o);
-	} else if (v == 2 * N_GROUPS + 2) {
+	else if (v == 2 * N_GROUPS + 2)
 		hw_render_check(f, s, &o, &n);
-	} else if (hw_snapshot_count(s)) {
+	else if (hw_snapshot_count(s)) {
 		hw_snapshot_get_alloc(s, 0, &a, NULL, NULL);
 		hw_render_show(f, s, NULL, a.address, &o);
 	}
 }
 
-/* View v of s in format fmt, in memory (malloc'd, *len set); v < 0: every
- * view, one after another. */
-static char *render(const hw_snapshot *s, hw_format fmt, int v, size_t *len)
+/* Views from..to of s (diffs against `against`) in format fmt, in memory
+ * (malloc'd, *len set). */
+static char *render(const hw_snapshot *s, const hw_snapshot *against, hw_format fmt, int from,
+                    int to, size_t *len)
 {
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);
 	if (!f)
 		abort();
-	for (int k = v < 0 ? 0 : v; k < (v < 0 ? N_VIEWS : v + 1); k++)
-		render_view(f, s, fmt, k);
+	for (int v = from; v <= to; v++)
+		render_view(f, s, against, fmt, v);
 	fclose(f);
 	return text;
 }
@@ -123,7 +132,7 @@ static void views(const hw_snapshot *s)
 		abort();
 	for (int fmt = 0; fmt < 3; fmt++)
 		for (int v = 0; v < N_VIEWS; v++)
-			render_view(null, s, (hw_format)fmt, v);
+			render_view(null, s, s, (hw_format)fmt, v);
 }
 
 static char saved[64];
@@ -293,7 +302,7 @@ static void csv_check(const hw_snapshot *s)
 {
 	for (int v = 0; v < N_VIEWS; v++) {
 		size_t len;
-		char *text = render(s, HW_FORMAT_CSV, v, &len);
+		char *text = render(s, s, HW_FORMAT_CSV, v, v, &len);
 		const char *p = text, *end = text + len;
 		int header = p < end ? csv_fields(&p, end) : 0;
 		if (header < 0)
@@ -309,29 +318,16 @@ static void csv_check(const hw_snapshot *s)
  * every group key, each "count_diff" and "bytes_diff" of its JSON is 0. */
 static void no_growth(const hw_snapshot *old, const hw_snapshot *new)
 {
-	for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
-		char *text = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&text, &len);
-		if (!f)
-			abort();
-		hw_view_options o;
-		hw_view_options_init(&o);
-		o.limit = 0;
-		o.states = 0xf;
-		o.format = HW_FORMAT_JSON;
-		o.group_by = (hw_group_key)k;
-		hw_render_diff(f, old, new, &o, NULL);
-		fclose(f);
-		static const char *const keys[] = {"\"count_diff\": ", "\"bytes_diff\": "};
-		for (int i = 0; i < 2; i++)
-			for (const char *p = text; (p = strstr(p, keys[i])); p++) {
-				const char *v = p + strlen(keys[i]);
-				if (v[0] != '0' || (v[1] >= '0' && v[1] <= '9'))
-					abort();
-			}
-		free(text);
-	}
+	size_t len;
+	char *text = render(old, new, HW_FORMAT_JSON, N_GROUPS + 1, 2 * N_GROUPS, &len);
+	static const char *const keys[] = {"\"count_diff\": ", "\"bytes_diff\": "};
+	for (int i = 0; i < 2; i++)
+		for (const char *p = text; (p = strstr(p, keys[i])); p++) {
+			const char *d = p + strlen(keys[i]);
+			if (d[0] != '0' || (d[1] >= '0' && d[1] <= '9'))
+				abort();
+		}
+	free(text);
 }
 
 /* Groups add up: for every group key, the groups' counts and bytes sum to
@@ -339,20 +335,15 @@ static void no_growth(const hw_snapshot *old, const hw_snapshot *new)
  * allocation. */
 static void sums(const hw_snapshot *s)
 {
-	uint64_t all = 0, all_bytes = 0;
-	for (size_t i = 0; i < hw_snapshot_count(s); i++) {
+	uint64_t all = hw_snapshot_count(s), all_bytes = 0;
+	for (size_t i = 0; i < all; i++) {
 		hw_alloc a;
 		hw_snapshot_get_alloc(s, i, &a, NULL, NULL);
-		all++;
 		all_bytes += a.size;
 	}
 	for (int k = HW_GROUP_DEFAULT; k <= HW_GROUP_ARENA; k++) {
-		hw_view_options o;
-		hw_view_options_init(&o);
-		o.limit = 0;
-		o.states = 0xf;
+		hw_view_options o = everything(HW_FORMAT_JSON, k);
 		o.no_default_filters = 1;
-		o.group_by = (hw_group_key)k;
 		hw_grouping *g;
 		if (hw_snapshot_group(&g, s, &o) != HW_OK)
 			abort();
@@ -413,7 +404,8 @@ static void round_trip(const hw_snapshot *s)
 	free(bytes);
 	free(bytes_again);
 	size_t n1, n2;
-	char *a = render(s, HW_FORMAT_JSON, -1, &n1), *b = render(again, HW_FORMAT_JSON, -1, &n2);
+	char *a = render(s, s, HW_FORMAT_JSON, 0, N_VIEWS - 1, &n1),
+	     *b = render(again, again, HW_FORMAT_JSON, 0, N_VIEWS - 1, &n2);
 	if (n1 != n2 || memcmp(a, b, n1))
 		abort();
 	json_check(a, n1);
@@ -493,19 +485,9 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	hw_problem pr = {"bad-size", 0x1040, "x"};
 	hw_snapshot_add_problem(s, &pr);
 	hw_snapshot_finish(s);
-	char path[] = "/tmp/fuzz-hsnap.XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
-		abort();
-	close(fd);
-	if (hw_snapshot_save(s, path))
-		abort();
+	size_t n;
+	uint8_t *file = saved_bytes(s, &n);
 	hw_snapshot_free(s);
-	FILE *f = fopen(path, "rb");
-	uint8_t file[65536];
-	size_t n = fread(file, 1, sizeof file, f);
-	fclose(f);
-	unlink(path);
 	unsigned long long raw = ZSTD_getFrameContentSize(file + HEADER, n - HEADER);
 	if (raw > 1 << 20)
 		abort();
@@ -541,5 +523,6 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	(*bufs)[2][0] = 1;
 	memcpy((*bufs)[2] + 1, pl + cut, raw - cut);
 	(*lens)[2] = raw + 1 - cut;
+	free(file);
 	return 3;
 }

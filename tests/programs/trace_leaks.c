@@ -200,28 +200,28 @@ NOINLINE static void *fam_grow(size_t s)
 	return p;
 }
 
+/* p, checked to be a block aligned as asked */
+static void *aligned(void *p, size_t align, const char *what)
+{
+	if (!p || (uintptr_t)p % align)
+		bad(what, p);
+	return p;
+}
+
 NOINLINE static void *fam_memalign(size_t s)
 {
-	void *p = memalign(32, s);
-	if ((uintptr_t)p % 32)
-		bad("memalign(32) misaligned", p);
-	return p;
+	return aligned(memalign(32, s), 32, "memalign(32)");
 }
 
 NOINLINE static void *fam_posix_memalign(size_t s)
 {
 	void *p = NULL;
-	if (posix_memalign(&p, 64, s) != 0 || (uintptr_t)p % 64)
-		bad("posix_memalign(64)", p);
-	return p;
+	return aligned(posix_memalign(&p, 64, s) ? NULL : p, 64, "posix_memalign(64)");
 }
 
 NOINLINE static void *fam_aligned_alloc(size_t s)
 {
-	void *p = aligned_alloc(128, s);
-	if ((uintptr_t)p % 128)
-		bad("aligned_alloc(128) misaligned", p);
-	return p;
+	return aligned(aligned_alloc(128, s), 128, "aligned_alloc(128)");
 }
 
 NOINLINE static void *fam_reallocarray(size_t s)
