@@ -41,13 +41,16 @@ static void perms_str(unsigned p, char out[5])
 }
 
 /* "yes" when the core holds every byte, "partial", or "no"; for files
- * whose bytes the core left out, "file" when the mapped file serves them. */
+ * whose bytes the core left out, "file" when the mapped file serves them;
+ * "cut" when a truncated core file lost bytes the dump held. */
 static const char *held(const hw_target *t, const hw_mapping *m)
 {
 	if (hw_target_get_kind(t) != HW_TARGET_CORE)
 		return "live";
 	if (m->core_bytes >= m->end - m->start)
 		return "yes";
+	if (m->lost_bytes)
+		return m->core_bytes ? "partial+cut" : "cut";
 	if (m->path && m->file_ok)
 		return m->core_bytes ? "partial+file" : "file";
 	return m->core_bytes ? "partial" : "no";
@@ -153,8 +156,9 @@ static void print_json(FILE *f, hw_target *t)
 		ct_json_string(f, maps[i].path);
 		fprintf(f,
 		        ", \"offset\": %" PRIu64 ", \"core_bytes\": %" PRIu64
-		        ", \"in_core\": \"%s\", \"file_found\": %s}",
-		        maps[i].file_offset, maps[i].core_bytes, held(t, &maps[i]),
+		        ", \"lost_bytes\": %" PRIu64 ", \"in_core\": \"%s\", \"file_found\": %s}",
+		        maps[i].file_offset, maps[i].core_bytes, maps[i].lost_bytes,
+		        held(t, &maps[i]),
 		        maps[i].path ? (maps[i].file_ok ? "true" : "false") : "null");
 	}
 	fprintf(f, "],\n \"modules\": [");

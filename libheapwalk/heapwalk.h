@@ -172,7 +172,13 @@ typedef struct hw_mapping {
 	const char *path;     /* mapped file, NULL for anonymous; "[heap]", "[stack]" kept */
 	uint64_t core_bytes;  /* cores: how many bytes from start the core holds; live: end-start */
 	int file_ok;          /* the file was found (under sysroot) and matches */
+	uint64_t lost_bytes;  /* cores: bytes after core_bytes the dump held and a truncated
+	                         core file lost (unreadable: the file's bytes would be stale) */
 } hw_mapping;
+
+/* Whether t is a core file shorter than its program headers say (a dump
+ * cut short): 1, with the file's size and the size it should have; else 0. */
+HW_API int hw_target_truncated(const hw_target *t, uint64_t *have, uint64_t *need);
 
 /* All mappings sorted by start. */
 HW_API size_t hw_target_mappings(const hw_target *t, const hw_mapping **out);

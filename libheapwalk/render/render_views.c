@@ -61,17 +61,71 @@ static void text_frames(FILE *f, const hw_snapshot *s, const uint32_t *ids, size
 	}
 }
 
-static void text_notes(FILE *f, const hw_snapshot *s, hw_group_key k)
+/* A note when the walk of s met problems (a truncated core, damaged
+ * lists): the view's figures may then be incomplete, and a table alone
+ * would not say so.  The problem kinds, at most four, each once. */
+static int problems_note(const hw_snapshot *s, const char *which, char *buf, size_t n)
 {
-	if (hw_view_needs_sites(s, k))
-		fprintf(f, "note: %s\n", hw_no_sites_note);
+	uint64_t total = s->n_problems + s->problems_dropped;
+	if (!total)
+		return 0;
+	const char *kinds[4];
+	size_t nk = 0, more = 0;
+	for (size_t i = 0; i < s->n_problems; i++) {
+		hw_problem p;
+		hw_snapshot_get_problem(s, i, &p);
+		size_t j = 0;
+		while (j < nk && strcmp(kinds[j], p.kind))
+			j++;
+		if (j < nk)
+			continue;
+		if (nk < HW_ARRAY_SIZE(kinds))
+			kinds[nk++] = p.kind;
+		else
+			more = 1;
+	}
+	int len = snprintf(buf, n, "%s%s walk met %" PRIu64 " problem%s (", which,
+	                   *which ? "'s" : "the", total, total == 1 ? "" : "s");
+	for (size_t j = 0; j < nk && len >= 0 && (size_t)len < n; j++)
+		len += snprintf(buf + len, n - (size_t)len, "%s%s", j ? ", " : "", kinds[j]);
+	if (len >= 0 && (size_t)len < n)
+		snprintf(buf + len, n - (size_t)len,
+		         "%s): its figures may be incomplete; check lists every problem",
+		         more ? ", ..." : "");
+	return 1;
 }
 
-static void json_notes(FILE *f, const hw_snapshot *s, hw_group_key k)
+/* The notes of a view: sites missing, problems met (of s, or of old and
+ * new in a diff). */
+static void text_notes(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k)
 {
+	char buf[400];
+	if (hw_view_needs_sites(s, k) || (old_s && hw_view_needs_sites(old_s, k)))
+		fprintf(f, "note: %s\n", hw_no_sites_note);
+	if (old_s && problems_note(old_s, "the old target", buf, sizeof buf))
+		fprintf(f, "note: %s\n", buf);
+	if (problems_note(s, old_s ? "the new target" : "", buf, sizeof buf))
+		fprintf(f, "note: %s\n", buf);
+}
+
+static void json_notes(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k)
+{
+	char buf[400];
+	const char *sep = "";
 	fputs("\"notes\": [", f);
-	if (hw_view_needs_sites(s, k))
+	if (hw_view_needs_sites(s, k) || (old_s && hw_view_needs_sites(old_s, k))) {
 		hw_json_str(f, hw_no_sites_note);
+		sep = ", ";
+	}
+	if (old_s && problems_note(old_s, "the old target", buf, sizeof buf)) {
+		fputs(sep, f);
+		hw_json_str(f, buf);
+		sep = ", ";
+	}
+	if (problems_note(s, old_s ? "the new target" : "", buf, sizeof buf)) {
+		fputs(sep, f);
+		hw_json_str(f, buf);
+	}
 	fputc(']', f);
 }
 
@@ -128,7 +182,7 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
-		json_notes(f, s, k);
+		json_notes(f, s, NULL, k);
 		fputs(", \"groups\": [", f);
 		for (size_t i = 0; i < shown; i++) {
 			const hw_group *gr = hw_grouping_get(g, i);
@@ -192,7 +246,7 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		}
 		fprintf(f, "%14" PRIu64 " %10s %10" PRIu64 "  total\n", total.bytes,
 		        hw_human(total.bytes, h, sizeof h), total.count);
-		text_notes(f, s, k);
+		text_notes(f, s, NULL, k);
 	}
 	free(ids);
 	hw_grouping_free(g);
@@ -254,7 +308,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
-		json_notes(f, hw_view_needs_sites(new_s, k) ? new_s : old_s, k);
+		json_notes(f, new_s, old_s, k);
 		fputs(", \"groups\": [", f);
 		for (size_t i = 0; i < shown; i++) {
 			const hw_diff_group *gr = hw_diff_get(d, i);
@@ -312,7 +366,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 			fprintf(f, "max growth %s (%" PRIu64 " bytes): %s\n",
 			        hw_human(o->max_growth, h, sizeof h), o->max_growth,
 			        over ? "EXCEEDED" : "ok");
-		text_notes(f, hw_view_needs_sites(new_s, k) ? new_s : old_s, k);
+		text_notes(f, new_s, old_s, k);
 	}
 	free(ids);
 	hw_diff_free(d);

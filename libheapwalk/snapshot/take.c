@@ -10,6 +10,8 @@
  */
 #include "snapshot_internal.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define TAKE_PROGRESS_EVERY 65536
@@ -168,6 +170,25 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 		return rc ? rc : hw_error_set(HW_ENOMEM, "out of memory");
 	}
 
+	uint64_t have, need;
+	if (hw_target_truncated(t, &have, &need)) {
+		/* the first byte lost, for the problem's address */
+		const hw_mapping *maps;
+		size_t n_maps = hw_target_mappings(t, &maps);
+		uint64_t at = 0;
+		for (size_t i = 0; i < n_maps && !at; i++)
+			if (maps[i].lost_bytes)
+				at = maps[i].start + maps[i].core_bytes;
+		char msg[300];
+		snprintf(msg, sizeof msg,
+		         "the core file has %" PRIu64 " of its %" PRIu64 " bytes (the dump was cut "
+		         "short: ulimit -c, the core dumper's size limit, or a full disk): memory "
+		         "from 0x%" PRIx64 " on is missing, and what is walked of it is partial",
+		         have, need, at);
+		hw_problem p = {"core-truncated", at, msg};
+		if (hw_snapshot_add_problem(tk.s, &p))
+			tk.rc = HW_ENOMEM;
+	}
 	hw_glibc *g = NULL;
 	hw_pymalloc *py = NULL;
 	int grc = hw_glibc_open(&g, t);

@@ -146,6 +146,7 @@ static const hw_file_map *file_at(const hw_target *t, uint64_t addr)
 }
 
 static int file_open(hw_target *t, hw_file_map *f);
+static const hw_segment *seg_at(hw_target *t, uint64_t addr);
 
 /* Build the mapping list from PT_LOAD segments and NT_FILE entries. */
 static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
@@ -158,6 +159,8 @@ static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
 		          (ph[i].p_flags & PF_W ? HW_PERM_W : 0) |
 		          (ph[i].p_flags & PF_X ? HW_PERM_X : 0);
 		m.core_bytes = ph[i].p_filesz;
+		const hw_segment *s = seg_at(t, m.start);
+		m.lost_bytes = s && s->vaddr == m.start ? s->lost : 0;
 		const hw_file_map *f = file_at(t, m.start);
 		if (f) {
 			m.path = f->path;
@@ -261,6 +264,8 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 		goto fail;
 	}
 	int have_notes = 0;
+	size_t n_cut = 0;
+	uint64_t lost_bytes = 0;
 	for (size_t i = 0; i < nph; i++) {
 		if (!gelf_getphdr(t->core_elf, (int)i, &ph[i])) {
 			free(ph);
@@ -281,29 +286,38 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 				goto fail;
 			}
 		} else if (p->p_type == PT_LOAD) {
-			uint64_t filesz = p->p_filesz;
+			uint64_t filesz = p->p_filesz, lost = 0;
 			if (filesz > p->p_memsz)
 				filesz = p->p_memsz;
-			if (p->p_offset > t->core_size) {
+			if (filesz && p->p_offset + filesz > t->core_need &&
+			    p->p_offset + filesz >= p->p_offset)
+				t->core_need = p->p_offset + filesz;
+			if (filesz && p->p_offset >= t->core_size) {
+				lost = filesz;
 				filesz = 0;
-				hw_target_warn(t,
-				               "core truncated: segment 0x%" PRIx64
-				               " starts past the end of the file",
-				               (uint64_t)p->p_vaddr);
 			} else if (filesz > t->core_size - p->p_offset) {
+				lost = filesz - (t->core_size - p->p_offset);
 				filesz = t->core_size - p->p_offset;
-				hw_target_warn(t,
-				               "core truncated: segment 0x%" PRIx64
-				               " ends past the end of the file",
-				               (uint64_t)p->p_vaddr);
+			}
+			if (lost) {
+				n_cut++;
+				lost_bytes += lost;
 			}
 			if (p->p_vaddr + p->p_memsz < p->p_vaddr)
 				continue;
 			p->p_filesz = filesz;
 			t->segs[t->nsegs++] =
-			    (hw_segment){p->p_vaddr, p->p_memsz, filesz, p->p_offset};
+			    (hw_segment){p->p_vaddr, p->p_memsz, filesz, p->p_offset, lost};
 		}
 	}
+	if (n_cut)
+		hw_target_warn(
+		    t,
+		    "core truncated: the file has %zu bytes, its program headers "
+		    "describe %" PRIu64 ": %" PRIu64 " bytes of %zu mappings are missing "
+		    "(the dump was cut short: ulimit -c, the core dumper's size limit, or "
+		    "a full disk)",
+		    t->core_size, t->core_need, lost_bytes, n_cut);
 	if (!have_notes) {
 		free(ph);
 		rc = hw_error_set(HW_ECORRUPT,
@@ -563,14 +577,25 @@ static const uint8_t *seg_bytes(hw_target *t, const hw_segment *s, uint64_t addr
 	uint64_t rel = addr - s->vaddr;
 	if (rel + len <= s->filesz)
 		return t->core + s->offset + rel;
-	if (rel < s->filesz)
-		return NULL; /* straddles the end of what the core holds */
+	if (rel < s->filesz + s->lost)
+		return NULL; /* straddles the end of what the core holds, or cut off */
 	for (size_t i = 0; i < t->nfiles; i++) {
 		hw_file_map *f = &t->files[i];
 		if (addr >= f->start && addr + len <= f->end)
 			return file_bytes(t, f, addr, len);
 	}
 	return NULL;
+}
+
+int hw_target_truncated(const hw_target *t, uint64_t *have, uint64_t *need)
+{
+	if (!t || t->kind != HW_TARGET_CORE || t->core_need <= t->core_size)
+		return 0;
+	if (have)
+		*have = t->core_size;
+	if (need)
+		*need = t->core_need;
+	return 1;
 }
 
 const void *hw_core_view(hw_target *t, uint64_t addr, size_t len)
@@ -628,6 +653,10 @@ int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 		const uint8_t *p = seg_bytes(t, s, addr, n);
 		if (!p) {
 			/* Neither held by the core nor served whole by one mapped file. */
+			if (rel < s->filesz + s->lost && rel + n > s->filesz)
+				return hw_error_set(
+				    HW_EFAULT,
+				    "0x%" PRIx64 ": cut off (the core file is truncated)", addr);
 			return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not in the core%s", addr,
 			                    t->nfiles ? " nor in a mapped file" : "");
 		}

@@ -26,8 +26,12 @@
 
 #define HW_BLOCK (64 * 1024)
 
+/* A core's PT_LOAD: [vaddr, vaddr + filesz) held at offset; lost bytes
+ * after those the dump meant to hold and the file ends before (a truncated
+ * core): read from nowhere, not even the mapped file, whose bytes are the
+ * ones before the process wrote them. */
 typedef struct hw_segment {
-	uint64_t vaddr, memsz, filesz, offset;
+	uint64_t vaddr, memsz, filesz, offset, lost;
 } hw_segment;
 
 /* A mapped file the core names (NT_FILE), opened lazily for bytes the core
@@ -98,6 +102,7 @@ struct hw_target {
 	int fd;
 	const uint8_t *core;
 	size_t core_size;
+	uint64_t core_need; /* the bytes the program headers describe (> core_size: truncated) */
 	Elf *core_elf;
 	hw_segment *segs;
 	size_t nsegs;

@@ -140,6 +140,62 @@ START_TEST(test_file_fallback)
 }
 END_TEST
 
+START_TEST(test_truncated_not_from_file)
+{
+	/* FILESEG's segment as a dump that held its bytes (a written private
+	 * file mapping) and a core file cut before them: the file's bytes
+	 * (what the page held before the process wrote it) must not stand in
+	 * for them. */
+	img m = synth_core(file_path);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.b;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(m.b + eh->e_phoff);
+	int found = 0;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == FILESEG) {
+			ph[i].p_offset = m.len;
+			ph[i].p_filesz = 0x1000;
+			found = 1;
+		}
+	ck_assert(found);
+	write_file(core_path, m.b, m.len);
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	uint64_t have = 0, need = 0;
+	ck_assert_int_eq(hw_target_truncated(t, &have, &need), 1);
+	ck_assert_uint_eq(have, m.len);
+	ck_assert_uint_eq(need, m.len + 0x1000);
+	const hw_mapping *mp = hw_target_mapping_at(t, FILESEG);
+	ck_assert_ptr_nonnull(mp);
+	ck_assert_uint_eq(mp->core_bytes, 0);
+	ck_assert_uint_eq(mp->lost_bytes, 0x1000);
+	ck_assert_int_eq(mp->file_ok, 1); /* the file is there: it must not be used */
+	uint8_t buf[16];
+	ck_assert_int_eq(hw_read(t, FILESEG + 0x10, buf, sizeof buf), HW_EFAULT);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "truncated"));
+	ck_assert_ptr_null(hw_view(t, FILESEG, 16));
+	const char *const *w;
+	size_t nw = hw_target_warnings(t, &w), said = 0;
+	for (size_t i = 0; i < nw; i++)
+		said += strstr(w[i], "core truncated") != NULL;
+	ck_assert_uint_eq(said, 1);
+	/* the rest reads as before */
+	ck_assert_int_eq(hw_read(t, SEG1 + 0x10, buf, sizeof buf), HW_OK);
+	ck_assert_uint_eq(buf[0], synth_expect(1, SEG1 + 0x10));
+	hw_target_close(t);
+	free(m.b);
+
+	/* the whole core is not truncated; its FILESEG reads from the file */
+	m = synth_core(file_path);
+	write_file(core_path, m.b, m.len);
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_truncated(t, NULL, NULL), 0);
+	ck_assert_uint_eq(hw_target_mapping_at(t, FILESEG)->lost_bytes, 0);
+	ck_assert_int_eq(hw_read(t, FILESEG + 0x10, buf, sizeof buf), HW_OK);
+	hw_target_close(t);
+	free(m.b);
+}
+END_TEST
+
 START_TEST(test_sysroot)
 {
 	/* A sysroot prefixes every path the core names. */
@@ -301,6 +357,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_notes);
 	tcase_add_test(tc, test_reads);
 	tcase_add_test(tc, test_file_fallback);
+	tcase_add_test(tc, test_truncated_not_from_file);
 	tcase_add_test(tc, test_sysroot);
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_truncated_everywhere);
