@@ -27,6 +27,10 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
 int hw_grow(void **p, size_t el, size_t *cap, size_t need);
 int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 
+/* Write all n bytes to fd, going on after EINTR and short writes: 0, or -1
+ * with errno set.  (snapshot/hsnap.c) */
+int hw_write_all(int fd, const void *buf, size_t n);
+
 /* ---- target internals shared with walkers (implemented in target/) ---- */
 #include <gelf.h>
 

@@ -399,7 +399,7 @@ static int encode(const hw_snapshot *s, wbuf *w)
 	return w->err ? -1 : 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
+int hw_write_all(int fd, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 	while (n) {
@@ -485,7 +485,7 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 		free(tmp);
 		return hw_error_set(HW_EIO, "cannot create %s: %s", path, strerror(e));
 	}
-	int rc = write_all(fd, out, HSNAP_HEADER + z);
+	int rc = hw_write_all(fd, out, HSNAP_HEADER + z);
 	int e = errno;
 	free(out);
 	if (rc || fchmod(fd, 0644) || close(fd)) {

@@ -204,6 +204,20 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 		close(fd);
 		return hw_error_set(HW_EIO, "not a regular file (give a core file)");
 	}
+	/* systemd-coredump's .zst: read from a decompressed copy */
+	char znote[200];
+	int zfd;
+	uint64_t zsize;
+	int zrc = hw_core_decompress(fd, &zfd, &zsize, znote, sizeof znote);
+	if (zrc < 0) {
+		close(fd);
+		return zrc;
+	}
+	if (zrc == 1) {
+		close(fd);
+		fd = zfd;
+		st.st_size = (off_t)zsize;
+	}
 	if (st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
 		close(fd);
 		return hw_error_set(
@@ -220,6 +234,11 @@ int hw_target_open_core(hw_target **out, const char *path, const hw_target_optio
 	t->fd = fd;
 	t->path = strdup(path);
 	t->core_size = (size_t)st.st_size;
+	if (zrc == 1)
+		hw_target_warn(t,
+		               "zstd-compressed: read from a copy decompressed into an unlinked "
+		               "temporary file (%" PRIu64 " bytes)%s%s",
+		               zsize, znote[0] ? "; " : "", znote);
 	t->core = mmap(NULL, t->core_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (t->core == MAP_FAILED) {
 		t->core = NULL;

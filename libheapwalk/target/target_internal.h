@@ -154,6 +154,11 @@ int hw_target_read_proc_maps(hw_target *t, pid_t pid);
 int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len);
 const void *hw_core_view(hw_target *t, uint64_t addr, size_t len);
 int hw_core_prefetch(hw_target *t, uint64_t addr, uint64_t len);
+/* compressed.c: fd a zstd-compressed core: 1 with *out_fd an unlinked file
+ * holding it decompressed (*out_size bytes; note says when the stream was
+ * cut short or damaged), 0 when fd is not compressed, or an error (other
+ * compressions: how to decompress them). */
+int hw_core_decompress(int fd, int *out_fd, uint64_t *out_size, char *note, size_t note_n);
 void hw_core_close(hw_target *t);
 
 /* live.c */

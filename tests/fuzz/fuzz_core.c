@@ -8,11 +8,13 @@
 
 #include "../unit/synthcore.h"
 
+#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zstd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
@@ -26,6 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0)
 			abort();
 		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		/* zstd inputs are decompressed: a few KiB can say GiB */
+		setenv("HEAPWALK_ZSTD_MAX_MIB", "8", 1);
 	}
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
@@ -67,10 +71,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
-	*bufs = malloc(sizeof **bufs);
-	*lens = malloc(sizeof **lens);
+	/* the synthetic core; the same with its file-backed segment dumped
+	 * and cut off (a truncated core); and the core in zstd frames of
+	 * 1 KiB (systemd-coredump's .zst), for the decompressor */
+	*bufs = malloc(3 * sizeof **bufs);
+	*lens = malloc(3 * sizeof **lens);
 	img m = synth_core("/proc/self/exe");
 	(*bufs)[0] = m.b;
 	(*lens)[0] = m.len;
-	return 1;
+
+	uint8_t *cut = malloc(m.len);
+	memcpy(cut, m.b, m.len);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)cut;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(cut + eh->e_phoff);
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == FILESEG) {
+			ph[i].p_offset = m.len;
+			ph[i].p_filesz = 0x1000;
+		}
+	(*bufs)[1] = cut;
+	(*lens)[1] = m.len;
+
+	size_t cap = ZSTD_compressBound(m.len) + (m.len / 1024 + 1) * 64, zn = 0;
+	uint8_t *z = malloc(cap);
+	for (size_t o = 0; o < m.len; o += 1024) {
+		size_t n = m.len - o < 1024 ? m.len - o : 1024;
+		size_t r = ZSTD_compress(z + zn, cap - zn, m.b + o, n, 3);
+		if (ZSTD_isError(r))
+			abort();
+		zn += r;
+	}
+	(*bufs)[2] = z;
+	(*lens)[2] = zn;
+	return 3;
 }

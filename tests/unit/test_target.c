@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "synthcore.h"
 
@@ -196,6 +197,102 @@ START_TEST(test_truncated_not_from_file)
 }
 END_TEST
 
+/* Every mapping of a and b reads the same (the first 64 KiB of each). */
+static void same_reads(hw_target *a, hw_target *b)
+{
+	const hw_mapping *ma, *mb;
+	size_t n = hw_target_mappings(a, &ma);
+	ck_assert_uint_eq(hw_target_mappings(b, &mb), n);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_eq(ma[i].start, mb[i].start);
+		ck_assert_uint_eq(ma[i].core_bytes, mb[i].core_bytes);
+		ck_assert_uint_eq(ma[i].lost_bytes, mb[i].lost_bytes);
+		uint64_t len = ma[i].end - ma[i].start;
+		uint8_t x[65536], y[65536];
+		if (len > sizeof x)
+			len = sizeof x;
+		int ra = hw_read(a, ma[i].start, x, len), rb = hw_read(b, mb[i].start, y, len);
+		ck_assert_int_eq(ra, rb);
+		if (ra == HW_OK)
+			ck_assert_int_eq(memcmp(x, y, len), 0);
+	}
+}
+
+START_TEST(test_compressed)
+{
+	/* A zstd core (systemd-coredump's .zst) reads as the core itself;
+	 * one cut short reads as a truncated core; other compressions and
+	 * damaged streams are one-line errors. */
+	img m = synth_core(file_path);
+	/* frames of 1 KiB, concatenated (one stream to zstd -d): a cut in
+	 * the last leaves the others whole */
+	size_t cap = ZSTD_compressBound(m.len) + (m.len / 1024 + 1) * 64, zn = 0;
+	uint8_t *z = malloc(cap);
+	for (size_t o = 0; o < m.len; o += 1024) {
+		size_t n = m.len - o < 1024 ? m.len - o : 1024;
+		size_t r = ZSTD_compress(z + zn, cap - zn, m.b + o, n, 3);
+		ck_assert(!ZSTD_isError(r));
+		zn += r;
+	}
+	char zpath[300];
+	snprintf(zpath, sizeof zpath, "%s.zst", core_path);
+	write_file(core_path, m.b, m.len);
+	write_file(zpath, z, zn);
+	hw_target *t, *tz;
+	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_OK);
+	ck_assert_str_eq(hw_target_path(tz), zpath);
+	ck_assert_int_eq(hw_target_pid(tz), 1000);
+	same_reads(t, tz);
+	ck_assert_int_eq(hw_target_truncated(tz, NULL, NULL), 0);
+	const char *const *w;
+	size_t nw = hw_target_warnings(tz, &w), said = 0;
+	for (size_t i = 0; i < nw; i++)
+		said += strstr(w[i], "zstd-compressed") != NULL;
+	ck_assert_uint_eq(said, 1);
+	hw_target_close(tz);
+	hw_target_close(t);
+
+	/* cut short: the part it holds, read as a core cut there */
+	write_file(zpath, z, zn - 8);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_OK);
+	uint64_t have, need;
+	ck_assert_int_eq(hw_target_truncated(tz, &have, &need), 1);
+	ck_assert_uint_lt(have, m.len);
+	ck_assert_uint_eq(need, m.len);
+	hw_target_close(tz);
+
+	/* damaged after the magic: an error, on one line */
+	memset(z + 4, 0xff, zn - 4);
+	write_file(zpath, z, zn);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_ECORRUPT);
+	ck_assert_ptr_null(strchr(hw_error_last(), '\n'));
+
+	/* xz: how to decompress it */
+	static const uint8_t xz[12] = {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6};
+	write_file(zpath, xz, sizeof xz);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "xz -dk"));
+
+	/* nowhere to decompress to: says so, and which variable to set */
+	zn = ZSTD_compress(z, cap, m.b, m.len, 3);
+	ck_assert(!ZSTD_isError(zn));
+	write_file(zpath, z, zn);
+	char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	setenv("TMPDIR", "/nonexistent-heapwalk-dir", 1);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_EIO);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "TMPDIR"));
+	if (old)
+		setenv("TMPDIR", old, 1);
+	else
+		unsetenv("TMPDIR");
+	free(old);
+	unlink(zpath);
+	free(z);
+	free(m.b);
+}
+END_TEST
+
 START_TEST(test_sysroot)
 {
 	/* A sysroot prefixes every path the core names. */
@@ -358,6 +455,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_reads);
 	tcase_add_test(tc, test_file_fallback);
 	tcase_add_test(tc, test_truncated_not_from_file);
+	tcase_add_test(tc, test_compressed);
 	tcase_add_test(tc, test_sysroot);
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_truncated_everywhere);
