@@ -72,6 +72,11 @@ enum {
  * value (message printed). */
 int ct_common_option(ct_common *c, int opt, const char *arg);
 
+/* coretool trace with --snapshot-at/--snapshot-dir/--limit: run cmd as a
+ * child and snapshot it into dir as its memory crosses each threshold;
+ * returns its exit status (trace_watch.c). */
+int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t limit_opt);
+
 /* Print "coretool: WHAT: message" and return code. */
 int ct_error(int code, const char *what, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

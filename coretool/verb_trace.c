@@ -43,6 +43,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: coretool trace [--sample BYTES] [--python-frames N] [--native-frames N]\n"
+	    "                      [--snapshot-dir DIR] [--snapshot-at 80%%,95%%] [--limit BYTES]\n"
 	    "                      -- COMMAND [ARGS...]\n"
 	    "\n"
 	    "Runs COMMAND with the companion tracer preloaded: every live allocation's\n"
@@ -55,6 +56,16 @@ static void usage(FILE *f)
 	    "  --python-frames N    Python frames per site (default 32, at most %d, 0: none)\n"
 	    "  --native-frames N    native frames per site (default 8, 1..%d; the caller of\n"
 	    "                       the allocation function is always recorded)\n"
+	    "  --snapshot-at LIST   write a snapshot (.hsnap) each time the command's memory\n"
+	    "                       crosses one of these shares of its limit or byte counts\n"
+	    "                       (default 80%%,95%%): evidence that survives an OOM kill;\n"
+	    "                       the command then runs as coretool's child, watched every\n"
+	    "                       5 ms, stopped only while a snapshot is taken\n"
+	    "  --snapshot-dir DIR   where the snapshots go (default: the current directory),\n"
+	    "                       named COMMAND.PID.THRESHOLD.N.hsnap\n"
+	    "  --limit BYTES        the limit: the command's resident set against BYTES\n"
+	    "                       (default: its cgroup's memory limit against the cgroup's\n"
+	    "                       working set, else the machine's memory)\n"
 	    "\n"
 	    "By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
 	    "HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
@@ -121,8 +132,10 @@ int ct_verb_trace(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint64_t sample = 0;
+	uint64_t sample = 0, limit = 0;
 	unsigned pyframes = 32, nframes = 8;
+	const char *snap_dir = NULL, *snap_at = NULL;
+	int watch = 0;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -141,11 +154,19 @@ int ct_verb_trace(int argc, char **argv)
 				return CT_EXIT_USAGE;
 			break;
 		case OPT_SNAPSHOT_DIR:
+			snap_dir = optarg;
+			watch = 1;
+			break;
 		case OPT_SNAPSHOT_AT:
+			snap_at = optarg;
+			watch = 1;
+			break;
 		case OPT_LIMIT:
-			return ct_usage_error("trace",
-			                      "--snapshot-dir, --snapshot-at and --limit are not "
-			                      "implemented yet");
+			if (hw_bytes_parse(optarg, &limit) != 0 || limit == 0)
+				return ct_usage_error(
+				    "trace", "--limit: '%s' is not a byte count > 0", optarg);
+			watch = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return CT_EXIT_OK;
@@ -174,6 +195,8 @@ int ct_verb_trace(int argc, char **argv)
 	if (pyframes && access(pydir, R_OK) == 0)
 		prepend_env("PYTHONPATH", pydir, ':');
 
+	if (watch)
+		return ct_trace_watch(argv + optind, snap_dir, snap_at, limit);
 	execvp(argv[optind], argv + optind);
 	ct_error(127, argv[optind], "cannot run: %s", strerror(errno));
 	return 127;

@@ -16,7 +16,11 @@ const char *hw_error_last(void)
 
 int hw_error_setv(int code, const char *fmt, va_list ap)
 {
-	vsnprintf(last_error, sizeof last_error, fmt, ap);
+	/* through a copy: a message may quote the last one
+	 * ("...: %s", hw_error_last()) */
+	char buf[sizeof last_error];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	memcpy(last_error, buf, sizeof buf);
 	/* One line, always: a message built from target data may hold a newline. */
 	for (char *p = last_error; *p; p++)
 		if (*p == '\n' || *p == '\r')

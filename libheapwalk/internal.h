@@ -34,6 +34,10 @@ int hw_write_all(int fd, const void *buf, size_t n);
 /* ---- target internals shared with walkers (implemented in target/) ---- */
 #include <gelf.h>
 
+/* A live process that ended (was killed) while read: every read since
+ * failed at once, and what was walked is not the whole heap. */
+int hw_target_gone(const hw_target *t);
+
 /* The module's main ELF file (as mapped: .dynsym, relocations, .data's
  * initial bytes) and its load bias; NULL when the file cannot be found.
  * Owned by the target. */

@@ -235,6 +235,11 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 		tk.rc = hw_snapshot_set_tracer_summary(tk.s, ts ? ts : &none);
 	}
 	rc = tk.rc;
+	if (!rc && hw_target_gone(t))
+		rc = hw_error_set(HW_EIO,
+		                  "pid %d ended while it was walked (killed? out of memory?): no "
+		                  "snapshot of a heap read in part",
+		                  (int)hw_target_pid(t));
 	hw_typer_free(tk.typer);
 	hw_tracer_close(tk.tracer);
 	hw_pymalloc_close(py);

@@ -60,6 +60,9 @@ static int fill(hw_target *t, uint64_t addr, void *buf, size_t len)
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
+			/* ended: no address space left (EOF), or no process */
+			if (n == 0 || errno == ESRCH)
+				t->gone = 1;
 			return HW_EFAULT;
 		}
 		p += n;
@@ -213,6 +216,8 @@ static void *half_read_run(void *arg)
  * EFAULT: pread says what is wrong. */
 static void vm_readv_result(hw_target *t, size_t done, int err)
 {
+	if (err == ESRCH)
+		t->gone = 1;
 	if (done)
 		t->vm_readv = 1;
 	if (err && err != EFAULT && !t->vm_readv)
@@ -254,6 +259,8 @@ static int read_split(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 {
 	size_t done = 0;
+	if (t->gone)
+		return HW_EFAULT;
 	if (t->kind == HW_TARGET_CALLBACK) {
 		while (done < len) {
 			size_t n = len - done < CALLBACK_PIECE ? len - done : CALLBACK_PIECE;
@@ -273,6 +280,8 @@ static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 		done = vm_read(t->pid, addr, buf, len, &err);
 		vm_readv_result(t, done, err);
 	}
+	if (t->gone)
+		return HW_EFAULT;
 	return done == len ? HW_OK : fill(t, addr + done, buf + done, len - done);
 }
 

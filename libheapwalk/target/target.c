@@ -294,7 +294,14 @@ int hw_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": read of %zu bytes wraps", addr, len);
 	if (t->kind == HW_TARGET_CORE)
 		return hw_core_read(t, addr, buf, len);
+	if (t->gone)
+		return hw_error_set(HW_EIO, "pid %d ended while it was read", (int)t->pid);
 	return hw_cached_read(t, addr, buf, len);
+}
+
+int hw_target_gone(const hw_target *t)
+{
+	return t && t->gone;
 }
 
 int hw_read_u64(hw_target *t, uint64_t addr, uint64_t *out)

@@ -130,6 +130,7 @@ struct hw_target {
 	uint64_t bulk_bytes, bulk_limit; /* bulk_limit: worked out once (bulk_limit_known) */
 	int bulk_limit_known;
 	int vm_readv;             /* process_vm_readv: 0 untried, 1 works, -1 refused (pread) */
+	int gone;                 /* the process ended while read (ESRCH): reads fail at once */
 	struct hw_stream *stream; /* live: a range read ahead (hw_target_stream) */
 
 	/* modules */

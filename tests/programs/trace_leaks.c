@@ -36,6 +36,12 @@
  *                            contents kept by realloc, alignments,
  *                            usable sizes as glibc's) and exits 1
  *                            without a core when wrong
+ *   trace_leaks steps K S    grow_step keeps K blocks of S bytes, writing
+ *                            every page of each, and sleeps 500 ms after
+ *                            each (TRACE_LEAKS_PAUSE_MS), for a watcher
+ *                            that snapshots it at memory thresholds; it
+ *                            prints "step N" to stderr as block N is kept,
+ *                            then exits 3 (a status to pass on)
  *   trace_leaks paths K S    leak_p keeps 2K blocks of S bytes, called
  *                            through mid from path_a and path_b in turn
  *                            (K each): two stacks that differ only in
@@ -76,6 +82,14 @@ NOINLINE static void leak_a(size_t k, size_t s)
 {
 	for (size_t i = 0; i < k; i++)
 		keep(malloc(s));
+	__asm__ volatile("");
+}
+
+NOINLINE static void grow_step(size_t s)
+{
+	char *p = malloc(s);
+	memset(p, 0x5a, s);
+	keep(p);
 	__asm__ volatile("");
 }
 
@@ -355,8 +369,9 @@ NOINLINE static void path_b(size_t s)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: trace_leaks "
-		                "basic|threads|fork|forks|sample|live|paths|stale|family K S\n");
+		fprintf(stderr,
+		        "usage: trace_leaks "
+		        "basic|threads|fork|forks|sample|live|steps|paths|stale|family K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -406,6 +421,16 @@ int main(int argc, char **argv)
 		for (size_t f = 0; f < N_FAM; f++)
 			printf("%s %zu %zu\n", fam[f].name, k, k * s * fam[f].times);
 		printf("fam_freed 0 0\n");
+	} else if (!strcmp(argv[1], "steps")) {
+		const char *ms = getenv("TRACE_LEAKS_PAUSE_MS");
+		useconds_t pause_us = (useconds_t)(ms ? strtoul(ms, NULL, 10) : 500) * 1000;
+		for (size_t i = 0; i < k; i++) {
+			grow_step(s);
+			fprintf(stderr, "step %zu\n", i + 1);
+			usleep(pause_us);
+		}
+		printf("grow_step %zu %zu\n", k, k * s);
+		return 3;
 	} else if (!strcmp(argv[1], "paths")) {
 		for (size_t i = 0; i < k; i++) {
 			path_a(s);

@@ -97,6 +97,43 @@ static void finish(kid *k)
 	close(k->go);
 }
 
+START_TEST(test_ended)
+{
+	/* The process killed while its target is open (a cgroup's OOM kill
+	 * while coretool trace --snapshot-at walks it): reads then fail at
+	 * once, saying so, and the snapshot is refused rather than made of a
+	 * heap read in part.  It stays a zombie, as under a parent that has
+	 * not reaped it yet. */
+	kid k = spawn();
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, k.pid, NULL), HW_OK);
+	uint8_t b[16];
+	ck_assert_int_eq(hw_read(t, k.a, b, sizeof b), HW_OK);
+	ck_assert_uint_eq(b[3], pattern(3));
+	ck_assert_int_eq(kill(k.pid, SIGKILL), 0);
+	siginfo_t si;
+	ck_assert_int_eq(waitid(P_PID, (id_t)k.pid, &si, WEXITED | WNOWAIT), 0);
+	/* far from what was read (and cached) before */
+	ck_assert_int_ne(hw_read(t, k.a + (16u << 20), b, sizeof b), HW_OK);
+	ck_assert_int_eq(hw_read(t, k.a + (24u << 20), b, sizeof b), HW_EIO);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "ended"));
+	hw_snapshot *s = NULL;
+	ck_assert_int_eq(hw_snapshot_take(&s, t), HW_EIO);
+	ck_assert_ptr_null(s);
+	/* whole: the message quotes the one before it (hw_error_setv copies) */
+	char want[96];
+	snprintf(want, sizeof want, "taking the snapshot: pid %d ended while it was walked",
+	         (int)k.pid);
+	ck_assert_int_eq(strncmp(hw_error_last(), want, strlen(want)), 0);
+	hw_target_close(t);
+	int status;
+	ck_assert_int_eq(waitpid(k.pid, &status, 0), k.pid);
+	ck_assert(WIFSIGNALED(status));
+	close(k.up);
+	close(k.go);
+}
+END_TEST
+
 START_TEST(test_prefetch)
 {
 	kid k = spawn();
@@ -404,6 +441,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("prefetch");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_prefetch);
+	tcase_add_test(tc, test_ended);
 	tcase_add_test(tc, test_spare);
 	tcase_add_test(tc, test_stream);
 	tcase_add_test(tc, test_read_whole_max);

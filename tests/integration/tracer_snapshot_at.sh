@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# coretool trace --snapshot-at: snapshots written as the command's memory
+# crosses thresholds, evidence that survives its end.  trace_leaks steps
+# keeps 16 MiB blocks from grow_step, one every 400 ms, printing "step N"
+# on stderr as it keeps block N; coretool's own lines go to the same file,
+# in order.  Each snapshot must hold as many grow_step blocks as steps were
+# printed before it was announced, or one more (the block being written
+# when the memory crossed), each of the same size, with their site.
+#  - --limit 256MiB --snapshot-at 25%,50%: two snapshots, the command's
+#    exit status (3) passed on;
+#  - a SIGKILL after the first snapshot: exit 137, the file stays whole;
+#  - usage errors: a share over 100%, a directory that is not there.
+. "$top_srcdir/tests/lib.sh"
+py=$(command -v python3) || skip "python3 not found"
+prog="$PROGS/trace_leaks"
+export TRACE_LEAKS_PAUSE_MS=400
+block=$((16 << 20))
+
+# check_snaps DIR ERRFILE N: the N snapshots in DIR against the steps
+# printed before each was announced in ERRFILE (snapshot_steps.py)
+check_snaps() {
+	"$py" "$top_srcdir/tests/integration/snapshot_steps.py" "$CORETOOL" "$1" "$2" "$3" "$block"
+}
+
+# --limit: two thresholds
+mkdir "$hw_tmp/a" "$hw_tmp/a/snaps"
+(cd "$hw_tmp/a" && "$CORETOOL" trace --limit 256MiB --snapshot-at 25%,50% --snapshot-dir snaps \
+	-- "$prog" steps 10 "$block" >out 2>err)
+rc=$?
+((rc == 3)) || { cat "$hw_tmp/a/err"; fail "--limit: exit $rc, the command's is 3"; }
+grep -q "grow_step 10 $((10 * block))" "$hw_tmp/a/out" || fail "--limit: the command's output is not whole"
+ls "$hw_tmp/a/snaps" | grep -qE '^trace_leaks\.[0-9]+\.25pct\.1\.hsnap$' || fail "no 25% snapshot: $(ls "$hw_tmp/a/snaps")"
+ls "$hw_tmp/a/snaps" | grep -qE '^trace_leaks\.[0-9]+\.50pct\.1\.hsnap$' || fail "no 50% snapshot: $(ls "$hw_tmp/a/snaps")"
+check_snaps "$hw_tmp/a/snaps" "$hw_tmp/a/err" 2 || { cat "$hw_tmp/a/err"; fail "--limit: snapshots against the steps"; }
+# the growth between them is grow_step's
+"$CORETOOL" diff --group-by function --format json "$hw_tmp"/a/snaps/*25pct* "$hw_tmp"/a/snaps/*50pct* |
+	"$py" -c '
+import json, sys
+d = json.load(sys.stdin)
+top = d["groups"][0]
+assert top["key"] == "grow_step" and top["count_diff"] > 0, top' || fail "diff of the two snapshots: growth not grow_step's"
+
+# SIGKILL after the first snapshot: the file stays, the status says it
+mkdir "$hw_tmp/k" "$hw_tmp/k/snaps"
+(cd "$hw_tmp/k" && exec "$CORETOOL" trace --limit 256MiB --snapshot-at 25% --snapshot-dir snaps \
+	-- "$prog" steps 12 "$block" >out 2>err) &
+for _ in $(seq 300); do grep -q "hsnap" "$hw_tmp/k/err" 2>/dev/null && break; sleep 0.1; done
+pid=$(sed -n 's/.*trace_leaks (pid \([0-9]*\)): snapshots into.*/\1/p' "$hw_tmp/k/err")
+[[ -n $pid ]] && grep -q hsnap "$hw_tmp/k/err" || { cat "$hw_tmp/k/err"; fail "no snapshot before the kill"; }
+kill -9 "$pid"
+wait $!
+rc=$?
+((rc == 137)) || { cat "$hw_tmp/k/err"; fail "killed command: exit $rc, expected 137"; }
+grep -q "killed by signal 9 (out of memory?): 1 snapshot in snaps" "$hw_tmp/k/err" || { cat "$hw_tmp/k/err"; fail "no word of the kill"; }
+check_snaps "$hw_tmp/k/snaps" "$hw_tmp/k/err" 1 || { cat "$hw_tmp/k/err"; fail "killed: the snapshot against the steps"; }
+
+# usage errors
+"$CORETOOL" trace --snapshot-at 120% -- true 2>"$hw_tmp/e1"
+rc=$?
+((rc == 2)) && grep -q "120%" "$hw_tmp/e1" || fail "--snapshot-at 120%: exit $rc: $(cat "$hw_tmp/e1")"
+"$CORETOOL" trace --snapshot-dir "$hw_tmp/nowhere" -- true 2>"$hw_tmp/e2"
+rc=$?
+((rc == 3)) && (($(wc -l <"$hw_tmp/e2") == 1)) || fail "--snapshot-dir missing: exit $rc: $(cat "$hw_tmp/e2")"
+exit 0
