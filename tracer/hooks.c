@@ -199,7 +199,9 @@ static __attribute__((noinline)) void free_slow(void *p)
 		__libc_free(p);
 		return;
 	}
+	struct hwt_live_entry old;
 	if (!enter()) {
+		hwt_forget_nested(p, &old);
 		__libc_free(p);
 		return;
 	}
@@ -209,7 +211,6 @@ static __attribute__((noinline)) void free_slow(void *p)
 	 * (Forgetting makes no system call: errno, which free never changes,
 	 * stays as it was.) */
 	__builtin_prefetch((char *)p - 16, 0, 3);
-	struct hwt_live_entry old;
 	hwt_forget(p, &old);
 	__libc_free(p);
 	leave();
@@ -257,11 +258,21 @@ static void *realloc_common(void *p, size_t n, uint64_t caller, uint64_t cfa0, i
 	return hwt_realloc_done(q, real ? n * m : n, had, &old, caller, cfa0, python, 1);
 }
 
+/* A realloc nested in another hook: p's entry goes (hwt_forget_nested) and
+ * comes back when the realloc fails; the new block is not recorded. */
+static void *realloc_nested(void *p, size_t n)
+{
+	struct hwt_live_entry old;
+	int had = hwt_forget_nested(p, &old);
+	void *q = __libc_realloc(p, n);
+	return q ? q : hwt_realloc_done(NULL, n, had, &old, 0, 0, 0, 0);
+}
+
 static __attribute__((noinline)) void *realloc_slow(void *p, size_t n, uint64_t caller,
                                                     uint64_t cfa0)
 {
 	if (!enter())
-		return __libc_realloc(p, n);
+		return realloc_nested(p, n);
 	void *q = realloc_common(p, n, caller, cfa0, PY(), NULL, 0);
 	leave();
 	return q;
@@ -283,7 +294,7 @@ HWT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
 			errno = ENOMEM;
 			return NULL;
 		}
-		return __libc_realloc(p, b);
+		return realloc_nested(p, b);
 	}
 	void *q;
 	if (real_reallocarray) {

@@ -546,11 +546,12 @@ static __attribute__((noinline)) void free_slow(py_allocator *o, void *p, int ta
 {
 	if (!p)
 		return;
+	struct hwt_live_entry old;
 	if (!hwt_enter()) {
+		hwt_forget_nested(p, &old);
 		o->free(o->ctx, p);
 		return;
 	}
-	struct hwt_live_entry old;
 	if (table_only)
 		hwt_live_remove((uint64_t)(uintptr_t)p, &old);
 	else

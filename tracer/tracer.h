@@ -512,6 +512,20 @@ static inline int hwt_forget(void *p, struct hwt_live_entry *old)
 	}
 	return hwt_live_remove(a, old);
 }
+/* A free or realloc nested in another hook (the thread busy: glibc's or
+ * pymalloc's own calls, such as pymalloc growing its array of arenas with
+ * PyMem_RawRealloc inside a Python allocation): nothing new is recorded,
+ * but a block an earlier, outer call recorded must not keep its entry
+ * once it is freed or moved (the walk would find it free: coretool
+ * check's tracer-entry-free, seen on CPython 3.8-3.13 past 16 arenas).
+ * Like hwt_forget; nothing before the tracer is up. */
+static inline int hwt_forget_nested(void *p, struct hwt_live_entry *old)
+{
+	if (!p || __atomic_load_n(&hwt_state, __ATOMIC_ACQUIRE) != 2)
+		return 0;
+	return hwt_forget(p, old);
+}
+
 /* The malloc family's sampled block p (n bytes, the first keep of them
  * the program's): moved where free will look for it (hwt_place) and
  * recorded there; left where it is, unrecorded, when it cannot be moved.
