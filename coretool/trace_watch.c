@@ -5,18 +5,22 @@
  * The command runs as coretool's child (under the tracer, as always);
  * coretool stays its parent and watches its memory every few milliseconds.
  * Each time the memory crosses one of the thresholds upwards, coretool
- * takes a live snapshot of it (stopped for the walk, only read, always
- * resumed: the library's --pid path; a parent may trace its child under
- * Yama's ptrace_scope 1) and writes it as a .hsnap into the snapshot
- * directory: when the kernel kills the command later, the files stay.
+ * takes a live snapshot of the process of the command's tree that the OOM
+ * killer would take first, the highest /proc/PID/oom_score (the command,
+ * or a worker it forked): stopped for the walk, only read, always resumed
+ * (the library's --pid path; Yama's ptrace_scope 1 lets a process trace
+ * its descendants).  It writes it as a .hsnap into the snapshot directory:
+ * when the kernel kills the command later, the files stay.
  *
  * "Memory" and "limit", in the first of these that applies:
- *  - --limit BYTES: the command's resident set (/proc/PID/statm) against it;
+ *  - --limit BYTES: the command's resident set (/proc/PID/statm), with its
+ *    descendants' (a server's workers; pages shared since a fork count in
+ *    each), against it;
  *  - a cgroup memory limit (cgroup v2 memory.max, or v1
  *    memory.limit_in_bytes, the lowest on the way up to the root): the
  *    cgroup's working set, its usage less its inactive file pages (what the
  *    OOM killer cannot reclaim; the measure Kubernetes evicts by), against it;
- *  - else the command's resident set against the machine's memory
+ *  - else that resident set against the machine's memory
  *    (MemTotal).
  * A threshold is armed again once the memory falls below 90% of it.
  *
@@ -41,6 +45,7 @@
 
 #include "coretool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -262,10 +267,98 @@ static int rss(pid_t pid, uint64_t *out)
 	return 0;
 }
 
+/* The command's processes: its pid, then every descendant (the children
+ * files of each task, /proc/PID/task/TID/children), at most cap. */
+static size_t tree(pid_t root, pid_t *out, size_t cap)
+{
+	size_t n = 0;
+	out[n++] = root;
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/task", (int)out[i]);
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char cpath[sizeof path + sizeof e->d_name + 16];
+			snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
+			FILE *f = fopen(cpath, "re");
+			int kid;
+			while (f && n < cap && fscanf(f, "%d", &kid) == 1) {
+				size_t j = 0;
+				while (j < n && out[j] != kid)
+					j++;
+				if (j == n)
+					out[n++] = kid;
+			}
+			if (f)
+				fclose(f);
+		}
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
+#define MAX_TREE 256
+
+/* The process of the command's tree the OOM killer would take first: the
+ * highest /proc/PID/oom_score (the kernel's own badness), the command
+ * itself when none can be read. */
+static pid_t largest(pid_t root)
+{
+	pid_t pids[MAX_TREE];
+	size_t n = tree(root, pids, MAX_TREE);
+	pid_t best = root;
+	long best_score = -1;
+	for (size_t i = 0; i < n; i++) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%d/oom_score", (int)pids[i]);
+		FILE *f = fopen(path, "re");
+		long score;
+		if (f && fscanf(f, "%ld", &score) == 1 && score > best_score) {
+			best_score = score;
+			best = pids[i];
+		}
+		if (f)
+			fclose(f);
+	}
+	return best;
+}
+
+/* A process's name (its comm), for the snapshot's file. */
+static void comm_of(pid_t pid, char *out, size_t cap, const char *dflt)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f || !fgets(out, (int)cap, f))
+		snprintf(out, cap, "%s", dflt);
+	if (f)
+		fclose(f);
+	out[strcspn(out, "\n")] = 0;
+	for (char *p = out; *p; p++)
+		if (*p == '/' || *p == ' ')
+			*p = '_';
+}
+
 static int usage_now(const struct watch *w, uint64_t *out)
 {
-	if (w->how == BY_RSS)
-		return rss(w->pid, out);
+	if (w->how == BY_RSS) {
+		/* the whole tree's (pages shared across a fork count in each) */
+		pid_t pids[MAX_TREE];
+		size_t n = tree(w->pid, pids, MAX_TREE);
+		uint64_t sum = 0, r;
+		int any = 0;
+		for (size_t i = 0; i < n; i++)
+			if (rss(pids[i], &r) == 0) {
+				sum += r;
+				any = 1;
+			}
+		*out = sum;
+		return any ? 0 : -1;
+	}
 	uint64_t use, inactive = 0;
 	if (read_u64_file(w->cg_usage, &use) != 0)
 		return -1;
@@ -370,14 +463,18 @@ static double now(void)
  * on stderr either way. */
 static void take(struct watch *w, struct at *a, uint64_t use, int early)
 {
-	char path[PATH_MAX];
+	/* the command or one of its descendants (a server's workers): the one
+	 * the OOM killer would take */
+	pid_t pid = largest(w->pid);
+	char name[64], path[PATH_MAX];
+	comm_of(pid, name, sizeof name, w->name);
 	a->taken++;
-	snprintf(path, sizeof path, "%s/%s.%d.%s.%u.hsnap", w->dir, w->name, (int)w->pid, a->label,
+	snprintf(path, sizeof path, "%s/%s.%d.%s.%u.hsnap", w->dir, name, (int)pid, a->label,
 	         a->taken);
 	double t0 = now();
 	hw_target *t;
 	hw_snapshot *s = NULL;
-	int rc = hw_target_open_pid(&t, w->pid, NULL);
+	int rc = hw_target_open_pid(&t, pid, NULL);
 	if (rc == HW_OK) {
 		rc = hw_snapshot_take(&s, t);
 		hw_target_close(t); /* resumes it */
@@ -391,14 +488,14 @@ static void take(struct watch *w, struct at *a, uint64_t use, int early)
 		fprintf(stderr,
 		        "coretool: trace: %s (pid %d) at %.1f MiB of %.1f MiB (%s): %s, %zu "
 		        "allocations (stopped %.0f ms)%s\n",
-		        w->name, (int)w->pid, mib(use), mib(w->limit), w->limit_from, path,
+		        name, (int)pid, mib(use), mib(w->limit), w->limit_from, path,
 		        hw_snapshot_count(s), stopped * 1e3,
 		        early ? "; taken before its threshold: what is left below the limit is "
 		                "about what a snapshot needs"
 		              : "");
 	} else {
-		fprintf(stderr, "coretool: trace: %s (pid %d) at %.1f MiB: no snapshot: %s\n",
-		        w->name, (int)w->pid, mib(use), hw_error_last());
+		fprintf(stderr, "coretool: trace: %s (pid %d) at %.1f MiB: no snapshot: %s\n", name,
+		        (int)pid, mib(use), hw_error_last());
 	}
 	hw_snapshot_free(s);
 	malloc_trim(0); /* what the walk freed goes back: it counts in the cgroup */
@@ -495,7 +592,8 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 	for (size_t i = 0; i < w.n_at; i++)
 		fprintf(stderr, "%s %.1f MiB", i ? "," : "", mib(w.at[i].bytes));
 	fprintf(stderr, " of %s %.1f MiB (%s)",
-	        w.how == BY_CGROUP ? "the cgroup's working set," : "its resident set,",
+	        w.how == BY_CGROUP ? "the cgroup's working set,"
+	                           : "the resident set of it and its descendants,",
 	        mib(w.limit), w.limit_from);
 	fputc('\n', stderr);
 

@@ -8,6 +8,7 @@
 # when the memory crossed), each of the same size, with their site.
 #  - --limit 256MiB --snapshot-at 25%,50%: two snapshots, the command's
 #    exit status (3) passed on;
+#  - the grower forked by a shell: its snapshots, not the shell's;
 #  - a SIGKILL after the first snapshot: exit 137, the file stays whole;
 #  - usage errors: a share over 100%, a directory that is not there.
 . "$top_srcdir/tests/lib.sh"
@@ -39,6 +40,18 @@ import json, sys
 d = json.load(sys.stdin)
 top = d["groups"][0]
 assert top["key"] == "grow_step" and top["count_diff"] > 0, top' || fail "diff of the two snapshots: growth not grow_step's"
+
+# a command that forks the one that grows (a server and its workers): the
+# snapshots are of the grower (the highest oom_score of the tree), and
+# --limit counts the whole tree
+mkdir "$hw_tmp/w" "$hw_tmp/w/snaps"
+(cd "$hw_tmp/w" && "$CORETOOL" trace --limit 256MiB --snapshot-at 25%,50% --snapshot-dir snaps \
+	-- sh -c "'$prog' steps 10 $block; exit 5" >out 2>err)
+rc=$?
+((rc == 5)) || { cat "$hw_tmp/w/err"; fail "forked: exit $rc, the command's is 5"; }
+[[ $(ls "$hw_tmp/w/snaps" | grep -cE '^trace_leaks\.[0-9]+\.(25|50)pct\.1\.hsnap$') == 2 ]] ||
+	fail "forked: the snapshots are not of the worker: $(ls "$hw_tmp/w/snaps")"
+check_snaps "$hw_tmp/w/snaps" "$hw_tmp/w/err" 2 || { cat "$hw_tmp/w/err"; fail "forked: snapshots against the steps"; }
 
 # SIGKILL after the first snapshot: the file stays, the status says it
 mkdir "$hw_tmp/k" "$hw_tmp/k/snaps"
