@@ -550,9 +550,6 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 	if (stat(w.dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(w.dir, W_OK) != 0)
 		return ct_error(CT_EXIT_TARGET, w.dir,
 		                "the snapshot directory is not a writable directory (create it)");
-	/* read the heap in windows: memory here counts against the limit too */
-	setenv("HEAPWALK_READ_WHOLE_MAX_MIB", "8", 0);
-
 	int gate[2];
 	if (pipe2(gate, O_CLOEXEC) != 0)
 		return ct_error(CT_EXIT_TARGET, "trace", "pipe: %s", strerror(errno));
@@ -576,6 +573,9 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 	}
 	close(gate[0]);
 	w.pid = pid;
+	/* read the heap in windows: memory here counts against the limit too
+	 * (set here, not in the command's environment) */
+	setenv("HEAPWALK_READ_WHOLE_MAX_MIB", "8", 0);
 	child_pid = pid;
 	struct sigaction ign = {.sa_handler = SIG_IGN}, fwd = {.sa_handler = pass_on};
 	sigemptyset(&ign.sa_mask);
