@@ -67,6 +67,11 @@ rc=$?
 grep -q "killed by signal 9 (out of memory?): 1 snapshot in snaps" "$hw_tmp/k/err" || { cat "$hw_tmp/k/err"; fail "no word of the kill"; }
 check_snaps "$hw_tmp/k/snaps" "$hw_tmp/k/err" 1 || { cat "$hw_tmp/k/err"; fail "killed: the snapshot against the steps"; }
 
+# a command that cannot be run: 127, one line
+"$CORETOOL" trace --limit 1GiB -- "$hw_tmp/no-such-command" 2>"$hw_tmp/e0"
+rc=$?
+((rc == 127)) && (($(wc -l <"$hw_tmp/e0") == 1)) || fail "no such command: exit $rc: $(cat "$hw_tmp/e0")"
+
 # usage errors
 "$CORETOOL" trace --snapshot-at 120% -- true 2>"$hw_tmp/e1"
 rc=$?
