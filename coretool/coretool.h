@@ -76,6 +76,9 @@ int ct_common_option(ct_common *c, int opt, const char *arg);
  * child and snapshot it into dir as its memory crosses each threshold;
  * returns its exit status (trace_watch.c). */
 int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t limit_opt);
+/* coretool trace --watch PID: the same for a process already running (the
+ * preload's watcher by hand, tracer/watch.c), until it ends: exit 0. */
+int ct_trace_watch_pid(pid_t pid, const char *dir, const char *at_spec, uint64_t limit_opt);
 
 /* Print "coretool: WHAT: message" and return code. */
 int ct_error(int code, const char *what, const char *fmt, ...)

@@ -534,22 +534,89 @@ static void poll_once(struct watch *w)
 		take(w, hit, use, early);
 }
 
-int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t limit_opt)
+/* The watch's settings: limit, thresholds, directory; 0 or an exit status. */
+static int watch_setup(struct watch *w, const char *dir, const char *at_spec, uint64_t limit_opt)
 {
-	struct watch w = {.dir = dir ? dir : "."};
-	const char *base = strrchr(cmd[0], '/');
-	w.name = base ? base + 1 : cmd[0];
-	choose_limit(&w, limit_opt);
-	if (!w.limit)
+	w->dir = dir ? dir : ".";
+	choose_limit(w, limit_opt);
+	if (!w->limit)
 		return ct_error(CT_EXIT_TARGET, "trace",
 		                "no memory limit found (give --limit BYTES)");
-	int rc = parse_at(&w, at_spec ? at_spec : "80%,95%");
+	int rc = parse_at(w, at_spec ? at_spec : "80%,95%");
 	if (rc)
 		return rc;
 	struct stat st;
-	if (stat(w.dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(w.dir, W_OK) != 0)
-		return ct_error(CT_EXIT_TARGET, w.dir,
+	if (stat(w->dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(w->dir, W_OK) != 0)
+		return ct_error(CT_EXIT_TARGET, w->dir,
 		                "the snapshot directory is not a writable directory (create it)");
+	return 0;
+}
+
+/* What is watched, how, against what: said once on stderr. */
+static void watch_banner(const struct watch *w)
+{
+	fprintf(stderr, "coretool: trace: %s (pid %d): snapshots into %s at", w->name, (int)w->pid,
+	        w->dir);
+	for (size_t i = 0; i < w->n_at; i++)
+		fprintf(stderr, "%s %.1f MiB", i ? "," : "", mib(w->at[i].bytes));
+	fprintf(stderr, " of %s %.1f MiB (%s)\n",
+	        w->how == BY_CGROUP ? "the cgroup's working set,"
+	                            : "the resident set of it and its descendants,",
+	        mib(w->limit), w->limit_from);
+}
+
+/* A process that ended: gone, or a zombie its parent has not reaped. */
+static int ended(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *close_paren = strrchr(buf, ')'); /* the name may hold anything */
+	return !close_paren || close_paren[1] != ' ' || close_paren[2] == 'Z' ||
+	       close_paren[2] == 'X';
+}
+
+int ct_trace_watch_pid(pid_t pid, const char *dir, const char *at_spec, uint64_t limit_opt)
+{
+	struct watch w = {.pid = pid};
+	char name[64];
+	comm_of(pid, name, sizeof name, "process");
+	w.name = name;
+	if (ended(pid))
+		return ct_error(CT_EXIT_TARGET, "trace", "--watch %d: no such process", (int)pid);
+	int rc = watch_setup(&w, dir, at_spec, limit_opt);
+	if (rc)
+		return rc;
+	setenv("HEAPWALK_READ_WHOLE_MAX_MIB", "8", 0);
+	watch_banner(&w);
+	while (!ended(pid)) {
+		poll_once(&w);
+		struct timespec ts = {0, POLL_NS};
+		nanosleep(&ts, NULL);
+	}
+	if (w.n_snaps)
+		fprintf(stderr, "coretool: trace: %s (pid %d) ended: %u snapshot%s in %s\n", w.name,
+		        (int)pid, w.n_snaps, w.n_snaps == 1 ? "" : "s", w.dir);
+	return CT_EXIT_OK;
+}
+
+int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t limit_opt)
+{
+	struct watch w = {0};
+	const char *base = strrchr(cmd[0], '/');
+	w.name = base ? base + 1 : cmd[0];
+	int rc = watch_setup(&w, dir, at_spec, limit_opt);
+	if (rc)
+		return rc;
+	/* watched here: the preload starts no watcher of its own */
+	char self[24];
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	setenv("HEAPWALK_TRACE_WATCHED", self, 1);
 	int gate[2];
 	if (pipe2(gate, O_CLOEXEC) != 0)
 		return ct_error(CT_EXIT_TARGET, "trace", "pipe: %s", strerror(errno));
@@ -587,15 +654,7 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 	sigaction(SIGHUP, &fwd, NULL);
 	sigaction(SIGUSR1, &fwd, NULL);
 	sigaction(SIGUSR2, &fwd, NULL);
-	fprintf(stderr, "coretool: trace: %s (pid %d): snapshots into %s at", w.name, (int)pid,
-	        w.dir);
-	for (size_t i = 0; i < w.n_at; i++)
-		fprintf(stderr, "%s %.1f MiB", i ? "," : "", mib(w.at[i].bytes));
-	fprintf(stderr, " of %s %.1f MiB (%s)",
-	        w.how == BY_CGROUP ? "the cgroup's working set,"
-	                           : "the resident set of it and its descendants,",
-	        mib(w.limit), w.limit_from);
-	fputc('\n', stderr);
+	watch_banner(&w);
 
 	int status = 0;
 	for (;;) {

@@ -32,6 +32,7 @@ enum {
 	OPT_SNAPSHOT_DIR,
 	OPT_SNAPSHOT_AT,
 	OPT_LIMIT,
+	OPT_WATCH,
 };
 
 /* Upper bounds of the tracer's tables (libheapwalk/tracer_format.h). */
@@ -68,10 +69,14 @@ static void usage(FILE *f)
 	    "                       descendants against BYTES\n"
 	    "                       (default: its cgroup's memory limit against the cgroup's\n"
 	    "                       working set, else the machine's memory)\n"
+	    "  --watch PID          snapshots at the thresholds of a process already running\n"
+	    "                       (and its descendants), until it ends; no COMMAND\n"
 	    "\n"
 	    "By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
 	    "HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
-	    "for Python frames.  The command's exit status is coretool's; 127 when it\n"
+	    "for Python frames; HEAPWALK_TRACE_SNAPSHOT_DIR, HEAPWALK_TRACE_SNAPSHOT_AT and\n"
+	    "HEAPWALK_TRACE_LIMIT make the preload start coretool trace --watch for itself.  The "
+	    "command's exit status is coretool's; 127 when it\n"
 	    "cannot be run.\n",
 	    MAX_PYTHON, MAX_NATIVE, HW_PKGLIBDIR, HW_PKGDATADIR);
 }
@@ -131,6 +136,7 @@ int ct_verb_trace(int argc, char **argv)
 	    {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
 	    {"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"watch", required_argument, NULL, OPT_WATCH},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -138,6 +144,7 @@ int ct_verb_trace(int argc, char **argv)
 	unsigned pyframes = 32, nframes = 8;
 	const char *snap_dir = NULL, *snap_at = NULL;
 	int watch = 0;
+	long watch_pid = 0;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -169,12 +176,26 @@ int ct_verb_trace(int argc, char **argv)
 				    "trace", "--limit: '%s' is not a byte count > 0", optarg);
 			watch = 1;
 			break;
+		case OPT_WATCH: {
+			char *end;
+			errno = 0;
+			watch_pid = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || watch_pid <= 0 || watch_pid > INT_MAX)
+				return ct_usage_error("trace", "--watch: '%s' is not a pid",
+				                      optarg);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return CT_EXIT_OK;
 		default:
 			return ct_usage_error("trace", "unknown option");
 		}
+	}
+	if (watch_pid) {
+		if (optind < argc)
+			return ct_usage_error("trace", "--watch PID takes no COMMAND");
+		return ct_trace_watch_pid((pid_t)watch_pid, snap_dir, snap_at, limit);
 	}
 	if (optind >= argc)
 		return ct_usage_error("trace",

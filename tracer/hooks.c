@@ -393,7 +393,8 @@ __attribute__((constructor)) static void hwt_constructor(void)
 	if (hwt_self.busy)
 		return;
 	hwt_busy_on();
-	hwt_init();
+	if (hwt_init())
+		hwt_watch_start();
 	hwt_busy_off();
 }
 

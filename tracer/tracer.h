@@ -256,6 +256,10 @@ static inline void hwt_busy_restore(int was)
 
 /* Enter a hook: 1 when this call records (busy is then set and
  * hwt_leave() must follow), 0 when it goes straight to the allocator. */
+/* watch.c: by hand, with HEAPWALK_TRACE_SNAPSHOT_* or _LIMIT set, start
+ * `coretool trace --watch` on this process (from the constructor). */
+void hwt_watch_start(void);
+
 static inline int hwt_enter(void)
 {
 	if (unlikely(hwt_self.busy)) {

@@ -10,6 +10,8 @@
 #    exit status (3) passed on;
 #  - the grower forked by a shell: its snapshots, not the shell's;
 #  - a SIGKILL after the first snapshot: exit 137, the file stays whole;
+#  - by hand (LD_PRELOAD and HEAPWALK_TRACE_SNAPSHOT_*): the preload's own
+#    watcher, gone with the program;
 #  - usage errors: a share over 100%, a directory that is not there.
 . "$top_srcdir/tests/lib.sh"
 py=$(command -v python3) || skip "python3 not found"
@@ -25,8 +27,10 @@ check_snaps() {
 
 # --limit: two thresholds
 mkdir "$hw_tmp/a" "$hw_tmp/a/snaps"
-(cd "$hw_tmp/a" && "$CORETOOL" trace --limit 256MiB --snapshot-at 25%,50% --snapshot-dir snaps \
-	-- "$prog" steps 10 "$block" >out 2>err)
+# (the by-hand variables in the environment too: coretool trace's own
+# watch must keep the preload from starting a second one)
+(cd "$hw_tmp/a" && HEAPWALK_TRACE_SNAPSHOT_DIR=snaps "$CORETOOL" trace --limit 256MiB \
+	--snapshot-at 25%,50% --snapshot-dir snaps -- "$prog" steps 10 "$block" >out 2>err)
 rc=$?
 ((rc == 3)) || { cat "$hw_tmp/a/err"; fail "--limit: exit $rc, the command's is 3"; }
 grep -q "grow_step 10 $((10 * block))" "$hw_tmp/a/out" || fail "--limit: the command's output is not whole"
@@ -66,6 +70,24 @@ rc=$?
 ((rc == 137)) || { cat "$hw_tmp/k/err"; fail "killed command: exit $rc, expected 137"; }
 grep -q "killed by signal 9 (out of memory?): 1 snapshot in snaps" "$hw_tmp/k/err" || { cat "$hw_tmp/k/err"; fail "no word of the kill"; }
 check_snaps "$hw_tmp/k/snaps" "$hw_tmp/k/err" 1 || { cat "$hw_tmp/k/err"; fail "killed: the snapshot against the steps"; }
+
+# by hand: a bare LD_PRELOAD with HEAPWALK_TRACE_SNAPSHOT_DIR/_AT and
+# HEAPWALK_TRACE_LIMIT; the preload starts the watcher (coretool trace
+# --watch), which takes the same snapshots and is gone when the program is
+mkdir "$hw_tmp/h" "$hw_tmp/h/snaps"
+(cd "$hw_tmp/h" && LD_PRELOAD="$top_builddir/tracer/.libs/libheapwalk-trace.so" \
+	HEAPWALK_TRACE_SNAPSHOT_DIR=snaps HEAPWALK_TRACE_SNAPSHOT_AT=25%,50% HEAPWALK_TRACE_LIMIT=256MiB \
+	"$prog" steps 10 "$block" >out 2>err)
+rc=$?
+((rc == 3)) || { cat "$hw_tmp/h/err"; fail "by hand: exit $rc, the program's is 3"; }
+for _ in $(seq 50); do grep -q "ended: 2 snapshots" "$hw_tmp/h/err" && break; sleep 0.1; done
+grep -q "trace_leaks (pid [0-9]*) ended: 2 snapshots in snaps" "$hw_tmp/h/err" ||
+	{ cat "$hw_tmp/h/err"; fail "by hand: the watcher did not end with 2 snapshots"; }
+check_snaps "$hw_tmp/h/snaps" "$hw_tmp/h/err" 2 || { cat "$hw_tmp/h/err"; fail "by hand: snapshots against the steps"; }
+pid=$(sed -n 's/.*trace_leaks (pid \([0-9]*\)): snapshots into.*/\1/p' "$hw_tmp/h/err")
+pgrep -f "coretool trace --watch $pid" >/dev/null && fail "by hand: the watcher outlived the program"
+# a coretool trace watch tells the preload not to start a second one
+grep -c "snapshots into" "$hw_tmp/a/err" | grep -qx 1 || fail "two watchers under coretool trace"
 
 # a command that cannot be run: 127, one line
 "$CORETOOL" trace --limit 1GiB -- "$hw_tmp/no-such-command" 2>"$hw_tmp/e0"
