@@ -262,6 +262,32 @@ void ct_source_close(ct_source *src)
 	memset(src, 0, sizeof *src);
 }
 
+int ct_open_pair(ct_source *olds, ct_source *news, const ct_common *c, const char *old_path,
+                 const char *new_path, FILE **out)
+{
+	memset(olds, 0, sizeof *olds);
+	*out = NULL;
+	if (old_path) {
+		ct_common c_file = *c; /* OLD is never the --pid target */
+		c_file.pid = 0;
+		int rc = ct_source_open(olds, &c_file, old_path, 0);
+		if (rc)
+			return rc;
+	}
+	int rc = ct_source_open(news, c, c->pid ? NULL : new_path, 0);
+	if (rc) {
+		ct_source_close(olds);
+		return rc;
+	}
+	*out = ct_output_open(c);
+	if (!*out) {
+		ct_source_close(olds);
+		ct_source_close(news);
+		return CT_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int ct_render_failed(const char *verb)
 {
 	return ct_error(CT_EXIT_TARGET, verb, "%s", hw_error_last());

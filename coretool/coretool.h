@@ -136,6 +136,11 @@ void ct_source_close(ct_source *src);
 
 /* The one-line error for a failed render (out of memory...): exit 3. */
 int ct_render_failed(const char *verb);
+/* diff's and report's targets: OLD (a file, or none when old_path is NULL:
+ * *olds zeroed) and NEW (new_path, or --pid), and the output: 0, or the exit
+ * status with the error printed and nothing left open. */
+int ct_open_pair(ct_source *olds, ct_source *news, const ct_common *c, const char *old_path,
+                 const char *new_path, FILE **out);
 
 /* Render one snapshot; *found (check: problems) makes the verb exit 1. */
 typedef int (*ct_render_fn)(FILE *f, const hw_snapshot *s, const hw_view_options *o,
@@ -157,6 +162,7 @@ typedef struct ct_verb {
 int ct_verb_info(int argc, char **argv);
 int ct_verb_summary(int argc, char **argv);
 int ct_verb_top(int argc, char **argv);
+int ct_verb_report(int argc, char **argv);
 int ct_verb_diff(int argc, char **argv);
 int ct_verb_snap(int argc, char **argv);
 int ct_verb_chunks(int argc, char **argv);

@@ -17,6 +17,7 @@ static const ct_verb verbs[] = {
     {"chunks", ct_verb_chunks, "one line per allocation"},
     {"show", ct_verb_show, "what holds an address"},
     {"check", ct_verb_check, "heap integrity; exit 1 when anything is wrong"},
+    {"report", ct_verb_report, "a self-contained HTML report (offline forensics)"},
     {"trace", ct_verb_trace, "run a command under the companion tracer"},
 };
 

@@ -35,22 +35,10 @@ int ct_verb_diff(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	ct_source olds, news;
-	ct_common c_file = c;
-	c_file.pid = 0;
-	rc = ct_source_open(&olds, &c_file, args[0], 0);
+	FILE *f;
+	rc = ct_open_pair(&olds, &news, &c, args[0], nargs > 1 ? args[1] : NULL, &f);
 	if (rc)
 		return rc;
-	rc = ct_source_open(&news, &c, c.pid ? NULL : args[1], 0);
-	if (rc) {
-		ct_source_close(&olds);
-		return rc;
-	}
-	FILE *f = ct_output_open(&c);
-	if (!f) {
-		ct_source_close(&olds);
-		ct_source_close(&news);
-		return CT_EXIT_USAGE;
-	}
 	int exceeded = 0;
 	rc = hw_render_diff(f, olds.snap, news.snap, &vo, &exceeded) ? ct_render_failed(verb.name)
 	                                                             : CT_EXIT_OK;

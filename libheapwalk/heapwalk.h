@@ -715,6 +715,12 @@ HW_API int hw_render_show(FILE *f, const hw_snapshot *s, hw_target *t, uint64_t 
 /* *n_problems: how many problems the snapshot holds (check exits 1 when any). */
 HW_API int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o,
                            uint64_t *n_problems);
+/* One self-contained HTML page: the target, the summary, the problems, the
+ * largest groups by every key that applies (bars and the text views), and
+ * with old_s (may be NULL) the growth since it.  o: its limit (rows per
+ * table; NULL: 20), states, frames and filters; every string escaped. */
+HW_API int hw_render_report(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s,
+                            const hw_view_options *o);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,7 @@
  */
 #include "heapwalk.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,47 @@ static void round_trip(const hw_snapshot *s)
 	hw_snapshot_free(again);
 }
 
+/* The HTML report of s, against itself: every '<' must open or close one
+ * of the page's own elements (a name from a snapshot that reached the page
+ * unescaped would show as another), and no byte below 0x20 but newline and
+ * tab may appear (hw_render_report's escaping). */
+static void report_check(const hw_snapshot *s)
+{
+	static const char *const tags[] = {"!DOCTYPE", "html",    "head", "meta", "title", "style",
+	                                   "body",     "h1",      "h2",   "p",    "ul",    "li",
+	                                   "a",        "table",   "tr",   "th",   "td",    "div",
+	                                   "details",  "summary", "pre",  "small"};
+	char *page = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&page, &len);
+	if (!f)
+		abort();
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 20;
+	int rc = hw_render_report(f, s, s, &o);
+	fclose(f);
+	if (rc != HW_OK)
+		abort();
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)page[i];
+		if (c < 0x20 && c != '\n' && c != '\t')
+			abort();
+		if (c != '<')
+			continue;
+		size_t j = i + 1 + (i + 1 < len && page[i + 1] == '/');
+		size_t k = j;
+		while (k < len && (isalnum((unsigned char)page[k]) || page[k] == '!'))
+			k++;
+		int known = 0;
+		for (size_t t = 0; t < sizeof tags / sizeof tags[0] && !known; t++)
+			known = strlen(tags[t]) == k - j && !memcmp(page + j, tags[t], k - j);
+		if (!known || k >= len || (page[k] != '>' && page[k] != ' '))
+			abort();
+	}
+	free(page);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -440,6 +482,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	round_trip(s);
 	csv_check(s);
 	sums(s);
+	report_check(s);
 	hw_snapshot_free(s);
 	return 0;
 }
@@ -453,8 +496,8 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 		abort();
 	hw_snapshot_set_target(s, "core", "/x/core", 12, "/bin/x");
 	uint32_t t, st;
-	/* names that CSV must quote and JSON escape */
-	hw_snapshot_add_type(s, "my,\"dict\"\n", &t);
+	/* names that CSV must quote, JSON escape and HTML escape */
+	hw_snapshot_add_type(s, "my,\"dict\"\n<b>", &t);
 	/* a type named as untyped allocations show: one group of "?" */
 	uint32_t t_unknown;
 	hw_snapshot_add_type(s, "?", &t_unknown);

@@ -11,6 +11,8 @@
  * seed minus every 16th small one, plus K allocations of 4072 bytes at the
  * leaking site (leak_a).
  * --shuffle: add allocations out of address order (the builder sorts).
+ * --hostile: names a browser would run or break on (a type, a frame's
+ * function and file, a problem's message), for the HTML report's escaping.
  */
 #include "heapwalk.h"
 
@@ -33,7 +35,7 @@ static uint64_t pick(uint64_t n)
 }
 
 #define N_FRAMES (sizeof pool / sizeof pool[0])
-static const hw_frame pool[] = {
+static hw_frame pool[] = {
     {"handle", "app.py", 42, NULL, 0, 0, HW_FRAME_PYTHON},
     {"handle", "app.py", 57, NULL, 0, 0, HW_FRAME_PYTHON},
     {"load", "lib/store.py", 10, NULL, 0, 0, HW_FRAME_PYTHON},
@@ -62,7 +64,7 @@ static hw_frame sites[N_SITES][8];
 static size_t site_n[N_SITES];
 static uint32_t site_id[N_SITES];
 
-static const char *const types[] = {NULL, "dict", "list", "myapp.Request", "Foo::Bar", "str"};
+static const char *types[] = {NULL, "dict", "list", "myapp.Request", "Foo::Bar", "str"};
 static uint32_t type_id[sizeof types / sizeof types[0]];
 static const uint64_t arenas[] = {0x7ffff7e19c80, 0x7ffff0000030, 0x7fffe8000030};
 static const uint64_t sizes[] = {24, 40, 56, 88, 120, 1000, 4072, 16, 32, 48, 512, 200000};
@@ -136,11 +138,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 3) {
 		fprintf(stderr, "usage: mksnap OUT.hsnap TRUTH.json [--seed N] [--count N] "
-		                "[--grow K] [--no-tracer] [--shuffle]\n");
+		                "[--grow K] [--no-tracer] [--shuffle] [--hostile]\n");
 		return 2;
 	}
 	uint64_t seed = 1, count = 2000, grow = 0;
-	int tracer = 1, shuffle = 0, has_grow = 0;
+	int tracer = 1, shuffle = 0, has_grow = 0, hostile = 0;
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 0);
@@ -153,10 +155,17 @@ int main(int argc, char **argv)
 			tracer = 0;
 		else if (!strcmp(argv[i], "--shuffle"))
 			shuffle = 1;
+		else if (!strcmp(argv[i], "--hostile"))
+			hostile = 1;
 		else {
 			fprintf(stderr, "mksnap: bad argument %s\n", argv[i]);
 			return 2;
 		}
+	}
+	if (hostile) {
+		types[5] = "<script>alert(\"type\")</script>";
+		pool[0].function = "<img src=x onerror=alert(1)>";
+		pool[0].file = "a&b<c>'d'.py";
 	}
 	rng = seed * 2654435761u + 88172645463325252ull;
 	make_sites();
@@ -245,6 +254,10 @@ int main(int argc, char **argv)
 	hw_problem pr2 = {"free-list-cycle", 0x7ffff7e19d00, "tcache bin 3 loops after 7 entries"};
 	hw_snapshot_add_problem(s, &pr1);
 	hw_snapshot_add_problem(s, &pr2);
+	if (hostile) {
+		hw_problem pr3 = {"bad-size", 0x555555562000, "</pre><script>alert(2)</script>"};
+		hw_snapshot_add_problem(s, &pr3);
+	}
 	if (hw_snapshot_finish(s) || hw_snapshot_save(s, argv[1])) {
 		fprintf(stderr, "mksnap: %s: %s\n", argv[1], hw_error_last());
 		return 1;
