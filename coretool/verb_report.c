@@ -8,7 +8,6 @@
 
 #include "coretool.h"
 
-#include <string.h>
 
 static const ct_view_verb verb = {
     .name = "report",
@@ -28,26 +27,8 @@ int ct_verb_report(int argc, char **argv)
 {
 	/* --vs OLD is the report's own: taken out before the shared parser */
 	const char *vs = NULL;
-	int n = 0;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			while (i < argc)
-				argv[n++] = argv[i++];
-			break;
-		}
-		if (!strcmp(argv[i], "--vs")) {
-			if (i + 1 >= argc)
-				return ct_usage_error(verb.name, "--vs needs a value");
-			vs = argv[++i];
-			continue;
-		}
-		if (!strncmp(argv[i], "--vs=", 5)) {
-			vs = argv[i] + 5;
-			continue;
-		}
-		argv[n++] = argv[i];
-	}
-	argc = n;
+	if (hw_args_take(&argc, argv, "--vs", &vs) < 0)
+		return ct_usage_error(verb.name, "%s", hw_error_last());
 	hw_view_options vo;
 	ct_common c = {0};
 	char **args;

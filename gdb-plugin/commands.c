@@ -278,6 +278,9 @@ static int parse_view(const char *sub, unsigned accept, int *argc, char **argv, 
 	/* coretool chunks' default (verb_chunks.c): every chunk, used and free */
 	if (!strcmp(sub, "chunks"))
 		vo->states = (1u << HW_STATE_USED) | (1u << HW_STATE_FREE);
+	/* coretool report's (verb_report.c): 20 rows a table */
+	if (!strcmp(sub, "report"))
+		vo->limit = 20;
 	if (accept && hw_view_options_parse(vo, accept, argc, argv) != HW_OK) {
 		hwp_fail(sub, "%s", hw_error_last());
 		return -1;
@@ -452,6 +455,34 @@ static PyObject *cmd_diff(hwp_run *run, int argc, char **argv)
 		return output_close(&o, run->sub, 0, 0);
 	}
 	return output_close(&o, run->sub, 1, exceeded);
+}
+
+static PyObject *cmd_report(hwp_run *run, int argc, char **argv)
+{
+	/* --vs OLD is the report's own, taken out as in coretool report */
+	const char *vs = NULL;
+	if (hw_args_take(&argc, argv, "--vs", &vs) < 0)
+		return hwp_fail(run->sub, "%s", hw_error_last());
+	hw_view_options vo;
+	args a;
+	if (parse_view(run->sub, HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES | HW_VOPT_FILTERS,
+	               &argc, argv, &vo) ||
+	    parse_rest(run->sub, argc, argv, 0, 1, &a))
+		return NULL;
+	if (!a.output)
+		return hwp_fail(run->sub, "give the page's file with -o FILE.html");
+	entry *e = a.npos ? registry_find(run->sub, a.pos[0]) : registry_newest(run->sub, 0);
+	entry *old_e = e && vs ? registry_find(run->sub, vs) : NULL;
+	if (!e || (vs && !old_e))
+		return NULL;
+	output o;
+	if (output_open(&o, run->sub, a.output))
+		return NULL;
+	if (hw_render_report(o.f, e->snap, old_e ? old_e->snap : NULL, &vo)) {
+		hwp_fail(run->sub, "%s", hw_error_last());
+		return output_close(&o, run->sub, 0, 0);
+	}
+	return output_close(&o, run->sub, 1, 0);
 }
 
 /* chunks, check and show work on a registered snapshot when one is named,
@@ -660,14 +691,22 @@ static const subcommand table[] = {
     {"check", "Check the heap's integrity.", cmd_check, HW_VOPT_FORMAT, 1, "heapsnap check [SNAP]",
      "Heap integrity: every inconsistency the walk met, with its address, as\n"
      "`coretool check`.  Without SNAP, the inferior as it is now is walked."},
+    {"report", "Write an offline HTML report of a snapshot.", cmd_report,
+     HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES | HW_VOPT_FILTERS, 0,
+     "heapsnap report [SNAP] [--vs OLD] [--limit N] -o FILE.html",
+     "One self-contained HTML page (no script, nothing fetched) of a snapshot\n"
+     "(default: the newest): summary, problems, the largest groups by every key that\n"
+     "applies, and with --vs OLD (a snapshot's number or name) the growth since it;\n"
+     "the same bytes as `coretool report` on the same target.  --limit: rows per\n"
+     "table (default 20)."},
     {"target", "Show what heapwalk sees of the debugger's target.", cmd_target, 0, 1,
      "heapsnap target",
      "What heapwalk sees of the debugger's target: core file or process, threads\n"
      "with the registers the debugger gave (pc, sp, fs_base), mappings, modules."},
 };
 
-const char *const hwp_subcommands[] = {"list", "top",    "diff",  "save",   "load",
-                                       "show", "chunks", "check", "target", NULL};
+const char *const hwp_subcommands[] = {"list",   "top",   "diff",   "save",   "load", "show",
+                                       "chunks", "check", "report", "target", NULL};
 
 PyObject *hwp_command(hwp_run *run, int argc, char **argv)
 {

@@ -182,9 +182,12 @@ class _Heapsnap(gdb.Command):
         _run("take", arg)
 
 
+# the extension's own list, so a subcommand added there needs nothing here
+_SUBS = tuple(_hw.subcommands) if _hw else (
+    "list", "top", "diff", "save", "load", "show", "chunks", "check", "report", "target")
+
 _Heapsnap.__doc__ = _doc("take", "Heap snapshots of the inferior (heapwalk).") + (
-    "\n\nSubcommands: list, top, diff, save, load, show, chunks, check, target"
-    " (help heapsnap SUBCOMMAND)."
+    "\n\nSubcommands: %s (help heapsnap SUBCOMMAND)." % ", ".join(_SUBS)
 )
 _Heapsnap()
 
@@ -203,5 +206,5 @@ def _subcommand(sub):
     Sub()
 
 
-for _sub in ("list", "top", "diff", "save", "load", "show", "chunks", "check", "target"):
+for _sub in _SUBS:
     _subcommand(_sub)

@@ -648,6 +648,12 @@ HW_API void hw_view_options_init(hw_view_options *o);
  * is not one of
  * ...") on a bad value.  Strings point into argv. */
 HW_API int hw_view_options_parse(hw_view_options *o, unsigned accept, int *argc, char **argv);
+/* Take "--NAME VALUE" or "--NAME=VALUE" (name with its dashes) out of
+ * argv[1..*argc-1], before "--" (the last one wins; the rest keep their
+ * order; *argc shrinks): 1 with *value pointing into argv, 0 when absent,
+ * HW_EINVAL with a one-line message when the value is missing.  For a
+ * front end's own option beside the view options (report's --vs). */
+HW_API int hw_args_take(int *argc, char **argv, const char *name, const char **value);
 /* Usage lines for the options in `accept`, for --help texts. */
 HW_API void hw_view_options_help(FILE *f, unsigned accept);
 HW_API const char *hw_group_key_name(hw_group_key k);

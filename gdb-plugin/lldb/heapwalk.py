@@ -112,7 +112,9 @@ def _describer(debugger, core):
     return describe
 
 
-_SUBS = ("list", "top", "diff", "save", "load", "show", "chunks", "check", "target")
+# the extension's own list, so a subcommand added there needs nothing here
+_SUBS = tuple(_hw.subcommands) if _hw is not None else (
+    "list", "top", "diff", "save", "load", "show", "chunks", "check", "report", "target")
 
 
 def heapsnap(debugger, command, result, internal_dict):

@@ -309,3 +309,31 @@ void hw_view_options_help(FILE *f, unsigned accept)
 	if (accept & HW_VOPT_FORMAT)
 		fprintf(f, "  --format F          text (default), json or csv\n");
 }
+
+int hw_args_take(int *argc, char **argv, const char *name, const char **value)
+{
+	size_t nl = strlen(name);
+	int n = 1, found = 0;
+	for (int i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], name)) {
+			if (i + 1 >= *argc)
+				return hw_error_set(HW_EINVAL, "%s needs a value", name);
+			*value = argv[++i];
+			found = 1;
+			continue;
+		}
+		if (!strncmp(argv[i], name, nl) && argv[i][nl] == '=') {
+			*value = argv[i] + nl + 1;
+			found = 1;
+			continue;
+		}
+		argv[n++] = argv[i];
+	}
+	*argc = n;
+	return found;
+}

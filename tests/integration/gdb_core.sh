@@ -25,6 +25,8 @@ hw_gdb -ex 'echo @@target\n' -ex 'heapsnap target' -ex 'echo @@end\n' \
 	-ex "heapsnap save 1 $hw_tmp/a.hsnap" -ex "heapsnap load $hw_tmp/a.hsnap again" \
 	-ex "heapsnap top again -o $hw_tmp/top-again.gdb" \
 	-ex "heapsnap diff 1 again --format json -o $hw_tmp/self-diff.json" \
+	-ex "heapsnap report 1 -o $hw_tmp/report.gdb.html" \
+	-ex "heapsnap report again --vs 1 -o $hw_tmp/report-vs.gdb.html" \
 	-ex 'echo @@show\n' -ex 'heapsnap show 1 fresh[5]' -ex 'echo @@end\n' \
 	-ex 'echo @@errors\n' -ex 'heapsnap top 7' -ex 'heapsnap show' -ex 'heapsnap list extra' \
 	-ex 'echo @@end\n' \
@@ -65,6 +67,11 @@ d = json.load(open(sys.argv[1]))
 assert d["old"] == d["new"], (d["old"], d["new"])
 assert all(g["count_diff"] == 0 and g["bytes_diff"] == 0 for g in d["groups"]), d["groups"]
 PY
+# heapsnap report == coretool report, byte for byte (and with --vs)
+"$CORETOOL" report "$core" -o "$hw_tmp/report.ct.html" || fail "coretool report failed"
+cmp "$hw_tmp/report.ct.html" "$hw_tmp/report.gdb.html" || fail "heapsnap report differs from coretool report"
+"$CORETOOL" report "$hw_tmp/a.hsnap" --vs "$core" -o "$hw_tmp/report-vs.ct.html" || fail "coretool report --vs failed"
+cmp "$hw_tmp/report-vs.ct.html" "$hw_tmp/report-vs.gdb.html" || fail "heapsnap report --vs differs from coretool report --vs"
 # show with a snapshot: no hex dump (the memory may have changed since)
 hw_between "$out" @@show @@end | grep -q -i 'used' || fail "show 1 fresh[5]: $(hw_between "$out" @@show @@end)"
 # a CPython core: pymalloc and Python type names through the plugin too

@@ -24,6 +24,7 @@ script print("@@no-core-flag")
 heapsnap --core $core
 heapsnap target
 heapsnap top -o $hw_tmp/top.lldb
+heapsnap report -o $hw_tmp/report.lldb.html
 heapsnap top 99
 CMDS
 # a fresh lldb needs --core on its first command: the first fails cleanly
@@ -36,6 +37,8 @@ grep -q "^target: core $core\$" "$hw_tmp/core.out" || fail "wrong core path"
 grep -q "^error: heapsnap top: " "$hw_tmp/core.out" || fail "error form"
 "$CORETOOL" top "$core" >"$hw_tmp/top.ct" || fail "coretool top failed"
 cmp "$hw_tmp/top.ct" "$hw_tmp/top.lldb" || fail "lldb heapsnap top differs from coretool top"
+"$CORETOOL" report "$core" -o "$hw_tmp/report.ct.html" || fail "coretool report failed"
+cmp "$hw_tmp/report.ct.html" "$hw_tmp/report.lldb.html" || fail "lldb heapsnap report differs from coretool report"
 
 # 2. a live inferior at two breakpoints
 truth="$hw_tmp/truth"
