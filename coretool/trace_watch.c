@@ -82,7 +82,8 @@ struct watch {
 	char cg_usage[PATH_MAX + 32], cg_stat[PATH_MAX + 32];
 	const char *inactive_key; /* in memory.stat */
 	unsigned n_snaps;
-	size_t last_count; /* allocations in the last snapshot */
+	size_t last_count;                              /* allocations in the last snapshot */
+	char first_path[PATH_MAX], last_path[PATH_MAX]; /* of the snapshots written */
 };
 
 static volatile sig_atomic_t child_pid;
@@ -485,6 +486,9 @@ static void take(struct watch *w, struct at *a, uint64_t use, int early)
 	if (rc == HW_OK) {
 		w->n_snaps++;
 		w->last_count = hw_snapshot_count(s);
+		if (w->n_snaps == 1)
+			snprintf(w->first_path, sizeof w->first_path, "%s", path);
+		snprintf(w->last_path, sizeof w->last_path, "%s", path);
 		fprintf(stderr,
 		        "coretool: trace: %s (pid %d) at %.1f MiB of %.1f MiB (%s): %s, %zu "
 		        "allocations (stopped %.0f ms)%s\n",
@@ -581,6 +585,31 @@ static int ended(pid_t pid)
 	       close_paren[2] == 'X';
 }
 
+/* The answer in the log, when the process is gone (an OOM kill leaves no
+ * one to ask, and a container's log is often all that is kept): the
+ * largest groups of the last snapshot, by line when the tracer recorded
+ * sites, else by type, and with two snapshots or more the growth from the
+ * first to the last; five rows each, on stderr, as coretool top and diff
+ * print them. */
+static void verdict(const struct watch *w)
+{
+	hw_snapshot *last = NULL, *first = NULL;
+	if (!w->n_snaps || hw_snapshot_load(&last, w->last_path))
+		return;
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.limit = 5;
+	o.group_by = hw_snapshot_tracer_summary(last) ? HW_GROUP_LINENO : HW_GROUP_TYPE;
+	fprintf(stderr, "coretool: trace: the last snapshot, %s:\n", w->last_path);
+	hw_render_top(stderr, last, &o);
+	if (w->n_snaps > 1 && !hw_snapshot_load(&first, w->first_path)) {
+		fprintf(stderr, "coretool: trace: what grew from %s to it:\n", w->first_path);
+		hw_render_diff(stderr, first, last, &o, NULL);
+	}
+	hw_snapshot_free(first);
+	hw_snapshot_free(last);
+}
+
 int ct_trace_watch_pid(pid_t pid, const char *dir, const char *at_spec, uint64_t limit_opt)
 {
 	struct watch w = {.pid = pid};
@@ -599,9 +628,11 @@ int ct_trace_watch_pid(pid_t pid, const char *dir, const char *at_spec, uint64_t
 		struct timespec ts = {0, POLL_NS};
 		nanosleep(&ts, NULL);
 	}
-	if (w.n_snaps)
+	if (w.n_snaps) {
 		fprintf(stderr, "coretool: trace: %s (pid %d) ended: %u snapshot%s in %s\n", w.name,
 		        (int)pid, w.n_snaps, w.n_snaps == 1 ? "" : "s", w.dir);
+		verdict(&w);
+	}
 	return CT_EXIT_OK;
 }
 
@@ -673,12 +704,14 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 	child_pid = 0;
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
-		if (w.n_snaps)
+		if (w.n_snaps) {
 			fprintf(stderr,
 			        "coretool: trace: %s (pid %d) killed by signal %d%s: %u snapshot%s "
 			        "in %s\n",
 			        w.name, (int)pid, sig, sig == SIGKILL ? " (out of memory?)" : "",
 			        w.n_snaps, w.n_snaps == 1 ? "" : "s", w.dir);
+			verdict(&w);
+		}
 		return 128 + sig;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -8,7 +8,6 @@
 
 #include "coretool.h"
 
-
 static const ct_view_verb verb = {
     .name = "report",
     .accept = HW_VOPT_STATE | HW_VOPT_LIMIT | HW_VOPT_FRAMES | HW_VOPT_FILTERS,

@@ -46,6 +46,11 @@ n=$(ls "$hw_tmp/o/snaps" | wc -l)
 grep -q "no snapshot" "$hw_tmp/o/err" && { cat "$hw_tmp/o/err"; fail "a snapshot failed"; }
 "$py" "$top_srcdir/tests/integration/snapshot_steps.py" "$CORETOOL" "$hw_tmp/o/snaps" "$hw_tmp/o/err" "$n" "$block" ||
 	{ cat "$hw_tmp/o/err"; fail "snapshots against the steps"; }
+# the answer in the log: the last snapshot's largest lines and the growth
+# since the first, grow_step's malloc first in both
+line=$(grep -n 'char \*p = malloc(s);' "$top_srcdir/tests/programs/trace_leaks.c" | cut -d: -f1)
+(cd "$hw_tmp/o" && "$py" "$top_srcdir/tests/integration/verdict_check.py" "$CORETOOL" err "trace_leaks.c:$line") ||
+	{ cat "$hw_tmp/o/err"; fail "the verdict printed at the kill"; }
 # the 95% one (on time, or early as the last that could be taken)
 ls "$hw_tmp/o/snaps" | grep -q '\.95pct\.1\.hsnap$' || { cat "$hw_tmp/o/err"; fail "no 95% snapshot before the kill"; }
 exit 0

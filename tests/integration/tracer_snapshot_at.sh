@@ -70,6 +70,9 @@ rc=$?
 ((rc == 137)) || { cat "$hw_tmp/k/err"; fail "killed command: exit $rc, expected 137"; }
 grep -q "killed by signal 9 (out of memory?): 1 snapshot in snaps" "$hw_tmp/k/err" || { cat "$hw_tmp/k/err"; fail "no word of the kill"; }
 check_snaps "$hw_tmp/k/snaps" "$hw_tmp/k/err" 1 || { cat "$hw_tmp/k/err"; fail "killed: the snapshot against the steps"; }
+line=$(grep -n 'char \*p = malloc(s);' "$top_srcdir/tests/programs/trace_leaks.c" | cut -d: -f1)
+(cd "$hw_tmp/k" && "$py" "$top_srcdir/tests/integration/verdict_check.py" "$CORETOOL" err "trace_leaks.c:$line") ||
+	{ cat "$hw_tmp/k/err"; fail "killed: the verdict printed"; }
 
 # by hand: a bare LD_PRELOAD with HEAPWALK_TRACE_SNAPSHOT_DIR/_AT and
 # HEAPWALK_TRACE_LIMIT; the preload starts the watcher (coretool trace
