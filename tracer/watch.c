@@ -9,7 +9,9 @@
  * The watcher is a grandchild made by a double fork, so the program never
  * sees a child it did not make (no SIGCHLD, nothing for its waitpid), in a
  * session of its own, without the preload (LD_PRELOAD and the variables
- * above are taken out of its environment).  Under Yama's ptrace_scope 1
+ * above are taken out of its environment), with standard input from
+ * /dev/null and none of the program's descriptors but its standard output
+ * and error (where it says what it does).  Under Yama's ptrace_scope 1
  * only an ancestor may trace a process unless the process names its tracer:
  * prctl(PR_SET_PTRACER) names the watcher.  HEAPWALK_TRACE_WATCHED (this
  * pid) is set for what the program forks and execs, which the first
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +65,19 @@ static void coretool_path(char *out, size_t cap)
 		snprintf(out, cap, "%s", HWT_ABS_BUILDDIR "/coretool/coretool");
 	else
 		snprintf(out, cap, "%s", HWT_BINDIR "/coretool");
+}
+
+/* Close every descriptor above 2 (close_range, Linux 5.9; else one by
+ * one up to the limit). */
+static void close_others(void)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		close((int)fd);
 }
 
 void hwt_watch_start(void)
@@ -126,6 +142,9 @@ void hwt_watch_start(void)
 			int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			if (null >= 0)
 				dup2(null, 0);
+			/* none of the program's other descriptors (a socket, a
+			 * pipe's end a reader waits to see closed) */
+			close_others();
 			execve(tool, argv, env ? env : environ);
 			fprintf(stderr,
 			        "heapwalk-trace: cannot run %s to take snapshots (set "
