@@ -79,6 +79,9 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 /* coretool trace --watch PID: the same for a process already running (the
  * preload's watcher by hand, tracer/watch.c), until it ends: exit 0. */
 int ct_trace_watch_pid(pid_t pid, const char *dir, const char *at_spec, uint64_t limit_opt);
+/* coretool trace --start PID [--sample BYTES]: a dormant tracer
+ * (HEAPWALK_TRACE=off) switched to sampled mode by its start signal. */
+int ct_trace_start(pid_t pid, uint64_t sample);
 
 /* Print "coretool: WHAT: message" and return code. */
 int ct_error(int code, const char *what, const char *fmt, ...)

@@ -44,6 +44,7 @@
 #include "config.h"
 
 #include "coretool.h"
+#include "tracer_format.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -715,4 +716,68 @@ int ct_trace_watch(char **cmd, const char *dir, const char *at_spec, uint64_t li
 		return 128 + sig;
 	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* The tracer's mode in a running process, read (the process stopped a
+ * moment, only read, resumed): "all", "sampled", "dormant"; NULL with
+ * the error printed. */
+static const char *tracer_mode(pid_t pid, uint64_t *sample_bytes)
+{
+	static char mode[16];
+	hw_target *t;
+	if (hw_target_open_pid(&t, pid, NULL)) {
+		ct_error(CT_EXIT_TARGET, "trace", "--start %d: %s", (int)pid, hw_error_last());
+		return NULL;
+	}
+	hw_tracer *tr;
+	int rc = hw_tracer_open(&tr, t);
+	if (rc == HW_OK) {
+		const hw_tracer_summary *ts = hw_tracer_get_summary(tr);
+		snprintf(mode, sizeof mode, "%s", ts && ts->mode ? ts->mode : "?");
+		*sample_bytes = ts ? ts->sample_bytes : 0;
+		hw_tracer_close(tr);
+	} else {
+		ct_error(CT_EXIT_TARGET, "trace", "--start %d: %s", (int)pid,
+		         rc == HW_ENOTFOUND ? "no heapwalk tracer in it (preload it with "
+		                              "HEAPWALK_TRACE=off to start it later)"
+		                            : hw_error_last());
+	}
+	hw_target_close(t);
+	return rc == HW_OK ? mode : NULL;
+}
+
+int ct_trace_start(pid_t pid, uint64_t sample)
+{
+	uint64_t bytes = 0;
+	const char *mode = tracer_mode(pid, &bytes);
+	if (!mode)
+		return CT_EXIT_TARGET;
+	if (strcmp(mode, "dormant"))
+		return ct_error(CT_EXIT_TARGET, "trace",
+		                "--start %d: its tracer is not dormant but records already (%s)",
+		                (int)pid, mode);
+	union sigval v = {.sival_ptr = (void *)(uintptr_t)sample};
+	if (sigqueue(pid, SIGRTMIN + HWT_START_SIGNAL_RT, v) != 0)
+		return ct_error(CT_EXIT_TARGET, "trace", "--start %d: %s", (int)pid,
+		                strerror(errno));
+	/* the handler's stores, seen from here (a second at most) */
+	for (int i = 0; i < 100; i++) {
+		struct timespec ts = {0, 10000000L};
+		nanosleep(&ts, NULL);
+		if (!(mode = tracer_mode(pid, &bytes)))
+			return CT_EXIT_TARGET;
+		if (!strcmp(mode, "sampled")) {
+			fprintf(
+			    stderr,
+			    "coretool: trace: pid %d records from now on: one sample every %" PRIu64
+			    " bytes allocated on average (each thread within 1 MiB of its own "
+			    "allocation)\n",
+			    (int)pid, bytes);
+			return CT_EXIT_OK;
+		}
+	}
+	return ct_error(CT_EXIT_TARGET, "trace",
+	                "--start %d: its tracer did not start (does the program handle signal "
+	                "SIGRTMIN+%d itself?)",
+	                (int)pid, HWT_START_SIGNAL_RT);
 }

@@ -33,6 +33,7 @@ enum {
 	OPT_SNAPSHOT_AT,
 	OPT_LIMIT,
 	OPT_WATCH,
+	OPT_START,
 };
 
 /* Upper bounds of the tracer's tables (libheapwalk/tracer_format.h). */
@@ -71,6 +72,11 @@ static void usage(FILE *f)
 	    "                       working set, else the machine's memory)\n"
 	    "  --watch PID          snapshots at the thresholds of a process already running\n"
 	    "                       (and its descendants), until it ends; no COMMAND\n"
+	    "  --start PID          switch on the dormant tracer of a running process\n"
+	    "                       (preloaded with HEAPWALK_TRACE=off: its hooks cost a\n"
+	    "                       branch until then) in sampled mode, one sample every\n"
+	    "                       --sample BYTES (default: its HEAPWALK_TRACE_SAMPLE, else\n"
+	    "                       512KiB); no COMMAND\n"
 	    "\n"
 	    "By hand: LD_PRELOAD=%s/libheapwalk-trace.so with HEAPWALK_TRACE_SAMPLE,\n"
 	    "HEAPWALK_TRACE_PYTHON_FRAMES, HEAPWALK_TRACE_NATIVE_FRAMES, and PYTHONPATH=%s/python\n"
@@ -137,6 +143,7 @@ int ct_verb_trace(int argc, char **argv)
 	    {"snapshot-at", required_argument, NULL, OPT_SNAPSHOT_AT},
 	    {"limit", required_argument, NULL, OPT_LIMIT},
 	    {"watch", required_argument, NULL, OPT_WATCH},
+	    {"start", required_argument, NULL, OPT_START},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -144,7 +151,7 @@ int ct_verb_trace(int argc, char **argv)
 	unsigned pyframes = 32, nframes = 8;
 	const char *snap_dir = NULL, *snap_at = NULL;
 	int watch = 0;
-	long watch_pid = 0;
+	long watch_pid = 0, start_pid = 0;
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -176,13 +183,15 @@ int ct_verb_trace(int argc, char **argv)
 				    "trace", "--limit: '%s' is not a byte count > 0", optarg);
 			watch = 1;
 			break;
-		case OPT_WATCH: {
+		case OPT_WATCH:
+		case OPT_START: {
 			char *end;
 			errno = 0;
-			watch_pid = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || watch_pid <= 0 || watch_pid > INT_MAX)
-				return ct_usage_error("trace", "--watch: '%s' is not a pid",
-				                      optarg);
+			long v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || v <= 0 || v > INT_MAX)
+				return ct_usage_error("trace", "--%s: '%s' is not a pid",
+				                      opt == OPT_WATCH ? "watch" : "start", optarg);
+			*(opt == OPT_WATCH ? &watch_pid : &start_pid) = v;
 			break;
 		}
 		case 'h':
@@ -191,6 +200,11 @@ int ct_verb_trace(int argc, char **argv)
 		default:
 			return ct_usage_error("trace", "unknown option");
 		}
+	}
+	if (start_pid) {
+		if (optind < argc)
+			return ct_usage_error("trace", "--start PID takes no COMMAND");
+		return ct_trace_start((pid_t)start_pid, sample);
 	}
 	if (watch_pid) {
 		if (optind < argc)

@@ -422,7 +422,7 @@ typedef struct hw_frame {
 } hw_frame;
 
 typedef struct hw_tracer_summary {
-	const char *mode;      /* "all" or "sampled" */
+	const char *mode;      /* "all", "sampled" or "dormant" (HEAPWALK_TRACE=off, not started) */
 	uint64_t sample_bytes; /* 0 when mode is "all" */
 	uint64_t live_allocations, sites;
 	uint64_t dropped;        /* allocations the tracer could not record (tables full) */

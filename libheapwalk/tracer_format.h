@@ -77,7 +77,15 @@
 enum hwt_mode {
 	HWT_MODE_ALL = 0,
 	HWT_MODE_SAMPLED = 1,
+	/* HEAPWALK_TRACE=off: the hooks are in, nothing is recorded, until the
+	 * start signal (coretool trace --start PID) switches it to sampled
+	 * mode, one sample every sample_bytes on average */
+	HWT_MODE_DORMANT = 2,
 };
+
+/* The signal that starts a dormant tracer: SIGRTMIN + this (sigqueue's
+ * value, when not 0, the mean sampling interval in bytes). */
+#define HWT_START_SIGNAL_RT 7
 
 /* Which CPython frame layout the tracer read (HWT_PY_NONE: no Python). */
 enum hwt_python_layout {

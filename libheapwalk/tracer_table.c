@@ -157,7 +157,7 @@ static int root_at(hw_tracer *tr, uint64_t addr)
 	if (r->size != sizeof(*r) || r->self != addr)
 		return hw_error_set(HW_ECORRUPT, "tracer root at 0x%" PRIx64 ": bad size or self",
 		                    addr);
-	if (r->mode > HWT_MODE_SAMPLED || (r->mode == HWT_MODE_SAMPLED && !r->sample_bytes) ||
+	if (r->mode > HWT_MODE_DORMANT || (r->mode == HWT_MODE_SAMPLED && !r->sample_bytes) ||
 	    r->native_frames > HWT_MAX_NATIVE || r->python_frames > HWT_MAX_PYTHON ||
 	    r->sites_count > r->sites_capacity || r->sites_count >= MAX_SITES ||
 	    r->frames_used > r->frames_capacity)
@@ -471,7 +471,9 @@ int hw_tracer_open(hw_tracer **out, hw_target *t)
 	if (hw_target_symbol(t, "PyCode_Type", &a, &sz) == HW_OK)
 		tr->py_code_type = a;
 	tr->py_minor = (unsigned)((tr->root.python_version >> 16) & 0xff);
-	tr->summary.mode = tr->root.mode == HWT_MODE_SAMPLED ? "sampled" : "all";
+	tr->summary.mode = tr->root.mode == HWT_MODE_SAMPLED   ? "sampled"
+	                   : tr->root.mode == HWT_MODE_DORMANT ? "dormant"
+	                                                       : "all";
 	tr->summary.sample_bytes = tr->root.mode == HWT_MODE_SAMPLED ? tr->root.sample_bytes : 0;
 	tr->summary.live_allocations = tr->nlive;
 	tr->summary.sites = tr->nsites;

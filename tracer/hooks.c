@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -86,11 +87,40 @@ static void before_fork(void)
 /* Parse the environment and map the root.  Runs once, on the first hook
  * call of any thread (malloc is called before constructors run); the
  * caller is busy, so what dlsym/pthread_atfork allocate is unrecorded. */
+/* The start signal (tracer_format.h): a dormant tracer switches to sampled
+ * mode.  Two atomic stores: threads pick the mode up at their next slow
+ * path, within DORMANT_COUNTDOWN bytes of allocation (record.c). */
+static void start_signal(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	struct hwt_root *r = hwt_root;
+	if (!r || __atomic_load_n(&r->mode, __ATOMIC_ACQUIRE) != HWT_MODE_DORMANT)
+		return;
+	if (si && si->si_code == SI_QUEUE && si->si_value.sival_ptr)
+		__atomic_store_n(&r->sample_bytes, (uint64_t)(uintptr_t)si->si_value.sival_ptr,
+		                 __ATOMIC_RELAXED);
+	__atomic_store_n(&r->mode, (uint32_t)HWT_MODE_SAMPLED, __ATOMIC_RELEASE);
+}
+
+/* Dormant: the start signal's handler, unless the program has one there. */
+static void start_signal_install(void)
+{
+	int sig = SIGRTMIN + HWT_START_SIGNAL_RT;
+	struct sigaction old, sa;
+	if (sig > SIGRTMAX || sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = start_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
 static int init_once(void)
 {
 	const char *off = getenv("HEAPWALK_TRACE");
-	if (off && strcmp(off, "off") == 0)
-		return -1;
+	int dormant = off && strcmp(off, "off") == 0;
 	struct hwt_root *r = hwt_map(sizeof(*r));
 	if (!r)
 		return -1;
@@ -101,6 +131,13 @@ static int init_once(void)
 	r->pid = (uint64_t)getpid();
 	r->sample_bytes = hwt_env_u64("HEAPWALK_TRACE_SAMPLE", 0);
 	r->mode = r->sample_bytes ? HWT_MODE_SAMPLED : HWT_MODE_ALL;
+	if (dormant) {
+		/* sampled mode's paths, none taken until started (512 KiB
+		 * unless HEAPWALK_TRACE_SAMPLE or the signal says otherwise) */
+		r->mode = HWT_MODE_DORMANT;
+		if (!r->sample_bytes)
+			r->sample_bytes = 512u << 10;
+	}
 	uint64_t nf = hwt_env_u64("HEAPWALK_TRACE_NATIVE_FRAMES", 8);
 	r->native_frames = nf < 1 ? 1 : nf > HWT_MAX_NATIVE ? HWT_MAX_NATIVE : (uint32_t)nf;
 	uint64_t pf = hwt_env_u64("HEAPWALK_TRACE_PYTHON_FRAMES", 32);
@@ -113,6 +150,8 @@ static int init_once(void)
 	real_aligned_alloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "aligned_alloc");
 	real_reallocarray = (void *(*)(void *, size_t, size_t))dlsym(RTLD_NEXT, "reallocarray");
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	if (dormant)
+		start_signal_install();
 	__atomic_store_n(&heapwalk_trace_root, r, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -133,7 +172,7 @@ int hwt_init(void)
 		hwt_filter_start();
 	/* (free's fast path, hwt_fast_unmarked: only sampled mode's blocks
 	 * are where it can tell them; off, no block is recorded) */
-	hwt_free_mask = !ok ? ~(uint64_t)0 : hwt_root->mode == HWT_MODE_SAMPLED ? HWT_MARK_MASK : 0;
+	hwt_free_mask = !ok ? ~(uint64_t)0 : hwt_root->mode != HWT_MODE_ALL ? HWT_MARK_MASK : 0;
 	__atomic_store_n(&hwt_state, ok ? 2 : -1, __ATOMIC_RELEASE);
 	return ok;
 }

@@ -70,9 +70,18 @@ void hwt_sampler_forked(uint64_t forks)
 		t->countdown = next_countdown();
 }
 
+/* A dormant tracer's countdown: each thread looks at the mode again after
+ * this many bytes of allocation (a started tracer is seen that late; one
+ * slow path a MiB is what the dormant hooks cost beyond their branch). */
+#define DORMANT_COUNTDOWN (1 << 20)
+
 int hwt_sample_slow(size_t n)
 {
 	struct hwt_thread *t = &hwt_self;
+	if (__atomic_load_n(&hwt_root->mode, __ATOMIC_ACQUIRE) == HWT_MODE_DORMANT) {
+		t->held = DORMANT_COUNTDOWN;
+		return 0;
+	}
 	if (!t->sampler_ready) {
 		t->rng = seed_for_thread();
 		t->held = next_countdown();

@@ -42,6 +42,12 @@
  *                            that snapshots it at memory thresholds; it
  *                            prints "step N" to stderr as block N is kept,
  *                            then exits 3 (a status to pass on)
+ *   trace_leaks dormant K S  under HEAPWALK_TRACE=off: leak_a keeps K blocks of
+ *                            S bytes, "ready" on stderr, then it waits for
+ *                            SIGUSR1 (sent once coretool trace --start said
+ *                            the tracer records); 4 MiB allocated and freed
+ *                            (each thread sees the start within 1 MiB of its
+ *                            allocation), leak_b keeps K blocks of S bytes
  *   trace_leaks paths K S    leak_p keeps 2K blocks of S bytes, called
  *                            through mid from path_a and path_b in turn
  *                            (K each): two stacks that differ only in
@@ -369,9 +375,10 @@ NOINLINE static void path_b(size_t s)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr,
-		        "usage: trace_leaks "
-		        "basic|threads|fork|forks|sample|live|steps|paths|stale|family K S\n");
+		fprintf(
+		    stderr,
+		    "usage: trace_leaks "
+		    "basic|threads|fork|forks|sample|live|dormant|steps|paths|stale|family K S\n");
 		return 2;
 	}
 	size_t k = strtoul(argv[2], NULL, 10), s = strtoul(argv[3], NULL, 10);
@@ -421,6 +428,20 @@ int main(int argc, char **argv)
 		for (size_t f = 0; f < N_FAM; f++)
 			printf("%s %zu %zu\n", fam[f].name, k, k * s * fam[f].times);
 		printf("fam_freed 0 0\n");
+	} else if (!strcmp(argv[1], "dormant")) {
+		sigset_t usr1;
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		leak_a(k, s);
+		fprintf(stderr, "ready\n");
+		int sig;
+		sigwait(&usr1, &sig);
+		for (int i = 0; i < 4; i++)
+			free(malloc(1 << 20));
+		leak_b(k, s);
+		printf("leak_a 0 0\n");
+		printf("leak_b %zu %zu\n", k, k * s);
 	} else if (!strcmp(argv[1], "steps")) {
 		const char *ms = getenv("TRACE_LEAKS_PAUSE_MS");
 		useconds_t pause_us = (useconds_t)(ms ? strtoul(ms, NULL, 10) : 500) * 1000;
