@@ -60,8 +60,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_AT  16
-#define POLL_NS 5000000L /* 5 ms */
+#define MAX_AT   16
+#define MAX_TREE 256      /* processes of the command's tree followed */
+#define POLL_NS  5000000L /* 5 ms */
 
 struct at {
 	uint64_t bytes; /* the threshold */
@@ -85,7 +86,15 @@ struct watch {
 	unsigned n_snaps;
 	size_t last_count;                              /* allocations in the last snapshot */
 	char first_path[PATH_MAX], last_path[PATH_MAX]; /* of the snapshots written */
+	/* --limit: the command's tree, found again every TREE_POLLS polls
+	 * (a /proc scan of every task: 12% of a core, mostly system time,
+	 * watching 100 idle threads every 5 ms) */
+	pid_t pids[MAX_TREE];
+	size_t n_pids;
+	unsigned polls;
 };
+
+#define TREE_POLLS 20
 
 static volatile sig_atomic_t child_pid;
 
@@ -303,8 +312,6 @@ static size_t tree(pid_t root, pid_t *out, size_t cap)
 	return n;
 }
 
-#define MAX_TREE 256
-
 /* The process of the command's tree the OOM killer would take first: the
  * highest /proc/PID/oom_score (the kernel's own badness), the command
  * itself when none can be read. */
@@ -345,16 +352,16 @@ static void comm_of(pid_t pid, char *out, size_t cap, const char *dflt)
 			*p = '_';
 }
 
-static int usage_now(const struct watch *w, uint64_t *out)
+static int usage_now(struct watch *w, uint64_t *out)
 {
 	if (w->how == BY_RSS) {
 		/* the whole tree's (pages shared across a fork count in each) */
-		pid_t pids[MAX_TREE];
-		size_t n = tree(w->pid, pids, MAX_TREE);
+		if (w->polls++ % TREE_POLLS == 0)
+			w->n_pids = tree(w->pid, w->pids, MAX_TREE);
 		uint64_t sum = 0, r;
 		int any = 0;
-		for (size_t i = 0; i < n; i++)
-			if (rss(pids[i], &r) == 0) {
+		for (size_t i = 0; i < w->n_pids; i++)
+			if (rss(w->pids[i], &r) == 0) {
 				sum += r;
 				any = 1;
 			}
@@ -600,7 +607,9 @@ static void verdict(const struct watch *w)
 	hw_view_options o;
 	hw_view_options_init(&o);
 	o.limit = 5;
-	o.group_by = hw_snapshot_tracer_summary(last) ? HW_GROUP_LINENO : HW_GROUP_TYPE;
+	const hw_tracer_summary *ts = hw_snapshot_tracer_summary(last);
+	/* (a dormant tracer has no sites yet: types say more) */
+	o.group_by = ts && ts->live_allocations ? HW_GROUP_LINENO : HW_GROUP_TYPE;
 	fprintf(stderr, "coretool: trace: the last snapshot, %s:\n", w->last_path);
 	hw_render_top(stderr, last, &o);
 	if (w->n_snaps > 1 && !hw_snapshot_load(&first, w->first_path)) {

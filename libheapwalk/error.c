@@ -19,8 +19,10 @@ int hw_error_setv(int code, const char *fmt, va_list ap)
 	/* through a copy: a message may quote the last one
 	 * ("...: %s", hw_error_last()) */
 	char buf[sizeof last_error];
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	memcpy(last_error, buf, sizeof buf);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1;
+	memcpy(last_error, buf, len);
+	last_error[len] = 0;
 	/* One line, always: a message built from target data may hold a newline. */
 	for (char *p = last_error; *p; p++)
 		if (*p == '\n' || *p == '\r')

@@ -8,13 +8,11 @@
 
 #include "../unit/synthcore.h"
 
-#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <zstd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens);
@@ -80,28 +78,16 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	(*bufs)[0] = m.b;
 	(*lens)[0] = m.len;
 
-	uint8_t *cut = malloc(m.len);
-	memcpy(cut, m.b, m.len);
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)cut;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(cut + eh->e_phoff);
-	for (unsigned i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == FILESEG) {
-			ph[i].p_offset = m.len;
-			ph[i].p_filesz = 0x1000;
-		}
-	(*bufs)[1] = cut;
-	(*lens)[1] = m.len;
+	img cut = {malloc(m.len), m.len, m.len};
+	if (!cut.b)
+		abort();
+	memcpy(cut.b, m.b, m.len);
+	synth_cut_fileseg(&cut);
+	(*bufs)[1] = cut.b;
+	(*lens)[1] = cut.len;
 
-	size_t cap = ZSTD_compressBound(m.len) + (m.len / 1024 + 1) * 64, zn = 0;
-	uint8_t *z = malloc(cap);
-	for (size_t o = 0; o < m.len; o += 1024) {
-		size_t n = m.len - o < 1024 ? m.len - o : 1024;
-		size_t r = ZSTD_compress(z + zn, cap - zn, m.b + o, n, 3);
-		if (ZSTD_isError(r))
-			abort();
-		zn += r;
-	}
-	(*bufs)[2] = z;
-	(*lens)[2] = zn;
+	img z = synth_zstd_frames(&m);
+	(*bufs)[2] = z.b;
+	(*lens)[2] = z.len;
 	return 3;
 }

@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 static void put(img *m, const void *p, size_t n)
 {
@@ -107,4 +108,35 @@ img synth_core(const char *file_path)
 uint8_t synth_expect(int seg, uint64_t addr)
 {
 	return (uint8_t)(addr * 7 + seg);
+}
+
+int synth_cut_fileseg(img *m)
+{
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)m->b;
+	Elf64_Phdr *ph = (Elf64_Phdr *)(m->b + eh->e_phoff);
+	int found = 0;
+	for (unsigned i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == FILESEG) {
+			ph[i].p_offset = m->len;
+			ph[i].p_filesz = 0x1000;
+			found = 1;
+		}
+	return found;
+}
+
+img synth_zstd_frames(const img *m)
+{
+	img z = {0};
+	z.cap = ZSTD_compressBound(m->len) + (m->len / 1024 + 1) * 64;
+	z.b = malloc(z.cap);
+	if (!z.b)
+		abort();
+	for (size_t o = 0; o < m->len; o += 1024) {
+		size_t n = m->len - o < 1024 ? m->len - o : 1024;
+		size_t r = ZSTD_compress(z.b + z.len, z.cap - z.len, m->b + o, n, 3);
+		if (ZSTD_isError(r))
+			abort();
+		z.len += r;
+	}
+	return z;
 }

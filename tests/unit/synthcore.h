@@ -24,5 +24,12 @@ typedef struct img {
 img synth_core(const char *file_path);
 /* The byte segment seg (1..3) holds at addr. */
 uint8_t synth_expect(int seg, uint64_t addr);
+/* m as a dump that held FILESEG's bytes (a written private file mapping)
+ * in a core file cut before them: its header says 0x1000 bytes at m's
+ * end.  1 when FILESEG's header was found. */
+int synth_cut_fileseg(img *m);
+/* m compressed as zstd frames of 1 KiB, concatenated (one stream to zstd -d;
+ * a cut in the last frame leaves the others whole); aborts on failure. */
+img synth_zstd_frames(const img *m);
 
 #endif

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include "synthcore.h"
 
@@ -148,16 +147,7 @@ START_TEST(test_truncated_not_from_file)
 	 * (what the page held before the process wrote it) must not stand in
 	 * for them. */
 	img m = synth_core(file_path);
-	Elf64_Ehdr *eh = (Elf64_Ehdr *)m.b;
-	Elf64_Phdr *ph = (Elf64_Phdr *)(m.b + eh->e_phoff);
-	int found = 0;
-	for (unsigned i = 0; i < eh->e_phnum; i++)
-		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr == FILESEG) {
-			ph[i].p_offset = m.len;
-			ph[i].p_filesz = 0x1000;
-			found = 1;
-		}
-	ck_assert(found);
+	ck_assert(synth_cut_fileseg(&m));
 	write_file(core_path, m.b, m.len);
 	hw_target *t;
 	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
@@ -224,20 +214,11 @@ START_TEST(test_compressed)
 	 * one cut short reads as a truncated core; other compressions and
 	 * damaged streams are one-line errors. */
 	img m = synth_core(file_path);
-	/* frames of 1 KiB, concatenated (one stream to zstd -d): a cut in
-	 * the last leaves the others whole */
-	size_t cap = ZSTD_compressBound(m.len) + (m.len / 1024 + 1) * 64, zn = 0;
-	uint8_t *z = malloc(cap);
-	for (size_t o = 0; o < m.len; o += 1024) {
-		size_t n = m.len - o < 1024 ? m.len - o : 1024;
-		size_t r = ZSTD_compress(z + zn, cap - zn, m.b + o, n, 3);
-		ck_assert(!ZSTD_isError(r));
-		zn += r;
-	}
+	img z = synth_zstd_frames(&m);
 	char zpath[300];
 	snprintf(zpath, sizeof zpath, "%s.zst", core_path);
 	write_file(core_path, m.b, m.len);
-	write_file(zpath, z, zn);
+	write_file(zpath, z.b, z.len);
 	hw_target *t, *tz;
 	ck_assert_int_eq(hw_target_open_core(&t, core_path, NULL), HW_OK);
 	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_OK);
@@ -254,7 +235,7 @@ START_TEST(test_compressed)
 	hw_target_close(t);
 
 	/* cut short: the part it holds, read as a core cut there */
-	write_file(zpath, z, zn - 8);
+	write_file(zpath, z.b, z.len - 8);
 	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_OK);
 	uint64_t have, need;
 	ck_assert_int_eq(hw_target_truncated(tz, &have, &need), 1);
@@ -262,22 +243,8 @@ START_TEST(test_compressed)
 	ck_assert_uint_eq(need, m.len);
 	hw_target_close(tz);
 
-	/* damaged after the magic: an error, on one line */
-	memset(z + 4, 0xff, zn - 4);
-	write_file(zpath, z, zn);
-	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_ECORRUPT);
-	ck_assert_ptr_null(strchr(hw_error_last(), '\n'));
-
-	/* xz: how to decompress it */
-	static const uint8_t xz[12] = {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6};
-	write_file(zpath, xz, sizeof xz);
-	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_EUNSUPPORTED);
-	ck_assert_ptr_nonnull(strstr(hw_error_last(), "xz -dk"));
-
 	/* nowhere to decompress to: says so, and which variable to set */
-	zn = ZSTD_compress(z, cap, m.b, m.len, 3);
-	ck_assert(!ZSTD_isError(zn));
-	write_file(zpath, z, zn);
+	write_file(zpath, z.b, z.len);
 	char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
 	setenv("TMPDIR", "/nonexistent-heapwalk-dir", 1);
 	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_EIO);
@@ -287,8 +254,21 @@ START_TEST(test_compressed)
 	else
 		unsetenv("TMPDIR");
 	free(old);
+
+	/* damaged after the magic: an error, on one line */
+	memset(z.b + 4, 0xff, z.len - 4);
+	write_file(zpath, z.b, z.len);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_ECORRUPT);
+	ck_assert_ptr_null(strchr(hw_error_last(), '\n'));
+
+	/* xz: how to decompress it */
+	static const uint8_t xz[12] = {0xfd, '7', 'z', 'X', 'Z', 0, 1, 2, 3, 4, 5, 6};
+	write_file(zpath, xz, sizeof xz);
+	ck_assert_int_eq(hw_target_open_core(&tz, zpath, NULL), HW_EUNSUPPORTED);
+	ck_assert_ptr_nonnull(strstr(hw_error_last(), "xz -dk"));
+
 	unlink(zpath);
-	free(z);
+	free(z.b);
 	free(m.b);
 }
 END_TEST
