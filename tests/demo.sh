@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a leaky Python service runs under the tracer; two real cores are
 # taken some seconds apart; coretool summarises the second and names what
-# grew between them.  Needs nothing but a build tree.
+# grew between them, and writes the offline report of the two
+# ($BUILD/demo/report.html).  Needs nothing but a build tree.
 set -uo pipefail
 build=${1:?usage: demo.sh BUILD_DIR}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,3 +67,8 @@ case "$leak" in
 	exit 1
 	;;
 esac
+
+step "the offline report"
+run "$coretool" report "$out/new.core" --vs "$out/old.core" -o "$out/report.html"
+[[ -s $out/report.html ]] || { echo "demo: no report written"; exit 1; }
+echo "wrote $out/report.html: one self-contained page (summary, problems, the largest groups, what grew since old.core); open it in any browser"
