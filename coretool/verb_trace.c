@@ -19,8 +19,11 @@
 
 #include "coretool.h"
 
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -133,6 +136,47 @@ static int prepend_env(const char *name, const char *value, char sep)
 	return rc;
 }
 
+/* Is the program cmd names (a path, or searched in PATH as execvp does) an
+ * ELF executable without an interpreter, so that no LD_PRELOAD reaches it?
+ * Scripts and what cannot be read are not. */
+static int statically_linked(const char *cmd)
+{
+	char path[PATH_MAX];
+	const char *dirs = strchr(cmd, '/') ? "" : getenv("PATH");
+	if (!dirs)
+		dirs = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *d = dirs;; d = strchr(d, ':') + 1) {
+		size_t n = strcspn(d, ":");
+		if (snprintf(path, sizeof path, "%.*s%s%s", (int)n, d, n ? "/" : "", cmd) <
+		        (int)sizeof path &&
+		    access(path, X_OK) == 0)
+			break;
+		if (!d[n])
+			return 0;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	int interp = 0, elf = 0;
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
+	    (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phnum < 4096) {
+		elf = 1;
+		for (unsigned i = 0; i < eh.e_phnum && !interp; i++) {
+			Elf64_Phdr ph;
+			if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + i * sizeof ph)) !=
+			    (ssize_t)sizeof ph) {
+				elf = 0;
+				break;
+			}
+			interp = ph.p_type == PT_INTERP;
+		}
+	}
+	close(fd);
+	return elf && !interp;
+}
+
 int ct_verb_trace(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -232,6 +276,12 @@ int ct_verb_trace(int argc, char **argv)
 	if (pyframes && access(pydir, R_OK) == 0)
 		prepend_env("PYTHONPATH", pydir, ':');
 
+	if (statically_linked(argv[optind]))
+		fprintf(stderr,
+		        "coretool: trace: %s is statically linked: the tracer cannot be preloaded "
+		        "into it (no allocation sites will be recorded; its heap can still be "
+		        "walked)\n",
+		        argv[optind]);
 	if (watch)
 		return ct_trace_watch(argv + optind, snap_dir, snap_at, limit);
 	execvp(argv[optind], argv + optind);

@@ -72,6 +72,61 @@ static const uint8_t *file_bytes(Elf *e, uint64_t vaddr, size_t len)
 	return NULL;
 }
 
+/* "2.NN" (2.26 to 2.41) and its NUL at p, within end. */
+static int version_string(const char *p, const char *end, int *minor)
+{
+	if (end - p < 5 || p[0] != '2' || p[1] != '.' || p[2] < '0' || p[2] > '9' || p[3] < '0' ||
+	    p[3] > '9' || p[4] != '\0')
+		return -1;
+	int n = (p[2] - '0') * 10 + (p[3] - '0');
+	if (n < 26 || n > 41)
+		return -1;
+	*minor = n;
+	return 0;
+}
+
+/* The glibc version linked into a static executable, which has no banner
+ * (csu/version.c's is libc.so's own): nptl's __nptl_version
+ * (nptl/pthread_create.c, "2.36") when the program has threads, else the
+ * one string "2.NN" in .rodata (VERSION, which gnu_get_libc_version and
+ * the dynamic loader's checks keep); two different ones are no answer. */
+static int static_version(hw_target *t, const hw_module *m, Elf *e, uint64_t bias, int *major,
+                          int *minor)
+{
+	uint64_t a;
+	const char *p;
+	*major = 2;
+	if (hw_module_symbol(t, m, "__nptl_version", &a, NULL) == HW_OK &&
+	    (p = (const char *)file_bytes(e, a - bias, 5)) && version_string(p, p + 5, minor) == 0)
+		return 0;
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+	int found = 0;
+	if (elf_getshdrstrndx(e, &shstrndx) != 0)
+		return -1;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *nm;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(nm = elf_strptr(e, shstrndx, sh.sh_name)) || strcmp(nm, ".rodata"))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf)
+			continue;
+		const char *b = d->d_buf, *end = b + d->d_size;
+		for (const char *q = b; (q = memchr(q, '2', (size_t)(end - q))); q++) {
+			int n;
+			if ((q == b || q[-1] == '\0') && version_string(q, end, &n) == 0) {
+				if (found && n != *minor)
+					return -1;
+				*minor = n;
+				found = 1;
+			}
+		}
+	}
+	return found ? 0 : -1;
+}
+
 typedef int (*reloc_fn)(void *ctx, uint64_t offset, uint64_t type, uint64_t sym, int64_t addend);
 
 /* Call fn for every RELA relocation and every RELR (relative) relocation of
@@ -218,11 +273,45 @@ static int arena_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int
 	return 1;
 }
 
+/* The .data section of e, its link address in *addr; NULL when none. */
+static Elf_Data *data_section(Elf *e, uint64_t *addr)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	if (elf_getshdrstrndx(e, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		const char *nm;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
+		    !(nm = elf_strptr(e, shstrndx, sh.sh_name)) || strcmp(nm, ".data"))
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		*addr = sh.sh_addr;
+		return d && d->d_buf ? d : NULL;
+	}
+	return NULL;
+}
+
+/* main_arena through the relocation that sets main_arena.next to
+ * &main_arena (a shared libc, a static PIE); in an executable linked at a
+ * fixed address (static, not PIE) nothing is relocated: the word in .data
+ * holds the address itself.  Each candidate is validated by its ring. */
 static uint64_t find_main_arena(hw_target *t, Elf *e, uint64_t bias, const struct gw_layout *L)
 {
 	struct arena_search s = {.t = t, .L = L, .bias = bias};
 	for_each_reloc(e, arena_reloc, &s);
-	return s.found;
+	uint64_t at;
+	Elf_Data *d;
+	if (s.found || !(d = data_section(e, &at)))
+		return s.found;
+	for (size_t o = 0; o + 8 <= d->d_size; o += 8) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)d->d_buf + o, 8);
+		if (v == at + o - L->ms_next && arena_ring_ok(t, L, v + bias))
+			return v + bias;
+	}
+	return 0;
 }
 
 static uint64_t word_at(const uint8_t *p, uint32_t off)
@@ -238,33 +327,22 @@ static uint64_t word_at(const uint8_t *p, uint32_t off)
  * tcache_count = TCACHE_FILL_COUNT. */
 static uint64_t find_mp(Elf *e, uint64_t bias, const struct gw_layout *L)
 {
-	Elf_Scn *scn = NULL;
-	size_t shstrndx;
-	if (elf_getshdrstrndx(e, &shstrndx) != 0)
+	uint64_t at;
+	Elf_Data *d = data_section(e, &at);
+	if (!d || d->d_size < L->mp_size)
 		return 0;
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
-			continue;
-		const char *nm = elf_strptr(e, shstrndx, sh.sh_name);
-		if (!nm || strcmp(nm, ".data"))
-			continue;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (!d || !d->d_buf || d->d_size < L->mp_size)
-			return 0;
-		const uint8_t *p = d->d_buf;
-		for (size_t o = 0; o + L->mp_size <= d->d_size; o += 8) {
-			const uint8_t *m = p + o;
-			uint32_t n_mmaps_max;
-			memcpy(&n_mmaps_max, m + L->mp_n_mmaps + 4, 4);
-			uint64_t top_pad = word_at(m, 8);
-			if (word_at(m, 0) == 128 * 1024 && word_at(m, 16) == 128 * 1024 &&
-			    (top_pad == 0 || top_pad == 128 * 1024) && word_at(m, 24) == 8 &&
-			    word_at(m, 32) == 0 && n_mmaps_max == 65536 &&
-			    word_at(m, L->mp_tcache_bins) == GW_TCACHE_MAX_BINS &&
-			    word_at(m, L->mp_tcache_count) == 7)
-				return sh.sh_addr + o + bias;
-		}
+	const uint8_t *p = d->d_buf;
+	for (size_t o = 0; o + L->mp_size <= d->d_size; o += 8) {
+		const uint8_t *m = p + o;
+		uint32_t n_mmaps_max;
+		memcpy(&n_mmaps_max, m + L->mp_n_mmaps + 4, 4);
+		uint64_t top_pad = word_at(m, 8);
+		if (word_at(m, 0) == 128 * 1024 && word_at(m, 16) == 128 * 1024 &&
+		    (top_pad == 0 || top_pad == 128 * 1024) && word_at(m, 24) == 8 &&
+		    word_at(m, 32) == 0 && n_mmaps_max == 65536 &&
+		    word_at(m, L->mp_tcache_bins) == GW_TCACHE_MAX_BINS &&
+		    word_at(m, L->mp_tcache_count) == 7)
+			return at + o + bias;
 	}
 	return 0;
 }
@@ -308,17 +386,83 @@ static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, in
 	return 1;
 }
 
-/* The tcache of every thread, through the GOT slot of the TLS variable. */
-static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_layout *L, Elf *e,
-                           uint64_t bias, Elf *dbg, uint64_t **out, int *found_tls)
+/* Every thread's tcache pointer at fs_base + tpoff, when each is one
+ * (tcache_ptr_ok; the header checked when check_header) and, unless
+ * check_header is 0, at least one is not NULL: the values, 0 dropped, in
+ * *out (n returned), and *ok = 1.  A thread whose TLS cannot be read is
+ * passed over. */
+static size_t tcaches_at(hw_target *t, const struct gw_layout *L, uint64_t tpoff, int check_header,
+                         uint64_t **out, int *ok)
+{
+	const hw_thread *th;
+	size_t nth = hw_target_threads(t, &th), n = 0;
+	int good = 1, nonzero = 0;
+	uint64_t *v = calloc(nth ? nth : 1, sizeof *v);
+	*ok = 0;
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < nth && good; i++) {
+		uint64_t val = 0;
+		if (!th[i].fs_base || hw_read_u64(t, th[i].fs_base + tpoff, &val))
+			continue;
+		good = tcache_ptr_ok(t, L, val, check_header, &nonzero);
+		if (good && val)
+			v[n++] = val;
+	}
+	if (good && (nonzero || !check_header)) {
+		*out = v;
+		*ok = 1;
+		return n;
+	}
+	free(v);
+	return 0;
+}
+
+/* The TLS variable `tcache` of a static executable, linked into its own
+ * TLS block, which starts roundup(p_memsz, p_align) below the thread
+ * pointer (csu/libc-tls.c: __libc_setup_tls sets l_tls_offset so): its
+ * st_value in .symtab is its offset in the block.  Stripped, each word of
+ * the block is tried, as the TPOFF64 candidates are. */
+static size_t static_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, Elf *dbg,
+                             uint64_t **out, int *found_tls)
+{
+	size_t nph;
+	uint64_t sym, memsz = 0, align = 1;
+	if (elf_getphdrnum(e, &nph) != 0)
+		return 0;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_TLS) {
+			memsz = ph.p_memsz;
+			align = ph.p_align ? ph.p_align : 1;
+		}
+	}
+	if (!memsz || memsz > (1u << 20) || (align & (align - 1)))
+		return 0;
+	uint64_t block = (memsz + align - 1) & ~(align - 1);
+	if (symtab_value(e, "tcache", STT_TLS, &sym) == 0 ||
+	    (dbg && symtab_value(dbg, "tcache", STT_TLS, &sym) == 0))
+		return sym + 8 <= memsz ? tcaches_at(t, L, sym - block, 0, out, found_tls) : 0;
+	for (uint64_t o = 0; o + 8 <= memsz; o += 8) {
+		size_t n = tcaches_at(t, L, o - block, 1, out, found_tls);
+		if (*found_tls)
+			return n;
+	}
+	return 0;
+}
+
+/* The tcache of every thread, through the GOT slot of the TLS variable
+ * (libc.so's), or in the executable's own TLS block (static). */
+static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint64_t bias, Elf *dbg,
+                           int is_static, uint64_t **out, int *found_tls)
 {
 	struct tpoff_list l = {.n = 0};
-	const hw_thread *th;
-	size_t nth = hw_target_threads(t, &th);
 	uint64_t sym = 0;
 	int have_sym = dbg && symtab_value(dbg, "tcache", STT_TLS, &sym) == 0;
 	*out = NULL;
 	*found_tls = 0;
+	if (is_static)
+		return static_tcaches(t, L, e, dbg, out, found_tls);
 	for_each_reloc(e, tpoff_reloc, &l);
 	for (size_t c = 0; c < l.n; c++) {
 		if (have_sym && (uint64_t)l.addend[c] != sym)
@@ -326,26 +470,9 @@ static size_t find_tcaches(hw_target *t, const hw_module *m, const struct gw_lay
 		uint64_t tpoff;
 		if (hw_read_u64(t, l.got[c] + bias, &tpoff))
 			continue;
-		int ok = 1, nonzero = 0;
-		uint64_t *v = calloc(nth ? nth : 1, sizeof *v);
-		if (!v)
-			return 0;
-		size_t n = 0;
-		for (size_t i = 0; i < nth && ok; i++) {
-			uint64_t val = 0;
-			if (!th[i].fs_base || hw_read_u64(t, th[i].fs_base + tpoff, &val)) {
-				continue; /* a thread whose TLS is not readable */
-			}
-			ok = tcache_ptr_ok(t, L, val, !have_sym, &nonzero);
-			if (ok && val)
-				v[n++] = val;
-		}
-		if (ok && (nonzero || have_sym)) {
-			*out = v;
-			*found_tls = 1;
+		size_t n = tcaches_at(t, L, tpoff, !have_sym, out, found_tls);
+		if (*found_tls)
 			return n;
-		}
-		free(v);
 	}
 	return 0;
 }
@@ -572,16 +699,25 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	const hw_module *m = hw_target_module_find(t, "libc.so");
 	if (!m)
 		m = hw_target_module_find(t, "libc-2.");
-	if (!m)
-		return hw_error_set(HW_ENOTFOUND, "no libc in the target (static or not glibc)");
+	/* no libc.so: glibc may be linked into the executable (static) */
+	int is_static = !m;
+	if (is_static && !(m = hw_target_main_module(t)))
+		return hw_error_set(HW_ENOTFOUND, "no libc in the target (not glibc?)");
 	uint64_t bias = 0, dbias = 0;
 	Elf *e = hw_module_elf(t, m, &bias);
 	if (!e)
-		return hw_error_set(HW_ENOTFOUND, "%s: the libc file was not found (use --sysroot)",
+		return hw_error_set(HW_ENOTFOUND,
+		                    is_static ? "%s: no libc.so in the target and the executable's file "
+		                                "was not found (use --exe or --sysroot)"
+		                              : "%s: the libc file was not found (use --sysroot)",
 		                    m->name ? m->name : "libc");
 	int major, minor;
-	if (libc_version(e, &major, &minor) < 0)
-		return hw_error_set(HW_EUNSUPPORTED, "%s: no glibc version banner",
+	if (is_static ? static_version(t, m, e, bias, &major, &minor) < 0
+	              : libc_version(e, &major, &minor) < 0)
+		return hw_error_set(is_static ? HW_ENOTFOUND : HW_EUNSUPPORTED,
+		                    is_static ? "%s: no libc.so in the target and no glibc linked "
+		                                "into the executable (not glibc?)"
+		                              : "%s: no glibc version banner",
 		                    m->name ? m->name : "libc");
 	snprintf(loc->version, sizeof loc->version, "%d.%d", major, minor);
 	struct gw_layout *L = &loc->in.layout;
@@ -594,6 +730,12 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	const char *dpath = NULL;
 	Elf *dbg = hw_module_symtab_elf(t, m, &dbias, &dpath);
 	if (dbg && !has_section(dbg, ".debug_info") && !has_section(dbg, ".zdebug_info"))
+		dbg = NULL;
+	/* a static executable's DWARF is the program's: libc.a has none of its
+	 * own (Debian's), so the layouts come from the table, and the symbols
+	 * from the executable's .symtab */
+	Elf *tls_syms = dbg;
+	if (is_static)
 		dbg = NULL;
 	uint64_t main_arena = 0, mp = 0;
 	if (hw_module_symbol(t, m, "main_arena", &main_arena, NULL) == HW_OK &&
@@ -617,7 +759,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	loc->in.mp = mp;
 
 	int found_tls;
-	loc->in.n_tcaches = find_tcaches(t, m, L, e, bias, dbg, &loc->tcaches, &found_tls);
+	loc->in.n_tcaches = find_tcaches(t, L, e, bias, is_static ? tls_syms : dbg, is_static,
+	                                 &loc->tcaches, &found_tls);
 	loc->in.tcaches = loc->tcaches;
 	if ((rc = maps_from_target(t, loc)) != HW_OK)
 		return rc;

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# glibc linked into the executable (-static, -static-pie), where the target
+# has no libc.so: main_arena, mp_ and the tcache TLS variable are the
+# executable's own (its .symtab, or stripped: main_arena's self-pointer in
+# .data or its RELATIVE relocation, mp_'s initializer, the words of the
+# executable's TLS block), the version from __nptl_version or .rodata.
+# tests/programs/glibc_heap is built here, statically, with the system's
+# compiler (the sanitizer build cannot link statically); each of the four
+# executables against its own ground truth (mallinfo2() and its pointer
+# lists) on its kernel core, and the plain static one live, gcore'd and
+# under coretool trace (which warns that its tracer cannot be preloaded).
+. "$top_srcdir/tests/lib.sh"
+walk="$PROGS/walk_glibc"
+src="$top_srcdir/tests/programs/glibc_heap.c"
+cc=${CC:-cc}
+version=$(getconf GNU_LIBC_VERSION | sed 's/^glibc //')
+cd "$hw_tmp" || fail "no tmp"
+$cc -O0 -fno-builtin -static -pthread -o heap-static "$src" 2>cc.err ||
+	skip "cannot link statically ($(head -c 200 cc.err); apt-get install libc6-dev)"
+$cc -O0 -fno-builtin -static-pie -pthread -o heap-static-pie "$src" 2>cc.err ||
+	fail "-static-pie: $(head -c 300 cc.err)"
+strip -o heap-static-stripped heap-static && strip -o heap-static-pie-stripped heap-static-pie ||
+	fail "strip"
+
+check() { # check LABEL SYMBOLS TRUTH WALK-ARGS...
+	local label=$1 sym=$2 truth=$3
+	shift 3
+	"$walk" --symbols "$sym" --truth "$truth" "$@" >"$label.out" 2>&1 ||
+		{ cat "$label.out"; fail "$label: walk differs from the truth"; }
+	grep -q "^glibc $version symbols $sym " "$label.out" || { cat "$label.out"; fail "$label: not glibc $version"; }
+	grep -q '^chunks [0-9]* problems 0$' "$label.out" || { cat "$label.out"; fail "$label: problems (a tcache not found?)"; }
+	grep -E '^(glibc|truth|mallinfo2)' "$label.out" | sed "s/^/$label: /"
+}
+
+for exe in heap-static heap-static-pie heap-static-stripped heap-static-pie-stripped; do
+	mkdir "d-$exe"
+	core=$(hw_dump_core "d-$exe" "$PWD/$exe" "$PWD/d-$exe/truth" core) ||
+		skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+	sym=symtab
+	[[ $exe == *stripped ]] && sym=heuristic
+	check "$exe" $sym "d-$exe/truth" "$core"
+	# no debug directory changes nothing: the executable carries it all
+	check "$exe-nodebug" $sym "d-$exe/truth" --nodebug "$core"
+done
+
+# coretool says which glibc it found, and check finds the heap sound
+"$CORETOOL" summary --format json d-heap-static-stripped/core* >summary.json || fail "summary: exit $?"
+"$HW_PY" -c 'import json,sys; g=json.load(open("summary.json"))["glibc"]; assert g["version"]==sys.argv[1] and g["symbols"]=="heuristic", g' "$version" ||
+	fail "summary of the stripped static core"
+"$CORETOOL" check d-heap-static/core* >check.out || { cat check.out; fail "check: exit $?"; }
+
+# coretool trace says that its tracer cannot reach a static program (and
+# only then), and the program runs as it would
+mkdir d-trace
+hw_dump_core d-trace "$CORETOOL" trace -- "$PWD/heap-static" "$PWD/d-trace/truth" core >/dev/null ||
+	fail "no core of the static program under coretool trace"
+grep -q '^coretool: trace: .*heap-static is statically linked: the tracer cannot be preloaded' d-trace/stderr ||
+	fail "coretool trace said nothing of a static program: $(cat d-trace/stderr)"
+check traced symtab d-trace/truth d-trace/core*
+err=$("$CORETOOL" trace -- true 2>&1) || fail "coretool trace -- true: exit $?"
+[[ -z $err ]] || fail "coretool trace -- true (dynamic) printed: $err"
+
+# live (ptrace-stopped, /proc/PID/mem) and gcore'd
+"$PWD/heap-static" "$PWD/live.truth" pause &
+pid=$!
+hw_wait_file live.truth || fail "the static program wrote no truth"
+check live symtab live.truth --pid "$pid"
+if command -v gdb >/dev/null && hw_gcore "$pid" "$PWD/g.core"; then
+	check gcore symtab live.truth "$PWD/g.core"
+else
+	echo "gdb/gcore not available: the gcore'd core was not checked"
+fi
+kill -9 "$pid"
+echo ok
