@@ -159,9 +159,10 @@ static int statically_linked(const char *cmd)
 	int interp = 0, elf = 0;
 	if (fd < 0)
 		return 0;
-	if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
-	    (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phnum < 4096) {
+	if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+	    !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr) && (eh.e_type == ET_EXEC || eh.e_type == ET_DYN) &&
+	    eh.e_phnum < 4096) {
 		elf = 1;
 		for (unsigned i = 0; i < eh.e_phnum && !interp; i++) {
 			Elf64_Phdr ph;

@@ -707,9 +707,10 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	Elf *e = hw_module_elf(t, m, &bias);
 	if (!e)
 		return hw_error_set(HW_ENOTFOUND,
-		                    is_static ? "%s: no libc.so in the target and the executable's file "
-		                                "was not found (use --exe or --sysroot)"
-		                              : "%s: the libc file was not found (use --sysroot)",
+		                    is_static
+		                        ? "%s: no libc.so in the target and the executable's file "
+		                          "was not found (use --exe or --sysroot)"
+		                        : "%s: the libc file was not found (use --sysroot)",
 		                    m->name ? m->name : "libc");
 	int major, minor;
 	if (is_static ? static_version(t, m, e, bias, &major, &minor) < 0
