@@ -38,6 +38,19 @@ int hw_write_all(int fd, const void *buf, size_t n);
  * failed at once, and what was walked is not the whole heap. */
 int hw_target_gone(const hw_target *t);
 
+/* A live process this library stopped itself (not one a debugger holds):
+ * it may be let run and stopped again.  (target/live.c) */
+int hw_live_restoppable(const hw_target *t);
+/* Let it run for usec microseconds, stop it again (and any thread it
+ * started), read its mappings and threads again and forget every byte read
+ * so far.  HW_OK, else an error (the process ended: hw_target_gone). */
+int hw_live_run(hw_target *t, unsigned usec);
+
+/* The first arena whose lock a thread holds (the thread is inside
+ * malloc, free or realloc, and the arena's lists may be mid-update), or 0.
+ * (glibc/glibc.c) */
+uint64_t hw_glibc_busy(hw_glibc *g);
+
 /* The module's main ELF file (as mapped: .dynsym, relocations, .data's
  * initial bytes) and its load bias; NULL when the file cannot be found.
  * Owned by the target. */

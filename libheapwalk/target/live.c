@@ -715,6 +715,36 @@ static int is_stopped(const hw_target *t, pid_t tid)
 	return 0;
 }
 
+/* Wait for the stop of seized thread i that PTRACE_INTERRUPT asked for.
+ * A signal that reaches it first stops it in signal-delivery-stop instead,
+ * which PTRACE_DETACH or PTRACE_CONT with 0 would discard: it is kept in
+ * stop_sig[i] and given back when the thread is resumed (the program sees
+ * every signal sent to it).  Returns -1 when the thread is gone (it
+ * exited: reaped here). */
+static int wait_stop(hw_target *t, size_t i)
+{
+	int status;
+	while (waitpid(t->stopped[i], &status, __WALL) < 0)
+		if (errno != EINTR)
+			return -1;
+	if (!WIFSTOPPED(status))
+		return -1; /* exited or killed */
+	int sig = WSTOPSIG(status);
+	/* a signal-delivery-stop is a stop too: the interrupt's own comes
+	 * when the thread is resumed */
+	if (status >> 16 != PTRACE_EVENT_STOP && sig != SIGTRAP && !t->stop_sig[i])
+		t->stop_sig[i] = sig;
+	return 0;
+}
+
+/* Stop the seized thread i and wait for its stop (wait_stop). */
+static int interrupt(hw_target *t, size_t i)
+{
+	if (ptrace(PTRACE_INTERRUPT, t->stopped[i], 0, 0) != 0)
+		return errno == ESRCH ? -1 : 0;
+	return wait_stop(t, i);
+}
+
 /* Seize and interrupt every thread; loop until no new thread appears. */
 static int stop_all(hw_target *t)
 {
@@ -743,19 +773,19 @@ static int stop_all(hw_target *t)
 				                 : "");
 			}
 			pid_t *n = realloc(t->stopped, (t->nstopped + 1) * sizeof *n);
-			if (!n) {
+			int *sg = n ? realloc(t->stop_sig, (t->nstopped + 1) * sizeof *sg) : NULL;
+			if (n)
+				t->stopped = n;
+			if (!sg) {
 				ptrace(PTRACE_DETACH, (pid_t)tid, 0, 0);
 				closedir(d);
 				return hw_error_set(HW_ENOMEM, "out of memory");
 			}
-			t->stopped = n;
+			t->stop_sig = sg;
+			t->stop_sig[t->nstopped] = 0;
 			t->stopped[t->nstopped++] = (pid_t)tid;
 			t->attached = 1;
-			if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) == 0) {
-				int status;
-				while (waitpid((pid_t)tid, &status, __WALL) < 0 && errno == EINTR)
-					;
-			}
+			interrupt(t, t->nstopped - 1);
 			added = 1;
 		}
 		closedir(d);
@@ -783,14 +813,68 @@ static void read_threads(hw_target *t)
 void hw_live_close(hw_target *t)
 {
 	for (size_t i = 0; t->attached && i < t->nstopped; i++)
-		ptrace(PTRACE_DETACH, t->stopped[i], 0, 0);
+		ptrace(PTRACE_DETACH, t->stopped[i], 0, (void *)(intptr_t)t->stop_sig[i]);
 	t->attached = 0;
 	free(t->stopped);
+	free(t->stop_sig);
 	t->stopped = NULL;
+	t->stop_sig = NULL;
 	t->nstopped = 0;
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	t->mem_fd = -1;
+}
+
+/* The process's mappings and threads read again (after it ran). */
+static int reread(hw_target *t)
+{
+	for (size_t i = 0; i < t->nmaps; i++)
+		free((char *)t->maps[i].path);
+	t->nmaps = 0;
+	t->nthreads = 0;
+	int rc = hw_target_read_proc_maps(t, t->pid);
+	read_threads(t);
+	return rc;
+}
+
+int hw_live_restoppable(const hw_target *t)
+{
+	return t->kind == HW_TARGET_LIVE && t->attached && !t->gone;
+}
+
+int hw_live_run(hw_target *t, unsigned usec)
+{
+	if (!hw_live_restoppable(t))
+		return hw_error_set(HW_EINVAL, "not a process this library stopped");
+	hw_cache_free(t);
+	for (size_t i = 0; i < t->nstopped; i++) {
+		ptrace(PTRACE_CONT, t->stopped[i], 0, (void *)(intptr_t)t->stop_sig[i]);
+		t->stop_sig[i] = 0;
+	}
+	struct timespec ts = {usec / 1000000, (long)(usec % 1000000) * 1000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	/* every thread asked to stop before any is waited for: they stop
+	 * at about the same time, and one that waits for a CPU does not keep
+	 * the others running (one that exited meanwhile: its wait says so) */
+	for (size_t i = 0; i < t->nstopped; i++)
+		ptrace(PTRACE_INTERRUPT, t->stopped[i], 0, 0);
+	size_t kept = 0;
+	for (size_t i = 0; i < t->nstopped; i++) {
+		if (wait_stop(t, i) < 0)
+			continue; /* the thread exited meanwhile */
+		t->stopped[kept] = t->stopped[i];
+		t->stop_sig[kept++] = t->stop_sig[i];
+	}
+	t->nstopped = kept;
+	int rc = stop_all(t); /* threads started meanwhile */
+	if (rc == HW_OK && !t->nstopped) {
+		t->gone = 1;
+		rc = hw_error_set(HW_EIO, "pid %d ended", (int)t->pid);
+	}
+	if (rc == HW_OK)
+		rc = reread(t);
+	return rc;
 }
 
 static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, int do_stop)

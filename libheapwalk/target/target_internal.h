@@ -114,6 +114,7 @@ struct hw_target {
 	int mem_fd;
 	int attached; /* threads[] are ptrace-stopped by us */
 	pid_t *stopped;
+	int *stop_sig; /* per stopped thread: a signal its stop took, given back when resumed */
 	size_t nstopped;
 
 	/* callback */
