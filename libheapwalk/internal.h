@@ -38,13 +38,18 @@ int hw_write_all(int fd, const void *buf, size_t n);
  * failed at once, and what was walked is not the whole heap. */
 int hw_target_gone(const hw_target *t);
 
-/* A live process this library stopped itself (not one a debugger holds):
- * it may be let run and stopped again.  (target/live.c) */
+/* A live process this library stopped itself (not one a debugger holds,
+ * nor one that was stopped already, by SIGSTOP or a shell's ^Z): it may be
+ * let run and stopped again.  (target/live.c) */
 int hw_live_restoppable(const hw_target *t);
 /* Let it run for usec microseconds, stop it again (and any thread it
  * started), read its mappings and threads again and forget every byte read
  * so far.  HW_OK, else an error (the process ended: hw_target_gone). */
 int hw_live_run(hw_target *t, unsigned usec);
+/* hw_live_run, again with twice the time while a thread that was stopped in
+ * user code has not run at all since (at most 8 runs; 100 us grows to
+ * 25.5 ms in all). */
+int hw_live_run_every(hw_target *t, unsigned usec);
 
 /* The first arena whose lock a thread holds (the thread is inside
  * malloc, free or realloc, and the arena's lists may be mid-update), or 0.

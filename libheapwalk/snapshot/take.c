@@ -321,7 +321,9 @@ static int take_once(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 	return HW_OK;
 }
 
-/* The same problems (kind and address, in order) in a and b? */
+/* The same problems (kind, address and message, in order) in a and b?  The
+ * message too: one tcache's address stands for all its bins, and a thread
+ * caught mid-update twice in a row, in two bins, is motion all the same. */
 static int same_problems(const hw_snapshot *a, const hw_snapshot *b)
 {
 	uint64_t da, db;
@@ -331,7 +333,8 @@ static int same_problems(const hw_snapshot *a, const hw_snapshot *b)
 	for (size_t i = 0; i < n; i++) {
 		hw_problem pa, pb;
 		if (hw_snapshot_get_problem(a, i, &pa) || hw_snapshot_get_problem(b, i, &pb) ||
-		    pa.address != pb.address || strcmp(pa.kind, pb.kind))
+		    pa.address != pb.address || strcmp(pa.kind, pb.kind) ||
+		    strcmp(pa.message ? pa.message : "", pb.message ? pb.message : ""))
 			return 0;
 	}
 	return 1;
@@ -340,9 +343,13 @@ static int same_problems(const hw_snapshot *a, const hw_snapshot *b)
 /* A heap that shows problems when walked live may have been caught
  * mid-update where no lock says so (a thread between a tcache's list and
  * its count, pymalloc's pool lists under the GIL, the tracer's table): a
- * process this library stopped is let run 100 us and walked again, until
- * two walks in a row find the same problems (damage, not motion), at most
- * TAKE_TRIES walks; the last is kept. */
+ * process this library stopped is let run 100 us (longer while a thread
+ * stopped in user code got no CPU in that time: hw_live_run_every) and
+ * walked again, until two walks in a row find the same problems (damage,
+ * not motion), at most TAKE_TRIES walks; the last is kept.  (With 100 us
+ * alone, a thread that waited for a CPU was found where it was, and its
+ * half-made change taken for damage: 1 check in about 1000 of
+ * live_busy.sh's busy_heap.) */
 #define TAKE_TRIES 3
 
 int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *o)
@@ -352,7 +359,7 @@ int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *
 	                hw_snapshot_problem_count(*out, NULL);
 	     i++) {
 		hw_snapshot *again;
-		if (hw_live_run(t, 100) != HW_OK || take_once(&again, t, o) != HW_OK)
+		if (hw_live_run_every(t, 100) != HW_OK || take_once(&again, t, o) != HW_OK)
 			break; /* (the process ended): the walk before stands */
 		int same = same_problems(*out, again);
 		hw_snapshot_free(*out);

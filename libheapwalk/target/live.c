@@ -734,6 +734,11 @@ static int wait_stop(hw_target *t, size_t i)
 	 * when the thread is resumed */
 	if (status >> 16 != PTRACE_EVENT_STOP && sig != SIGTRAP && !t->stop_sig[i])
 		t->stop_sig[i] = sig;
+	/* a group-stop (the process was stopped by SIGSTOP, SIGTSTP, ...)
+	 * reports its stop signal where an interrupt reports SIGTRAP: whoever
+	 * stopped it wants it stopped, and it stays so after the detach */
+	if (status >> 16 == PTRACE_EVENT_STOP && sig != SIGTRAP)
+		t->held = 1;
 	return 0;
 }
 
@@ -820,6 +825,7 @@ void hw_live_close(hw_target *t)
 	t->stopped = NULL;
 	t->stop_sig = NULL;
 	t->nstopped = 0;
+	t->held = 0;
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	t->mem_fd = -1;
@@ -839,7 +845,7 @@ static int reread(hw_target *t)
 
 int hw_live_restoppable(const hw_target *t)
 {
-	return t->kind == HW_TARGET_LIVE && t->attached && !t->gone;
+	return t->kind == HW_TARGET_LIVE && t->attached && !t->gone && !t->held;
 }
 
 int hw_live_run(hw_target *t, unsigned usec)
@@ -874,6 +880,66 @@ int hw_live_run(hw_target *t, unsigned usec)
 	}
 	if (rc == HW_OK)
 		rc = reread(t);
+	return rc;
+}
+
+/* hw_live_run_every: runs of usec, 2 usec, 4 usec... at most this many. */
+#define RUN_ROUNDS 8
+
+/* Whether stopped thread tid was in user code (1) or in a system call (0),
+ * from /proc/PID/task/TID/syscall ("-1 sp pc" outside one), and its run
+ * time so far in ns (schedstat's first field); -1 when either is unknown. */
+static int thread_where(pid_t pid, pid_t tid, uint64_t *ns)
+{
+	char path[96], buf[64];
+	int nr = -1;
+	unsigned long long v = 0;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int ok = fgets(buf, sizeof buf, f) && sscanf(buf, "%d", &nr) == 1;
+	fclose(f);
+	snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
+	if (!ok || !(f = fopen(path, "r")))
+		return -1;
+	ok = fscanf(f, "%llu", &v) == 1;
+	fclose(f);
+	if (!ok)
+		return -1;
+	*ns = v;
+	return nr == -1;
+}
+
+int hw_live_run_every(hw_target *t, unsigned usec)
+{
+	if (!hw_live_restoppable(t))
+		return hw_error_set(HW_EINVAL, "not a process this library stopped");
+	/* the threads stopped in user code, and their run times: on a busy
+	 * machine one may get no CPU in usec and be found where it was */
+	size_t n = 0;
+	pid_t *tid = malloc(t->nstopped * sizeof *tid);
+	uint64_t *ns = malloc(t->nstopped * sizeof *ns);
+	for (size_t i = 0; tid && ns && i < t->nstopped; i++)
+		if (thread_where(t->pid, t->stopped[i], &ns[n]) == 1)
+			tid[n++] = t->stopped[i];
+	int rc = HW_OK;
+	for (int round = 0; round < RUN_ROUNDS; round++, usec *= 2) {
+		if ((rc = hw_live_run(t, usec)) != HW_OK)
+			break;
+		size_t left = 0;
+		for (size_t k = 0; k < n; k++) {
+			uint64_t v;
+			if (thread_where(t->pid, tid[k], &v) >= 0 && v == ns[k]) {
+				tid[left] = tid[k]; /* not run yet */
+				ns[left++] = ns[k];
+			}
+		}
+		if (!(n = left))
+			break;
+	}
+	free(tid);
+	free(ns);
 	return rc;
 }
 

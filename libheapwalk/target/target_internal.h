@@ -115,6 +115,7 @@ struct hw_target {
 	int attached; /* threads[] are ptrace-stopped by us */
 	pid_t *stopped;
 	int *stop_sig; /* per stopped thread: a signal its stop took, given back when resumed */
+	int held;      /* it was stopped (SIGSTOP, ^Z) before it was seized: never let run */
 	size_t nstopped;
 
 	/* callback */
