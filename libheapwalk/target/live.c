@@ -233,7 +233,7 @@ static int read_split(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 {
 	size_t low = (len / 2) & ~(size_t)(HUGE_PAGE - 1);
 	struct half_read h = {
-	    .pid = t->pid, .addr = addr + low, .buf = buf + low, .len = len - low};
+	    .pid = t->io_pid, .addr = addr + low, .buf = buf + low, .len = len - low};
 	sigset_t all, old;
 	pthread_t th;
 	sigfillset(&all);
@@ -244,7 +244,7 @@ static int read_split(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 	if (rc)
 		return -1;
 	int err;
-	size_t done = vm_read(t->pid, addr, buf, low, &err);
+	size_t done = vm_read(t->io_pid, addr, buf, low, &err);
 	pthread_join(th, NULL);
 	vm_readv_result(t, done + h.done, err ? err : h.err);
 	if (done < low && fill(t, addr + done, buf + done, low - done) != HW_OK)
@@ -277,7 +277,7 @@ static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len)
 	}
 	if (t->vm_readv >= 0) {
 		int err;
-		done = vm_read(t->pid, addr, buf, len, &err);
+		done = vm_read(t->io_pid, addr, buf, len, &err);
 		vm_readv_result(t, done, err);
 	}
 	if (t->gone)
@@ -557,7 +557,7 @@ int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len)
 		pthread_cond_init(&s->cond, NULL);
 		t->stream = s;
 	}
-	s->pid = t->pid;
+	s->pid = t->io_pid;
 	s->base = addr;
 	s->end = addr + len;
 	s->first = addr & ~(uint64_t)(STREAM_SLOT - 1);
@@ -715,6 +715,25 @@ static int is_stopped(const hw_target *t, pid_t tid)
 	return 0;
 }
 
+/* The state letter of thread tid (/proc/PID/task/TID/stat: R, S, D, T, t,
+ * Z...), or 0 when it is gone. */
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* the command name, in parentheses, may hold any byte but NUL */
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : 0;
+}
+
 /* Wait for the stop of seized thread i that PTRACE_INTERRUPT asked for.
  * A signal that reaches it first stops it in signal-delivery-stop instead,
  * which PTRACE_DETACH or PTRACE_CONT with 0 would discard: it is kept in
@@ -724,9 +743,30 @@ static int is_stopped(const hw_target *t, pid_t tid)
 static int wait_stop(hw_target *t, size_t i)
 {
 	int status;
-	while (waitpid(t->stopped[i], &status, __WALL) < 0)
-		if (errno != EINTR)
+	pid_t tid = t->stopped[i];
+	for (long us = 10;; us = us < 1000 ? 2 * us : us) {
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == tid)
+			break;
+		if (r < 0 && errno != EINTR)
 			return -1;
+		if (r < 0)
+			continue;
+		/* Not stopped yet: it may have died.  A killed process's leader
+		 * is reported only after its other threads, which this process,
+		 * their tracer, has to reap first: a wait for it would be a wait
+		 * for ever (as would one for a leader that exited before). */
+		char st = thread_state(t->pid, tid);
+		if (st && st != 'Z' && st != 'X') {
+			struct timespec ts = {0, us * 1000};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		r = waitpid(tid, &status, __WALL | WNOHANG); /* reaped, if it can be */
+		if (r != tid)
+			return -1;
+		break;
+	}
 	if (!WIFSTOPPED(status))
 		return -1; /* exited or killed */
 	int sig = WSTOPSIG(status);
@@ -767,9 +807,10 @@ static int stop_all(hw_target *t)
 			if (*end || tid <= 0 || is_stopped(t, (pid_t)tid))
 				continue;
 			if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) != 0) {
-				if (errno == ESRCH)
-					continue; /* it exited */
 				int err = errno;
+				char st = thread_state(t->pid, (pid_t)tid);
+				if (err == ESRCH || !st || st == 'Z' || st == 'X')
+					continue; /* it exited (a leader may stay a zombie) */
 				closedir(d);
 				return hw_error_set(
 				    HW_EIO, "cannot attach to thread %ld: %s%s", tid, strerror(err),
@@ -831,6 +872,16 @@ void hw_live_close(hw_target *t)
 	t->mem_fd = -1;
 }
 
+/* A process whose main thread exited (pthread_exit) while others run on
+ * keeps its leader as a zombie, without memory: /proc/PID/mem, maps, exe,
+ * auxv and process_vm_readv(PID) fail, those of a thread's id serve. */
+static void choose_io(hw_target *t)
+{
+	t->io_pid = t->pid;
+	if (t->nstopped && thread_state(t->pid, t->pid) == 'Z')
+		t->io_pid = t->stopped[0];
+}
+
 /* The process's mappings and threads read again (after it ran). */
 static int reread(hw_target *t)
 {
@@ -838,7 +889,8 @@ static int reread(hw_target *t)
 		free((char *)t->maps[i].path);
 	t->nmaps = 0;
 	t->nthreads = 0;
-	int rc = hw_target_read_proc_maps(t, t->pid);
+	choose_io(t);
+	int rc = hw_target_read_proc_maps(t, t->io_pid);
 	read_threads(t);
 	return rc;
 }
@@ -963,14 +1015,23 @@ static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, i
 	}
 	if (do_stop && (rc = stop_all(t)) != HW_OK)
 		goto fail;
-	snprintf(name, sizeof name, "/proc/%d/mem", (int)pid);
-	t->mem_fd = open(name, O_RDONLY | O_CLOEXEC);
-	if (t->mem_fd < 0) {
-		rc = hw_error_set(HW_EIO, "cannot open %s: %s (run as root or the process's user)",
-		                  name, strerror(errno));
+	if (do_stop && !t->nstopped) {
+		rc = hw_error_set(HW_EIO, "pid %d has ended (no thread left to stop)", (int)pid);
 		goto fail;
 	}
-	if ((rc = hw_target_read_proc_maps(t, pid)) != HW_OK)
+	choose_io(t);
+	snprintf(name, sizeof name, "/proc/%d/mem", (int)t->io_pid);
+	t->mem_fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (t->mem_fd < 0) {
+		int err = errno;
+		rc = err == ESRCH ? hw_error_set(HW_EIO, "pid %d has ended", (int)pid)
+		                  : hw_error_set(HW_EIO,
+		                                 "cannot open %s: %s (run as root or the "
+		                                 "process's user)",
+		                                 name, strerror(err));
+		goto fail;
+	}
+	if ((rc = hw_target_read_proc_maps(t, t->io_pid)) != HW_OK)
 		goto fail;
 	if (do_stop)
 		read_threads(t);
@@ -991,7 +1052,7 @@ static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, i
 	}
 	if (!t->exe) {
 		char buf[4096];
-		snprintf(name, sizeof name, "/proc/%d/exe", (int)pid);
+		snprintf(name, sizeof name, "/proc/%d/exe", (int)t->io_pid);
 		ssize_t n = readlink(name, buf, sizeof buf - 1);
 		if (n > 0) {
 			buf[n] = 0;
@@ -999,7 +1060,7 @@ static int open_pid(hw_target **out, pid_t pid, const hw_target_options *opts, i
 		}
 	}
 	/* auxv */
-	snprintf(name, sizeof name, "/proc/%d/auxv", (int)pid);
+	snprintf(name, sizeof name, "/proc/%d/auxv", (int)t->io_pid);
 	FILE *f = fopen(name, "re");
 	if (f) {
 		uint64_t pair[2];
@@ -1046,7 +1107,7 @@ int hw_target_open_callback(hw_target **out, const hw_read_callbacks *cb, pid_t 
 	if (rc)
 		return rc;
 	t->cb = *cb;
-	t->pid = pid;
+	t->pid = t->io_pid = pid;
 	*out = t;
 	return HW_OK;
 }

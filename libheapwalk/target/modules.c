@@ -87,7 +87,7 @@ int hw_modules_report(hw_target *t)
 		free(exe);
 		rc = rc < 0 ? -1 : 0;
 	} else if (t->kind == HW_TARGET_LIVE) {
-		rc = dwfl_linux_proc_report(t->dwfl, t->pid);
+		rc = dwfl_linux_proc_report(t->dwfl, t->io_pid);
 	} else {
 		/* Callback: an ELF module per file mapped from offset 0. */
 		for (size_t i = 0; i < t->nmaps; i++) {

@@ -115,6 +115,8 @@ struct hw_target {
 	int attached; /* threads[] are ptrace-stopped by us */
 	pid_t *stopped;
 	int *stop_sig; /* per stopped thread: a signal its stop took, given back when resumed */
+	pid_t io_pid;  /* whose memory and /proc files are read: pid, or a thread's id when
+	                * the leader exited (a zombie has no memory) */
 	int held;      /* it was stopped (SIGSTOP, ^Z) before it was seized: never let run */
 	size_t nstopped;
 

@@ -28,6 +28,24 @@ HEAPWALK_READ_WHOLE_MAX_MIB=0 check live-streamed debuginfo --pid "$pid"
 sleep 0.1
 grep -q '^State:.*[tT]' /proc/"$pid"/status && fail "process left stopped"
 
+# A process whose main thread exited (pthread_exit) while its threads run
+# on: the leader is a zombie without memory, so its /proc/PID/mem, maps,
+# exe and auxv are empty, and it cannot be seized.  Read through a live
+# thread's id instead, exact all the same.  (Before: "cannot attach to
+# thread PID: Operation not permitted".)
+"$heap" "$hw_tmp/truth-exit" exitmain &
+xpid=$!
+hw_wait_file "$hw_tmp/truth-exit" || fail "exitmain wrote no truth"
+grep -q '^State:.*Z' /proc/"$xpid"/task/"$xpid"/status || fail "exitmain: the leader is not a zombie"
+mv "$hw_tmp/truth" "$hw_tmp/truth-main"
+cp "$hw_tmp/truth-exit" "$hw_tmp/truth"
+check live-exitmain debuginfo --pid "$xpid"
+check live-exitmain-nodebug heuristic --nodebug --pid "$xpid"
+"$CORETOOL" check --pid "$xpid" >"$hw_tmp/xcheck.out" 2>&1 || { cat "$hw_tmp/xcheck.out"; fail "exitmain: coretool check"; }
+grep -h '^State' /proc/"$xpid"/task/*/status | grep -q 't (tracing stop)' && fail "exitmain: left stopped"
+kill -9 "$xpid"
+mv "$hw_tmp/truth-main" "$hw_tmp/truth"
+
 if command -v gdb >/dev/null && hw_gcore "$pid" "$hw_tmp/g.core"; then
 	check gcore debuginfo "$hw_tmp/g.core"
 	check gcore-nodebug heuristic --nodebug "$hw_tmp/g.core"

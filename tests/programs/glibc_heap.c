@@ -2,7 +2,7 @@
  * glibc_heap.c: builds a known glibc heap, writes its ground truth, then
  * dumps core (abort) or waits to be examined (live, gcore).
  *
- *     glibc_heap TRUTH_FILE [core|pause|fork|scribble]
+ *     glibc_heap TRUTH_FILE [core|pause|fork|scribble|exitmain]
  *
  * The truth file (written with write(2), formatted from a buffer that is
  * mmapped, never malloc'd, so the bookkeeping leaves the heap untouched):
@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -381,6 +382,10 @@ static void put_num(uint64_t v, int hex)
 	put(b + i);
 }
 
+/* "exitmain": the main thread has exited (pthread_exit); its tcache went
+ * back to the arena, so its free records no longer say where a chunk is. */
+static int main_exited;
+
 static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 {
 	struct mallinfo2 mi = {0};
@@ -402,6 +407,8 @@ static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 		 * no longer on any list the process can reach. */
 		if (orphan_threads && r->owner && kind == R_FREE && !strcmp(r->bin, "tcache"))
 			kind = R_USED;
+		if (main_exited && !r->owner && kind == R_FREE)
+			continue;
 		put(kind == R_USED ? "used " : kind == R_MMAPPED ? "mmapped " : "free ");
 		put_num(r->addr, 1);
 		put(" ");
@@ -422,6 +429,34 @@ static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 	if (fd < 0 || write(fd, out, outlen) != (ssize_t)outlen || close(fd) < 0 ||
 	    rename(tmp, path) < 0)
 		abort();
+}
+
+/* "exitmain": once the main thread is a zombie (its tcache given back to
+ * the arena), the truth is written: the walk must do without the leader,
+ * whose /proc/PID/mem and maps are gone with its memory. */
+static const char *exitmain_truth;
+static pid_t exitmain_pid;
+
+static void *exitmain_reporter(void *arg)
+{
+	(void)arg;
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)exitmain_pid);
+	for (;;) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		const char *p = strrchr(buf, ')');
+		if (n <= 0 || (p && p[1] == ' ' && p[2] == 'Z'))
+			break;
+		usleep(1000);
+	}
+	main_exited = 1;
+	write_truth(exitmain_truth, 0, 1);
+	block_forever();
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -482,6 +517,14 @@ int main(int argc, char **argv)
 		int st;
 		waitpid(pid, &st, 0);
 		return 0;
+	}
+	if (!strcmp(mode, "exitmain")) {
+		pthread_t rep;
+		exitmain_truth = argv[1];
+		exitmain_pid = getpid();
+		if (pthread_create(&rep, NULL, exitmain_reporter, NULL))
+			return 3;
+		pthread_exit(NULL);
 	}
 	int damaged = !strcmp(mode, "scribble");
 	if (damaged)
