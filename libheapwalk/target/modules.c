@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,6 +38,22 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *modname, Dwar
 			return fd;
 		}
 		free(p);
+	}
+	if (t && !t->sysroot && t->kind == HW_TARGET_LIVE && modname && modname[0] == '/') {
+		/* The file the process sees at that path: under its own root, which
+		 * is not ours for a process in a container or a chroot (there the
+		 * same path may hold another file, or none). */
+		size_t n = strlen(modname) + 32;
+		char *p = malloc(n);
+		if (p) {
+			snprintf(p, n, "/proc/%d/root%s", (int)t->io_pid, modname);
+			int fd = open(p, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				*file_name = p;
+				return fd;
+			}
+			free(p);
+		}
 	}
 	if (t && t->kind == HW_TARGET_LIVE)
 		return dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
