@@ -790,6 +790,31 @@ static int interrupt(hw_target *t, size_t i)
 	return wait_stop(t, i);
 }
 
+/* The pid of the process tracing thread tid (TracerPid), its name in who;
+ * 0 when none, -1 when unknown. */
+static pid_t tracer_of(pid_t pid, pid_t tid, char *who, size_t len)
+{
+	char path[64], line[256];
+	long tracer = -1;
+	snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "TracerPid: %ld", &tracer) == 1)
+			break;
+	if (f)
+		fclose(f);
+	snprintf(who, len, "?");
+	if (tracer > 0) {
+		snprintf(path, sizeof path, "/proc/%ld/comm", tracer);
+		if ((f = fopen(path, "re"))) {
+			if (fgets(who, (int)len, f))
+				who[strcspn(who, "\n")] = 0;
+			fclose(f);
+		}
+	}
+	return (pid_t)tracer;
+}
+
 /* Seize and interrupt every thread; loop until no new thread appears. */
 static int stop_all(hw_target *t)
 {
@@ -812,6 +837,15 @@ static int stop_all(hw_target *t)
 				if (err == ESRCH || !st || st == 'Z' || st == 'X')
 					continue; /* it exited (a leader may stay a zombie) */
 				closedir(d);
+				char who[64];
+				pid_t tracer = tracer_of(t->pid, (pid_t)tid, who, sizeof who);
+				if (err == EPERM && tracer > 0)
+					return hw_error_set(
+					    HW_EIO,
+					    "thread %ld is already traced by pid %d (%s), and a "
+					    "thread has one tracer: detach it first (in gdb, "
+					    "heapsnap walks the process gdb holds)",
+					    tid, (int)tracer, who);
 				return hw_error_set(
 				    HW_EIO, "cannot attach to thread %ld: %s%s", tid, strerror(err),
 				    err == EPERM ? " (run as the process's user or root; "

@@ -28,6 +28,21 @@ grep -h '^State' /proc/"$pid"/task/*/status | grep -qv 'sleeping' && fail "threa
 gdb -nx -batch -p "$pid" "${gdb_cmds[@]}" >"$hw_tmp/l.gdb" 2>&1
 $cmp "$hw_tmp/l.json" "$hw_tmp/l.gdb" live || fail "live process differs from gdb"
 
+# held by a debugger: one line naming it, exit 3, and the process is the
+# debugger's still (the message before: a hint about ptrace_scope)
+gdb -nx -batch -p "$pid" -ex 'shell sleep 3' >/dev/null 2>&1 &
+gp=$!
+for _ in $(seq 100); do
+	grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/"$pid"/status && break
+	sleep 0.05
+done
+"$CORETOOL" info --pid "$pid" >"$hw_tmp/held.out" 2>&1
+rc=$?
+wait "$gp"
+((rc == 3)) || fail "a process gdb holds: exit $rc"
+grep -q "is already traced by pid [0-9]* (gdb)" "$hw_tmp/held.out" || { cat "$hw_tmp/held.out"; fail "a process gdb holds: no word of gdb"; }
+(($(wc -l <"$hw_tmp/held.out") == 1)) || fail "a process gdb holds: not one line"
+
 hw_gcore "$pid" "$hw_tmp/g.core" || fail "gcore failed"
 "$CORETOOL" info --format json "$hw_tmp/g.core" >"$hw_tmp/g.json" || fail "coretool info on a gcore'd core"
 gdb -nx -batch "${gdb_cmds[@]}" "$prog" "$hw_tmp/g.core" >"$hw_tmp/g.gdb" 2>&1
