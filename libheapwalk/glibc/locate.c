@@ -477,6 +477,296 @@ static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint
 	return 0;
 }
 
+/* ---- without the libc file ---- */
+
+/* A core from a container or another machine, or of a process whose libc
+ * was upgraded on disk since, names a libc file that is not there or is of
+ * another build: no symbols, no relocations, no version banner.  What the
+ * core holds of libc is its writable data, where main_arena and mp_ live,
+ * and each thread's TLS; both are recognised by their shape (as chap does,
+ * vmware/chap's glibc malloc finder, without symbols), and the layout by
+ * which of layout.c's rows the shapes fit:
+ *  - main_arena: a ring of arenas (next) that comes back to it, whose bins
+ *    (malloc.c bin_at: &bins[2(i-1)] - 16) are each either empty, fd = bk =
+ *    the bin itself, or two 16-aligned chunk addresses, at least one empty,
+ *    and whose top is a 16-aligned address in a mapping.  The row's
+ *    malloc_state decides 2.26 (no have_fastchunks) against 2.27 on: the
+ *    ring comes back only to the true start.
+ *  - mp_: the fields malloc.c keeps in range (tcache_bins 1..64,
+ *    tcache_count and tcache_max_bytes bounded, n_mmaps <= max_n_mmaps,
+ *    mmapped_mem <= max_mmapped_mem, mmap_threshold <= 32 MiB, arena_test
+ *    1..1024) and sbrk_base 0 or the start of a mapping that holds
+ *    main_arena's top when top is in the sbrk heap; 2.35's malloc_par
+ *    (hugepage fields) against the older one.
+ *  - the tcache: the word at the same offset below every thread's pointer
+ *    (libc's TLS block is in the static TLS area, below fs_base) that
+ *    points at a chunk of tcache_perthread_struct's size; the size tells
+ *    2.30's uint16_t counts from the older uint8_t.
+ *  - safe-linking (2.32): whether the first links of the fastbins and
+ *    tcache bins read as chunk addresses raw or through PROTECT_PTR.
+ * The version is then the range of the row: "2.35-2.41". */
+
+/* The writable mappings of libc (its .data and .bss): those of its file,
+ * and the anonymous one right after the last. */
+static size_t libc_data(hw_target *t, const hw_module *m, const hw_mapping **out, size_t max)
+{
+	const hw_mapping *maps;
+	size_t n = hw_target_mappings(t, &maps), k = 0;
+	for (size_t i = 0; i < n && k < max; i++) {
+		const hw_mapping *x = &maps[i];
+		if (!(x->perms & HW_PERM_W))
+			continue;
+		int own = x->path && m->name && !strcmp(x->path, m->name);
+		int after =
+		    !x->path && i && maps[i - 1].end == x->start && k && out[k - 1] == &maps[i - 1];
+		if (own || after)
+			out[k++] = x;
+	}
+	return k;
+}
+
+static int in_mapping(hw_target *t, uint64_t a)
+{
+	const hw_mapping *maps;
+	size_t n = hw_target_mappings(t, &maps);
+	for (size_t i = 0; i < n; i++)
+		if (a >= maps[i].start && a < maps[i].end)
+			return 1;
+	return 0;
+}
+
+/* main_arena's shape at a (words: the mapping's bytes from base). */
+static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *w, uint64_t base,
+                       size_t len, uint64_t a)
+{
+	size_t o = a - base;
+	if (o + L->ms_size > len)
+		return 0;
+	uint64_t top = word_at(w, (uint32_t)(o + L->ms_top)),
+	         next = word_at(w, (uint32_t)(o + L->ms_next));
+	if (!top || top % 16 || !next || next % 8)
+		return 0;
+	int empty = 0;
+	for (unsigned i = 1; i < GW_NBINS; i++) {
+		uint64_t bin = a + L->ms_bins + 16 * (i - 1) - 16;
+		uint64_t fd = word_at(w, (uint32_t)(o + L->ms_bins + 16 * (i - 1))),
+		         bk = word_at(w, (uint32_t)(o + L->ms_bins + 16 * (i - 1) + 8));
+		if (fd == bin && bk == bin)
+			empty++;
+		else if (!fd || !bk || fd % 16 || bk % 16)
+			return 0;
+	}
+	return empty && in_mapping(t, top) && arena_ring_ok(t, L, a);
+}
+
+static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const hw_mapping **dm,
+                                size_t nd)
+{
+	for (size_t i = 0; i < nd; i++) {
+		size_t len = dm[i]->end - dm[i]->start;
+		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
+		if (!w || hw_read(t, dm[i]->start, w, len)) {
+			free(w);
+			continue;
+		}
+		for (uint64_t a = dm[i]->start; a + L->ms_size <= dm[i]->end; a += 8)
+			if (arena_shape(t, L, w, dm[i]->start, len, a)) {
+				free(w);
+				return a;
+			}
+		free(w);
+	}
+	return 0;
+}
+
+static uint32_t u32_at(const uint8_t *p, size_t off)
+{
+	uint32_t v;
+	memcpy(&v, p + off, 4);
+	return v;
+}
+
+/* mp_'s shape at p (its bytes); arena: main_arena's address. */
+static int mp_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, uint64_t arena)
+{
+	uint64_t tc_bins = word_at(p, L->mp_tcache_bins),
+	         tc_max = word_at(p, L->mp_tcache_bins + 8),
+	         tc_count = word_at(p, L->mp_tcache_count),
+	         mmap_threshold = word_at(p, L->mp_mmap_threshold), arena_test = word_at(p, 24),
+	         mmapped = word_at(p, L->mp_mmapped_mem),
+	         max_mmapped = word_at(p, L->mp_mmapped_mem + 8),
+	         sbrk = word_at(p, L->mp_sbrk_base);
+	uint32_t n_mmaps = u32_at(p, L->mp_n_mmaps), max_n_mmaps = u32_at(p, L->mp_n_mmaps + 8);
+	if (tc_bins < 1 || tc_bins > GW_TCACHE_MAX_BINS || tc_max > 1032 || tc_count > 65535 ||
+	    mmap_threshold > (32u << 20) || arena_test < 1 || arena_test > 1024 ||
+	    n_mmaps > max_n_mmaps || mmapped > max_mmapped || max_mmapped > (1ull << 47) ||
+	    sbrk % 16 || u32_at(p, L->mp_n_mmaps + 12) > 1 /* no_dyn_threshold */ ||
+	    word_at(p, 0) > (1ull << 47) /* trim_threshold */ ||
+	    word_at(p, 8) > (1ull << 32) /* top_pad */)
+		return 0;
+	if (L->mp_hp_pagesize >= 0) {
+		uint64_t thp = word_at(p, (uint32_t)L->mp_hp_pagesize - 8),
+		         hp = word_at(p, (uint32_t)L->mp_hp_pagesize);
+		if ((thp & (thp - 1)) || (hp & (hp - 1)))
+			return 0;
+	}
+	if (!sbrk)
+		return 1;
+	/* the sbrk heap: main_arena's top is in it while main_arena is
+	 * contiguous (not after sbrk failed and it went on in mmapped
+	 * segments, nor with glibc.malloc.hugetlb=2: NONCONTIGUOUS_BIT) */
+	uint64_t top, sys;
+	uint32_t flags;
+	if (!in_mapping(t, sbrk) || hw_read_u64(t, arena + L->ms_top, &top) ||
+	    hw_read_u64(t, arena + L->ms_system_mem, &sys) ||
+	    hw_read(t, arena + L->ms_flags, &flags, 4))
+		return 0;
+	return (flags & GW_NONCONTIGUOUS) || (top >= sbrk && top - sbrk <= sys);
+}
+
+static uint64_t scan_mp(hw_target *t, const struct gw_layout *L, const hw_mapping **dm, size_t nd,
+                        uint64_t arena)
+{
+	for (size_t i = 0; i < nd; i++) {
+		size_t len = dm[i]->end - dm[i]->start;
+		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
+		if (!w || hw_read(t, dm[i]->start, w, len)) {
+			free(w);
+			continue;
+		}
+		for (size_t o = 0; o + L->mp_size <= len; o += 8)
+			if (dm[i]->start + o != arena && mp_shape(t, L, w + o, arena)) {
+				free(w);
+				return dm[i]->start + o;
+			}
+		free(w);
+	}
+	return 0;
+}
+
+/* How far below the thread pointer libc's TLS block is looked for. */
+#define TLS_SCAN (64u << 10)
+
+static size_t scan_tcaches(hw_target *t, const struct gw_layout *L, uint64_t **out, int *found)
+{
+	*found = 0;
+	for (uint64_t o = 8; o <= TLS_SCAN; o += 8) {
+		size_t n = tcaches_at(t, L, (uint64_t)0 - o, 1, out, found);
+		if (*found)
+			return n;
+	}
+	return 0;
+}
+
+/* A link as stored (stored, at pos) read raw and through PROTECT_PTR:
+ * +1 to *raw or *prot for the reading that gives a chunk address (or 0)
+ * when the other does not. */
+static void link_vote(hw_target *t, uint64_t pos, uint64_t stored, int *raw, int *prot)
+{
+	uint64_t r = (pos >> 12) ^ stored;
+	int a = !stored || (stored % 16 == 0 && in_mapping(t, stored));
+	int b = !r || (r % 16 == 0 && in_mapping(t, r));
+	*raw += a && !b;
+	*prot += b && !a;
+}
+
+static int scan_safe_linking(hw_target *t, const struct gw_layout *L, uint64_t arena,
+                             const uint64_t *tcaches, size_t ntc, int dflt)
+{
+	int raw = 0, prot = 0;
+	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+		uint64_t p, fd;
+		if (!hw_read_u64(t, arena + L->ms_fastbins + 8 * i, &p) && p && p % 16 == 0 &&
+		    !hw_read_u64(t, p + 16, &fd))
+			link_vote(t, p + 16, fd, &raw, &prot);
+	}
+	for (size_t k = 0; k < ntc; k++)
+		for (unsigned i = 0; i < GW_TCACHE_MAX_BINS; i++) {
+			uint64_t e, next;
+			if (!hw_read_u64(t, tcaches[k] + L->tc_entries + 8 * i, &e) && e &&
+			    e % 16 == 0 && !hw_read_u64(t, e, &next))
+				link_vote(t, e, next, &raw, &prot);
+		}
+	return prot > raw ? 1 : raw > prot ? 0 : dflt;
+}
+
+/* main_arena, mp_, the tcaches and the layout of a libc known only by its
+ * memory; HW_OK, 1 when no tcache was found, else an error. */
+static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *loc)
+{
+	const hw_mapping *dm[16];
+	size_t nd = libc_data(t, m, dm, HW_ARRAY_SIZE(dm));
+	struct gw_layout L;
+	uint64_t arena = 0, mp = 0;
+	int first = 0, last = 0;
+	/* malloc_state: 2.27 on, else 2.26 */
+	static const int ms_try[] = {27, 26};
+	for (size_t i = 0; i < HW_ARRAY_SIZE(ms_try) && !arena; i++) {
+		gw_layout_for_version(&L, 2, ms_try[i]);
+		arena = scan_main_arena(t, &L, dm, nd);
+		first = last = ms_try[i];
+	}
+	if (!arena)
+		return hw_error_set(HW_ENOTFOUND,
+		                    "%s: the libc file was not found (use --sysroot), and no "
+		                    "main_arena in its data",
+		                    m->name ? m->name : "libc");
+	if (first == 27) {
+		/* malloc_par: 2.35 on, else 2.27-2.34 */
+		gw_layout_for_version(&L, 2, 35);
+		if ((mp = scan_mp(t, &L, dm, nd, arena)))
+			first = 35, last = 41;
+		else {
+			gw_layout_for_version(&L, 2, 30);
+			mp = scan_mp(t, &L, dm, nd, arena);
+			first = 27, last = 34;
+		}
+	} else {
+		mp = scan_mp(t, &L, dm, nd, arena);
+	}
+	if (!mp)
+		return hw_error_set(HW_ENOTFOUND,
+		                    "%s: the libc file was not found (use --sysroot), and no mp_ "
+		                    "in its data",
+		                    m->name ? m->name : "libc");
+	int found = 0;
+	size_t n = scan_tcaches(t, &L, &loc->tcaches, &found);
+	if (first == 27) {
+		/* tcache counts: uint16_t from 2.30 (tried first), else uint8_t */
+		if (found)
+			first = 30;
+		else {
+			struct gw_layout old;
+			gw_layout_for_version(&old, 2, 27);
+			L.tc_counts = old.tc_counts;
+			L.tc_count_width = old.tc_count_width;
+			L.tc_entries = old.tc_entries;
+			L.tc_size = old.tc_size;
+			if ((n = scan_tcaches(t, &L, &loc->tcaches, &found)), found)
+				last = 29;
+		}
+		if (last == 34) {
+			L.safe_linking = scan_safe_linking(t, &L, arena, loc->tcaches, n, 1);
+			if (!L.safe_linking)
+				last = 31;
+			else
+				first = 32;
+		}
+	}
+	L.minor = first;
+	loc->in.layout = L;
+	loc->in.main_arena = arena;
+	loc->in.mp = mp;
+	loc->in.n_tcaches = n;
+	loc->in.tcaches = loc->tcaches;
+	if (first == last)
+		snprintf(loc->version, sizeof loc->version, "2.%d", first);
+	else
+		snprintf(loc->version, sizeof loc->version, "2.%d-2.%d", first, last);
+	loc->symbols = "heuristic";
+	return found ? HW_OK : 1;
+}
+
 /* ---- DWARF ---- */
 
 static void dwarf_u32(hw_target *t, const hw_module *m, const char *type, const char *member,
@@ -693,6 +983,29 @@ static int maps_from_target(hw_target *t, struct gw_located *loc)
 	return HW_OK;
 }
 
+/* The walker's view of the target: its mappings and the ways to read it. */
+static int reader(hw_target *t, struct gw_located *loc)
+{
+	int rc = maps_from_target(t, loc);
+	if (rc != HW_OK)
+		return rc;
+	loc->in.read = target_read;
+	loc->in.view = target_view;
+	loc->in.stream = target_stream;
+	loc->in.window = target_window;
+	loc->in.prefault = target_prefault;
+	loc->in.ctx = t;
+	return HW_OK;
+}
+
+/* locate_by_shape, then the reader: HW_OK, 1 (no tcache) or an error. */
+static int by_shape(hw_target *t, const hw_module *m, struct gw_located *loc)
+{
+	int rc = locate_by_shape(t, m, loc);
+	int rc2 = rc < 0 ? rc : reader(t, loc);
+	return rc2 != HW_OK ? rc2 : rc;
+}
+
 int gw_locate(hw_target *t, struct gw_located *loc)
 {
 	memset(loc, 0, sizeof *loc);
@@ -705,6 +1018,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 		return hw_error_set(HW_ENOTFOUND, "no libc in the target (not glibc?)");
 	uint64_t bias = 0, dbias = 0;
 	Elf *e = hw_module_elf(t, m, &bias);
+	if (!e && !is_static)
+		return by_shape(t, m, loc);
 	if (!e)
 		return hw_error_set(HW_ENOTFOUND,
 		                    is_static
@@ -750,6 +1065,13 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 		loc->symbols = "heuristic";
 		main_arena = find_main_arena(t, e, bias, L);
 		mp = find_mp(e, bias, L);
+		/* a libc file without the relocation or initializer looked for
+		 * (another build, one read back from memory): by shape */
+		if ((!main_arena || !mp) && !is_static) {
+			int rc2 = by_shape(t, m, loc);
+			if (rc2 >= 0)
+				return rc2;
+		}
 		if (!main_arena || !mp)
 			return hw_error_set(HW_ENOTFOUND,
 			                    "%s %s: %s not found (no symbols; heuristics failed)",
@@ -763,14 +1085,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 	loc->in.n_tcaches = find_tcaches(t, L, e, bias, is_static ? tls_syms : dbg, is_static,
 	                                 &loc->tcaches, &found_tls);
 	loc->in.tcaches = loc->tcaches;
-	if ((rc = maps_from_target(t, loc)) != HW_OK)
+	if ((rc = reader(t, loc)) != HW_OK)
 		return rc;
-	loc->in.read = target_read;
-	loc->in.view = target_view;
-	loc->in.stream = target_stream;
-	loc->in.window = target_window;
-	loc->in.prefault = target_prefault;
-	loc->in.ctx = t;
 	return found_tls ? HW_OK : 1; /* 1: no tcache found (reported as a problem) */
 }
 

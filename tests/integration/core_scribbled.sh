@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every coretool verb on real cores scribbled over (scribble.py): a glibc
-# heap of several arenas (tests/programs/glibc_heap), and Debian's python3.11
+# heap of several arenas (tests/programs/glibc_heap), the same with its libc
+# file gone (malloc found by shape), and Debian's python3.11
 # under the tracer (its pymalloc arenas, the tracer's tables, the types it
 # names).  Each verb ends in time with exit 0, 1 or 3, a one-line error on
 # exit 3, and whole JSON otherwise.  SCRIBBLE_ROUNDS sets the copies per
-# core (default 25 and 10).
+# core (default 25, 10 and 10).
 . "$top_srcdir/tests/lib.sh"
 command -v prlimit >/dev/null || skip "prlimit (util-linux) not installed"
 rounds=${SCRIBBLE_ROUNDS:-}
@@ -13,6 +14,17 @@ core=$(hw_dump_core "$hw_tmp/g" "$PROGS/glibc_heap" "$hw_tmp/g/truth") ||
 	skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
 "$HW_PY" "$top_srcdir/tests/integration/scribble.py" "$CORETOOL" "$core" "${rounds:-25}" 1 ||
 	fail "a scribbled glibc core broke a verb"
+# the same heap with its libc file gone: found by shape (glibc_fileless.sh)
+libc=$(ldd "$PROGS/glibc_heap" | awk '/libc\.so\.6/ {print $3}')
+if [[ -f $libc ]]; then
+	mkdir -p "$hw_tmp/f/lib"
+	cp "$libc" "$hw_tmp/f/lib/"
+	core=$(hw_dump_core "$hw_tmp/f" env LD_LIBRARY_PATH="$hw_tmp/f/lib" "$PROGS/glibc_heap" "$hw_tmp/f/truth") ||
+		fail "no core of glibc_heap with its own libc"
+	rm -r "$hw_tmp/f/lib"
+	"$HW_PY" "$top_srcdir/tests/integration/scribble.py" "$CORETOOL" "$core" "${rounds:-10}" 3 ||
+		fail "a scribbled glibc core without its libc file broke a verb"
+fi
 py=/usr/bin/python3.11
 if [[ -x $py ]]; then
 	core=$(hw_dump_core "$hw_tmp/py" "$CORETOOL" trace -- "$py" "$top_srcdir/tests/programs/trace_lines.py" 2000) ||

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# glibc walker on cores whose libc file is nowhere to be found (a core from
+# a container or another machine, or of a process whose libc was upgraded
+# on disk since): the test program runs with a copy of libc that is deleted
+# before the core is read, so there are no symbols, no relocations and no
+# version banner, only libc's data and the threads' TLS in the core.
+# main_arena, mp_, the tcaches and the layout are found by their shape
+# (locate.c, locate_by_shape), and the walk must still agree exactly with
+# the program's truth (mallinfo2 and its pointer lists): the plain heap,
+# MALLOC_ARENA_MAX=1, hugetlb heaps, a forked child, and a live process
+# whose libc was deleted.  The version is the range of the layout found,
+# which must hold the real one.  Verified on this machine's glibc only: the
+# other rows of layout.c are found by the same shapes, not tested on cores
+# of those versions.
+. "$top_srcdir/tests/lib.sh"
+heap="$PROGS/glibc_heap"
+walk="$PROGS/walk_glibc"
+libc=$(ldd "$heap" | awk '/libc\.so\.6/ {print $3}')
+[[ -f $libc ]] || skip "cannot find the test program's libc"
+minor=$("$libc" 2>/dev/null | sed -n 's/.*release version 2\.\([0-9]*\).*/\1/p' | head -n 1)
+[[ -n $minor ]] || skip "cannot tell the libc's version"
+
+run() { # run NAME MODE [ENV...]
+	local name=$1 mode=$2
+	shift 2
+	mkdir -p "$hw_tmp/$name/lib"
+	cp "$libc" "$hw_tmp/$name/lib/"
+	core=$(hw_dump_core "$hw_tmp/$name" env LD_LIBRARY_PATH="$hw_tmp/$name/lib" "$@" \
+		"$heap" "$hw_tmp/$name/truth" "$mode") ||
+		skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+	[[ -s $hw_tmp/$name/truth ]] || fail "$name: the test program wrote no truth"
+	rm -r "$hw_tmp/$name/lib"
+}
+
+check() { # check NAME CORE
+	local name=$1 core=$2
+	"$CORETOOL" info "$core" | grep -q "$name/lib/libc.so.6: mapped file not found" ||
+		fail "$name: the core's libc was found somewhere"
+	"$walk" --symbols heuristic --truth "$hw_tmp/$name/truth" "$core" >"$hw_tmp/$name/walk.out" 2>&1 ||
+		{ cat "$hw_tmp/$name/walk.out"; fail "$name: the walk differs from the truth"; }
+	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$name/walk.out"
+	read -r lo hi < <(sed -n 's/^glibc 2\.\([0-9]*\)\(-2\.\([0-9]*\)\)\{0,1\} .*/\1 \3/p' "$hw_tmp/$name/walk.out")
+	[[ -n $lo ]] || fail "$name: no version"
+	hi=${hi:-$lo}
+	((lo <= minor && minor <= hi)) || fail "$name: version 2.$lo-2.$hi does not hold 2.$minor"
+	"$CORETOOL" check "$core" >"$hw_tmp/$name/check.out" 2>&1 ||
+		{ cat "$hw_tmp/$name/check.out"; fail "$name: coretool check"; }
+}
+
+run plain core
+check plain "$core"
+run arena1 core MALLOC_ARENA_MAX=1
+check arena1 "$core"
+grep -q '^glibc 2\.[-0-9.]* symbols heuristic arenas 1 ' "$hw_tmp/arena1/walk.out" || fail "MALLOC_ARENA_MAX=1: not one arena"
+run huge core GLIBC_TUNABLES=glibc.malloc.hugetlb=2
+check huge "$core"
+run fork fork
+check fork "$core"
+
+# live, the libc file deleted while the process runs (as an upgrade of the
+# libc package leaves a running program): /proc/PID/maps says "(deleted)"
+mkdir -p "$hw_tmp/live/lib"
+cp "$libc" "$hw_tmp/live/lib/"
+LD_LIBRARY_PATH="$hw_tmp/live/lib" "$heap" "$hw_tmp/live/truth" pause &
+pid=$!
+hw_wait_file "$hw_tmp/live/truth" || fail "live: the test program wrote no truth"
+rm -r "$hw_tmp/live/lib"
+grep -q 'libc.so.6 (deleted)' /proc/"$pid"/maps || { kill -9 "$pid"; fail "live: libc not deleted"; }
+"$walk" --symbols heuristic --truth "$hw_tmp/live/truth" --pid "$pid" >"$hw_tmp/live/walk.out" 2>&1 ||
+	{ cat "$hw_tmp/live/walk.out"; kill -9 "$pid"; fail "live: the walk differs from the truth"; }
+grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/live/walk.out"
+kill -9 "$pid"
+exit 0
