@@ -14,6 +14,9 @@
  *      mp_: the bytes of its static initializer in .data (malloc.c:
  *        trim_threshold, top_pad, mmap_threshold, arena_test, ...,
  *        n_mmaps_max = 65536, tcache_bins = 64, tcache_count = 7).
+ *  - by shape, when the libc file is missing (locate_by_shape, below):
+ *    main_arena, mp_, the tcaches and the layout row from libc's data and
+ *    the threads' TLS alone; "heuristic" too, the version a range.
  * The tcache TLS variable is reached either way through libc's local
  * R_X86_64_TPOFF64 relocations: the GOT slot each one fills holds a
  * thread-pointer offset (written by ld.so, so present in cores).  With the
