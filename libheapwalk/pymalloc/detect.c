@@ -37,22 +37,64 @@ static int module_sym(hw_target *t, const hw_module *m, const char *name, uint64
 	return 1;
 }
 
+static int minor_from_name(const char *name, unsigned *minor);
+
 /* libpython3.X.so first, else the module that defines PyType_Type (an
- * executable with CPython linked in, like Debian's python3.11). */
+ * executable with CPython linked in, like Debian's python3.11); without
+ * symbols (the file is missing: a core from a container or another
+ * machine), the module named libpython3.X or python3.X, *type_type 0. */
 static const hw_module *find_module(hw_target *t, uint64_t *type_type)
 {
 	const hw_module *mods;
 	size_t n = hw_target_modules(t, &mods);
-	for (int pass = 0; pass < 2; pass++) {
+	unsigned minor;
+	*type_type = 0;
+	for (int pass = 0; pass < 4; pass++) {
 		for (size_t i = 0; i < n; i++) {
 			const char *b = base_name(mods[i].name);
-			if (pass == 0 && strncmp(b, "libpython3", 10) != 0)
+			if (pass % 2 == 0 && strncmp(b, "libpython3", 10) != 0)
 				continue;
-			if (module_sym(t, &mods[i], "PyType_Type", type_type))
+			if (pass < 2 && module_sym(t, &mods[i], "PyType_Type", type_type))
+				return &mods[i];
+			if (pass >= 2 && minor_from_name(b, &minor))
 				return &mods[i];
 		}
 	}
 	return NULL;
+}
+
+/* Without symbols, &PyType_Type by its shape: in the module's writable
+ * data, the static type (no Py_TPFLAGS_HEAPTYPE) that is its own type and
+ * a subclass of type (Py_TPFLAGS_TYPE_SUBCLASS), of a PyHeapTypeObject's
+ * size (tp_basicsize).  0 when none. */
+static uint64_t type_type_by_shape(hw_target *t, const hw_module *m, const struct hw_py_layout *L)
+{
+	const hw_mapping *maps;
+	size_t n = hw_target_mappings(t, &maps);
+	for (size_t i = 0; i < n; i++) {
+		const hw_mapping *x = &maps[i];
+		if (!(x->perms & HW_PERM_W) || !x->path || !m->name || strcmp(x->path, m->name))
+			continue;
+		size_t len = x->end - x->start;
+		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
+		if (!w || hw_read(t, x->start, w, len) != HW_OK) {
+			free(w);
+			continue;
+		}
+		for (size_t o = 0; o + L->tp_flags + 8 <= len; o += 8) {
+			uint64_t a = x->start + o, flags = hw_py_u64(w, o + L->tp_flags),
+			         basicsize = hw_py_u64(w, o + L->tp_basicsize);
+			if (hw_py_u64(w, o + L->ob_type) == a &&
+			    (flags & HW_PY_TPFLAGS_TYPE_SUBCLASS) &&
+			    !(flags & HW_PY_TPFLAGS_HEAPTYPE) && basicsize >= 256 &&
+			    basicsize <= 4096) {
+				free(w);
+				return a;
+			}
+		}
+		free(w);
+	}
+	return 0;
 }
 
 /* "3.X" from "libpython3.X.so..." or "python3.X". */
@@ -237,6 +279,8 @@ int hw_py_detect(struct hw_pymalloc *p)
 		                    "CPython %u.%u is not supported (3.6-3.13 are)", p->major,
 		                    p->minor);
 	p->layout = *L;
+	if (!p->type_type)
+		p->type_type = type_type_by_shape(t, p->module, L);
 	if (vr == 2)
 		snprintf(p->summary.python_version, sizeof p->summary.python_version, "%u.%u",
 		         p->major, p->minor);

@@ -25,6 +25,7 @@
  */
 #include "cpython.h"
 
+#include <inttypes.h>
 #include <libiberty/demangle.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,43 @@ static int heap_type_name(hw_typer *ty, uint64_t t, char *buf, size_t cap)
 	return 1;
 }
 
+/* The builtin types that head a family marked in tp_flags (Include/object.h,
+ * the same bits 3.6-3.13): the root is the one whose tp_base is not of it. */
+static const struct {
+	uint64_t flag;
+	const char *name;
+} families[] = {
+    {1UL << 24, "int"}, {1UL << 25, "list"}, {1UL << 26, "tuple"},         {1UL << 27, "bytes"},
+    {1UL << 28, "str"}, {1UL << 29, "dict"}, {1UL << 30, "BaseException"}, {1UL << 31, "type"},
+};
+
+/* PyTypeObject.tp_base: 88 bytes after tp_flags (tp_doc, tp_traverse,
+ * tp_clear, tp_richcompare, tp_weaklistoffset, tp_iter, tp_iternext,
+ * tp_methods, tp_members, tp_getset), 3.6-3.13. */
+#define TP_BASE_FROM_FLAGS 88
+
+/* A name for static type t whose tp_name cannot be read: the builtin its
+ * flags make it (int, list, tuple, bytes, str, dict, BaseException, type)
+ * when it heads that family, else "<C type at 0x..., N bytes>" (its
+ * address and tp_basicsize tell types apart, and find them in a build of
+ * the same interpreter). */
+static int static_type_name(hw_typer *ty, uint64_t t, uint64_t flags, uint64_t basicsize, char *buf,
+                            size_t cap)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t base, base_flags = 0;
+	if (hw_read_u64(ty->target, t + L->tp_flags + TP_BASE_FROM_FLAGS, &base) != HW_OK ||
+	    (base && hw_read_u64(ty->target, base + L->tp_flags, &base_flags) != HW_OK))
+		return 0;
+	for (size_t i = 0; i < HW_ARRAY_SIZE(families); i++)
+		if ((flags & families[i].flag) && !(base_flags & families[i].flag)) {
+			snprintf(buf, cap, "%s", families[i].name);
+			return 1;
+		}
+	snprintf(buf, cap, "<C type at 0x%" PRIx64 ", %" PRIu64 " bytes>", t, basicsize);
+	return 1;
+}
+
 static void check_type(hw_typer *ty, struct type_entry *e)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -261,8 +299,18 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 	/* A name longer than the buffer is cut (hw_read_string fails then). */
 	buf[0] = 0;
 	if (hw_read_string(ty->target, tp_name, buf, sizeof buf) != HW_OK) {
-		if (hw_read(ty->target, tp_name, buf, 1) != HW_OK)
+		if (hw_read(ty->target, tp_name, buf, 1) != HW_OK) {
+			/* a static type's name is in the read-only data a core
+			 * leaves out: without the file, named by what it is */
+			if (!(flags & HW_PY_TPFLAGS_HEAPTYPE) &&
+			    static_type_name(ty, t, flags, basicsize, buf, sizeof buf)) {
+				e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
+				            (flags & L->preheader_flags ? L->preheader_size : 0);
+				e->basicsize = basicsize;
+				e->name = keep_name(ty, strdup(buf));
+			}
 			return;
+		}
 		buf[NAME_MAX_LEN] = 0;
 		if (strlen(buf) < NAME_MAX_LEN)
 			return;
