@@ -93,6 +93,10 @@ def _describe(through_debugger=False):
     inferior = gdb.selected_inferior()
     conn = inferior.connection
     exe = gdb.current_progspace().filename
+    # "target:/path": gdb read the file through the target (a process in
+    # another mount namespace, gdbserver); the path is the process's own
+    if exe and exe.startswith("target:"):
+        exe = exe[len("target:"):]
     if conn is None or (conn.type != "core" and not inferior.pid):
         raise gdb.GdbError("heapsnap: no process (run the program, attach to one, or load a core file)")
     if conn.type == "core":

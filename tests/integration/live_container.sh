@@ -32,5 +32,15 @@ done
 "$CORETOOL" check --pid "$pid" >"$hw_tmp/check.out" 2>&1 || { cat "$hw_tmp/check.out"; kill -9 "$pid"; fail "coretool check"; }
 "$CORETOOL" summary --pid "$pid" >"$hw_tmp/summary.out" 2>&1
 grep -q '^glibc 2\.' "$hw_tmp/summary.out" || { cat "$hw_tmp/summary.out"; kill -9 "$pid"; fail "coretool summary found no glibc"; }
+# heapsnap in gdb attached to it: gdb names the file "target:/prog"
+if command -v gdb >/dev/null && ls "$top_builddir"/gdb-plugin/.libs/_heapwalk*.so >/dev/null 2>&1; then
+	HEAPWALK_PLUGIN_PATH="$top_builddir/gdb-plugin/.libs" timeout 120 gdb -nx -batch \
+		-ex "source $top_srcdir/gdb-plugin/heapwalk.py" -p "$pid" -ex heapsnap >"$hw_tmp/gdb.out" 2>&1
+	grep -q "^target: live (pid $pid, /prog)$" "$hw_tmp/gdb.out" &&
+		grep -q '^glibc 2\.[0-9]* (symbols: debuginfo)' "$hw_tmp/gdb.out" ||
+		{ cat "$hw_tmp/gdb.out"; kill -9 "$pid"; fail "heapsnap in gdb attached to the process"; }
+else
+	echo "SKIP (part): no gdb or no plugin: heapsnap not tried"
+fi
 kill -9 "$pid"
 echo ok
