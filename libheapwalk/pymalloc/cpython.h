@@ -75,6 +75,7 @@ struct hw_py_layout {
 #define HW_PY_TPFLAGS_HEAPTYPE (1UL << 9)
 
 #define HW_PY_TPFLAGS_HAVE_GC       (1UL << 14)
+#define HW_PY_TPFLAGS_DICT_SUBCLASS (1UL << 29)
 #define HW_PY_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 
 /* The layout of CPython 3.minor, or NULL when not supported. */

@@ -66,6 +66,18 @@ struct hw_typer {
 	struct vtable *vt;
 	size_t n_vt;
 	int vt_built;
+	/* static types named by the interpreter's own dicts, when their
+	 * tp_name is not in the core (static_names_build): sorted by type */
+	struct static_name *sn;
+	size_t n_sn;
+	int sn_built;
+	uint64_t dict_type; /* &PyDict_Type, once known */
+};
+
+struct static_name {
+	uint64_t type;
+	char *name;
+	int rank; /* 2: from builtins' dict, 1: an alias of the types module */
 };
 
 static const char *keep_name(hw_typer *ty, char *s)
@@ -101,6 +113,9 @@ void hw_typer_free(hw_typer *ty)
 	free(ty->names);
 	free(ty->cache);
 	free(ty->vt);
+	for (size_t i = 0; i < ty->n_sn; i++)
+		free(ty->sn[i].name);
+	free(ty->sn);
 	free(ty);
 }
 
@@ -225,6 +240,43 @@ static int dict_get_ascii(hw_typer *ty, uint64_t dict, const char *key, char *ou
 	return 0;
 }
 
+/* Each entry of a dict whose key is an ASCII str: fn(ctx, key, value). */
+static void dict_foreach_ascii(hw_typer *ty, uint64_t dict,
+                               void (*fn)(void *ctx, const char *key, uint64_t value), void *ctx)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t keys, nentries, entries;
+	uint32_t esize = 24, key_off = 8;
+	if (!dict || hw_read_u64(ty->target, dict + L->ma_keys, &keys) != HW_OK || !keys ||
+	    hw_read_u64(ty->target, keys + L->dk_nentries, &nentries) != HW_OK ||
+	    nentries > MAX_DICT_ENTRIES)
+		return;
+	if (L->dk_log2) {
+		unsigned char h[3];
+		if (hw_read(ty->target, keys + 8, h, 3) != HW_OK || h[1] > 24 || h[2] > 2)
+			return;
+		entries = keys + L->dk_indices + (1ULL << h[1]);
+		if (h[2] != 0)
+			esize = 16, key_off = 0;
+	} else {
+		uint64_t size;
+		if (hw_read_u64(ty->target, keys + 8, &size) != HW_OK || size > (1u << 24))
+			return;
+		unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
+		entries = keys + L->dk_indices + size * ix;
+	}
+	char kbuf[64];
+	for (uint64_t i = 0; i < nentries; i++) {
+		uint64_t k, v;
+		uint64_t ent = entries + i * esize;
+		if (hw_read_u64(ty->target, ent + key_off, &k) != HW_OK ||
+		    hw_read_u64(ty->target, ent + key_off + 8, &v) != HW_OK)
+			return;
+		if (k && v && read_ascii(ty, k, kbuf, sizeof kbuf))
+			fn(ctx, kbuf, v);
+	}
+}
+
 /* A heap type's name as type.__repr__ gives it: __module__ + "." +
  * __qualname__, the module left out when it is "builtins". */
 static int heap_type_name(hw_typer *ty, uint64_t t, char *buf, size_t cap)
@@ -244,6 +296,162 @@ static int heap_type_name(hw_typer *ty, uint64_t t, char *buf, size_t cap)
 	return 1;
 }
 
+/* The types module's names of static types whose tp_name differs (types.py,
+ * the same 3.6-3.13): the name is the tp_name, as a core with the file
+ * would show it. */
+static const struct {
+	const char *attr, *name;
+} type_aliases[] = {
+    {"FunctionType", "function"},
+    {"LambdaType", "function"},
+    {"CodeType", "code"},
+    {"FrameType", "frame"},
+    {"CellType", "cell"},
+    {"MethodType", "method"},
+    {"ModuleType", "module"},
+    {"BuiltinFunctionType", "builtin_function_or_method"},
+    {"GeneratorType", "generator"},
+    {"CoroutineType", "coroutine"},
+    {"AsyncGeneratorType", "async_generator"},
+    {"MappingProxyType", "mappingproxy"},
+    {"TracebackType", "traceback"},
+    {"GetSetDescriptorType", "getset_descriptor"},
+    {"MemberDescriptorType", "member_descriptor"},
+    {"WrapperDescriptorType", "wrapper_descriptor"},
+    {"MethodWrapperType", "method-wrapper"},
+    {"MethodDescriptorType", "method_descriptor"},
+    {"ClassMethodDescriptorType", "classmethod_descriptor"},
+    {"SimpleNamespace", "types.SimpleNamespace"},
+    {"NoneType", "NoneType"},
+    {"EllipsisType", "ellipsis"},
+    {"NotImplementedType", "NotImplementedType"},
+};
+
+/* A static type object at t: of type type (or a subclass of it), without
+ * Py_TPFLAGS_HEAPTYPE. */
+static int is_static_type(hw_typer *ty, uint64_t t)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t meta, flags;
+	return t && t % 8 == 0 && hw_read_u64(ty->target, t + L->ob_type, &meta) == HW_OK &&
+	       is_type_type(ty, meta) &&
+	       hw_read_u64(ty->target, t + L->tp_flags, &flags) == HW_OK &&
+	       !(flags & HW_PY_TPFLAGS_HEAPTYPE);
+}
+
+struct sn_scan {
+	hw_typer *ty;
+	uint64_t dict_type;      /* &PyDict_Type */
+	struct static_name *cur; /* this dict's static types, keys */
+	size_t n_cur, cap_cur;
+	size_t best_n; /* the dict with most: builtins' */
+	struct static_name *best;
+	struct static_name *alias; /* types-module aliases, from any dict */
+	size_t n_alias, cap_alias;
+};
+
+static void sn_entry(void *ctx, const char *key, uint64_t value)
+{
+	struct sn_scan *sc = ctx;
+	if (!is_static_type(sc->ty, value))
+		return;
+	for (size_t i = 0; i < HW_ARRAY_SIZE(type_aliases); i++)
+		if (!strcmp(key, type_aliases[i].attr) &&
+		    !hw_grow((void **)&sc->alias, sizeof *sc->alias, &sc->cap_alias,
+		             sc->n_alias + 1))
+			sc->alias[sc->n_alias++] =
+			    (struct static_name){value, strdup(type_aliases[i].name), 1};
+	if (!hw_grow((void **)&sc->cur, sizeof *sc->cur, &sc->cap_cur, sc->n_cur + 1))
+		sc->cur[sc->n_cur++] = (struct static_name){value, strdup(key), 2};
+}
+
+static void sn_free(struct static_name *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+static int sn_alloc(void *ctx, const hw_alloc *a)
+{
+	struct sn_scan *sc = ctx;
+	const struct hw_py_layout *L = &sc->ty->py->layout;
+	uint64_t obj = a->address + L->gc_head_size, type;
+	if (a->state != HW_STATE_USED || a->size < L->gc_head_size + 48 ||
+	    hw_read_u64(sc->ty->target, obj + L->ob_type, &type) != HW_OK || type != sc->dict_type)
+		return 0;
+	sc->n_cur = 0;
+	dict_foreach_ascii(sc->ty, obj, sn_entry, sc);
+	if (sc->n_cur > sc->best_n) {
+		sn_free(sc->best, sc->best_n);
+		sc->best = sc->cur;
+		sc->best_n = sc->n_cur;
+		sc->cur = NULL;
+		sc->cap_cur = 0;
+	} else {
+		for (size_t i = 0; i < sc->n_cur; i++)
+			free(sc->cur[i].name);
+	}
+	sc->n_cur = 0;
+	return 0;
+}
+
+static int cmp_sn(const void *a, const void *b)
+{
+	const struct static_name *x = a, *y = b;
+	if (x->type != y->type)
+		return x->type < y->type ? -1 : 1;
+	return y->rank - x->rank; /* the better name first */
+}
+
+/* Once, without the interpreter's file: the dict of most static types
+ * among the dicts pymalloc holds is builtins' ("float" -> &PyFloat_Type,
+ * the key the type's own name), and any dict's types-module names
+ * (FunctionType...) give the rest.  The pymalloc walk this takes leaves
+ * the walk under way, if any, as it was (the summary is restored). */
+static void static_names_build(hw_typer *ty, uint64_t dict_type)
+{
+	ty->sn_built = 1;
+	struct hw_pymalloc *p = ty->py;
+	struct sn_scan sc = {.ty = ty, .dict_type = dict_type};
+	hw_pymalloc_summary keep = p->summary;
+	int walked = p->walked;
+	hw_visitor v = {.alloc = sn_alloc, .ctx = &sc};
+	(void)hw_pymalloc_walk(p, &v);
+	p->summary = keep;
+	p->walked = walked;
+	sn_free(sc.cur, sc.n_cur);
+	size_t n = sc.best_n + sc.n_alias;
+	struct static_name *all = n ? malloc(n * sizeof *all) : NULL;
+	if (all) {
+		if (sc.best_n)
+			memcpy(all, sc.best, sc.best_n * sizeof *all);
+		if (sc.n_alias)
+			memcpy(all + sc.best_n, sc.alias, sc.n_alias * sizeof *all);
+		free(sc.best);
+		free(sc.alias);
+		qsort(all, n, sizeof *all, cmp_sn);
+		ty->sn = all;
+		ty->n_sn = n;
+	} else {
+		sn_free(sc.best, sc.best_n);
+		sn_free(sc.alias, sc.n_alias);
+	}
+}
+
+static const char *static_name_of(hw_typer *ty, uint64_t t)
+{
+	size_t lo = 0, hi = ty->n_sn;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ty->sn[mid].type < t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ty->n_sn && ty->sn[lo].type == t ? ty->sn[lo].name : NULL;
+}
+
 /* The builtin types that head a family marked in tp_flags (Include/object.h,
  * the same bits 3.6-3.13): the root is the one whose tp_base is not of it. */
 static const struct {
@@ -258,6 +466,39 @@ static const struct {
  * tp_clear, tp_richcompare, tp_weaklistoffset, tp_iter, tp_iternext,
  * tp_methods, tp_members, tp_getset), 3.6-3.13. */
 #define TP_BASE_FROM_FLAGS 88
+
+/* &PyDict_Type without symbols: in the interpreter module's writable data,
+ * the static type that heads the dict family.  0 when none. */
+static uint64_t find_dict_type(hw_typer *ty)
+{
+	const struct hw_pymalloc *p = ty->py;
+	const struct hw_py_layout *L = &p->layout;
+	const hw_mapping *maps;
+	size_t n = hw_target_mappings(ty->target, &maps);
+	for (size_t i = 0; p->module && i < n; i++) {
+		const hw_mapping *x = &maps[i];
+		if (!(x->perms & HW_PERM_W) || !x->path || !p->module->name ||
+		    strcmp(x->path, p->module->name))
+			continue;
+		for (uint64_t a = x->start; a + L->tp_flags + TP_BASE_FROM_FLAGS + 8 <= x->end;
+		     a += 8) {
+			uint64_t meta, flags, base, base_flags = 0;
+			if (hw_read_u64(ty->target, a + L->ob_type, &meta) != HW_OK ||
+			    meta != p->type_type ||
+			    hw_read_u64(ty->target, a + L->tp_flags, &flags) != HW_OK ||
+			    !(flags & HW_PY_TPFLAGS_DICT_SUBCLASS) ||
+			    (flags & HW_PY_TPFLAGS_HEAPTYPE) ||
+			    hw_read_u64(ty->target, a + L->tp_flags + TP_BASE_FROM_FLAGS, &base) !=
+			        HW_OK ||
+			    (base &&
+			     hw_read_u64(ty->target, base + L->tp_flags, &base_flags) != HW_OK))
+				continue;
+			if (!(base_flags & HW_PY_TPFLAGS_DICT_SUBCLASS))
+				return a;
+		}
+	}
+	return 0;
+}
 
 /* A name for static type t whose tp_name cannot be read: the builtin its
  * flags make it (int, list, tuple, bytes, str, dict, BaseException, type)
@@ -275,9 +516,17 @@ static int static_type_name(hw_typer *ty, uint64_t t, uint64_t flags, uint64_t b
 	for (size_t i = 0; i < HW_ARRAY_SIZE(families); i++)
 		if ((flags & families[i].flag) && !(base_flags & families[i].flag)) {
 			snprintf(buf, cap, "%s", families[i].name);
+			if (families[i].flag == HW_PY_TPFLAGS_DICT_SUBCLASS)
+				ty->dict_type = t;
 			return 1;
 		}
-	snprintf(buf, cap, "<C type at 0x%" PRIx64 ", %" PRIu64 " bytes>", t, basicsize);
+	if (!ty->sn_built && (ty->dict_type || (ty->dict_type = find_dict_type(ty))))
+		static_names_build(ty, ty->dict_type);
+	const char *known = ty->n_sn ? static_name_of(ty, t) : NULL;
+	if (known)
+		snprintf(buf, cap, "%s", known);
+	else
+		snprintf(buf, cap, "<C type at 0x%" PRIx64 ", %" PRIu64 " bytes>", t, basicsize);
 	return 1;
 }
 
