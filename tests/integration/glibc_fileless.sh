@@ -6,7 +6,8 @@
 # version banner, only libc's data and the threads' TLS in the core.
 # main_arena, mp_, the tcaches and the layout are found by their shape
 # (locate.c, locate_by_shape), and the walk must still agree exactly with
-# the program's truth (mallinfo2 and its pointer lists): the plain heap,
+# the program's truth (mallinfo2 and its pointer lists), and every chunk
+# with the same core read while the file was there: the plain heap,
 # MALLOC_ARENA_MAX=1, hugetlb heaps, a forked child, and a live process
 # whose libc was deleted.  The version is the range of the layout found,
 # which must hold the real one.  Verified on this machine's glibc only: the
@@ -29,6 +30,8 @@ run() { # run NAME MODE [ENV...]
 		"$heap" "$hw_tmp/$name/truth" "$mode") ||
 		skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
 	[[ -s $hw_tmp/$name/truth ]] || fail "$name: the test program wrote no truth"
+	# every chunk as the same core shows it with the file still there
+	"$CORETOOL" chunks "$core" >"$hw_tmp/$name/chunks.file" || fail "$name: coretool chunks with the file"
 	rm -r "$hw_tmp/$name/lib"
 }
 
@@ -45,6 +48,10 @@ check() { # check NAME CORE
 	((lo <= minor && minor <= hi)) || fail "$name: version 2.$lo-2.$hi does not hold 2.$minor"
 	"$CORETOOL" check "$core" >"$hw_tmp/$name/check.out" 2>&1 ||
 		{ cat "$hw_tmp/$name/check.out"; fail "$name: coretool check"; }
+	"$CORETOOL" chunks "$core" >"$hw_tmp/$name/chunks.shape" || fail "$name: coretool chunks"
+	cmp -s "$hw_tmp/$name/chunks.file" "$hw_tmp/$name/chunks.shape" ||
+		{ diff "$hw_tmp/$name/chunks.file" "$hw_tmp/$name/chunks.shape" | head; fail "$name: chunks differ from those read with the file"; }
+	echo "$name: $(wc -l <"$hw_tmp/$name/chunks.shape") chunks as with the file"
 }
 
 run plain core
