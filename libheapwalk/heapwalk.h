@@ -132,6 +132,16 @@ HW_API const void *hw_view(hw_target *t, uint64_t addr, size_t len);
  * The range must lie in readable mappings.  A hint: HW_OK, or an error
  * saying why not (reads work the same either way). */
 HW_API int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len);
+/* The first range [*lo, *hi) at or after addr and before end that may hold
+ * bytes other than zero: where a core file has data (not a hole: pages the
+ * process never touched, as most of a thread's stack), or a live process
+ * has pages (present or swapped out, /proc/PID/pagemap).  A scan of
+ * anonymous memory skips the rest, which it would otherwise read as zeros
+ * (filling the page cache, or the process's page tables).  *lo == end
+ * when there is none; [addr, end) itself when the target cannot tell.
+ * HW_OK, or HW_EINVAL for an empty range. */
+HW_API int hw_target_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo,
+                                 uint64_t *hi);
 
 /* Say that [addr, addr + len) is about to be read once, in increasing
  * order (a heap region walked chunk by chunk, in reads of any size): a live

@@ -42,6 +42,9 @@ int hw_target_gone(const hw_target *t);
  * nor one that was stopped already, by SIGSTOP or a shell's ^Z): it may be
  * let run and stopped again.  (target/live.c) */
 int hw_live_restoppable(const hw_target *t);
+/* [addr, addr + len) will be walked in order: a core's readahead, off by
+ * default (sparse cores), is turned back on there; nothing otherwise. */
+void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len);
 /* Let it run for usec microseconds, stop it again (and any thread it
  * started), read its mappings and threads again and forget every byte read
  * so far.  HW_OK, else an error (the process ended: hw_target_gone). */

@@ -182,8 +182,15 @@ static int find_root(hw_tracer *tr)
 	for (size_t i = 0; i < n; i++) {
 		const hw_mapping *m = &maps[i];
 		char magic[HWT_MAGIC_LEN];
+		uint64_t lo, hi;
 		if (m->path || !(m->perms & HW_PERM_W) ||
 		    m->end - m->start < sizeof(struct hwt_root))
+			continue;
+		/* a first page never touched (a thread's stack) is not read:
+		 * that would map a page of zeros into a live process */
+		if (hw_target_data_extent(tr->t, m->start, m->start + HWT_MAGIC_LEN, &lo, &hi) ==
+		        HW_OK &&
+		    lo > m->start)
 			continue;
 		if (hw_read(tr->t, m->start, magic, sizeof(magic)) != HW_OK ||
 		    memcmp(magic, HWT_MAGIC, HWT_MAGIC_LEN) != 0)

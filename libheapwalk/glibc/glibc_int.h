@@ -84,6 +84,9 @@ struct gw_input {
 	 * pointer valid until the next call, or NULL (then read them).
 	 * Asked for in increasing order (optional). */
 	const void *(*window)(void *ctx, uint64_t addr, size_t len);
+	/* The first range [*lo, *hi) in [addr, end) that may hold nonzero
+	 * bytes (hw_target_data_extent); optional: all of it when absent. */
+	void (*extent)(void *ctx, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi);
 	void *ctx;
 	/* Largest bitmap of listed chunks (a bit per 16 heap bytes) the walk
 	 * may use, in bytes; above it the listed chunks go to the hash set

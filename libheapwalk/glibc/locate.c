@@ -952,9 +952,19 @@ static const void *target_view(void *ctx, uint64_t addr, size_t len)
  * machine's figures are the ones kept. */
 static void target_prefault(void *ctx, uint64_t addr, size_t len)
 {
-	if (hw_target_get_kind(ctx) == HW_TARGET_CORE)
+	if (hw_target_get_kind(ctx) == HW_TARGET_CORE) {
+		hw_target_advise_walk(ctx, addr, len);
 		return;
+	}
 	(void)hw_target_prefetch(ctx, addr, len);
+}
+
+static void target_extent(void *ctx, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
+{
+	if (hw_target_data_extent(ctx, addr, end, lo, hi) != HW_OK) {
+		*lo = addr;
+		*hi = end;
+	}
 }
 
 /* A live process's region read ahead by a helper thread while walked. */
@@ -997,6 +1007,7 @@ static int reader(hw_target *t, struct gw_located *loc)
 	loc->in.stream = target_stream;
 	loc->in.window = target_window;
 	loc->in.prefault = target_prefault;
+	loc->in.extent = target_extent;
 	loc->in.ctx = t;
 	return HW_OK;
 }

@@ -1899,6 +1899,7 @@ static void scan_mmapped(struct walker *w)
 			continue;
 		window_range(&w->win, map->start, map->end);
 		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		uint64_t data_hi = 0; /* [a, data_hi) may hold nonzero bytes */
 		/* (a >= map->start: as main_segments) */
 		while (a >= map->start && a < map->end && map->end - a >= GW_CHUNK_HDR &&
 		       !w->stopped) {
@@ -1906,6 +1907,16 @@ static void scan_mmapped(struct walker *w)
 			if (ex) {
 				a = (ex + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
 				continue;
+			}
+			/* pages that hold only zeros (never touched: a thread's
+			 * stack, mostly) have no header: not read at all */
+			if (a >= data_hi && w->in->extent) {
+				uint64_t lo;
+				w->in->extent(w->in->ctx, a, map->end, &lo, &data_hi);
+				if (lo > a) {
+					a = (lo + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+					continue;
+				}
 			}
 			uint64_t sz;
 			if (!mmapped_header(w, a, a, map->end, &sz)) {

@@ -112,9 +112,25 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 		/* counted: a mapping at the top of the address space (a
 		 * corrupt core's) must not have a + POOL_SIZE wrap round */
 		uint64_t n_at = a0 >= maps[i].start && a0 <= end ? (end - a0) / L->pool_size : 0;
+		uint64_t data_hi = 0;
 		for (uint64_t k = 0; k < n_at; k++) {
 			uint64_t a = a0 + k * L->pool_size;
 			unsigned char hdr[48];
+			/* pages never touched (a thread's stack) hold no pool:
+			 * skipped unread (hw_target_data_extent) */
+			if (a >= data_hi) {
+				uint64_t lo;
+				if (hw_target_data_extent(p->target, a, end, &lo, &data_hi) !=
+				    HW_OK)
+					lo = a, data_hi = end;
+				if (lo > a) {
+					uint64_t next = (lo - a0 + L->pool_size - 1) / L->pool_size;
+					if (next <= k)
+						continue;
+					k = next - 1; /* the loop's k++ makes it next */
+					continue;
+				}
+			}
 			const void *view = hw_view(p->target, a, sizeof hdr);
 			if (view)
 				memcpy(hdr, view, sizeof hdr);
@@ -208,10 +224,17 @@ static void scan_words(struct hw_pymalloc *p, const struct group *g, size_t ng, 
 		/* counted, as scan_pools' loop */
 		uint64_t span = end - maps[i].start;
 		uint64_t n_at = span >= L->ao_size ? (span - L->ao_size) / CHUNK + 1 : 0;
+		uint64_t data_lo = 0, data_hi = 0;
 		for (uint64_t k = 0; k < n_at; k++) {
 			uint64_t a = maps[i].start + k * CHUNK;
 			uint64_t len = end - a < CHUNK + L->ao_size ? end - a : CHUNK + L->ao_size;
 			if (inside_group(g, ng, a, len))
+				continue;
+			/* a chunk of zeros only (never touched) holds no array */
+			if (a >= data_hi &&
+			    hw_target_data_extent(p->target, a, end, &data_lo, &data_hi) != HW_OK)
+				data_lo = a, data_hi = end;
+			if (a + len <= data_lo)
 				continue;
 			const unsigned char *b = hw_view(p->target, a, len);
 			if (!b) {

@@ -536,6 +536,54 @@ static void stream_free(hw_target *t)
 	t->stream = NULL;
 }
 
+/* /proc/PID/pagemap: a word per page, bit 63 present, bit 62 swapped
+ * (Documentation/admin-guide/mm/pagemap.rst).  A page neither never held
+ * anything but zeros; reading it would map the zero page into the
+ * process's page tables.  Read 512 words (2 MiB of pages) at a time. */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAP    (1ull << 62)
+
+void hw_live_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
+{
+	if (!t->pagemap_tried) {
+		char name[64];
+		t->pagemap_tried = 1;
+		snprintf(name, sizeof name, "/proc/%d/pagemap", (int)t->io_pid);
+		t->pagemap_fd = open(name, O_RDONLY | O_CLOEXEC);
+	}
+	if (t->pagemap_fd < 0)
+		return; /* unknown: all of it */
+	uint64_t page = addr / 4096, last = (end + 4095) / 4096, first = UINT64_MAX;
+	uint64_t words[512];
+	while (page < last) {
+		size_t want = last - page < 512 ? (size_t)(last - page) : 512;
+		ssize_t got = pread(t->pagemap_fd, words, want * 8, (off_t)(page * 8));
+		if (got < 8)
+			break; /* unreadable: unknown from here on */
+		size_t n = (size_t)got / 8;
+		for (size_t i = 0; i < n; i++) {
+			int data = (words[i] & (PM_PRESENT | PM_SWAP)) != 0;
+			if (first == UINT64_MAX && data)
+				first = page + i;
+			else if (first != UINT64_MAX && !data) {
+				*lo = first * 4096 > addr ? first * 4096 : addr;
+				*hi = (page + i) * 4096 < end ? (page + i) * 4096 : end;
+				return;
+			}
+		}
+		page += n;
+	}
+	if (first != UINT64_MAX) {
+		*lo = first * 4096 > addr ? first * 4096 : addr;
+		*hi = end;
+	} else if (page >= last) {
+		*lo = *hi = end; /* no page in the range */
+	} else {
+		*lo = page * 4096 > addr ? page * 4096 : addr; /* unknown from there */
+		*hi = end;
+	}
+}
+
 int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len)
 {
 	stream_stop(t->stream);
@@ -904,6 +952,9 @@ void hw_live_close(hw_target *t)
 	if (t->mem_fd >= 0)
 		close(t->mem_fd);
 	t->mem_fd = -1;
+	if (t->pagemap_tried && t->pagemap_fd >= 0)
+		close(t->pagemap_fd);
+	t->pagemap_tried = 0;
 }
 
 /* A process whose main thread exited (pthread_exit) while others run on

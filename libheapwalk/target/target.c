@@ -357,6 +357,25 @@ int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	return hw_live_prefetch(t, addr, len);
 }
 
+int hw_target_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
+{
+	if (!t || !lo || !hi || end <= addr)
+		return hw_error_set(HW_EINVAL, "empty range");
+	*lo = addr;
+	*hi = end;
+	if (t->kind == HW_TARGET_CORE)
+		hw_core_data_extent(t, addr, end, lo, hi);
+	else if (t->kind == HW_TARGET_LIVE)
+		hw_live_data_extent(t, addr, end, lo, hi);
+	return HW_OK;
+}
+
+void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len)
+{
+	if (t && t->kind == HW_TARGET_CORE && len && addr + len > addr)
+		hw_core_advise_walk(t, addr, len);
+}
+
 int hw_target_stream(hw_target *t, uint64_t addr, uint64_t len)
 {
 	if (len == 0 || addr + len < addr)

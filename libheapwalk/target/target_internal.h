@@ -112,7 +112,9 @@ struct hw_target {
 
 	/* live */
 	int mem_fd;
-	int attached; /* threads[] are ptrace-stopped by us */
+	int pagemap_fd;    /* /proc/PID/pagemap when pagemap_tried and >= 0 */
+	int pagemap_tried; /* its open was tried (once) */
+	int attached;      /* threads[] are ptrace-stopped by us */
 	pid_t *stopped;
 	int *stop_sig; /* per stopped thread: a signal its stop took, given back when resumed */
 	pid_t io_pid;  /* whose memory and /proc files are read: pid, or a thread's id when
@@ -159,6 +161,9 @@ int hw_target_read_proc_maps(hw_target *t, pid_t pid);
 int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len);
 const void *hw_core_view(hw_target *t, uint64_t addr, size_t len);
 int hw_core_prefetch(hw_target *t, uint64_t addr, uint64_t len);
+/* [addr, addr + len) of a core will be read in order: readahead back on. */
+void hw_core_advise_walk(hw_target *t, uint64_t addr, uint64_t len);
+void hw_core_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi);
 /* compressed.c: fd a zstd-compressed core: 1 with *out_fd an unlinked file
  * holding it decompressed (*out_size bytes; note says when the stream was
  * cut short or damaged), 0 when fd is not compressed, or an error (other
@@ -172,6 +177,7 @@ const void *hw_cached_view(hw_target *t, uint64_t addr, size_t len);
 void hw_cache_free(hw_target *t);
 int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len);
 int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len);
+void hw_live_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi);
 const void *hw_bulk_view(hw_target *t, uint64_t addr, size_t len);
 void hw_live_close(hw_target *t);
 

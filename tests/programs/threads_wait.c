@@ -1,6 +1,6 @@
 /*
  * threads_wait.c: a process with a known shape for the target layer's
- * tests: N threads (argv[1], default 3), each blocked in its own function,
+ * tests: N threads (argv[1], default 3, at most 512), each blocked in its own function,
  * some heap in each.  argv[2] "abort" dumps core once all threads are up;
  * otherwise it writes "ready" to the file argv[3] and waits to be killed.
  */
@@ -26,8 +26,8 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 3;
 	const char *mode = argc > 2 ? argv[2] : "abort";
-	pthread_t t[64];
-	if (n < 0 || n > 64)
+	pthread_t t[512];
+	if (n < 0 || n > 512)
 		return 2;
 	pthread_barrier_init(&ready, NULL, (unsigned)n + 1);
 	for (int i = 0; i < n; i++)
