@@ -135,7 +135,8 @@ HW_API int hw_target_prefetch(hw_target *t, uint64_t addr, uint64_t len);
 /* The first range [*lo, *hi) at or after addr and before end that may hold
  * bytes other than zero: where a core file has data (not a hole: pages the
  * process never touched, as most of a thread's stack), or a live process
- * has pages (present or swapped out, /proc/PID/pagemap).  A scan of
+ * has pages in its private anonymous memory (present or swapped out,
+ * /proc/PID/pagemap; a file or shared mapping is all data).  A scan of
  * anonymous memory skips the rest, which it would otherwise read as zeros
  * (filling the page cache, or the process's page tables).  *lo == end
  * when there is none; [addr, end) itself when the target cannot tell.

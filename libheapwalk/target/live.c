@@ -72,6 +72,39 @@ static int fill(hw_target *t, uint64_t addr, void *buf, size_t len)
 	return HW_OK;
 }
 
+/* fill, or read_whole, of only the pages a live process has (present or
+ * swapped: hw_live_data_extent); the others are zero in buf, unread: a
+ * read of a page never touched would map the zero page into the process
+ * (its page tables grew by 6 MB for 500 threads' stacks). */
+static int read_whole(hw_target *t, uint64_t addr, uint8_t *buf, size_t len);
+static int read_touched(hw_target *t, uint64_t addr, uint8_t *buf, size_t len, int whole)
+{
+	if (t->kind != HW_TARGET_LIVE)
+		return whole ? read_whole(t, addr, buf, len) : fill(t, addr, buf, len);
+	uint64_t a = addr, end = addr + len;
+	while (a < end) {
+		uint64_t lo, hi;
+		hw_live_data_extent(t, a, end, &lo, &hi);
+		if (lo > end)
+			lo = end;
+		memset(buf + (a - addr), 0, (size_t)(lo - a));
+		if (lo >= end)
+			break;
+		if (hi <= lo) { /* none left in that mapping: the next one */
+			a = lo;
+			continue;
+		}
+		if (hi > end)
+			hi = end;
+		int rc = whole ? read_whole(t, lo, buf + (lo - addr), (size_t)(hi - lo))
+		               : fill(t, lo, buf + (lo - addr), (size_t)(hi - lo));
+		if (rc != HW_OK)
+			return rc;
+		a = hi;
+	}
+	return HW_OK;
+}
+
 static size_t bucket_of(const hw_target *t, uint64_t block)
 {
 	return (size_t)((block / HW_BLOCK) * 0x9E3779B97F4A7C15ull >> 20) % t->nblocks_buckets;
@@ -111,7 +144,7 @@ static hw_block *block_get(hw_target *t, uint64_t addr)
 	uint8_t *d = malloc(HW_BLOCK);
 	if (!d)
 		return b;
-	if (fill(t, lo, d + (lo - base), hi - lo) == HW_OK) {
+	if (read_touched(t, lo, d + (lo - base), hi - lo, 0) == HW_OK) {
 		b->data = d;
 		b->ok = 1;
 		b->len = (uint32_t)(hi - base);
@@ -428,7 +461,7 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	uint8_t *data = bulk_map(map_len, &map_len);
 	if (!data)
 		return hw_error_set(HW_ENOMEM, "%" PRIu64 " bytes: %s", len, strerror(errno));
-	if (read_whole(t, addr, data, (size_t)len) != HW_OK) {
+	if (read_touched(t, addr, data, (size_t)len, 1) != HW_OK) {
 		bulk_unmap(data, map_len);
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %" PRIu64 " bytes not readable",
 		                    addr, len);
@@ -440,6 +473,59 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 	t->last_bulk = i;
 	t->bulk_bytes += map_len;
 	return HW_OK;
+}
+
+/* /proc/PID/pagemap: a word per page, bit 63 present, bit 62 swapped
+ * (Documentation/admin-guide/mm/pagemap.rst).  A page neither never held
+ * anything but zeros; reading it would map the zero page into the
+ * process's page tables.  Read 512 words (2 MiB of pages) at a time. */
+#define PM_PRESENT (1ull << 63)
+#define PM_SWAP    (1ull << 62)
+
+/* The first run [*lo, *hi) of pages at or after addr, before end, that the
+ * process has, from its pagemap fd; *lo = *hi = end when none; [addr, end)
+ * when fd says nothing. */
+static void pagemap_extent(int fd, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
+{
+	*lo = addr;
+	*hi = end;
+	if (fd < 0)
+		return;
+	uint64_t page = addr / 4096, last = (end + 4095) / 4096, first = UINT64_MAX;
+	uint64_t words[512];
+	while (page < last) {
+		size_t want = last - page < 512 ? (size_t)(last - page) : 512;
+		ssize_t got = pread(fd, words, want * 8, (off_t)(page * 8));
+		if (got < 8)
+			break; /* unreadable: unknown from here on */
+		size_t n = (size_t)got / 8;
+		for (size_t i = 0; i < n; i++) {
+			int data = (words[i] & (PM_PRESENT | PM_SWAP)) != 0;
+			if (first == UINT64_MAX && data)
+				first = page + i;
+			else if (first != UINT64_MAX && !data) {
+				*lo = first * 4096 > addr ? first * 4096 : addr;
+				*hi = (page + i) * 4096 < end ? (page + i) * 4096 : end;
+				return;
+			}
+		}
+		page += n;
+	}
+	if (first != UINT64_MAX)
+		*lo = first * 4096 > addr ? first * 4096 : addr;
+	else if (page >= last)
+		*lo = end; /* no page in the range */
+	else
+		*lo = page * 4096 > addr ? page * 4096 : addr; /* unknown from there */
+	if (*lo == end)
+		*hi = end;
+}
+
+static int open_pagemap(pid_t pid)
+{
+	char name[64];
+	snprintf(name, sizeof name, "/proc/%d/pagemap", (int)pid);
+	return open(name, O_RDONLY | O_CLOEXEC);
 }
 
 /* ---- streams: a range read ahead, in order ---------------------------------- */
@@ -462,6 +548,7 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 
 struct hw_stream {
 	pid_t pid;
+	int pagemap_fd; /* the helper's own (-1: none): pages never touched are not read */
 	uint64_t base, end, first, nslots;
 	uint8_t *ring;
 	pthread_mutex_t lock;
@@ -497,9 +584,20 @@ static void *stream_run(void *arg)
 		int err;
 		uint8_t *dst = s->ring + (k % STREAM_SLOTS) * STREAM_SLOT +
 		               (lo - (s->first + k * STREAM_SLOT));
-		size_t done = vm_read(s->pid, lo, dst, (size_t)(hi - lo), &err);
+		int ok = 1;
+		for (uint64_t a = lo; a < hi && ok;) {
+			uint64_t elo, ehi;
+			pagemap_extent(s->pagemap_fd, a, hi, &elo, &ehi);
+			memset(dst + (a - lo), 0, (size_t)(elo - a));
+			if (elo >= hi)
+				break;
+			size_t done =
+			    vm_read(s->pid, elo, dst + (elo - lo), (size_t)(ehi - elo), &err);
+			ok = done == ehi - elo;
+			a = ehi;
+		}
 		pthread_mutex_lock(&s->lock);
-		s->ok[k % STREAM_SLOTS] = done == hi - lo;
+		s->ok[k % STREAM_SLOTS] = ok;
 		s->filled = k + 1;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
@@ -529,6 +627,8 @@ static void stream_free(hw_target *t)
 	if (!s)
 		return;
 	stream_stop(s);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s->ring);
@@ -536,52 +636,25 @@ static void stream_free(hw_target *t)
 	t->stream = NULL;
 }
 
-/* /proc/PID/pagemap: a word per page, bit 63 present, bit 62 swapped
- * (Documentation/admin-guide/mm/pagemap.rst).  A page neither never held
- * anything but zeros; reading it would map the zero page into the
- * process's page tables.  Read 512 words (2 MiB of pages) at a time. */
-#define PM_PRESENT (1ull << 63)
-#define PM_SWAP    (1ull << 62)
-
 void hw_live_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
 {
+	/* Only private anonymous memory is zero where it has no page: a file
+	 * mapping's absent pages hold the file's bytes, shared memory's may be
+	 * in its own cache or swap. */
+	const hw_mapping *m = hw_target_mapping_at(t, addr);
+	if (!m || (m->perms & HW_PERM_SHARED) ||
+	    (m->path && strcmp(m->path, "[heap]") && strcmp(m->path, "[stack]"))) {
+		*lo = addr;
+		*hi = m && m->end < end && m->end > addr ? m->end : end;
+		return;
+	}
+	if (m->end < end)
+		end = m->end;
 	if (!t->pagemap_tried) {
-		char name[64];
 		t->pagemap_tried = 1;
-		snprintf(name, sizeof name, "/proc/%d/pagemap", (int)t->io_pid);
-		t->pagemap_fd = open(name, O_RDONLY | O_CLOEXEC);
+		t->pagemap_fd = open_pagemap(t->io_pid);
 	}
-	if (t->pagemap_fd < 0)
-		return; /* unknown: all of it */
-	uint64_t page = addr / 4096, last = (end + 4095) / 4096, first = UINT64_MAX;
-	uint64_t words[512];
-	while (page < last) {
-		size_t want = last - page < 512 ? (size_t)(last - page) : 512;
-		ssize_t got = pread(t->pagemap_fd, words, want * 8, (off_t)(page * 8));
-		if (got < 8)
-			break; /* unreadable: unknown from here on */
-		size_t n = (size_t)got / 8;
-		for (size_t i = 0; i < n; i++) {
-			int data = (words[i] & (PM_PRESENT | PM_SWAP)) != 0;
-			if (first == UINT64_MAX && data)
-				first = page + i;
-			else if (first != UINT64_MAX && !data) {
-				*lo = first * 4096 > addr ? first * 4096 : addr;
-				*hi = (page + i) * 4096 < end ? (page + i) * 4096 : end;
-				return;
-			}
-		}
-		page += n;
-	}
-	if (first != UINT64_MAX) {
-		*lo = first * 4096 > addr ? first * 4096 : addr;
-		*hi = end;
-	} else if (page >= last) {
-		*lo = *hi = end; /* no page in the range */
-	} else {
-		*lo = page * 4096 > addr ? page * 4096 : addr; /* unknown from there */
-		*hi = end;
-	}
+	pagemap_extent(t->pagemap_fd, addr, end, lo, hi);
 }
 
 int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len)
@@ -601,6 +674,7 @@ int hw_live_stream(hw_target *t, uint64_t addr, uint64_t len)
 			return hw_error_set(HW_ENOMEM, "out of memory");
 		}
 		s->ring = ring;
+		s->pagemap_fd = open_pagemap(t->io_pid);
 		pthread_mutex_init(&s->lock, NULL);
 		pthread_cond_init(&s->cond, NULL);
 		t->stream = s;
@@ -677,7 +751,7 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 	/* Large reads go straight to the process (the glibc walker streams a
 	 * live heap through such reads). */
 	if (len >= 4 * HW_BLOCK) {
-		if (read_whole(t, addr, buf, len) == HW_OK)
+		if (read_touched(t, addr, buf, len, 1) == HW_OK)
 			return HW_OK;
 		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": %zu bytes not readable", addr, len);
 	}
@@ -687,7 +761,7 @@ int hw_cached_read(hw_target *t, uint64_t addr, void *buf, size_t len)
 		size_t n = HW_BLOCK - rel < len ? (size_t)(HW_BLOCK - rel) : len;
 		if (block_has(t, b, addr, n))
 			memcpy(out, b->data + rel, n);
-		else if (fill(t, addr, out, n) != HW_OK)
+		else if (read_touched(t, addr, out, n, 0) != HW_OK)
 			/* The block may straddle unreadable memory, or two adjacent
 			 * mappings while it was clipped to the first one: the exact
 			 * range is tried too. */

@@ -51,9 +51,18 @@ fi
 "$PROGS/threads_wait" "$n" wait "$hw_tmp/ready" &
 pid=$!
 hw_wait_file "$hw_tmp/ready" || fail "threads_wait did not start"
-before=$(awk '/^VmPTE/ {print $2}' /proc/"$pid"/status)
+# the threads go from the barrier to pause() after "ready" (a lazy binding's
+# deep frame may reach a new page-table page): wait until it is all quiet
+vmpte() { awk '/^VmPTE/ {print $2}' /proc/"$pid"/status; }
+before=$(vmpte)
+for _ in $(seq 50); do
+	sleep 0.2
+	now=$(vmpte)
+	[[ $now == "$before" ]] && ! grep -qh '^State:.*R' /proc/"$pid"/task/*/status && break
+	before=$now
+done
 "$CORETOOL" check --pid "$pid" >"$hw_tmp/check.out" 2>&1 || { cat "$hw_tmp/check.out"; kill -9 "$pid"; fail "coretool check --pid"; }
-after=$(awk '/^VmPTE/ {print $2}' /proc/"$pid"/status)
+after=$(vmpte)
 kill -9 "$pid"
 echo "live: VmPTE $before kB before, $after kB after"
 [[ $before == "$after" ]] || fail "walking the process changed its page tables ($before -> $after kB)"

@@ -8,6 +8,7 @@
 #include "heapwalk.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -435,6 +436,87 @@ START_TEST(test_cut_file)
 }
 END_TEST
 
+/* A child's anonymous mapping of 16 pages, pages 3 and 10 written, and a
+ * file mapping: hw_target_data_extent gives the two touched pages of the
+ * first and all of the second; reads of the whole anonymous mapping give
+ * its bytes (zeros elsewhere) without giving the child a single page more
+ * (its pagemap is read before and after). */
+static int present_pages(pid_t pid, uint64_t a, unsigned n)
+{
+	char name[64];
+	snprintf(name, sizeof name, "/proc/%d/pagemap", (int)pid);
+	int fd = open(name, O_RDONLY);
+	uint64_t w[16];
+	int c = 0;
+	if (fd >= 0 && n <= 16 && pread(fd, w, n * 8, (off_t)(a / 4096 * 8)) == (ssize_t)(n * 8))
+		for (unsigned i = 0; i < n; i++)
+			c += (w[i] >> 62) != 0;
+	if (fd >= 0)
+		close(fd);
+	return c;
+}
+
+START_TEST(test_data_extent)
+{
+	int up[2], down[2];
+	ck_assert_int_eq(pipe(up), 0);
+	ck_assert_int_eq(pipe(down), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint8_t *m = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
+		                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		FILE *f = tmpfile();
+		if (m == MAP_FAILED || !f || ftruncate(fileno(f), 4 * 4096))
+			_exit(2);
+		uint8_t *fm = mmap(NULL, 4 * 4096, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+		if (fm == MAP_FAILED)
+			_exit(3);
+		m[3 * 4096 + 5] = 42;
+		m[10 * 4096] = 43;
+		uint64_t a[2] = {(uint64_t)(uintptr_t)m, (uint64_t)(uintptr_t)fm};
+		char go;
+		if (write(up[1], a, sizeof a) != sizeof a || read(down[0], &go, 1) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	uint64_t a[2];
+	ck_assert_int_eq(read(up[0], a, sizeof a), sizeof a);
+	hw_target *t;
+	ck_assert_int_eq(hw_target_open_pid(&t, pid, NULL), HW_OK);
+	uint64_t lo, hi, end = a[0] + 16 * 4096;
+	ck_assert_int_eq(hw_target_data_extent(t, a[0], end, &lo, &hi), HW_OK);
+	ck_assert_uint_eq(lo, a[0] + 3 * 4096);
+	ck_assert_uint_eq(hi, a[0] + 4 * 4096);
+	ck_assert_int_eq(hw_target_data_extent(t, hi, end, &lo, &hi), HW_OK);
+	ck_assert_uint_eq(lo, a[0] + 10 * 4096);
+	ck_assert_uint_eq(hi, a[0] + 11 * 4096);
+	ck_assert_int_eq(hw_target_data_extent(t, hi, end, &lo, &hi), HW_OK);
+	ck_assert_uint_eq(lo, end);
+	/* a file mapping's absent pages hold the file's bytes: all data */
+	ck_assert_int_eq(hw_target_data_extent(t, a[1], a[1] + 4 * 4096, &lo, &hi), HW_OK);
+	ck_assert_uint_eq(lo, a[1]);
+	ck_assert_uint_eq(hi, a[1] + 4 * 4096);
+	ck_assert_int_eq(hw_target_data_extent(t, a[0], a[0], &lo, &hi), HW_EINVAL);
+	/* reading it all: its bytes, and no page more in the child */
+	ck_assert_int_eq(present_pages(pid, a[0], 16), 2);
+	static uint8_t buf[16 * 4096];
+	ck_assert_int_eq(hw_read(t, a[0], buf, sizeof buf), HW_OK);
+	ck_assert_uint_eq(buf[3 * 4096 + 5], 42);
+	ck_assert_uint_eq(buf[10 * 4096], 43);
+	ck_assert_uint_eq(buf[7 * 4096], 0);
+	ck_assert_int_eq(hw_target_prefetch(t, a[0], sizeof buf), HW_OK);
+	ck_assert_int_eq(present_pages(pid, a[0], 16), 2);
+	hw_target_close(t);
+	ck_assert_int_eq(write(down[1], "g", 1), 1);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("live");
@@ -448,6 +530,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_many_ranges);
 	tcase_add_test(tc, test_callback);
 	tcase_add_test(tc, test_cut_file);
+	tcase_add_test(tc, test_data_extent);
 	suite_add_tcase(s, tc);
 	return s;
 }
