@@ -257,6 +257,12 @@ static int take_once(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 	int grc = open_glibc_settled(&tk, t, &g);
 	if (grc && grc != HW_ENOTFOUND)
 		walker_failed(&tk, "glibc-unsupported", "glibc malloc");
+	else if (grc == HW_ENOTFOUND && hw_target_module_find(t, "libc.so"))
+		/* glibc is there but its malloc was not found (no file, no
+		 * symbols, and a shape that does not fit: mp_ or main_arena
+		 * overwritten, or malloc never ran): not a heap found sound */
+		walker_failed(&tk, "glibc-not-located",
+		              "libc.so is mapped but its malloc was not found");
 	int prc = hw_pymalloc_open(&py, t);
 	if (prc && prc != HW_ENOTFOUND)
 		walker_failed(&tk, "pymalloc-unsupported", "pymalloc");
