@@ -538,22 +538,17 @@ static int in_mapping(hw_target *t, uint64_t a)
 	return 0;
 }
 
-/* main_arena's shape at a (words: the mapping's bytes from base). */
-static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *w, uint64_t base,
-                       size_t len, uint64_t a)
+/* main_arena's shape at a (p: its ms_size bytes). */
+static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, uint64_t a)
 {
-	size_t o = a - base;
-	if (o + L->ms_size > len)
-		return 0;
-	uint64_t top = word_at(w, (uint32_t)(o + L->ms_top)),
-	         next = word_at(w, (uint32_t)(o + L->ms_next));
+	uint64_t top = word_at(p, L->ms_top), next = word_at(p, L->ms_next);
 	if (!top || top % 16 || !next || next % 8)
 		return 0;
 	int empty = 0;
 	for (unsigned i = 1; i < GW_NBINS; i++) {
 		uint64_t bin = a + L->ms_bins + 16 * (i - 1) - 16;
-		uint64_t fd = word_at(w, (uint32_t)(o + L->ms_bins + 16 * (i - 1))),
-		         bk = word_at(w, (uint32_t)(o + L->ms_bins + 16 * (i - 1) + 8));
+		uint64_t fd = word_at(p, L->ms_bins + 16 * (i - 1)),
+		         bk = word_at(p, L->ms_bins + 16 * (i - 1) + 8);
 		if (fd == bin && bk == bin)
 			empty++;
 		else if (!fd || !bk || fd % 16 || bk % 16)
@@ -562,8 +557,11 @@ static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *w
 	return empty && in_mapping(t, top) && arena_ring_ok(t, L, a);
 }
 
-static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const hw_mapping **dm,
-                                size_t nd)
+/* The first offset of libc's writable data (8-aligned, size bytes left)
+ * where fits(its bytes, its address) says yes; 0 when none.  Each mapping
+ * is read once (they are a few pages). */
+static uint64_t scan_data(hw_target *t, const hw_mapping **dm, size_t nd, size_t size,
+                          int (*fits)(void *ctx, const uint8_t *p, uint64_t addr), void *ctx)
 {
 	for (size_t i = 0; i < nd; i++) {
 		size_t len = dm[i]->end - dm[i]->start;
@@ -572,14 +570,33 @@ static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const h
 			free(w);
 			continue;
 		}
-		for (uint64_t a = dm[i]->start; a + L->ms_size <= dm[i]->end; a += 8)
-			if (arena_shape(t, L, w, dm[i]->start, len, a)) {
+		for (size_t o = 0; o + size <= len; o += 8)
+			if (fits(ctx, w + o, dm[i]->start + o)) {
 				free(w);
-				return a;
+				return dm[i]->start + o;
 			}
 		free(w);
 	}
 	return 0;
+}
+
+struct shape_ctx {
+	hw_target *t;
+	const struct gw_layout *L;
+	uint64_t arena;
+};
+
+static int arena_fits(void *ctx, const uint8_t *p, uint64_t a)
+{
+	struct shape_ctx *c = ctx;
+	return arena_shape(c->t, c->L, p, a);
+}
+
+static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const hw_mapping **dm,
+                                size_t nd)
+{
+	struct shape_ctx c = {t, L, 0};
+	return scan_data(t, dm, nd, L->ms_size, arena_fits, &c);
 }
 
 static uint32_t u32_at(const uint8_t *p, size_t off)
@@ -627,24 +644,17 @@ static int mp_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, u
 	return (flags & GW_NONCONTIGUOUS) || (top >= sbrk && top - sbrk <= sys);
 }
 
+static int mp_fits(void *ctx, const uint8_t *p, uint64_t a)
+{
+	struct shape_ctx *c = ctx;
+	return a != c->arena && mp_shape(c->t, c->L, p, c->arena);
+}
+
 static uint64_t scan_mp(hw_target *t, const struct gw_layout *L, const hw_mapping **dm, size_t nd,
                         uint64_t arena)
 {
-	for (size_t i = 0; i < nd; i++) {
-		size_t len = dm[i]->end - dm[i]->start;
-		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
-		if (!w || hw_read(t, dm[i]->start, w, len)) {
-			free(w);
-			continue;
-		}
-		for (size_t o = 0; o + L->mp_size <= len; o += 8)
-			if (dm[i]->start + o != arena && mp_shape(t, L, w + o, arena)) {
-				free(w);
-				return dm[i]->start + o;
-			}
-		free(w);
-	}
-	return 0;
+	struct shape_ctx c = {t, L, arena};
+	return scan_data(t, dm, nd, L->mp_size, mp_fits, &c);
 }
 
 /* How far below the thread pointer libc's TLS block is looked for. */

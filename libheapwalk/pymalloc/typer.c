@@ -202,47 +202,10 @@ static int read_ascii(hw_typer *ty, uint64_t str, char *buf, size_t cap)
 /* Type dicts are small; a bigger one is not believed. */
 #define MAX_DICT_ENTRIES 4096
 
-/* dict[key] when both are ASCII strs (the dict of a heap type). */
-static int dict_get_ascii(hw_typer *ty, uint64_t dict, const char *key, char *out, size_t cap)
-{
-	const struct hw_py_layout *L = &ty->py->layout;
-	uint64_t keys, nentries, entries;
-	uint32_t esize = 24, key_off = 8;
-	if (!dict || hw_read_u64(ty->target, dict + L->ma_keys, &keys) != HW_OK || !keys ||
-	    hw_read_u64(ty->target, keys + L->dk_nentries, &nentries) != HW_OK ||
-	    nentries > MAX_DICT_ENTRIES)
-		return 0;
-	if (L->dk_log2) {
-		unsigned char h[3]; /* dk_log2_size, dk_log2_index_bytes, dk_kind */
-		if (hw_read(ty->target, keys + 8, h, 3) != HW_OK || h[1] > 24 || h[2] > 2)
-			return 0;
-		entries = keys + L->dk_indices + (1ULL << h[1]);
-		if (h[2] != 0) /* unicode keys: {key, value} */
-			esize = 16, key_off = 0;
-	} else {
-		uint64_t size;
-		if (hw_read_u64(ty->target, keys + 8, &size) != HW_OK || size > (1u << 24))
-			return 0;
-		unsigned ix = size <= 0xff ? 1 : size <= 0xffff ? 2 : 4;
-		entries = keys + L->dk_indices + size * ix;
-	}
-	char kbuf[32];
-	for (uint64_t i = 0; i < nentries; i++) {
-		uint64_t k, v;
-		uint64_t ent = entries + i * esize;
-		if (hw_read_u64(ty->target, ent + key_off, &k) != HW_OK)
-			return 0;
-		if (!read_ascii(ty, k, kbuf, sizeof kbuf) || strcmp(kbuf, key) != 0)
-			continue;
-		return hw_read_u64(ty->target, ent + key_off + 8, &v) == HW_OK &&
-		       read_ascii(ty, v, out, cap);
-	}
-	return 0;
-}
-
-/* Each entry of a dict whose key is an ASCII str: fn(ctx, key, value). */
+/* Each entry of a dict whose key is an ASCII str: fn(ctx, key, value),
+ * until fn returns nonzero. */
 static void dict_foreach_ascii(hw_typer *ty, uint64_t dict,
-                               void (*fn)(void *ctx, const char *key, uint64_t value), void *ctx)
+                               int (*fn)(void *ctx, const char *key, uint64_t value), void *ctx)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
 	uint64_t keys, nentries, entries;
@@ -272,9 +235,34 @@ static void dict_foreach_ascii(hw_typer *ty, uint64_t dict,
 		if (hw_read_u64(ty->target, ent + key_off, &k) != HW_OK ||
 		    hw_read_u64(ty->target, ent + key_off + 8, &v) != HW_OK)
 			return;
-		if (k && v && read_ascii(ty, k, kbuf, sizeof kbuf))
-			fn(ctx, kbuf, v);
+		if (k && v && read_ascii(ty, k, kbuf, sizeof kbuf) && fn(ctx, kbuf, v))
+			return;
 	}
+}
+
+struct dict_get {
+	hw_typer *ty;
+	const char *key;
+	char *out;
+	size_t cap;
+	int found;
+};
+
+static int dict_get_entry(void *ctx, const char *key, uint64_t value)
+{
+	struct dict_get *g = ctx;
+	if (strcmp(key, g->key))
+		return 0;
+	g->found = read_ascii(g->ty, value, g->out, g->cap);
+	return 1;
+}
+
+/* dict[key] when both are ASCII strs (the dict of a heap type). */
+static int dict_get_ascii(hw_typer *ty, uint64_t dict, const char *key, char *out, size_t cap)
+{
+	struct dict_get g = {ty, key, out, cap, 0};
+	dict_foreach_ascii(ty, dict, dict_get_entry, &g);
+	return g.found;
 }
 
 /* A heap type's name as type.__repr__ gives it: __module__ + "." +
@@ -350,11 +338,11 @@ struct sn_scan {
 	size_t n_alias, cap_alias;
 };
 
-static void sn_entry(void *ctx, const char *key, uint64_t value)
+static int sn_entry(void *ctx, const char *key, uint64_t value)
 {
 	struct sn_scan *sc = ctx;
 	if (!is_static_type(sc->ty, value))
-		return;
+		return 0;
 	for (size_t i = 0; i < HW_ARRAY_SIZE(type_aliases); i++)
 		if (!strcmp(key, type_aliases[i].attr) &&
 		    !hw_grow((void **)&sc->alias, sizeof *sc->alias, &sc->cap_alias,
@@ -363,6 +351,7 @@ static void sn_entry(void *ctx, const char *key, uint64_t value)
 			    (struct static_name){value, strdup(type_aliases[i].name), 1};
 	if (!hw_grow((void **)&sc->cur, sizeof *sc->cur, &sc->cap_cur, sc->n_cur + 1))
 		sc->cur[sc->n_cur++] = (struct static_name){value, strdup(key), 2};
+	return 0;
 }
 
 static void sn_free(struct static_name *v, size_t n)
