@@ -705,8 +705,11 @@ static int scan_safe_linking(hw_target *t, const struct gw_layout *L, uint64_t a
 
 /* main_arena, mp_, the tcaches and the layout of a libc known only by its
  * memory; HW_OK, 1 when no tcache was found, else an error. */
-static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *loc)
+static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *loc, int is_static)
 {
+	const char *missing = is_static ? "no libc.so in the target and the executable's file "
+	                                  "was not found (use --exe or --sysroot)"
+	                                : "the libc file was not found (use --sysroot)";
 	const hw_mapping *dm[16];
 	size_t nd = libc_data(t, m, dm, HW_ARRAY_SIZE(dm));
 	struct gw_layout L;
@@ -720,10 +723,8 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 		first = last = ms_try[i];
 	}
 	if (!arena)
-		return hw_error_set(HW_ENOTFOUND,
-		                    "%s: the libc file was not found (use --sysroot), and no "
-		                    "main_arena in its data",
-		                    m->name ? m->name : "libc");
+		return hw_error_set(HW_ENOTFOUND, "%s: %s, and no main_arena in its data",
+		                    m->name ? m->name : "libc", missing);
 	if (first == 27) {
 		/* malloc_par: 2.35 on, else 2.27-2.34 */
 		gw_layout_for_version(&L, 2, 35);
@@ -738,10 +739,8 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 		mp = scan_mp(t, &L, dm, nd, arena);
 	}
 	if (!mp)
-		return hw_error_set(HW_ENOTFOUND,
-		                    "%s: the libc file was not found (use --sysroot), and no mp_ "
-		                    "in its data",
-		                    m->name ? m->name : "libc");
+		return hw_error_set(HW_ENOTFOUND, "%s: %s, and no mp_ in its data",
+		                    m->name ? m->name : "libc", missing);
 	int found = 0;
 	size_t n = scan_tcaches(t, &L, &loc->tcaches, &found);
 	if (first == 27) {
@@ -1023,9 +1022,9 @@ static int reader(hw_target *t, struct gw_located *loc)
 }
 
 /* locate_by_shape, then the reader: HW_OK, 1 (no tcache) or an error. */
-static int by_shape(hw_target *t, const hw_module *m, struct gw_located *loc)
+static int by_shape(hw_target *t, const hw_module *m, struct gw_located *loc, int is_static)
 {
-	int rc = locate_by_shape(t, m, loc);
+	int rc = locate_by_shape(t, m, loc, is_static);
 	int rc2 = rc < 0 ? rc : reader(t, loc);
 	return rc2 != HW_OK ? rc2 : rc;
 }
@@ -1042,15 +1041,8 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 		return hw_error_set(HW_ENOTFOUND, "no libc in the target (not glibc?)");
 	uint64_t bias = 0, dbias = 0;
 	Elf *e = hw_module_elf(t, m, &bias);
-	if (!e && !is_static)
-		return by_shape(t, m, loc);
-	if (!e)
-		return hw_error_set(HW_ENOTFOUND,
-		                    is_static
-		                        ? "%s: no libc.so in the target and the executable's file "
-		                          "was not found (use --exe or --sysroot)"
-		                        : "%s: the libc file was not found (use --sysroot)",
-		                    m->name ? m->name : "libc");
+	if (!e) /* no file: libc's data by its shape (libc.so's, or the executable's) */
+		return by_shape(t, m, loc, is_static);
 	int major, minor;
 	if (is_static ? static_version(t, m, e, bias, &major, &minor) < 0
 	              : libc_version(e, &major, &minor) < 0)
@@ -1092,7 +1084,7 @@ int gw_locate(hw_target *t, struct gw_located *loc)
 		/* a libc file without the relocation or initializer looked for
 		 * (another build, one read back from memory): by shape */
 		if ((!main_arena || !mp) && !is_static) {
-			int rc2 = by_shape(t, m, loc);
+			int rc2 = by_shape(t, m, loc, is_static);
 			if (rc2 >= 0)
 				return rc2;
 		}

@@ -43,6 +43,20 @@ for exe in heap-static heap-static-pie heap-static-stripped heap-static-pie-stri
 	check "$exe-nodebug" $sym "d-$exe/truth" --nodebug "$core"
 done
 
+# the executable gone (a core from a container or another machine): glibc
+# found by its shape in the executable's data, the version a range
+for exe in heap-static heap-static-pie; do
+	cp "$exe" "gone-$exe"
+	mkdir "d-gone-$exe"
+	core=$(hw_dump_core "d-gone-$exe" "$PWD/gone-$exe" "$PWD/d-gone-$exe/truth" core) ||
+		fail "no core of gone-$exe"
+	rm "gone-$exe"
+	"$walk" --symbols heuristic --truth "d-gone-$exe/truth" "$core" >"gone-$exe.out" 2>&1 ||
+		{ cat "gone-$exe.out"; fail "gone-$exe: walk differs from the truth"; }
+	grep -q '^chunks [0-9]* problems 0$' "gone-$exe.out" || { cat "gone-$exe.out"; fail "gone-$exe: problems"; }
+	grep -E '^(glibc|truth)' "gone-$exe.out" | sed "s/^/gone-$exe: /"
+done
+
 # coretool says which glibc it found, and check finds the heap sound
 "$CORETOOL" summary --format json d-heap-static-stripped/core* >summary.json || fail "summary: exit $?"
 "$HW_PY" -c 'import json,sys; g=json.load(open("summary.json"))["glibc"]; assert g["version"]==sys.argv[1] and g["symbols"]=="heuristic", g' "$version" ||
