@@ -45,6 +45,16 @@ int hw_live_restoppable(const hw_target *t);
 /* [addr, addr + len) will be walked in order: a core's readahead, off by
  * default (sparse cores), is turned back on there; nothing otherwise. */
 void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len);
+/* Where, in the mapping [start, end), a heap may begin: past the part of a
+ * thread's stack below its stack pointer.  A glibc thread's stack block
+ * holds its thread pointer (struct pthread) at the top, so a mapping with
+ * both a thread's sp and, above it, its fs_base is that thread's stack,
+ * and [start, sp) is stack it is not using: no allocator puts a chunk
+ * there (a thread on an alternate signal stack has its sp elsewhere, and
+ * is not counted).  start when no thread's stack is there.  The scans of
+ * anonymous memory skip what is below it (a gcore'd core writes every
+ * untouched stack page as zeros: 4 GB for 500 threads). */
+uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end);
 /* Let it run for usec microseconds, stop it again (and any thread it
  * started), read its mappings and threads again and forget every byte read
  * so far.  HW_OK, else an error (the process ended: hw_target_gone). */

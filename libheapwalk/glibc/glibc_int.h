@@ -87,6 +87,9 @@ struct gw_input {
 	/* The first range [*lo, *hi) in [addr, end) that may hold nonzero
 	 * bytes (hw_target_data_extent); optional: all of it when absent. */
 	void (*extent)(void *ctx, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi);
+	/* Where a heap may begin in the anonymous mapping [start, end): past
+	 * a thread's unused stack (hw_target_heap_floor); optional. */
+	uint64_t (*heap_floor)(void *ctx, uint64_t start, uint64_t end);
 	void *ctx;
 	/* Largest bitmap of listed chunks (a bit per 16 heap bytes) the walk
 	 * may use, in bytes; above it the listed chunks go to the hash set

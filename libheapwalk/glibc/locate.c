@@ -968,6 +968,11 @@ static void target_prefault(void *ctx, uint64_t addr, size_t len)
 	(void)hw_target_prefetch(ctx, addr, len);
 }
 
+static uint64_t target_heap_floor(void *ctx, uint64_t start, uint64_t end)
+{
+	return hw_target_heap_floor(ctx, start, end);
+}
+
 static void target_extent(void *ctx, uint64_t addr, uint64_t end, uint64_t *lo, uint64_t *hi)
 {
 	if (hw_target_data_extent(ctx, addr, end, lo, hi) != HW_OK) {
@@ -1017,6 +1022,7 @@ static int reader(hw_target *t, struct gw_located *loc)
 	loc->in.window = target_window;
 	loc->in.prefault = target_prefault;
 	loc->in.extent = target_extent;
+	loc->in.heap_floor = target_heap_floor;
 	loc->in.ctx = t;
 	return HW_OK;
 }

@@ -557,8 +557,13 @@ static void main_segments(struct walker *w)
 		if (!map->anonymous ||
 		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
-		window_range(&w->win, map->start, map->end);
-		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		uint64_t from = w->in->heap_floor
+		                    ? w->in->heap_floor(w->in->ctx, map->start, map->end)
+		                    : map->start;
+		if (from >= map->end)
+			continue;
+		window_range(&w->win, from, map->end);
+		uint64_t a = (from + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
 		/* a >= map->start: a step that wrapped round the address space
 		 * (a mapping at its top, in a corrupt core) ends the scan */
 		while (a >= map->start && a < map->end && map->end - a >= GW_MINSIZE) {
@@ -1897,8 +1902,13 @@ static void scan_mmapped(struct walker *w)
 		if (!map->anonymous ||
 		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
-		window_range(&w->win, map->start, map->end);
-		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		uint64_t from = w->in->heap_floor
+		                    ? w->in->heap_floor(w->in->ctx, map->start, map->end)
+		                    : map->start;
+		if (from >= map->end)
+			continue;
+		window_range(&w->win, from, map->end);
+		uint64_t a = (from + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
 		uint64_t data_hi = 0; /* [a, data_hi) may hold nonzero bytes */
 		/* (a >= map->start: as main_segments) */
 		while (a >= map->start && a < map->end && map->end - a >= GW_CHUNK_HDR &&

@@ -108,7 +108,8 @@ static int scan_pools(struct hw_pymalloc *p, struct found_pool **out, size_t *no
 		if (!anon_rw(&maps[i]) || maps[i].path)
 			continue; /* arenas are mmapped: anonymous, never [heap] */
 		uint64_t end = readable_end(&maps[i]);
-		uint64_t a0 = (maps[i].start + L->pool_size - 1) & ~(uint64_t)(L->pool_size - 1);
+		uint64_t from = hw_target_heap_floor(p->target, maps[i].start, maps[i].end);
+		uint64_t a0 = (from + L->pool_size - 1) & ~(uint64_t)(L->pool_size - 1);
 		/* counted: a mapping at the top of the address space (a
 		 * corrupt core's) must not have a + POOL_SIZE wrap round */
 		uint64_t n_at = a0 >= maps[i].start && a0 <= end ? (end - a0) / L->pool_size : 0;
@@ -225,10 +226,11 @@ static void scan_words(struct hw_pymalloc *p, const struct group *g, size_t ng, 
 		uint64_t span = end - maps[i].start;
 		uint64_t n_at = span >= L->ao_size ? (span - L->ao_size) / CHUNK + 1 : 0;
 		uint64_t data_lo = 0, data_hi = 0;
+		uint64_t from = hw_target_heap_floor(p->target, maps[i].start, maps[i].end);
 		for (uint64_t k = 0; k < n_at; k++) {
 			uint64_t a = maps[i].start + k * CHUNK;
 			uint64_t len = end - a < CHUNK + L->ao_size ? end - a : CHUNK + L->ao_size;
-			if (inside_group(g, ng, a, len))
+			if (a + len <= from || inside_group(g, ng, a, len))
 				continue;
 			/* a chunk of zeros only (never touched) holds no array */
 			if (a >= data_hi &&

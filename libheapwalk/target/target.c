@@ -370,6 +370,20 @@ int hw_target_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *l
 	return HW_OK;
 }
 
+uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end)
+{
+	const hw_thread *th;
+	size_t n = t ? hw_target_threads(t, &th) : 0;
+	uint64_t floor = start;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sp = th[i].sp & ~(uint64_t)4095;
+		if (th[i].sp >= start && th[i].sp < end && th[i].fs_base > th[i].sp &&
+		    th[i].fs_base < end && sp > floor)
+			floor = sp;
+	}
+	return floor;
+}
+
 void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len)
 {
 	if (t && t->kind == HW_TARGET_CORE && len && addr + len > addr)
