@@ -51,7 +51,9 @@ void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len);
  * both a thread's sp and, above it, its fs_base is that thread's stack,
  * and [start, sp) is stack it is not using: no allocator puts a chunk
  * there (a thread on an alternate signal stack has its sp elsewhere, and
- * is not counted).  start when no thread's stack is there.  The scans of
+ * is not counted), unless the mapping opens with a mmapped chunk's header
+ * (a stack made of a malloc'd block).  start when no thread's stack is
+ * there.  The scans of
  * anonymous memory skip what is below it (a gcore'd core writes every
  * untouched stack page as zeros: 4 GB for 500 threads). */
 uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end);

@@ -381,6 +381,13 @@ uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end)
 		    th[i].fs_base < end && sp > floor)
 			floor = sp;
 	}
+	/* a stack the program made of a malloc'd block (pthread_attr_setstack:
+	 * glibc puts the thread's struct pthread at its top all the same) is
+	 * a mmapped chunk whose header opens the mapping: not skipped */
+	uint64_t hdr[2];
+	if (floor > start && hw_read(t, start, hdr, sizeof hdr) == HW_OK && (hdr[1] & 2) &&
+	    (hdr[1] & ~(uint64_t)7) >= 4096)
+		return start;
 	return floor;
 }
 

@@ -81,5 +81,25 @@ else
 fi
 kill -9 "$pid"
 echo "live: VmPTE $before kB before, $after kB after"
+
+# A thread whose stack is a malloc'd block (pthread_attr_setstack): its sp
+# and fs_base are in a mmapped chunk, whose header below sp must still be
+# found (check sound: mp_'s mmapped count met), live and gcore'd
+"$PROGS/user_stack" "$hw_tmp/us.ready" &
+upid=$!
+hw_wait_file "$hw_tmp/us.ready" || fail "user_stack did not start"
+stack=$(head -n 1 "$hw_tmp/us.ready")
+for tgt in live gcore; do
+	args=(--pid "$upid")
+	if [[ $tgt == gcore ]]; then
+		command -v gdb >/dev/null && hw_gcore "$upid" "$hw_tmp/us.core" || { echo "SKIP (part): no gcore"; break; }
+		args=("$hw_tmp/us.core")
+	fi
+	"$CORETOOL" check "${args[@]}" >"$hw_tmp/us.check" 2>&1 || { cat "$hw_tmp/us.check"; kill -9 "$upid"; fail "user stack, $tgt: check"; }
+	"$CORETOOL" show "${args[@]}" "$stack" >"$hw_tmp/us.show" 2>&1
+	grep -q 'allocator  glibc-mmap' "$hw_tmp/us.show" || { cat "$hw_tmp/us.show"; kill -9 "$upid"; fail "user stack, $tgt: the stack's block not found"; }
+	echo "user stack, $tgt: sound, the stack's block found"
+done
+kill -9 "$upid"
 [[ $before == "$after" ]] || fail "walking the process changed its page tables ($before -> $after kB)"
 echo ok
