@@ -56,6 +56,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (v && (hw_read(t, at[k], buf, len) != HW_OK || memcmp(v, buf, len)))
 				abort();
 		}
+		/* data extents: inside the range, in order, and what they leave
+		 * out reads as zeros (the scans skip it as such) */
+		uint64_t a = m[i].start;
+		for (int steps = 0; a < m[i].end && steps < 64; steps++) {
+			uint64_t lo, hi;
+			if (hw_target_data_extent(t, a, m[i].end, &lo, &hi) != HW_OK || lo < a ||
+			    lo > m[i].end || hi > m[i].end || (lo < m[i].end && hi <= lo))
+				abort();
+			size_t gap = lo - a < sizeof buf ? (size_t)(lo - a) : sizeof buf;
+			if (gap && hw_read(t, a, buf, gap) == HW_OK)
+				for (size_t b = 0; b < gap; b++)
+					if (buf[b])
+						abort();
+			if (lo >= m[i].end)
+				break;
+			a = hi;
+		}
 	}
 	const hw_thread *th;
 	n = hw_target_threads(t, &th);
