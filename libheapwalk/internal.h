@@ -51,12 +51,21 @@ void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len);
  * both a thread's sp and, above it, its fs_base is that thread's stack,
  * and [start, sp) is stack it is not using: no allocator puts a chunk
  * there (a thread on an alternate signal stack has its sp elsewhere, and
- * is not counted), unless the mapping opens with a mmapped chunk's header
- * (a stack made of a malloc'd block).  start when no thread's stack is
- * there.  The scans of
- * anonymous memory skip what is below it (a gcore'd core writes every
- * untouched stack page as zeros: 4 GB for 500 threads). */
+ * is not counted) but a stack the program made of a block it allocated
+ * (pthread_attr_setstack: glibc puts struct pthread at its top all the
+ * same), which the allocator's own scan recognises (glibc's mmapped chunk
+ * header at the mapping's start).  start when no thread's stack is there.
+ * The scans of anonymous memory skip what is below it (a gcore'd core
+ * writes every untouched stack page as zeros: 4 GB for 500 threads). */
 uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end);
+/* The first 8-aligned address of module m's writable data (the writable
+ * mappings of its file and the anonymous one right after them: .data and
+ * .bss) with size bytes left, where fits(ctx, its bytes, its address) says
+ * yes; 0 when none.  Each mapping is read once, whole (up to 64 MiB).  For
+ * the structures found by their shape when the module's file is missing
+ * (main_arena, mp_, PyType_Type, PyDict_Type). */
+uint64_t hw_module_data_find(hw_target *t, const hw_module *m, size_t size,
+                             int (*fits)(void *ctx, const uint8_t *p, uint64_t addr), void *ctx);
 /* Let it run for usec microseconds, stop it again (and any thread it
  * started), read its mappings and threads again and forget every byte read
  * so far.  HW_OK, else an error (the process ended: hw_target_gone). */

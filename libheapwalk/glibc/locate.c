@@ -509,35 +509,6 @@ static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint
  *    tcache bins read as chunk addresses raw or through PROTECT_PTR.
  * The version is then the range of the row: "2.35-2.41". */
 
-/* The writable mappings of libc (its .data and .bss): those of its file,
- * and the anonymous one right after the last. */
-static size_t libc_data(hw_target *t, const hw_module *m, const hw_mapping **out, size_t max)
-{
-	const hw_mapping *maps;
-	size_t n = hw_target_mappings(t, &maps), k = 0;
-	for (size_t i = 0; i < n && k < max; i++) {
-		const hw_mapping *x = &maps[i];
-		if (!(x->perms & HW_PERM_W))
-			continue;
-		int own = x->path && m->name && !strcmp(x->path, m->name);
-		int after =
-		    !x->path && i && maps[i - 1].end == x->start && k && out[k - 1] == &maps[i - 1];
-		if (own || after)
-			out[k++] = x;
-	}
-	return k;
-}
-
-static int in_mapping(hw_target *t, uint64_t a)
-{
-	const hw_mapping *maps;
-	size_t n = hw_target_mappings(t, &maps);
-	for (size_t i = 0; i < n; i++)
-		if (a >= maps[i].start && a < maps[i].end)
-			return 1;
-	return 0;
-}
-
 /* main_arena's shape at a (p: its ms_size bytes). */
 static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, uint64_t a)
 {
@@ -554,30 +525,7 @@ static int arena_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p
 		else if (!fd || !bk || fd % 16 || bk % 16)
 			return 0;
 	}
-	return empty && in_mapping(t, top) && arena_ring_ok(t, L, a);
-}
-
-/* The first offset of libc's writable data (8-aligned, size bytes left)
- * where fits(its bytes, its address) says yes; 0 when none.  Each mapping
- * is read once (they are a few pages). */
-static uint64_t scan_data(hw_target *t, const hw_mapping **dm, size_t nd, size_t size,
-                          int (*fits)(void *ctx, const uint8_t *p, uint64_t addr), void *ctx)
-{
-	for (size_t i = 0; i < nd; i++) {
-		size_t len = dm[i]->end - dm[i]->start;
-		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
-		if (!w || hw_read(t, dm[i]->start, w, len)) {
-			free(w);
-			continue;
-		}
-		for (size_t o = 0; o + size <= len; o += 8)
-			if (fits(ctx, w + o, dm[i]->start + o)) {
-				free(w);
-				return dm[i]->start + o;
-			}
-		free(w);
-	}
-	return 0;
+	return empty && hw_target_mapping_at(t, top) && arena_ring_ok(t, L, a);
 }
 
 struct shape_ctx {
@@ -592,11 +540,10 @@ static int arena_fits(void *ctx, const uint8_t *p, uint64_t a)
 	return arena_shape(c->t, c->L, p, a);
 }
 
-static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const hw_mapping **dm,
-                                size_t nd)
+static uint64_t scan_main_arena(hw_target *t, const struct gw_layout *L, const hw_module *m)
 {
 	struct shape_ctx c = {t, L, 0};
-	return scan_data(t, dm, nd, L->ms_size, arena_fits, &c);
+	return hw_module_data_find(t, m, L->ms_size, arena_fits, &c);
 }
 
 static uint32_t u32_at(const uint8_t *p, size_t off)
@@ -637,7 +584,7 @@ static int mp_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, u
 	 * segments, nor with glibc.malloc.hugetlb=2: NONCONTIGUOUS_BIT) */
 	uint64_t top, sys;
 	uint32_t flags;
-	if (!in_mapping(t, sbrk) || hw_read_u64(t, arena + L->ms_top, &top) ||
+	if (!hw_target_mapping_at(t, sbrk) || hw_read_u64(t, arena + L->ms_top, &top) ||
 	    hw_read_u64(t, arena + L->ms_system_mem, &sys) ||
 	    hw_read(t, arena + L->ms_flags, &flags, 4))
 		return 0;
@@ -650,11 +597,10 @@ static int mp_fits(void *ctx, const uint8_t *p, uint64_t a)
 	return a != c->arena && mp_shape(c->t, c->L, p, c->arena);
 }
 
-static uint64_t scan_mp(hw_target *t, const struct gw_layout *L, const hw_mapping **dm, size_t nd,
-                        uint64_t arena)
+static uint64_t scan_mp(hw_target *t, const struct gw_layout *L, const hw_module *m, uint64_t arena)
 {
 	struct shape_ctx c = {t, L, arena};
-	return scan_data(t, dm, nd, L->mp_size, mp_fits, &c);
+	return hw_module_data_find(t, m, L->mp_size, mp_fits, &c);
 }
 
 /* How far below the thread pointer libc's TLS block is looked for. */
@@ -677,8 +623,8 @@ static size_t scan_tcaches(hw_target *t, const struct gw_layout *L, uint64_t **o
 static void link_vote(hw_target *t, uint64_t pos, uint64_t stored, int *raw, int *prot)
 {
 	uint64_t r = (pos >> 12) ^ stored;
-	int a = !stored || (stored % 16 == 0 && in_mapping(t, stored));
-	int b = !r || (r % 16 == 0 && in_mapping(t, r));
+	int a = !stored || (stored % 16 == 0 && hw_target_mapping_at(t, stored));
+	int b = !r || (r % 16 == 0 && hw_target_mapping_at(t, r));
 	*raw += a && !b;
 	*prot += b && !a;
 }
@@ -710,8 +656,6 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 	const char *missing = is_static ? "no libc.so in the target and the executable's file "
 	                                  "was not found (use --exe or --sysroot)"
 	                                : "the libc file was not found (use --sysroot)";
-	const hw_mapping *dm[16];
-	size_t nd = libc_data(t, m, dm, HW_ARRAY_SIZE(dm));
 	struct gw_layout L;
 	uint64_t arena = 0, mp = 0;
 	int first = 0, last = 0;
@@ -719,7 +663,7 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 	static const int ms_try[] = {27, 26};
 	for (size_t i = 0; i < HW_ARRAY_SIZE(ms_try) && !arena; i++) {
 		gw_layout_for_version(&L, 2, ms_try[i]);
-		arena = scan_main_arena(t, &L, dm, nd);
+		arena = scan_main_arena(t, &L, m);
 		first = last = ms_try[i];
 	}
 	if (!arena)
@@ -728,15 +672,15 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 	if (first == 27) {
 		/* malloc_par: 2.35 on, else 2.27-2.34 */
 		gw_layout_for_version(&L, 2, 35);
-		if ((mp = scan_mp(t, &L, dm, nd, arena)))
+		if ((mp = scan_mp(t, &L, m, arena)))
 			first = 35, last = 41;
 		else {
 			gw_layout_for_version(&L, 2, 30);
-			mp = scan_mp(t, &L, dm, nd, arena);
+			mp = scan_mp(t, &L, m, arena);
 			first = 27, last = 34;
 		}
 	} else {
-		mp = scan_mp(t, &L, dm, nd, arena);
+		mp = scan_mp(t, &L, m, arena);
 	}
 	if (!mp)
 		return hw_error_set(HW_ENOTFOUND, "%s: %s, and no mp_ in its data",

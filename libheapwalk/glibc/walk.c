@@ -557,13 +557,8 @@ static void main_segments(struct walker *w)
 		if (!map->anonymous ||
 		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
-		uint64_t from = w->in->heap_floor
-		                    ? w->in->heap_floor(w->in->ctx, map->start, map->end)
-		                    : map->start;
-		if (from >= map->end)
-			continue;
-		window_range(&w->win, from, map->end);
-		uint64_t a = (from + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
+		window_range(&w->win, map->start, map->end);
+		uint64_t a = (map->start + GW_PAGE_SIZE - 1) & ~(GW_PAGE_SIZE - 1);
 		/* a >= map->start: a step that wrapped round the address space
 		 * (a mapping at its top, in a corrupt core) ends the scan */
 		while (a >= map->start && a < map->end && map->end - a >= GW_MINSIZE) {
@@ -1878,12 +1873,9 @@ static uint64_t excluded_until(const struct walker *w, uint64_t addr)
 /* A mmapped chunk's header at c: IS_MMAPPED alone among the flag bits,
  * prev_size (the lead inside the mapping) 16-aligned, and the mapping it
  * implies, [c - prev_size, c + size), a whole number of pages. */
-static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t lim,
-                          uint64_t *size_out)
+static int mmapped_header_ok(const uint64_t h[2], uint64_t c, uint64_t base, uint64_t lim,
+                             uint64_t *size_out)
 {
-	uint64_t h[2];
-	if (window_get(&w->win, c, h, 16) < 0)
-		return 0;
 	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS;
 	if ((h[1] & GW_SIZE_BITS) != GW_IS_MMAPPED || h[0] != c - base || h[0] % GW_MALLOC_ALIGN ||
 	    sz < GW_MINSIZE || (h[0] + sz) % GW_PAGE_SIZE || base + h[0] + sz > lim ||
@@ -1891,6 +1883,13 @@ static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t 
 		return 0;
 	*size_out = sz;
 	return 1;
+}
+
+static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t lim,
+                          uint64_t *size_out)
+{
+	uint64_t h[2];
+	return window_get(&w->win, c, h, 16) >= 0 && mmapped_header_ok(h, c, base, lim, size_out);
 }
 
 static void scan_mmapped(struct walker *w)
@@ -1902,9 +1901,16 @@ static void scan_mmapped(struct walker *w)
 		if (!map->anonymous ||
 		    (map->perms & (HW_PERM_R | HW_PERM_W)) != (HW_PERM_R | HW_PERM_W))
 			continue;
+		/* a thread's stack: from its stack pointer up (heap_floor),
+		 * unless the stack is a block the program malloc'd, a mmapped
+		 * chunk whose header opens the mapping */
 		uint64_t from = w->in->heap_floor
 		                    ? w->in->heap_floor(w->in->ctx, map->start, map->end)
 		                    : map->start;
+		uint64_t h[2], hsz;
+		if (from > map->start && rd(w, map->start, h, sizeof h) == 0 &&
+		    mmapped_header_ok(h, map->start, map->start, map->end, &hsz))
+			from = map->start;
 		if (from >= map->end)
 			continue;
 		window_range(&w->win, from, map->end);

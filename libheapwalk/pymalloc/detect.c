@@ -67,34 +67,17 @@ static const hw_module *find_module(hw_target *t, uint64_t *type_type)
  * data, the static type (no Py_TPFLAGS_HEAPTYPE) that is its own type and
  * a subclass of type (Py_TPFLAGS_TYPE_SUBCLASS), of a PyHeapTypeObject's
  * size (tp_basicsize).  0 when none. */
+static int type_type_fits(void *ctx, const uint8_t *p, uint64_t a)
+{
+	const struct hw_py_layout *L = ctx;
+	uint64_t flags = hw_py_u64(p, L->tp_flags), basicsize = hw_py_u64(p, L->tp_basicsize);
+	return hw_py_u64(p, L->ob_type) == a && (flags & HW_PY_TPFLAGS_TYPE_SUBCLASS) &&
+	       !(flags & HW_PY_TPFLAGS_HEAPTYPE) && basicsize >= 256 && basicsize <= 4096;
+}
+
 static uint64_t type_type_by_shape(hw_target *t, const hw_module *m, const struct hw_py_layout *L)
 {
-	const hw_mapping *maps;
-	size_t n = hw_target_mappings(t, &maps);
-	for (size_t i = 0; i < n; i++) {
-		const hw_mapping *x = &maps[i];
-		if (!(x->perms & HW_PERM_W) || !x->path || !m->name || strcmp(x->path, m->name))
-			continue;
-		size_t len = x->end - x->start;
-		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
-		if (!w || hw_read(t, x->start, w, len) != HW_OK) {
-			free(w);
-			continue;
-		}
-		for (size_t o = 0; o + L->tp_flags + 8 <= len; o += 8) {
-			uint64_t a = x->start + o, flags = hw_py_u64(w, o + L->tp_flags),
-			         basicsize = hw_py_u64(w, o + L->tp_basicsize);
-			if (hw_py_u64(w, o + L->ob_type) == a &&
-			    (flags & HW_PY_TPFLAGS_TYPE_SUBCLASS) &&
-			    !(flags & HW_PY_TPFLAGS_HEAPTYPE) && basicsize >= 256 &&
-			    basicsize <= 4096) {
-				free(w);
-				return a;
-			}
-		}
-		free(w);
-	}
-	return 0;
+	return hw_module_data_find(t, m, L->tp_flags + 8, type_type_fits, (void *)L);
 }
 
 /* "3.X" from "libpython3.X.so..." or "python3.X". */

@@ -456,37 +456,28 @@ static const struct {
  * tp_methods, tp_members, tp_getset), 3.6-3.13. */
 #define TP_BASE_FROM_FLAGS 88
 
+/* A static type (its bytes p, at a) that heads the dict family. */
+static int dict_type_fits(void *ctx, const uint8_t *p, uint64_t a)
+{
+	hw_typer *ty = ctx;
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t flags = hw_py_u64(p, L->tp_flags),
+	         base = hw_py_u64(p, L->tp_flags + TP_BASE_FROM_FLAGS);
+	uint64_t base_flags = 0;
+	(void)a;
+	return hw_py_u64(p, L->ob_type) == ty->py->type_type &&
+	       (flags & HW_PY_TPFLAGS_DICT_SUBCLASS) && !(flags & HW_PY_TPFLAGS_HEAPTYPE) &&
+	       (!base || hw_read_u64(ty->target, base + L->tp_flags, &base_flags) == HW_OK) &&
+	       !(base_flags & HW_PY_TPFLAGS_DICT_SUBCLASS);
+}
+
 /* &PyDict_Type without symbols: in the interpreter module's writable data,
  * the static type that heads the dict family.  0 when none. */
 static uint64_t find_dict_type(hw_typer *ty)
 {
-	const struct hw_pymalloc *p = ty->py;
-	const struct hw_py_layout *L = &p->layout;
-	const hw_mapping *maps;
-	size_t n = hw_target_mappings(ty->target, &maps);
-	for (size_t i = 0; p->module && i < n; i++) {
-		const hw_mapping *x = &maps[i];
-		if (!(x->perms & HW_PERM_W) || !x->path || !p->module->name ||
-		    strcmp(x->path, p->module->name))
-			continue;
-		for (uint64_t a = x->start; a + L->tp_flags + TP_BASE_FROM_FLAGS + 8 <= x->end;
-		     a += 8) {
-			uint64_t meta, flags, base, base_flags = 0;
-			if (hw_read_u64(ty->target, a + L->ob_type, &meta) != HW_OK ||
-			    meta != p->type_type ||
-			    hw_read_u64(ty->target, a + L->tp_flags, &flags) != HW_OK ||
-			    !(flags & HW_PY_TPFLAGS_DICT_SUBCLASS) ||
-			    (flags & HW_PY_TPFLAGS_HEAPTYPE) ||
-			    hw_read_u64(ty->target, a + L->tp_flags + TP_BASE_FROM_FLAGS, &base) !=
-			        HW_OK ||
-			    (base &&
-			     hw_read_u64(ty->target, base + L->tp_flags, &base_flags) != HW_OK))
-				continue;
-			if (!(base_flags & HW_PY_TPFLAGS_DICT_SUBCLASS))
-				return a;
-		}
-	}
-	return 0;
+	const struct hw_py_layout *L = &ty->py->layout;
+	return hw_module_data_find(ty->target, ty->py->module, L->tp_flags + TP_BASE_FROM_FLAGS + 8,
+	                           dict_type_fits, ty);
 }
 
 /* A name for static type t whose tp_name cannot be read: the builtin its

@@ -352,10 +352,11 @@ static int same_problems(const hw_snapshot *a, const hw_snapshot *b)
  * process this library stopped is let run 100 us (longer while a thread
  * stopped in user code got no CPU in that time: hw_live_run_every) and
  * walked again, until two walks in a row find the same problems (damage,
- * not motion), at most TAKE_TRIES walks; the last is kept.  (With 100 us
- * alone, a thread that waited for a CPU was found where it was, and its
- * half-made change taken for damage: 1 check in about 1000 of
- * live_busy.sh's busy_heap.) */
+ * not motion), at most TAKE_TRIES walks; the last is kept.  (A thread
+ * that got no CPU in 100 us would be found where it was, its half-made
+ * change the same twice and taken for damage: a guard, not measured to
+ * have happened; what was measured, 2 checks in 200 of busy_heap under
+ * load, came from two bins of one tcache, told apart by the message.) */
 #define TAKE_TRIES 3
 
 int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *o)

@@ -672,15 +672,26 @@ const void *hw_core_view(hw_target *t, uint64_t addr, size_t len)
  * made on first touch, one fault per 64 KiB or so, and list walks touch a
  * heap in a random order.  MADV_POPULATE_READ (Linux 5.14) makes them all
  * in one call; where it fails, the faults happen as before. */
-int hw_core_prefetch(hw_target *t, uint64_t addr, uint64_t len)
+/* madvise(advice) on the pages of the core that hold [addr, addr + len);
+ * -1 when the range is not all in the core. */
+static int core_advise(hw_target *t, uint64_t addr, uint64_t len, int advice)
 {
 	const uint8_t *p = len <= SIZE_MAX ? hw_core_view(t, addr, (size_t)len) : NULL;
 	if (!p)
-		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not all in the core", addr);
-#ifdef MADV_POPULATE_READ
+		return -1;
 	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = (uintptr_t)p + len;
-	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+	(void)madvise((void *)lo, hi - lo, advice);
+	return 0;
+}
+
+int hw_core_prefetch(hw_target *t, uint64_t addr, uint64_t len)
+{
+#ifdef MADV_POPULATE_READ
+	if (core_advise(t, addr, len, MADV_POPULATE_READ) < 0)
+#else
+	if (!hw_core_view(t, addr, len))
 #endif
+		return hw_error_set(HW_EFAULT, "0x%" PRIx64 ": not all in the core", addr);
 	return HW_OK;
 }
 
@@ -724,11 +735,7 @@ void hw_core_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo
 
 void hw_core_advise_walk(hw_target *t, uint64_t addr, uint64_t len)
 {
-	const uint8_t *p = len <= SIZE_MAX ? hw_core_view(t, addr, (size_t)len) : NULL;
-	if (!p)
-		return;
-	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = (uintptr_t)p + len;
-	(void)madvise((void *)lo, hi - lo, MADV_NORMAL);
+	(void)core_advise(t, addr, len, MADV_NORMAL);
 }
 
 int hw_core_read(hw_target *t, uint64_t addr, void *buf, size_t len)

@@ -381,14 +381,36 @@ uint64_t hw_target_heap_floor(hw_target *t, uint64_t start, uint64_t end)
 		    th[i].fs_base < end && sp > floor)
 			floor = sp;
 	}
-	/* a stack the program made of a malloc'd block (pthread_attr_setstack:
-	 * glibc puts the thread's struct pthread at its top all the same) is
-	 * a mmapped chunk whose header opens the mapping: not skipped */
-	uint64_t hdr[2];
-	if (floor > start && hw_read(t, start, hdr, sizeof hdr) == HW_OK && (hdr[1] & 2) &&
-	    (hdr[1] & ~(uint64_t)7) >= 4096)
-		return start;
 	return floor;
+}
+
+uint64_t hw_module_data_find(hw_target *t, const hw_module *m, size_t size,
+                             int (*fits)(void *ctx, const uint8_t *p, uint64_t addr), void *ctx)
+{
+	const hw_mapping *maps;
+	size_t n = hw_target_mappings(t, &maps);
+	int prev_own = 0;
+	for (size_t i = 0; i < n && m && m->name; i++) {
+		const hw_mapping *x = &maps[i];
+		int own = x->path && !strcmp(x->path, m->name);
+		int bss = !x->path && prev_own && maps[i - 1].end == x->start;
+		prev_own = own && (x->perms & HW_PERM_W);
+		if (!(x->perms & HW_PERM_W) || !(own || bss))
+			continue;
+		size_t len = x->end - x->start;
+		uint8_t *w = len <= (64u << 20) ? malloc(len) : NULL;
+		if (!w || hw_read(t, x->start, w, len) != HW_OK) {
+			free(w);
+			continue;
+		}
+		for (size_t o = 0; o + size <= len; o += 8)
+			if (fits(ctx, w + o, x->start + o)) {
+				free(w);
+				return x->start + o;
+			}
+		free(w);
+	}
+	return 0;
 }
 
 void hw_target_advise_walk(hw_target *t, uint64_t addr, uint64_t len)
