@@ -142,6 +142,24 @@ static void json_problems(FILE *f, const hw_snapshot *s)
 	fprintf(f, "], \"problems_dropped\": %" PRIu64, s->problems_dropped);
 }
 
+/* "not found", or why an allocator found in the target was not walked:
+ * the message of its walker's failure (take.c's walker_failed kinds
+ * PREFIX-unsupported, PREFIX-not-located), which the problems list too. */
+static void text_absent(FILE *f, const hw_snapshot *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	for (size_t i = 0; i < s->n_problems; i++) {
+		hw_problem p;
+		hw_snapshot_get_problem(s, i, &p);
+		if (p.kind && !strncmp(p.kind, prefix, n) &&
+		    (!strcmp(p.kind + n, "-unsupported") || !strcmp(p.kind + n, "-not-located"))) {
+			fprintf(f, "%s: not walked (%s)\n", prefix, p.message ? p.message : p.kind);
+			return;
+		}
+	}
+	fprintf(f, "%s: not found\n", prefix);
+}
+
 static void text_problems(FILE *f, const hw_snapshot *s)
 {
 	if (!s->n_problems) {
@@ -282,7 +300,7 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			        mallinfo2_field(&g->mallinfo2, i));
 		fputc('\n', f);
 	} else {
-		fputs("glibc: not found\n", f);
+		text_absent(f, s, "glibc");
 	}
 	if (p) {
 		fprintf(
@@ -302,7 +320,7 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			}
 		}
 	} else {
-		fputs("pymalloc: not found\n", f);
+		text_absent(f, s, "pymalloc");
 	}
 	if (t) {
 		fprintf(f, "tracer: mode %s%s%s, %" PRIu64 " live allocations, %" PRIu64 " sites\n",

@@ -386,11 +386,30 @@ static void put_num(uint64_t v, int hex)
  * back to the arena, so its free records no longer say where a chunk is. */
 static int main_exited;
 
+/* mallinfo2 is glibc 2.33's.  Linked against an older glibc (the sysroots
+ * of glibc_versions.sh) it stays weak and unresolved, and mallinfo's int
+ * fields serve: exact while each stays below 2 GiB, as in these heaps. */
+extern struct mallinfo2 mallinfo2(void) __attribute__((weak));
+
+static struct mallinfo2 any_mallinfo(void)
+{
+	if (mallinfo2)
+		return mallinfo2();
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+	struct mallinfo m = mallinfo();
+#pragma GCC diagnostic pop
+	return (struct mallinfo2){(unsigned)m.arena,   (unsigned)m.ordblks,  (unsigned)m.smblks,
+	                          (unsigned)m.hblks,   (unsigned)m.hblkhd,   (unsigned)m.usmblks,
+	                          (unsigned)m.fsmblks, (unsigned)m.uordblks, (unsigned)m.fordblks,
+	                          (unsigned)m.keepcost};
+}
+
 static void write_truth(const char *path, int orphan_threads, int with_mallinfo)
 {
 	struct mallinfo2 mi = {0};
 	if (with_mallinfo)
-		mi = mallinfo2();
+		mi = any_mallinfo();
 	outlen = 0;
 	put(with_mallinfo ? "mallinfo2" : "#nomallinfo");
 	size_t f[] = {mi.arena,   mi.ordblks, mi.smblks,   mi.hblks,    mi.hblkhd,

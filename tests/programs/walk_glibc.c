@@ -5,12 +5,13 @@
  * (written by glibc_heap) it checks the walk against that ground truth and
  * exits 1 on any difference.
  *
- *   walk_glibc [--nodebug] [--print] [--truth FILE] [--symbols S]
- *              [--allow-problems] (--pid PID | CORE)
+ *   walk_glibc [--nodebug | --debug-dir DIR] [--print] [--truth FILE]
+ *              [--symbols S] [--allow-problems] (--pid PID | CORE)
  *
  * --nodebug points the debuginfo search at /nonexistent (coretool's
- * --debug-dir /nonexistent), so only the heuristics can serve; --symbols
- * checks which way the walker says it went.
+ * --debug-dir /nonexistent), so only the heuristics can serve; --debug-dir
+ * at DIR alone (another glibc's debug files); --symbols checks which way
+ * the walker says it went.
  */
 #include "heapwalk.h"
 
@@ -154,14 +155,17 @@ static int check_truth(const char *path, const hw_glibc_summary *s)
 int main(int argc, char **argv)
 {
 	const char *truth = NULL, *core = NULL, *want_symbols = NULL;
-	const char *nodebug[] = {"/nonexistent", NULL};
+	const char *nodebug[] = {"/nonexistent", NULL}, *debug_dir[] = {NULL, NULL};
 	hw_target_options opts = {0};
 	pid_t pid = 0;
 	int allow_problems = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--nodebug"))
 			opts.debug_dirs = nodebug;
-		else if (!strcmp(argv[i], "--print"))
+		else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
+			debug_dir[0] = argv[++i];
+			opts.debug_dirs = debug_dir;
+		} else if (!strcmp(argv[i], "--print"))
 			print_chunks = 1;
 		else if (!strcmp(argv[i], "--allow-problems"))
 			allow_problems = 1;

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The glibc walker on glibcs other than the machine's, against the program's
+# own ground truth: Debian's libc6, libc6-dev and libc6-dbg of bullseye (2.31:
+# no safe-linking, the tcache entry's key the tcache itself, 32-byte
+# heap_info) and trixie (2.41: safe-linking, tcache_key, 48-byte heap_info,
+# malloc_par's hugepage fields) unpacked into sysroots; glibc_heap linked
+# against each and run by that glibc's ld.so.  Each core is walked with that
+# glibc's debug info, with heuristics only, and with the libc file gone (by
+# shape); also its fork child, MALLOC_ARENA_MAX=1, and the live process.
+# And a glibc newer than the layout tables (forky's, 2.43 when written): a
+# clean refusal, never a walk with the wrong layout.
+#
+# Needs Debian's archive (HW_DEBIAN_MIRROR, default deb.debian.org): SKIP
+# without it.  The packages are kept in HW_DEB_CACHE (default
+# $top_builddir/tests/debs), checked against their SHA256.
+. "$top_srcdir/tests/lib.sh"
+walk="$PROGS/walk_glibc"
+mirror=${HW_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+cache=${HW_DEB_CACHE:-$top_builddir/tests/debs}
+mkdir -p "$cache" || hard_error "cannot make $cache"
+command -v dpkg-deb >/dev/null || skip "no dpkg-deb to unpack Debian's packages"
+
+fetch() { # fetch URL OUT
+	rm -f "$2.part"
+	if command -v curl >/dev/null; then
+		curl -sSfL --connect-timeout 20 --max-time 300 -o "$2.part" "$1" 2>/dev/null
+	else
+		"$HW_PY" -c 'import sys, urllib.request
+open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1], timeout=120).read())' \
+			"$1" "$2.part" 2>/dev/null
+	fi && mv "$2.part" "$2"
+}
+
+# Pinned: the versions current when this was written.  Debian's pool keeps
+# only current versions: when one is gone, the suite's index says which.
+pinned() { # pinned SUITE PACKAGE: "VERSION SHA256" or nothing
+	case $1/$2 in
+	bullseye/libc6) echo "2.31-13+deb11u11 05f7264da867b37f4c5ce49266b558ea1e81e05a9464f623152fca70f3550282" ;;
+	bullseye/libc6-dev) echo "2.31-13+deb11u11 e7f7b45d9c5cfcf37609f0b6efd3c645272c812144703af89dfd32218fcb0fd3" ;;
+	bullseye/libc6-dbg) echo "2.31-13+deb11u11 d34d4c479c3f508391edf56adc408626dff8c6d19bbfd7f2e33f5001057288de" ;;
+	trixie/libc6) echo "2.41-12+deb13u5 b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf" ;;
+	trixie/libc6-dev) echo "2.41-12+deb13u5 858f4d477cc39324f3c6582cdebcf38928fb385bb17b40518c77a7dccd296428" ;;
+	trixie/libc6-dbg) echo "2.41-12+deb13u5 d382b1f72fc0089aeeea8efe7db4719a436ce65cb6ce7f096e9c799d32ead275" ;;
+	forky/libc6) echo "2.43-7 5c71715c51103beb4fbba9fe9f8dff604af6610dfa71c70bff342f54a7860803" ;;
+	forky/libc6-dev) echo "2.43-7 7095b6c9cd209aac9bb54a03edf9f3544589f553f649b71eec29968ca8ea13ce" ;;
+	esac
+}
+
+deb() { # deb SUITE PACKAGE: prints the path of the checked .deb in the cache
+	local suite=$1 pkg=$2 ver sum file out
+	read -r ver sum <<<"$(pinned "$suite" "$pkg")"
+	file=pool/main/g/glibc/${pkg}_${ver}_amd64.deb
+	out=$cache/${pkg}_${ver}_amd64.deb
+	if [[ ! -s $out ]] && ! fetch "$mirror/$file" "$out"; then
+		# superseded: the suite's index names the current one
+		local idx=$cache/Packages-$suite
+		[[ -s $idx ]] || { fetch "$mirror/dists/$suite/main/binary-amd64/Packages.xz" "$idx.xz" &&
+			xz -dc "$idx.xz" >"$idx" && rm -f "$idx.xz"; } || return 1
+		read -r file sum <<<"$(awk -v p="$pkg" '
+			/^Package: / { hit = ($2 == p) }
+			hit && /^Filename: / { f = $2 }
+			hit && /^SHA256: / { s = $2 }
+			/^$/ { if (hit && f != "") { print f, s; exit } hit = 0 }' "$idx")"
+		[[ -n $file ]] || return 1
+		out=$cache/${file##*/}
+		[[ -s $out ]] || fetch "$mirror/$file" "$out" || return 1
+	fi
+	[[ $(sha256sum "$out" | cut -d' ' -f1) == "$sum" ]] || { rm -f "$out"; return 1; }
+	echo "$out"
+}
+
+# The test program's object, compiled as the build compiles it, against
+# the machine's headers; linked below against each sysroot's libc.
+cc=${CC:-cc}
+$cc -O0 -fno-builtin -g -w -c -o "$hw_tmp/heap.o" "$top_srcdir/tests/programs/glibc_heap.c" ||
+	hard_error "cannot compile glibc_heap.c"
+
+sysroot() { # sysroot SUITE PACKAGES...: unpacks them into $hw_tmp/SUITE, links heap there
+	local suite=$1 root=$hw_tmp/$1 p d
+	shift
+	mkdir -p "$root"
+	for p in "$@"; do
+		d=$(deb "$suite" "$p") || return 1
+		dpkg-deb -x "$d" "$root" || return 1
+	done
+	# absolute symlinks (ld.so, libpthread.so) into the sysroot; /lib and
+	# /lib64 where the packages are /usr-merged
+	find "$root" -type l | while read -r l; do
+		t=$(readlink "$l")
+		[[ $t == /* ]] && ln -sfn "$root$t" "$l"
+	done
+	[[ -e $root/lib ]] || ln -s usr/lib "$root/lib"
+	[[ -e $root/lib64 ]] || ln -s usr/lib64 "$root/lib64"
+	local libdir=$root/usr/lib/x86_64-linux-gnu
+	$cc --sysroot="$root" -B"$libdir/" -L"$libdir" -L"$root/lib/x86_64-linux-gnu" -pthread \
+		-o "$root/glibc_heap" "$hw_tmp/heap.o" \
+		-Wl,--dynamic-linker="$root/lib64/ld-linux-x86-64.so.2" \
+		-Wl,--disable-new-dtags,-rpath,"$root/lib/x86_64-linux-gnu" ||
+		hard_error "$suite: cannot link glibc_heap against its libc"
+}
+
+check() { # check LABEL TRUTH SYMBOLS WALK-ARGS...
+	local label=$1 truth=$2 sym=$3
+	shift 3
+	"$walk" --symbols "$sym" --truth "$truth" "$@" >"$hw_tmp/$label.out" 2>&1 ||
+		{ cat "$hw_tmp/$label.out"; fail "$label: walk differs from the truth"; }
+	echo "$label: $(grep -E '^(glibc|truth)' "$hw_tmp/$label.out" | tr '\n' ' ')"
+}
+
+run_core() { # run_core SUITE NAME MODE [ENV...]: sets core to the core's path
+	local suite=$1 name=$2 mode=$3 dir=$hw_tmp/$1-$2
+	shift 3
+	mkdir -p "$dir"
+	core=$(hw_dump_core "$dir" env "$@" "$hw_tmp/$suite/glibc_heap" "$dir/truth" "$mode") ||
+		skip "the kernel wrote no core (core_pattern: $(cat /proc/sys/kernel/core_pattern))"
+}
+
+tested=()
+for sv in bullseye:2.31 trixie:2.41; do
+	suite=${sv%:*} want=${sv#*:}
+	if ! sysroot "$suite" libc6 libc6-dev libc6-dbg; then
+		echo "note: $suite's glibc packages could not be fetched from $mirror: not tested"
+		continue
+	fi
+	root=$hw_tmp/$suite dbg=$hw_tmp/$suite/usr/lib/debug
+	run_core "$suite" plain core
+	truth=$hw_tmp/$suite-plain/truth
+	[[ -s $truth ]] || fail "$suite: the test program wrote no truth"
+	check "$suite-debuginfo" "$truth" debuginfo --debug-dir "$dbg" "$core"
+	grep -q "^glibc $want " "$hw_tmp/$suite-debuginfo.out" || fail "$suite: not glibc $want"
+	check "$suite-heuristic" "$truth" heuristic --nodebug "$core"
+	"$CORETOOL" check --debug-dir "$dbg" "$core" >"$hw_tmp/$suite-check.out" 2>&1 ||
+		{ cat "$hw_tmp/$suite-check.out"; fail "$suite: coretool check"; }
+
+	# the libc file gone (a core from elsewhere): found by its data's
+	# shape, the version a range that holds the real one
+	mv "$root" "$root.gone"
+	check "$suite-fileless" "$truth" heuristic --nodebug "$core"
+	range=$(awk '/^glibc /{print $2; exit}' "$hw_tmp/$suite-fileless.out")
+	lo=${range%-*} hi=${range#*-}
+	[[ $(printf '%s\n' "$lo" "$want" "$hi" | sort -V | tr '\n' ' ') == "$lo $want $hi " ]] ||
+		fail "$suite: file-less version $range does not hold $want"
+	mv "$root.gone" "$root"
+
+	run_core "$suite" fork fork
+	check "$suite-fork" "$hw_tmp/$suite-fork/truth" debuginfo --debug-dir "$dbg" "$core"
+	run_core "$suite" arena1 core MALLOC_ARENA_MAX=1
+	check "$suite-arena1" "$hw_tmp/$suite-arena1/truth" heuristic --nodebug "$core"
+	grep -q '^glibc [0-9.-]* symbols [a-z]* arenas 1 ' "$hw_tmp/$suite-arena1.out" ||
+		fail "$suite: MALLOC_ARENA_MAX=1: not one arena"
+
+	# live: stopped, walked, resumed
+	"$root/glibc_heap" "$hw_tmp/$suite-live.truth" pause &
+	pid=$!
+	hw_wait_file "$hw_tmp/$suite-live.truth" || fail "$suite: live: no truth"
+	check "$suite-live" "$hw_tmp/$suite-live.truth" debuginfo --debug-dir "$dbg" --pid "$pid"
+	check "$suite-live-heuristic" "$hw_tmp/$suite-live.truth" heuristic --nodebug --pid "$pid"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	tested+=("$want")
+done
+
+# Newer than the tables: refused, whichever way libc is found.
+if sysroot forky libc6 libc6-dev; then
+	run_core forky plain core
+	ver=$(strings "$hw_tmp/forky/lib/x86_64-linux-gnu/libc.so.6" | sed -n 's/^GNU C Library .* version \([0-9.]*\)\..*/\1/p' | head -n 1)
+	if [[ $(printf '%s\n' "$ver" 2.41 | sort -V | tail -n 1) == 2.41 ]]; then
+		echo "note: forky's glibc is $ver, not newer than 2.41: refusal not tested"
+	else
+		"$walk" "$core" >"$hw_tmp/forky.out" 2>&1 && { cat "$hw_tmp/forky.out"; fail "forky: glibc $ver walked"; }
+		grep -q "glibc $ver: only 2.26-2.41 are known" "$hw_tmp/forky.out" ||
+			{ cat "$hw_tmp/forky.out"; fail "forky: not refused by version"; }
+		"$CORETOOL" summary "$core" >"$hw_tmp/forky-summary.out" 2>&1
+		grep -q "glibc-unsupported .*only 2.26-2.41" "$hw_tmp/forky-summary.out" &&
+			grep -q "^glibc: not walked (.*glibc $ver: only 2.26-2.41 are known)" "$hw_tmp/forky-summary.out" ||
+			{ cat "$hw_tmp/forky-summary.out"; fail "forky: summary does not say why"; }
+		mv "$hw_tmp/forky" "$hw_tmp/forky.gone"
+		"$walk" --nodebug "$core" >"$hw_tmp/forky-fileless.out" 2>&1 &&
+			{ cat "$hw_tmp/forky-fileless.out"; fail "forky: file-less glibc $ver walked"; }
+		echo "forky: glibc $ver refused: $(head -n 1 "$hw_tmp/forky.out"); file-less: $(head -n 1 "$hw_tmp/forky-fileless.out")"
+		tested+=("$ver refused")
+	fi
+else
+	echo "note: forky's glibc packages could not be fetched from $mirror: not tested"
+fi
+
+((${#tested[@]})) || skip "no glibc could be fetched from $mirror"
+echo "tested: ${tested[*]}"
+exit 0
