@@ -6,7 +6,8 @@
 # malloc_par's hugepage fields) unpacked into sysroots; glibc_heap linked
 # against each and run by that glibc's ld.so.  Each core is walked with that
 # glibc's debug info, with heuristics only, and with the libc file gone (by
-# shape); also its fork child, MALLOC_ARENA_MAX=1, and the live process.
+# shape); also its fork child, MALLOC_ARENA_MAX=1, the live process, and
+# the program linked statically (symbols, then stripped).
 # And a glibc newer than the layout tables (forky's, 2.43 when written): a
 # clean refusal, never a walk with the wrong layout.
 #
@@ -157,6 +158,21 @@ for sv in bullseye:2.31 trixie:2.41; do
 	check "$suite-live-heuristic" "$hw_tmp/$suite-live.truth" heuristic --nodebug --pid "$pid"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
+
+	# linked statically (that glibc's libc.a): its symbols from the
+	# executable's .symtab, and stripped by heuristics.  (The machine's
+	# libgcc_eh wants glibc 2.35's _dl_find_object: not below.)
+	libdir=$root/usr/lib/x86_64-linux-gnu
+	if $cc --sysroot="$root" -B"$libdir/" -L"$libdir" -static -pthread -o "$root/glibc_heap" \
+		"$hw_tmp/heap.o" 2>"$hw_tmp/$suite-static.err"; then
+		run_core "$suite" static core
+		check "$suite-static" "$hw_tmp/$suite-static/truth" symtab --nodebug "$core"
+		strip "$root/glibc_heap"
+		run_core "$suite" stripped core
+		check "$suite-static-stripped" "$hw_tmp/$suite-stripped/truth" heuristic --nodebug "$core"
+	else
+		echo "note: $suite: no static link here ($(grep -m1 -o 'undefined reference to .*' "$hw_tmp/$suite-static.err"))"
+	fi
 	tested+=("$want")
 done
 
