@@ -21,13 +21,14 @@ hard_error() {
 	exit 99
 }
 
-# A scratch directory removed on exit.
+# A scratch directory removed on exit (kept with HW_KEEP=1, for a look at a
+# failure).
 hw_tmp=$(mktemp -d "${TMPDIR:-/tmp}/heapwalk-test.XXXXXX")
 hw_cleanup() {
 	local pids
 	pids=$(jobs -p 2>/dev/null || true)
 	[[ -n $pids ]] && kill -9 $pids 2>/dev/null
-	rm -rf "$hw_tmp"
+	[[ -n ${HW_KEEP:-} ]] || rm -rf "$hw_tmp"
 }
 trap hw_cleanup EXIT
 

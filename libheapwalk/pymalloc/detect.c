@@ -200,8 +200,8 @@ static int dwarf_or(struct hw_pymalloc *p, const char *sname, const char *member
 	return 0;
 }
 
-/* 3.12/3.13: walk _PyRuntime.interpreters.head -> next and take each
- * interpreter's obmalloc state (inline in 3.12, a pointer in 3.13). */
+/* 3.12+: walk _PyRuntime.interpreters.head -> next and take each
+ * interpreter's obmalloc state (inline in 3.12, a pointer from 3.13). */
 static int states_from_interpreters(struct hw_pymalloc *p)
 {
 	hw_target *t = p->target;
@@ -259,7 +259,7 @@ int hw_py_detect(struct hw_pymalloc *p)
 	const struct hw_py_layout *L = hw_py_layout_find(p->minor);
 	if (!L)
 		return hw_error_set(HW_EUNSUPPORTED,
-		                    "CPython %u.%u is not supported (3.6-3.13 are)", p->major,
+		                    "CPython %u.%u is not supported (3.6-3.15 are)", p->major,
 		                    p->minor);
 	p->layout = *L;
 	if (!p->type_type)

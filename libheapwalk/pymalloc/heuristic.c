@@ -7,7 +7,7 @@
  *    mapping whose 48 bytes pass hw_py_pool_header_ok() (szidx < 32,
  *    maxnextoffset == POOL_SIZE - size, nextoffset aligned and in range,
  *    0 < count <= capacity, freeblock 0 or inside the pool) is a used pool.
- *    Measured on 3.8-3.13 and Debian 3.11.2: exactly the pools that
+ *    Measured on 3.8-3.13, Debian 3.11.2, 3.14.8 and 3.15.0: exactly the pools that
  *    sys._debugmallocstats() reports (FACTS.md).
  * 2. Arenas: pools carry their arena's index; pools of one index span at
  *    most one arena.  The array sits in malloc'd memory (PyMem_RawRealloc

@@ -2,7 +2,7 @@
  * pymalloc.c: the CPython pymalloc walker: arenas, pools, blocks.
  *
  * The walk is the one _PyObject_DebugMallocStats() makes (Objects/obmalloc.c,
- * 3.8-3.13), arenas taken in address order: for every arena_object with a
+ * 3.8-3.15), arenas taken in address order: for every arena_object with a
  * nonzero address, every
  * POOL_SIZE-aligned pool from the first aligned address up to the arena's
  * pool_address; a pool whose count is 0 is unused and skipped; a used pool

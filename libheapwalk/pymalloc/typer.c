@@ -3,7 +3,7 @@
  * it holds, or the C++ class whose vtable its first word points into.
  *
  * CPython (object layout: Include/object.h, Include/internal/pycore_gc.h,
- * pycore_object.h _PyType_PreHeaderSize, 3.8-3.13): an object of type T
+ * pycore_object.h _PyType_PreHeaderSize, 3.8-3.15): an object of type T
  * starts `off` bytes into its block, off = 16 when T has Py_TPFLAGS_HAVE_GC
  * (PyGC_Head) plus the pre-header (two words) when T has the managed dict
  * (3.11) or managed dict/weakref (3.12+) flags.  For each candidate offset
@@ -182,7 +182,7 @@ static int is_type_type(hw_typer *ty, uint64_t meta)
 }
 
 /* The text of a compact ASCII str object (state bits: compact 1 << 5,
- * ascii 1 << 6, the same 3.8-3.13), or 0. */
+ * ascii 1 << 6, the same 3.8-3.15), or 0. */
 static int read_ascii(hw_typer *ty, uint64_t str, char *buf, size_t cap)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -453,7 +453,7 @@ static const struct {
 
 /* PyTypeObject.tp_base: 88 bytes after tp_flags (tp_doc, tp_traverse,
  * tp_clear, tp_richcompare, tp_weaklistoffset, tp_iter, tp_iternext,
- * tp_methods, tp_members, tp_getset), 3.6-3.13. */
+ * tp_methods, tp_members, tp_getset), 3.6-3.15. */
 #define TP_BASE_FROM_FLAGS 88
 
 /* A static type (its bytes p, at a) that heads the dict family. */

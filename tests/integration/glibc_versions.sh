@@ -11,64 +11,21 @@
 # And a glibc newer than the layout tables (forky's, 2.43 when written): a
 # clean refusal, never a walk with the wrong layout.
 #
-# Needs Debian's archive (HW_DEBIAN_MIRROR, default deb.debian.org): SKIP
-# without it.  The packages are kept in HW_DEB_CACHE (default
-# $top_builddir/tests/debs), checked against their SHA256.
+# Needs Debian's archive (debs_lib.sh): SKIP without it.
 . "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/integration/debs_lib.sh"
 walk="$PROGS/walk_glibc"
-mirror=${HW_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-cache=${HW_DEB_CACHE:-$top_builddir/tests/debs}
-mkdir -p "$cache" || hard_error "cannot make $cache"
-command -v dpkg-deb >/dev/null || skip "no dpkg-deb to unpack Debian's packages"
 
-fetch() { # fetch URL OUT
-	rm -f "$2.part"
-	if command -v curl >/dev/null; then
-		curl -sSfL --connect-timeout 20 --max-time 300 -o "$2.part" "$1" 2>/dev/null
-	else
-		"$HW_PY" -c 'import sys, urllib.request
-open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1], timeout=120).read())' \
-			"$1" "$2.part" 2>/dev/null
-	fi && mv "$2.part" "$2"
-}
-
-# Pinned: the versions current when this was written.  Debian's pool keeps
-# only current versions: when one is gone, the suite's index says which.
-pinned() { # pinned SUITE PACKAGE: "VERSION SHA256" or nothing
-	case $1/$2 in
-	bullseye/libc6) echo "2.31-13+deb11u11 05f7264da867b37f4c5ce49266b558ea1e81e05a9464f623152fca70f3550282" ;;
-	bullseye/libc6-dev) echo "2.31-13+deb11u11 e7f7b45d9c5cfcf37609f0b6efd3c645272c812144703af89dfd32218fcb0fd3" ;;
-	bullseye/libc6-dbg) echo "2.31-13+deb11u11 d34d4c479c3f508391edf56adc408626dff8c6d19bbfd7f2e33f5001057288de" ;;
-	trixie/libc6) echo "2.41-12+deb13u5 b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf" ;;
-	trixie/libc6-dev) echo "2.41-12+deb13u5 858f4d477cc39324f3c6582cdebcf38928fb385bb17b40518c77a7dccd296428" ;;
-	trixie/libc6-dbg) echo "2.41-12+deb13u5 d382b1f72fc0089aeeea8efe7db4719a436ce65cb6ce7f096e9c799d32ead275" ;;
-	forky/libc6) echo "2.43-7 5c71715c51103beb4fbba9fe9f8dff604af6610dfa71c70bff342f54a7860803" ;;
-	forky/libc6-dev) echo "2.43-7 7095b6c9cd209aac9bb54a03edf9f3544589f553f649b71eec29968ca8ea13ce" ;;
-	esac
-}
-
-deb() { # deb SUITE PACKAGE: prints the path of the checked .deb in the cache
-	local suite=$1 pkg=$2 ver sum file out
-	read -r ver sum <<<"$(pinned "$suite" "$pkg")"
-	file=pool/main/g/glibc/${pkg}_${ver}_amd64.deb
-	out=$cache/${pkg}_${ver}_amd64.deb
-	if [[ ! -s $out ]] && ! fetch "$mirror/$file" "$out"; then
-		# superseded: the suite's index names the current one
-		local idx=$cache/Packages-$suite
-		[[ -s $idx ]] || { fetch "$mirror/dists/$suite/main/binary-amd64/Packages.xz" "$idx.xz" &&
-			xz -dc "$idx.xz" >"$idx" && rm -f "$idx.xz"; } || return 1
-		read -r file sum <<<"$(awk -v p="$pkg" '
-			/^Package: / { hit = ($2 == p) }
-			hit && /^Filename: / { f = $2 }
-			hit && /^SHA256: / { s = $2 }
-			/^$/ { if (hit && f != "") { print f, s; exit } hit = 0 }' "$idx")"
-		[[ -n $file ]] || return 1
-		out=$cache/${file##*/}
-		[[ -s $out ]] || fetch "$mirror/$file" "$out" || return 1
-	fi
-	[[ $(sha256sum "$out" | cut -d' ' -f1) == "$sum" ]] || { rm -f "$out"; return 1; }
-	echo "$out"
-}
+# the versions current when this was written
+g=pool/main/g/glibc
+deb_pin bullseye libc6 $g/libc6_2.31-13+deb11u11_amd64.deb 05f7264da867b37f4c5ce49266b558ea1e81e05a9464f623152fca70f3550282
+deb_pin bullseye libc6-dev $g/libc6-dev_2.31-13+deb11u11_amd64.deb e7f7b45d9c5cfcf37609f0b6efd3c645272c812144703af89dfd32218fcb0fd3
+deb_pin bullseye libc6-dbg $g/libc6-dbg_2.31-13+deb11u11_amd64.deb d34d4c479c3f508391edf56adc408626dff8c6d19bbfd7f2e33f5001057288de
+deb_pin trixie libc6 $g/libc6_2.41-12+deb13u5_amd64.deb b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf
+deb_pin trixie libc6-dev $g/libc6-dev_2.41-12+deb13u5_amd64.deb 858f4d477cc39324f3c6582cdebcf38928fb385bb17b40518c77a7dccd296428
+deb_pin trixie libc6-dbg $g/libc6-dbg_2.41-12+deb13u5_amd64.deb d382b1f72fc0089aeeea8efe7db4719a436ce65cb6ce7f096e9c799d32ead275
+deb_pin forky libc6 $g/libc6_2.43-7_amd64.deb 5c71715c51103beb4fbba9fe9f8dff604af6610dfa71c70bff342f54a7860803
+deb_pin forky libc6-dev $g/libc6-dev_2.43-7_amd64.deb 7095b6c9cd209aac9bb54a03edf9f3544589f553f649b71eec29968ca8ea13ce
 
 # The test program's object, compiled as the build compiles it, against
 # the machine's headers; linked below against each sysroot's libc.
@@ -77,21 +34,9 @@ $cc -O0 -fno-builtin -g -w -c -o "$hw_tmp/heap.o" "$top_srcdir/tests/programs/gl
 	hard_error "cannot compile glibc_heap.c"
 
 sysroot() { # sysroot SUITE PACKAGES...: unpacks them into $hw_tmp/SUITE, links heap there
-	local suite=$1 root=$hw_tmp/$1 p d
+	local suite=$1 root=$hw_tmp/$1
 	shift
-	mkdir -p "$root"
-	for p in "$@"; do
-		d=$(deb "$suite" "$p") || return 1
-		dpkg-deb -x "$d" "$root" || return 1
-	done
-	# absolute symlinks (ld.so, libpthread.so) into the sysroot; /lib and
-	# /lib64 where the packages are /usr-merged
-	find "$root" -type l | while read -r l; do
-		t=$(readlink "$l")
-		[[ $t == /* ]] && ln -sfn "$root$t" "$l"
-	done
-	[[ -e $root/lib ]] || ln -s usr/lib "$root/lib"
-	[[ -e $root/lib64 ]] || ln -s usr/lib64 "$root/lib64"
+	deb_sysroot "$root" "$suite" "$@" || return 1
 	local libdir=$root/usr/lib/x86_64-linux-gnu
 	$cc --sysroot="$root" -B"$libdir/" -L"$libdir" -L"$root/lib/x86_64-linux-gnu" -pthread \
 		-o "$root/glibc_heap" "$hw_tmp/heap.o" \
@@ -120,7 +65,7 @@ tested=()
 for sv in bullseye:2.31 trixie:2.41; do
 	suite=${sv%:*} want=${sv#*:}
 	if ! sysroot "$suite" libc6 libc6-dev libc6-dbg; then
-		echo "note: $suite's glibc packages could not be fetched from $mirror: not tested"
+		echo "note: $suite's glibc packages could not be fetched from $deb_mirror: not tested"
 		continue
 	fi
 	root=$hw_tmp/$suite dbg=$hw_tmp/$suite/usr/lib/debug
@@ -197,9 +142,9 @@ if sysroot forky libc6 libc6-dev; then
 		tested+=("$ver refused")
 	fi
 else
-	echo "note: forky's glibc packages could not be fetched from $mirror: not tested"
+	echo "note: forky's glibc packages could not be fetched from $deb_mirror: not tested"
 fi
 
-((${#tested[@]})) || skip "no glibc could be fetched from $mirror"
+((${#tested[@]})) || skip "no glibc could be fetched from $deb_mirror"
 echo "tested: ${tested[*]}"
 exit 0

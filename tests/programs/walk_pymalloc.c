@@ -3,7 +3,7 @@
  * the integration tests (tests/integration/pymalloc_*.sh), independent of
  * coretool's views.
  *
- *   walk_pymalloc [--types] [--glibc] [--heuristic] CORE | --pid PID
+ *   walk_pymalloc [--types] [--glibc] [--heuristic] [--debug-dir DIR] CORE | --pid PID
  *   walk_pymalloc --name LIST CORE | --pid PID
  *
  * Prints, one fact per line, in sys._debugmallocstats()'s terms:
@@ -17,7 +17,8 @@
  * --heuristic walks the state found by the symbol-free pool scan (the
  * version still comes from the normal detection), without types.
  * --name LIST reads "ADDRESS SIZE" lines (glibc allocations) and prints
- * "name ADDRESS NAME" for each.
+ * "name ADDRESS NAME" for each.  --debug-dir DIR looks for separate debug
+ * files there alone (another CPython's, pymalloc_versions.sh).
  */
 #include "heapwalk.h"
 
@@ -95,14 +96,16 @@ static void on_problem(void *ctx, const hw_problem *p)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: walk_pymalloc [--types] [--glibc] [--name LIST] CORE|--pid PID\n");
+	fprintf(stderr, "usage: walk_pymalloc [--types] [--glibc] [--name LIST] [--debug-dir DIR] "
+	                "CORE|--pid PID\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	int types = 0, glibc = 0, heuristic = 0;
-	const char *core = NULL, *names = NULL;
+	const char *core = NULL, *names = NULL, *debug_dir[] = {NULL, NULL};
+	hw_target_options opts = {0};
 	pid_t pid = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--types"))
@@ -115,7 +118,10 @@ int main(int argc, char **argv)
 			names = argv[++i];
 		else if (!strcmp(argv[i], "--pid") && i + 1 < argc)
 			pid = (pid_t)atoi(argv[++i]);
-		else if (argv[i][0] != '-' && !core)
+		else if (!strcmp(argv[i], "--debug-dir") && i + 1 < argc) {
+			debug_dir[0] = argv[++i];
+			opts.debug_dirs = debug_dir;
+		} else if (argv[i][0] != '-' && !core)
 			core = argv[i];
 		else
 			return usage();
@@ -124,7 +130,7 @@ int main(int argc, char **argv)
 		return usage();
 
 	hw_target *t;
-	int rc = core ? hw_target_open_core(&t, core, NULL) : hw_target_open_pid(&t, pid, NULL);
+	int rc = core ? hw_target_open_core(&t, core, &opts) : hw_target_open_pid(&t, pid, &opts);
 	if (rc) {
 		fprintf(stderr, "walk_pymalloc: %s\n", hw_error_last());
 		return 3;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The pymalloc walker and the type namer on CPythons newer than the pyenv
+# builds: Debian forky's python3.14 and python3.15 (stripped, as Debian ships
+# them), run by trixie's glibc 2.41 from a sysroot, against
+# sys._debugmallocstats() and the population script's own instance counts
+# (pymalloc_lib.sh): on cores with the interpreter's symbol table, with its
+# debug info (Debian's python3.X-dbg carries the release interpreter's too),
+# with the pool scan alone, through coretool's views, with the files gone
+# (found by name and shape), and live.
+# Needs Debian's archive (debs_lib.sh): SKIP without it.
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/integration/pymalloc_lib.sh"
+source "$top_srcdir/tests/integration/debs_lib.sh"
+
+# the versions current when this was written
+deb_pin trixie libc6 pool/main/g/glibc/libc6_2.41-12+deb13u5_amd64.deb b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf
+deb_pin trixie zlib1g pool/main/z/zlib/zlib1g_1.3.dfsg+really1.3.1-1+deb13u1_amd64.deb 8c27c342230503b73dfde629642c3b352e87b554e06d60cf58772f236a305ceb
+deb_pin trixie libexpat1 pool/main/e/expat/libexpat1_2.9.0-1~deb13u1_amd64.deb feff874772cae904ae4d24e917b35664952bec4b4ae9100a4edda5a7fa746832
+deb_pin trixie libzstd1 pool/main/libz/libzstd/libzstd1_1.5.7+dfsg-1_amd64.deb 2f6a2aeacfc925eba8b00ac9139bc4bfccf8cacb09eb93de067074b26948eef9
+deb_pin trixie libgcc-s1 pool/main/g/gcc-14/libgcc-s1_14.2.0-19_amd64.deb 3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150
+p=pool/main/p
+deb_pin forky python3.14-minimal $p/python3.14/python3.14-minimal_3.14.8-1_amd64.deb 06e82c1b5c9d6f3ff6a25e0eb4c136fb10cedd93d51ec378ff163c9bee584270
+deb_pin forky libpython3.14-minimal $p/python3.14/libpython3.14-minimal_3.14.8-1_amd64.deb 149d1ff143259f6a5a405522d40143595fdedbf6d8e01123ea798603f895c93d
+deb_pin forky python3.14-dbg $p/python3.14/python3.14-dbg_3.14.8-1_amd64.deb eaac73d6dfa40ae2d90547a3210a297d17381b9beb43d71d232ad2bfac837bf2
+deb_pin forky python3.15-minimal $p/python3.15/python3.15-minimal_3.15.0-1_amd64.deb 77b8d464d26c95db0138259b58ec5f3fefc91daeb287692f609a624bbc13a965
+deb_pin forky libpython3.15-minimal $p/python3.15/libpython3.15-minimal_3.15.0-1_amd64.deb 0fae5a4767b545d4a8e6fcbdfb48772c41353a2bb18cad7de37cc8f2cccfa257
+deb_pin forky python3.15-dbg $p/python3.15/python3.15-dbg_3.15.0-1_amd64.deb 9681b4f866ea2f44f400b9513ed890a84525a5a508818fc5dbc20a344946d01f
+
+root=$hw_tmp/root
+deb_sysroot "$root" trixie libc6 zlib1g libexpat1 libzstd1 libgcc-s1 ||
+	skip "trixie's glibc could not be fetched from $deb_mirror"
+dbg=$root/usr/lib/debug
+
+# run_py VERSION ARGS... &: Debian's interpreter under the sysroot's glibc,
+# in the background job's place (exec: $! is the interpreter's pid)
+run_py() {
+	local v=$1
+	shift
+	PYTHONHOME=$root/usr exec "$root/lib64/ld-linux-x86-64.so.2" \
+		--library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/python$v" "$@"
+}
+
+walk_check() { # walk_check LABEL DIR WALK-ARGS...: walk_pymalloc --types --glibc, against the truth
+	local label=$1 dir=$2
+	shift 2
+	"$WALK" --types --glibc "$@" >"$dir/$label.walk" 2>"$dir/walk.err" ||
+		fail "$label: walk_pymalloc failed: $(cat "$dir/walk.err")"
+	pm_compare "$label" "$dir/stderr" "$dir/$label.walk" "$dir/stdout"
+}
+
+tested=()
+for v in 3.14 3.15; do
+	if ! deb_sysroot "$root" forky "python$v-minimal" "libpython$v-minimal" "python$v-dbg"; then
+		echo "SKIP: forky's python$v could not be fetched from $deb_mirror"
+		continue
+	fi
+	dir=$hw_tmp/$v
+	mkdir -p "$dir"
+	core=$(hw_dump_core "$dir" env PYTHONHOME="$root/usr" "$root/lib64/ld-linux-x86-64.so.2" \
+		--library-path "$root/usr/lib/x86_64-linux-gnu" "$root/usr/bin/python$v" "$POPULATION" core) ||
+		skip "no core written (core_pattern $(cat /proc/sys/kernel/core_pattern))"
+	walk_check "$v-symtab" "$dir" "$core"
+	grep -q "^python $v\.[0-9]" "$dir/$v-symtab.walk" || fail "$v: not CPython $v"
+	grep -q '^symbols symtab' "$dir/$v-symtab.walk" || fail "$v: not by the symbol table"
+	walk_check "$v-debuginfo" "$dir" --debug-dir "$dbg" "$core"
+	grep -q '^symbols debuginfo' "$dir/$v-debuginfo.walk" || fail "$v: the debug info was not used"
+	"$WALK" --heuristic "$core" >"$dir/heuristic.walk" 2>"$dir/walk.err" ||
+		fail "$v: walk_pymalloc --heuristic failed: $(cat "$dir/walk.err")"
+	pm_compare_summary "$v-heuristic" "$dir/stderr" "$dir/heuristic.walk"
+	pm_coretool_view "$core" "$dir/coretool" || fail "$v: coretool summary/top failed: $(cat "$dir/coretool.err")"
+	pm_compare "$v-coretool" "$dir/stderr" "$dir/coretool" "$dir/stdout"
+
+	# the files gone: CPython by its name and shape, glibc by shape
+	mv "$root" "$root.gone"
+	walk_check "$v-fileless" "$dir" "$core"
+	grep -q '^symbols heuristic' "$dir/$v-fileless.walk" || fail "$v: file-less, yet not by heuristics"
+	mv "$root.gone" "$root"
+
+	# live: stopped, walked, resumed
+	mkdir -p "$dir/live"
+	run_py "$v" "$POPULATION" live >"$dir/live/stdout" 2>"$dir/live/stderr" &
+	pid=$!
+	n=300
+	until grep -q '^ready' "$dir/live/stdout" 2>/dev/null; do
+		((n-- > 0)) || fail "$v: live: the script did not get ready"
+		sleep 0.1
+	done
+	walk_check "$v-live" "$dir/live" --pid "$pid"
+	grep -q '^State:.*[tT]' "/proc/$pid/status" && fail "$v: live: the process was left stopped"
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	tested+=("$v")
+done
+((${#tested[@]})) || skip "no CPython could be fetched from $deb_mirror"
+echo "tested: ${tested[*]}"
+exit 0
