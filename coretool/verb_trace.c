@@ -52,7 +52,7 @@ static void usage(FILE *f)
 	    "                      -- COMMAND [ARGS...]\n"
 	    "\n"
 	    "Runs COMMAND with the companion tracer preloaded: every live allocation's\n"
-	    "site (native frames, and Python frames under CPython 3.8-3.13) is kept in\n"
+	    "site (native frames, and Python frames under CPython 3.8-3.15) is kept in\n"
 	    "the process's own memory, so any core of it answers `coretool top`.\n"
 	    "\n"
 	    "  --sample BYTES       record a Poisson sample, one every BYTES allocated on\n"

@@ -95,6 +95,7 @@ enum hwt_python_layout {
 	HWT_PY_311 = 3,
 	HWT_PY_312 = 4,
 	HWT_PY_313 = 5,
+	HWT_PY_314 = 6, /* 3.14, 3.15: f_executable a tagged _PyStackRef */
 };
 
 /* One live allocation: 16 bytes. */

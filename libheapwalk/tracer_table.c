@@ -544,7 +544,8 @@ int hw_tracer_foreach(hw_tracer *tr,
 /* ---- Python code objects ---- */
 
 /* PyCodeObject offsets per 3.minor (Include/cpython/code.h; checked with
- * gdb `ptype/o PyCodeObject` on the pyenv debug builds 3.8.18 ... 3.13.0):
+ * gdb `ptype/o PyCodeObject` on the pyenv debug builds 3.8.18 ... 3.13.0, and
+ * on the debug files of Debian's 3.14.8 and 3.15.0 interpreters):
  * co_firstlineno, co_filename, co_name, and the line table (co_lnotab in
  * 3.8/3.9, co_linetable after). */
 static const struct {
@@ -552,6 +553,7 @@ static const struct {
 } code_layouts[] = {
     {8, 0x28, 0x68, 0x70, 0x78},  {9, 0x28, 0x68, 0x70, 0x78},  {10, 0x28, 0x68, 0x70, 0x78},
     {11, 0x48, 0x70, 0x78, 0x88}, {12, 0x44, 0x70, 0x78, 0x88}, {13, 0x44, 0x70, 0x78, 0x88},
+    {14, 0x44, 0x70, 0x78, 0x88}, {15, 0x44, 0x70, 0x78, 0x88},
 };
 
 /* A str object as UTF-8 (Include/cpython/unicodeobject.h): state bits

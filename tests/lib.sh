@@ -70,8 +70,14 @@ hw_wait_file() {
 }
 
 # hw_pythons: every CPython on the machine, one "label path" per line:
-# Debian's stripped python3.11 and the pyenv builds 3.8..3.13.
+# Debian's stripped python3.11 and the pyenv builds 3.8..3.13; or, when
+# HW_PYTHONS is set, its lines instead (python_versions.sh: Debian's 3.14
+# and 3.15 from a sysroot).
 hw_pythons() {
+	if [[ -n ${HW_PYTHONS:-} ]]; then # another set (python_versions.sh)
+		printf '%s\n' "$HW_PYTHONS"
+		return 0
+	fi
 	[[ -x /usr/bin/python3.11 ]] && echo "debian-3.11 /usr/bin/python3.11"
 	local root
 	root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")

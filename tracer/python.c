@@ -53,7 +53,11 @@ typedef struct {
  * current_frame), Include/cpython/frameobject.h (3.8-3.10 PyFrameObject),
  * Include/internal/pycore_frame.h (3.11+ _PyInterpreterFrame) and
  * Include/cpython/code.h (co_code_adaptive, _co_firsttraceable), checked
- * with gdb `ptype/o` on the pyenv debug builds 3.8.18 ... 3.13.0.
+ * with gdb `ptype/o` on the pyenv debug builds 3.8.18 ... 3.13.0, and on
+ * the debug files of Debian's release interpreters 3.14.8 and 3.15.0
+ * (python3.X-dbg): from 3.14 the frame's f_executable is a _PyStackRef, the
+ * code object's address with tag bits in its low bits
+ * (Include/internal/pycore_stackref.h), and `owner` moved to 0x4a.
  */
 struct frame_layout {
 	unsigned minor;       /* 3.minor */
@@ -77,12 +81,16 @@ static const struct frame_layout layouts[] = {
     {11, HWT_PY_311, 0x38, 1, 0x08, 0x20, 0x30, 0x38, 0, 0x45, 0xb8, 0xa8},
     {12, HWT_PY_312, 0x38, 1, 0x00, 0x00, 0x08, 0x38, 0, 0x46, 0xc0, 0xb0},
     {13, HWT_PY_313, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x46, 0xc8, 0xb8},
+    {14, HWT_PY_314, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x4a, 0xd0, 0xc0},
+    {15, HWT_PY_314, 0x48, 0, 0, 0x00, 0x08, 0x38, 0, 0x4a, 0xd0, 0xc0},
 };
 
 /* _PyFrameOwner (pycore_frame.h): generator frames are never incomplete;
- * C-stack shim frames (3.12+) are not Python frames. */
+ * from 3 on the owners are not Python frames: the C-stack shims (3.12,
+ * 3.13: 3; 3.14: 4) and the interpreter's own entry frames (3.14, 3.15:
+ * 3). */
 #define OWNED_BY_GENERATOR 1
-#define OWNED_BY_CSTACK    3
+#define OWNED_BY_SHIM      3
 
 static const struct frame_layout *layout;
 static void *(*get_tstate)(void);
@@ -241,7 +249,9 @@ static inline __attribute__((always_inline)) int frame_of(const struct frame_lay
                                                           const char *f, uint64_t *c, uint64_t *o)
 {
 	const char *code = AT(f, L->f_code, const char *);
-	if (L->owner >= 0 && AT(f, L->owner, char) == OWNED_BY_CSTACK)
+	if (L->kind >= HWT_PY_314) /* a _PyStackRef: the tag bits off */
+		code = (const char *)((uintptr_t)code & ~(uintptr_t)7);
+	if (L->owner >= 0 && AT(f, L->owner, char) >= OWNED_BY_SHIM)
 		return 0;
 	if (!code || AT(code, 8, uint64_t) != code_type)
 		return 0;
@@ -396,8 +406,10 @@ static uint32_t capture_as(struct hwt_stack *s, uint64_t caller, uint32_t site)
 		return capture(&layouts[3], s, caller, site);
 	case 12:
 		return capture(&layouts[4], s, caller, site);
-	default:
+	case 13:
 		return capture(&layouts[5], s, caller, site);
+	default: /* 14, 15: the same layout */
+		return capture(&layouts[6], s, caller, site);
 	}
 }
 
@@ -679,6 +691,7 @@ ALL_WRAPPERS(310, &layouts[2])
 ALL_WRAPPERS(311, &layouts[3])
 ALL_WRAPPERS(312, &layouts[4])
 ALL_WRAPPERS(313, &layouts[5])
+ALL_WRAPPERS(314, &layouts[6])
 
 static void w_free_all(void *ctx, void *p)
 {
@@ -696,7 +709,7 @@ static void w_free_all(void *ctx, void *p)
 }
 
 /* Mode all's malloc, calloc and realloc, by index in layouts[] (3.9 runs
- * 3.8's). */
+ * 3.8's, 3.15 3.14's). */
 static const struct {
 	void *(*malloc)(void *, size_t);
 	void *(*calloc)(void *, size_t, size_t);
@@ -705,6 +718,7 @@ static const struct {
     {w_malloc_38, w_calloc_38, w_realloc_38},    {w_malloc_38, w_calloc_38, w_realloc_38},
     {w_malloc_310, w_calloc_310, w_realloc_310}, {w_malloc_311, w_calloc_311, w_realloc_311},
     {w_malloc_312, w_calloc_312, w_realloc_312}, {w_malloc_313, w_calloc_313, w_realloc_313},
+    {w_malloc_314, w_calloc_314, w_realloc_314}, {w_malloc_314, w_calloc_314, w_realloc_314},
 };
 _Static_assert(sizeof(all_fns) / sizeof(all_fns[0]) == sizeof(layouts) / sizeof(layouts[0]),
                "wrappers for each layout");

@@ -37,7 +37,7 @@
  *    interpreters.head 0x328 / 0x3a8, PyInterpreterState.next 0x1c68 /
  *    0x1c60, .obmalloc (a pointer) 0x2a98 / 0x2a80; ht_qualname 0x368 /
  *    0x370 (3.15's PyTypeObject gained _tp_iteritem, 424 bytes).
- *    tests/integration/pymalloc_versions.sh checks both exact.
+ *    tests/integration/python_versions.sh checks both exact.
  */
 #include "cpython.h"
 

@@ -1,6 +1,6 @@
 # debs_lib.sh: Debian packages of other releases for the tests that run the
 # walkers on glibcs and CPythons other than the machine's (sourced after
-# tests/lib.sh; glibc_versions.sh, pymalloc_versions.sh).
+# tests/lib.sh; glibc_versions.sh, python_versions.sh).
 #
 # Packages come from Debian's archive (HW_DEBIAN_MIRROR, default
 # deb.debian.org), are kept in HW_DEB_CACHE (default $top_builddir/tests/debs)

@@ -8,9 +8,9 @@
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/pymalloc_lib.sh"
 
-mapfile -t pythons < <(hw_pythons | grep -E '^pyenv-3\.(1[2-9]) ')
-((${#pythons[@]})) || skip "no CPython 3.12+ (pyenv builds) found"
-for v in 3.12 3.13; do
+mapfile -t pythons < <(hw_pythons | grep -E '^[a-z0-9]+-3\.(1[2-9])(-[a-z]+)? ')
+((${#pythons[@]})) || skip "no CPython 3.12+ found (pyenv builds, or HW_PYTHONS)"
+[[ -n ${HW_PYTHONS:-} ]] || for v in 3.12 3.13; do
 	printf '%s\n' "${pythons[@]}" | grep -q "^pyenv-$v " || echo "SKIP: pyenv CPython $v not installed"
 done
 

@@ -18,7 +18,7 @@
  * version still comes from the normal detection), without types.
  * --name LIST reads "ADDRESS SIZE" lines (glibc allocations) and prints
  * "name ADDRESS NAME" for each.  --debug-dir DIR looks for separate debug
- * files there alone (another CPython's, pymalloc_versions.sh).
+ * files there alone (another CPython's, python_versions.sh).
  */
 #include "heapwalk.h"
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The pymalloc walker and the type namer on CPythons newer than the pyenv
-# builds: Debian forky's python3.14 and python3.15 (stripped, as Debian ships
-# them), run by trixie's glibc 2.41 from a sysroot, against
-# sys._debugmallocstats() and the population script's own instance counts
-# (pymalloc_lib.sh): on cores with the interpreter's symbol table, with its
-# debug info (Debian's python3.X-dbg carries the release interpreter's too),
-# with the pool scan alone, through coretool's views, with the files gone
-# (found by name and shape), and live.
+# The walkers, the type namer and the tracer on CPythons newer than the
+# pyenv builds: Debian forky's python3.14 and python3.15 (stripped, as
+# Debian ships them), run by trixie's glibc 2.41 from a sysroot.
+#  - pymalloc and types against sys._debugmallocstats() and the population
+#    script's own instance counts (pymalloc_lib.sh): on cores with the
+#    interpreter's symbol table, with its debug info (Debian's python3.X-dbg
+#    carries the release interpreter's too), with the pool scan alone,
+#    through coretool's views, with the files gone (found by name and
+#    shape), and live;
+#  - then tracer_python.sh (sites exact to the line, threads, the thread
+#    state read directly, past 16 arenas, the unwinder) and
+#    pymalloc_subinterp.sh (one state per subinterpreter) on the same two
+#    interpreters (HW_PYTHONS).
 # Needs Debian's archive (debs_lib.sh): SKIP without it.
 source "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/pymalloc_lib.sh"
@@ -18,16 +23,19 @@ deb_pin trixie zlib1g pool/main/z/zlib/zlib1g_1.3.dfsg+really1.3.1-1+deb13u1_amd
 deb_pin trixie libexpat1 pool/main/e/expat/libexpat1_2.9.0-1~deb13u1_amd64.deb feff874772cae904ae4d24e917b35664952bec4b4ae9100a4edda5a7fa746832
 deb_pin trixie libzstd1 pool/main/libz/libzstd/libzstd1_1.5.7+dfsg-1_amd64.deb 2f6a2aeacfc925eba8b00ac9139bc4bfccf8cacb09eb93de067074b26948eef9
 deb_pin trixie libgcc-s1 pool/main/g/gcc-14/libgcc-s1_14.2.0-19_amd64.deb 3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150
+deb_pin trixie libffi8 pool/main/libf/libffi/libffi8_3.4.8-2_amd64.deb 0ebdc340de33333639c3c63874cd4b15ac2e83dfa1ef3053b7eefaf4919f4f68
 p=pool/main/p
 deb_pin forky python3.14-minimal $p/python3.14/python3.14-minimal_3.14.8-1_amd64.deb 06e82c1b5c9d6f3ff6a25e0eb4c136fb10cedd93d51ec378ff163c9bee584270
 deb_pin forky libpython3.14-minimal $p/python3.14/libpython3.14-minimal_3.14.8-1_amd64.deb 149d1ff143259f6a5a405522d40143595fdedbf6d8e01123ea798603f895c93d
+deb_pin forky libpython3.14-stdlib $p/python3.14/libpython3.14-stdlib_3.14.8-1_amd64.deb abfa1b45e311461a4f8ee110d203efbc18808fada340af7036235b0d0c4cfd9a
 deb_pin forky python3.14-dbg $p/python3.14/python3.14-dbg_3.14.8-1_amd64.deb eaac73d6dfa40ae2d90547a3210a297d17381b9beb43d71d232ad2bfac837bf2
 deb_pin forky python3.15-minimal $p/python3.15/python3.15-minimal_3.15.0-1_amd64.deb 77b8d464d26c95db0138259b58ec5f3fefc91daeb287692f609a624bbc13a965
 deb_pin forky libpython3.15-minimal $p/python3.15/libpython3.15-minimal_3.15.0-1_amd64.deb 0fae5a4767b545d4a8e6fcbdfb48772c41353a2bb18cad7de37cc8f2cccfa257
+deb_pin forky libpython3.15-stdlib $p/python3.15/libpython3.15-stdlib_3.15.0-1_amd64.deb b4c6ba0262dc89dc8de7232ad29d94c3ab22203cf740303b166e1f8afa270ea3
 deb_pin forky python3.15-dbg $p/python3.15/python3.15-dbg_3.15.0-1_amd64.deb 9681b4f866ea2f44f400b9513ed890a84525a5a508818fc5dbc20a344946d01f
 
 root=$hw_tmp/root
-deb_sysroot "$root" trixie libc6 zlib1g libexpat1 libzstd1 libgcc-s1 ||
+deb_sysroot "$root" trixie libc6 zlib1g libexpat1 libzstd1 libgcc-s1 libffi8 ||
 	skip "trixie's glibc could not be fetched from $deb_mirror"
 dbg=$root/usr/lib/debug
 
@@ -50,7 +58,8 @@ walk_check() { # walk_check LABEL DIR WALK-ARGS...: walk_pymalloc --types --glib
 
 tested=()
 for v in 3.14 3.15; do
-	if ! deb_sysroot "$root" forky "python$v-minimal" "libpython$v-minimal" "python$v-dbg"; then
+	if ! deb_sysroot "$root" forky "python$v-minimal" "libpython$v-minimal" "libpython$v-stdlib" \
+		"python$v-dbg"; then
 		echo "SKIP: forky's python$v could not be fetched from $deb_mirror"
 		continue
 	fi
@@ -89,8 +98,21 @@ for v in 3.14 3.15; do
 	grep -q '^State:.*[tT]' "/proc/$pid/status" && fail "$v: live: the process was left stopped"
 	kill "$pid"
 	wait "$pid" 2>/dev/null
+	# a command for the tests that take a path (hw_pythons)
+	mkdir -p "$hw_tmp/bin"
+	printf '#!/bin/sh\nPYTHONHOME=%s/usr exec %s/lib64/ld-linux-x86-64.so.2 --library-path %s/usr/lib/x86_64-linux-gnu %s/usr/bin/python%s "$@"\n' \
+		"$root" "$root" "$root" "$root" "$v" >"$hw_tmp/bin/python$v"
+	chmod +x "$hw_tmp/bin/python$v"
 	tested+=("$v")
 done
 ((${#tested[@]})) || skip "no CPython could be fetched from $deb_mirror"
+
+pythons=$(for v in "${tested[@]}"; do echo "debian-$v $hw_tmp/bin/python$v"; done)
+for t in tracer_python.sh pymalloc_subinterp.sh; do
+	rc=0
+	HW_PYTHONS=$pythons bash "$top_srcdir/tests/integration/$t" >"$hw_tmp/$t.log" 2>&1 || rc=$?
+	grep -E '^(ok|SKIP|FAIL)' "$hw_tmp/$t.log" | sed "s/^/$t: /"
+	((rc == 0)) || { tail -n 20 "$hw_tmp/$t.log"; fail "$t on ${tested[*]}: exit $rc"; }
+done
 echo "tested: ${tested[*]}"
 exit 0
