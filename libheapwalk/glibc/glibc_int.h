@@ -36,10 +36,21 @@ struct gw_layout {
 	/* heap_info */
 	uint32_t hi_ar_ptr, hi_prev, hi_size, hi_sizeof;
 
-	/* tcache_perthread_struct */
+	/* tcache_perthread_struct: counts (2.42+: num_slots, the free slots
+	 * left: the bin holds mp_.tcache_count - num_slots[i]), entries, and
+	 * the bins there are (64; 2.42+: 76, the last 12 for ranges of larger
+	 * sizes) */
 	uint32_t tc_counts, tc_count_width, tc_entries, tc_size;
+	uint32_t tc_bins;
+	int tc_slots;
 
 	int safe_linking; /* fastbin fd and tcache next are PROTECT_PTR'd (2.32+) */
+	/* fastbins in malloc_state: GW_NFASTBINS, 0 from 2.43 (removed) */
+	uint32_t n_fastbins;
+	/* a mmapped chunk's size leaves out the header after it, and its
+	 * prev_size (the offset into the mapping) has the huge-page flag in
+	 * bit 0 (2.43: mmap_set_chunk) */
+	int mmap_243;
 };
 
 /* Fill *l from the per-version tables; HW_EUNSUPPORTED outside 2.26-2.41. */
@@ -122,20 +133,22 @@ struct gw_located {
 int gw_locate(hw_target *t, struct gw_located *out);
 void gw_located_free(struct gw_located *loc);
 
-/* malloc.c constants (x86-64, all versions 2.26-2.41). */
-#define GW_SIZE_SZ         8
-#define GW_CHUNK_HDR       16
-#define GW_MALLOC_ALIGN    16
-#define GW_MINSIZE         32
-#define GW_NFASTBINS       10
-#define GW_NBINS           128
-#define GW_NSMALLBINS      64
-#define GW_TCACHE_MAX_BINS 64
-#define GW_PREV_INUSE      1
-#define GW_IS_MMAPPED      2
-#define GW_NON_MAIN_ARENA  4
-#define GW_SIZE_BITS       7
-#define GW_NONCONTIGUOUS   2 /* malloc_state.flags: NONCONTIGUOUS_BIT */
+/* malloc.c constants (x86-64, all versions 2.26-2.43; the tcache's bins:
+ * at most GW_TCACHE_MAX_BINS, of which GW_TCACHE_SMALL_BINS of one size). */
+#define GW_SIZE_SZ           8
+#define GW_CHUNK_HDR         16
+#define GW_MALLOC_ALIGN      16
+#define GW_MINSIZE           32
+#define GW_NFASTBINS         10
+#define GW_NBINS             128
+#define GW_NSMALLBINS        64
+#define GW_TCACHE_MAX_BINS   76
+#define GW_TCACHE_SMALL_BINS 64
+#define GW_PREV_INUSE        1
+#define GW_IS_MMAPPED        2
+#define GW_NON_MAIN_ARENA    4
+#define GW_SIZE_BITS         7
+#define GW_NONCONTIGUOUS     2 /* malloc_state.flags: NONCONTIGUOUS_BIT */
 /* HEAP_MAX_SIZE = 2 * DEFAULT_MMAP_THRESHOLD_MAX = 2 * 4 * 1024 * 1024 *
  * sizeof(long) (arena.c); 4 * mp_.hp_pagesize when hugetlb heaps are on. */
 #define GW_HEAP_MAX_SIZE (64ull << 20)

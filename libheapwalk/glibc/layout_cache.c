@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CACHE_MAGIC "heapwalk-glibc-layout 1"
+#define CACHE_MAGIC "heapwalk-glibc-layout 2" /* 2: tc_bins ... mmap_243 */
 
 /* Every field of struct gw_layout is a 4-byte int. */
 /* clang-format off */
@@ -64,7 +64,11 @@ static const struct {
     F(tc_count_width),
     F(tc_entries),
     F(tc_size),
+    F(tc_bins),
+    F(tc_slots),
     F(safe_linking),
+    F(n_fastbins),
+    F(mmap_243),
 };
 #undef F
 

@@ -75,14 +75,14 @@ static const uint8_t *file_bytes(Elf *e, uint64_t vaddr, size_t len)
 	return NULL;
 }
 
-/* "2.NN" (2.26 to 2.41) and its NUL at p, within end. */
+/* "2.NN" (2.26 to 2.60) and its NUL at p, within end. */
 static int version_string(const char *p, const char *end, int *minor)
 {
 	if (end - p < 5 || p[0] != '2' || p[1] != '.' || p[2] < '0' || p[2] > '9' || p[3] < '0' ||
 	    p[3] > '9' || p[4] != '\0')
 		return -1;
 	int n = (p[2] - '0') * 10 + (p[3] - '0');
-	if (n < 26 || n > 41)
+	if (n < 26 || n > 60) /* (newer than the tables: refused by version, later) */
 		return -1;
 	*minor = n;
 	return 0;
@@ -326,8 +326,9 @@ static uint64_t word_at(const uint8_t *p, uint32_t off)
 
 /* mp_'s static initializer (malloc.c): trim_threshold, top_pad,
  * mmap_threshold, arena_test = NARENAS_FROM_NCORES (1), arena_max 0, ...,
- * n_mmaps_max = DEFAULT_MMAP_MAX, tcache_bins = TCACHE_MAX_BINS,
- * tcache_count = TCACHE_FILL_COUNT. */
+ * n_mmaps_max = DEFAULT_MMAP_MAX, tcache_bins = TCACHE_MAX_BINS (2.42+:
+ * tcache_small_bins = TCACHE_SMALL_BINS, both 64), tcache_count =
+ * TCACHE_FILL_COUNT (7; 16 from 2.43). */
 static uint64_t find_mp(Elf *e, uint64_t bias, const struct gw_layout *L)
 {
 	uint64_t at;
@@ -343,8 +344,8 @@ static uint64_t find_mp(Elf *e, uint64_t bias, const struct gw_layout *L)
 		if (word_at(m, 0) == 128 * 1024 && word_at(m, 16) == 128 * 1024 &&
 		    (top_pad == 0 || top_pad == 128 * 1024) && word_at(m, 24) == 8 &&
 		    word_at(m, 32) == 0 && n_mmaps_max == 65536 &&
-		    word_at(m, L->mp_tcache_bins) == GW_TCACHE_MAX_BINS &&
-		    word_at(m, L->mp_tcache_count) == 7)
+		    word_at(m, L->mp_tcache_bins) == GW_TCACHE_SMALL_BINS &&
+		    word_at(m, L->mp_tcache_count) == (L->minor >= 43 ? 16u : 7u))
 			return at + o + bias;
 	}
 	return 0;
@@ -372,8 +373,8 @@ static int tpoff_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int
 /* Can v be a thread's tcache pointer: 0 (no tcache yet) or the user
  * pointer of a readable chunk; with check_header, one whose header says
  * request2size(sizeof(tcache_perthread_struct)) | PREV_INUSE (and maybe
- * NON_MAIN_ARENA).  The counts and entries are not judged here: damaged
- * ones are what the walk reports. */
+ * NON_MAIN_ARENA; a chunk up to MINSIZE larger too).  The counts and entries are not judged here:
+ * damaged ones are what the walk reports. */
 static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int check_header,
                          int *nonzero)
 {
@@ -382,8 +383,13 @@ static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, in
 		return 1;
 	if (v % 16 || hw_read_u64(t, v - 8, &size))
 		return 0;
+	/* (or up to MINSIZE more: a free chunk whose remainder was too small
+	 * to split off, as 2.43's tcache_init took with MALLOC_ARENA_MAX=1) */
 	uint64_t want = (L->tc_size + GW_SIZE_SZ + GW_MALLOC_ALIGN - 1) & ~(uint64_t)15;
-	if (check_header && (size & ~(uint64_t)(GW_NON_MAIN_ARENA)) != (want | GW_PREV_INUSE))
+	uint64_t got = size & ~(uint64_t)GW_SIZE_BITS;
+	if (check_header &&
+	    ((size & GW_SIZE_BITS & ~(uint64_t)GW_NON_MAIN_ARENA) != GW_PREV_INUSE || got < want ||
+	     got >= want + GW_MINSIZE))
 		return 0;
 	*nonzero = 1;
 	return 1;
@@ -408,6 +414,11 @@ static size_t tcaches_at(hw_target *t, const struct gw_layout *L, uint64_t tpoff
 		uint64_t val = 0;
 		if (!th[i].fs_base || hw_read_u64(t, th[i].fs_base + tpoff, &val))
 			continue;
+		/* 2.42+: a thread without a tcache yet (or with it disabled)
+		 * points at __tcache_dummy, in libc's read-only data: none */
+		const hw_mapping *mp = L->tc_slots && val ? hw_target_mapping_at(t, val) : NULL;
+		if (mp && mp->path && !(mp->perms & HW_PERM_W))
+			val = 0;
 		good = tcache_ptr_ok(t, L, val, check_header, &nonzero);
 		if (good && val)
 			v[n++] = val;
@@ -494,7 +505,8 @@ static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint
  *    the bin itself, or two 16-aligned chunk addresses, at least one empty,
  *    and whose top is a 16-aligned address in a mapping.  The row's
  *    malloc_state decides 2.26 (no have_fastchunks) against 2.27 on: the
- *    ring comes back only to the true start.
+ *    ring comes back only to the true start; 2.43's (no fastbins: top at
+ *    8, bins at 24) fits neither.
  *  - mp_: the fields malloc.c keeps in range (tcache_bins 1..64,
  *    tcache_count and tcache_max_bytes bounded, n_mmaps <= max_n_mmaps,
  *    mmapped_mem <= max_mmapped_mem, mmap_threshold <= 32 MiB, arena_test
@@ -504,7 +516,8 @@ static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint
  *  - the tcache: the word at the same offset below every thread's pointer
  *    (libc's TLS block is in the static TLS area, below fs_base) that
  *    points at a chunk of tcache_perthread_struct's size; the size tells
- *    2.30's uint16_t counts from the older uint8_t.
+ *    2.30's uint16_t counts from the older uint8_t (2.43: 76 bins of
+ *    num_slots, by its malloc_state).
  *  - safe-linking (2.32): whether the first links of the fastbins and
  *    tcache bins read as chunk addresses raw or through PROTECT_PTR.
  * The version is then the range of the row: "2.35-2.41". */
@@ -564,10 +577,13 @@ static int mp_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, u
 	         max_mmapped = word_at(p, L->mp_mmapped_mem + 8),
 	         sbrk = word_at(p, L->mp_sbrk_base);
 	uint32_t n_mmaps = u32_at(p, L->mp_n_mmaps), max_n_mmaps = u32_at(p, L->mp_n_mmaps + 8);
-	if (tc_bins < 1 || tc_bins > GW_TCACHE_MAX_BINS || tc_max > 1032 || tc_count > 65535 ||
-	    mmap_threshold > (32u << 20) || arena_test < 1 || arena_test > 1024 ||
-	    n_mmaps > max_n_mmaps || mmapped > max_mmapped || max_mmapped > (1ull << 47) ||
-	    sbrk % 16 || u32_at(p, L->mp_n_mmaps + 12) > 1 /* no_dyn_threshold */ ||
+	/* (tcache_max_bytes: up to 1032; 2.42's large bins, 4 MiB + 1) */
+	uint64_t tc_max_max = L->tc_bins > GW_TCACHE_SMALL_BINS ? (4u << 20) + 1 : 1032;
+	if (tc_bins < 1 || tc_bins > GW_TCACHE_SMALL_BINS || tc_max > tc_max_max ||
+	    tc_count > 65535 || mmap_threshold > (32u << 20) || arena_test < 1 ||
+	    arena_test > 1024 || n_mmaps > max_n_mmaps || mmapped > max_mmapped ||
+	    max_mmapped > (1ull << 47) || sbrk % 16 ||
+	    u32_at(p, L->mp_n_mmaps + 12) > 1 /* no_dyn_threshold */ ||
 	    word_at(p, 0) > (1ull << 47) /* trim_threshold */ ||
 	    word_at(p, 8) > (1ull << 32) /* top_pad */)
 		return 0;
@@ -633,14 +649,14 @@ static int scan_safe_linking(hw_target *t, const struct gw_layout *L, uint64_t a
                              const uint64_t *tcaches, size_t ntc, int dflt)
 {
 	int raw = 0, prot = 0;
-	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
+	for (unsigned i = 0; i < L->n_fastbins; i++) {
 		uint64_t p, fd;
 		if (!hw_read_u64(t, arena + L->ms_fastbins + 8 * i, &p) && p && p % 16 == 0 &&
 		    !hw_read_u64(t, p + 16, &fd))
 			link_vote(t, p + 16, fd, &raw, &prot);
 	}
 	for (size_t k = 0; k < ntc; k++)
-		for (unsigned i = 0; i < GW_TCACHE_MAX_BINS; i++) {
+		for (unsigned i = 0; i < L->tc_bins; i++) {
 			uint64_t e, next;
 			if (!hw_read_u64(t, tcaches[k] + L->tc_entries + 8 * i, &e) && e &&
 			    e % 16 == 0 && !hw_read_u64(t, e, &next))
@@ -659,8 +675,8 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 	struct gw_layout L;
 	uint64_t arena = 0, mp = 0;
 	int first = 0, last = 0;
-	/* malloc_state: 2.27 on, else 2.26 */
-	static const int ms_try[] = {27, 26};
+	/* malloc_state: 2.27-2.41, else 2.43 (no fastbins), else 2.26 */
+	static const int ms_try[] = {27, 43, 26};
 	for (size_t i = 0; i < HW_ARRAY_SIZE(ms_try) && !arena; i++) {
 		gw_layout_for_version(&L, 2, ms_try[i]);
 		arena = scan_main_arena(t, &L, m);
@@ -680,6 +696,7 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 			first = 27, last = 34;
 		}
 	} else {
+		/* 2.26, 2.43: one malloc_par each */
 		mp = scan_mp(t, &L, m, arena);
 	}
 	if (!mp)
@@ -768,11 +785,13 @@ static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
 	    {"malloc_par", "mmapped_mem", &L->mp_mmapped_mem},
 	    {"malloc_par", "sbrk_base", &L->mp_sbrk_base},
 	    {"malloc_par", "tcache_bins", &L->mp_tcache_bins},
+	    {"malloc_par", "tcache_small_bins", &L->mp_tcache_bins}, /* 2.42+ */
 	    {"malloc_par", "tcache_count", &L->mp_tcache_count},
 	    {"_heap_info", "ar_ptr", &L->hi_ar_ptr},
 	    {"_heap_info", "prev", &L->hi_prev},
 	    {"_heap_info", "size", &L->hi_size},
 	    {"tcache_perthread_struct", "counts", &L->tc_counts},
+	    {"tcache_perthread_struct", "num_slots", &L->tc_counts}, /* 2.42+ */
 	    {"tcache_perthread_struct", "entries", &L->tc_entries},
 	};
 	static const char *const structs[] = {"malloc_state", "malloc_par", "_heap_info",
@@ -828,7 +847,7 @@ static int layout_from_malloc_cu(const hw_module *m, struct gw_layout *L)
 			return -1;
 		L->mp_hp_pagesize = hp;
 		if (L->tc_entries > L->tc_counts)
-			L->tc_count_width = (L->tc_entries - L->tc_counts) / GW_TCACHE_MAX_BINS;
+			L->tc_count_width = (L->tc_entries - L->tc_counts) / L->tc_bins;
 		return 0;
 	}
 	return -1;
@@ -855,6 +874,7 @@ static void layout_from_dwarf(hw_target *t, const hw_module *m, struct gw_layout
 	dwarf_u32(t, m, "malloc_par", "mmapped_mem", &L->mp_mmapped_mem);
 	dwarf_u32(t, m, "malloc_par", "sbrk_base", &L->mp_sbrk_base);
 	dwarf_u32(t, m, "malloc_par", "tcache_bins", &L->mp_tcache_bins);
+	dwarf_u32(t, m, "malloc_par", "tcache_small_bins", &L->mp_tcache_bins);
 	dwarf_u32(t, m, "malloc_par", "tcache_count", &L->mp_tcache_count);
 	dwarf_size(t, m, "malloc_par", &L->mp_size);
 	uint64_t off;
@@ -865,10 +885,11 @@ static void layout_from_dwarf(hw_target *t, const hw_module *m, struct gw_layout
 	dwarf_u32(t, m, "_heap_info", "size", &L->hi_size);
 	dwarf_size(t, m, "_heap_info", &L->hi_sizeof);
 	dwarf_u32(t, m, "tcache_perthread_struct", "counts", &L->tc_counts);
+	dwarf_u32(t, m, "tcache_perthread_struct", "num_slots", &L->tc_counts);
 	dwarf_u32(t, m, "tcache_perthread_struct", "entries", &L->tc_entries);
 	dwarf_size(t, m, "tcache_perthread_struct", &L->tc_size);
 	if (L->tc_entries > L->tc_counts)
-		L->tc_count_width = (L->tc_entries - L->tc_counts) / GW_TCACHE_MAX_BINS;
+		L->tc_count_width = (L->tc_entries - L->tc_counts) / L->tc_bins;
 }
 
 /* ---- the public entry for glibc.c ---- */

@@ -107,6 +107,7 @@ struct walker {
 	int (*emit_fn)(void *ctx, const hw_alloc *a);
 	uint64_t heap_max;
 	uint64_t n_mmaps, mmapped_mem, sbrk_base, tcache_bins;
+	uint64_t tcache_count, tcache_max_bytes; /* 2.42+: num_slots' base, the large bins' reach */
 	struct arena *arenas;
 	size_t n_arenas;
 	struct region *regions;
@@ -439,12 +440,15 @@ static int read_mp(struct walker *w)
 	w->n_mmaps = n_mmaps < 0 ? 0 : (uint64_t)n_mmaps;
 	memcpy(&w->mmapped_mem, mp + L->mp_mmapped_mem, 8);
 	memcpy(&w->sbrk_base, mp + L->mp_sbrk_base, 8);
+	/* (2.42+: tcache_small_bins, the large bins being always there) */
 	memcpy(&w->tcache_bins, mp + L->mp_tcache_bins, 8);
-	if (w->tcache_bins > GW_TCACHE_MAX_BINS) {
+	if (w->tcache_bins > GW_TCACHE_SMALL_BINS) {
 		problem(w, "bad-mp", w->in->mp, "mp_.tcache_bins is %" PRIu64 " (at most %d)",
-		        w->tcache_bins, GW_TCACHE_MAX_BINS);
-		w->tcache_bins = GW_TCACHE_MAX_BINS;
+		        w->tcache_bins, GW_TCACHE_SMALL_BINS);
+		w->tcache_bins = GW_TCACHE_SMALL_BINS;
 	}
+	memcpy(&w->tcache_count, mp + L->mp_tcache_count, 8);
+	memcpy(&w->tcache_max_bytes, mp + L->mp_tcache_bins + 8, 8);
 	w->heap_max = GW_HEAP_MAX_SIZE;
 	if (L->mp_hp_pagesize >= 0) {
 		uint64_t hp;
@@ -821,6 +825,21 @@ static uint64_t tcache_csize(unsigned idx)
 	return GW_MINSIZE + (uint64_t)idx * GW_MALLOC_ALIGN;
 }
 
+/* Whether a chunk of size sz belongs in tcache bin idx: the small bins
+ * hold one size each; 2.42's large bins (64 on) a power-of-two range
+ * above the small ones, large_csize2tidx(): TCACHE_SMALL_BINS +
+ * clz(MAX_TCACHE_SMALL_SIZE) - clz(sz) (1040, or 2.42's 1032: the same
+ * leading zeros). */
+static int tcache_bin_fits(unsigned idx, uint64_t sz)
+{
+	const uint64_t small_max = tcache_csize(GW_TCACHE_SMALL_BINS - 1);
+	if (idx < GW_TCACHE_SMALL_BINS)
+		return sz == tcache_csize(idx);
+	return sz > small_max && GW_TCACHE_SMALL_BINS + (unsigned)__builtin_clzll(small_max) -
+	                                 (unsigned)__builtin_clzll(sz) ==
+	                             idx;
+}
+
 static unsigned smallbin_index(uint64_t sz)
 {
 	return (unsigned)(sz >> 4);
@@ -949,6 +968,16 @@ static uint64_t reveal(const struct walker *w, uint64_t pos, uint64_t stored)
 	return w->L->safe_linking ? (pos >> 12) ^ stored : stored;
 }
 
+/* Fastbin i's head in arena ar, or 0 where malloc_state has none (2.43). */
+static int fastbin_head(struct walker *w, const struct arena *ar, unsigned i, uint64_t *p)
+{
+	if (i >= w->L->n_fastbins) {
+		*p = 0;
+		return 0;
+	}
+	return rd64(w, ar->addr + w->L->ms_fastbins + 8 * i, p);
+}
+
 /* The first n[i] chunks of each fastbin i of arena ai, which quick_lists()
  * followed and gave a bit but no entry, followed again: refill appends
  * their entries to `added`, otherwise their bits are cleared (quick_lists
@@ -962,7 +991,7 @@ static int quick_fast_replay(struct walker *w, uint32_t ai, const uint64_t n[GW_
 	const struct arena *ar = &w->arenas[ai];
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p, fd;
-		if (!n[i] || rd64(w, ar->addr + w->L->ms_fastbins + 8 * i, &p) < 0)
+		if (!n[i] || fastbin_head(w, ar, i, &p) < 0)
 			continue;
 		for (uint64_t k = 0; k < n[i]; k++) {
 			const struct region *r = list_chunk_ok(w, p, (int)ai);
@@ -1041,6 +1070,8 @@ static void capture_region(struct walker *w, const struct region *r, uint64_t lo
 {
 	const struct arena *ar = &w->arenas[r->arena];
 	uint64_t link_max = tcache_csize(w->tcache_bins ? w->tcache_bins - 1 : 0);
+	if (w->L->tc_bins > GW_TCACHE_SMALL_BINS && w->tcache_max_bytes > link_max)
+		link_max = w->tcache_max_bytes; /* 2.42's large bins, when in use */
 	if (link_max < (GW_NFASTBINS + 1) * GW_MALLOC_ALIGN)
 		link_max = (GW_NFASTBINS + 1) * GW_MALLOC_ALIGN;
 	window_range(&w->win, r->start, r->end);
@@ -1114,7 +1145,10 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 		problem(w, "bad-tcache", tc, "tcache 0x%" PRIx64 " cannot be read", tc);
 		return;
 	}
-	for (unsigned i = 0; i < w->tcache_bins; i++) {
+	/* 2.42+: every bin of the struct (the small ones past tcache_small_bins
+	 * stay empty, their slots full) */
+	unsigned bins = L->tc_bins > GW_TCACHE_SMALL_BINS ? L->tc_bins : (unsigned)w->tcache_bins;
+	for (unsigned i = 0; i < bins; i++) {
 		uint64_t cnt = 0, e;
 		if (L->tc_count_width == 2) {
 			uint16_t c16;
@@ -1122,6 +1156,17 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 			cnt = c16;
 		} else {
 			cnt = buf[L->tc_counts + i];
+		}
+		if (L->tc_slots) {
+			/* free slots left of mp_.tcache_count (tcache_init) */
+			if (cnt > w->tcache_count) {
+				problem(w, "tcache-count", tc,
+				        "tcache 0x%" PRIx64 " bin %u: %" PRIu64
+				        " free slots, more than mp_.tcache_count %" PRIu64,
+				        tc, i, cnt, w->tcache_count);
+				continue;
+			}
+			cnt = w->tcache_count - cnt;
 		}
 		memcpy(&e, buf + L->tc_entries + 8 * i, 8);
 		uint64_t n = 0;
@@ -1142,12 +1187,17 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 				size = hdr[1];
 			else if (rd_in(w, r, chunk + GW_SIZE_SZ, &size, 8) < 0)
 				break;
-			if ((size & ~(uint64_t)GW_SIZE_BITS) != tcache_csize(i)) {
+			if (!tcache_bin_fits(i, size & ~(uint64_t)GW_SIZE_BITS)) {
 				problem(w, "bad-size", chunk,
 				        "tcache bin %u (chunk size %" PRIu64
-				        ") holds a chunk of size "
+				        "%s) holds a chunk of size "
 				        "%" PRIu64,
-				        i, tcache_csize(i), size & ~(uint64_t)GW_SIZE_BITS);
+				        i,
+				        i < GW_TCACHE_SMALL_BINS
+				            ? tcache_csize(i)
+				            : tcache_csize(GW_TCACHE_SMALL_BINS - 1),
+				        i < GW_TCACHE_SMALL_BINS ? "" : " and up, by powers of two",
+				        size & ~(uint64_t)GW_SIZE_BITS);
 				break;
 			}
 			if (list_add(w, chunk, HW_BIN_TCACHE, i, ti) < 0)
@@ -1203,7 +1253,6 @@ struct gathered {
 static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct gathered *g,
                          unsigned first)
 {
-	const struct gw_layout *L = w->L;
 	const struct arena *ar = &w->arenas[ai];
 	uint64_t p[GATHER_CHAINS], head[GATHER_CHAINS];
 	size_t cap[GATHER_CHAINS] = {0}, total = 0;
@@ -1215,7 +1264,7 @@ static void gather_lists(struct walker *w, uint32_t ai, uint64_t limit, struct g
 		if (c < first)
 			continue;
 		if (c < GW_NFASTBINS) {
-			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) == 0 && p[c])
+			if (fastbin_head(w, ar, c, &p[c]) == 0 && p[c])
 				act[n_act++] = c;
 		} else if (c > GW_NFASTBINS) {
 			head[c] = bin_at(w, ar, c - GW_NFASTBINS);
@@ -1291,7 +1340,6 @@ static void gathered_free(struct gathered *g)
  * the same chains again for the entries; ar->quick_fast says how far. */
 static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 {
-	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t p[QUICK_CHAINS], prev[QUICK_CHAINS], n[QUICK_CHAINS];
 	uint64_t nfast = 0, fast_bytes = 0, nbinned = 0, binned_bytes = 0;
@@ -1303,7 +1351,7 @@ static int quick_lists(struct walker *w, uint32_t ai, uint64_t limit)
 		n[c] = 0;
 		prev[c] = 0;
 		if (c < GW_NFASTBINS) {
-			if (rd64(w, ar->addr + L->ms_fastbins + 8 * c, &p[c]) < 0)
+			if (fastbin_head(w, ar, c, &p[c]) < 0)
 				return 0;
 			if (p[c])
 				act[n_act++] = c;
@@ -1397,12 +1445,11 @@ undo:
 
 static void walk_fastbins(struct walker *w, uint32_t ai, const struct gathered *g)
 {
-	const struct gw_layout *L = w->L;
 	struct arena *ar = &w->arenas[ai];
 	uint64_t limit = ar->span / GW_MINSIZE + 1;
 	for (unsigned i = 0; i < GW_NFASTBINS; i++) {
 		uint64_t p;
-		if (rd64(w, ar->addr + L->ms_fastbins + 8 * i, &p) < 0)
+		if (fastbin_head(w, ar, i, &p) < 0)
 			break;
 		for (uint64_t n = 0; p && n < limit; n++) {
 			uint64_t size, fd;
@@ -1870,16 +1917,25 @@ static uint64_t excluded_until(const struct walker *w, uint64_t addr)
 	return 0;
 }
 
-/* A mmapped chunk's header at c: IS_MMAPPED alone among the flag bits,
- * prev_size (the lead inside the mapping) 16-aligned, and the mapping it
- * implies, [c - prev_size, c + size), a whole number of pages. */
-static int mmapped_header_ok(const uint64_t h[2], uint64_t c, uint64_t base, uint64_t lim,
-                             uint64_t *size_out)
+/* The bytes of its mapping a mmapped chunk's size leaves out: 2.43's
+ * header after the chunk (mmap_set_chunk), none before. */
+static uint64_t mmap_tail(const struct walker *w)
 {
-	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS;
-	if ((h[1] & GW_SIZE_BITS) != GW_IS_MMAPPED || h[0] != c - base || h[0] % GW_MALLOC_ALIGN ||
-	    sz < GW_MINSIZE || (h[0] + sz) % GW_PAGE_SIZE || base + h[0] + sz > lim ||
-	    base + h[0] + sz < base)
+	return w->L->mmap_243 ? GW_CHUNK_HDR : 0;
+}
+
+/* A mmapped chunk's header at c: IS_MMAPPED alone among the flag bits,
+ * prev_size (the lead inside the mapping; 2.43: | MMAP_HP in bit 0)
+ * 16-aligned, and the mapping it implies, [c - lead, c + size + tail), a
+ * whole number of pages. */
+static int mmapped_header_ok(const uint64_t h[2], uint64_t c, uint64_t base, uint64_t lim,
+                             uint64_t tail, uint64_t *size_out)
+{
+	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS, lead = tail ? h[0] & ~(uint64_t)1 : h[0];
+	uint64_t span = lead + sz + tail;
+	if ((h[1] & GW_SIZE_BITS) != GW_IS_MMAPPED || lead != c - base || lead % GW_MALLOC_ALIGN ||
+	    sz < GW_MINSIZE || span < sz || span % GW_PAGE_SIZE || base + span > lim ||
+	    base + span < base)
 		return 0;
 	*size_out = sz;
 	return 1;
@@ -1889,7 +1945,8 @@ static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t 
                           uint64_t *size_out)
 {
 	uint64_t h[2];
-	return window_get(&w->win, c, h, 16) >= 0 && mmapped_header_ok(h, c, base, lim, size_out);
+	return window_get(&w->win, c, h, 16) >= 0 &&
+	       mmapped_header_ok(h, c, base, lim, mmap_tail(w), size_out);
 }
 
 static void scan_mmapped(struct walker *w)
@@ -1909,7 +1966,7 @@ static void scan_mmapped(struct walker *w)
 		                    : map->start;
 		uint64_t h[2], hsz;
 		if (from > map->start && rd(w, map->start, h, sizeof h) == 0 &&
-		    mmapped_header_ok(h, map->start, map->start, map->end, &hsz))
+		    mmapped_header_ok(h, map->start, map->start, map->end, mmap_tail(w), &hsz))
 			from = map->start;
 		if (from >= map->end)
 			continue;
@@ -1951,18 +2008,20 @@ static void scan_mmapped(struct walker *w)
 					q += A;
 				uint64_t qsz;
 				if (q + GW_CHUNK_HDR <= a + sz &&
-				    mmapped_header(w, q, a, a + sz, &qsz) && q - a + qsz == sz) {
+				    mmapped_header(w, q, a, a + sz + mmap_tail(w), &qsz) &&
+				    q - a + qsz == sz) {
 					c = q;
 					csz = qsz;
 					break;
 				}
 			}
-			emit(w, c, csz - GW_CHUNK_HDR, 0, HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED,
-			     HW_BIN_NONE);
+			/* usable: memsize() (2.43: size - SIZE_SZ, as any chunk) */
+			emit(w, c, csz - (mmap_tail(w) ? GW_SIZE_SZ : GW_CHUNK_HDR), 0,
+			     HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED, HW_BIN_NONE);
 			count(&s->mmapped, csz);
 			found++;
-			bytes += sz;
-			a += sz;
+			bytes += sz + mmap_tail(w);
+			a += sz + mmap_tail(w);
 		}
 	}
 	if (!w->stopped && (found != w->n_mmaps || bytes != w->mmapped_mem))

@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct image img = {data, size};
 	struct gw_input in;
 	memset(&in, 0, sizeof in);
-	int minor = 26 + (size ? data[0] % 16 : 10);
+	int minor = 26 + (size ? data[0] % 18 : 10); /* 2.26 .. 2.43 (2.42: none) */
 	if (gw_layout_for_version(&in.layout, 2, minor) != HW_OK)
 		return 0;
 	uint64_t tc = HEAP_VA + 16;
@@ -220,16 +220,23 @@ static uint8_t *seed(int minor, int fenceposts, size_t *len)
 		put64(img, b + 24, b);
 	}
 	uint64_t safe_fd = L.safe_linking ? (c[2] + 16) >> 12 : 0;
-	put64(img, a + L.ms_fastbins, c[2]);
+	if (L.n_fastbins) /* (2.43: none; c[2] is a used chunk then) */
+		put64(img, a + L.ms_fastbins, c[2]);
 	put64(img, c[2] + 16, safe_fd);
 	uint64_t ub = a + L.ms_bins - 16;
 	put64(img, ub + 16, c[4]);
 	put64(img, ub + 24, c[4]);
 	put64(img, c[4] + 16, ub);
 	put64(img, c[4] + 24, ub);
-	/* tcache bin 1 (chunk 0x30) holds c[6] */
-	uint64_t t = h + 16;
-	if (L.tc_count_width == 2) {
+	/* tcache bin 1 (chunk 0x30) holds c[6] (2.43: free slots, 16 to a
+	 * bin, one taken there) */
+	uint64_t t = h + 16, fill = L.tc_slots ? 16 : 7;
+	if (L.tc_slots) {
+		for (unsigned i = 0; i < L.tc_bins; i++) {
+			uint16_t slots = (uint16_t)(i == 1 ? fill - 1 : fill);
+			memcpy(img + LIBC_LEN + (t - h) + L.tc_counts + 2 * i, &slots, 2);
+		}
+	} else if (L.tc_count_width == 2) {
 		uint16_t one = 1;
 		memcpy(img + LIBC_LEN + (t - h) + L.tc_counts + 2, &one, 2);
 	} else {
@@ -239,7 +246,7 @@ static uint8_t *seed(int minor, int fenceposts, size_t *len)
 	put64(img, c[6] + 16, L.safe_linking ? (c[6] + 16) >> 12 : 0);
 	put64(img, mp + L.mp_sbrk_base, h);
 	put64(img, mp + L.mp_tcache_bins, 64);
-	put64(img, mp + L.mp_tcache_count, 7);
+	put64(img, mp + L.mp_tcache_count, fill);
 	*len = LIBC_LEN + heap;
 	return img;
 }
@@ -247,8 +254,8 @@ static uint8_t *seed(int minor, int fenceposts, size_t *len)
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
 	static const int minors[] = {36, 26, 31};
-	*bufs = malloc(6 * sizeof **bufs);
-	*lens = malloc(6 * sizeof **lens);
+	*bufs = malloc(7 * sizeof **bufs);
+	*lens = malloc(7 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	for (int i = 0; i < 3; i++)
@@ -265,5 +272,7 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	/* the 2.36 heap with two fenceposts before its top: records of 8
 	 * bytes each, then the chunks after the gap */
 	(*bufs)[5] = seed(36, 1, &(*lens)[5]);
-	return 6;
+	/* 2.43: no fastbins, 76 tcache bins counted in free slots */
+	(*bufs)[6] = seed(43, 0, &(*lens)[6]);
+	return 7;
 }

@@ -33,7 +33,7 @@ HEAPWALK_NO_CACHE=1 exact "no cache"
 
 exact "empty cache"
 e=$(entry "after the first walk")
-grep -q '^heapwalk-glibc-layout 1$' "$e" && grep -q '^ms_top [0-9]' "$e" && grep -q '^end$' "$e" ||
+grep -q '^heapwalk-glibc-layout 2$' "$e" && grep -q '^ms_top [0-9]' "$e" && grep -q '^end$' "$e" ||
 	fail "the entry is not what it should be: $(cat "$e")"
 cp "$e" "$hw_tmp/good"
 exact "cache filled"

@@ -2,13 +2,15 @@
 # The glibc walker on glibcs other than the machine's, against the program's
 # own ground truth: Debian's libc6, libc6-dev and libc6-dbg of bullseye (2.31:
 # no safe-linking, the tcache entry's key the tcache itself, 32-byte
-# heap_info) and trixie (2.41: safe-linking, tcache_key, 48-byte heap_info,
-# malloc_par's hugepage fields) unpacked into sysroots; glibc_heap linked
-# against each and run by that glibc's ld.so.  Each core is walked with that
-# glibc's debug info, with heuristics only, and with the libc file gone (by
-# shape); also its fork child, MALLOC_ARENA_MAX=1, the live process, and
-# the program linked statically (symbols, then stripped).
-# And a glibc newer than the layout tables (forky's, 2.43 when written): a
+# heap_info), trixie (2.41: safe-linking, tcache_key, 48-byte heap_info,
+# malloc_par's hugepage fields) and forky (2.43: no fastbins, 76 tcache bins
+# counted in free slots, 16 to a bin, thp_mode in malloc_par, mmapped chunks
+# sized without their trailing header) unpacked into sysroots; glibc_heap
+# linked against each and run by that glibc's ld.so.  Each core is walked
+# with that glibc's debug info, with heuristics only, and with the libc file
+# gone (by shape); also its fork child, MALLOC_ARENA_MAX=1, the live
+# process, and the program linked statically (symbols, then stripped).
+# And a glibc newer than the layout tables (sid's, once newer than 2.43): a
 # clean refusal, never a walk with the wrong layout.
 #
 # Needs Debian's archive (debs_lib.sh): SKIP without it.
@@ -26,6 +28,7 @@ deb_pin trixie libc6-dev $g/libc6-dev_2.41-12+deb13u5_amd64.deb 858f4d477cc39324
 deb_pin trixie libc6-dbg $g/libc6-dbg_2.41-12+deb13u5_amd64.deb d382b1f72fc0089aeeea8efe7db4719a436ce65cb6ce7f096e9c799d32ead275
 deb_pin forky libc6 $g/libc6_2.43-7_amd64.deb 5c71715c51103beb4fbba9fe9f8dff604af6610dfa71c70bff342f54a7860803
 deb_pin forky libc6-dev $g/libc6-dev_2.43-7_amd64.deb 7095b6c9cd209aac9bb54a03edf9f3544589f553f649b71eec29968ca8ea13ce
+deb_pin forky libc6-dbg $g/libc6-dbg_2.43-7_amd64.deb 09519387f88a6896592d6593f750f569a90cf309d110ff49d7a68ff111a56cde
 
 # The test program's object, compiled as the build compiles it, against
 # the machine's headers; linked below against each sysroot's libc.
@@ -62,7 +65,7 @@ run_core() { # run_core SUITE NAME MODE [ENV...]: sets core to the core's path
 }
 
 tested=()
-for sv in bullseye:2.31 trixie:2.41; do
+for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 	suite=${sv%:*} want=${sv#*:}
 	if ! sysroot "$suite" libc6 libc6-dev libc6-dbg; then
 		echo "note: $suite's glibc packages could not be fetched from $deb_mirror: not tested"
@@ -121,28 +124,31 @@ for sv in bullseye:2.31 trixie:2.41; do
 	tested+=("$want")
 done
 
-# Newer than the tables: refused, whichever way libc is found.
-if sysroot forky libc6 libc6-dev; then
-	run_core forky plain core
-	ver=$(strings "$hw_tmp/forky/lib/x86_64-linux-gnu/libc.so.6" | sed -n 's/^GNU C Library .* version \([0-9.]*\)\..*/\1/p' | head -n 1)
-	if [[ $(printf '%s\n' "$ver" 2.41 | sort -V | tail -n 1) == 2.41 ]]; then
-		echo "note: forky's glibc is $ver, not newer than 2.41: refusal not tested"
+# Newer than the tables (2.43 when written; sid's glibc, once it moves
+# on): refused, whichever way libc is found, never walked with a layout
+# that is not its own.
+known="2.26-2.41 and 2.43"
+if sysroot sid libc6 libc6-dev; then
+	ver=$(strings "$hw_tmp/sid/lib/x86_64-linux-gnu/libc.so.6" | sed -n 's/^GNU C Library .* version \([0-9.]*\)\..*/\1/p' | head -n 1)
+	if [[ $(printf '%s\n' "$ver" 2.43 | sort -V | tail -n 1) == 2.43 ]]; then
+		echo "note: sid's glibc is $ver, not newer than 2.43: the refusal of a newer one is not tested"
 	else
-		"$walk" "$core" >"$hw_tmp/forky.out" 2>&1 && { cat "$hw_tmp/forky.out"; fail "forky: glibc $ver walked"; }
-		grep -q "glibc $ver: only 2.26-2.41 are known" "$hw_tmp/forky.out" ||
-			{ cat "$hw_tmp/forky.out"; fail "forky: not refused by version"; }
-		"$CORETOOL" summary "$core" >"$hw_tmp/forky-summary.out" 2>&1
-		grep -q "glibc-unsupported .*only 2.26-2.41" "$hw_tmp/forky-summary.out" &&
-			grep -q "^glibc: not walked (.*glibc $ver: only 2.26-2.41 are known)" "$hw_tmp/forky-summary.out" ||
-			{ cat "$hw_tmp/forky-summary.out"; fail "forky: summary does not say why"; }
-		mv "$hw_tmp/forky" "$hw_tmp/forky.gone"
-		"$walk" --nodebug "$core" >"$hw_tmp/forky-fileless.out" 2>&1 &&
-			{ cat "$hw_tmp/forky-fileless.out"; fail "forky: file-less glibc $ver walked"; }
-		echo "forky: glibc $ver refused: $(head -n 1 "$hw_tmp/forky.out"); file-less: $(head -n 1 "$hw_tmp/forky-fileless.out")"
+		run_core sid plain core
+		"$walk" "$core" >"$hw_tmp/sid.out" 2>&1 && { cat "$hw_tmp/sid.out"; fail "sid: glibc $ver walked"; }
+		grep -q "glibc $ver: only $known are known" "$hw_tmp/sid.out" ||
+			{ cat "$hw_tmp/sid.out"; fail "sid: not refused by version"; }
+		"$CORETOOL" summary "$core" >"$hw_tmp/sid-summary.out" 2>&1
+		grep -q "glibc-unsupported .*only $known" "$hw_tmp/sid-summary.out" &&
+			grep -q "^glibc: not walked (.*glibc $ver: only $known are known)" "$hw_tmp/sid-summary.out" ||
+			{ cat "$hw_tmp/sid-summary.out"; fail "sid: summary does not say why"; }
+		mv "$hw_tmp/sid" "$hw_tmp/sid.gone"
+		"$walk" --nodebug "$core" >"$hw_tmp/sid-fileless.out" 2>&1 &&
+			{ cat "$hw_tmp/sid-fileless.out"; fail "sid: file-less glibc $ver walked"; }
+		echo "sid: glibc $ver refused: $(head -n 1 "$hw_tmp/sid.out"); file-less: $(head -n 1 "$hw_tmp/sid-fileless.out")"
 		tested+=("$ver refused")
 	fi
 else
-	echo "note: forky's glibc packages could not be fetched from $deb_mirror: not tested"
+	echo "note: sid's glibc packages could not be fetched from $deb_mirror: not tested"
 fi
 
 ((${#tested[@]})) || skip "no glibc could be fetched from $deb_mirror"

@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <gnu/libc-version.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -281,10 +282,28 @@ static void main_mmapped(void)
 /* Kept for the "scribble" mode's damage. */
 static void *last_fast, *last_tcache, *big_used, *last_unsorted;
 
+/* The glibc that runs us (glibc_versions.sh runs older and newer ones):
+ * TCACHE_FILL_COUNT, 7 up to 2.42 and 16 from 2.43; fastbins up to 2.42
+ * (2.43 removed them and puts small chunks straight into their small bin:
+ * malloc.c _int_free_create_chunk). */
+static int tc_fill = 7, has_fastbins = 1;
+
+static void glibc_traits(void)
+{
+	int major = 0, minor = 0;
+	if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) == 2 && major == 2 &&
+	    minor >= 43) {
+		tc_fill = 16;
+		has_fastbins = 0;
+	}
+}
+
 static void main_bins(void)
 {
-	void *a[10], *b[3], *L[2], *u[2], *c1, *c2, *f[10], *t[3];
-	for (int i = 0; i < 10; i++)
+	enum { N = 16 + 3 };
+	void *a[N], *b[3], *L[2], *u[2], *c1, *c2, *f[N], *t[3];
+	int n = tc_fill + 3; /* a full tcache and 3 more */
+	for (int i = 0; i < n; i++)
 		a[i] = guarded(200, 0); /* chunk 0xd0: tcache then unsorted */
 	for (int i = 0; i < 3; i++)
 		b[i] = guarded(1500, 0); /* above tcache range: large bin */
@@ -293,13 +312,15 @@ static void main_bins(void)
 	for (int i = 0; i < 2; i++)
 		u[i] = guarded(1200, 0);
 	guarded_pair(1100, &c1, &c2, 0);
-	for (int i = 0; i < 10; i++)
-		f[i] = malloc(24); /* chunk 0x20: tcache then fastbin */
+	/* chunk 0x20: tcache then fastbin (2.43: guarded, to stay apart in
+	 * their small bin) */
+	for (int i = 0; i < n; i++)
+		f[i] = has_fastbins ? malloc(24) : guarded(24, 0);
 	for (int i = 0; i < 3; i++)
 		t[i] = malloc(40); /* chunk 0x30: a partial tcache */
 
-	for (int i = 0; i < 10; i++) {
-		add(a[i], malloc_usable_size(a[i]), R_FREE, 0, i < 7 ? "tcache" : "small");
+	for (int i = 0; i < n; i++) {
+		add(a[i], malloc_usable_size(a[i]), R_FREE, 0, i < tc_fill ? "tcache" : "small");
 		free(a[i]);
 	}
 	for (int i = 0; i < 3; i++) {
@@ -322,15 +343,18 @@ static void main_bins(void)
 	add(c1, csize(c1) + csize(c2) - sizeof(size_t), R_FREE, 0, "unsorted");
 	free(c1);
 	free(c2);
-	for (int i = 0; i < 10; i++) {
-		add(f[i], malloc_usable_size(f[i]), R_FREE, 0, i < 7 ? "tcache" : "fastbin");
+	for (int i = 0; i < n; i++) {
+		add(f[i], malloc_usable_size(f[i]), R_FREE, 0,
+		    i < tc_fill    ? "tcache"
+		    : has_fastbins ? "fastbin"
+		                   : "small");
 		free(f[i]);
 	}
 	for (int i = 0; i < 3; i++) {
 		add(t[i], malloc_usable_size(t[i]), R_FREE, 0, "tcache");
 		free(t[i]);
 	}
-	last_fast = f[9];
+	last_fast = f[n - 1];
 	last_tcache = t[2];
 	last_unsorted = u[1];
 }
@@ -483,6 +507,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return 2;
 	const char *mode = argc > 2 ? argv[2] : "core";
+	glibc_traits();
 	const char *am = getenv("MALLOC_ARENA_MAX");
 	arena_max_one = am && !strcmp(am, "1");
 	recs = mmap(NULL, MAX_RECS * sizeof *recs, PROT_READ | PROT_WRITE,

@@ -688,7 +688,22 @@ START_TEST(layouts)
 	ck_assert_uint_eq(l.mp_sbrk_base, 96);
 	ck_assert_uint_eq(l.hi_sizeof, 48);
 	ck_assert_uint_eq(l.ms_size, 2200);
+	/* 2.42: no core of it to check a row against (no Debian suite has it) */
 	ck_assert_int_eq(gw_layout_for_version(&l, 2, 42), HW_EUNSUPPORTED);
+	/* gdb ptype/o on Debian forky's libc6-dbg (2.43) */
+	ck_assert_int_eq(gw_layout_for_version(&l, 2, 43), HW_OK);
+	ck_assert_uint_eq(l.n_fastbins, 0);
+	ck_assert_uint_eq(l.ms_top, 8);
+	ck_assert_uint_eq(l.ms_next, 2072);
+	ck_assert_uint_eq(l.ms_size, 2112);
+	ck_assert_uint_eq(l.mp_n_mmaps, 68);
+	ck_assert_uint_eq(l.mp_sbrk_base, 104);
+	ck_assert_uint_eq(l.mp_size, 144);
+	ck_assert_uint_eq(l.tc_entries, 152);
+	ck_assert_uint_eq(l.tc_bins, 76);
+	ck_assert_int_eq(l.tc_slots, 1);
+	ck_assert_int_eq(l.mmap_243, 1);
+	ck_assert_int_eq(gw_layout_for_version(&l, 2, 44), HW_EUNSUPPORTED);
 	ck_assert_int_eq(gw_layout_for_version(&l, 3, 0), HW_EUNSUPPORTED);
 }
 END_TEST
