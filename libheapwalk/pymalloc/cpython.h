@@ -99,6 +99,7 @@ struct hw_pymalloc {
 	const hw_module *module; /* libpython or the executable holding CPython */
 	struct hw_py_layout layout;
 	unsigned major, minor, micro;
+	int free_threaded;   /* a Py_GIL_DISABLED build (mimalloc, no pymalloc pools) */
 	uint64_t type_type;  /* &PyType_Type in the target */
 	const char *symbols; /* "debuginfo", "symtab" or "heuristic" */
 	size_t n_states;

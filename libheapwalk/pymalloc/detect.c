@@ -37,7 +37,7 @@ static int module_sym(hw_target *t, const hw_module *m, const char *name, uint64
 	return 1;
 }
 
-static int minor_from_name(const char *name, unsigned *minor);
+static int minor_from_name(const char *name, unsigned *minor, int *ft);
 
 /* libpython3.X.so first, else the module that defines PyType_Type (an
  * executable with CPython linked in, like Debian's python3.11); without
@@ -48,6 +48,7 @@ static const hw_module *find_module(hw_target *t, uint64_t *type_type)
 	const hw_module *mods;
 	size_t n = hw_target_modules(t, &mods);
 	unsigned minor;
+	int ft = 0;
 	*type_type = 0;
 	for (int pass = 0; pass < 4; pass++) {
 		for (size_t i = 0; i < n; i++) {
@@ -56,7 +57,7 @@ static const hw_module *find_module(hw_target *t, uint64_t *type_type)
 				continue;
 			if (pass < 2 && module_sym(t, &mods[i], "PyType_Type", type_type))
 				return &mods[i];
-			if (pass >= 2 && minor_from_name(b, &minor))
+			if (pass >= 2 && minor_from_name(b, &minor, &ft))
 				return &mods[i];
 		}
 	}
@@ -80,8 +81,9 @@ static uint64_t type_type_by_shape(hw_target *t, const hw_module *m, const struc
 	return hw_module_data_find(t, m, L->tp_flags + 8, type_type_fits, (void *)L);
 }
 
-/* "3.X" from "libpython3.X.so..." or "python3.X". */
-static int minor_from_name(const char *name, unsigned *minor)
+/* "3.X" from "libpython3.X.so..." or "python3.X"; *ft set for "3.Xt", a
+ * free-threaded build's name (python3.13t, libpython3.13t.so). */
+static int minor_from_name(const char *name, unsigned *minor, int *ft)
 {
 	const char *b = base_name(name);
 	const char *s = strstr(b, "python3.");
@@ -92,6 +94,8 @@ static int minor_from_name(const char *name, unsigned *minor)
 	if (end == s + 8 || v > 99)
 		return 0;
 	*minor = (unsigned)v;
+	if (*end == 't')
+		*ft = 1;
 	return 1;
 }
 
@@ -114,19 +118,27 @@ static int find_version(struct hw_pymalloc *p)
 	uint32_t v32;
 	char buf[64];
 
+	int have = 0;
 	if (module_sym(t, p->module, "Py_Version", &a) && hw_read_u32(t, a, &v32) == HW_OK &&
 	    (v32 >> 24) == 3) {
 		set_from_hex(p, v32);
-		return 1;
+		have = 1;
 	}
-	if (module_sym(t, p->module, "_PyRuntime", &a) && hw_read(t, a, buf, 16) == HW_OK &&
+	/* _Py_DebugOffsets (Include/internal/pycore_debug_offsets.h): cookie,
+	 * version, free_threaded (3.13+; checked with gdb on 3.13-3.15) */
+	if (module_sym(t, p->module, "_PyRuntime", &a) && hw_read(t, a, buf, 24) == HW_OK &&
 	    memcmp(buf, "xdebugpy", 8) == 0) {
+		uint64_t ft;
+		memcpy(&ft, buf + 16, 8);
+		p->free_threaded |= ft == 1;
 		memcpy(&v, buf + 8, 8);
-		if ((v >> 24) == 3) {
+		if (!have && (v >> 24) == 3) {
 			set_from_hex(p, v);
 			return 1;
 		}
 	}
+	if (have)
+		return 1;
 	if ((module_sym(t, p->module, "version.0", &a) ||
 	     module_sym(t, p->module, "version", &a)) &&
 	    hw_read(t, a, buf, 24) == HW_OK) {
@@ -139,8 +151,8 @@ static int find_version(struct hw_pymalloc *p)
 		}
 	}
 	unsigned mi;
-	if (minor_from_name(p->module->name, &mi) ||
-	    minor_from_name(hw_target_executable(t), &mi)) {
+	if (minor_from_name(p->module->name, &mi, &p->free_threaded) ||
+	    minor_from_name(hw_target_executable(t), &mi, &p->free_threaded)) {
 		p->major = 3, p->minor = mi, p->micro = 0;
 		return 2; /* micro unknown */
 	}
@@ -256,6 +268,14 @@ int hw_py_detect(struct hw_pymalloc *p)
 	if (!vr)
 		return hw_error_set(HW_EUNSUPPORTED, "%s: CPython version not recognised",
 		                    p->module->name);
+	/* the module's name says it too when the symbols are gone */
+	unsigned mi;
+	minor_from_name(p->module->name, &mi, &p->free_threaded);
+	if (p->free_threaded)
+		return hw_error_set(HW_EUNSUPPORTED,
+		                    "CPython %u.%u is a free-threaded build (mimalloc, no pymalloc "
+		                    "pools): not supported",
+		                    p->major, p->minor);
 	const struct hw_py_layout *L = hw_py_layout_find(p->minor);
 	if (!L)
 		return hw_error_set(HW_EUNSUPPORTED,
