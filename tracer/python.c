@@ -811,6 +811,7 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
 	void (*set_arena)(py_arena_allocator *) =
 	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
+	const char *rt = dlsym(RTLD_DEFAULT, "_PyRuntime");
 	hwt_busy_restore(busy);
 	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype || !this_ts)
 		return -2;
@@ -823,6 +824,16 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	}
 	if (!L)
 		return -3;
+	/* A free-threaded build (3.13t, 3.14t): other thread-state, frame and
+	 * object layouts, mimalloc under the object domain; read as the
+	 * default build's, its frames would be garbage to follow.  Known by
+	 * _Py_DebugOffsets.free_threaded at the start of _PyRuntime (cookie,
+	 * version, free_threaded; 3.13+).  Native sites only. */
+	uint64_t ft = 0;
+	if (rt && memcmp(rt, "xdebugpy", 8) == 0)
+		memcpy(&ft, rt + 16, 8);
+	if (ft)
+		return -4;
 	get_tstate = (void *(*)(void))tsget;
 	/* the direct read, if the getter's code allows one, only when it
 	 * finds what the getter returns (this thread holds the GIL: not NULL) */

@@ -1,38 +1,25 @@
 #!/usr/bin/env bash
 # A free-threaded CPython (python3.13t, 3.14t: Py_GIL_DISABLED, mimalloc in
-# place of pymalloc's pools, other object and interpreter layouts) is refused
-# by name, never walked as pymalloc: by _Py_DebugOffsets.free_threaded at the
-# start of _PyRuntime (3.13+), and by its module's name ("3.14t") when the
-# file is gone.  No free-threaded CPython is at hand (Debian ships none, the
-# pyenv builds are the default ones), so a stand-in library exports what
-# the detection reads: PyType_Type, Py_Version, _PyRuntime with the cookie,
-# the version and the flag; the same with the flag clear is not refused as
-# free-threaded.
+# place of pymalloc's pools, other object, frame and interpreter layouts) is
+# refused as such, never walked as pymalloc: by _Py_DebugOffsets'
+# free_threaded flag at the start of _PyRuntime (3.13+), and by its module's
+# name ("3.14t") when the file is gone.  No free-threaded CPython is at hand
+# (Debian ships none, the pyenv builds are default ones), so a stand-in
+# library (tests/programs/py_standin.c) exports what the detection reads;
+# with the flag clear it is not refused as free-threaded.  The tracer
+# likewise sets no PyMem hook and reads no frame in a free-threaded
+# interpreter (followed as the default build's, its frames would be garbage
+# in the traced program): the stand-in's program calls the tracer's install
+# under `coretool trace`.
 . "$top_srcdir/tests/lib.sh"
 cc=${CC:-cc}
+src=$top_srcdir/tests/programs/py_standin.c
 cd "$hw_tmp" || hard_error "no scratch directory"
 
 stand_in() { # stand_in NAME FREE_THREADED: lib NAME and a program linked to it, in ./NAME.d
 	mkdir -p "$1.d"
-	cat >"$1.d/lib.c" <<EOF
-#include <stdint.h>
-struct { char cookie[8]; uint64_t version, free_threaded; char rest[4096]; } _PyRuntime = {
-    "xdebugpy", 0x030e00f0, $2, {0}};
-const unsigned long Py_Version = 0x030e00f0;
-struct { uint64_t w[64]; } PyType_Type = {{1, (uint64_t)&PyType_Type}};
-EOF
-	cat >"$1.d/main.c" <<'EOF'
-#include <stdlib.h>
-extern const unsigned long Py_Version;
-int main(void)
-{
-	volatile unsigned long v = Py_Version;
-	(void)v;
-	abort();
-}
-EOF
-	$cc -shared -fPIC -o "$1.d/$1" "$1.d/lib.c" &&
-		$cc -o "$1.d/prog" "$1.d/main.c" -L"$1.d" -l:"$1" -Wl,-rpath,"$PWD/$1.d" ||
+	$cc -shared -fPIC -DFT="$2" -o "$1.d/$1" "$src" &&
+		$cc -DMAIN -o "$1.d/prog" "$src" -L"$1.d" -l:"$1" -Wl,-rpath,"$PWD/$1.d" -ldl ||
 		hard_error "cannot build the stand-in $1"
 }
 
@@ -63,4 +50,16 @@ grep -q '^pymalloc: not walked (.*free-threaded build' libpython3.14t.so.1.0.d/s
 stand_in libpython3.14.so.1.0 0
 summary libpython3.14.so.1.0.d
 grep -q 'free-threaded' libpython3.14.so.1.0.d/summary && fail "the default build taken as free-threaded"
+
+# the tracer's install: -4 and no hook where free-threaded, else both
+# domains' hooks set
+for ft in 1 0; do
+	mkdir "trace$ft" && cd "trace$ft" || hard_error "no directory"
+	stand_in libpython3.14.so.1.0 "$ft"
+	got=$("$CORETOOL" trace -- libpython3.14.so.1.0.d/prog 2>&1)
+	echo "tracer, free_threaded $ft: $got"
+	if ((ft)); then want="install -4 set 0"; else want="install 0 set 2"; fi
+	[[ $got == "$want" ]] || fail "the tracer's install with free_threaded $ft: '$got', not '$want'"
+	cd "$hw_tmp" || hard_error "no scratch directory"
+done
 exit 0
