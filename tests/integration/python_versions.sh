@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The walkers, the type namer and the tracer on CPythons newer than the
-# pyenv builds: Debian forky's python3.14 and python3.15 (stripped, as
-# Debian ships them), run by trixie's glibc 2.41 from a sysroot.
+# The walkers, the type namer and the tracer on CPythons as Debian ships them
+# (stripped, CPython linked into the executable) and newer than the pyenv
+# builds: trixie's python3.13, forky's python3.14 and python3.15, run by
+# trixie's glibc 2.41 from a sysroot.
 #  - pymalloc and types against sys._debugmallocstats() and the population
 #    script's own instance counts (pymalloc_lib.sh): on cores with the
 #    interpreter's symbol table, with its debug info (Debian's python3.X-dbg
@@ -10,7 +11,7 @@
 #    shape), and live;
 #  - then tracer_python.sh (sites exact to the line, threads, the thread
 #    state read directly, past 16 arenas, the unwinder) and
-#    pymalloc_subinterp.sh (one state per subinterpreter) on the same two
+#    pymalloc_subinterp.sh (one state per subinterpreter) on the same
 #    interpreters (HW_PYTHONS).
 # Needs Debian's archive (debs_lib.sh): SKIP without it.
 source "$top_srcdir/tests/lib.sh"
@@ -25,6 +26,10 @@ deb_pin trixie libzstd1 pool/main/libz/libzstd/libzstd1_1.5.7+dfsg-1_amd64.deb 2
 deb_pin trixie libgcc-s1 pool/main/g/gcc-14/libgcc-s1_14.2.0-19_amd64.deb 3c71917b490d1a17aed43196a2787a256ecf060526cdb20216a74bedc061b150
 deb_pin trixie libffi8 pool/main/libf/libffi/libffi8_3.4.8-2_amd64.deb 0ebdc340de33333639c3c63874cd4b15ac2e83dfa1ef3053b7eefaf4919f4f68
 p=pool/main/p
+deb_pin trixie python3.13-minimal $p/python3.13/python3.13-minimal_3.13.5-2+deb13u5_amd64.deb c1fda9e7b1bf15b2fa75a238d8a8710e142fe14c722fc650c5fc614f078c9073
+deb_pin trixie libpython3.13-minimal $p/python3.13/libpython3.13-minimal_3.13.5-2+deb13u5_amd64.deb a4aa6a9a8c77f87bfe545e1d14ec42c001d189ace90e3aa75deec882b39dee49
+deb_pin trixie libpython3.13-stdlib $p/python3.13/libpython3.13-stdlib_3.13.5-2+deb13u5_amd64.deb db161322a3481d2c0c3b9a3b9a03c3ab0e2b1718f54b88755fb4a3f939165b84
+deb_pin trixie python3.13-dbg $p/python3.13/python3.13-dbg_3.13.5-2+deb13u5_amd64.deb 7eb0f35e066e7c5e2e44a5faae0770c68c38ed02ac997b02faca451cb1976965
 deb_pin forky python3.14-minimal $p/python3.14/python3.14-minimal_3.14.8-1_amd64.deb 06e82c1b5c9d6f3ff6a25e0eb4c136fb10cedd93d51ec378ff163c9bee584270
 deb_pin forky libpython3.14-minimal $p/python3.14/libpython3.14-minimal_3.14.8-1_amd64.deb 149d1ff143259f6a5a405522d40143595fdedbf6d8e01123ea798603f895c93d
 deb_pin forky libpython3.14-stdlib $p/python3.14/libpython3.14-stdlib_3.14.8-1_amd64.deb abfa1b45e311461a4f8ee110d203efbc18808fada340af7036235b0d0c4cfd9a
@@ -57,10 +62,11 @@ walk_check() { # walk_check LABEL DIR WALK-ARGS...: walk_pymalloc --types --glib
 }
 
 tested=()
-for v in 3.14 3.15; do
-	if ! deb_sysroot "$root" forky "python$v-minimal" "libpython$v-minimal" "libpython$v-stdlib" \
+for sv in trixie:3.13 forky:3.14 forky:3.15; do
+	suite=${sv%:*} v=${sv#*:}
+	if ! deb_sysroot "$root" "$suite" "python$v-minimal" "libpython$v-minimal" "libpython$v-stdlib" \
 		"python$v-dbg"; then
-		echo "SKIP: forky's python$v could not be fetched from $deb_mirror"
+		echo "SKIP: $suite's python$v could not be fetched from $deb_mirror"
 		continue
 	fi
 	dir=$hw_tmp/$v
