@@ -36,27 +36,35 @@ echo "busy_heap: $bad of 40 checks found problems"
 grep -h '^State' /proc/"$pid"/task/*/status | grep -q 'R\|S' || fail "busy_heap left stopped"
 
 # A process stopped before coretool came (SIGSTOP, a shell's ^Z) is walked
-# as it is, often with a thread inside malloc, and never let run: its user
-# CPU time does not move and it stays stopped.  (Before, the settling let it
-# run: 11 ticks over 20 checks.)
-# user time only: seizing and resuming a stopped thread runs a little
-# kernel code on its behalf, and a timer tick can land there (system time:
-# one tick once in a CI run); a thread let run spends user time in malloc
-ticks() { awk '{t += $14} END {print t}' /proc/"$pid"/task/*/stat; }
+# as it is, often with a thread inside malloc, and never let run: its
+# threads' round counters (busy_heap's steps[], read from /proc/PID/mem) do
+# not move and it stays stopped.  (Before, the settling let it run: 11
+# ticks of CPU over 20 checks.  CPU time is no oracle for this: seizing a
+# stopped thread runs kernel code on its behalf, and the kernel splits a
+# thread's runtime into user and system time by the ticks it sampled
+# (cputime_adjust), so even user time moved by 2 ticks once under load
+# with no user code run.)
+steps_at=$(awk '$1 == "steps" {print $2}' "$hw_tmp/ready")
+[[ -n $steps_at ]] || fail "busy_heap gave no steps address"
+steps() {
+	dd if=/proc/"$pid"/mem bs=128 iflag=skip_bytes,count_bytes skip=$((steps_at)) count=128 \
+		2>/dev/null | od -An -v -tu8 | tr -s ' \n' ' '
+}
+[[ $(steps) == *[1-9]* ]] || fail "busy_heap's steps cannot be read (or never moved): '$(steps)'"
 for round in 1 2 3 4 5; do
 	kill -STOP "$pid"
 	for _ in $(seq 100); do
 		grep -h '^State' /proc/"$pid"/task/*/status | grep -qv 'T (stopped)' || break
 		sleep 0.01
 	done
-	before=$(ticks)
+	before=$(steps)
 	for _ in 1 2 3 4; do
 		"$CORETOOL" check --pid "$pid" >"$hw_tmp/check.out" 2>&1
 		rc=$?
 		((rc <= 1)) || { cat "$hw_tmp/check.out"; fail "check of a stopped process exited $rc"; }
 	done
-	after=$(ticks)
-	[[ $before == "$after" ]] || fail "a process stopped with SIGSTOP was let run ($before -> $after ticks, round $round)"
+	after=$(steps)
+	[[ $before == "$after" ]] || fail "a process stopped with SIGSTOP was let run (steps $before -> $after, round $round)"
 	grep -h '^State' /proc/"$pid"/task/*/status | grep -qv 'T (stopped)' &&
 		fail "a process stopped with SIGSTOP was left running"
 	kill -CONT "$pid"

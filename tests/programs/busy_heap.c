@@ -9,7 +9,9 @@
  * 5% 5000..204999: tcache, fastbins, bins, consolidation, mmapped chunks),
  * each thread in its own arena.  The main thread counts the SIGRTMIN
  * signals it receives; on SIGUSR1 it writes that count to READY_FILE.count
- * and exits.  READY_FILE gets the pid once the threads run.
+ * and exits.  READY_FILE gets the pid once the threads run, then "steps
+ * 0xADDR": where the threads count their rounds (16 uint64_t, one each),
+ * for a test to read from /proc/PID/mem whether they ran.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t received, done;
+static volatile unsigned long steps[16];
 
 static void on_rt(int sig)
 {
@@ -37,6 +40,7 @@ static void *churn(void *arg)
 	unsigned s = (unsigned)(long)arg * 7919u + 1u;
 	static __thread void *slot[4096];
 	for (;;) {
+		steps[(long)arg]++;
 		s = s * 1103515245u + 12345u;
 		unsigned i = (s >> 8) % 4096, r = (s >> 20) % 100;
 		size_t n = r < 70 ? 16 + s % 200 : r < 95 ? 200 + s % 3000 : 5000 + s % 200000;
@@ -71,7 +75,7 @@ int main(int argc, char **argv)
 	FILE *f = fopen(argv[2], "w");
 	if (!f)
 		return 1;
-	fprintf(f, "%d\n", (int)getpid());
+	fprintf(f, "%d\nsteps %p\n", (int)getpid(), (void *)steps);
 	fclose(f);
 	while (!done)
 		pause();
