@@ -52,6 +52,21 @@ while read -r label py; do
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
 
+# A CPython whose frames the tracer does not know (pyenv's 3.6 and 3.7 here:
+# it reads 3.8 on) runs as before, with native sites only, and the user is
+# told so in one line instead of finding the Python sites missing later.
+root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+old=$(ls -d "$root"/versions/3.7.* "$root"/versions/3.6.* 2>/dev/null | sort -V | tail -n 1)
+if [[ -z ${HW_PYTHONS:-} && -n $old ]]; then
+	v=$(basename "$old" | cut -d. -f1,2)
+	out=$("$CORETOOL" trace -- "$old/bin/python$v" -c 'print("ran")' 2>&1)
+	[[ $out == *"heapwalk-trace: CPython $v: its frames are not known to this tracer"*ran* ]] ||
+		fail "python$v under the tracer: '$out'"
+	echo "ok pyenv-$v: said once, then ran: $(head -n 1 <<<"$out")"
+elif [[ -z ${HW_PYTHONS:-} ]]; then
+	echo "SKIP: no pyenv CPython 3.6 or 3.7: the notice for an unknown CPython not checked"
+fi
+
 # The thread state is read where the getter's code says it is (python.c,
 # tstate_decode), not through a call: on x86-64, a global up to 3.11
 # (1), a thread-local from 3.12 (2: shared libpython; 3: in the

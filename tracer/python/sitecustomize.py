@@ -29,7 +29,18 @@ def _heapwalk_trace_start():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
         rc = _install()
-        if rc != 0 and os.environ.get("HEAPWALK_TRACE_VERBOSE"):
+        # -3: a CPython whose frames the tracer does not know (it reads
+        # 3.8-3.15: tracer/python.c's layouts); -4: a free-threaded build.
+        # The user would otherwise wonder where the Python sites went.
+        if rc == -3:
+            sys.stderr.write(
+                "heapwalk-trace: CPython %d.%d: its frames are not known to this tracer "
+                "(3.8-3.15): Python allocations get native sites only\n" % sys.version_info[:2])
+        elif rc == -4:
+            sys.stderr.write(
+                "heapwalk-trace: CPython %d.%d is a free-threaded build: Python allocations "
+                "get native sites only\n" % sys.version_info[:2])
+        elif rc != 0 and os.environ.get("HEAPWALK_TRACE_VERBOSE"):
             sys.stderr.write("heapwalk-trace: Python frames not recorded (%d)\n" % rc)
     except (ImportError, OSError, AttributeError, TypeError, ValueError):
         pass  # not preloaded, or no ctypes: native sites only
