@@ -97,6 +97,15 @@ for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 	check "$suite-arena1" "$hw_tmp/$suite-arena1/truth" heuristic --nodebug "$core"
 	grep -q '^glibc [0-9.-]* symbols [a-z]* arenas 1 ' "$hw_tmp/$suite-arena1.out" ||
 		fail "$suite: MALLOC_ARENA_MAX=1: not one arena"
+	if [[ $want == 2.43 ]]; then
+		# the tcache's large bins in use (glibc_heap labels its frees
+		# from 1 KiB to 64 KiB "tcache" then)
+		run_core "$suite" tcmax core GLIBC_TUNABLES=glibc.malloc.tcache_max=65536
+		awk '$1 == "free" && $4 == "tcache" && $3 > 1040 { n++ } END { exit n < 9 }' \
+			"$hw_tmp/$suite-tcmax/truth" || fail "$suite: tcache_max: no large tcache'd chunk in the truth"
+		check "$suite-tcmax" "$hw_tmp/$suite-tcmax/truth" debuginfo --debug-dir "$dbg" "$core"
+		check "$suite-tcmax-heuristic" "$hw_tmp/$suite-tcmax/truth" heuristic --nodebug "$core"
+	fi
 
 	# live: stopped, walked, resumed
 	"$root/glibc_heap" "$hw_tmp/$suite-live.truth" pause &

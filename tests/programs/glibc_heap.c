@@ -287,6 +287,12 @@ static void *last_fast, *last_tcache, *big_used, *last_unsorted;
  * (2.43 removed them and puts small chunks straight into their small bin:
  * malloc.c _int_free_create_chunk). */
 static int tc_fill = 7, has_fastbins = 1;
+/* 2.43 with GLIBC_TUNABLES glibc.malloc.tcache_max=N: chunks up to
+ * request2size(N) go to the tcache too, above 1040 bytes in its 12 large
+ * bins by powers of two (malloc.c do_set_tcache_max, large_csize2tidx),
+ * tc_fill to a bin. */
+static size_t tcache_max_bytes;
+static int large_used[12];
 
 static void glibc_traits(void)
 {
@@ -295,7 +301,26 @@ static void glibc_traits(void)
 	    minor >= 43) {
 		tc_fill = 16;
 		has_fastbins = 0;
+		const char *tn = getenv("GLIBC_TUNABLES"), *m;
+		if (tn && (m = strstr(tn, "glibc.malloc.tcache_max="))) {
+			size_t n = strtoul(m + strlen("glibc.malloc.tcache_max="), NULL, 0);
+			tcache_max_bytes = ((n + 8 + 15) & ~(size_t)15) + 1;
+		}
 	}
+}
+
+/* Where a free of p (above the small tcache bins' 1040 bytes) goes: a
+ * large tcache bin while it has room, else otherwise. */
+static const char *large_free_bin(void *p, const char *otherwise)
+{
+	size_t cs = csize(p);
+	if (cs <= 1040 || cs >= tcache_max_bytes)
+		return otherwise;
+	int idx = __builtin_clz(1040u) - __builtin_clz((unsigned)cs);
+	if (idx < 0 || idx >= 12 || large_used[idx] >= tc_fill)
+		return otherwise;
+	large_used[idx]++;
+	return "tcache";
 }
 
 static void main_bins(void)
@@ -324,11 +349,11 @@ static void main_bins(void)
 		free(a[i]);
 	}
 	for (int i = 0; i < 3; i++) {
-		add(b[i], malloc_usable_size(b[i]), R_FREE, 0, "large");
+		add(b[i], malloc_usable_size(b[i]), R_FREE, 0, large_free_bin(b[i], "large"));
 		free(b[i]);
 	}
 	for (int i = 0; i < 2; i++) {
-		add(L[i], malloc_usable_size(L[i]), R_FREE, 0, "large");
+		add(L[i], malloc_usable_size(L[i]), R_FREE, 0, large_free_bin(L[i], "large"));
 		free(L[i]);
 	}
 	/* A request no free chunk fits and no exact fit: malloc sorts the
@@ -336,11 +361,18 @@ static void main_bins(void)
 	big_used = malloc(100000);
 	held(big_used, 0);
 	for (int i = 0; i < 2; i++) {
-		add(u[i], malloc_usable_size(u[i]), R_FREE, 0, "unsorted");
+		add(u[i], malloc_usable_size(u[i]), R_FREE, 0, large_free_bin(u[i], "unsorted"));
 		free(u[i]);
 	}
-	/* c2 merges backwards with c1: one free chunk at c1. */
-	add(c1, csize(c1) + csize(c2) - sizeof(size_t), R_FREE, 0, "unsorted");
+	/* c2 merges backwards with c1: one free chunk at c1 (both in a large
+	 * tcache bin instead, where there is one for them) */
+	const char *bin1 = large_free_bin(c1, NULL), *bin2 = bin1 ? large_free_bin(c2, NULL) : NULL;
+	if (bin1 && bin2) {
+		add(c1, malloc_usable_size(c1), R_FREE, 0, bin1);
+		add(c2, malloc_usable_size(c2), R_FREE, 0, bin2);
+	} else {
+		add(c1, csize(c1) + csize(c2) - sizeof(size_t), R_FREE, 0, "unsorted");
+	}
 	free(c1);
 	free(c2);
 	for (int i = 0; i < n; i++) {
