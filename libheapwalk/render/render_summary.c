@@ -382,7 +382,13 @@ int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options *o, uin
 		fputs("target: ", f);
 		hw_text_target(f, s);
 		fputc('\n', f);
-		if (!total)
+		if (!total && !hw_snapshot_glibc_summary(s) && !hw_snapshot_pymalloc_summary(s))
+			fputs(
+			    "no heap walked: neither glibc malloc nor CPython's pymalloc is in the "
+			    "target (another allocator, musl's or a program's own, is not "
+			    "walked)\n",
+			    f);
+		else if (!total)
 			fprintf(f, "heap OK: no inconsistency found in %zu allocations\n", s->n);
 		else
 			text_problems(f, s);

@@ -85,4 +85,30 @@ else
 	echo "gdb/gcore not available: the gcore'd core was not checked"
 fi
 kill -9 "$pid"
+
+# A static program with no libc at all (another allocator's place: musl's,
+# a runtime's own): check says no heap was walked, not "heap OK".
+cat >nolibc.c <<'EOF'
+void _start(void)
+{
+	/* kill(getpid(), SIGABRT) */
+	__asm__ volatile("mov $39, %%eax\n\tsyscall\n\tmov %%eax, %%edi\n\tmov $6, %%esi\n\t"
+	                 "mov $62, %%eax\n\tsyscall"
+	                 :
+	                 :
+	                 : "rax", "rdi", "rsi", "rcx", "r11", "memory");
+	for (;;)
+		;
+}
+EOF
+if [[ $(uname -m) == x86_64 ]] && $cc -O0 -nostdlib -static -o nolibc nolibc.c 2>cc.err; then
+	mkdir nolibc.d
+	core=$(hw_dump_core nolibc.d "$PWD/nolibc") || fail "no core of the libc-less program"
+	"$CORETOOL" check "$core" >nolibc.out 2>&1 || { cat nolibc.out; fail "check of a libc-less core"; }
+	grep -q "^no heap walked: neither glibc malloc nor CPython's pymalloc" nolibc.out ||
+		{ cat nolibc.out; fail "check of a libc-less core: not 'no heap walked'"; }
+	echo "libc-less: $(tail -n 1 nolibc.out)"
+else
+	echo "SKIP: no x86-64 -nostdlib build here: the libc-less check not run"
+fi
 echo ok
