@@ -111,4 +111,22 @@ if [[ $(uname -m) == x86_64 ]] && $cc -O0 -nostdlib -static -o nolibc nolibc.c 2
 else
 	echo "SKIP: no x86-64 -nostdlib build here: the libc-less check not run"
 fi
+
+# A musl program (an Alpine container's kind): musl's libc.so is mapped, but
+# it is not glibc: no glibc-not-located problem (which would fail every
+# check of such a core), glibc not found, no heap walked.
+if command -v musl-gcc >/dev/null; then
+	printf '%s\n' '#include <stdlib.h>' \
+		'int main(void) { for (int i = 0; i < 100; i++) free(i % 2 ? malloc(100) : 0); abort(); }' >musl.c
+	musl-gcc -o musl musl.c || fail "musl-gcc"
+	mkdir musl.d
+	core=$(hw_dump_core musl.d "$PWD/musl") || fail "no core of the musl program"
+	"$CORETOOL" check "$core" >musl.out 2>&1 || { cat musl.out; fail "check of a musl core: exit $?"; }
+	grep -q "^no heap walked" musl.out || { cat musl.out; fail "check of a musl core"; }
+	"$CORETOOL" summary "$core" >musl.summary 2>&1
+	grep -q '^glibc: not found' musl.summary || { cat musl.summary; fail "summary of a musl core"; }
+	echo "musl: $(grep -c . musl.out) lines of check, glibc not found"
+else
+	echo "SKIP: no musl-gcc (apt-get install musl-tools): the musl check not run"
+fi
 echo ok
