@@ -215,6 +215,29 @@ static int progress(void *ctx, const char *phase, uint64_t n)
 	return 0;
 }
 
+/* Allocators a program may use instead of glibc's malloc: their heaps are
+ * not walked, so a summary of such a process shows little of its memory.
+ * Said once on stderr, by the library's name. */
+static void note_other_allocators(hw_target *t, const char *name)
+{
+	static const char *const libs[] = {"libjemalloc", "libtcmalloc", "libmimalloc", "libhoard",
+	                                   "libsnmalloc", "librpmalloc", "libtbbmalloc"};
+	const hw_module *mods;
+	size_t n = hw_target_modules(t, &mods);
+	for (size_t i = 0; i < n; i++) {
+		const char *b = mods[i].name ? strrchr(mods[i].name, '/') : NULL;
+		b = b ? b + 1 : mods[i].name;
+		for (size_t k = 0; b && k < sizeof libs / sizeof libs[0]; k++)
+			if (!strncmp(b, libs[k], strlen(libs[k])))
+				fprintf(
+				    stderr,
+				    "coretool: %s: note: %s is loaded: what the program allocates "
+				    "through it is not walked (glibc malloc and CPython's pymalloc "
+				    "are)\n",
+				    name, b);
+	}
+}
+
 int ct_source_open(ct_source *src, const ct_common *c, const char *path, int keep_target)
 {
 	memset(src, 0, sizeof *src);
@@ -247,6 +270,7 @@ int ct_source_open(ct_source *src, const ct_common *c, const char *path, int kee
 		src->target = NULL;
 		return ct_error(CT_EXIT_TARGET, src->name, "%s", hw_error_last());
 	}
+	note_other_allocators(src->target, src->name);
 	if (!keep_target) {
 		/* a live process is resumed as soon as its snapshot is taken */
 		hw_target_close(src->target);
