@@ -105,6 +105,27 @@ for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 			"$hw_tmp/$suite-tcmax/truth" || fail "$suite: tcache_max: no large tcache'd chunk in the truth"
 		check "$suite-tcmax" "$hw_tmp/$suite-tcmax/truth" debuginfo --debug-dir "$dbg" "$core"
 		check "$suite-tcmax-heuristic" "$hw_tmp/$suite-tcmax/truth" heuristic --nodebug "$core"
+		# a thread that never called malloc: its tcache pointer is
+		# __tcache_dummy, in libc's read-only data, not a tcache
+		printf '%s\n' '#include <pthread.h>' '#include <stdlib.h>' '#include <unistd.h>' \
+			'static void *idle(void *a) { (void)a; for (;;) pause(); return NULL; }' \
+			'int main(void) { pthread_t t; pthread_create(&t, NULL, idle, NULL);' \
+			'for (int i = 0; i < 50; i++) free(malloc(40 + i)); usleep(100000); abort(); }' \
+			>"$hw_tmp/idle.c"
+		libdir=$root/usr/lib/x86_64-linux-gnu
+		$cc -c -o "$hw_tmp/idle.o" "$hw_tmp/idle.c" &&
+			$cc --sysroot="$root" -B"$libdir/" -L"$libdir" -pthread -o "$root/idle" "$hw_tmp/idle.o" \
+				-Wl,--dynamic-linker="$root/lib64/ld-linux-x86-64.so.2" \
+				-Wl,--disable-new-dtags,-rpath,"$root/lib/x86_64-linux-gnu" ||
+			hard_error "$suite: cannot build the idle-thread program"
+		mkdir "$hw_tmp/$suite-idle"
+		core=$(hw_dump_core "$hw_tmp/$suite-idle" "$root/idle") || fail "$suite: no core of idle"
+		for d in "--debug-dir $dbg" "--debug-dir /nonexistent"; do
+			# shellcheck disable=SC2086 # (two words)
+			"$CORETOOL" check $d "$core" >"$hw_tmp/$suite-idle/check" 2>&1 ||
+				{ cat "$hw_tmp/$suite-idle/check"; fail "$suite: a thread without a tcache ($d)"; }
+		done
+		echo "$suite-idle: $(tail -n 1 "$hw_tmp/$suite-idle/check")"
 	fi
 
 	# live: stopped, walked, resumed
