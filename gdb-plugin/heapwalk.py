@@ -99,20 +99,24 @@ def _describe(through_debugger=False):
         exe = exe[len("target:"):]
     if conn is None or (conn.type != "core" and not inferior.pid):
         raise gdb.GdbError("heapsnap: no process (run the program, attach to one, or load a core file)")
+    # where gdb looks for separate debug files, for libc's and CPython's
+    # (heapsnap --debug-dir overrides it)
+    debug_dirs = gdb.parameter("debug-file-directory")
     if conn.type == "core":
         m = _CORE_FILE.search(gdb.execute("info target", to_string=True))
         if not m:
             raise gdb.GdbError("heapsnap: gdb did not say which core file it loaded (info target)")
-        return {"kind": "core", "core": m.group(1), "exe": exe}
+        return {"kind": "core", "core": m.group(1), "exe": exe, "debug_dirs": debug_dirs}
     threads = _threads(inferior)
     if conn.type == "native" and not through_debugger:
-        return {"kind": "live", "pid": inferior.pid, "exe": exe, "threads": threads}
+        return {"kind": "live", "pid": inferior.pid, "exe": exe, "threads": threads,
+                "debug_dirs": debug_dirs}
 
     def read(addr, length):
         return inferior.read_memory(addr, length).tobytes()
 
     return {"kind": "callback", "pid": inferior.pid, "exe": exe, "threads": threads,
-            "read": read, "mappings": _mappings()}
+            "read": read, "mappings": _mappings(), "debug_dirs": debug_dirs}
 
 
 def _address(expr):

@@ -203,11 +203,23 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 		hwp_fail(run->sub, "the debugger glue gave no target description");
 		return -1;
 	}
-	const char *kind, *exe, *core;
+	const char *kind, *exe, *core, *dd;
 	hw_target *t = NULL;
 	int rc = -1;
-	if (get_str(d, "kind", &kind) || get_str(d, "exe", &exe) || get_str(d, "core", &core))
+	char dd_buf[4096];
+	const char *dd_dirs[HWP_MAX_DEBUG_DIRS + 1] = {NULL};
+	if (get_str(d, "kind", &kind) || get_str(d, "exe", &exe) || get_str(d, "core", &core) ||
+	    get_str(d, "debug_dirs", &dd))
 		goto out;
+	/* the debugger's own debug directories (gdb's debug-file-directory,
+	 * colon-separated) where no --debug-dir was given */
+	if (dd && *dd && !ta->n_debug_dirs && strlen(dd) < sizeof dd_buf) {
+		strcpy(dd_buf, dd);
+		size_t n = 0;
+		for (char *s = dd_buf, *tok; n < HWP_MAX_DEBUG_DIRS && (tok = strsep(&s, ":"));)
+			if (*tok)
+				dd_dirs[n++] = tok;
+	}
 	if (!kind) {
 		hwp_fail(run->sub, "the debugger glue gave no target kind");
 		goto out;
@@ -215,7 +227,9 @@ int hwp_target_open(hwp_run *run, const hwp_target_args *ta, hw_target **out, ch
 	hw_target_options o = {
 	    .exe = ta->exe ? ta->exe : exe,
 	    .sysroot = ta->sysroot,
-	    .debug_dirs = ta->n_debug_dirs ? (const char **)ta->debug_dirs : NULL,
+	    .debug_dirs = ta->n_debug_dirs ? (const char **)ta->debug_dirs
+	                  : dd_dirs[0]     ? dd_dirs
+	                                   : NULL,
 	};
 	uint64_t pid = 0;
 	PyObject *pv = PyDict_GetItemString(d, "pid");

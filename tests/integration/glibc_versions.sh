@@ -16,6 +16,7 @@
 # Needs Debian's archive (debs_lib.sh): SKIP without it.
 . "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/debs_lib.sh"
+source "$top_srcdir/tests/integration/gdb_lib.sh"
 walk="$PROGS/walk_glibc"
 
 # the versions current when this was written
@@ -126,6 +127,21 @@ for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 				{ cat "$hw_tmp/$suite-idle/check"; fail "$suite: a thread without a tcache ($d)"; }
 		done
 		echo "$suite-idle: $(tail -n 1 "$hw_tmp/$suite-idle/check")"
+		# the gdb plugin looks where gdb does (debug-file-directory)
+		if command -v gdb >/dev/null && ls "$HW_EXT_DIR"/_heapwalk*.so >/dev/null 2>&1; then
+			for dir in "$dbg" /nonexistent; do
+				timeout 120 gdb -nx -batch -iex "set debug-file-directory $dir" \
+					-ex "source $HW_GDB_PY" -ex 'heapsnap' "$root/idle" "$core" \
+					>"$hw_tmp/$suite-idle/gdb" 2>&1
+				want=debuginfo
+				[[ $dir == /nonexistent ]] && want=heuristic
+				grep -q "^glibc 2.43 (symbols: $want)" "$hw_tmp/$suite-idle/gdb" ||
+					{ cat "$hw_tmp/$suite-idle/gdb"; fail "gdb plugin, debug-file-directory $dir: not $want"; }
+			done
+			echo "$suite-idle: the gdb plugin takes gdb's debug-file-directory"
+		else
+			echo "SKIP: no gdb or no plugin: gdb's debug-file-directory not checked"
+		fi
 	fi
 
 	# live: stopped, walked, resumed
