@@ -1157,15 +1157,17 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 		} else {
 			cnt = buf[L->tc_counts + i];
 		}
-		if (L->tc_slots) {
-			/* free slots left of mp_.tcache_count (tcache_init) */
-			if (cnt > w->tcache_count) {
-				problem(w, "tcache-count", tc,
-				        "tcache 0x%" PRIx64 " bin %u: %" PRIu64
-				        " free slots, more than mp_.tcache_count %" PRIu64,
-				        tc, i, cnt, w->tcache_count);
-				continue;
-			}
+		/* 2.42+: free slots left of mp_.tcache_count (tcache_init);
+		 * more than that is damage, said once, and the bin's chain is
+		 * walked all the same (as a wrong count of the older struct) */
+		int counted = 1;
+		if (L->tc_slots && cnt > w->tcache_count) {
+			problem(w, "tcache-count", tc,
+			        "tcache 0x%" PRIx64 " bin %u: %" PRIu64
+			        " free slots, more than mp_.tcache_count %" PRIu64,
+			        tc, i, cnt, w->tcache_count);
+			counted = 0;
+		} else if (L->tc_slots) {
 			cnt = w->tcache_count - cnt;
 		}
 		memcpy(&e, buf + L->tc_entries + 8 * i, 8);
@@ -1210,7 +1212,7 @@ static void walk_tcache(struct walker *w, uint32_t ti, uint64_t tc)
 				break;
 			e = reveal(w, e, next);
 		}
-		if (n != cnt)
+		if (counted && n != cnt)
 			problem(w, "tcache-count", tc,
 			        "tcache 0x%" PRIx64 " bin %u: counts says %" PRIu64
 			        ", list has %" PRIu64,
@@ -1952,7 +1954,7 @@ static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t 
 static void scan_mmapped(struct walker *w)
 {
 	hw_glibc_summary *s = w->sum;
-	uint64_t found = 0, bytes = 0;
+	uint64_t found = 0, bytes = 0, tail = mmap_tail(w);
 	for (size_t m = 0; m < w->in->n_maps && !w->stopped; m++) {
 		const struct gw_map *map = &w->in->maps[m];
 		if (!map->anonymous ||
@@ -1966,7 +1968,7 @@ static void scan_mmapped(struct walker *w)
 		                    : map->start;
 		uint64_t h[2], hsz;
 		if (from > map->start && rd(w, map->start, h, sizeof h) == 0 &&
-		    mmapped_header_ok(h, map->start, map->start, map->end, mmap_tail(w), &hsz))
+		    mmapped_header_ok(h, map->start, map->start, map->end, tail, &hsz))
 			from = map->start;
 		if (from >= map->end)
 			continue;
@@ -2008,7 +2010,7 @@ static void scan_mmapped(struct walker *w)
 					q += A;
 				uint64_t qsz;
 				if (q + GW_CHUNK_HDR <= a + sz &&
-				    mmapped_header(w, q, a, a + sz + mmap_tail(w), &qsz) &&
+				    mmapped_header(w, q, a, a + sz + tail, &qsz) &&
 				    q - a + qsz == sz) {
 					c = q;
 					csz = qsz;
@@ -2016,12 +2018,12 @@ static void scan_mmapped(struct walker *w)
 				}
 			}
 			/* usable: memsize() (2.43: size - SIZE_SZ, as any chunk) */
-			emit(w, c, csz - (mmap_tail(w) ? GW_SIZE_SZ : GW_CHUNK_HDR), 0,
+			emit(w, c, csz - (tail ? GW_SIZE_SZ : GW_CHUNK_HDR), 0,
 			     HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED, HW_BIN_NONE);
 			count(&s->mmapped, csz);
 			found++;
-			bytes += sz + mmap_tail(w);
-			a += sz + mmap_tail(w);
+			bytes += sz + tail;
+			a += sz + tail;
 		}
 	}
 	if (!w->stopped && (found != w->n_mmaps || bytes != w->mmapped_mem))

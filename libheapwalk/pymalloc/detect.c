@@ -48,7 +48,6 @@ static const hw_module *find_module(hw_target *t, uint64_t *type_type)
 	const hw_module *mods;
 	size_t n = hw_target_modules(t, &mods);
 	unsigned minor;
-	int ft = 0;
 	*type_type = 0;
 	for (int pass = 0; pass < 4; pass++) {
 		for (size_t i = 0; i < n; i++) {
@@ -57,7 +56,7 @@ static const hw_module *find_module(hw_target *t, uint64_t *type_type)
 				continue;
 			if (pass < 2 && module_sym(t, &mods[i], "PyType_Type", type_type))
 				return &mods[i];
-			if (pass >= 2 && minor_from_name(b, &minor, &ft))
+			if (pass >= 2 && minor_from_name(b, &minor, NULL))
 				return &mods[i];
 		}
 	}
@@ -81,8 +80,9 @@ static uint64_t type_type_by_shape(hw_target *t, const hw_module *m, const struc
 	return hw_module_data_find(t, m, L->tp_flags + 8, type_type_fits, (void *)L);
 }
 
-/* "3.X" from "libpython3.X.so..." or "python3.X"; *ft set for "3.Xt", a
- * free-threaded build's name (python3.13t, libpython3.13t.so). */
+/* "3.X" from "libpython3.X.so..." or "python3.X"; *ft (when ft is not
+ * NULL) set for "3.Xt", a free-threaded build's name (python3.13t,
+ * libpython3.13t.so). */
 static int minor_from_name(const char *name, unsigned *minor, int *ft)
 {
 	const char *b = base_name(name);
@@ -94,9 +94,17 @@ static int minor_from_name(const char *name, unsigned *minor, int *ft)
 	if (end == s + 8 || v > 99)
 		return 0;
 	*minor = (unsigned)v;
-	if (*end == 't')
+	if (ft && *end == 't')
 		*ft = 1;
 	return 1;
+}
+
+/* A free-threaded build's name: python3.Xt, libpython3.Xt.so. */
+static int name_free_threaded(const char *name)
+{
+	unsigned mi;
+	int ft = 0;
+	return name && minor_from_name(name, &mi, &ft) && ft;
 }
 
 static void set_from_hex(struct hw_pymalloc *p, uint64_t hex)
@@ -151,8 +159,8 @@ static int find_version(struct hw_pymalloc *p)
 		}
 	}
 	unsigned mi;
-	if (minor_from_name(p->module->name, &mi, &p->free_threaded) ||
-	    minor_from_name(hw_target_executable(t), &mi, &p->free_threaded)) {
+	if (minor_from_name(p->module->name, &mi, NULL) ||
+	    minor_from_name(hw_target_executable(t), &mi, NULL)) {
 		p->major = 3, p->minor = mi, p->micro = 0;
 		return 2; /* micro unknown */
 	}
@@ -269,8 +277,8 @@ int hw_py_detect(struct hw_pymalloc *p)
 		return hw_error_set(HW_EUNSUPPORTED, "%s: CPython version not recognised",
 		                    p->module->name);
 	/* the module's name says it too when the symbols are gone */
-	unsigned mi;
-	minor_from_name(p->module->name, &mi, &p->free_threaded);
+	p->free_threaded |=
+	    name_free_threaded(p->module->name) || name_free_threaded(hw_target_executable(t));
 	if (p->free_threaded)
 		return hw_error_set(HW_EUNSUPPORTED,
 		                    "CPython %u.%u is a free-threaded build (mimalloc, no pymalloc "

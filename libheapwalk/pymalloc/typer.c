@@ -442,7 +442,9 @@ static const char *static_name_of(hw_typer *ty, uint64_t t)
 }
 
 /* The builtin types that head a family marked in tp_flags (Include/object.h,
- * the same bits 3.6-3.13): the root is the one whose tp_base is not of it. */
+ * the same bits 3.6-3.15; python_versions.sh names tuple, dict and bytes by
+ * them on 3.13-3.15 without the file): the root is the one whose tp_base is
+ * not of it. */
 static const struct {
 	uint64_t flag;
 	const char *name;

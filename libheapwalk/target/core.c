@@ -200,6 +200,22 @@ static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
  * (heaps, pymalloc's arenas) keep it: without it, reading a 500 MiB Python
  * core from the disk took 7 s instead of 0.7 s.  A heap region the walker goes through in order
  * gets it back in any case (hw_core_advise_walk). */
+/* The first run of data [*d, *h) in the core file's bytes [at, end)
+ * (SEEK_DATA, SEEK_HOLE; *h no further than end): 1; 0 when [at, end) is
+ * all holes; -1 when the file system cannot tell. */
+static int file_data_run(int fd, uint64_t at, uint64_t end, uint64_t *d, uint64_t *h)
+{
+	off_t x = lseek(fd, (off_t)at, SEEK_DATA);
+	if (x < 0)
+		return errno == ENXIO ? 0 : -1;
+	if ((uint64_t)x >= end)
+		return 0;
+	off_t y = lseek(fd, x, SEEK_HOLE);
+	*d = (uint64_t)x;
+	*h = y < 0 || (uint64_t)y > end ? end : (uint64_t)y;
+	return 1;
+}
+
 static void advise_sparse(hw_target *t)
 {
 	for (size_t i = 0; i < t->nsegs && t->fd >= 0; i++) {
@@ -208,19 +224,11 @@ static void advise_sparse(hw_target *t)
 			continue;
 		/* the bytes of data in the segment's file range, from its first
 		 * 64 runs of data (more runs than that: not sparse enough) */
-		uint64_t data = 0, end = s->offset + s->filesz;
-		off_t at = (off_t)s->offset;
+		uint64_t data = 0, end = s->offset + s->filesz, at = s->offset, d, h;
 		int runs = 0;
-		for (; runs < 64 && (uint64_t)at < end; runs++) {
-			off_t d = lseek(t->fd, at, SEEK_DATA);
-			if (d < 0 && errno != ENXIO)
-				break;
-			if (d < 0 || (uint64_t)d >= end)
-				break;
-			off_t h = lseek(t->fd, d, SEEK_HOLE);
-			uint64_t he = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
-			data += he - (uint64_t)d;
-			at = (off_t)he;
+		for (; runs < 64 && at < end && file_data_run(t->fd, at, end, &d, &h) > 0; runs++) {
+			data += h - d;
+			at = h;
 		}
 		if (runs == 64 || data * 4 >= s->filesz)
 			continue; /* mostly data: readahead helps */
@@ -710,13 +718,14 @@ void hw_core_data_extent(hw_target *t, uint64_t addr, uint64_t end, uint64_t *lo
 		uint64_t file_end = s->vaddr + s->filesz;
 		if (addr >= file_end)
 			break; /* past the file part: not known to be zero */
-		off_t d = lseek(t->fd, (off_t)(s->offset + (addr - s->vaddr)), SEEK_DATA);
-		if (d < 0 && errno != ENXIO)
+		uint64_t d, h;
+		int r = file_data_run(t->fd, s->offset + (addr - s->vaddr), s->offset + s->filesz,
+		                      &d, &h);
+		if (r < 0)
 			break; /* no SEEK_DATA here */
-		uint64_t dlo = d < 0 ? file_end : s->vaddr + ((uint64_t)d - s->offset);
+		uint64_t dlo = r ? s->vaddr + (d - s->offset) : file_end;
 		if (dlo < file_end && dlo < end) {
-			off_t h = lseek(t->fd, d, SEEK_HOLE);
-			uint64_t dhi = h < 0 ? file_end : s->vaddr + ((uint64_t)h - s->offset);
+			uint64_t dhi = s->vaddr + (h - s->offset);
 			*lo = dlo;
 			*hi = dhi < seg_end ? dhi : seg_end;
 			if (*hi <= *lo)

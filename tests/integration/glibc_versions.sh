@@ -106,6 +106,35 @@ for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 			"$hw_tmp/$suite-tcmax/truth" || fail "$suite: tcache_max: no large tcache'd chunk in the truth"
 		check "$suite-tcmax" "$hw_tmp/$suite-tcmax/truth" debuginfo --debug-dir "$dbg" "$core"
 		check "$suite-tcmax-heuristic" "$hw_tmp/$suite-tcmax/truth" heuristic --nodebug "$core"
+		# a tcache bin's num_slots scribbled past tcache_count: said,
+		# and the bin's chunks still found in it (the truth holds)
+		"$walk" --debug-dir "$dbg" --print "$hw_tmp/$suite-plain/core" >"$hw_tmp/slots.print" 2>&1
+		read -r tc arena < <(awk '$1 == "chunk" && $3 == 760 && $5 == "meta" { print $2, $8; exit }' \
+			"$hw_tmp/slots.print")
+		usable=$(awk -v a="$arena" '$5 == "free" && $6 == "tcache" && $8 == a && $3 < 1000 { print $3; exit }' \
+			"$hw_tmp/slots.print")
+		[[ -n $tc && -n $usable ]] || fail "$suite: no main-thread tcache with a tcache'd chunk to scribble"
+		bin=$(((usable + 8 - 32) / 16))
+		cp "$hw_tmp/$suite-plain/core" "$hw_tmp/slots.core"
+		"$HW_PY" - "$hw_tmp/slots.core" $((tc + 2 * bin)) <<'PY' || fail "$suite: cannot scribble the core"
+import struct, sys
+path, addr = sys.argv[1], int(sys.argv[2])
+data = bytearray(open(path, "rb").read())
+phoff, = struct.unpack_from("<Q", data, 32)
+phnum, = struct.unpack_from("<H", data, 56)
+for i in range(phnum):
+    p_type, _, off, vaddr, _, filesz, _, _ = struct.unpack_from("<IIQQQQQQ", data, phoff + 56 * i)
+    if p_type == 1 and vaddr <= addr < vaddr + filesz:
+        struct.pack_into("<H", data, off + addr - vaddr, 0xffff)
+        open(path, "wb").write(data)
+        sys.exit(0)
+sys.exit(1)
+PY
+		"$walk" --debug-dir "$dbg" --allow-problems --truth "$hw_tmp/$suite-plain/truth" "$hw_tmp/slots.core" \
+			>"$hw_tmp/slots.out" 2>&1 || { cat "$hw_tmp/slots.out"; fail "$suite: num_slots scribbled: the walk lost the bin"; }
+		grep -q "bin $bin: 65535 free slots, more than mp_.tcache_count" "$hw_tmp/slots.out" ||
+			{ cat "$hw_tmp/slots.out"; fail "$suite: num_slots scribbled: not said"; }
+		echo "$suite-slots: bin $bin scribbled, $(grep -E '^truth' "$hw_tmp/slots.out")"
 		# a thread that never called malloc: its tcache pointer is
 		# __tcache_dummy, in libc's read-only data, not a tcache
 		printf '%s\n' '#include <pthread.h>' '#include <stdlib.h>' '#include <unistd.h>' \
