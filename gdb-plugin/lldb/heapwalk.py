@@ -11,6 +11,8 @@
 #
 # lldb has no API for the path of a loaded core file: the first heapsnap
 # command on a core needs `--core PATH` (remembered for that target).
+# Separate debug files are looked for where lldb looks
+# (target.debug-file-search-paths, then /usr/lib/debug) unless --debug-dir.
 # lldb-14 does not expose fs_base: on live processes the glibc walker
 # finds the threads' tcaches without it where it can.
 #
@@ -20,6 +22,7 @@
 # command file being sourced.
 
 import os
+import re
 import shlex
 import sys
 
@@ -78,8 +81,27 @@ def _mappings(process):
     return maps
 
 
+def _debug_dirs(debugger):
+    """lldb's target.debug-file-search-paths, then /usr/lib/debug (where lldb
+    looks last), colon-separated; None when the setting is empty (the
+    library's default, /usr/lib/debug, then serves).  lldb-14 gives the
+    array as one string: "  [0]: /a  [1]: /b"."""
+    v = lldb.SBDebugger.GetInternalVariableValue("target.debug-file-search-paths",
+                                                 debugger.GetInstanceName())
+    text = " ".join(v.GetStringAtIndex(i) for i in range(v.GetSize()))
+    dirs = [os.path.abspath(d) for d in re.findall(r"\[\d+\]: (.*?)(?=\s+\[\d+\]: |\s*$)", text)]
+    return ":".join(dirs + ["/usr/lib/debug"]) if dirs else None
+
+
 def _describer(debugger, core):
     def describe(through_debugger=False):
+        d = _describe(through_debugger)
+        dirs = _debug_dirs(debugger)
+        if dirs:
+            d["debug_dirs"] = dirs
+        return d
+
+    def _describe(through_debugger):
         target = debugger.GetSelectedTarget()
         process = target.GetProcess() if target.IsValid() else None
         if process is None or not process.IsValid():

@@ -171,6 +171,22 @@ PY
 		else
 			echo "SKIP: no gdb or no plugin: gdb's debug-file-directory not checked"
 		fi
+		# and lldb's glue where lldb does (target.debug-file-search-paths)
+		if command -v lldb-14 >/dev/null && [[ -d /usr/lib/llvm-14/lib/python3.11/dist-packages/lldb ]] &&
+			ls "$HW_EXT_DIR"/_heapwalk*.so >/dev/null 2>&1; then
+			for dir in "$dbg" /nonexistent; do
+				printf 'settings set target.debug-file-search-paths %s\nheapsnap --core %s\n' \
+					"$dir" "$core" >"$hw_tmp/$suite-idle/lldb.cmds"
+				hw_lldb "$hw_tmp/$suite-idle/lldb.cmds" -c "$core" "$root/idle" >"$hw_tmp/$suite-idle/lldb"
+				want=debuginfo
+				[[ $dir == /nonexistent ]] && want=heuristic
+				grep -q "^glibc 2.43 (symbols: $want)" "$hw_tmp/$suite-idle/lldb" ||
+					{ cat "$hw_tmp/$suite-idle/lldb"; fail "lldb glue, debug-file-search-paths $dir: not $want"; }
+			done
+			echo "$suite-idle: lldb's glue takes lldb's target.debug-file-search-paths"
+		else
+			echo "SKIP: no lldb-14, its Python module or the plugin: lldb's debug-file-search-paths not checked"
+		fi
 	fi
 
 	# live: stopped, walked, resumed
