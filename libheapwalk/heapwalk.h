@@ -339,7 +339,7 @@ typedef struct hw_glibc_summary {
 
 typedef struct hw_glibc hw_glibc;
 
-/* Find glibc malloc in the target: libc's version (2.26-2.41), main_arena,
+/* Find glibc malloc in the target: libc's version (2.26-2.43), main_arena,
  * mp_ and every live thread's tcache, from libc's symbols and DWARF when
  * its debug file is found, else from validated heuristics (summary
  * "symbols" says which).  HW_ENOTFOUND when there is no glibc malloc,

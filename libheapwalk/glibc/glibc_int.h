@@ -53,7 +53,7 @@ struct gw_layout {
 	int mmap_243;
 };
 
-/* Fill *l from the per-version tables; HW_EUNSUPPORTED outside 2.26-2.41. */
+/* Fill *l from the per-version tables; HW_EUNSUPPORTED outside 2.26-2.43. */
 int gw_layout_for_version(struct gw_layout *l, int major, int minor);
 
 /* The layout read from the DWARF of the debug file at debug_path for the

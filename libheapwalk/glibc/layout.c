@@ -21,8 +21,12 @@
  *    (TCACHE_SMALL_BINS 64 + TCACHE_LARGE_BINS 12, the large ones by
  *    large_csize2tidx(), kept in size order), num_slots the free slots
  *    (tcache_init: mp_.tcache_count each), malloc_par.tcache_bins renamed
- *    tcache_small_bins; the tcache made at a thread's first malloc, the
- *    TLS pointer at __tcache_dummy (libc's .rodata) until then.
+ *    tcache_small_bins at the same offset (malloc_par otherwise as 2.35's,
+ *    136 bytes), malloc_state and mmapped chunks as 2.41's; a thread's
+ *    tcache pointer NULL until its first malloc.  glibc_2.42.orig.tar.xz's
+ *    malloc.c; offsets checked with gdb `ptype/o` on Ubuntu 25.10's
+ *    libc6-dbg 2.42-0ubuntu3.  2.43: that TLS pointer at __tcache_dummy
+ *    (libc's .rodata) until then.
  *  - 2.43: malloc_state without have_fastchunks and fastbinsY (fastbins
  *    removed: top at 8, bins at 24, next at 2072, system_mem at 2096,
  *    2112 bytes); malloc_par gains `enum malloc_thp_mode_t thp_mode` after
@@ -31,7 +35,7 @@
  *    offset | MMAP_HP (mmap_set_chunk), usable size - 8 (memsize).
  *    Offsets checked with gdb `ptype/o` on Debian forky's libc6-dbg 2.43-7.
  * Measured on Debian 12's 2.36 against its DWARF (see FACTS.md), and on
- * Debian's 2.31, 2.41 and 2.43 cores (glibc_versions.sh).
+ * Debian's 2.31, 2.41, 2.43 and Ubuntu's 2.42 cores (glibc_versions.sh).
  */
 #include "glibc_int.h"
 
@@ -76,14 +80,15 @@ static const struct layout_row rows[] = {
     {30, 31, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 0}},
     {32, 34, {MS_227, MP_226, HI_226, TC_230, .safe_linking = 1}},
     {35, 41, {MS_227, MP_235, HI_235, TC_230, .safe_linking = 1}},
+    {42, 42, {MS_227, MP_235, HI_235, TC_242, .safe_linking = 1}},
     {43, 43, {MS_243, MP_243, HI_235, TC_242, .safe_linking = 1, .mmap_243 = 1}},
 };
 
 int gw_layout_for_version(struct gw_layout *l, int major, int minor)
 {
 	if (major != 2)
-		return hw_error_set(HW_EUNSUPPORTED,
-		                    "glibc %d.%d: only 2.26-2.41 and 2.43 are known", major, minor);
+		return hw_error_set(HW_EUNSUPPORTED, "glibc %d.%d: only 2.26-2.43 are known", major,
+		                    minor);
 	for (size_t i = 0; i < HW_ARRAY_SIZE(rows); i++) {
 		if (minor >= rows[i].first_minor && minor <= rows[i].last_minor) {
 			*l = rows[i].l;
@@ -91,6 +96,5 @@ int gw_layout_for_version(struct gw_layout *l, int major, int minor)
 			return HW_OK;
 		}
 	}
-	return hw_error_set(HW_EUNSUPPORTED, "glibc 2.%d: only 2.26-2.41 and 2.43 are known",
-	                    minor);
+	return hw_error_set(HW_EUNSUPPORTED, "glibc 2.%d: only 2.26-2.43 are known", minor);
 }

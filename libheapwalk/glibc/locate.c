@@ -516,8 +516,8 @@ static size_t find_tcaches(hw_target *t, const struct gw_layout *L, Elf *e, uint
  *  - the tcache: the word at the same offset below every thread's pointer
  *    (libc's TLS block is in the static TLS area, below fs_base) that
  *    points at a chunk of tcache_perthread_struct's size; the size tells
- *    2.30's uint16_t counts from the older uint8_t (2.43: 76 bins of
- *    num_slots, by its malloc_state).
+ *    2.30's uint16_t counts from the older uint8_t, and 2.42's 76 bins of
+ *    num_slots from 2.35-2.41's 64 counts (2.43's: by its malloc_state).
  *  - safe-linking (2.32): whether the first links of the fastbins and
  *    tcache bins read as chunk addresses raw or through PROTECT_PTR.
  * The version is then the range of the row: "2.35-2.41". */
@@ -577,8 +577,9 @@ static int mp_shape(hw_target *t, const struct gw_layout *L, const uint8_t *p, u
 	         max_mmapped = word_at(p, L->mp_mmapped_mem + 8),
 	         sbrk = word_at(p, L->mp_sbrk_base);
 	uint32_t n_mmaps = u32_at(p, L->mp_n_mmaps), max_n_mmaps = u32_at(p, L->mp_n_mmaps + 8);
-	/* (tcache_max_bytes: up to 1032; 2.42's large bins, 4 MiB + 1) */
-	uint64_t tc_max_max = L->tc_bins > GW_TCACHE_SMALL_BINS ? (4u << 20) + 1 : 1032;
+	/* (tcache_max_bytes: up to 1032 before 2.35's malloc_par; 2.42's
+	 * large bins, 4 MiB + 1, and 2.42 shares 2.35's malloc_par) */
+	uint64_t tc_max_max = L->mp_hp_pagesize >= 0 ? (4u << 20) + 1 : 1032;
 	if (tc_bins < 1 || tc_bins > GW_TCACHE_SMALL_BINS || tc_max > tc_max_max ||
 	    tc_count > 65535 || mmap_threshold > (32u << 20) || arena_test < 1 ||
 	    arena_test > 1024 || n_mmaps > max_n_mmaps || mmapped > max_mmapped ||
@@ -704,6 +705,17 @@ static int locate_by_shape(hw_target *t, const hw_module *m, struct gw_located *
 		                    m->name ? m->name : "libc", missing);
 	int found = 0;
 	size_t n = scan_tcaches(t, &L, &loc->tcaches, &found);
+	if (first == 35 && !found) {
+		/* 2.42: 2.35's malloc_state and malloc_par, 2.43's tcache */
+		struct gw_layout l42;
+		gw_layout_for_version(&l42, 2, 42);
+		if ((n = scan_tcaches(t, &l42, &loc->tcaches, &found)), found) {
+			L = l42;
+			first = last = 42;
+		} else {
+			last = 42; /* no tcache to tell */
+		}
+	}
 	if (first == 27) {
 		/* tcache counts: uint16_t from 2.30 (tried first), else uint8_t */
 		if (found)

@@ -28,7 +28,7 @@
  * GW_BITMAP_MAX by default) and three planes as large (zero pages but
  * where a tcache'd or binned chunk lies), and the number of heaps.
  *
- * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.41): bin_at,
+ * Source: glibc malloc/malloc.c and malloc/arena.c (2.26-2.43): bin_at,
  * fastbin_index, smallbin_index, largebin_index, tidx2usize, PROTECT_PTR,
  * int_mallinfo, musable, sysmalloc (fenceposts), new_heap, _int_memalign.
  */

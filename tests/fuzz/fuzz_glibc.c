@@ -4,7 +4,7 @@
  * (main_arena at +0, mp_ at +MP_OFF), the rest an anonymous mapping at
  * HEAP_VA, mp_.sbrk_base's heap, whose first chunk is the thread's tcache.
  * Byte 0 of the image (main_arena.mutex, which the walker never reads)
- * picks the glibc version whose layout is used (2.26 to 2.41), so every
+ * picks the glibc version whose layout is used (2.26 to 2.43), so every
  * table row is exercised.  The walk must never crash, hang or grow without
  * bound.  Seeds: a healthy 2.36 heap (used, fastbin, unsorted, tcache'd
  * chunks and top), the same heap under 2.26 and 2.31 layouts, the 2.36
@@ -137,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct image img = {data, size};
 	struct gw_input in;
 	memset(&in, 0, sizeof in);
-	int minor = 26 + (size ? data[0] % 18 : 10); /* 2.26 .. 2.43 (2.42: none) */
+	int minor = 26 + (size ? data[0] % 18 : 10); /* 2.26 .. 2.43 */
 	if (gw_layout_for_version(&in.layout, 2, minor) != HW_OK)
 		return 0;
 	uint64_t tc = HEAP_VA + 16;
@@ -228,9 +228,9 @@ static uint8_t *seed(int minor, int fenceposts, size_t *len)
 	put64(img, ub + 24, c[4]);
 	put64(img, c[4] + 16, ub);
 	put64(img, c[4] + 24, ub);
-	/* tcache bin 1 (chunk 0x30) holds c[6] (2.43: free slots, 16 to a
-	 * bin, one taken there) */
-	uint64_t t = h + 16, fill = L.tc_slots ? 16 : 7;
+	/* tcache bin 1 (chunk 0x30) holds c[6] (2.42+: free slots, one taken
+	 * there; 16 to a bin from 2.43) */
+	uint64_t t = h + 16, fill = minor >= 43 ? 16 : 7;
 	if (L.tc_slots) {
 		for (unsigned i = 0; i < L.tc_bins; i++) {
 			uint16_t slots = (uint16_t)(i == 1 ? fill - 1 : fill);
@@ -254,8 +254,8 @@ static uint8_t *seed(int minor, int fenceposts, size_t *len)
 size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 {
 	static const int minors[] = {36, 26, 31};
-	*bufs = malloc(7 * sizeof **bufs);
-	*lens = malloc(7 * sizeof **lens);
+	*bufs = malloc(8 * sizeof **bufs);
+	*lens = malloc(8 * sizeof **lens);
 	if (!*bufs || !*lens)
 		abort();
 	for (int i = 0; i < 3; i++)
@@ -274,5 +274,7 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	(*bufs)[5] = seed(36, 1, &(*lens)[5]);
 	/* 2.43: no fastbins, 76 tcache bins counted in free slots */
 	(*bufs)[6] = seed(43, 0, &(*lens)[6]);
-	return 7;
+	/* 2.42: fastbins, and the tcache of 2.43 with 7 to a bin */
+	(*bufs)[7] = seed(42, 0, &(*lens)[7]);
+	return 8;
 }

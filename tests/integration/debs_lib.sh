@@ -3,11 +3,22 @@
 # tests/lib.sh; glibc_versions.sh, python_versions.sh).
 #
 # Packages come from Debian's archive (HW_DEBIAN_MIRROR, default
-# deb.debian.org), are kept in HW_DEB_CACHE (default $top_builddir/tests/debs)
-# and checked against their SHA256.  A test pins the versions current when it
+# deb.debian.org; Ubuntu's suites from HW_UBUNTU_MIRROR, default
+# archive.ubuntu.com: a glibc no Debian release has), are kept in
+# HW_DEB_CACHE (default $top_builddir/tests/debs) and checked against their
+# SHA256.  A test pins the versions current when it
 # was written (deb_pin); Debian's pool keeps only current versions, so when a
 # pinned one is gone the suite's index says which is current.
 deb_mirror=${HW_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+deb_ubuntu_mirror=${HW_UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
+
+# deb_mirror_of SUITE: the archive that has it
+deb_mirror_of() {
+	case $1 in
+	questing | resolute) echo "$deb_ubuntu_mirror" ;;
+	*) echo "$deb_mirror" ;;
+	esac
+}
 deb_cache=${HW_DEB_CACHE:-$top_builddir/tests/debs}
 mkdir -p "$deb_cache" || hard_error "cannot make $deb_cache"
 command -v dpkg-deb >/dev/null || skip "no dpkg-deb to unpack Debian's packages"
@@ -31,13 +42,14 @@ open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1], timeout=120).r
 
 # deb_get SUITE PACKAGE: prints the path of the checked .deb in the cache.
 deb_get() {
-	local suite=$1 pkg=$2 file='' sum='' out=''
+	local suite=$1 pkg=$2 file='' sum='' out='' mirror
+	mirror=$(deb_mirror_of "$suite")
 	read -r file sum <<<"${deb_pins[$suite/$pkg]:-}"
 	[[ -n $file ]] && out=$deb_cache/${file##*/}
-	if [[ -z $out ]] || { [[ ! -s $out ]] && ! deb_fetch "$deb_mirror/$file" "$out"; }; then
+	if [[ -z $out ]] || { [[ ! -s $out ]] && ! deb_fetch "$mirror/$file" "$out"; }; then
 		# not pinned, or superseded: the suite's index names the current one
 		local idx=$deb_cache/Packages-$suite
-		[[ -s $idx ]] || { deb_fetch "$deb_mirror/dists/$suite/main/binary-amd64/Packages.xz" "$idx.xz" &&
+		[[ -s $idx ]] || { deb_fetch "$mirror/dists/$suite/main/binary-amd64/Packages.xz" "$idx.xz" &&
 			xz -dc "$idx.xz" >"$idx" && rm -f "$idx.xz"; } || return 1
 		read -r file sum <<<"$(awk -v p="$pkg" '
 			/^Package: / { hit = ($2 == p) }
@@ -47,7 +59,7 @@ deb_get() {
 			END { if (hit && f != "") print f, s }' "$idx")"
 		[[ -n $file ]] || return 1
 		out=$deb_cache/${file##*/}
-		[[ -s $out ]] || deb_fetch "$deb_mirror/$file" "$out" || return 1
+		[[ -s $out ]] || deb_fetch "$mirror/$file" "$out" || return 1
 	fi
 	[[ $(sha256sum "$out" | cut -d' ' -f1) == "$sum" ]] || { rm -f "$out"; return 1; }
 	echo "$out"

@@ -3,9 +3,10 @@
 # own ground truth: Debian's libc6, libc6-dev and libc6-dbg of bullseye (2.31:
 # no safe-linking, the tcache entry's key the tcache itself, 32-byte
 # heap_info), trixie (2.41: safe-linking, tcache_key, 48-byte heap_info,
-# malloc_par's hugepage fields) and forky (2.43: no fastbins, 76 tcache bins
-# counted in free slots, 16 to a bin, thp_mode in malloc_par, mmapped chunks
-# sized without their trailing header) unpacked into sysroots; glibc_heap
+# malloc_par's hugepage fields), Ubuntu 25.10 questing (2.42: 76 tcache bins
+# counted in free slots; no Debian release has 2.42) and forky (2.43: no
+# fastbins, 16 to a tcache bin, thp_mode in malloc_par, mmapped chunks sized
+# without their trailing header) unpacked into sysroots; glibc_heap
 # linked against each and run by that glibc's ld.so.  Each core is walked
 # with that glibc's debug info, with heuristics only, and with the libc file
 # gone (by shape); also its fork child, MALLOC_ARENA_MAX=1, the live
@@ -13,7 +14,8 @@
 # And a glibc newer than the layout tables (sid's, once newer than 2.43): a
 # clean refusal, never a walk with the wrong layout.
 #
-# Needs Debian's archive (debs_lib.sh): SKIP without it.
+# Needs Debian's archive (debs_lib.sh): SKIP without it (and a note for
+# each suite it could not fetch: questing comes from Ubuntu's archive).
 . "$top_srcdir/tests/lib.sh"
 source "$top_srcdir/tests/integration/debs_lib.sh"
 source "$top_srcdir/tests/integration/gdb_lib.sh"
@@ -27,6 +29,9 @@ deb_pin bullseye libc6-dbg $g/libc6-dbg_2.31-13+deb11u11_amd64.deb d34d4c479c3f5
 deb_pin trixie libc6 $g/libc6_2.41-12+deb13u5_amd64.deb b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf
 deb_pin trixie libc6-dev $g/libc6-dev_2.41-12+deb13u5_amd64.deb 858f4d477cc39324f3c6582cdebcf38928fb385bb17b40518c77a7dccd296428
 deb_pin trixie libc6-dbg $g/libc6-dbg_2.41-12+deb13u5_amd64.deb d382b1f72fc0089aeeea8efe7db4719a436ce65cb6ce7f096e9c799d32ead275
+deb_pin questing libc6 $g/libc6_2.42-0ubuntu3_amd64.deb 7c0850ba2c8ec4029970d869b08a4eb3131c3334d578dec173aa827118586876
+deb_pin questing libc6-dev $g/libc6-dev_2.42-0ubuntu3_amd64.deb b3589e06d35f3cbeae9889f0af937eea3e62de72744485dbe073d6cfcc090847
+deb_pin questing libc6-dbg $g/libc6-dbg_2.42-0ubuntu3_amd64.deb 1653aa2a965688822aa16b62c60bf03a43b37444613934d7ba677c1a74f1645e
 deb_pin forky libc6 $g/libc6_2.43-7_amd64.deb 5c71715c51103beb4fbba9fe9f8dff604af6610dfa71c70bff342f54a7860803
 deb_pin forky libc6-dev $g/libc6-dev_2.43-7_amd64.deb 7095b6c9cd209aac9bb54a03edf9f3544589f553f649b71eec29968ca8ea13ce
 deb_pin forky libc6-dbg $g/libc6-dbg_2.43-7_amd64.deb 09519387f88a6896592d6593f750f569a90cf309d110ff49d7a68ff111a56cde
@@ -66,10 +71,10 @@ run_core() { # run_core SUITE NAME MODE [ENV...]: sets core to the core's path
 }
 
 tested=()
-for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
+for sv in bullseye:2.31 trixie:2.41 questing:2.42 forky:2.43; do
 	suite=${sv%:*} want=${sv#*:}
 	if ! sysroot "$suite" libc6 libc6-dev libc6-dbg; then
-		echo "note: $suite's glibc packages could not be fetched from $deb_mirror: not tested"
+		echo "note: $suite's glibc packages could not be fetched from $(deb_mirror_of "$suite"): not tested"
 		continue
 	fi
 	root=$hw_tmp/$suite dbg=$hw_tmp/$suite/usr/lib/debug
@@ -98,7 +103,7 @@ for sv in bullseye:2.31 trixie:2.41 forky:2.43; do
 	check "$suite-arena1" "$hw_tmp/$suite-arena1/truth" heuristic --nodebug "$core"
 	grep -q '^glibc [0-9.-]* symbols [a-z]* arenas 1 ' "$hw_tmp/$suite-arena1.out" ||
 		fail "$suite: MALLOC_ARENA_MAX=1: not one arena"
-	if [[ $want == 2.43 ]]; then
+	if [[ $want == 2.4[23] ]]; then
 		# the tcache's large bins in use (glibc_heap labels its frees
 		# from 1 KiB to 64 KiB "tcache" then)
 		run_core "$suite" tcmax core GLIBC_TUNABLES=glibc.malloc.tcache_max=65536
@@ -135,6 +140,8 @@ PY
 		grep -q "bin $bin: 65535 free slots, more than mp_.tcache_count" "$hw_tmp/slots.out" ||
 			{ cat "$hw_tmp/slots.out"; fail "$suite: num_slots scribbled: not said"; }
 		echo "$suite-slots: bin $bin scribbled, $(grep -E '^truth' "$hw_tmp/slots.out")"
+	fi
+	if [[ $want == 2.43 ]]; then
 		# a thread that never called malloc: its tcache pointer is
 		# __tcache_dummy, in libc's read-only data, not a tcache
 		printf '%s\n' '#include <pthread.h>' '#include <stdlib.h>' '#include <unistd.h>' \
@@ -218,7 +225,7 @@ done
 # Newer than the tables (2.43 when written; sid's glibc, once it moves
 # on): refused, whichever way libc is found, never walked with a layout
 # that is not its own.
-known="2.26-2.41 and 2.43"
+known="2.26-2.43"
 if sysroot sid libc6 libc6-dev; then
 	ver=$(strings "$hw_tmp/sid/lib/x86_64-linux-gnu/libc.so.6" | sed -n 's/^GNU C Library .* version \([0-9.]*\)\..*/\1/p' | head -n 1)
 	if [[ $(printf '%s\n' "$ver" 2.43 | sort -V | tail -n 1) == 2.43 ]]; then

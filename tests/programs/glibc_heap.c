@@ -287,25 +287,29 @@ static void *last_fast, *last_tcache, *big_used, *last_unsorted;
  * (2.43 removed them and puts small chunks straight into their small bin:
  * malloc.c _int_free_create_chunk). */
 static int tc_fill = 7, has_fastbins = 1;
-/* 2.43 with GLIBC_TUNABLES glibc.malloc.tcache_max=N: chunks up to
+/* 2.42+ with GLIBC_TUNABLES glibc.malloc.tcache_max=N: chunks up to
  * request2size(N) go to the tcache too, above 1040 bytes in its 12 large
  * bins by powers of two (malloc.c do_set_tcache_max, large_csize2tidx),
- * tc_fill to a bin. */
+ * tc_fill to a bin.  (mp_.tcache_max_bytes is that size + 1 in 2.43 and in
+ * Ubuntu's 2.42-0ubuntu3, read in its core; 2.42.0's malloc.c set the size
+ * itself, which excluded it: no size here is at that edge.) */
 static size_t tcache_max_bytes;
 static int large_used[12];
 
 static void glibc_traits(void)
 {
 	int major = 0, minor = 0;
-	if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) == 2 && major == 2 &&
-	    minor >= 43) {
+	if (sscanf(gnu_get_libc_version(), "%d.%d", &major, &minor) != 2 || major != 2 ||
+	    minor < 42)
+		return;
+	if (minor >= 43) {
 		tc_fill = 16;
 		has_fastbins = 0;
-		const char *tn = getenv("GLIBC_TUNABLES"), *m;
-		if (tn && (m = strstr(tn, "glibc.malloc.tcache_max="))) {
-			size_t n = strtoul(m + strlen("glibc.malloc.tcache_max="), NULL, 0);
-			tcache_max_bytes = ((n + 8 + 15) & ~(size_t)15) + 1;
-		}
+	}
+	const char *tn = getenv("GLIBC_TUNABLES"), *m;
+	if (tn && (m = strstr(tn, "glibc.malloc.tcache_max="))) {
+		size_t n = strtoul(m + strlen("glibc.malloc.tcache_max="), NULL, 0);
+		tcache_max_bytes = ((n + 8 + 15) & ~(size_t)15) + 1;
 	}
 }
 

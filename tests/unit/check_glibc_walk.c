@@ -688,8 +688,18 @@ START_TEST(layouts)
 	ck_assert_uint_eq(l.mp_sbrk_base, 96);
 	ck_assert_uint_eq(l.hi_sizeof, 48);
 	ck_assert_uint_eq(l.ms_size, 2200);
-	/* 2.42: no core of it to check a row against (no Debian suite has it) */
-	ck_assert_int_eq(gw_layout_for_version(&l, 2, 42), HW_EUNSUPPORTED);
+	/* gdb ptype/o on Ubuntu 25.10's libc6-dbg (2.42-0ubuntu3) */
+	ck_assert_int_eq(gw_layout_for_version(&l, 2, 42), HW_OK);
+	ck_assert_uint_eq(l.n_fastbins, GW_NFASTBINS);
+	ck_assert_uint_eq(l.ms_fastbins, 16);
+	ck_assert_uint_eq(l.ms_size, 2200);
+	ck_assert_uint_eq(l.mp_tcache_bins, 104); /* tcache_small_bins */
+	ck_assert_uint_eq(l.mp_tcache_count, 120);
+	ck_assert_uint_eq(l.mp_size, 136);
+	ck_assert_uint_eq(l.tc_entries, 152);
+	ck_assert_uint_eq(l.tc_size, 760);
+	ck_assert_int_eq(l.tc_slots, 1);
+	ck_assert_int_eq(l.mmap_243, 0);
 	/* gdb ptype/o on Debian forky's libc6-dbg (2.43) */
 	ck_assert_int_eq(gw_layout_for_version(&l, 2, 43), HW_OK);
 	ck_assert_uint_eq(l.n_fastbins, 0);
