@@ -695,6 +695,11 @@ HW_API hw_count hw_grouping_total(const hw_grouping *g);
 /* requested bytes (count: allocations whose request is known) of the total */
 HW_API hw_count hw_grouping_total_requested(const hw_grouping *g);
 HW_API hw_group_key hw_grouping_key(const hw_grouping *g);
+/* The tracer's sampling interval when the groups (by a site key, of a
+ * snapshot whose tracer sampled) are estimates: each recorded allocation
+ * weighted by hw_tracer_weight, the allocations the sample does not
+ * attribute in the group "?"; 0 when they are exact counts. */
+HW_API uint64_t hw_grouping_sample_bytes(const hw_grouping *g);
 HW_API void hw_grouping_free(hw_grouping *g);
 
 typedef struct hw_diff_group {

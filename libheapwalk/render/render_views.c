@@ -95,13 +95,58 @@ static int problems_note(const hw_snapshot *s, const char *which, char *buf, siz
 	return 1;
 }
 
-/* The notes of a view: sites missing, problems met (of s, or of old and
- * new in a diff). */
+/* The tracer's sampling interval when a view of s by key k shows
+ * estimates (hw_grouping_sample_bytes), else 0. */
+static uint64_t sampled(const hw_snapshot *s, hw_group_key k)
+{
+	const hw_tracer_summary *t = hw_snapshot_tracer_summary(s);
+	int site_key = k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
+	               k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
+	return site_key && t && t->mode && !strcmp(t->mode, "sampled") ? t->sample_bytes : 0;
+}
+
+/* The note of a view whose groups are estimates from a sample. */
+static int sampled_note(const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k, char *buf,
+                        size_t n)
+{
+	uint64_t sb = sampled(s, k), ob = old_s ? sampled(old_s, k) : 0;
+	if (!sb && !ob)
+		return 0;
+	snprintf(buf, n,
+	         "counts and bytes by %s are estimates from the tracer's sample (one allocation "
+	         "in every %" PRIu64 " bytes allocated, on average%s): each recorded allocation "
+	         "of r bytes counts 1/(1-exp(-r/%" PRIu64 ")); \"?\" is the rest of the walk's "
+	         "exact total",
+	         hw_group_key_name(k), sb ? sb : ob,
+	         sb && ob && sb != ob ? ", in the new target" : "", sb ? sb : ob);
+	return 1;
+}
+
+/* "estimates": null, or the sampling interval of the views' estimates. */
+static void json_estimates(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k)
+{
+	uint64_t sb = sampled(s, k), ob = old_s ? sampled(old_s, k) : 0;
+	if (!sb && !ob) {
+		fputs("\"estimates\": null, ", f);
+		return;
+	}
+	fputs("\"estimates\": {\"sample_bytes\": ", f);
+	fprintf(f, "%" PRIu64, sb ? sb : ob);
+	if (old_s)
+		fprintf(f, ", \"old_sample_bytes\": %" PRIu64 ", \"new_sample_bytes\": %" PRIu64,
+		        ob, sb);
+	fputs("}, ", f);
+}
+
+/* The notes of a view: sites missing, estimates from a sample, problems
+ * met (of s, or of old and new in a diff). */
 static void text_notes(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k)
 {
 	char buf[400];
 	if (hw_view_needs_sites(s, k) || (old_s && hw_view_needs_sites(old_s, k)))
 		fprintf(f, "note: %s\n", hw_no_sites_note);
+	if (sampled_note(s, old_s, k, buf, sizeof buf))
+		fprintf(f, "note: %s\n", buf);
 	if (old_s && problems_note(old_s, "the old target", buf, sizeof buf))
 		fprintf(f, "note: %s\n", buf);
 	if (problems_note(s, old_s ? "the new target" : "", buf, sizeof buf))
@@ -115,6 +160,11 @@ static void json_notes(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, 
 	fputs("\"notes\": [", f);
 	if (hw_view_needs_sites(s, k) || (old_s && hw_view_needs_sites(old_s, k))) {
 		hw_json_str(f, hw_no_sites_note);
+		sep = ", ";
+	}
+	if (sampled_note(s, old_s, k, buf, sizeof buf)) {
+		fputs(sep, f);
+		hw_json_str(f, buf);
 		sep = ", ";
 	}
 	if (old_s && problems_note(old_s, "the old target", buf, sizeof buf)) {
@@ -182,6 +232,7 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
+		json_estimates(f, s, NULL, k);
 		json_notes(f, s, NULL, k);
 		fputs(", \"groups\": [", f);
 		for (size_t i = 0; i < shown; i++) {
@@ -217,8 +268,10 @@ int hw_render_top(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		if (s->slack) {
 			hw_count tr = hw_grouping_total_requested(g);
 			fprintf(f,
-			        "requested by the program (the tracer's records): %s (%" PRIu64
-			        " bytes) for %" PRIu64 " of them\n",
+			        "requested by the program (%s): %s (%" PRIu64 " bytes) for %" PRIu64
+			        " of them\n",
+			        hw_grouping_sample_bytes(g) ? "estimated from the tracer's sample"
+			                                    : "the tracer's records",
 			        hw_human(tr.bytes, h, sizeof h), tr.bytes, tr.count);
 		}
 		hw_text_filters(f, o);
@@ -308,6 +361,7 @@ int hw_render_diff(FILE *f, const hw_snapshot *old_s, const hw_snapshot *new_s,
 		fprintf(f, ", \"groups_total\": %zu, \"limit\": %" PRIu64 ", ", ng, o->limit);
 		hw_json_filters(f, o);
 		fputs(", ", f);
+		json_estimates(f, new_s, old_s, k);
 		json_notes(f, new_s, old_s, k);
 		fputs(", \"groups\": [", f);
 		for (size_t i = 0; i < shown; i++) {

@@ -11,11 +11,20 @@
  *     directly; sizes through a hash map) and add count and bytes;
  *  3. make a key string for each non-empty key id and sort the groups.
  * Invariant: the total is the sum over all groups (before --limit).
+ *
+ * A tracer in sampled mode recorded a site for a sample of the allocations
+ * only (one in every sample_bytes allocated, on average): grouped by a site
+ * key, each recorded allocation of requested size r then stands for
+ * 1 / (1 - exp(-r / sample_bytes)) of its kind (hw_tracer_weight), and the
+ * groups' counts, bytes and requested bytes are those unbiased estimates,
+ * rounded; the allocations the sample does not attribute (the walk's exact
+ * total less the estimates, at least 0) are the group of site 0, "?".
  */
 #include "snapshot_internal.h"
 
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +281,7 @@ int hw_view_site_pass(const hw_snapshot *s, const hw_view_options *o, uint8_t **
 
 struct hw_grouping {
 	hw_group_key key;
+	uint64_t sample_bytes; /* the groups are estimates from this sample (0: exact) */
 	hw_count total;
 	hw_count total_requested; /* .bytes requested, .count allocations known */
 	hw_group *groups;
@@ -349,6 +359,50 @@ static int oom(void)
 	return hw_error_set(HW_ENOMEM, "out of memory grouping the snapshot");
 }
 
+/* The tracer's sampling interval when s's sites are a sample, else 0. */
+static uint64_t sampled_bytes(const hw_snapshot *s)
+{
+	const char *mode = s->has_tracer ? s->tracer.mode : NULL;
+	return mode && !strcmp(mode, "sampled") ? s->tracer.sample_bytes : 0;
+}
+
+/* Sampled estimates per key (hw_snapshot_group): sums of weights. */
+struct estimates {
+	double *count, *bytes, *req;
+	double total_count, total_req; /* of the allocations whose request is known */
+};
+
+/* Make the groups of a sampled grouping estimates: each key gets its
+ * weighted sums, the untraced allocations' key (unk) the rest of the exact
+ * total on top.  A group's requested bytes stay shown (requested_count ==
+ * count) where every allocation of it had its request known. */
+static void apply_estimates(hw_grouping *g, const struct estimates *e, size_t n_keys, size_t unk,
+                            uint64_t *cnt, uint64_t *bytes, uint64_t *req, uint64_t *reqc)
+{
+	double sum_c = 0, sum_b = 0;
+	for (size_t k = 0; k < n_keys; k++) {
+		if (!cnt[k])
+			continue;
+		int all_known = reqc[k] == cnt[k];
+		cnt[k] = (uint64_t)llround(e->count[k]);
+		bytes[k] = (uint64_t)llround(e->bytes[k]);
+		req[k] = (uint64_t)llround(e->req[k]);
+		reqc[k] = all_known ? cnt[k] : 0;
+		sum_c += e->count[k];
+		sum_b += e->bytes[k];
+	}
+	if (unk < n_keys) {
+		double rc = (double)g->total.count - sum_c, rb = (double)g->total.bytes - sum_b;
+		uint64_t more = rc > 0 ? (uint64_t)llround(rc) : 0;
+		cnt[unk] += more;
+		bytes[unk] += rb > 0 ? (uint64_t)llround(rb) : 0;
+		if (more)
+			reqc[unk] = 0; /* the rest's requests are not known */
+	}
+	g->total_requested.bytes = (uint64_t)llround(e->total_req);
+	g->total_requested.count = (uint64_t)llround(e->total_count);
+}
+
 int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_options *o)
 {
 	*out = NULL;
@@ -365,6 +419,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	hw_map64 sizes = {0}, group_of_key = {0};
 	uint64_t *size_of_key = NULL;
 	size_t size_keys_cap = 0;
+	struct estimates est = {0};
 	int rc = HW_OK;
 	if (!g || hw_strtab_init(&g->keys))
 		goto nomem;
@@ -416,6 +471,13 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	reqc = calloc(keys_cap, sizeof *reqc);
 	if (!cnt || !bytes || !rep || !req || !reqc)
 		goto nomem;
+	if (site_keys && (g->sample_bytes = sampled_bytes(s)) != 0) {
+		est.count = calloc(keys_cap, sizeof *est.count);
+		est.bytes = calloc(keys_cap, sizeof *est.bytes);
+		est.req = calloc(keys_cap, sizeof *est.req);
+		if (!est.count || !est.bytes || !est.req)
+			goto nomem;
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t f = s->flags[i];
 		if (!(states >> HW_F_STATE(f) & 1) || !pass[hw_s_site(s, i)])
@@ -487,14 +549,31 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 		bytes[k] += hw_s_size(s, i);
 		g->total.count++;
 		g->total.bytes += hw_s_size(s, i);
-		if (s->slack && s->slack[i] != HW_SLACK_UNKNOWN) {
-			uint64_t r = hw_s_size(s, i) - s->slack[i];
+		int known = s->slack && s->slack[i] != HW_SLACK_UNKNOWN;
+		uint64_t r = known ? hw_s_size(s, i) - s->slack[i] : hw_s_size(s, i);
+		if (known) {
 			req[k] += r;
 			reqc[k]++;
 			g->total_requested.bytes += r;
 			g->total_requested.count++;
 		}
+		if (est.count && hw_s_site(s, i)) {
+			/* 1 / (1 - exp(-r / sample_bytes)), 1 for r = 0; a
+			 * request not kept (too far below the usable size for
+			 * the snapshot's slack) weighed by the usable size */
+			double p = r ? -expm1(-(double)r / (double)g->sample_bytes) : 1.0;
+			double w = p > 0 ? 1.0 / p : 1.0;
+			est.count[k] += w;
+			est.bytes[k] += w * (double)hw_s_size(s, i);
+			if (known) {
+				est.req[k] += w * (double)r;
+				est.total_req += w * (double)r;
+				est.total_count += w;
+			}
+		}
 	}
+	if (est.count)
+		apply_estimates(g, &est, n_keys, site_key[0], cnt, bytes, req, reqc);
 
 	/* 3. groups */
 	size_t ng = 0;
@@ -582,6 +661,9 @@ done:
 	free(rep);
 	free(req);
 	free(reqc);
+	free(est.count);
+	free(est.bytes);
+	free(est.req);
 	free(size_of_key);
 	hw_map64_free(&sizes);
 	hw_map64_free(&group_of_key);
@@ -611,6 +693,11 @@ hw_count hw_grouping_total_requested(const hw_grouping *g)
 hw_group_key hw_grouping_key(const hw_grouping *g)
 {
 	return g->key;
+}
+
+uint64_t hw_grouping_sample_bytes(const hw_grouping *g)
+{
+	return g->sample_bytes;
 }
 
 void hw_grouping_free(hw_grouping *g)

@@ -9,6 +9,7 @@
 #include "heapwalk.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,12 +302,29 @@ START_TEST(test_group_keys)
 	ck_assert_uint_eq(hw_grouping_get(g, 1)->bytes, 124);
 	hw_grouping_free(g);
 
+	/* The tracer sampled (one in 512 KiB): by a site key each recorded
+	 * allocation stands for 1 / (1 - exp(-r / 512 KiB)) of its kind, r
+	 * its request (20 for the 24-byte one), else its usable size; the
+	 * total stays the walk's; "?" would be the rest (here none: 4
+	 * allocations walked, far fewer than estimated). */
 	o.group_by = HW_GROUP_FUNCTION; /* malloc is a wrapper: f */
 	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	ck_assert_uint_eq(hw_grouping_sample_bytes(g), 512 * 1024);
+	double w20 = 1 / -expm1(-20.0 / 524288), w100 = 1 / -expm1(-100.0 / 524288),
+	       w32 = 1 / -expm1(-32.0 / 524288);
 	ck_assert_ptr_nonnull(find_group(g, "f"));
-	ck_assert_uint_eq(find_group(g, "f")->count, 2);
+	ck_assert_uint_eq(find_group(g, "f")->count, (uint64_t)llround(w20 + w100));
+	ck_assert_uint_eq(find_group(g, "f")->bytes, (uint64_t)llround(24 * w20 + 100 * w100));
+	ck_assert_uint_eq(find_group(g, "f")->requested_count, 0); /* 0x3000's not known */
 	ck_assert_ptr_nonnull(find_group(g, "g"));
-	ck_assert_ptr_nonnull(find_group(g, "?"));
+	ck_assert_uint_eq(find_group(g, "g")->count, (uint64_t)llround(w32));
+	ck_assert_ptr_null(find_group(g, "?"));
+	ck_assert_uint_eq(hw_grouping_total(g).count, 4);
+	hw_grouping_free(g);
+	/* by type: the walk's own counts, exact */
+	o.group_by = HW_GROUP_TYPE;
+	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	ck_assert_uint_eq(hw_grouping_sample_bytes(g), 0);
 	hw_grouping_free(g);
 
 	o.group_by = HW_GROUP_LINENO;
