@@ -2,7 +2,9 @@
  * verb_info.c: coretool info TARGET: what the target is: executable, pid,
  * the signal that killed it, threads (pc, sp), mappings (and whether the
  * core holds their bytes), modules with build-id and whether debug info was
- * found.  Text or JSON.
+ * found.  Text, JSON, or CSV (a row per thread, mapping and module).  Of a
+ * snapshot file: what it was taken of and what it holds (it keeps no
+ * threads, mappings or modules).
  */
 #include "config.h"
 
@@ -182,14 +184,163 @@ static void print_json(FILE *f, hw_target *t)
 	fprintf(f, "]}\n");
 }
 
+/* A CSV field: quoted when it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* One table for the three: section thread, mapping or module; the
+ * columns a section does not have are empty. */
+static void print_csv(FILE *f, hw_target *t)
+{
+	const hw_thread *th;
+	const hw_mapping *maps;
+	const hw_module *mods;
+	size_t nth = hw_target_threads(t, &th);
+	size_t nmaps = hw_target_mappings(t, &maps);
+	size_t nmods = hw_target_modules(t, &mods);
+	fputs("section,tid,pc,sp,function,start,end,perms,in_core,file,build_id,debuginfo\n", f);
+	for (size_t i = 0; i < nth; i++) {
+		hw_symbolization sym;
+		const char *fn = NULL;
+		if (th[i].pc && hw_target_symbolize(t, th[i].pc, &sym) == HW_OK)
+			fn = sym.function;
+		fprintf(f, "thread,%d,0x%" PRIx64 ",0x%" PRIx64 ",", (int)th[i].tid, th[i].pc,
+		        th[i].sp);
+		csv_field(f, fn);
+		fputs(",,,,,,,\n", f);
+	}
+	for (size_t i = 0; i < nmaps; i++) {
+		char p[5];
+		perms_str(maps[i].perms, p);
+		fprintf(f, "mapping,,,,,0x%" PRIx64 ",0x%" PRIx64 ",%s,%s,", maps[i].start,
+		        maps[i].end, p, held(t, &maps[i]));
+		csv_field(f, maps[i].path);
+		fputs(",,\n", f);
+	}
+	for (size_t i = 0; i < nmods; i++) {
+		fprintf(f, "module,,,,,0x%" PRIx64 ",0x%" PRIx64 ",,,", mods[i].start, mods[i].end);
+		csv_field(f, mods[i].name);
+		fprintf(f, ",%s,%s\n", mods[i].build_id,
+		        hw_module_has_debuginfo(t, &mods[i]) ? "yes" : "no");
+	}
+}
+
+/* ---- a snapshot file ---- */
+
+static void snap_text(FILE *f, const char *path, const hw_snapshot *s)
+{
+	const hw_snapshot_target *tg = hw_snapshot_get_target(s);
+	const hw_glibc_summary *g = hw_snapshot_glibc_summary(s);
+	const hw_pymalloc_summary *py = hw_snapshot_pymalloc_summary(s);
+	const hw_tracer_summary *tr = hw_snapshot_tracer_summary(s);
+	uint64_t dropped = 0;
+	size_t np = hw_snapshot_problem_count(s, &dropped);
+	fprintf(f, "target:     snapshot %s\n", path);
+	fprintf(f, "taken of:   %s %s\n", tg->source_kind ? tg->source_kind : "?",
+	        tg->source_path ? tg->source_path : "");
+	fprintf(f, "executable: %s\n", tg->executable ? tg->executable : "?");
+	fprintf(f, "pid:        %d\n", (int)tg->pid);
+	fprintf(f, "\nallocations: %zu, sites %u, problems %" PRIu64 "\n", hw_snapshot_count(s),
+	        hw_snapshot_site_count(s), (uint64_t)np + dropped);
+	if (g)
+		fprintf(f, "glibc:       %s (symbols: %s)\n", g->version,
+		        g->symbols ? g->symbols : "?");
+	if (py)
+		fprintf(f, "pymalloc:    CPython %s (symbols: %s)\n", py->python_version,
+		        py->symbols ? py->symbols : "?");
+	if (tr && tr->sample_bytes)
+		fprintf(f, "tracer:      %s, one sample every %" PRIu64 " bytes\n", tr->mode,
+		        tr->sample_bytes);
+	else if (tr)
+		fprintf(f, "tracer:      %s\n", tr->mode);
+	fputs("\nthreads, mappings, modules, signal: not kept in a snapshot (info on the core or "
+	      "process it was taken of gives them)\n",
+	      f);
+}
+
+static void snap_json(FILE *f, const char *path, const hw_snapshot *s)
+{
+	const hw_snapshot_target *tg = hw_snapshot_get_target(s);
+	const hw_glibc_summary *g = hw_snapshot_glibc_summary(s);
+	const hw_pymalloc_summary *py = hw_snapshot_pymalloc_summary(s);
+	const hw_tracer_summary *tr = hw_snapshot_tracer_summary(s);
+	uint64_t dropped = 0;
+	size_t np = hw_snapshot_problem_count(s, &dropped);
+	fputs(
+	    "{\"format\": \"heapwalk.info.v1\",\n \"target\": {\"kind\": \"snapshot\", \"path\": ",
+	    f);
+	ct_json_string(f, path);
+	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)tg->pid);
+	ct_json_string(f, tg->executable);
+	fputs(", \"taken_of\": {\"kind\": ", f);
+	ct_json_string(f, tg->source_kind);
+	fputs(", \"path\": ", f);
+	ct_json_string(f, tg->source_path);
+	fputs(
+	    "}},\n \"signal\": null, \"signal_name\": null, \"threads\": null, \"mappings\": null, "
+	    "\"modules\": null,\n \"snapshot\": {",
+	    f);
+	fprintf(f, "\"allocations\": %zu, \"sites\": %u, \"problems\": %" PRIu64 ", \"glibc\": ",
+	        hw_snapshot_count(s), hw_snapshot_site_count(s), (uint64_t)np + dropped);
+	ct_json_string(f, g ? g->version : NULL);
+	fputs(", \"python\": ", f);
+	ct_json_string(f, py ? py->python_version : NULL);
+	fputs(", \"tracer\": ", f);
+	ct_json_string(f, tr ? tr->mode : NULL);
+	fputs("},\n \"warnings\": []}\n", f);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: coretool info [--format text|json] [-o FILE] [--exe PATH] [--sysroot DIR]\n"
-	    "                     [--debug-dir DIR] (CORE | --pid N)\n\n"
+	    "usage: coretool info [--format text|json|csv] [-o FILE] [--exe PATH] [--sysroot DIR]\n"
+	    "                     [--debug-dir DIR] (CORE | SNAPSHOT | --pid N)\n\n"
 	    "Executable, pid, killing signal, threads (pc, sp), mappings (and whether the\n"
-	    "core holds their bytes), modules with build-id and whether debug info was found.\n");
+	    "core holds their bytes), modules with build-id and whether debug info was found.\n"
+	    "CSV: one row per thread, mapping and module (column section).  Of a snapshot\n"
+	    "file: what it was taken of and what it holds (no threads, mappings or modules).\n");
+}
+
+/* info of a .hsnap file */
+static int snap_info(const ct_common *c, const char *path)
+{
+	hw_snapshot *s;
+	if (hw_snapshot_load(&s, path) != HW_OK)
+		return ct_error(CT_EXIT_TARGET, path,
+		                "%s (the file is damaged: take the snapshot again)",
+		                hw_error_last());
+	FILE *f = ct_output_open(c);
+	if (!f) {
+		hw_snapshot_free(s);
+		return CT_EXIT_USAGE;
+	}
+	if (c->format == CT_FORMAT_JSON) {
+		snap_json(f, path, s);
+	} else if (c->format == CT_FORMAT_CSV) {
+		/* the same table as a core's, empty: a snapshot keeps none of it */
+		fputs(
+		    "section,tid,pc,sp,function,start,end,perms,in_core,file,build_id,debuginfo\n",
+		    f);
+	} else {
+		snap_text(f, path, s);
+	}
+	hw_snapshot_free(s);
+	return ct_output_close(c, f);
 }
 
 int ct_verb_info(int argc, char **argv)
@@ -209,12 +360,12 @@ int ct_verb_info(int argc, char **argv)
 		usage(stdout);
 		return CT_EXIT_OK;
 	}
-	if (c.format == CT_FORMAT_CSV)
-		return ct_usage_error("info", "--format csv is not available for info");
 	int nargs = argc - optind;
 	if ((c.pid && nargs != 0) || (!c.pid && nargs != 1))
-		return ct_usage_error("info", "give one core file or --pid N");
+		return ct_usage_error("info", "give one core file, snapshot file or --pid N");
 	const char *path = c.pid ? NULL : argv[optind];
+	if (path && hw_snapshot_file_is_hsnap(path))
+		return snap_info(&c, path);
 	hw_target *t;
 	int rc = ct_target_open(&t, &c, path);
 	if (rc)
@@ -232,6 +383,8 @@ int ct_verb_info(int argc, char **argv)
 	}
 	if (c.format == CT_FORMAT_JSON)
 		print_json(f, t);
+	else if (c.format == CT_FORMAT_CSV)
+		print_csv(f, t);
 	else
 		print_text(f, t);
 	hw_target_close(t);

@@ -16,6 +16,37 @@ $cmp "$hw_tmp/k.json" "$hw_tmp/k.gdb" core || fail "kernel core differs from gdb
 n=$($HW_PY -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["threads"]))' "$hw_tmp/k.json")
 [[ $n == 5 ]] || fail "expected 5 threads, got $n"
 "$CORETOOL" info "$core" | grep -q '^signal: *SIGABRT' || fail "text output lacks the signal"
+# CSV: the JSON's threads, mappings and modules, a row each, alike
+"$CORETOOL" info --format csv "$core" >"$hw_tmp/k.csv" || fail "coretool info --format csv"
+$HW_PY - "$hw_tmp/k.json" "$hw_tmp/k.csv" <<'PY' || fail "info CSV differs from its JSON"
+import csv, json, sys
+d = json.load(open(sys.argv[1]))
+rows = list(csv.DictReader(open(sys.argv[2])))
+for sec, key in (("thread", "threads"), ("mapping", "mappings"), ("module", "modules")):
+    r = [x for x in rows if x["section"] == sec]
+    assert len(r) == len(d[key]), (sec, len(r), len(d[key]))
+assert [int(x["tid"]) for x in rows if x["section"] == "thread"] == [t["tid"] for t in d["threads"]]
+assert [(x["start"], x["end"], x["perms"], x["in_core"], x["file"] or None)
+        for x in rows if x["section"] == "mapping"] == \
+       [("0x%x" % int(m["start"], 16), "0x%x" % int(m["end"], 16), m["perms"], m["in_core"], m["file"])
+        for m in d["mappings"]]
+PY
+# a snapshot of it: what it was taken of and what it holds
+"$CORETOOL" snap "$core" -o "$hw_tmp/k.hsnap" >/dev/null 2>&1 || fail "coretool snap"
+"$CORETOOL" info --format json "$hw_tmp/k.hsnap" >"$hw_tmp/ks.json" || fail "coretool info on a snapshot"
+"$CORETOOL" summary --format json "$hw_tmp/k.hsnap" >"$hw_tmp/ks.summary" || fail "summary of the snapshot"
+$HW_PY - "$hw_tmp/ks.json" "$hw_tmp/k.json" "$hw_tmp/ks.summary" "$core" <<'PY' || fail "info on a snapshot"
+import json, sys
+s, k, summ = (json.load(open(p)) for p in sys.argv[1:4])
+assert s["target"]["kind"] == "snapshot", s["target"]
+assert s["target"]["taken_of"] == {"kind": "core", "path": sys.argv[4]}, s["target"]
+assert s["target"]["pid"] == k["target"]["pid"] and s["target"]["executable"] == k["target"]["executable"]
+assert s["threads"] is None and s["mappings"] is None and s["modules"] is None
+assert s["snapshot"]["glibc"] == summ["glibc"]["version"], (s["snapshot"], summ["glibc"])
+g = summ["glibc"]
+assert s["snapshot"]["allocations"] >= g["used"]["count"] + g["free"]["count"], s["snapshot"]
+PY
+"$CORETOOL" info "$hw_tmp/k.hsnap" | grep -q '^target: *snapshot ' || fail "info text on a snapshot"
 
 # 2. live process, then a gcore of it
 "$prog" 3 wait "$hw_tmp/ready" &
