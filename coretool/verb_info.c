@@ -286,7 +286,7 @@ static void snap_json(FILE *f, const char *path, const hw_snapshot *s)
 	ct_json_string(f, path);
 	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)tg->pid);
 	ct_json_string(f, tg->executable);
-	fputs(", \"taken_of\": {\"kind\": ", f);
+	fputs(", \"source\": {\"kind\": ", f);
 	ct_json_string(f, tg->source_kind);
 	fputs(", \"path\": ", f);
 	ct_json_string(f, tg->source_path);

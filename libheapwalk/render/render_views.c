@@ -546,11 +546,16 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 	else if (o->format == HW_FORMAT_TEXT)
 		fprintf(f, "%-18s %12s %-5s %-10s %-18s %-8s %-6s %s\n", "address", "size", "state",
 		        "allocator", "arena", "bin", "site", "type");
+	uint64_t hidden = 0; /* by the site filters */
 	for (size_t i = 0; i < s->n; i++) {
 		uint8_t fl = s->flags[i];
 		unsigned st = HW_F_STATE(fl), al = HW_F_ALLOCATOR(fl);
-		if (!(states >> st & 1) || (pass && !pass[hw_s_site(s, i)]))
+		if (!(states >> st & 1))
 			continue;
+		if (pass && !pass[hw_s_site(s, i)]) {
+			hidden++;
+			continue;
+		}
 		if (o->allocator >= 0 && (unsigned)o->allocator != al)
 			continue;
 		if (hw_s_size(s, i) < o->min_size)
@@ -592,6 +597,13 @@ int hw_render_chunks(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 			                hw_allocator_name(al), arena, bin ? bin : "-", site,
 			                type ? type : "?");
 		}
+	}
+	/* the filters that hid chunks, after the table (JSON and CSV rows
+	 * stay chunks only) */
+	if (hidden && o->format == HW_FORMAT_TEXT) {
+		hw_text_filters(f, o);
+		fprintf(f, "%" PRIu64 " chunk%s not shown by these filters\n", hidden,
+		        hidden == 1 ? "" : "s");
 	}
 	free(pass);
 	return HW_OK;

@@ -21,6 +21,15 @@ for k in site lineno type size arena; do
 	[[ $a == "$b" ]] || fail "top --group-by $k differs after snap"
 done
 cmp <("$CORETOOL" chunks new.hsnap) <("$CORETOOL" chunks again.hsnap) || fail "chunks differ after snap"
+# chunks says which filters hid chunks, and how many: those the JSON rows lose
+file=$("$CORETOOL" top --format json --group-by filename new.hsnap | "$py" -c 'import json,sys; print([g["key"] for g in json.load(sys.stdin)["groups"] if g["key"] != "?"][0])')
+all=$("$CORETOOL" chunks --format json --no-default-filters new.hsnap | wc -l)
+kept=$("$CORETOOL" chunks --format json --exclude "$file" new.hsnap | wc -l)
+"$CORETOOL" chunks --exclude "$file" new.hsnap | tail -n 2 >chunks.tail
+grep -q "^filters: .*exclude $file" chunks.tail && grep -qx "$((all - kept)) chunks not shown by these filters" chunks.tail ||
+	fail "chunks --exclude $file: $(cat chunks.tail) (JSON rows $all, $kept with it)"
+((all > kept)) || fail "chunks --exclude $file hid nothing"
+"$CORETOOL" chunks --no-default-filters new.hsnap | tail -n 1 | grep -q "not shown" && fail "chunks: a filters line where none hid a chunk"
 "$CORETOOL" summary --format json again.hsnap | "$py" -c '
 import json, sys
 d = json.load(sys.stdin)

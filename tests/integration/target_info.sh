@@ -39,7 +39,7 @@ $HW_PY - "$hw_tmp/ks.json" "$hw_tmp/k.json" "$hw_tmp/ks.summary" "$core" <<'PY' 
 import json, sys
 s, k, summ = (json.load(open(p)) for p in sys.argv[1:4])
 assert s["target"]["kind"] == "snapshot", s["target"]
-assert s["target"]["taken_of"] == {"kind": "core", "path": sys.argv[4]}, s["target"]
+assert s["target"]["source"] == {"kind": "core", "path": sys.argv[4]}, s["target"]
 assert s["target"]["pid"] == k["target"]["pid"] and s["target"]["executable"] == k["target"]["executable"]
 assert s["threads"] is None and s["mappings"] is None and s["modules"] is None
 assert s["snapshot"]["glibc"] == summ["glibc"]["version"], (s["snapshot"], summ["glibc"])
