@@ -72,7 +72,8 @@ int ct_common_option(ct_common *c, int opt, const char *arg)
 		errno = 0;
 		long pid = strtol(arg, &end, 10);
 		if (errno || *end || pid <= 0 || pid > INT32_MAX) {
-			ct_error(CT_EXIT_USAGE, "--pid", "'%s' is not a process id", arg);
+			ct_error(CT_EXIT_USAGE, "--pid",
+			         "'%s' is not a process id (give a number, as ps -e lists)", arg);
 			return -1;
 		}
 		c->pid = (pid_t)pid;

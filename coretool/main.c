@@ -34,7 +34,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
+		/* an error is one line (CONTRACT.md section 2) */
+		fputs("coretool: no verb given (coretool --help lists them:", stderr);
+		for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+			fprintf(stderr, "%s %s", i ? "," : "", verbs[i].name);
+		fputs(")\n", stderr);
 		return CT_EXIT_USAGE;
 	}
 	const char *verb = argv[1];

@@ -117,6 +117,12 @@ rc=$?
 ((rc = $?, rc == 2)) || fail "snap without -o: exit $rc"
 "$CORETOOL" summary /nonexistent/core 2>err.txt
 ((rc = $?, rc == 3)) && [[ $(wc -l <err.txt) -eq 1 ]] || fail "missing file: exit $rc $(cat err.txt)"
+"$CORETOOL" 2>err.txt
+((rc = $?, rc == 2)) && [[ $(wc -l <err.txt) -eq 1 ]] && grep -q '^coretool: no verb given (coretool --help lists them: info, .*trace)$' err.txt ||
+	fail "no verb: exit $rc $(cat err.txt)"
+"$CORETOOL" summary --pid abc 2>err.txt
+((rc = $?, rc == 2)) && [[ $(wc -l <err.txt) -eq 1 ]] && grep -q "^coretool: --pid: 'abc' is not a process id (.*)$" err.txt ||
+	fail "--pid abc: exit $rc $(cat err.txt)"
 for v in summary top diff snap chunks show check; do
 	"$CORETOOL" "$v" --help | grep -q "^usage: coretool $v" || fail "$v --help"
 done
