@@ -287,7 +287,8 @@ void hw_view_options_help(FILE *f, unsigned accept)
 		fprintf(f,
 		        "  --state S           used, free or all (top, diff: used; chunks: all)\n");
 	if (accept & HW_VOPT_LIMIT)
-		fprintf(f, "  --limit N           groups shown (default 10; 0 shows all)\n");
+		fprintf(f, "  --limit N           groups shown (default 10, report 20 a table; 0 "
+		           "shows all)\n");
 	if (accept & HW_VOPT_FRAMES)
 		fprintf(f, "  --frames N          keep the N innermost frames of each stack before "
 		           "grouping\n");
