@@ -98,8 +98,17 @@ const char *hw_basename(const char *path)
 	return b ? b + 1 : path;
 }
 
+/* CPython's object allocator's own functions (new_arena,
+ * arena_map_mark_used, allocate_from_new_pool, ...: a pool or arena map
+ * made for the allocation the program asked for) are inside the allocator
+ * too: their file, wherever the build put it. */
+static const char allocator_file[] = "obmalloc.c";
+
 static bool is_wrapper(const hw_snapshot *s, uint32_t frame_id)
 {
+	const char *file = hw_basename(hw_strtab_get(&s->str, s->frames[frame_id].file));
+	if (file && s->frames[frame_id].kind == HW_FRAME_NATIVE && !strcmp(file, allocator_file))
+		return true;
 	const char *fn = hw_strtab_get(&s->str, s->frames[frame_id].function);
 	if (!fn)
 		return false;
