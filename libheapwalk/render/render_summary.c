@@ -335,9 +335,12 @@ int hw_render_summary(FILE *f, const hw_snapshot *s, const hw_view_options *o)
 		hw_count used, u = unknown_sites(s, &used);
 		fprintf(f,
 		        "  site '?' for %.1f%% of used bytes: %" PRIu64 " allocations, %s (%" PRIu64
-		        " bytes), made before the tracer started or not seen by it\n",
+		        " bytes), %s\n",
 		        used.bytes ? 100.0 * (double)u.bytes / (double)used.bytes : 0.0, u.count,
-		        hw_human(u.bytes, h, sizeof h), u.bytes);
+		        hw_human(u.bytes, h, sizeof h), u.bytes,
+		        t->sample_bytes ? "not in the sample (the views by a site key estimate "
+		                          "what the sample stands for)"
+		                        : "made before the tracer started or not seen by it");
 	} else
 		fprintf(f, "tracer: none (%s)\n", hw_no_sites_note);
 	fputs("allocations in this snapshot (usable bytes):\n", f);

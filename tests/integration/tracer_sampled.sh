@@ -47,6 +47,8 @@ assert any("estimates from the tracer's sample" in n for n in d["notes"]), d["no
 assert g["leak_a"]["count"] == round(est), (g["leak_a"]["count"], est)
 assert d["total"]["count"] >= k, d["total"]
 PY
+	"$CORETOOL" summary "$dir"/core* | grep -q "site '?' for .* not in the sample" ||
+		fail "seed $seed: summary does not say the '?' allocations are the unsampled ones"
 	echo "ok seed $seed: $(echo "$line" | cut -f2) samples, estimate $est blocks (truth $K), coretool top the same"
 	sum=$(awk -v a="$sum" -v e="$est" 'BEGIN { print a + e }')
 done
