@@ -18,9 +18,11 @@ cd "$hw_tmp" || hard_error "no tmp"
 for k in site lineno type size arena; do
 	a=$("$CORETOOL" top --format json --limit 0 --group-by "$k" new.hsnap | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["total"], d["groups"])')
 	b=$("$CORETOOL" top --format json --limit 0 --group-by "$k" again.hsnap | "$py" -c 'import json,sys; d=json.load(sys.stdin); print(d["total"], d["groups"])')
-	[[ $a == "$b" ]] || fail "top --group-by $k differs after snap"
+	[[ -n $a && $a == "$b" ]] || fail "top --group-by $k differs after snap (or failed)"
 done
-cmp <("$CORETOOL" chunks new.hsnap) <("$CORETOOL" chunks again.hsnap) || fail "chunks differ after snap"
+"$CORETOOL" chunks new.hsnap >chunks.new || fail "chunks new.hsnap"
+"$CORETOOL" chunks again.hsnap >chunks.again || fail "chunks again.hsnap"
+(($(wc -l <chunks.new) > 1000)) && cmp chunks.new chunks.again || fail "chunks differ after snap"
 # chunks says which filters hid chunks, and how many: those the JSON rows lose
 file=$("$CORETOOL" top --format json --group-by filename new.hsnap | "$py" -c 'import json,sys; print([g["key"] for g in json.load(sys.stdin)["groups"] if g["key"] != "?"][0])')
 all=$("$CORETOOL" chunks --format json --no-default-filters new.hsnap | wc -l)

@@ -49,7 +49,8 @@ run() { # name args...
 run basic basic 1000 48
 check_truth "$hw_tmp/basic"
 # a healthy traced heap: no tracer entry for a free block
-"$CORETOOL" check "$(ls "$hw_tmp/basic"/core* | head -n 1)" >"$hw_tmp/basic/check"
+"$CORETOOL" check "$(ls "$hw_tmp/basic"/core* | head -n 1)" >"$hw_tmp/basic/check" ||
+	fail "basic: coretool check: $(head -n 3 "$hw_tmp/basic/check")"
 grep -q tracer-entry-free "$hw_tmp/basic/check" &&
 	fail "basic: $(grep tracer-entry-free "$hw_tmp/basic/check" | head -n 3)"
 

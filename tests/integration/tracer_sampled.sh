@@ -73,7 +73,7 @@ for seed in 1 2 3; do
 	HEAPWALK_TRACE_SEED=$seed hw_dump_core "$dir" "$CORETOOL" trace --sample 16 -- \
 		"$LEAKS" threads 2000 40 >/dev/null || fail "threads: no core"
 	core=$(ls "$dir"/core* | head -n 1)
-	"$CORETOOL" check "$core" >"$dir/check"
+	"$CORETOOL" check "$core" >"$dir/check" || fail "threads: coretool check: $(head -n 3 "$dir/check")"
 	grep -q tracer-entry-free "$dir/check" &&
 		fail "threads: entries for freed blocks: $(grep -c tracer-entry-free "$dir/check")"
 	"$READ" "$core" function >"$dir/read" 2>"$dir/read.err" ||
@@ -143,7 +143,7 @@ while read -r fn count bytes; do
 	[[ $got == "$count $bytes" || ($count == 0 && -z $got) ]] ||
 		fail "family: $fn recorded '${got:-nothing}', truth $count $bytes"
 done <"$dir/stdout"
-"$CORETOOL" check "$core" >"$dir/check"
+"$CORETOOL" check "$core" >"$dir/check" || fail "family: coretool check: $(head -n 3 "$dir/check")"
 grep -q tracer-entry-free "$dir/check" &&
 	fail "family: entries for freed blocks: $(grep -c tracer-entry-free "$dir/check")"
 echo "ok family: every function's blocks exact, none freed left, the program saw what glibc gives"
@@ -157,7 +157,7 @@ mkdir -p "$dir"
 HEAPWALK_TRACE_SEED=7 hw_dump_core "$dir" "$CORETOOL" trace --sample 4KiB -- \
 	"$HW_PY" "$top_srcdir/tests/programs/trace_grow.py" >/dev/null || fail "grow: no core"
 core=$(ls "$dir"/core* | head -n 1)
-"$CORETOOL" check "$core" >"$dir/check"
+"$CORETOOL" check "$core" >"$dir/check" || fail "grow: coretool check: $(head -n 3 "$dir/check")"
 grep -q tracer-entry-free "$dir/check" &&
 	fail "grow: entries for freed blocks: $(grep -c tracer-entry-free "$dir/check")"
 "$CORETOOL" summary "$core" | grep -q '^tracer: mode sampled' ||
