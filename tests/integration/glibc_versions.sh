@@ -74,7 +74,7 @@ tested=()
 for sv in bullseye:2.31 trixie:2.41 questing:2.42 forky:2.43; do
 	suite=${sv%:*} want=${sv#*:}
 	if ! sysroot "$suite" libc6 libc6-dev libc6-dbg; then
-		echo "note: $suite's glibc packages could not be fetched from $(deb_mirror_of "$suite"): not tested"
+		echo "SKIP: $suite's glibc packages could not be fetched from $(deb_mirror_of "$suite"): not tested"
 		continue
 	fi
 	root=$hw_tmp/$suite dbg=$hw_tmp/$suite/usr/lib/debug
@@ -217,7 +217,7 @@ PY
 		run_core "$suite" stripped core
 		check "$suite-static-stripped" "$hw_tmp/$suite-stripped/truth" heuristic --nodebug "$core"
 	else
-		echo "note: $suite: no static link here ($(grep -m1 -o 'undefined reference to .*' "$hw_tmp/$suite-static.err"))"
+		echo "SKIP: $suite: no static link here ($(grep -m1 -o 'undefined reference to .*' "$hw_tmp/$suite-static.err"))"
 	fi
 	tested+=("$want")
 done
@@ -229,7 +229,7 @@ known="2.26-2.43"
 if sysroot sid libc6 libc6-dev; then
 	ver=$(strings "$hw_tmp/sid/lib/x86_64-linux-gnu/libc.so.6" | sed -n 's/^GNU C Library .* version \([0-9.]*\)\..*/\1/p' | head -n 1)
 	if [[ $(printf '%s\n' "$ver" 2.43 | sort -V | tail -n 1) == 2.43 ]]; then
-		echo "note: sid's glibc is $ver, not newer than 2.43: the refusal of a newer one is not tested"
+		echo "SKIP: sid's glibc is $ver, not newer than 2.43: the refusal of a newer one is not tested"
 	else
 		run_core sid plain core
 		"$walk" "$core" >"$hw_tmp/sid.out" 2>&1 && { cat "$hw_tmp/sid.out"; fail "sid: glibc $ver walked"; }
@@ -246,7 +246,7 @@ if sysroot sid libc6 libc6-dev; then
 		tested+=("$ver refused")
 	fi
 else
-	echo "note: sid's glibc packages could not be fetched from $deb_mirror: not tested"
+	echo "SKIP: sid's glibc packages could not be fetched from $deb_mirror: not tested"
 fi
 
 ((${#tested[@]})) || skip "no glibc could be fetched from $deb_mirror"

@@ -106,7 +106,7 @@ exec 2>&3 3>&-
 echo "busy_heap killed while walked: 40 checks ended"
 
 py=/usr/bin/python3.11
-[[ -x $py ]] || { echo "SKIP (part): no /usr/bin/python3.11: the pymalloc half did not run"; exit 0; }
+[[ -x $py ]] || { echo "SKIP: no /usr/bin/python3.11: the pymalloc half did not run"; exit 0; }
 "$py" - "$hw_tmp/pyready" <<'PY' &
 import sys, threading, time
 def work(seed):

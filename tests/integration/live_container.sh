@@ -40,7 +40,7 @@ if command -v gdb >/dev/null && ls "$top_builddir"/gdb-plugin/.libs/_heapwalk*.s
 		grep -q '^glibc 2\.[0-9]* (symbols: debuginfo)' "$hw_tmp/gdb.out" ||
 		{ cat "$hw_tmp/gdb.out"; kill -9 "$pid"; fail "heapsnap in gdb attached to the process"; }
 else
-	echo "SKIP (part): no gdb or no plugin: heapsnap not tried"
+	echo "SKIP: no gdb or no plugin: heapsnap not tried"
 fi
 kill -9 "$pid"
 echo ok

@@ -47,7 +47,7 @@ if command -v zstd >/dev/null; then
 	cmp -s "$hw_tmp/plain.json" "$hw_tmp/zst.json" || fail "the .zst's summary differs from the core's"
 	rm -f "$hw_tmp/core.zst"
 else
-	echo "SKIP (part): no zstd tool: the compressed core not tried"
+	echo "SKIP: no zstd tool: the compressed core not tried"
 fi
 
 "$PROGS/threads_wait" "$n" wait "$hw_tmp/ready" &
@@ -69,7 +69,7 @@ after=$(vmpte)
 # start each thread's stack at its stack pointer (hw_target_heap_floor)
 free_kib=$(df -Pk "$hw_tmp" | awk 'NR == 2 {print $4}')
 if ((free_kib < 6 << 20)); then
-	echo "SKIP (part): less than 6 GiB free in $hw_tmp: the gcore'd core (2.5 GB) not tried"
+	echo "SKIP: less than 6 GiB free in $hw_tmp: the gcore'd core (2.5 GB) not tried"
 elif command -v gdb >/dev/null && hw_gcore "$pid" "$hw_tmp/g.core"; then
 	read -r rc kib < <(maxrss "$CORETOOL" check "$hw_tmp/g.core")
 	echo "coretool check of a gcore'd core ($(($(stat -c %s "$hw_tmp/g.core") >> 20)) MiB): exit $rc, peak RSS $((kib >> 10)) MiB"
@@ -77,7 +77,7 @@ elif command -v gdb >/dev/null && hw_gcore "$pid" "$hw_tmp/g.core"; then
 	((kib < 512 << 10)) || fail "the gcore'd core's stacks were read: peak RSS $((kib >> 10)) MiB"
 	rm -f "$hw_tmp/g.core"
 else
-	echo "SKIP (part): no gdb/gcore: the gcore'd core not tried"
+	echo "SKIP: no gdb/gcore: the gcore'd core not tried"
 fi
 kill -9 "$pid"
 echo "live: VmPTE $before kB before, $after kB after"
@@ -92,7 +92,7 @@ stack=$(head -n 1 "$hw_tmp/us.ready")
 for tgt in live gcore; do
 	args=(--pid "$upid")
 	if [[ $tgt == gcore ]]; then
-		command -v gdb >/dev/null && hw_gcore "$upid" "$hw_tmp/us.core" || { echo "SKIP (part): no gcore"; break; }
+		command -v gdb >/dev/null && hw_gcore "$upid" "$hw_tmp/us.core" || { echo "SKIP: no gcore"; break; }
 		args=("$hw_tmp/us.core")
 	fi
 	"$CORETOOL" check "${args[@]}" >"$hw_tmp/us.check" 2>&1 || { cat "$hw_tmp/us.check"; kill -9 "$upid"; fail "user stack, $tgt: check"; }

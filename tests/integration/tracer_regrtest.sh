@@ -53,7 +53,9 @@ while read -r label py; do
 	*) continue ;;
 	esac
 	"$py" -c 'import test.regrtest, test.test_dict' 2>/dev/null || {
-		echo "note: $label has no test suite"
+		hint=
+		[[ $label == debian-* ]] && hint=" (libpython3.11-testsuite, which quickstart installs)"
+		echo "SKIP: $label has no test suite$hint"
 		continue
 	}
 	run_subset "$label" "$py" "$hw_tmp/$label.log" -- "${TESTS_SUBSET[@]}"
