@@ -48,6 +48,24 @@ while read -r label py; do
 				"(lines of the script seen: $(grep -F "$SCRIPT" "$read" | head -n 5 | tr '\t\n' ' ;'))"
 		echo "ok $label: $key $count${size:+ blocks of $size bytes}"
 	done <"$dir/stdout"
+	# the contract's surface: coretool top --group-by lineno shows the
+	# script's line with its count (the truth's lines without a size)
+	"$CORETOOL" top --group-by lineno --limit 0 --format json "$core" >"$dir/lineno.json" ||
+		fail "$label: top --group-by lineno"
+	"$HW_PY" - "$dir/lineno.json" "$dir/stdout" <<'PY' || fail "$label: coretool top --group-by lineno"
+import json, sys
+groups = {g["key"]: g["count"] for g in json.load(open(sys.argv[1]))["groups"]}
+n = 0
+for line in open(sys.argv[2]):
+    f = line.split()
+    if len(f) != 2:
+        continue
+    where = f[0].split("@", 1)[1].split("<", 1)[0]  # FILE:LINE
+    assert groups.get(where) == int(f[1]), (where, groups.get(where), f[1])
+    n += 1
+assert n, "no line without a size in the truth"
+PY
+	echo "ok $label: coretool top --group-by lineno gives the script's line its count"
 	# CPython's allocator is not a site: a pool's arena map made for an
 	# allocation goes to what asked for the allocation (it showed as
 	# Objects/obmalloc.c:1459, 266 KB, under 3.11)

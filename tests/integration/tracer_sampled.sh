@@ -37,14 +37,18 @@ for seed in 1 2 3 4 5; do
 	# is read_trace's, rounded; the total is the walk's, exact
 	"$CORETOOL" top --group-by function --format json "$dir"/core* >"$dir/top.json" ||
 		fail "seed $seed: coretool top"
-	"$HW_PY" - "$dir/top.json" "$est" $SAMPLE $K <<'PY' || fail "seed $seed: coretool top's estimate"
+	"$HW_PY" - "$dir/top.json" "$est" $SAMPLE $K "$est_bytes" <<'PY' || fail "seed $seed: coretool top's estimate"
 import json, sys
 d = json.load(open(sys.argv[1]))
-est, sample, k = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+est, sample, k, est_bytes = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 g = {x["key"]: x for x in d["groups"]}
 assert d["estimates"] == {"sample_bytes": sample}, d["estimates"]
 assert any("estimates from the tracer's sample" in n for n in d["notes"]), d["notes"]
 assert g["leak_a"]["count"] == round(est), (g["leak_a"]["count"], est)
+# bytes as requested: read_trace's estimate (usable bytes: each recorded
+# block's own usable size weighed alike, at least the request)
+assert abs(g["leak_a"]["requested_bytes"] - est_bytes) <= 1, (g["leak_a"], est_bytes)
+assert g["leak_a"]["bytes"] >= g["leak_a"]["requested_bytes"], g["leak_a"]
 assert d["total"]["count"] >= k, d["total"]
 PY
 	"$CORETOOL" summary "$dir"/core* | grep -q "site '?' for .* not in the sample" ||
