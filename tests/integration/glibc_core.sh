@@ -24,6 +24,22 @@ check() { # check NAME CORE SYMBOLS [--nodebug]
 	"$walk" "$@" --symbols "$sym" --truth "$hw_tmp/$name/truth" "$core" >"$hw_tmp/$name/walk$*.out" 2>&1 ||
 		{ cat "$hw_tmp/$name/walk$*.out"; fail "$name: walk $* differs from the truth"; }
 	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$name/walk$*.out"
+	# the contract's surface too: coretool summary's mallinfo2, all ten
+	# fields, and how it found malloc
+	local dd=()
+	[[ $* == *--nodebug* ]] && dd=(--debug-dir /nonexistent)
+	"$CORETOOL" summary --format json "${dd[@]}" "$core" >"$hw_tmp/$name/summary$*.json" ||
+		fail "$name: coretool summary $*"
+	"$HW_PY" - "$hw_tmp/$name/summary$*.json" "$hw_tmp/$name/truth" "$sym" <<'PY' ||
+import json, sys
+g = json.load(open(sys.argv[1]))["glibc"]
+want = next([int(x) for x in l.split()[1:11]] for l in open(sys.argv[2]) if l.startswith("mallinfo2 "))
+keys = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+got = [g["mallinfo2"][k] for k in keys]
+assert got == want, (got, want)
+assert g["symbols"] == sys.argv[3], g["symbols"]
+PY
+		fail "$name: coretool summary $* differs from the program's mallinfo2"
 }
 
 run plain core
