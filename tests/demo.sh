@@ -14,21 +14,17 @@ rm -rf "$out"
 mkdir -p "$out"
 
 step() { if [[ -t 1 ]]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
-run() { # show a command, run it; a verb that is not there yet is said, not fatal
+failed=0
+run() { # show a command, run it; a failure is said, and fails the demo at its end
 	printf '$ %s\n' "${*/#$build\/coretool\//}"
 	"$@"
 	local rc=$?
-	((rc == 0)) || printf '(exit %d)\n' "$rc"
+	((rc == 0)) || { printf '(exit %d)\n' "$rc"; failed=1; }
 	return 0
 }
 
 step "start the leaky service under the tracer"
-if "$coretool" trace --help >/dev/null 2>&1; then
-	"$coretool" trace -- "$py" "$src/tests/programs/leaky_service.py" "$out/ready" &
-else
-	echo "(coretool trace is not there yet: running untraced)"
-	"$py" "$src/tests/programs/leaky_service.py" "$out/ready" &
-fi
+"$coretool" trace -- "$py" "$src/tests/programs/leaky_service.py" "$out/ready" &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null' EXIT
 for _ in $(seq 100); do [[ -s $out/ready ]] && break; sleep 0.1; done
@@ -45,7 +41,9 @@ kill -9 "$pid" 2>/dev/null
 ls -l "$out"/*.core
 
 step "what the core is"
-run "$coretool" info "$out/new.core" | sed -n '1,12p'
+"$coretool" info "$out/new.core" >"$out/info.txt" || { echo "demo: coretool info failed"; failed=1; }
+printf '$ coretool info %s\n' "$out/new.core"
+sed -n '1,12p' "$out/info.txt"
 step "summary"
 run "$coretool" summary "$out/new.core"
 step "top --group-by lineno"
@@ -72,3 +70,4 @@ step "the offline report"
 run "$coretool" report "$out/new.core" --vs "$out/old.core" -o "$out/report.html"
 [[ -s $out/report.html ]] || { echo "demo: no report written"; exit 1; }
 echo "wrote $out/report.html: one self-contained page (summary, problems, the largest groups, what grew since old.core); open it in any browser"
+((failed == 0)) || { echo "demo: a step above failed"; exit 1; }

@@ -4,7 +4,9 @@
  * every seed the target provides (fuzz_seeds) and every file named on the
  * command line, then a fixed number of deterministic mutations of each
  * (bit flips, byte stores, truncations, splices).  Any crash, hang (an
- * input running over INPUT_SECONDS) or sanitizer report fails the test.
+ * input running over INPUT_SECONDS), sanitizer report, or a peak resident
+ * size over MAX_RSS_MB (memory must stay bounded, whatever the input: the
+ * inputs are at most a few MiB) fails the test.
  *
  * Built with clang and libFuzzer instead (make fuzz), the same target
  * runs under libFuzzer proper.
@@ -14,7 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+/* (ASan's shadow and quarantine included) */
+#define MAX_RSS_MB 1024
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Seeds: the target fills bufs and lens with n seed inputs (malloc): */
@@ -131,7 +137,14 @@ int main(int argc, char **argv)
 		run_one(buf, len);
 		mutate_and_run(buf, len, rounds);
 	}
-	printf("fuzz driver: %zu seeds, %d mutations each: no crash\n", n + (size_t)(argc - 1),
-	       rounds);
+	struct rusage ru;
+	long peak_mb = getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss / 1024 : 0;
+	if (peak_mb > MAX_RSS_MB) {
+		fprintf(stderr, "fuzz driver: peak resident size %ld MiB, over %d MiB\n", peak_mb,
+		        MAX_RSS_MB);
+		return 1;
+	}
+	printf("fuzz driver: %zu seeds, %d mutations each: no crash, peak %ld MiB\n",
+	       n + (size_t)(argc - 1), rounds, peak_mb);
 	return 0;
 }

@@ -115,8 +115,29 @@ for bad in /nonexistent "$hw_tmp" "$prog"; do
 	[[ $(wc -l <"$hw_tmp/err") == 1 ]] || fail "info $bad: not one line: $(cat "$hw_tmp/err")"
 	grep -q "^coretool: $bad: " "$hw_tmp/err" || fail "info $bad: bad message form: $(cat "$hw_tmp/err")"
 done
+# random bytes, and cores of other machines: one line, exit 3, for
+# every verb that reads a target
+head -c 65536 /dev/urandom >"$hw_tmp/random"
+"$HW_PY" - "$core" "$hw_tmp" <<'PY' || fail "cannot make foreign cores"
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read(4096))
+for name, machine, cls in (("aarch64", 183, 2), ("i386", 3, 1)):
+    d = bytearray(data)
+    d[4] = cls                        # EI_CLASS
+    struct.pack_into("<H", d, 18, machine)  # e_machine
+    open("%s/%s.core" % (sys.argv[2], name), "wb").write(d)
+PY
+for bad in "$hw_tmp/random" "$hw_tmp/aarch64.core" "$hw_tmp/i386.core"; do
+	for verb in info summary check; do
+		"$CORETOOL" "$verb" "$bad" >/dev/null 2>"$hw_tmp/err"
+		rc=$?
+		[[ $rc == 3 && $(wc -l <"$hw_tmp/err") == 1 ]] && grep -q "^coretool: $bad: " "$hw_tmp/err" ||
+			fail "$verb ${bad##*/}: exit $rc, $(cat "$hw_tmp/err")"
+	done
+	echo "ok ${bad##*/}: $(cat "$hw_tmp/err")"
+done
+# a core cut short: read as far as it goes, its lost mappings marked cut
 head -c 100000 "$core" >"$hw_tmp/trunc"
-"$CORETOOL" info "$hw_tmp/trunc" >/dev/null 2>&1
-rc=$?
-[[ $rc == 0 || $rc == 3 ]] || fail "truncated core: exit $rc"
+"$CORETOOL" info "$hw_tmp/trunc" >"$hw_tmp/trunc.out" 2>&1 || fail "truncated core: info exited $?"
+grep -q ' cut ' "$hw_tmp/trunc.out" || fail "truncated core: no mapping marked cut: $(head "$hw_tmp/trunc.out")"
 echo "ok"
