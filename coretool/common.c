@@ -149,6 +149,25 @@ void ct_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A CSV field: quoted when it holds a comma or a quote; line breaks made
+ * spaces (as libheapwalk's views write CSV).  Nothing for NULL. */
+void ct_csv_string(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
+	}
+	fputc('"', f);
+}
+
 /* ---- view verbs: parsing, opening snapshots ---- */
 
 static void view_usage(FILE *f, const ct_view_verb *v)

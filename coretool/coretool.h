@@ -102,6 +102,7 @@ int ct_output_close(const ct_common *c, FILE *f);
 
 /* JSON helpers: write s as a JSON string (with quotes); NULL as null. */
 void ct_json_string(FILE *f, const char *s);
+void ct_csv_string(FILE *f, const char *s);
 
 /* ---- the snapshot views (summary top diff snap chunks show check) ---- */
 

@@ -184,24 +184,6 @@ static void print_json(FILE *f, hw_target *t)
 	fprintf(f, "]}\n");
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void csv_field(FILE *f, const char *s)
-{
-	if (!s)
-		return;
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 /* One table for the three: section thread, mapping or module; the
  * columns a section does not have are empty. */
 static void print_csv(FILE *f, hw_target *t)
@@ -220,7 +202,7 @@ static void print_csv(FILE *f, hw_target *t)
 			fn = sym.function;
 		fprintf(f, "thread,%d,0x%" PRIx64 ",0x%" PRIx64 ",", (int)th[i].tid, th[i].pc,
 		        th[i].sp);
-		csv_field(f, fn);
+		ct_csv_string(f, fn);
 		fputs(",,,,,,,\n", f);
 	}
 	for (size_t i = 0; i < nmaps; i++) {
@@ -228,12 +210,12 @@ static void print_csv(FILE *f, hw_target *t)
 		perms_str(maps[i].perms, p);
 		fprintf(f, "mapping,,,,,0x%" PRIx64 ",0x%" PRIx64 ",%s,%s,", maps[i].start,
 		        maps[i].end, p, held(t, &maps[i]));
-		csv_field(f, maps[i].path);
+		ct_csv_string(f, maps[i].path);
 		fputs(",,\n", f);
 	}
 	for (size_t i = 0; i < nmods; i++) {
 		fprintf(f, "module,,,,,0x%" PRIx64 ",0x%" PRIx64 ",,,", mods[i].start, mods[i].end);
-		csv_field(f, mods[i].name);
+		ct_csv_string(f, mods[i].name);
 		fprintf(f, ",%s,%s\n", mods[i].build_id,
 		        hw_module_has_debuginfo(t, &mods[i]) ? "yes" : "no");
 	}
@@ -241,32 +223,45 @@ static void print_csv(FILE *f, hw_target *t)
 
 /* ---- a snapshot file ---- */
 
-static void snap_text(FILE *f, const char *path, const hw_snapshot *s)
+/* What info says of a snapshot. */
+struct snap_facts {
+	const hw_snapshot_target *tg;
+	const hw_glibc_summary *g;
+	const hw_pymalloc_summary *py;
+	const hw_tracer_summary *tr;
+	uint64_t problems;
+};
+
+static struct snap_facts snap_facts(const hw_snapshot *s)
 {
-	const hw_snapshot_target *tg = hw_snapshot_get_target(s);
-	const hw_glibc_summary *g = hw_snapshot_glibc_summary(s);
-	const hw_pymalloc_summary *py = hw_snapshot_pymalloc_summary(s);
-	const hw_tracer_summary *tr = hw_snapshot_tracer_summary(s);
 	uint64_t dropped = 0;
 	size_t np = hw_snapshot_problem_count(s, &dropped);
+	return (struct snap_facts){hw_snapshot_get_target(s), hw_snapshot_glibc_summary(s),
+	                           hw_snapshot_pymalloc_summary(s), hw_snapshot_tracer_summary(s),
+	                           (uint64_t)np + dropped};
+}
+
+static void snap_text(FILE *f, const char *path, const hw_snapshot *s)
+{
+	const struct snap_facts x = snap_facts(s);
 	fprintf(f, "target:     snapshot %s\n", path);
-	fprintf(f, "taken of:   %s %s\n", tg->source_kind ? tg->source_kind : "?",
-	        tg->source_path ? tg->source_path : "");
-	fprintf(f, "executable: %s\n", tg->executable ? tg->executable : "?");
-	fprintf(f, "pid:        %d\n", (int)tg->pid);
+	fprintf(f, "taken of:   %s %s\n", x.tg->source_kind ? x.tg->source_kind : "?",
+	        x.tg->source_path ? x.tg->source_path : "");
+	fprintf(f, "executable: %s\n", x.tg->executable ? x.tg->executable : "?");
+	fprintf(f, "pid:        %d\n", (int)x.tg->pid);
 	fprintf(f, "\nallocations: %zu, sites %u, problems %" PRIu64 "\n", hw_snapshot_count(s),
-	        hw_snapshot_site_count(s), (uint64_t)np + dropped);
-	if (g)
-		fprintf(f, "glibc:       %s (symbols: %s)\n", g->version,
-		        g->symbols ? g->symbols : "?");
-	if (py)
-		fprintf(f, "pymalloc:    CPython %s (symbols: %s)\n", py->python_version,
-		        py->symbols ? py->symbols : "?");
-	if (tr && tr->sample_bytes)
-		fprintf(f, "tracer:      %s, one sample every %" PRIu64 " bytes\n", tr->mode,
-		        tr->sample_bytes);
-	else if (tr)
-		fprintf(f, "tracer:      %s\n", tr->mode);
+	        hw_snapshot_site_count(s), x.problems);
+	if (x.g)
+		fprintf(f, "glibc:       %s (symbols: %s)\n", x.g->version,
+		        x.g->symbols ? x.g->symbols : "?");
+	if (x.py)
+		fprintf(f, "pymalloc:    CPython %s (symbols: %s)\n", x.py->python_version,
+		        x.py->symbols ? x.py->symbols : "?");
+	if (x.tr && x.tr->sample_bytes)
+		fprintf(f, "tracer:      %s, one sample every %" PRIu64 " bytes\n", x.tr->mode,
+		        x.tr->sample_bytes);
+	else if (x.tr)
+		fprintf(f, "tracer:      %s\n", x.tr->mode);
 	fputs("\nthreads, mappings, modules, signal: not kept in a snapshot (info on the core or "
 	      "process it was taken of gives them)\n",
 	      f);
@@ -274,33 +269,28 @@ static void snap_text(FILE *f, const char *path, const hw_snapshot *s)
 
 static void snap_json(FILE *f, const char *path, const hw_snapshot *s)
 {
-	const hw_snapshot_target *tg = hw_snapshot_get_target(s);
-	const hw_glibc_summary *g = hw_snapshot_glibc_summary(s);
-	const hw_pymalloc_summary *py = hw_snapshot_pymalloc_summary(s);
-	const hw_tracer_summary *tr = hw_snapshot_tracer_summary(s);
-	uint64_t dropped = 0;
-	size_t np = hw_snapshot_problem_count(s, &dropped);
+	const struct snap_facts x = snap_facts(s);
 	fputs(
 	    "{\"format\": \"heapwalk.info.v1\",\n \"target\": {\"kind\": \"snapshot\", \"path\": ",
 	    f);
 	ct_json_string(f, path);
-	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)tg->pid);
-	ct_json_string(f, tg->executable);
+	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)x.tg->pid);
+	ct_json_string(f, x.tg->executable);
 	fputs(", \"source\": {\"kind\": ", f);
-	ct_json_string(f, tg->source_kind);
+	ct_json_string(f, x.tg->source_kind);
 	fputs(", \"path\": ", f);
-	ct_json_string(f, tg->source_path);
+	ct_json_string(f, x.tg->source_path);
 	fputs(
 	    "}},\n \"signal\": null, \"signal_name\": null, \"threads\": null, \"mappings\": null, "
 	    "\"modules\": null,\n \"snapshot\": {",
 	    f);
 	fprintf(f, "\"allocations\": %zu, \"sites\": %u, \"problems\": %" PRIu64 ", \"glibc\": ",
-	        hw_snapshot_count(s), hw_snapshot_site_count(s), (uint64_t)np + dropped);
-	ct_json_string(f, g ? g->version : NULL);
+	        hw_snapshot_count(s), hw_snapshot_site_count(s), x.problems);
+	ct_json_string(f, x.g ? x.g->version : NULL);
 	fputs(", \"python\": ", f);
-	ct_json_string(f, py ? py->python_version : NULL);
+	ct_json_string(f, x.py ? x.py->python_version : NULL);
 	fputs(", \"tracer\": ", f);
-	ct_json_string(f, tr ? tr->mode : NULL);
+	ct_json_string(f, x.tr ? x.tr->mode : NULL);
 	fputs("},\n \"warnings\": []}\n", f);
 }
 

@@ -62,6 +62,34 @@ check() { # check LABEL TRUTH SYMBOLS WALK-ARGS...
 	echo "$label: $(grep -E '^(glibc|truth)' "$hw_tmp/$label.out" | tr '\n' ' ')"
 }
 
+# heapsnap_in gdb|lldb DIR CORE EXE: heapsnap's summary in that debugger,
+# told to look for separate debug files in DIR
+heapsnap_in() {
+	local dbgr=$1 dir=$2 core=$3 exe=$4
+	if [[ $dbgr == gdb ]]; then
+		timeout 120 gdb -nx -batch -iex "set debug-file-directory $dir" \
+			-ex "source $HW_GDB_PY" -ex 'heapsnap' "$exe" "$core" 2>&1
+	else
+		printf 'settings set target.debug-file-search-paths %s\nheapsnap --core %s\n' \
+			"$dir" "$core" >"$hw_tmp/lldb.cmds"
+		hw_lldb "$hw_tmp/lldb.cmds" -c "$core" "$exe"
+	fi
+}
+
+# debugger_dirs gdb|lldb WHAT: on $core of $root/idle (2.43), symbols from
+# debug info with the debugger's setting at that glibc's debug files ($dbg),
+# heuristics with it at /nonexistent
+debugger_dirs() {
+	local dbgr=$1 what=$2 dir want out=$hw_tmp/$suite-idle/$1
+	for dir in "$dbg" /nonexistent; do
+		heapsnap_in "$dbgr" "$dir" "$core" "$root/idle" >"$out"
+		want=debuginfo
+		[[ $dir == /nonexistent ]] && want=heuristic
+		grep -q "^glibc 2.43 (symbols: $want)" "$out" || { cat "$out"; fail "$what $dir: not $want"; }
+	done
+	echo "$suite-idle: the $what as the debugger has it"
+}
+
 run_core() { # run_core SUITE NAME MODE [ENV...]: sets core to the core's path
 	local suite=$1 name=$2 mode=$3 dir=$hw_tmp/$1-$2
 	shift 3
@@ -163,34 +191,16 @@ PY
 				{ cat "$hw_tmp/$suite-idle/check"; fail "$suite: a thread without a tcache ($d)"; }
 		done
 		echo "$suite-idle: $(tail -n 1 "$hw_tmp/$suite-idle/check")"
-		# the gdb plugin looks where gdb does (debug-file-directory)
+		# the debuggers' glue looks where each debugger does: gdb's
+		# debug-file-directory, lldb's target.debug-file-search-paths
 		if command -v gdb >/dev/null && ls "$HW_EXT_DIR"/_heapwalk*.so >/dev/null 2>&1; then
-			for dir in "$dbg" /nonexistent; do
-				timeout 120 gdb -nx -batch -iex "set debug-file-directory $dir" \
-					-ex "source $HW_GDB_PY" -ex 'heapsnap' "$root/idle" "$core" \
-					>"$hw_tmp/$suite-idle/gdb" 2>&1
-				want=debuginfo
-				[[ $dir == /nonexistent ]] && want=heuristic
-				grep -q "^glibc 2.43 (symbols: $want)" "$hw_tmp/$suite-idle/gdb" ||
-					{ cat "$hw_tmp/$suite-idle/gdb"; fail "gdb plugin, debug-file-directory $dir: not $want"; }
-			done
-			echo "$suite-idle: the gdb plugin takes gdb's debug-file-directory"
+			debugger_dirs gdb "gdb plugin, debug-file-directory"
 		else
 			echo "SKIP: no gdb or no plugin: gdb's debug-file-directory not checked"
 		fi
-		# and lldb's glue where lldb does (target.debug-file-search-paths)
 		if command -v lldb-14 >/dev/null && [[ -d /usr/lib/llvm-14/lib/python3.11/dist-packages/lldb ]] &&
 			ls "$HW_EXT_DIR"/_heapwalk*.so >/dev/null 2>&1; then
-			for dir in "$dbg" /nonexistent; do
-				printf 'settings set target.debug-file-search-paths %s\nheapsnap --core %s\n' \
-					"$dir" "$core" >"$hw_tmp/$suite-idle/lldb.cmds"
-				hw_lldb "$hw_tmp/$suite-idle/lldb.cmds" -c "$core" "$root/idle" >"$hw_tmp/$suite-idle/lldb"
-				want=debuginfo
-				[[ $dir == /nonexistent ]] && want=heuristic
-				grep -q "^glibc 2.43 (symbols: $want)" "$hw_tmp/$suite-idle/lldb" ||
-					{ cat "$hw_tmp/$suite-idle/lldb"; fail "lldb glue, debug-file-search-paths $dir: not $want"; }
-			done
-			echo "$suite-idle: lldb's glue takes lldb's target.debug-file-search-paths"
+			debugger_dirs lldb "lldb glue, target.debug-file-search-paths"
 		else
 			echo "SKIP: no lldb-14, its Python module or the plugin: lldb's debug-file-search-paths not checked"
 		fi
