@@ -487,9 +487,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-/* Seeds: a small snapshot with every table, as a file and as a payload,
- * and the payload without its TARGET section. */
-size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+/* A small snapshot with every table, saved (its bytes in *n), its tracer
+ * in mode (sample_bytes: sampled). */
+static uint8_t *seed_file(const char *mode, uint64_t sample_bytes, size_t *n)
 {
 	hw_snapshot *s;
 	if (hw_snapshot_new(&s))
@@ -523,19 +523,32 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	hw_pymalloc_summary p = {.python_version = "3.11", .n_size_classes = 1};
 	p.size_classes[0].size = 16;
 	hw_snapshot_set_pymalloc_summary(s, &p);
-	hw_tracer_summary tr = {.mode = "all", .live_allocations = 6, .sites = 1, .dropped = 2};
+	hw_tracer_summary tr = {.mode = mode,
+	                        .sample_bytes = sample_bytes,
+	                        .live_allocations = 6,
+	                        .sites = 1,
+	                        .dropped = 2};
 	hw_snapshot_set_tracer_summary(s, &tr);
 	hw_problem pr = {"bad-size", 0x1040, "x"};
 	hw_snapshot_add_problem(s, &pr);
 	hw_snapshot_finish(s);
-	size_t n;
-	uint8_t *file = saved_bytes(s, &n);
+	uint8_t *file = saved_bytes(s, n);
 	hw_snapshot_free(s);
+	return file;
+}
+
+/* Seeds: the snapshot as a file and as a payload, the payload without its
+ * TARGET section, and the file of a sampled tracer's snapshot (its views
+ * by a site key are estimates). */
+size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
+{
+	size_t n;
+	uint8_t *file = seed_file("all", 0, &n);
 	unsigned long long raw = ZSTD_getFrameContentSize(file + HEADER, n - HEADER);
 	if (raw > 1 << 20)
 		abort();
-	*bufs = malloc(3 * sizeof **bufs);
-	*lens = malloc(3 * sizeof **lens);
+	*bufs = malloc(4 * sizeof **bufs);
+	*lens = malloc(4 * sizeof **lens);
 	(*bufs)[0] = malloc(n + 1);
 	(*bufs)[0][0] = 0;
 	memcpy((*bufs)[0] + 1, file, n);
@@ -567,5 +580,11 @@ size_t fuzz_seeds(uint8_t ***bufs, size_t **lens)
 	memcpy((*bufs)[2] + 1, pl + cut, raw - cut);
 	(*lens)[2] = raw + 1 - cut;
 	free(file);
-	return 3;
+	file = seed_file("sampled", 64, &n);
+	(*bufs)[3] = malloc(n + 1);
+	(*bufs)[3][0] = 0;
+	memcpy((*bufs)[3] + 1, file, n);
+	(*lens)[3] = n + 1;
+	free(file);
+	return 4;
 }
