@@ -1951,6 +1951,20 @@ static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t 
 	       mmapped_header_ok(h, c, base, lim, mmap_tail(w), size_out);
 }
 
+/* Whether a mmapped chunk may end at e in a mapping that ends at lim: the
+ * mapping's end, or the start of another mmapped chunk (prev_size 0,
+ * IS_MMAPPED). */
+static int mmapped_end_ok(struct walker *w, uint64_t e, uint64_t lim)
+{
+	uint64_t h[2];
+	if (e == lim)
+		return 1;
+	if (e > lim || lim - e < GW_CHUNK_HDR || window_get(&w->win, e, h, 16) < 0)
+		return 0;
+	uint64_t lead = mmap_tail(w) ? h[0] & ~(uint64_t)1 : h[0];
+	return lead == 0 && (h[1] & GW_SIZE_BITS) == GW_IS_MMAPPED;
+}
+
 static void scan_mmapped(struct walker *w)
 {
 	hw_glibc_summary *s = w->sum;
@@ -1993,40 +2007,104 @@ static void scan_mmapped(struct walker *w)
 					continue;
 				}
 			}
-			uint64_t sz;
-			if (!mmapped_header(w, a, a, map->end, &sz)) {
+			/* A mapping's first page starts its chunk, or the lead
+			 * of a chunk _int_memalign moved to an aligned point
+			 * (prev_size the lead), the header mmap wrote left
+			 * there: prev_size 0, IS_MMAPPED.  realloc of that
+			 * chunk (mremap_chunk) resizes or moves the mapping and
+			 * rewrites the aligned chunk's header only, so the one
+			 * at the start may no longer give the mapping's size. */
+			uint64_t sz = 0;
+			if (window_get(&w->win, a, h, 16) < 0) {
 				a += GW_PAGE_SIZE;
 				continue;
 			}
-			/* _int_memalign on a mmapped chunk moves the chunk to the
-			 * aligned point and records the lead in prev_size; the
-			 * header at the mapping start stays.  The aligned point
-			 * for alignment A is align_up(a + 16, A) - 16, plus A
-			 * when that leaves less than MINSIZE of lead. */
-			uint64_t c = a, csz = sz;
-			for (uint64_t A = 32; A < sz && A <= (1ull << 40); A <<= 1) {
+			int head_ok = mmapped_header_ok(h, a, a, map->end, tail, &sz);
+			int lead_hdr = (h[1] & GW_SIZE_BITS) == GW_IS_MMAPPED &&
+			               (tail ? h[0] & ~(uint64_t)1 : h[0]) == 0 &&
+			               (h[1] & ~(uint64_t)GW_SIZE_BITS) >= GW_MINSIZE;
+			if (!head_ok && !lead_hdr) {
+				a += GW_PAGE_SIZE;
+				continue;
+			}
+			/* The aligned point for alignment A is align_up(a + 16,
+			 * A) - 16, plus A when that leaves less than MINSIZE of
+			 * lead; the chunk there spans the mapping from a as the
+			 * header at a says (memalign), or otherwise (realloc'd
+			 * since: taken when no chunk agrees with that header).
+			 * A may exceed the mapping (a large alignment, the
+			 * mapping shrunk since). */
+			uint64_t c = a, csz = sz, span = head_ok ? sz + tail : 0;
+			uint64_t rc = 0, rsz = 0, rspan = 0;
+			for (uint64_t A = 32; A <= (1ull << 40); A <<= 1) {
 				uint64_t q = ((a + GW_CHUNK_HDR + A - 1) & ~(A - 1)) - GW_CHUNK_HDR;
 				if (q - a < GW_MINSIZE)
 					q += A;
+				if (q + GW_CHUNK_HDR > map->end || q < a)
+					break;
 				uint64_t qsz;
-				if (q + GW_CHUNK_HDR <= a + sz &&
-				    mmapped_header(w, q, a, a + sz + tail, &qsz) &&
-				    q - a + qsz == sz) {
+				if (!mmapped_header(w, q, a, map->end, &qsz))
+					continue;
+				uint64_t qspan = q - a + qsz + tail;
+				if (head_ok && qspan == sz + tail) {
 					c = q;
 					csz = qsz;
 					break;
 				}
+				if (!rc) {
+					rc = q;
+					rsz = qsz;
+					rspan = qspan;
+				}
+			}
+			/* mremap_chunk may also have moved the mapping, to a
+			 * page of another residue: the lead, a multiple of the
+			 * page less 16 for alignments above a page, no longer
+			 * follows from a.  Where the header at a cannot be the
+			 * chunk (its size overruns the mapping, or where it
+			 * ends neither the mapping nor another chunk begins),
+			 * each page end inside the chunk mmap first made (the
+			 * size at a) is tried. */
+			if (c == a && !rc &&
+			    (!head_ok || !mmapped_end_ok(w, a + sz + tail, map->end))) {
+				uint64_t first = h[1] & ~(uint64_t)GW_SIZE_BITS;
+				for (uint64_t q = a + GW_PAGE_SIZE - GW_CHUNK_HDR;
+				     q + GW_CHUNK_HDR <= map->end && q - a < first;
+				     q += GW_PAGE_SIZE) {
+					uint64_t qsz;
+					if (mmapped_header(w, q, a, map->end, &qsz)) {
+						rc = q;
+						rsz = qsz;
+						rspan = q - a + qsz + tail;
+						break;
+					}
+				}
+			}
+			if (c == a && rc) {
+				c = rc;
+				csz = rsz;
+				span = rspan;
+			}
+			if (!span) {
+				a += GW_PAGE_SIZE;
+				continue;
 			}
 			/* usable: memsize() (2.43: size - SIZE_SZ, as any chunk) */
 			emit(w, c, csz - (tail ? GW_SIZE_SZ : GW_CHUNK_HDR), 0,
 			     HW_ALLOCATOR_GLIBC_MMAP, HW_STATE_USED, HW_BIN_NONE);
 			count(&s->mmapped, csz);
 			found++;
-			bytes += sz + tail;
-			a += sz + tail;
+			bytes += span;
+			a += span;
 		}
 	}
-	if (!w->stopped && (found != w->n_mmaps || bytes != w->mmapped_mem))
+	/* 2.43's mremap_chunk adds new_size - size - offset to
+	 * mp_.mmapped_mem, the old mapping being size + offset + CHUNK_HDR_SZ
+	 * (mmap_size): 16 bytes too many for every mmapped realloc that ever
+	 * remapped, freed chunks' included.  There, mp_ may say more, by a
+	 * multiple of 16. */
+	int drift = tail && bytes < w->mmapped_mem && (w->mmapped_mem - bytes) % GW_CHUNK_HDR == 0;
+	if (!w->stopped && (found != w->n_mmaps || (bytes != w->mmapped_mem && !drift)))
 		problem(w, "mmapped-mismatch", w->in->mp,
 		        "found %" PRIu64 " mmapped chunks (%" PRIu64 " bytes), mp_ says %" PRIu64
 		        " (%" PRIu64 " bytes)",

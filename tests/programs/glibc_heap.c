@@ -296,6 +296,26 @@ static void main_mmapped(void)
 	held(mmapped_held[3], 0);
 	mmapped_held[4] = aligned_alloc(4096, 400000);
 	held(mmapped_held[4], 0);
+	/* memalign'd mmapped chunks (above the threshold p2 moved) realloc'd
+	 * (mremap_chunk): the mapping
+	 * shrunk, grown, moved, the aligned chunk's header rewritten and the
+	 * one mmap wrote at the mapping's start left as it was */
+	static const struct {
+		size_t align, size, to;
+	} ra[] = {{1 << 17, 500000, 100000},
+	          {1 << 16, 400000, 700000},
+	          {1 << 15, 450000, 8 << 20},
+	          {1 << 12, 500000, 350000}};
+	for (size_t i = 0; i < sizeof ra / sizeof ra[0]; i++) {
+		void *m = NULL;
+		expect(posix_memalign(&m, ra[i].align, ra[i].size) == 0,
+		       "posix_memalign (mmapped)");
+		expect(!plain || is_mmapped(m),
+		       "a memalign'd block above the threshold not mmapped");
+		m = realloc(m, ra[i].to);
+		expect(m && (!plain || is_mmapped(m)), "a realloc'd mmapped block not mmapped");
+		held(m, 0);
+	}
 	/* malloc_trim: give back what 50 freed chunks left in top. */
 	void *t[50];
 	for (int i = 0; i < 50; i++)
