@@ -76,9 +76,9 @@ int hw_live_run(hw_target *t, unsigned usec);
 int hw_live_run_every(hw_target *t, unsigned usec);
 
 /* The first arena whose lock a thread holds (the thread is inside
- * malloc, free or realloc, and the arena's lists may be mid-update), or 0.
- * (glibc/glibc.c) */
-uint64_t hw_glibc_busy(hw_glibc *g);
+ * malloc, free or realloc, and the arena's lists may be mid-update), or 0;
+ * with n_busy, how many are held (the whole ring read).  (glibc/glibc.c) */
+uint64_t hw_glibc_busy(hw_glibc *g, unsigned *n_busy);
 
 /* The module's main ELF file (as mapped: .dynsym, relocations, .data's
  * initial bytes) and its load bias; NULL when the file cannot be found.

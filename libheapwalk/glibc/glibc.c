@@ -44,22 +44,27 @@ int hw_glibc_open(hw_glibc **out, hw_target *t)
 
 /* malloc_state begins with its lock (malloc.c: __libc_lock_define (,
  * mutex), an int, 0 when free) in every version from 2.26 on. */
-uint64_t hw_glibc_busy(hw_glibc *g)
+uint64_t hw_glibc_busy(hw_glibc *g, unsigned *n_busy)
 {
-	uint64_t a = g->loc.in.main_arena;
+	uint64_t a = g->loc.in.main_arena, first = 0;
+	unsigned n = 0;
 	for (int i = 0; a && i < 4096; i++) {
 		uint32_t mutex;
 		uint64_t next;
 		if (hw_read(g->t, a, &mutex, sizeof mutex) != HW_OK ||
 		    hw_read_u64(g->t, a + g->loc.in.layout.ms_next, &next) != HW_OK)
-			return 0; /* what cannot be read is the walk's to report */
-		if (mutex)
-			return a;
+			break; /* what cannot be read is the walk's to report */
+		if (mutex && !n++)
+			first = a;
+		if (mutex && !n_busy)
+			break;
 		if (next == g->loc.in.main_arena)
-			return 0;
+			break;
 		a = next;
 	}
-	return 0;
+	if (n_busy)
+		*n_busy = n;
+	return first;
 }
 
 int hw_glibc_walk(hw_glibc *g, const hw_visitor *v)

@@ -181,7 +181,7 @@ static int open_glibc_settled(take *tk, hw_target *t, hw_glibc **g)
 	double t0 = monotonic_ms();
 	uint64_t busy;
 	int tries = 0;
-	while ((busy = hw_glibc_busy(*g)) && tries < SETTLE_TRIES &&
+	while ((busy = hw_glibc_busy(*g, NULL)) && tries < SETTLE_TRIES &&
 	       monotonic_ms() - t0 < SETTLE_MS) {
 		/* longer runs as tries go on: on a loaded machine a thread may
 		 * get no CPU in 100 us and stay where it was */
@@ -198,12 +198,19 @@ static int open_glibc_settled(take *tk, hw_target *t, hw_glibc **g)
 			return rc;
 	}
 	if (busy) {
-		char msg[300];
+		/* every arena still locked is named by count: what the walk
+		 * finds mid-update may be in any of them */
+		unsigned n_busy = 1;
+		(void)hw_glibc_busy(*g, &n_busy);
+		char msg[360], more[64] = "";
+		if (n_busy > 1)
+			snprintf(more, sizeof more, " (and %u more arena%s)", n_busy - 1,
+			         n_busy > 2 ? "s" : "");
 		snprintf(msg, sizeof msg,
-		         "arena 0x%" PRIx64 " was still locked after the process was let run "
+		         "arena 0x%" PRIx64 "%s was still locked after the process was let run "
 		         "%d times (a thread inside malloc or free, or a lock never released): "
 		         "what the walk finds in it may be mid-update",
-		         busy, tries);
+		         busy, more, tries);
 		hw_problem p = {"heap-busy", busy, msg};
 		if (hw_snapshot_add_problem(tk->s, &p))
 			tk->rc = HW_ENOMEM;
