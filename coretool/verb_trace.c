@@ -58,7 +58,8 @@ static void usage(FILE *f)
 	    "  --sample BYTES       record a Poisson sample, one every BYTES allocated on\n"
 	    "                       average (e.g. 512KiB); the reader scales counts and bytes\n"
 	    "                       into unbiased estimates (default: every allocation)\n"
-	    "  --python-frames N    Python frames per site (default 32, at most %d, 0: none)\n"
+	    "  --python-frames N    Python frames per site (default 32, at most %d, 0: none:\n"
+	    "                       native frames only)\n"
 	    "  --native-frames N    native frames per site (default 8, 1..%d; the caller of\n"
 	    "                       the allocation function is always recorded)\n"
 	    "  --snapshot-at LIST   write a snapshot (.hsnap) each time the command's memory\n"
@@ -274,7 +275,9 @@ int ct_verb_trace(int argc, char **argv)
 	setenv("HEAPWALK_TRACE_PYTHON_FRAMES", num, 1);
 	snprintf(num, sizeof num, "%u", nframes);
 	setenv("HEAPWALK_TRACE_NATIVE_FRAMES", num, 1);
-	if (pyframes && access(pydir, R_OK) == 0)
+	/* (with --python-frames 0 too: the hooks give pymalloc's blocks
+	 * their native sites; without them those blocks had none) */
+	if (access(pydir, R_OK) == 0)
 		prepend_env("PYTHONPATH", pydir, ':');
 
 	if (statically_linked(argv[optind]))

@@ -328,8 +328,10 @@ static const char *site_key_string(const hw_snapshot *s, hw_group_key k, const u
 		return buf;
 	}
 	case HW_GROUP_FUNCTION:
+		/* a frame without a symbol: its place (module+offset), as
+		 * lineno shows it, not "?", which says no site */
 		str = hw_strtab_get(&s->str, f->function);
-		return str ? str : "?";
+		return str ? str : hw_frame_label(s, ids[in], buf, cap);
 	case HW_GROUP_LINENO:
 		return hw_frame_label(s, ids[in], buf, cap);
 	case HW_GROUP_FILENAME:

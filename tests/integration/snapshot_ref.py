@@ -123,7 +123,7 @@ def key_of(a, stack, k, opts):
     if k == "site":
         return " <- ".join(label(f) for f in st)
     if k == "function":
-        return inner["function"] or "?"
+        return inner["function"] or label(inner)
     if k == "lineno":
         return label(inner)
     if k == "filename":

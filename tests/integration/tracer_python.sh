@@ -78,6 +78,19 @@ sys.exit("obmalloc.c groups: %s" % bad if bad else 0)' "$dir/files.json" || fail
 done < <(hw_pythons)
 ((found)) || skip "no CPython found (hw_pythons)"
 
+# --python-frames 0: no Python frames, but the hooks still give pymalloc's
+# blocks their (native) sites: the line's N objects are in the shadows
+# (they had no site at all: the hooks were not installed then)
+read -r label py < <(hw_pythons)
+dir="$hw_tmp/pf0"
+mkdir -p "$dir"
+hw_dump_core "$dir" "$CORETOOL" trace --python-frames 0 -- "$py" "$SCRIPT" $N >/dev/null ||
+	fail "pf0: no core"
+"$READ" "$(ls "$dir"/core* | head -n 1)" stack2 >"$dir/read" 2>"$dir/read.err" || fail "pf0: read_trace: $(cat "$dir/read.err")"
+shadowed=$(head -n 1 "$dir/read" | sed -n 's/.* shadowed \([0-9]*\).*/\1/p')
+((${shadowed:-0} >= N)) || fail "pf0 ($label): ${shadowed:-no} pymalloc blocks with a site, fewer than the line's $N"
+echo "ok $label --python-frames 0: $shadowed pymalloc blocks with native sites"
+
 # A CPython whose frames the tracer does not know (pyenv's 3.6 and 3.7 here:
 # it reads 3.8 on) runs as before, with native sites only, and the user is
 # told so in one line instead of finding the Python sites missing later.
@@ -85,9 +98,13 @@ root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 old=$(ls -d "$root"/versions/3.7.* "$root"/versions/3.6.* 2>/dev/null | sort -V | tail -n 1)
 if [[ -z ${HW_PYTHONS:-} && -n $old ]]; then
 	v=$(basename "$old" | cut -d. -f1,2)
-	out=$("$CORETOOL" trace -- "$old/bin/python$v" -c 'print("ran")' 2>&1)
-	[[ $out == *"heapwalk-trace: CPython $v: its frames are not known to this tracer"*ran* ]] ||
+	# (once for the whole tree: a child interpreter says nothing more)
+	out=$("$CORETOOL" trace -- "$old/bin/python$v" -c 'import subprocess, sys
+subprocess.run([sys.executable, "-c", "print(\"child ran\")"])
+print("ran")' 2>&1)
+	[[ $out == *"heapwalk-trace: CPython $v: its frames are not known to this tracer"*"child ran"*ran* ]] ||
 		fail "python$v under the tracer: '$out'"
+	(($(grep -c 'heapwalk-trace:' <<<"$out") == 1)) || fail "python$v: the notice more than once: '$out'"
 	echo "ok pyenv-$v: said once, then ran: $(head -n 1 <<<"$out")"
 elif [[ -z ${HW_PYTHONS:-} ]]; then
 	echo "SKIP: no pyenv CPython 3.6 or 3.7: the notice for an unknown CPython not checked"

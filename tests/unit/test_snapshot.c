@@ -283,6 +283,33 @@ START_TEST(test_sort)
 }
 END_TEST
 
+/* A native frame without a symbol is grouped by function at its place,
+ * module+offset (as lineno shows it), not as "?", which means no site. */
+START_TEST(test_function_without_symbol)
+{
+	hw_snapshot *s;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	hw_frame fr[] = {{NULL, NULL, 0, "/usr/bin/sort", 0x55aa9ea5, 0x9ea5, HW_FRAME_NATIVE}};
+	uint32_t st;
+	ck_assert_int_eq(hw_snapshot_add_site(s, fr, 1, &st), HW_OK);
+	hw_alloc a = A(0x1000, 64, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
+	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, st), HW_OK);
+	a = A(0x2000, 32, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
+	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, 0), HW_OK);
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.group_by = HW_GROUP_FUNCTION;
+	hw_grouping *g;
+	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	ck_assert_ptr_nonnull(find_group(g, "sort+0x9ea5"));
+	ck_assert_uint_eq(find_group(g, "sort+0x9ea5")->count, 1);
+	ck_assert_uint_eq(find_group(g, "?")->count, 1); /* the one without a site */
+	hw_grouping_free(g);
+	hw_snapshot_free(s);
+}
+END_TEST
+
 START_TEST(test_group_keys)
 {
 	hw_snapshot *s = small();
@@ -724,6 +751,7 @@ int main(void)
 	tcase_add_test(tc, test_model);
 	tcase_add_test(tc, test_sort);
 	tcase_add_test(tc, test_group_keys);
+	tcase_add_test(tc, test_function_without_symbol);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_hsnap_roundtrip);

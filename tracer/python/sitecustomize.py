@@ -32,11 +32,15 @@ def _heapwalk_trace_start():
         # -3: a CPython whose frames the tracer does not know (it reads
         # 3.8-3.15: tracer/python.c's layouts); -4: a free-threaded build.
         # The user would otherwise wonder where the Python sites went.
-        if rc == -3:
+        # (said once: the processes it starts inherit the environment)
+        said = os.environ.get("HEAPWALK_TRACE_SAID_PYTHON")
+        if rc in (-3, -4) and not said:
+            os.environ["HEAPWALK_TRACE_SAID_PYTHON"] = "1"
+        if rc == -3 and not said:
             sys.stderr.write(
                 "heapwalk-trace: CPython %d.%d: its frames are not known to this tracer "
                 "(3.8-3.15): Python allocations get native sites only\n" % sys.version_info[:2])
-        elif rc == -4:
+        elif rc == -4 and not said:
             sys.stderr.write(
                 "heapwalk-trace: CPython %d.%d is a free-threaded build: Python allocations "
                 "get native sites only\n" % sys.version_info[:2])
