@@ -79,6 +79,10 @@ static const char *const wrapper_functions[] = {
     "_PyObject_GC_Alloc",
     "_PyObject_GC_Malloc",
     "gc_alloc",
+    /* perl's (sv.c, util.c: every allocation of the interpreter) */
+    "Perl_safesysmalloc",
+    "Perl_safesyscalloc",
+    "Perl_safesysrealloc",
 };
 
 /* CPython's import machinery: noise that hides the answer (tracemalloc's

@@ -310,6 +310,33 @@ START_TEST(test_function_without_symbol)
 }
 END_TEST
 
+/* perl's allocation wrapper is the interpreter's, like CPython's: its
+ * caller is the innermost frame */
+START_TEST(test_perl_wrapper)
+{
+	hw_snapshot *s;
+	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
+	hw_frame fr[] = {
+	    {"malloc", NULL, 0, "/lib/libc.so.6", 0x1000, 0x1000, HW_FRAME_NATIVE},
+	    {"Perl_safesysmalloc", "util.c", 120, "/usr/lib/libperl.so", 0x2000, 0x2000,
+	     HW_FRAME_NATIVE},
+	    {"Perl_newSV", "sv.c", 700, "/usr/lib/libperl.so", 0x3000, 0x3000, HW_FRAME_NATIVE}};
+	uint32_t st;
+	ck_assert_int_eq(hw_snapshot_add_site(s, fr, 3, &st), HW_OK);
+	hw_alloc a = A(0x1000, 64, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
+	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, st), HW_OK);
+	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
+	hw_view_options o;
+	hw_view_options_init(&o);
+	o.group_by = HW_GROUP_FUNCTION;
+	hw_grouping *g;
+	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	ck_assert_ptr_nonnull(find_group(g, "Perl_newSV"));
+	hw_grouping_free(g);
+	hw_snapshot_free(s);
+}
+END_TEST
+
 START_TEST(test_group_keys)
 {
 	hw_snapshot *s = small();
@@ -752,6 +779,7 @@ int main(void)
 	tcase_add_test(tc, test_sort);
 	tcase_add_test(tc, test_group_keys);
 	tcase_add_test(tc, test_function_without_symbol);
+	tcase_add_test(tc, test_perl_wrapper);
 	tcase_add_test(tc, test_diff);
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_hsnap_roundtrip);
