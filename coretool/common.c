@@ -131,43 +131,6 @@ int ct_output_close(const ct_common *c, FILE *f)
 	return CT_EXIT_OK;
 }
 
-void ct_json_string(FILE *f, const char *s)
-{
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
-/* A CSV field: quoted when it holds a comma or a quote; line breaks made
- * spaces (as libheapwalk's views write CSV).  Nothing for NULL. */
-void ct_csv_string(FILE *f, const char *s)
-{
-	if (!s)
-		return;
-	if (!strpbrk(s, ",\"\n\r")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s == '\n' || *s == '\r' ? ' ' : *s, f);
-	}
-	fputc('"', f);
-}
-
 /* ---- view verbs: parsing, opening snapshots ---- */
 
 static void view_usage(FILE *f, const ct_view_verb *v)

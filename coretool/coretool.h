@@ -100,10 +100,6 @@ FILE *ct_output_open(const ct_common *c);
 /* Close it; returns CT_EXIT_TARGET-free codes: 0 or CT_EXIT_USAGE on write error. */
 int ct_output_close(const ct_common *c, FILE *f);
 
-/* JSON helpers: write s as a JSON string (with quotes); NULL as null. */
-void ct_json_string(FILE *f, const char *s);
-void ct_csv_string(FILE *f, const char *s);
-
 /* ---- the snapshot views (summary top diff snap chunks show check) ---- */
 
 /* What a view verb is: its name, the view options it takes (HW_VOPT_*), its

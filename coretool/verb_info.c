@@ -128,12 +128,12 @@ static void print_json(FILE *f, hw_target *t)
 
 	fprintf(f, "{\"format\": \"heapwalk.info.v1\",\n \"target\": {\"kind\": \"%s\", \"path\": ",
 	        kind_name(hw_target_get_kind(t)));
-	ct_json_string(f, hw_target_path(t));
+	hw_json_str(f, hw_target_path(t));
 	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)hw_target_pid(t));
-	ct_json_string(f, hw_target_executable(t));
+	hw_json_str(f, hw_target_executable(t));
 	fprintf(f, "},\n \"signal\": %d, \"signal_name\": ", hw_target_signal(t));
-	ct_json_string(f, hw_target_signal(t) ? signal_name(hw_target_signal(t), sig, sizeof sig)
-	                                      : NULL);
+	hw_json_str(f,
+	            hw_target_signal(t) ? signal_name(hw_target_signal(t), sig, sizeof sig) : NULL);
 	fprintf(f, ",\n \"threads\": [");
 	for (size_t i = 0; i < nth; i++) {
 		hw_symbolization s;
@@ -144,7 +144,7 @@ static void print_json(FILE *f, hw_target *t)
 		        "%s\n  {\"tid\": %d, \"pc\": \"0x%" PRIx64 "\", \"sp\": \"0x%" PRIx64
 		        "\", \"fs_base\": \"0x%" PRIx64 "\", \"function\": ",
 		        i ? "," : "", (int)th[i].tid, th[i].pc, th[i].sp, th[i].fs_base);
-		ct_json_string(f, fn);
+		hw_json_str(f, fn);
 		fputc('}', f);
 	}
 	fprintf(f, "],\n \"mappings\": [");
@@ -155,7 +155,7 @@ static void print_json(FILE *f, hw_target *t)
 		        "%s\n  {\"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64
 		        "\", \"perms\": \"%s\", \"file\": ",
 		        i ? "," : "", maps[i].start, maps[i].end, p);
-		ct_json_string(f, maps[i].path);
+		hw_json_str(f, maps[i].path);
 		fprintf(f,
 		        ", \"offset\": %" PRIu64 ", \"core_bytes\": %" PRIu64
 		        ", \"lost_bytes\": %" PRIu64 ", \"in_core\": \"%s\", \"file_found\": %s}",
@@ -166,20 +166,20 @@ static void print_json(FILE *f, hw_target *t)
 	fprintf(f, "],\n \"modules\": [");
 	for (size_t i = 0; i < nmods; i++) {
 		fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
-		ct_json_string(f, mods[i].name);
+		hw_json_str(f, mods[i].name);
 		fprintf(
 		    f, ", \"start\": \"0x%" PRIx64 "\", \"end\": \"0x%" PRIx64 "\", \"build_id\": ",
 		    mods[i].start, mods[i].end);
-		ct_json_string(f, mods[i].build_id[0] ? mods[i].build_id : NULL);
+		hw_json_str(f, mods[i].build_id[0] ? mods[i].build_id : NULL);
 		int dbg = hw_module_has_debuginfo(t, &mods[i]);
 		fprintf(f, ", \"debuginfo\": %s, \"debuginfo_path\": ", dbg ? "true" : "false");
-		ct_json_string(f, dbg ? hw_module_debuginfo_path(t, &mods[i]) : NULL);
+		hw_json_str(f, dbg ? hw_module_debuginfo_path(t, &mods[i]) : NULL);
 		fputc('}', f);
 	}
 	fprintf(f, "],\n \"warnings\": [");
 	for (size_t i = 0; i < nwarn; i++) {
 		fputs(i ? ", " : "", f);
-		ct_json_string(f, warn[i]);
+		hw_json_str(f, warn[i]);
 	}
 	fprintf(f, "]}\n");
 }
@@ -202,7 +202,7 @@ static void print_csv(FILE *f, hw_target *t)
 			fn = sym.function;
 		fprintf(f, "thread,%d,0x%" PRIx64 ",0x%" PRIx64 ",", (int)th[i].tid, th[i].pc,
 		        th[i].sp);
-		ct_csv_string(f, fn);
+		hw_csv_str(f, fn);
 		fputs(",,,,,,,\n", f);
 	}
 	for (size_t i = 0; i < nmaps; i++) {
@@ -210,12 +210,12 @@ static void print_csv(FILE *f, hw_target *t)
 		perms_str(maps[i].perms, p);
 		fprintf(f, "mapping,,,,,0x%" PRIx64 ",0x%" PRIx64 ",%s,%s,", maps[i].start,
 		        maps[i].end, p, held(t, &maps[i]));
-		ct_csv_string(f, maps[i].path);
+		hw_csv_str(f, maps[i].path);
 		fputs(",,\n", f);
 	}
 	for (size_t i = 0; i < nmods; i++) {
 		fprintf(f, "module,,,,,0x%" PRIx64 ",0x%" PRIx64 ",,,", mods[i].start, mods[i].end);
-		ct_csv_string(f, mods[i].name);
+		hw_csv_str(f, mods[i].name);
 		fprintf(f, ",%s,%s\n", mods[i].build_id,
 		        hw_module_has_debuginfo(t, &mods[i]) ? "yes" : "no");
 	}
@@ -273,24 +273,24 @@ static void snap_json(FILE *f, const char *path, const hw_snapshot *s)
 	fputs(
 	    "{\"format\": \"heapwalk.info.v1\",\n \"target\": {\"kind\": \"snapshot\", \"path\": ",
 	    f);
-	ct_json_string(f, path);
+	hw_json_str(f, path);
 	fprintf(f, ", \"pid\": %d, \"executable\": ", (int)x.tg->pid);
-	ct_json_string(f, x.tg->executable);
+	hw_json_str(f, x.tg->executable);
 	fputs(", \"source\": {\"kind\": ", f);
-	ct_json_string(f, x.tg->source_kind);
+	hw_json_str(f, x.tg->source_kind);
 	fputs(", \"path\": ", f);
-	ct_json_string(f, x.tg->source_path);
+	hw_json_str(f, x.tg->source_path);
 	fputs(
 	    "}},\n \"signal\": null, \"signal_name\": null, \"threads\": null, \"mappings\": null, "
 	    "\"modules\": null,\n \"snapshot\": {",
 	    f);
 	fprintf(f, "\"allocations\": %zu, \"sites\": %u, \"problems\": %" PRIu64 ", \"glibc\": ",
 	        hw_snapshot_count(s), hw_snapshot_site_count(s), x.problems);
-	ct_json_string(f, x.g ? x.g->version : NULL);
+	hw_json_str(f, x.g ? x.g->version : NULL);
 	fputs(", \"python\": ", f);
-	ct_json_string(f, x.py ? x.py->python_version : NULL);
+	hw_json_str(f, x.py ? x.py->python_version : NULL);
 	fputs(", \"tracer\": ", f);
-	ct_json_string(f, x.tr ? x.tr->mode : NULL);
+	hw_json_str(f, x.tr ? x.tr->mode : NULL);
 	fputs("},\n \"warnings\": []}\n", f);
 }
 

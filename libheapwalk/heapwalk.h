@@ -744,6 +744,13 @@ HW_API int hw_render_check(FILE *f, const hw_snapshot *s, const hw_view_options 
 HW_API int hw_render_report(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s,
                             const hw_view_options *o);
 
+/* The views' string writers, for a program that prints next to them (as
+ * coretool's info): s as a JSON string with its quotes (NULL: null; invalid
+ * UTF-8 becomes U+FFFD); s as a CSV field, quoted where it must be, line
+ * breaks made spaces (NULL: empty). */
+HW_API void hw_json_str(FILE *f, const char *s);
+HW_API void hw_csv_str(FILE *f, const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -75,6 +75,12 @@ int hw_live_run(hw_target *t, unsigned usec);
  * 25.5 ms in all). */
 int hw_live_run_every(hw_target *t, unsigned usec);
 
+/* How many allocations one that a tracer sampling every sample_bytes
+ * (Poisson, by bytes) recorded at its requested size stands for: 1 / (1 -
+ * exp(-requested / sample_bytes)); 1 for 0 bytes.  (tracer_table.c: the
+ * reader's hw_tracer_weight and the views' estimates, group.c) */
+double hw_sample_weight(uint64_t requested, uint64_t sample_bytes);
+
 /* The first arena whose lock a thread holds (the thread is inside
  * malloc, free or realloc, and the arena's lists may be mid-update), or 0;
  * with n_busy, how many are held (the whole ring read).  (glibc/glibc.c) */

@@ -505,9 +505,14 @@ double hw_tracer_weight(const hw_tracer *tr, uint64_t requested)
 {
 	if (!tr || tr->root.mode != HWT_MODE_SAMPLED)
 		return 1.0;
-	if (requested == 0)
+	return hw_sample_weight(requested, tr->root.sample_bytes);
+}
+
+double hw_sample_weight(uint64_t requested, uint64_t sample_bytes)
+{
+	if (requested == 0 || sample_bytes == 0)
 		return 1.0; /* never sampled: the countdown does not move */
-	double p = -expm1(-(double)requested / (double)tr->root.sample_bytes);
+	double p = -expm1(-(double)requested / (double)sample_bytes);
 	return p > 0 ? 1.0 / p : 1.0;
 }
 

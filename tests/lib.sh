@@ -69,6 +69,17 @@ hw_wait_file() {
 	return 1
 }
 
+# hw_walk_truth LABEL OUT SYMBOLS TRUTH WALK-ARGS...: walk_glibc on a
+# target (WALK-ARGS: a core or --pid N, and its options) against a
+# glibc_heap truth file, malloc found as SYMBOLS says; its output in OUT;
+# the test fails with that output where they differ.
+hw_walk_truth() {
+	local label=$1 out=$2 sym=$3 truth=$4
+	shift 4
+	"$PROGS/walk_glibc" --symbols "$sym" --truth "$truth" "$@" >"$out" 2>&1 ||
+		{ cat "$out"; fail "$label: the walk differs from the truth"; }
+}
+
 # hw_pythons: every CPython on the machine, one "label path" per line:
 # Debian's stripped python3.11 and the pyenv builds 3.8..3.13; or, when
 # HW_PYTHONS is set, its lines instead (python_versions.sh: Debian's 3.14

@@ -373,8 +373,8 @@ static int tpoff_reloc(void *ctx, uint64_t off, uint64_t type, uint64_t sym, int
 /* Can v be a thread's tcache pointer: 0 (no tcache yet) or the user
  * pointer of a readable chunk; with check_header, one whose header says
  * request2size(sizeof(tcache_perthread_struct)) | PREV_INUSE (and maybe
- * NON_MAIN_ARENA; a chunk up to MINSIZE larger too).  The counts and entries are not judged here:
- * damaged ones are what the walk reports. */
+ * NON_MAIN_ARENA; a chunk up to MINSIZE larger too).  The counts and
+ * entries are not judged here: damaged ones are what the walk reports. */
 static int tcache_ptr_ok(hw_target *t, const struct gw_layout *L, uint64_t v, int check_header,
                          int *nonzero)
 {

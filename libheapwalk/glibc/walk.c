@@ -1926,6 +1926,22 @@ static uint64_t mmap_tail(const struct walker *w)
 	return w->L->mmap_243 ? GW_CHUNK_HDR : 0;
 }
 
+/* A mmapped chunk's lead inside its mapping, from its prev_size word
+ * (2.43: | MMAP_HP in bit 0). */
+static inline uint64_t mmap_lead(uint64_t tail, uint64_t prev_size)
+{
+	return tail ? prev_size & ~(uint64_t)1 : prev_size;
+}
+
+/* The header mmap writes at a mapping's start (sysmalloc_mmap): lead 0,
+ * IS_MMAPPED alone, a size of at least MINSIZE.  Also what stays there
+ * under a chunk _int_memalign moved on, whatever realloc did since. */
+static inline int mmap_start_header(const uint64_t h[2], uint64_t tail)
+{
+	return mmap_lead(tail, h[0]) == 0 && (h[1] & GW_SIZE_BITS) == GW_IS_MMAPPED &&
+	       (h[1] & ~(uint64_t)GW_SIZE_BITS) >= GW_MINSIZE;
+}
+
 /* A mmapped chunk's header at c: IS_MMAPPED alone among the flag bits,
  * prev_size (the lead inside the mapping; 2.43: | MMAP_HP in bit 0)
  * 16-aligned, and the mapping it implies, [c - lead, c + size + tail), a
@@ -1933,7 +1949,7 @@ static uint64_t mmap_tail(const struct walker *w)
 static int mmapped_header_ok(const uint64_t h[2], uint64_t c, uint64_t base, uint64_t lim,
                              uint64_t tail, uint64_t *size_out)
 {
-	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS, lead = tail ? h[0] & ~(uint64_t)1 : h[0];
+	uint64_t sz = h[1] & ~(uint64_t)GW_SIZE_BITS, lead = mmap_lead(tail, h[0]);
 	uint64_t span = lead + sz + tail;
 	if ((h[1] & GW_SIZE_BITS) != GW_IS_MMAPPED || lead != c - base || lead % GW_MALLOC_ALIGN ||
 	    sz < GW_MINSIZE || span < sz || span % GW_PAGE_SIZE || base + span > lim ||
@@ -1952,17 +1968,14 @@ static int mmapped_header(struct walker *w, uint64_t c, uint64_t base, uint64_t 
 }
 
 /* Whether a mmapped chunk may end at e in a mapping that ends at lim: the
- * mapping's end, or the start of another mmapped chunk (prev_size 0,
- * IS_MMAPPED). */
+ * mapping's end, or the start of another mmapped chunk. */
 static int mmapped_end_ok(struct walker *w, uint64_t e, uint64_t lim)
 {
 	uint64_t h[2];
 	if (e == lim)
 		return 1;
-	if (e > lim || lim - e < GW_CHUNK_HDR || window_get(&w->win, e, h, 16) < 0)
-		return 0;
-	uint64_t lead = mmap_tail(w) ? h[0] & ~(uint64_t)1 : h[0];
-	return lead == 0 && (h[1] & GW_SIZE_BITS) == GW_IS_MMAPPED;
+	return e < lim && lim - e >= GW_CHUNK_HDR && window_get(&w->win, e, h, 16) >= 0 &&
+	       mmap_start_header(h, mmap_tail(w));
 }
 
 static void scan_mmapped(struct walker *w)
@@ -2020,10 +2033,7 @@ static void scan_mmapped(struct walker *w)
 				continue;
 			}
 			int head_ok = mmapped_header_ok(h, a, a, map->end, tail, &sz);
-			int lead_hdr = (h[1] & GW_SIZE_BITS) == GW_IS_MMAPPED &&
-			               (tail ? h[0] & ~(uint64_t)1 : h[0]) == 0 &&
-			               (h[1] & ~(uint64_t)GW_SIZE_BITS) >= GW_MINSIZE;
-			if (!head_ok && !lead_hdr) {
+			if (!head_ok && !mmap_start_header(h, tail)) {
 				a += GW_PAGE_SIZE;
 				continue;
 			}

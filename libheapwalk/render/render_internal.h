@@ -10,14 +10,11 @@
 
 #include <stdio.h>
 
-/* s as a JSON string with quotes (NULL: null); invalid UTF-8 becomes U+FFFD. */
-void hw_json_str(FILE *f, const char *s);
 /* "0x1234" as a JSON string, or null when addr is 0 and null0. */
 void hw_json_addr(FILE *f, uint64_t addr, int null0);
 /* {"count": N, "bytes": N} */
 void hw_json_count(FILE *f, uint64_t count, uint64_t bytes);
-/* A CSV field, quoted when needed (NULL: empty). */
-void hw_csv_str(FILE *f, const char *s);
+/* (hw_json_str and hw_csv_str: heapwalk.h) */
 /* "1.5 MiB", "512 B"; returns buf. */
 const char *hw_human(uint64_t bytes, char *buf, size_t cap);
 /* "+1.5 MiB", "-512 B", "0 B" */

@@ -9,18 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int is_frame_key(hw_group_key k)
-{
-	return k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO || k == HW_GROUP_FILENAME ||
-	       k == HW_GROUP_MODULE;
-}
-
 /* The frames a group shows: the whole (filtered, truncated) stack for the
  * site key, the innermost frame for the other site keys, none otherwise. */
 static size_t group_frames(const hw_snapshot *s, const hw_view_options *o, hw_group_key k,
                            uint32_t site, uint32_t *ids)
 {
-	if (k != HW_GROUP_SITE && !is_frame_key(k))
+	if (!hw_view_site_key(k))
 		return 0;
 	size_t n = hw_view_frames(s, o, site, ids, HW_SITE_MAX_FRAMES);
 	if (k == HW_GROUP_SITE || !n)
@@ -95,21 +89,11 @@ static int problems_note(const hw_snapshot *s, const char *which, char *buf, siz
 	return 1;
 }
 
-/* The tracer's sampling interval when a view of s by key k shows
- * estimates (hw_grouping_sample_bytes), else 0. */
-static uint64_t sampled(const hw_snapshot *s, hw_group_key k)
-{
-	const hw_tracer_summary *t = hw_snapshot_tracer_summary(s);
-	int site_key = k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
-	               k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
-	return site_key && t && t->mode && !strcmp(t->mode, "sampled") ? t->sample_bytes : 0;
-}
-
 /* The note of a view whose groups are estimates from a sample. */
 static int sampled_note(const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k, char *buf,
                         size_t n)
 {
-	uint64_t sb = sampled(s, k), ob = old_s ? sampled(old_s, k) : 0;
+	uint64_t sb = hw_view_sample_bytes(s, k), ob = old_s ? hw_view_sample_bytes(old_s, k) : 0;
 	if (!sb && !ob)
 		return 0;
 	snprintf(buf, n,
@@ -125,7 +109,7 @@ static int sampled_note(const hw_snapshot *s, const hw_snapshot *old_s, hw_group
 /* "estimates": null, or the sampling interval of the views' estimates. */
 static void json_estimates(FILE *f, const hw_snapshot *s, const hw_snapshot *old_s, hw_group_key k)
 {
-	uint64_t sb = sampled(s, k), ob = old_s ? sampled(old_s, k) : 0;
+	uint64_t sb = hw_view_sample_bytes(s, k), ob = old_s ? hw_view_sample_bytes(old_s, k) : 0;
 	if (!sb && !ob) {
 		fputs("\"estimates\": null, ", f);
 		return;

@@ -215,11 +215,21 @@ hw_group_key hw_view_group_key(const hw_snapshot *s, const hw_view_options *o)
 	return s->has_tracer || s->n_sites > 1 ? HW_GROUP_SITE : HW_GROUP_TYPE;
 }
 
+int hw_view_site_key(hw_group_key k)
+{
+	return k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
+	       k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
+}
+
 int hw_view_needs_sites(const hw_snapshot *s, hw_group_key k)
 {
-	bool site_key = k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
-	                k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
-	return site_key && !s->has_tracer && s->n_sites <= 1;
+	return hw_view_site_key(k) && !s->has_tracer && s->n_sites <= 1;
+}
+
+uint64_t hw_view_sample_bytes(const hw_snapshot *s, hw_group_key k)
+{
+	const char *mode = s->has_tracer ? s->tracer.mode : NULL;
+	return hw_view_site_key(k) && mode && !strcmp(mode, "sampled") ? s->tracer.sample_bytes : 0;
 }
 
 /* ---- filters ---- */
@@ -302,12 +312,6 @@ struct hw_grouping {
 	hw_strtab keys;
 };
 
-static bool needs_site_keys(hw_group_key k)
-{
-	return k == HW_GROUP_SITE || k == HW_GROUP_FUNCTION || k == HW_GROUP_LINENO ||
-	       k == HW_GROUP_FILENAME || k == HW_GROUP_MODULE;
-}
-
 /* The key string of a site for a site-derived key, into buf. */
 static const char *site_key_string(const hw_snapshot *s, hw_group_key k, const uint32_t *ids,
                                    size_t n, char *buf, size_t cap)
@@ -374,13 +378,6 @@ static int oom(void)
 	return hw_error_set(HW_ENOMEM, "out of memory grouping the snapshot");
 }
 
-/* The tracer's sampling interval when s's sites are a sample, else 0. */
-static uint64_t sampled_bytes(const hw_snapshot *s)
-{
-	const char *mode = s->has_tracer ? s->tracer.mode : NULL;
-	return mode && !strcmp(mode, "sampled") ? s->tracer.sample_bytes : 0;
-}
-
 /* Sampled estimates per key (hw_snapshot_group): sums of weights. */
 struct estimates {
 	double *count, *bytes, *req;
@@ -442,7 +439,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	unsigned states = o->states ? o->states : 1u << HW_STATE_USED;
 
 	/* 1. per site: filter and key */
-	bool site_keys = needs_site_keys(g->key);
+	bool site_keys = hw_view_site_key(g->key);
 	pass = malloc(s->n_sites);
 	site_key = calloc(s->n_sites, sizeof *site_key);
 	ids = malloc(HW_SITE_MAX_FRAMES * sizeof *ids);
@@ -486,7 +483,7 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 	reqc = calloc(keys_cap, sizeof *reqc);
 	if (!cnt || !bytes || !rep || !req || !reqc)
 		goto nomem;
-	if (site_keys && (g->sample_bytes = sampled_bytes(s)) != 0) {
+	if ((g->sample_bytes = hw_view_sample_bytes(s, g->key)) != 0) {
 		est.count = calloc(keys_cap, sizeof *est.count);
 		est.bytes = calloc(keys_cap, sizeof *est.bytes);
 		est.req = calloc(keys_cap, sizeof *est.req);
@@ -573,11 +570,9 @@ int hw_snapshot_group(hw_grouping **out, const hw_snapshot *s, const hw_view_opt
 			g->total_requested.count++;
 		}
 		if (est.count && hw_s_site(s, i)) {
-			/* 1 / (1 - exp(-r / sample_bytes)), 1 for r = 0; a
-			 * request not kept (too far below the usable size for
-			 * the snapshot's slack) weighed by the usable size */
-			double p = r ? -expm1(-(double)r / (double)g->sample_bytes) : 1.0;
-			double w = p > 0 ? 1.0 / p : 1.0;
+			/* (a request not kept, too far below the usable size
+			 * for the snapshot's slack: weighed by the usable size) */
+			double w = hw_sample_weight(r, g->sample_bytes);
 			est.count[k] += w;
 			est.bytes[k] += w * (double)hw_s_size(s, i);
 			if (known) {

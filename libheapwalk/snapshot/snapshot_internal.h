@@ -263,8 +263,14 @@ size_t hw_view_filters(const hw_view_options *o, hw_view_filter *out, size_t cap
 int hw_view_site_pass(const hw_snapshot *s, const hw_view_options *o, uint8_t **pass);
 /* The group key the view uses for s (HW_GROUP_DEFAULT resolved). */
 hw_group_key hw_view_group_key(const hw_snapshot *s, const hw_view_options *o);
+/* 1 for the keys made from a site's frames (site, function, lineno,
+ * filename, module). */
+int hw_view_site_key(hw_group_key k);
 /* 1 when the view's key needs sites and s has no tracer data. */
 int hw_view_needs_sites(const hw_snapshot *s, hw_group_key k);
+/* The tracer's sampling interval when a view of s by key k gives
+ * estimates (its tracer sampled, k a site key), else 0. */
+uint64_t hw_view_sample_bytes(const hw_snapshot *s, hw_group_key k);
 
 /* .hsnap internals, exposed for the fuzz target: decode an uncompressed
  * payload into a new snapshot. */

@@ -364,9 +364,9 @@ static int same_problems(const hw_snapshot *a, const hw_snapshot *b)
  * change the same twice and taken for damage: a guard, not measured to
  * have happened; what was measured, 2 checks in 200 of busy_heap under
  * load, came from two bins of one tcache, told apart by the message.) */
-#define TAKE_TRIES                                                                                 \
-	6 /* (3: a field test's loaded machine found a busy Python loop                            \
-	   * mid-allocation in all three of 1 run in 8) */
+/* (It was 3: on a loaded machine a busy Python loop was found
+ * mid-allocation in all three walks in 1 check of 8, a field test.) */
+#define TAKE_TRIES 6
 
 int hw_snapshot_take_ex(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 {

@@ -191,15 +191,6 @@ static int build_mappings(hw_target *t, const GElf_Phdr *ph, size_t nph)
 	return HW_OK;
 }
 
-/* Kernel cores are sparse: the untouched pages of every mapping (thread
- * stacks above all) are holes.  Readahead turned each fault near one into
- * reads of the holes after it: libdwfl's look at each segment's first page
- * filled the page cache with 4 GiB of zeros for a process of 500 threads
- * (2.3 s for `info`).  A segment that is mostly holes (a stack: touched
- * at its top only) is read without readahead (MADV_RANDOM); the others
- * (heaps, pymalloc's arenas) keep it: without it, reading a 500 MiB Python
- * core from the disk took 7 s instead of 0.7 s.  A heap region the walker goes through in order
- * gets it back in any case (hw_core_advise_walk). */
 /* The first run of data [*d, *h) in the core file's bytes [at, end)
  * (SEEK_DATA, SEEK_HOLE; *h no further than end): 1; 0 when [at, end) is
  * all holes; -1 when the file system cannot tell. */
@@ -216,6 +207,15 @@ static int file_data_run(int fd, uint64_t at, uint64_t end, uint64_t *d, uint64_
 	return 1;
 }
 
+/* Kernel cores are sparse: the untouched pages of every mapping (thread
+ * stacks above all) are holes.  Readahead turned each fault near one into
+ * reads of the holes after it: libdwfl's look at each segment's first page
+ * filled the page cache with 4 GiB of zeros for a process of 500 threads
+ * (2.3 s for `info`).  A segment that is mostly holes (a stack: touched
+ * at its top only) is read without readahead (MADV_RANDOM); the others
+ * (heaps, pymalloc's arenas) keep it: without it, reading a 500 MiB Python
+ * core from the disk took 7 s instead of 0.7 s.  A heap region the walker
+ * goes through in order gets it back in any case (hw_core_advise_walk). */
 static void advise_sparse(hw_target *t)
 {
 	for (size_t i = 0; i < t->nsegs && t->fd >= 0; i++) {

@@ -6,7 +6,6 @@
 # fork.
 . "$top_srcdir/tests/lib.sh"
 heap="$PROGS/glibc_heap"
-walk="$PROGS/walk_glibc"
 [[ -r /usr/lib/debug/.build-id ]] || echo "note: no /usr/lib/debug: the debuginfo run may use heuristics"
 
 run() { # run NAME MODE [ENV...]
@@ -21,8 +20,7 @@ run() { # run NAME MODE [ENV...]
 check() { # check NAME CORE SYMBOLS [--nodebug]
 	local name=$1 core=$2 sym=$3
 	shift 3
-	"$walk" "$@" --symbols "$sym" --truth "$hw_tmp/$name/truth" "$core" >"$hw_tmp/$name/walk$*.out" 2>&1 ||
-		{ cat "$hw_tmp/$name/walk$*.out"; fail "$name: walk $* differs from the truth"; }
+	hw_walk_truth "$name $*" "$hw_tmp/$name/walk$*.out" "$sym" "$hw_tmp/$name/truth" "$@" "$core"
 	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$name/walk$*.out"
 	# the contract's surface too: coretool summary's mallinfo2, all ten
 	# fields, and how it found malloc

@@ -15,7 +15,6 @@
 # of those versions.
 . "$top_srcdir/tests/lib.sh"
 heap="$PROGS/glibc_heap"
-walk="$PROGS/walk_glibc"
 libc=$(ldd "$heap" | awk '/libc\.so\.6/ {print $3}')
 [[ -f $libc ]] || skip "cannot find the test program's libc"
 minor=$("$libc" 2>/dev/null | sed -n 's/.*release version 2\.\([0-9]*\).*/\1/p' | head -n 1)
@@ -39,8 +38,7 @@ check() { # check NAME CORE
 	local name=$1 core=$2
 	"$CORETOOL" info "$core" | grep -q "$name/lib/libc.so.6: mapped file not found" ||
 		fail "$name: the core's libc was found somewhere"
-	"$walk" --symbols heuristic --truth "$hw_tmp/$name/truth" "$core" >"$hw_tmp/$name/walk.out" 2>&1 ||
-		{ cat "$hw_tmp/$name/walk.out"; fail "$name: the walk differs from the truth"; }
+	hw_walk_truth "$name" "$hw_tmp/$name/walk.out" heuristic "$hw_tmp/$name/truth" "$core"
 	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$name/walk.out"
 	read -r lo hi < <(sed -n 's/^glibc 2\.\([0-9]*\)\(-2\.\([0-9]*\)\)\{0,1\} .*/\1 \3/p' "$hw_tmp/$name/walk.out")
 	[[ -n $lo ]] || fail "$name: no version"
@@ -100,8 +98,7 @@ pid=$!
 hw_wait_file "$hw_tmp/live/truth" || fail "live: the test program wrote no truth"
 rm -r "$hw_tmp/live/lib"
 grep -q 'libc.so.6 (deleted)' /proc/"$pid"/maps || { kill -9 "$pid"; fail "live: libc not deleted"; }
-"$walk" --symbols heuristic --truth "$hw_tmp/live/truth" --pid "$pid" >"$hw_tmp/live/walk.out" 2>&1 ||
-	{ cat "$hw_tmp/live/walk.out"; kill -9 "$pid"; fail "live: the walk differs from the truth"; }
+hw_walk_truth live "$hw_tmp/live/walk.out" heuristic "$hw_tmp/live/truth" --pid "$pid"
 grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/live/walk.out"
 kill -9 "$pid"
 exit 0

@@ -5,13 +5,11 @@
 # and live once more with the heap streamed instead of read whole.
 . "$top_srcdir/tests/lib.sh"
 heap="$PROGS/glibc_heap"
-walk="$PROGS/walk_glibc"
 
 check() { # check LABEL SYMBOLS WALK-ARGS...
 	local label=$1 sym=$2
 	shift 2
-	"$walk" --symbols "$sym" --truth "$hw_tmp/truth" "$@" >"$hw_tmp/$label.out" 2>&1 ||
-		{ cat "$hw_tmp/$label.out"; fail "$label: walk differs from the truth"; }
+	hw_walk_truth "$label" "$hw_tmp/$label.out" "$sym" "$hw_tmp/truth" "$@"
 	grep -E '^(glibc|truth|mallinfo2)' "$hw_tmp/$label.out"
 }
 

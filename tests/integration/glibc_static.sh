@@ -10,7 +10,6 @@
 # lists) on its kernel core, and the plain static one live, gcore'd and
 # under coretool trace (which warns that its tracer cannot be preloaded).
 . "$top_srcdir/tests/lib.sh"
-walk="$PROGS/walk_glibc"
 src="$top_srcdir/tests/programs/glibc_heap.c"
 cc=${CC:-cc}
 version=$(getconf GNU_LIBC_VERSION | sed 's/^glibc //')
@@ -25,8 +24,7 @@ strip -o heap-static-stripped heap-static && strip -o heap-static-pie-stripped h
 check() { # check LABEL SYMBOLS TRUTH WALK-ARGS...
 	local label=$1 sym=$2 truth=$3
 	shift 3
-	"$walk" --symbols "$sym" --truth "$truth" "$@" >"$label.out" 2>&1 ||
-		{ cat "$label.out"; fail "$label: walk differs from the truth"; }
+	hw_walk_truth "$label" "$label.out" "$sym" "$truth" "$@"
 	grep -q "^glibc $version symbols $sym " "$label.out" || { cat "$label.out"; fail "$label: not glibc $version"; }
 	grep -q '^chunks [0-9]* problems 0$' "$label.out" || { cat "$label.out"; fail "$label: problems (a tcache not found?)"; }
 	grep -E '^(glibc|truth|mallinfo2)' "$label.out" | sed "s/^/$label: /"
@@ -51,8 +49,7 @@ for exe in heap-static heap-static-pie; do
 	core=$(hw_dump_core "d-gone-$exe" "$PWD/gone-$exe" "$PWD/d-gone-$exe/truth" core) ||
 		fail "no core of gone-$exe"
 	rm "gone-$exe"
-	"$walk" --symbols heuristic --truth "d-gone-$exe/truth" "$core" >"gone-$exe.out" 2>&1 ||
-		{ cat "gone-$exe.out"; fail "gone-$exe: walk differs from the truth"; }
+	hw_walk_truth "gone-$exe" "gone-$exe.out" heuristic "d-gone-$exe/truth" "$core"
 	grep -q '^chunks [0-9]* problems 0$' "gone-$exe.out" || { cat "gone-$exe.out"; fail "gone-$exe: problems"; }
 	grep -E '^(glibc|truth)' "gone-$exe.out" | sed "s/^/gone-$exe: /"
 done

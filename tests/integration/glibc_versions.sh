@@ -57,8 +57,7 @@ sysroot() { # sysroot SUITE PACKAGES...: unpacks them into $hw_tmp/SUITE, links 
 check() { # check LABEL TRUTH SYMBOLS WALK-ARGS...
 	local label=$1 truth=$2 sym=$3
 	shift 3
-	"$walk" --symbols "$sym" --truth "$truth" "$@" >"$hw_tmp/$label.out" 2>&1 ||
-		{ cat "$hw_tmp/$label.out"; fail "$label: walk differs from the truth"; }
+	hw_walk_truth "$label" "$hw_tmp/$label.out" "$sym" "$truth" "$@"
 	echo "$label: $(grep -E '^(glibc|truth)' "$hw_tmp/$label.out" | tr '\n' ' ')"
 }
 

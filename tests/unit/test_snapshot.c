@@ -283,15 +283,14 @@ START_TEST(test_sort)
 }
 END_TEST
 
-/* A native frame without a symbol is grouped by function at its place,
- * module+offset (as lineno shows it), not as "?", which means no site. */
-START_TEST(test_function_without_symbol)
+/* The groups by function of a snapshot of two used allocations, one at a
+ * site of these frames, one without a site. */
+static hw_grouping *by_function(const hw_frame *fr, size_t n, hw_snapshot **sp)
 {
 	hw_snapshot *s;
 	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
-	hw_frame fr[] = {{NULL, NULL, 0, "/usr/bin/sort", 0x55aa9ea5, 0x9ea5, HW_FRAME_NATIVE}};
 	uint32_t st;
-	ck_assert_int_eq(hw_snapshot_add_site(s, fr, 1, &st), HW_OK);
+	ck_assert_int_eq(hw_snapshot_add_site(s, fr, n, &st), HW_OK);
 	hw_alloc a = A(0x1000, 64, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
 	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, st), HW_OK);
 	a = A(0x2000, 32, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
@@ -302,6 +301,17 @@ START_TEST(test_function_without_symbol)
 	o.group_by = HW_GROUP_FUNCTION;
 	hw_grouping *g;
 	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	*sp = s;
+	return g;
+}
+
+/* A native frame without a symbol is grouped by function at its place,
+ * module+offset (as lineno shows it), not as "?", which means no site. */
+START_TEST(test_function_without_symbol)
+{
+	hw_frame fr[] = {{NULL, NULL, 0, "/usr/bin/sort", 0x55aa9ea5, 0x9ea5, HW_FRAME_NATIVE}};
+	hw_snapshot *s;
+	hw_grouping *g = by_function(fr, 1, &s);
 	ck_assert_ptr_nonnull(find_group(g, "sort+0x9ea5"));
 	ck_assert_uint_eq(find_group(g, "sort+0x9ea5")->count, 1);
 	ck_assert_uint_eq(find_group(g, "?")->count, 1); /* the one without a site */
@@ -314,24 +324,15 @@ END_TEST
  * caller is the innermost frame */
 START_TEST(test_perl_wrapper)
 {
-	hw_snapshot *s;
-	ck_assert_int_eq(hw_snapshot_new(&s), HW_OK);
 	hw_frame fr[] = {
 	    {"malloc", NULL, 0, "/lib/libc.so.6", 0x1000, 0x1000, HW_FRAME_NATIVE},
 	    {"Perl_safesysmalloc", "util.c", 120, "/usr/lib/libperl.so", 0x2000, 0x2000,
 	     HW_FRAME_NATIVE},
 	    {"Perl_newSV", "sv.c", 700, "/usr/lib/libperl.so", 0x3000, 0x3000, HW_FRAME_NATIVE}};
-	uint32_t st;
-	ck_assert_int_eq(hw_snapshot_add_site(s, fr, 3, &st), HW_OK);
-	hw_alloc a = A(0x1000, 64, HW_ALLOCATOR_GLIBC, HW_STATE_USED, 0x7000);
-	ck_assert_int_eq(hw_snapshot_add_alloc(s, &a, 0, st), HW_OK);
-	ck_assert_int_eq(hw_snapshot_finish(s), HW_OK);
-	hw_view_options o;
-	hw_view_options_init(&o);
-	o.group_by = HW_GROUP_FUNCTION;
-	hw_grouping *g;
-	ck_assert_int_eq(hw_snapshot_group(&g, s, &o), HW_OK);
+	hw_snapshot *s;
+	hw_grouping *g = by_function(fr, 3, &s);
 	ck_assert_ptr_nonnull(find_group(g, "Perl_newSV"));
+	ck_assert_uint_eq(find_group(g, "Perl_newSV")->count, 1);
 	hw_grouping_free(g);
 	hw_snapshot_free(s);
 }

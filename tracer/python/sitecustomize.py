@@ -32,19 +32,14 @@ def _heapwalk_trace_start():
         # -3: a CPython whose frames the tracer does not know (it reads
         # 3.8-3.15: tracer/python.c's layouts); -4: a free-threaded build.
         # The user would otherwise wonder where the Python sites went.
-        # (said once: the processes it starts inherit the environment)
-        said = os.environ.get("HEAPWALK_TRACE_SAID_PYTHON")
-        if rc in (-3, -4) and not said:
+        # Said once: the processes it starts inherit the environment.
+        why = {-3: "its frames are not known to this tracer (3.8-3.15)",
+               -4: "it is a free-threaded build"}.get(rc)
+        if why and not os.environ.get("HEAPWALK_TRACE_SAID_PYTHON"):
             os.environ["HEAPWALK_TRACE_SAID_PYTHON"] = "1"
-        if rc == -3 and not said:
-            sys.stderr.write(
-                "heapwalk-trace: CPython %d.%d: its frames are not known to this tracer "
-                "(3.8-3.15): Python allocations get native sites only\n" % sys.version_info[:2])
-        elif rc == -4 and not said:
-            sys.stderr.write(
-                "heapwalk-trace: CPython %d.%d is a free-threaded build: Python allocations "
-                "get native sites only\n" % sys.version_info[:2])
-        elif rc != 0 and os.environ.get("HEAPWALK_TRACE_VERBOSE"):
+            sys.stderr.write("heapwalk-trace: CPython %d.%d: %s: Python allocations get "
+                             "native sites only\n" % (sys.version_info[:2] + (why,)))
+        elif not why and rc != 0 and os.environ.get("HEAPWALK_TRACE_VERBOSE"):
             sys.stderr.write("heapwalk-trace: Python frames not recorded (%d)\n" % rc)
     except (ImportError, OSError, AttributeError, TypeError, ValueError):
         pass  # not preloaded, or no ctypes: native sites only
