@@ -54,6 +54,15 @@ hw_dump_core() {
 	return 1
 }
 
+# hw_unknown_sites CORE: "COUNT BYTES" of the used allocations the
+# tracer gave no site (coretool summary's tracer.unknown_site).
+hw_unknown_sites() {
+	"$CORETOOL" summary --format json "$1" 2>&1 | "$HW_PY" -c '
+import json, sys
+t = json.load(sys.stdin)["tracer"]
+print(t["unknown_site"]["count"], t["unknown_site"]["bytes"])' 2>&1
+}
+
 # hw_gcore PID OUT: a core of a running process through gdb's gcore.
 hw_gcore() {
 	gdb -nx -batch -p "$1" -ex "gcore $2" >/dev/null 2>&1 && [[ -f $2 ]]

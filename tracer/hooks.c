@@ -432,8 +432,10 @@ __attribute__((constructor)) static void hwt_constructor(void)
 	if (hwt_self.busy)
 		return;
 	hwt_busy_on();
-	if (hwt_init())
+	if (hwt_init()) {
+		hwt_python_early();
 		hwt_watch_start();
+	}
 	hwt_busy_off();
 }
 

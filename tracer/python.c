@@ -2,9 +2,11 @@
  * python.c: CPython support: PyMem hooks on the mem and object domains,
  * and reading the interpreter's own frames at allocation time.
  *
- * heapwalk_trace_python_install() is called from the sitecustomize that
+ * The hooks are installed by the preload's constructor when the program's
+ * CPython has not started yet (hwt_python_early), and again checked by
+ * heapwalk_trace_python_install(), called from the sitecustomize that
  * `coretool trace` puts on PYTHONPATH (through ctypes.PyDLL, so with the
- * GIL held).  It wraps what PyMem_GetAllocator returns for
+ * GIL held): install().  They wrap what PyMem_GetAllocator returns for
  * PYMEM_DOMAIN_MEM and PYMEM_DOMAIN_OBJ, so pymalloc blocks get sites.  A
  * wrapper marks the thread busy around the real allocator: when that falls
  * through to malloc (blocks over 512 bytes), the malloc hook sees busy and
@@ -112,9 +114,12 @@ static void *(*get_tstate)(void);
  *    variable's tls_index: this thread's address is __tls_get_addr(T);
  *  - a thread-local in the executable: `mov %fs:off,%rax; ret`.
  * Anything else (other forms, other architectures) calls the getter.  The
- * address found is checked against the getter at install.
+ * address found is checked against the getter: at install, or, when the
+ * hooks were installed before the interpreter had a thread state (from
+ * the preload's constructor: TSTATE_PENDING, the getter called until
+ * then), at the first allocation that finds one (tstate_settle).
  */
-enum { TSTATE_CALL, TSTATE_GLOBAL, TSTATE_TLS_DYNAMIC, TSTATE_TLS_STATIC };
+enum { TSTATE_CALL, TSTATE_GLOBAL, TSTATE_TLS_DYNAMIC, TSTATE_TLS_STATIC, TSTATE_PENDING };
 /* The way found (exported for the tests, tracer_python.sh, to ask). */
 HWT_EXPORT int heapwalk_trace_tstate_read;
 #define tstate_how heapwalk_trace_tstate_read
@@ -129,8 +134,8 @@ static int32_t rel32(const uint8_t *p)
 	return v;
 }
 
-/* Recognise the getter's code at c; sets tstate_how and tstate_arg. */
-static void tstate_decode(const uint8_t *c)
+/* Recognise the getter's code at c: the way to read (and *arg for it). */
+static int tstate_decode(const uint8_t *c, uintptr_t *arg)
 {
 	static const uint8_t endbr64[] = {0xf3, 0x0f, 0x1e, 0xfa};
 	static const uint8_t mov_rip_rax[] = {0x48, 0x8b, 0x05};
@@ -138,57 +143,62 @@ static void tstate_decode(const uint8_t *c)
 	static const uint8_t gd_call[] = {0x66, 0x66, 0x48, 0xe8};
 	static const uint8_t gd_tail[] = {0x48, 0x8b, 0x00, 0x48, 0x83, 0xc4, 0x08, 0xc3};
 	static const uint8_t fs_mov[] = {0x64, 0x48, 0x8b, 0x04, 0x25};
-	tstate_how = TSTATE_CALL;
 #if defined(__x86_64__)
 	/* at most 32 bytes are read: only within the getter's page (the
 	 * next one may not be mapped) */
 	if (4096 - ((uintptr_t)c & 4095) < 32)
-		return;
+		return TSTATE_CALL;
 	if (!memcmp(c, endbr64, 4))
 		c += 4;
 	if (!memcmp(c, mov_rip_rax, 3)) {
 		uintptr_t at = (uintptr_t)(c + 7) + (intptr_t)rel32(c + 3);
 		if (c[7] == 0xc3) { /* mov X(%rip),%rax; ret */
-			tstate_how = TSTATE_GLOBAL;
-			tstate_arg = at;
-		} else if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x80 && c[14] == 0xc3) {
-			/* mov G(%rip),%rax; mov off32(%rax),%rax; ret */
-			tstate_how = TSTATE_GLOBAL;
-			tstate_arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)rel32(c + 10);
-		} else if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x40 && c[11] == 0xc3) {
-			/* mov G(%rip),%rax; mov off8(%rax),%rax; ret */
-			tstate_how = TSTATE_GLOBAL;
-			tstate_arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)(int8_t)c[10];
+			*arg = at;
+			return TSTATE_GLOBAL;
 		}
-		return;
+		if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x80 && c[14] == 0xc3) {
+			/* mov G(%rip),%rax; mov off32(%rax),%rax; ret */
+			*arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)rel32(c + 10);
+			return TSTATE_GLOBAL;
+		}
+		if (c[7] == 0x48 && c[8] == 0x8b && c[9] == 0x40 && c[11] == 0xc3) {
+			/* mov G(%rip),%rax; mov off8(%rax),%rax; ret */
+			*arg = *(const uintptr_t *)at + (uintptr_t)(intptr_t)(int8_t)c[10];
+			return TSTATE_GLOBAL;
+		}
+		return TSTATE_CALL;
 	}
 	if (c[0] == 0x48 && c[1] == 0x83 && c[2] == 0xec && c[3] == 0x08 &&
 	    !memcmp(c + 4, gd_lea, 4) && !memcmp(c + 12, gd_call, 4) &&
 	    !memcmp(c + 20, gd_tail, 8)) {
-		tstate_how = TSTATE_TLS_DYNAMIC;
-		tstate_arg = (uintptr_t)(c + 12) + (intptr_t)rel32(c + 8);
-		return;
+		*arg = (uintptr_t)(c + 12) + (intptr_t)rel32(c + 8);
+		return TSTATE_TLS_DYNAMIC;
 	}
 	if (!memcmp(c, fs_mov, 5) && c[9] == 0xc3) {
-		tstate_how = TSTATE_TLS_STATIC;
-		tstate_arg = (uintptr_t)(intptr_t)rel32(c + 5);
+		*arg = (uintptr_t)(intptr_t)rel32(c + 5);
+		return TSTATE_TLS_STATIC;
 	}
+#else
+	(void)c;
+	(void)arg;
 #endif
+	return TSTATE_CALL;
 }
 
-/* Where this thread's current thread state is, or NULL: call the getter. */
-static void *const *tstate_where(void)
+/* Where this thread's current thread state is when read the way how says
+ * (with arg), or NULL: call the getter. */
+static void *const *tstate_where_by(int how, uintptr_t arg)
 {
-	switch (tstate_how) {
+	switch (how) {
 	case TSTATE_GLOBAL:
-		return (void *const *)tstate_arg;
+		return (void *const *)arg;
 	case TSTATE_TLS_DYNAMIC:
-		return __tls_get_addr((void *)tstate_arg);
+		return __tls_get_addr((void *)arg);
 #if defined(__x86_64__)
 	case TSTATE_TLS_STATIC: {
 		uintptr_t tp;
 		__asm__("mov %%fs:0, %0" : "=r"(tp));
-		return (void *const *)(tp + tstate_arg);
+		return (void *const *)(tp + arg);
 	}
 #endif
 	default:
@@ -196,11 +206,40 @@ static void *const *tstate_where(void)
 	}
 }
 
+static void *const *tstate_where(void)
+{
+	int how = __atomic_load_n(&tstate_how, __ATOMIC_ACQUIRE);
+	return tstate_where_by(how, tstate_arg);
+}
+
+/* Choose the way to read the thread state, given ts, what the getter just
+ * returned in this thread (not NULL): the direct read only where it finds
+ * ts.  One thread decides (the others call the getter meanwhile). */
+static void tstate_settle(void *ts)
+{
+	int pending = TSTATE_PENDING;
+	if (!__atomic_compare_exchange_n(&tstate_how, &pending, TSTATE_CALL, 0, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_RELAXED))
+		return;
+	uintptr_t arg = 0;
+	int how = tstate_decode((const uint8_t *)(uintptr_t)get_tstate, &arg);
+	void *const *at = tstate_where_by(how, arg);
+	if (!at || *at != ts)
+		how = TSTATE_CALL;
+	tstate_arg = arg;
+	__atomic_store_n(&tstate_how, how, __ATOMIC_RELEASE);
+}
+
 static __attribute__((noinline)) void *tstate_slow(void)
 {
 	void *const *at = tstate_where();
-	if (!at)
-		return get_tstate();
+	if (!at) {
+		void *ts = get_tstate();
+		if (ts &&
+		    unlikely(__atomic_load_n(&tstate_how, __ATOMIC_RELAXED) == TSTATE_PENDING))
+			tstate_settle(ts);
+		return ts;
+	}
 	tstate_at = at;
 	return __atomic_load_n(at, __ATOMIC_RELAXED);
 }
@@ -640,7 +679,9 @@ static inline __attribute__((always_inline)) void *alloc_all(const struct frame_
 	size_t bytes = n;
 	if (zeroed && __builtin_mul_overflow(n, m, &bytes))
 		return o->calloc(o->ctx, n, m);
-	t->busy = 1; /* mode all: no countdown to hold aside (hwt_busy_on) */
+	/* mode all: no countdown to hold aside (hwt_busy_on); a request
+	 * pymalloc serves from a pool: what it allocates meanwhile is its own */
+	t->busy = bytes <= d->direct_max ? HWT_BUSY_POOL : 1;
 	uint32_t nested = t->nested;
 	void *p = zeroed ? o->calloc(o->ctx, n, m) : o->malloc(o->ctx, n);
 	if (likely(p) && !record_fast(L, p, bytes, caller))
@@ -780,13 +821,90 @@ static unsigned parse_version(const char *v, uint64_t *hex)
 	return major == 3 ? (unsigned)minor : 0;
 }
 
-/* Install the hooks; 0 on success, negative when this is not a CPython we
- * know (then nothing changes). */
-HWT_EXPORT int heapwalk_trace_python_install(void)
+/* What probe_direct() would find, without an allocation: before the
+ * interpreter exists pymalloc cannot be called (from 3.12 it finds its
+ * state through the thread state).  The allocator a CPython starts with
+ * (obmalloc.c's static tables): pymalloc, context NULL (512); the debug
+ * hooks of a Py_DEBUG build, a context (0); malloc itself, the raw
+ * domain's functions (0, --without-pymalloc). */
+static size_t guess_direct(const py_allocator *o, const py_allocator *raw)
 {
-	static int installed;
-	if (installed)
-		return 0;
+	return !o->ctx && o->malloc != raw->malloc ? 512 : 0;
+}
+
+/* The C API the hooks are installed through (resolve()). */
+static void (*get_alloc)(int, py_allocator *);
+static void (*set_alloc)(int, py_allocator *);
+
+/* Wrap what domain `which` has now, d recording for it. */
+static void wrap_domain(int which, struct domain *d, int early)
+{
+	get_alloc(which, &d->orig);
+	if (early) {
+		py_allocator raw;
+		get_alloc(PYMEM_DOMAIN_RAW, &raw);
+		d->direct_max = guess_direct(&d->orig, &raw);
+	} else {
+		d->direct_max = probe_direct(&d->orig);
+	}
+	py_allocator w = {d, w_malloc, w_calloc, w_realloc, w_free};
+	if (hwt_root->mode == HWT_MODE_ALL)
+		all_wrappers(layout, &w);
+	set_alloc(which, &w);
+}
+
+/* Does an allocation in domain `which` still pass through d's wrapper
+ * (d's wrapper on top, or under another's, tracemalloc's say)?  CPython
+ * replaces the allocators of a domain when PYTHONMALLOC or -X dev asks
+ * for others (_PyPreConfig_Write), before its first allocation there.  Asked
+ * with the GIL held, so no other thread allocates in the domain while
+ * d->orig.malloc is the probe. */
+static int probe_hit;
+static void *(*probe_next)(void *, size_t);
+static void *probe_malloc(void *ctx, size_t n)
+{
+	probe_hit = 1;
+	return probe_next(ctx, n);
+}
+
+static int still_wrapped(int which, struct domain *d)
+{
+	py_allocator cur;
+	get_alloc(which, &cur);
+	if (cur.ctx == d)
+		return 1;
+	int busy = hwt_busy_save(); /* the probe's block is not recorded */
+	probe_hit = 0;
+	probe_next = d->orig.malloc;
+	d->orig.malloc = probe_malloc;
+	void *p = cur.malloc(cur.ctx, 16);
+	d->orig.malloc = probe_next;
+	if (p)
+		cur.free(cur.ctx, p);
+	hwt_busy_restore(busy);
+	return probe_hit;
+}
+
+/* A symbol of the program's CPython, or NULL.  A miss leaves an error
+ * state that glibc keeps in the program's heap (since 2.34 a struct and
+ * the message, with malloc): the second dlerror() frees them (the first
+ * marks the message as read), so that a program without CPython, where
+ * the constructor asks, ends with the heap it would have had. */
+static void *py_sym(const char *name)
+{
+	void *p = dlsym(RTLD_DEFAULT, name);
+	if (!p) {
+		dlerror();
+		dlerror();
+	}
+	return p;
+}
+
+/* Find the C API and the frame layout, and set the hooks' state: 0, or
+ * negative when this is not a CPython we know (then nothing changes).
+ * early: before the interpreter started (the preload's constructor). */
+static int resolve(int early)
+{
 	if (!hwt_root) {
 		int was = hwt_busy_save();
 		hwt_init();
@@ -795,26 +913,24 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 			return -1;
 	}
 	int busy = hwt_busy_save(); /* dlsym may allocate */
+	set_alloc = (void (*)(int, py_allocator *))py_sym("PyMem_SetAllocator");
 	const char *(*get_version)(void) =
-	    (const char *(*)(void))dlsym(RTLD_DEFAULT, "Py_GetVersion");
-	void (*get_alloc)(int, py_allocator *) =
-	    (void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_GetAllocator");
-	void (*set_alloc)(int, py_allocator *) =
-	    (void (*)(int, py_allocator *))dlsym(RTLD_DEFAULT, "PyMem_SetAllocator");
-	void *tsget = dlsym(RTLD_DEFAULT, "PyThreadState_GetUnchecked");
+	    set_alloc ? (const char *(*)(void))py_sym("Py_GetVersion") : NULL;
+	int (*is_initialized)(void) = set_alloc ? (int (*)(void))py_sym("Py_IsInitialized") : NULL;
+	get_alloc = (void (*)(int, py_allocator *))py_sym("PyMem_GetAllocator");
+	void *tsget = py_sym("PyThreadState_GetUnchecked");
 	if (!tsget)
-		tsget = dlsym(RTLD_DEFAULT, "_PyThreadState_UncheckedGet");
-	void *incref = dlsym(RTLD_DEFAULT, "Py_IncRef");
-	void *this_ts = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState");
-	void *ctype = dlsym(RTLD_DEFAULT, "PyCode_Type");
-	void (*get_arena)(py_arena_allocator *) =
-	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_GetArenaAllocator");
-	void (*set_arena)(py_arena_allocator *) =
-	    (void (*)(py_arena_allocator *))dlsym(RTLD_DEFAULT, "PyObject_SetArenaAllocator");
-	const char *rt = dlsym(RTLD_DEFAULT, "_PyRuntime");
+		tsget = py_sym("_PyThreadState_UncheckedGet");
+	void *incref = py_sym("Py_IncRef");
+	void *this_ts = py_sym("PyGILState_GetThisThreadState");
+	void *ctype = py_sym("PyCode_Type");
+	const char *rt = py_sym("_PyRuntime");
 	hwt_busy_restore(busy);
 	if (!get_version || !get_alloc || !set_alloc || !tsget || !incref || !ctype || !this_ts)
 		return -2;
+	/* a program that started its interpreter already is not "early" */
+	if (early && (!is_initialized || is_initialized()))
+		return -5;
 	uint64_t hex;
 	unsigned minor = parse_version(get_version(), &hex);
 	const struct frame_layout *L = NULL;
@@ -828,20 +944,19 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	 * object layouts, mimalloc under the object domain; read as the
 	 * default build's, its frames would be garbage to follow.  Known by
 	 * _Py_DebugOffsets.free_threaded at the start of _PyRuntime (cookie,
-	 * version, free_threaded; 3.13+).  Native sites only. */
+	 * version, free_threaded; 3.13+, set statically).  Native sites only. */
 	uint64_t ft = 0;
 	if (rt && memcmp(rt, "xdebugpy", 8) == 0)
 		memcpy(&ft, rt + 16, 8);
 	if (ft)
 		return -4;
 	get_tstate = (void *(*)(void))tsget;
-	/* the direct read, if the getter's code allows one, only when it
-	 * finds what the getter returns (this thread holds the GIL: not NULL) */
-	tstate_decode((const uint8_t *)tsget);
-	void *const *at = tstate_where();
+	/* the direct read, if the getter's code allows one, once it can be
+	 * checked against what the getter returns (tstate_settle) */
+	tstate_how = TSTATE_PENDING;
 	void *ts_now = get_tstate();
-	if (!at || !ts_now || *at != ts_now)
-		tstate_how = TSTATE_CALL;
+	if (ts_now)
+		tstate_settle(ts_now);
 	this_thread_tstate = (void *(*)(void))this_ts;
 	py_incref = (void (*)(void *))incref;
 	code_type = (uint64_t)(uintptr_t)ctype;
@@ -849,17 +964,44 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 	hwt_root->python_layout = L->kind;
 	__atomic_store_n(&layout, L, __ATOMIC_RELEASE);
 	__atomic_store_n(&hwt_python_installed, 1, __ATOMIC_RELEASE);
+	return 0;
+}
 
-	get_alloc(PYMEM_DOMAIN_MEM, &dom_mem.orig);
-	get_alloc(PYMEM_DOMAIN_OBJ, &dom_obj.orig);
-	dom_mem.direct_max = probe_direct(&dom_mem.orig);
-	dom_obj.direct_max = probe_direct(&dom_obj.orig);
-	py_allocator mem = {&dom_mem, w_malloc, w_calloc, w_realloc, w_free};
-	py_allocator obj = {&dom_obj, w_malloc, w_calloc, w_realloc, w_free};
-	if (hwt_root->mode == HWT_MODE_ALL) {
-		all_wrappers(layout, &mem);
-		all_wrappers(layout, &obj);
+/*
+ * Install the hooks: 0 on success, negative when this is not a CPython we
+ * know (then nothing changes).  Twice, usually: from the preload's
+ * constructor, before the interpreter starts (early: what it allocates
+ * while it starts, and what runs before sitecustomize, -S and -I too, get
+ * their sites; the thread state is not there yet), then from the
+ * sitecustomize (GIL held), which wraps again a domain the interpreter has
+ * since replaced (PYTHONMALLOC, -X dev), and installs the hooks where the
+ * constructor did not (an interpreter loaded later, with dlopen).
+ */
+static int install(int early)
+{
+	static int installed;
+	if (installed) {
+		if (early)
+			return 0;
+		void *ts = get_tstate();
+		if (ts && __atomic_load_n(&tstate_how, __ATOMIC_RELAXED) == TSTATE_PENDING)
+			tstate_settle(ts);
+		if (!still_wrapped(PYMEM_DOMAIN_MEM, &dom_mem))
+			wrap_domain(PYMEM_DOMAIN_MEM, &dom_mem, 0);
+		if (!still_wrapped(PYMEM_DOMAIN_OBJ, &dom_obj))
+			wrap_domain(PYMEM_DOMAIN_OBJ, &dom_obj, 0);
+		return 0;
 	}
+	int rc = resolve(early);
+	if (rc)
+		return rc;
+	int busy = hwt_busy_save(); /* dlsym may allocate */
+	void (*get_arena)(py_arena_allocator *) =
+	    (void (*)(py_arena_allocator *))py_sym("PyObject_GetArenaAllocator");
+	void (*set_arena)(py_arena_allocator *) =
+	    (void (*)(py_arena_allocator *))py_sym("PyObject_SetArenaAllocator");
+	hwt_busy_restore(busy);
+	/* The arena allocator is wrapped once: CPython itself never sets it. */
 	if (hwt_root->mode == HWT_MODE_ALL && get_arena && set_arena) {
 		get_arena(&arena_orig);
 		py_arena_allocator arena = {NULL, w_arena_alloc, w_arena_free};
@@ -871,10 +1013,20 @@ HWT_EXPORT int heapwalk_trace_python_install(void)
 		const char *pm = getenv("PYTHONMALLOC");
 		if (!pm || !*pm || strcmp(pm, "default") == 0 || strcmp(pm, "debug") == 0 ||
 		    strncmp(pm, "pymalloc", 8) == 0)
-			hwt_shadow_pools(minor >= 10 ? 16384 : 4096);
+			hwt_shadow_pools(layout->minor >= 10 ? 16384 : 4096);
 	}
-	set_alloc(PYMEM_DOMAIN_MEM, &mem);
-	set_alloc(PYMEM_DOMAIN_OBJ, &obj);
+	wrap_domain(PYMEM_DOMAIN_MEM, &dom_mem, early);
+	wrap_domain(PYMEM_DOMAIN_OBJ, &dom_obj, early);
 	installed = 1;
 	return 0;
+}
+
+HWT_EXPORT int heapwalk_trace_python_install(void)
+{
+	return install(0);
+}
+
+void hwt_python_early(void)
+{
+	install(1);
 }

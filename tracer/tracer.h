@@ -260,9 +260,20 @@ static inline void hwt_busy_restore(int was)
  * `coretool trace --watch` on this process (from the constructor). */
 void hwt_watch_start(void);
 
+/* busy's values beyond 1: inside pymalloc, for a request it serves from
+ * a pool (mode all's PyMem wrappers), a malloc-family call is pymalloc's
+ * own (its arena map's nodes, its array of arenas), not the block the
+ * wrapper records: it is recorded as any allocation, and not counted as
+ * nested (that count tells the wrapper its block came from malloc). */
+enum { HWT_BUSY_POOL = 2, HWT_BUSY_POOL_INNER = 3 };
+
 static inline int hwt_enter(void)
 {
 	if (unlikely(hwt_self.busy)) {
+		if (hwt_self.busy == HWT_BUSY_POOL) {
+			hwt_self.busy = HWT_BUSY_POOL_INNER;
+			return 1;
+		}
 		hwt_self.nested++;
 		return 0;
 	}
@@ -276,6 +287,10 @@ static inline int hwt_enter(void)
 
 static inline void hwt_leave(void)
 {
+	if (unlikely(hwt_self.busy == HWT_BUSY_POOL_INNER)) {
+		hwt_self.busy = HWT_BUSY_POOL;
+		return;
+	}
 	hwt_busy_off();
 }
 
@@ -454,6 +469,9 @@ uint32_t hwt_python_capture(struct hwt_stack *s, uint64_t caller);
 void hwt_python_remember(uint64_t caller, uint32_t site);
 /* Exported: install the PyMem hooks (called by sitecustomize, GIL held). */
 HWT_EXPORT int heapwalk_trace_python_install(void);
+/* The same from the preload's constructor, before a CPython linked into
+ * the program starts its interpreter (nothing in any other program). */
+void hwt_python_early(void);
 /* 1 when this thread holds a CPython GIL (hooks installed). */
 int hwt_python_gil_held(void);
 /* 1 once the PyMem hooks are installed: before that (and in a program that
