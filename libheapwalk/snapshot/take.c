@@ -71,6 +71,33 @@ static uint32_t map_site(take *tk, uint32_t tsite)
 	return id;
 }
 
+/*
+ * CPython's debug hooks (-X dev, PYTHONMALLOC=debug, every allocation of a
+ * Py_DEBUG build) ask the allocator under them for at least 3 words more
+ * and give the program the block's address + 16: the request's size
+ * (big-endian), the domain's letter ('r', 'm' or 'o'), then 7 forbidden
+ * bytes 0xFD (Objects/obmalloc.c, _PyMem_DebugRawAlloc).  The object, and
+ * the address the tracer's PyMem hooks saw, are 16 bytes into the block.
+ */
+#define DEBUG_HOOKS_HEAD 16
+
+static int debug_hooked(const hw_alloc_view *av)
+{
+	const uint8_t *b = av->bytes;
+	if (!b || av->n_bytes < DEBUG_HOOKS_HEAD + 8 || av->a.size < DEBUG_HOOKS_HEAD + 8)
+		return 0;
+	if (b[8] != 'r' && b[8] != 'm' && b[8] != 'o')
+		return 0;
+	for (int i = 9; i < DEBUG_HOOKS_HEAD; i++) {
+		if (b[i] != 0xfd)
+			return 0;
+	}
+	uint64_t n = 0;
+	for (int i = 0; i < 8; i++)
+		n = n << 8 | b[i];
+	return n <= av->a.size - DEBUG_HOOKS_HEAD - 8;
+}
+
 /* The visitor of both walkers: they pass an hw_alloc_view (internal.h). */
 static int on_alloc(void *ctx, const hw_alloc *a)
 {
@@ -79,14 +106,30 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 	uint32_t type = 0, site = 0;
 	uint64_t requested = HW_REQUESTED_UNKNOWN;
 	if (a->state == HW_STATE_USED) {
+		/* an allocation through the debug hooks is named, and found in
+		 * the tracer's table, by what they gave the program (asked for
+		 * when the block itself is neither: the raw domain's blocks are
+		 * the tracer's malloc hooks', at the block's own address) */
+		int hooked = -1;
 		if (tk->typer) {
 			const char *name = hw_typer_name_view(tk->typer, a, av->bytes, av->n_bytes);
+			if (!name && (hooked = debug_hooked(av))) {
+				hw_alloc inner = *a;
+				inner.address += DEBUG_HOOKS_HEAD;
+				inner.size -= DEBUG_HOOKS_HEAD;
+				name = hw_typer_name_view(tk->typer, &inner,
+				                          av->bytes + DEBUG_HOOKS_HEAD,
+				                          av->n_bytes - DEBUG_HOOKS_HEAD);
+			}
 			if (name && type_id(tk, name, &type))
 				tk->rc = HW_ENOMEM;
 		}
 		if (tk->tracer) {
 			uint32_t tsite;
-			if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &requested) == HW_OK)
+			if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &requested) == HW_OK ||
+			    ((hooked < 0 ? debug_hooked(av) : hooked) &&
+			     hw_tracer_lookup(tk->tracer, a->address + DEBUG_HOOKS_HEAD, &tsite,
+			                      &requested) == HW_OK))
 				site = map_site(tk, tsite);
 			else
 				requested = HW_REQUESTED_UNKNOWN;
