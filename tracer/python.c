@@ -684,6 +684,7 @@ static inline __attribute__((always_inline)) void *alloc_all(const struct frame_
 	t->busy = bytes <= d->direct_max ? HWT_BUSY_POOL : 1;
 	uint32_t nested = t->nested;
 	void *p = zeroed ? o->calloc(o->ctx, n, m) : o->malloc(o->ctx, n);
+	t->busy = 1; /* (the record's own work is never recorded) */
 	if (likely(p) && !record_fast(L, p, bytes, caller))
 		hwt_record(p, bytes, caller, cfa0, from_of(d, bytes, nested));
 	t->busy = 0;
