@@ -116,6 +116,19 @@ typedef struct hw_alloc_view {
 	size_t n_bytes;       /* how many of them may be read */
 } hw_alloc_view;
 
+/* map64: uint64 key -> uint32 value (snapshot/table.c) */
+
+typedef struct hw_map64 {
+	uint64_t *keys;
+	uint32_t *vals; /* 0 = empty slot (values stored + 1) */
+	size_t mask, n;
+} hw_map64;
+
+/* The value for key, or -1 when absent. */
+int64_t hw_map64_get(const hw_map64 *m, uint64_t key);
+int hw_map64_put(hw_map64 *m, uint64_t key, uint32_t val);
+void hw_map64_free(hw_map64 *m);
+
 /* hw_typer_name() with the allocation's first n bytes at hand (bytes may
  * be NULL: read from the target then). */
 const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);

@@ -54,19 +54,6 @@ uint32_t hw_idset_find(const hw_idset *s, uint64_t h, hw_id_eq eq, const void *c
 int hw_idset_insert(hw_idset *s, uint64_t h, uint32_t id);
 void hw_idset_free(hw_idset *s);
 
-/* ---- map64: uint64 key -> uint32 value ---- */
-
-typedef struct hw_map64 {
-	uint64_t *keys;
-	uint32_t *vals; /* 0 = empty slot (values stored + 1) */
-	size_t mask, n;
-} hw_map64;
-
-/* The value for key, or -1 when absent. */
-int64_t hw_map64_get(const hw_map64 *m, uint64_t key);
-int hw_map64_put(hw_map64 *m, uint64_t key, uint32_t val);
-void hw_map64_free(hw_map64 *m);
-
 /* ---- string table: interned, stable strings ---- */
 
 #define HW_STR_MAX 4096 /* longer strings (from target data) are cut */

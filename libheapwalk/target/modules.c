@@ -162,6 +162,11 @@ void hw_modules_free(hw_target *t)
 	free(t->modules_packed);
 	t->modules_packed = NULL;
 	t->nmodules = 0;
+	/* (the cached strings are libdwfl's) */
+	hw_map64_free(&t->sym_memo);
+	free(t->sym_cache);
+	t->sym_cache = NULL;
+	t->sym_n = t->sym_cap = 0;
 	if (t->dwfl)
 		dwfl_end(t->dwfl);
 	t->dwfl = NULL;
@@ -365,7 +370,42 @@ int hw_target_symbol(hw_target *t, const char *name, uint64_t *addr, uint64_t *s
 	return hw_error_set(HW_ENOTFOUND, "symbol %s not found in any module", name);
 }
 
+struct hw_sym_cached {
+	hw_symbolization s;
+	int rc;
+};
+
+static int symbolize(hw_target *t, uint64_t addr, hw_symbolization *out);
+
+/* What symbolize() said of addr, asked once (an answer that cannot be
+ * kept, for want of memory, is given all the same). */
 int hw_target_symbolize(hw_target *t, uint64_t addr, hw_symbolization *out)
+{
+	int64_t at = hw_map64_get(&t->sym_memo, addr);
+	if (at >= 0) {
+		*out = t->sym_cache[at].s;
+		return t->sym_cache[at].rc == HW_OK
+		           ? HW_OK
+		           : hw_error_set(t->sym_cache[at].rc, "0x%" PRIx64 ": in no module", addr);
+	}
+	int rc = symbolize(t, addr, out);
+	if (rc != HW_OK && rc != HW_ENOTFOUND)
+		return rc;
+	if (t->sym_n == t->sym_cap) {
+		size_t cap = t->sym_cap ? 2 * t->sym_cap : 1024;
+		struct hw_sym_cached *c = realloc(t->sym_cache, cap * sizeof(*c));
+		if (!c)
+			return rc;
+		t->sym_cache = c;
+		t->sym_cap = cap;
+	}
+	if (t->sym_n < UINT32_MAX - 1 &&
+	    hw_map64_put(&t->sym_memo, addr, (uint32_t)t->sym_n) == HW_OK)
+		t->sym_cache[t->sym_n++] = (struct hw_sym_cached){*out, rc};
+	return rc;
+}
+
+static int symbolize(hw_target *t, uint64_t addr, hw_symbolization *out)
 {
 	memset(out, 0, sizeof *out);
 	if (hw_modules_report(t) != HW_OK)

@@ -146,6 +146,12 @@ struct hw_target {
 	hw_module_priv *modules;
 	size_t nmodules;
 	hw_module *modules_packed;
+	/* hw_target_symbolize's answers by address: libdwfl looks a symbol
+	 * up by reading the whole symbol table, and a tracer's sites repeat
+	 * the same return addresses (the interpreter's loop) many times */
+	hw_map64 sym_memo; /* address -> index in sym_cache */
+	struct hw_sym_cached *sym_cache;
+	size_t sym_n, sym_cap;
 };
 
 /* target.c */
