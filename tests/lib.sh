@@ -31,6 +31,9 @@ hw_cleanup() {
 	[[ -n ${HW_KEEP:-} ]] || rm -rf "$hw_tmp"
 }
 trap hw_cleanup EXIT
+# stopped by the suite's timeout (Makefile.am, HW_TEST_TIMEOUT): say so,
+# and clean up (the EXIT trap runs on exit, not on a signal's default)
+trap 'echo "FAIL: stopped by SIGTERM (the suite timeout, HW_TEST_TIMEOUT)"; exit 124' TERM
 
 # heapwalk's layout cache (per libc build-id) starts empty in every test, so
 # each one takes the DWARF path once and writes an entry; the warm path has
