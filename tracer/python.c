@@ -704,11 +704,17 @@ static inline __attribute__((always_inline)) void *realloc_all(const struct fram
 		t->nested++;
 		return o->realloc(o->ctx, p, n);
 	}
-	t->busy = 1;
+	/* a pool block (or none) to a size pymalloc serves from a pool: what
+	 * it allocates meanwhile is its own, as in alloc_all (another block
+	 * pymalloc hands to realloc, not being its own) */
+	t->busy = n <= d->direct_max && (!p || hwt_shadow_slot((uint64_t)(uintptr_t)p))
+	              ? HWT_BUSY_POOL
+	              : 1;
 	struct hwt_live_entry old;
 	int had = p ? hwt_forget(p, &old) : 0;
 	uint32_t nested = t->nested;
 	void *q = o->realloc(o->ctx, p, n);
+	t->busy = 1;
 	if (unlikely(!q) || !record_fast(L, q, n, caller))
 		hwt_realloc_done(q, n, had, &old, caller, cfa0, from_of(d, n, nested), 0);
 	t->busy = 0;
@@ -874,7 +880,8 @@ static int still_wrapped(int which, struct domain *d)
 	get_alloc(which, &cur);
 	if (cur.ctx == d)
 		return 1;
-	int busy = hwt_busy_save(); /* the probe's block is not recorded */
+	/* (not busy: what pymalloc allocates for itself meanwhile, a new
+	 * arena's, is recorded; the probe's block is, and is forgotten) */
 	probe_hit = 0;
 	probe_next = d->orig.malloc;
 	d->orig.malloc = probe_malloc;
@@ -882,7 +889,6 @@ static int still_wrapped(int which, struct domain *d)
 	d->orig.malloc = probe_next;
 	if (p)
 		cur.free(cur.ctx, p);
-	hwt_busy_restore(busy);
 	return probe_hit;
 }
 
@@ -953,11 +959,9 @@ static int resolve(int early)
 		return -4;
 	get_tstate = (void *(*)(void))tsget;
 	/* the direct read, if the getter's code allows one, once it can be
-	 * checked against what the getter returns (tstate_settle) */
+	 * checked against what the getter returns: at the first allocation
+	 * that finds a thread state (tstate_slow) */
 	tstate_how = TSTATE_PENDING;
-	void *ts_now = get_tstate();
-	if (ts_now)
-		tstate_settle(ts_now);
 	this_thread_tstate = (void *(*)(void))this_ts;
 	py_incref = (void (*)(void *))incref;
 	code_type = (uint64_t)(uintptr_t)ctype;
@@ -984,9 +988,6 @@ static int install(int early)
 	if (installed) {
 		if (early)
 			return 0;
-		void *ts = get_tstate();
-		if (ts && __atomic_load_n(&tstate_how, __ATOMIC_RELAXED) == TSTATE_PENDING)
-			tstate_settle(ts);
 		if (!still_wrapped(PYMEM_DOMAIN_MEM, &dom_mem))
 			wrap_domain(PYMEM_DOMAIN_MEM, &dom_mem, 0);
 		if (!still_wrapped(PYMEM_DOMAIN_OBJ, &dom_obj))

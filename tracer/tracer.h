@@ -260,18 +260,21 @@ static inline void hwt_busy_restore(int was)
  * `coretool trace --watch` on this process (from the constructor). */
 void hwt_watch_start(void);
 
-/* busy's values beyond 1: inside pymalloc, for a request it serves from
- * a pool (mode all's PyMem wrappers), a malloc-family call is pymalloc's
- * own (its arena map's nodes, its array of arenas), not the block the
- * wrapper records: it is recorded as any allocation, and not counted as
- * nested (that count tells the wrapper its block came from malloc). */
-enum { HWT_BUSY_POOL = 2, HWT_BUSY_POOL_INNER = 3 };
+/* busy 2: inside pymalloc, for a request it serves from a pool (mode
+ * all's PyMem wrappers), where a malloc-family call is pymalloc's own (its
+ * arena map's nodes, its array of arenas), not the block the wrapper
+ * records: it is recorded as any allocation, not counted as nested (that
+ * count tells the wrapper its block came from malloc).  Its hwt_leave()
+ * clears busy: the rest of pymalloc's work is its own as well, and the
+ * wrapper sets busy again before it records (mode all's countdown stays
+ * 0, so nothing is held aside). */
+enum { HWT_BUSY_POOL = 2 };
 
 static inline int hwt_enter(void)
 {
 	if (unlikely(hwt_self.busy)) {
 		if (hwt_self.busy == HWT_BUSY_POOL) {
-			hwt_self.busy = HWT_BUSY_POOL_INNER;
+			hwt_self.busy = 1;
 			return 1;
 		}
 		hwt_self.nested++;
@@ -287,10 +290,6 @@ static inline int hwt_enter(void)
 
 static inline void hwt_leave(void)
 {
-	if (unlikely(hwt_self.busy == HWT_BUSY_POOL_INNER)) {
-		hwt_self.busy = HWT_BUSY_POOL;
-		return;
-	}
 	hwt_busy_off();
 }
 
@@ -539,7 +538,9 @@ static inline int hwt_forget(void *p, struct hwt_live_entry *old)
  * PyMem_RawRealloc inside a Python allocation): nothing new is recorded,
  * but a block an earlier, outer call recorded must not keep its entry
  * once it is freed or moved (the walk would find it free: coretool
- * check's tracer-entry-free, seen on CPython 3.8-3.13 past 16 arenas).
+ * check's tracer-entry-free, seen on CPython 3.8-3.13 past 16 arenas;
+ * in mode all such calls inside a pool request are recorded instead:
+ * HWT_BUSY_POOL).
  * Like hwt_forget; nothing before the tracer is up. */
 static inline int hwt_forget_nested(void *p, struct hwt_live_entry *old)
 {

@@ -121,11 +121,13 @@ while read -r label py; do
 		"$CORETOOL" top --group-by type --include '*/trace_lines.py' --limit 0 --format json \
 			"$core" >"$dir/types.json" || fail "$label $how: top --group-by type"
 		# The script's Leaf objects, all made at the line: exactly N with
-		# a site in the script.  The line: those, and up to 3.10 perhaps
-		# the frame object of Leaf.__init__ (kept by its code object: made
-		# there when the frames' free list was empty, as it can be without
-		# the site module), and tracemalloc's own entries for the objects
-		# (malloc under the GIL, so at the line too).
+		# a site in the script.  The line: those, and perhaps one object
+		# its first run leaves behind, made there when no free list had
+		# one (without the site module: on 3.8 under -I the frame object
+		# Leaf.__init__'s code keeps; on 3.13 under -S a 48-byte object
+		# of _PyObject_GC_NewVar); under tracemalloc also its own entries
+		# for the objects (malloc under the GIL, so at the line: 9002 for
+		# 3000 on Debian's 3.11).
 		"$HW_PY" - "$dir/lineno.json" "$dir/types.json" "$dir/stdout" "$how" <<'PY' || fail "$label $how: the line's count"
 import json, sys
 groups = {g["key"]: g["count"] for g in json.load(open(sys.argv[1]))["groups"]}
@@ -208,6 +210,28 @@ os.abort()' >/dev/null || fail "$label: no core (stderr: $(head -c 300 "$dir/std
 	"$CORETOOL" check "$core" >"$dir/check" ||
 		fail "$label: check of a core past 16 arenas: $(grep -v '^target' "$dir/check" | head -n 3)"
 	echo "ok $label: past 16 arenas, the heap checks clean"
+	# The same growth from reallocs alone: 100000 empty lists, then their
+	# item arrays (pymalloc blocks) grown by realloc, which make every
+	# arena after the first few.  What pymalloc allocates for itself
+	# inside such a realloc (the array of arenas, the arena map's nodes)
+	# has a site (on 3.8 the array of arenas, 12296 bytes, had none when
+	# only fresh allocations recorded pymalloc's own: 2 runs in 36 of
+	# trace_lines.py on 3.10 lost an arena map node that way).
+	dir="$hw_tmp/arenas-realloc-$label"
+	mkdir -p "$dir"
+	hw_dump_core "$dir" "$CORETOOL" trace -- "$py" -c '
+import os
+lists = [[] for _ in range(100000)]
+for l in lists:
+    l.extend(range(40))
+os.abort()' >/dev/null || fail "$label: no core (stderr: $(head -c 300 "$dir/stderr"))"
+	core=$(ls "$dir"/core* | head -n 1)
+	"$CORETOOL" check "$core" >"$dir/check" ||
+		fail "$label: check of arenas grown by realloc: $(grep -v '^target' "$dir/check" | head -n 3)"
+	unknown=$(hw_unknown_sites "$core") || fail "$label: summary: $unknown"
+	[[ $unknown == "0 0" ]] ||
+		fail "$label: arenas grown by realloc: allocations without a site (count, bytes): $unknown"
+	echo "ok $label: arenas grown by realloc, every allocation has a site"
 done < <(hw_pythons)
 
 # The own unwinder against libunwind on every interpreter: JSON in a
