@@ -27,6 +27,12 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
 int hw_grow(void **p, size_t el, size_t *cap, size_t need);
 int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 
+/* Sort n records of rec bytes each (8 or 16) by their first 8 bytes, a
+ * uint64_t, from its bit lo_bit up (ascending, ties in their order): LSD
+ * radix, at most 16 bits a pass over the bits where the keys differ.  0, or -1
+ * without memory for it (v is then left as it was).  (snapshot/table.c) */
+int hw_sort_records(void *v, size_t n, size_t rec, unsigned lo_bit);
+
 /* Write all n bytes to fd, going on after EINTR and short writes: 0, or -1
  * with errno set.  (snapshot/hsnap.c) */
 int hw_write_all(int fd, const void *buf, size_t n);
@@ -132,6 +138,49 @@ void hw_map64_free(hw_map64 *m);
 /* hw_typer_name() with the allocation's first n bytes at hand (bytes may
  * be NULL: read from the target then). */
 const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);
+/* A block a Python object keeps its contents in, named after the object's
+ * builtin container type (hw_owned_name): a list's item array, a dict's
+ * keys and values, a set's table, a bytearray's bytes: the object's
+ * pointer to it, and how many bytes the block holds from there. */
+enum {
+	HW_OWNED_LIST_ITEMS = 1,
+	HW_OWNED_DICT_KEYS,
+	HW_OWNED_DICT_VALUES,
+	HW_OWNED_SET_TABLE,
+	HW_OWNED_BYTEARRAY_DATA,
+};
+#define HW_OWNED_MAX 3
+/* One word, sorted by the pointer: ptr >> 3 (user space is below 2^47),
+ * the kind, and the bytes it must hold from ptr / 16 (a lower bound:
+ * rounded down, at most HW_OWNED_MIN_MAX * 16). */
+typedef uint64_t hw_owned;
+#define HW_OWNED_MIN_BITS  17
+#define HW_OWNED_KIND_BITS 3
+#define HW_OWNED_PTR_SHIFT (HW_OWNED_MIN_BITS + HW_OWNED_KIND_BITS)
+#define HW_OWNED_MIN_MAX   ((1u << HW_OWNED_MIN_BITS) - 1)
+static inline hw_owned hw_owned_make(uint64_t ptr, unsigned kind, uint64_t min_size)
+{
+	uint64_t m = min_size / 16 < HW_OWNED_MIN_MAX ? min_size / 16 : HW_OWNED_MIN_MAX;
+	return (ptr >> 3) << HW_OWNED_PTR_SHIFT | (uint64_t)kind << HW_OWNED_MIN_BITS | m;
+}
+static inline uint64_t hw_owned_ptr(hw_owned o)
+{
+	return o >> HW_OWNED_PTR_SHIFT << 3;
+}
+static inline unsigned hw_owned_kind(hw_owned o)
+{
+	return (unsigned)(o >> HW_OWNED_MIN_BITS) & ((1u << HW_OWNED_KIND_BITS) - 1);
+}
+static inline uint64_t hw_owned_min(hw_owned o)
+{
+	return (o & HW_OWNED_MIN_MAX) * 16;
+}
+/* hw_typer_name_view() that also gives the blocks the object owns (up to
+ * HW_OWNED_MAX into owned, their count in *n_owned; both may be NULL). */
+const char *hw_typer_name_owned(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n,
+                                hw_owned *owned, size_t *n_owned);
+/* "list items", "dict keys", ...: the type name of an owned block. */
+const char *hw_owned_name(unsigned kind);
 /* 1 when the typer can name nothing in its target (no CPython, no C++
  * vtable in any module's symbols): callers may skip it. */
 int hw_typer_names_nothing(hw_typer *ty);

@@ -1586,7 +1586,8 @@ static int cmp_free(const void *a, const void *b)
 
 /* The listed chunks in address order, when there is no bitmap (heaps too
  * large for it, or no memory): the heap walks, in address order too, meet
- * them with a cursor instead of a lookup per chunk.  A radix sort. */
+ * them with a cursor instead of a lookup per chunk.  A radix sort; qsort
+ * when there is no memory for its copy. */
 static void sort_listed(struct walker *w)
 {
 	size_t n = w->n_added;
@@ -1599,34 +1600,8 @@ static void sort_listed(struct walker *w)
 	}
 	memcpy(w->listed, w->added, n * sizeof *w->listed);
 	w->n_listed = n;
-	/* LSD radix sort on the 48 address bits above the 16-byte alignment
-	 * (x86-64 user addresses are below 2^47), 11 bits a pass; qsort
-	 * when there is no memory for the second buffer. */
-	struct gw_free *tmp = malloc(w->n_listed * sizeof *tmp);
-	if (!tmp) {
-		qsort(w->listed, w->n_listed, sizeof *w->listed, cmp_free);
-		return;
-	}
-	struct gw_free *src = w->listed, *dst = tmp;
-	for (unsigned shift = 4; shift < 48; shift += 11) {
-		size_t counts[2048] = {0};
-		for (size_t i = 0; i < w->n_listed; i++)
-			counts[(src[i].chunk >> shift) & 2047]++;
-		size_t sum = 0;
-		for (size_t b = 0; b < 2048; b++) {
-			size_t c = counts[b];
-			counts[b] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < w->n_listed; i++)
-			dst[counts[(src[i].chunk >> shift) & 2047]++] = src[i];
-		struct gw_free *x = src;
-		src = dst;
-		dst = x;
-	}
-	/* An even number of passes (4): the sorted data is back in w->listed.
-	 * Listed chunks lie inside heap regions, so below 2^48. */
-	free(tmp);
+	if (hw_sort_records(w->listed, n, sizeof *w->listed, 0))
+		qsort(w->listed, n, sizeof *w->listed, cmp_free);
 }
 
 static size_t listed_lower_bound(const struct walker *w, uint64_t addr)

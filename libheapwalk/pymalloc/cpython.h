@@ -72,9 +72,11 @@ struct hw_py_layout {
 	uint32_t str_length, str_state, str_data;
 };
 
-#define HW_PY_TPFLAGS_HEAPTYPE (1UL << 9)
+#define HW_PY_TPFLAGS_MANAGED_DICT (1UL << 4)
+#define HW_PY_TPFLAGS_HEAPTYPE     (1UL << 9)
 
 #define HW_PY_TPFLAGS_HAVE_GC       (1UL << 14)
+#define HW_PY_TPFLAGS_LIST_SUBCLASS (1UL << 25)
 #define HW_PY_TPFLAGS_DICT_SUBCLASS (1UL << 29)
 #define HW_PY_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 

@@ -38,11 +38,25 @@
 /* More distinct type pointers than this are not cached (memory bound). */
 #define MAX_CACHE (1u << 22)
 
+/* What an object of a type keeps in blocks of its own (owned_of): the
+ * builtin container its type is or derives from. */
+enum owns {
+	OWNS_NOTHING,
+	OWNS_LIST,      /* ob_item */
+	OWNS_DICT,      /* ma_keys, ma_values */
+	OWNS_SET,       /* table (set and frozenset) */
+	OWNS_BYTEARRAY, /* ob_bytes */
+	OWNS_BASE,      /* a heap type without a family flag: as its tp_base */
+};
+
 struct type_entry {
 	uint64_t type;      /* key; 0 = empty slot */
 	const char *name;   /* NULL: not a valid type */
 	uint64_t basicsize; /* tp_basicsize */
+	uint64_t base;      /* tp_base, while owns is OWNS_BASE */
 	uint32_t offset;    /* where the object starts in its block */
+	uint8_t owns;       /* enum owns */
+	uint8_t managed;    /* 3.11/3.12 managed dict: values in the pre-header */
 };
 
 struct vtable {
@@ -512,6 +526,35 @@ static int static_type_name(hw_typer *ty, uint64_t t, uint64_t flags, uint64_t b
 	return 1;
 }
 
+/* e->owns for a valid type of these flags: list and dict by their family
+ * flags (subclasses keep the layout), set, frozenset and bytearray by the
+ * static type's name, a heap type without a family flag as its base
+ * (resolved by lookup_type). */
+static void set_owns(hw_typer *ty, struct type_entry *e, uint64_t flags)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	e->owns = OWNS_NOTHING;
+	e->managed = 0;
+	if (!e->name)
+		return;
+	if ((flags & HW_PY_TPFLAGS_MANAGED_DICT) && (flags & L->preheader_flags) &&
+	    ty->py->major == 3 && (ty->py->minor == 11 || ty->py->minor == 12))
+		e->managed = 1;
+	if (flags & HW_PY_TPFLAGS_LIST_SUBCLASS)
+		e->owns = OWNS_LIST;
+	else if (flags & HW_PY_TPFLAGS_DICT_SUBCLASS)
+		e->owns = OWNS_DICT;
+	else if (flags & HW_PY_TPFLAGS_HEAPTYPE) {
+		if (hw_read_u64(ty->target, e->type + L->tp_flags + TP_BASE_FROM_FLAGS, &e->base) ==
+		        HW_OK &&
+		    e->base && e->base % 8 == 0)
+			e->owns = OWNS_BASE;
+	} else if (!strcmp(e->name, "set") || !strcmp(e->name, "frozenset"))
+		e->owns = OWNS_SET;
+	else if (!strcmp(e->name, "bytearray"))
+		e->owns = OWNS_BYTEARRAY;
+}
+
 static void check_type(hw_typer *ty, struct type_entry *e)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -539,6 +582,7 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 				            (flags & L->preheader_flags ? L->preheader_size : 0);
 				e->basicsize = basicsize;
 				e->name = keep_name(ty, strdup(buf));
+				set_owns(ty, e, flags);
 			}
 			return;
 		}
@@ -556,9 +600,36 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 	            (flags & L->preheader_flags ? L->preheader_size : 0);
 	e->basicsize = basicsize;
 	e->name = keep_name(ty, strdup(name));
+	set_owns(ty, e, flags);
+}
+
+/* A heap type's chain of bases is followed this far (cycles end sooner:
+ * an entry being resolved owns nothing meanwhile). */
+#define MAX_BASE_DEPTH 16
+
+static const struct type_entry *lookup_type_at(hw_typer *ty, uint64_t type, int depth);
+
+/* e->owns of a heap type is its base's: resolved once, the cache slot
+ * found again after (the lookup of the base may grow the cache). */
+static const struct type_entry *resolve_owns(hw_typer *ty, struct type_entry *e, int depth)
+{
+	uint64_t type = e->type, base = e->base;
+	e->owns = OWNS_NOTHING;
+	if (depth >= MAX_BASE_DEPTH)
+		return e;
+	const struct type_entry *b = lookup_type_at(ty, base, depth + 1);
+	uint8_t owns = b && b->name ? b->owns : OWNS_NOTHING;
+	e = cache_slot(ty, type);
+	e->owns = owns;
+	return e;
 }
 
 static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
+{
+	return lookup_type_at(ty, type, 0);
+}
+
+static const struct type_entry *lookup_type_at(hw_typer *ty, uint64_t type, int depth)
 {
 	if (!type)
 		return NULL;
@@ -576,12 +647,15 @@ static const struct type_entry *lookup_type(hw_typer *ty, uint64_t type)
 		e->type = type;
 		ty->cache_used++;
 		check_type(ty, e);
+		if (e->owns == OWNS_BASE)
+			e = (struct type_entry *)resolve_owns(ty, e, depth);
 	}
 	ty->last = e;
 	return e;
 }
 
-static const char *python_name(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
+static const struct type_entry *python_type(hw_typer *ty, const hw_alloc *a,
+                                            const uint8_t *bytes, size_t n)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
 	unsigned char buf[48];
@@ -609,9 +683,116 @@ static const char *python_name(hw_typer *ty, const hw_alloc *a, const uint8_t *b
 			continue;
 		const struct type_entry *e = lookup_type(ty, type);
 		if (e && e->name && e->offset == off && e->basicsize <= a->size - off)
-			return e->name;
+			return e;
 	}
 	return NULL;
+}
+
+/* ---- blocks an object owns ---- */
+
+/* Field offsets from the object's start, the same 3.6-3.15
+ * (Include/cpython/listobject.h PyListObject: ob_item after the
+ * PyVarObject head, then allocated; setobject.h PySetObject: fill, used,
+ * mask, table; bytearrayobject.h PyByteArrayObject: ob_alloc, ob_bytes;
+ * PyDictObject: ma_values right after ma_keys, whose offset the layout
+ * has). */
+#define LIST_OB_ITEM    24
+#define LIST_ALLOCATED  32
+#define SET_MASK        32
+#define SET_TABLE       40
+#define BYTEARRAY_ALLOC 24
+#define BYTEARRAY_BYTES 32
+/* sizeof(setentry): key and hash */
+#define SET_ENTRY 16
+/* More items than this (a 2^48-byte heap) are not believed; the bytes
+ * they hold then fit hw_owned.min_size. */
+#define OWNED_MAX_ITEMS (1ULL << 44)
+
+/* The word at off of the object at obj: from its bytes when they reach
+ * that far, else read; 0 when unreadable. */
+static uint64_t obj_word(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n,
+                         uint64_t obj, uint32_t off)
+{
+	uint64_t at = obj - a->address + off, w;
+	if (bytes && at + 8 <= n)
+		return hw_py_u64(bytes, at);
+	return hw_read_u64(ty->target, obj + off, &w) == HW_OK ? w : 0;
+}
+
+static void own(hw_owned *out, size_t *n, const hw_alloc *a, uint64_t ptr, unsigned kind,
+                uint64_t min_size)
+{
+	/* in the object's own block: inline storage (a set's smalltable,
+	 * 3.13's values embedded in the object), nothing owned */
+	if (!ptr || ptr % 8 || ptr >> 47 || (ptr >= a->address && ptr - a->address < a->size))
+		return;
+	out[*n] = hw_owned_make(ptr, kind, min_size);
+	(*n)++;
+}
+
+/* The blocks the object e names in a holds (at most HW_OWNED_MAX). */
+static size_t owned_of(hw_typer *ty, const struct type_entry *e, const hw_alloc *a,
+                       const uint8_t *bytes, size_t n, hw_owned *out)
+{
+	const struct hw_py_layout *L = &ty->py->layout;
+	uint64_t obj = a->address + e->offset;
+	size_t k = 0;
+	switch (e->owns) {
+	case OWNS_LIST: {
+		/* allocated may be 0 with items still held: a list shrunk to
+		 * nothing keeps the block realloc(items, 0) gave (list_resize) */
+		uint64_t allocated = obj_word(ty, a, bytes, n, obj, LIST_ALLOCATED);
+		if (allocated < OWNED_MAX_ITEMS)
+			own(out, &k, a, obj_word(ty, a, bytes, n, obj, LIST_OB_ITEM), HW_OWNED_LIST_ITEMS,
+			    allocated * 8);
+		break;
+	}
+	case OWNS_DICT:
+		own(out, &k, a, obj_word(ty, a, bytes, n, obj, L->ma_keys), HW_OWNED_DICT_KEYS, 0);
+		own(out, &k, a, obj_word(ty, a, bytes, n, obj, L->ma_keys + 8), HW_OWNED_DICT_VALUES,
+		    0);
+		break;
+	case OWNS_SET: {
+		uint64_t mask = obj_word(ty, a, bytes, n, obj, SET_MASK);
+		if (mask && mask < OWNED_MAX_ITEMS)
+			own(out, &k, a, obj_word(ty, a, bytes, n, obj, SET_TABLE), HW_OWNED_SET_TABLE,
+			    (mask + 1) * SET_ENTRY);
+		break;
+	}
+	case OWNS_BYTEARRAY: {
+		uint64_t alloc = obj_word(ty, a, bytes, n, obj, BYTEARRAY_ALLOC);
+		if (alloc && alloc < OWNED_MAX_ITEMS)
+			own(out, &k, a, obj_word(ty, a, bytes, n, obj, BYTEARRAY_BYTES),
+			    HW_OWNED_BYTEARRAY_DATA, alloc);
+		break;
+	}
+	default:
+		break;
+	}
+	/* An instance whose __dict__ was never asked for keeps its attributes'
+	 * values in a block its pre-header points to (shared keys in its
+	 * type): 3.11 at obj - 32 (Include/internal/pycore_object.h,
+	 * _PyObject_ValuesPointer); 3.12 at obj - 24, tagged (the pointer
+	 * minus 1: _PyDictOrValues_GetValues), where an untagged word is the
+	 * dict, named with it.  3.13 keeps them inline in the object. */
+	if (e->managed && e->offset >= 32) {
+		uint64_t w;
+		if (ty->py->minor == 11)
+			own(out, &k, a, obj_word(ty, a, bytes, n, obj - 32, 0), HW_OWNED_DICT_VALUES, 0);
+		else if ((w = obj_word(ty, a, bytes, n, obj - 24, 0)) & 1)
+			own(out, &k, a, w + 1, HW_OWNED_DICT_VALUES, 0);
+	}
+	return k;
+}
+
+const char *hw_owned_name(unsigned kind)
+{
+	static const char *const names[] = {
+	    [HW_OWNED_LIST_ITEMS] = "list items",         [HW_OWNED_DICT_KEYS] = "dict keys",
+	    [HW_OWNED_DICT_VALUES] = "dict values",       [HW_OWNED_SET_TABLE] = "set table",
+	    [HW_OWNED_BYTEARRAY_DATA] = "bytearray data",
+	};
+	return kind < HW_ARRAY_SIZE(names) ? names[kind] : NULL;
 }
 
 /* ---- C++ vtables ---- */
@@ -718,16 +899,27 @@ static const char *cxx_name(hw_typer *ty, const hw_alloc *a, const uint8_t *byte
 	return NULL;
 }
 
-const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
+const char *hw_typer_name_owned(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n,
+                                hw_owned *owned, size_t *n_owned)
 {
+	if (n_owned)
+		*n_owned = 0;
 	if (!ty || !a || a->state != HW_STATE_USED)
 		return NULL;
-	const char *name = NULL;
-	if (ty->py && ty->py->type_type)
-		name = python_name(ty, a, bytes, n);
-	if (!name && a->allocator != HW_ALLOCATOR_PYMALLOC)
-		name = cxx_name(ty, a, bytes, n);
-	return name;
+	if (ty->py && ty->py->type_type) {
+		const struct type_entry *e = python_type(ty, a, bytes, n);
+		if (e) {
+			if (owned && n_owned && (e->owns != OWNS_NOTHING || e->managed))
+				*n_owned = owned_of(ty, e, a, bytes, n, owned);
+			return e->name;
+		}
+	}
+	return a->allocator != HW_ALLOCATOR_PYMALLOC ? cxx_name(ty, a, bytes, n) : NULL;
+}
+
+const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n)
+{
+	return hw_typer_name_owned(ty, a, bytes, n, NULL, NULL);
 }
 
 int hw_typer_names_nothing(hw_typer *ty)

@@ -53,6 +53,77 @@ int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need)
 	return 0;
 }
 
+/* One LSD radix pass over records of rec bytes: src to dst by the digit
+ * of the key at shift (inlined with rec a constant). */
+static inline __attribute__((always_inline)) void radix_pass(const uint8_t *src, uint8_t *dst,
+                                                           size_t n, size_t rec, unsigned shift,
+                                                           size_t *count, size_t radix)
+{
+	uint64_t k;
+	memset(count, 0, radix * sizeof *count);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&k, src + i * rec, 8);
+		count[(k >> shift) & (radix - 1)]++;
+	}
+	size_t sum = 0;
+	for (size_t d = 0; d < radix; d++) {
+		size_t c = count[d];
+		count[d] = sum;
+		sum += c;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(&k, src + i * rec, 8);
+		memcpy(dst + count[(k >> shift) & (radix - 1)]++ * rec, src + i * rec, rec);
+	}
+}
+
+int hw_sort_records(void *v, size_t n, size_t rec, unsigned lo_bit)
+{
+	enum { MAX_DIGIT = 16 };
+	uint8_t *src = v;
+	uint64_t first, k, diff = 0;
+	if (n < 2 || (rec != 8 && rec != 16) || lo_bit >= 64)
+		return n < 2 ? 0 : -1;
+	memcpy(&first, src, 8);
+	for (size_t i = 1; i < n; i++) {
+		memcpy(&k, src + i * rec, 8);
+		diff |= (k ^ first) >> lo_bit;
+	}
+	if (!diff)
+		return 0;
+	unsigned lo = lo_bit + (unsigned)__builtin_ctzll(diff);
+	unsigned hi = lo_bit + 64 - (unsigned)__builtin_clzll(diff);
+	/* as few passes as 16-bit digits need, the digits as even as can be
+	 * (fewer buckets are faster to scatter to) */
+	unsigned passes = (hi - lo + MAX_DIGIT - 1) / MAX_DIGIT;
+	unsigned digit = (hi - lo + passes - 1) / passes;
+	size_t radix = (size_t)1 << digit;
+	uint8_t *dst = malloc(n * rec);
+	size_t *count = malloc(radix * sizeof *count);
+	if (!dst || !count) {
+		free(dst);
+		free(count);
+		return -1;
+	}
+	for (unsigned shift = lo; shift < hi; shift += digit) {
+		if (rec == 8)
+			radix_pass(src, dst, n, 8, shift, count, radix);
+		else
+			radix_pass(src, dst, n, 16, shift, count, radix);
+		uint8_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	/* after an odd number of passes the sorted records are in the copy */
+	if (src != v) {
+		memcpy(v, src, n * rec);
+		dst = src;
+	}
+	free(dst);
+	free(count);
+	return 0;
+}
+
 /* ---- idset ---- */
 
 uint32_t hw_idset_find(const hw_idset *s, uint64_t h, hw_id_eq eq, const void *ctx, const void *key)

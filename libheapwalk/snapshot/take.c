@@ -38,6 +38,9 @@ typedef struct take {
 	/* The arena of the last allocation: walkers emit runs of one arena. */
 	uint64_t last_arena;
 	uint16_t last_arena_id;
+	/* blocks the named objects own (hw_owned), named after the walks */
+	hw_owned *owned;
+	size_t n_owned, cap_owned;
 } take;
 
 static int type_id(take *tk, const char *name, uint32_t *id)
@@ -76,17 +79,18 @@ static uint32_t map_site(take *tk, uint32_t tsite)
  * Py_DEBUG build) ask the allocator under them for at least 3 words more
  * and give the program the block's address + 16: the request's size
  * (big-endian), the domain's letter ('r', 'm' or 'o'), then 7 forbidden
- * bytes 0xFD (Objects/obmalloc.c, _PyMem_DebugRawAlloc).  The object, and
- * the address the tracer's PyMem hooks saw, are 16 bytes into the block.
+ * bytes 0xFD (Objects/obmalloc.c, _PyMem_DebugRawAlloc).  A request
+ * pymalloc passes on to the raw domain (over 512 bytes) is hooked twice:
+ * the raw domain's head, then the mem or object domain's, whose size is
+ * 24 bytes less.  The object, and the address the tracer's PyMem hooks
+ * saw, are 16 or 32 bytes into the block: debug_hooked() says which, 0
+ * when the block has no such head.
  */
 #define DEBUG_HOOKS_HEAD 16
 
-static int debug_hooked(const hw_alloc_view *av)
+static int debug_head(const uint8_t *b, uint64_t room, uint64_t *size)
 {
-	const uint8_t *b = av->bytes;
-	if (!b || av->n_bytes < DEBUG_HOOKS_HEAD + 8 || av->a.size < DEBUG_HOOKS_HEAD + 8)
-		return 0;
-	if (b[8] != 'r' && b[8] != 'm' && b[8] != 'o')
+	if (room < DEBUG_HOOKS_HEAD + 8 || (b[8] != 'r' && b[8] != 'm' && b[8] != 'o'))
 		return 0;
 	for (int i = 9; i < DEBUG_HOOKS_HEAD; i++) {
 		if (b[i] != 0xfd)
@@ -95,7 +99,83 @@ static int debug_hooked(const hw_alloc_view *av)
 	uint64_t n = 0;
 	for (int i = 0; i < 8; i++)
 		n = n << 8 | b[i];
-	return n <= av->a.size - DEBUG_HOOKS_HEAD - 8;
+	*size = n;
+	return n <= room - DEBUG_HOOKS_HEAD - 8;
+}
+
+static uint32_t debug_hooked(const hw_alloc_view *av)
+{
+	const uint8_t *b = av->bytes;
+	uint64_t room = av->n_bytes < av->a.size ? av->n_bytes : av->a.size, outer, inner;
+	if (!b || !debug_head(b, room, &outer))
+		return 0;
+	if (b[8] == 'r' && debug_head(b + DEBUG_HOOKS_HEAD, room - DEBUG_HOOKS_HEAD, &inner) &&
+	    b[DEBUG_HOOKS_HEAD + 8] != 'r' && inner + 3 * 8 == outer)
+		return 2 * DEBUG_HOOKS_HEAD;
+	return DEBUG_HOOKS_HEAD;
+}
+
+static int keep_owned(take *tk, const hw_owned *own, size_t n)
+{
+	if (hw_grow((void **)&tk->owned, sizeof *tk->owned, &tk->cap_owned, tk->n_owned + n))
+		return HW_ENOMEM;
+	memcpy(tk->owned + tk->n_owned, own, n * sizeof *own);
+	tk->n_owned += n;
+	return HW_OK;
+}
+
+static int cmp_owned(const void *a, const void *b)
+{
+	hw_owned x = *(const hw_owned *)a, y = *(const hw_owned *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* How far into its block an owned pointer may point: the block itself,
+ * or 16 or 32 bytes in under CPython's debug hooks; a dict's values, since
+ * 3.11, come after a prefix of at most 255 bytes (their insertion order;
+ * Objects/dictobject.c new_values). */
+static uint64_t owned_reach(unsigned kind)
+{
+	return (kind == HW_OWNED_DICT_VALUES ? 255 : 0) + 2 * DEBUG_HOOKS_HEAD;
+}
+
+/*
+ * Name the blocks the typed objects own: a used block of no type of its
+ * own that holds an owned pointer (at its start, or within owned_reach)
+ * with room for what its owner says it holds from there.  The snapshot is
+ * sorted first; the pointers, sorted too, meet the allocations in one
+ * pass.
+ */
+static int name_owned(take *tk)
+{
+	hw_snapshot *s = tk->s;
+	if (!tk->n_owned)
+		return HW_OK;
+	int rc = hw_snapshot_finish(s);
+	if (rc)
+		return rc;
+	if (hw_sort_records(tk->owned, tk->n_owned, sizeof *tk->owned, HW_OWNED_PTR_SHIFT))
+		qsort(tk->owned, tk->n_owned, sizeof *tk->owned, cmp_owned);
+	uint32_t ids[1u << HW_OWNED_KIND_BITS] = {0};
+	size_t j = 0;
+	for (size_t i = 0; i < tk->n_owned; i++) {
+		uint64_t ptr = hw_owned_ptr(tk->owned[i]);
+		unsigned kind = hw_owned_kind(tk->owned[i]);
+		while (j + 1 < s->n && s->addr[j + 1] <= ptr)
+			j++;
+		if (j >= s->n || s->addr[j] > ptr)
+			continue;
+		uint64_t off = ptr - s->addr[j], size = hw_s_size(s, j);
+		if (off > owned_reach(kind) || off >= size || size - off < hw_owned_min(tk->owned[i]) ||
+		    HW_F_STATE(s->flags[j]) != HW_STATE_USED || hw_s_type(s, j) ||
+		    !hw_owned_name(kind))
+			continue;
+		if (!ids[kind] && type_id(tk, hw_owned_name(kind), &ids[kind]))
+			return HW_ENOMEM;
+		if (hw_snapshot_set_type(s, j, ids[kind]))
+			return HW_ENOMEM;
+	}
+	return HW_OK;
 }
 
 /* The visitor of both walkers: they pass an hw_alloc_view (internal.h). */
@@ -106,30 +186,32 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 	uint32_t type = 0, site = 0;
 	uint64_t requested = HW_REQUESTED_UNKNOWN;
 	if (a->state == HW_STATE_USED) {
-		/* an allocation through the debug hooks is named, and found in
-		 * the tracer's table, by what they gave the program (asked for
-		 * when the block itself is neither: the raw domain's blocks are
-		 * the tracer's malloc hooks', at the block's own address) */
-		int hooked = -1;
+		/* an allocation through the debug hooks is named by what they
+		 * gave the program (its head, the hooks' bytes, is no object's:
+		 * read as one, a list's items could pass for an instance), and
+		 * found in the tracer's table there when the block itself is not
+		 * in it (the raw domain's blocks are the tracer's malloc hooks',
+		 * at the block's own address) */
+		uint32_t hooked = debug_hooked(av);
 		if (tk->typer) {
-			const char *name = hw_typer_name_view(tk->typer, a, av->bytes, av->n_bytes);
-			if (!name && (hooked = debug_hooked(av))) {
-				hw_alloc inner = *a;
-				inner.address += DEBUG_HOOKS_HEAD;
-				inner.size -= DEBUG_HOOKS_HEAD;
-				name = hw_typer_name_view(tk->typer, &inner,
-				                          av->bytes + DEBUG_HOOKS_HEAD,
-				                          av->n_bytes - DEBUG_HOOKS_HEAD);
-			}
+			hw_owned own[HW_OWNED_MAX];
+			size_t n_own = 0;
+			hw_alloc inner = *a;
+			inner.address += hooked;
+			inner.size -= hooked;
+			const char *name = hw_typer_name_owned(
+			    tk->typer, &inner, hooked ? av->bytes + hooked : av->bytes,
+			    av->n_bytes - hooked, own, &n_own);
 			if (name && type_id(tk, name, &type))
+				tk->rc = HW_ENOMEM;
+			if (n_own && keep_owned(tk, own, n_own))
 				tk->rc = HW_ENOMEM;
 		}
 		if (tk->tracer) {
 			uint32_t tsite;
 			if (hw_tracer_lookup(tk->tracer, a->address, &tsite, &requested) == HW_OK ||
-			    ((hooked < 0 ? debug_hooked(av) : hooked) &&
-			     hw_tracer_lookup(tk->tracer, a->address + DEBUG_HOOKS_HEAD, &tsite,
-			                      &requested) == HW_OK))
+			    (hooked && hw_tracer_lookup(tk->tracer, a->address + hooked, &tsite,
+			                                &requested) == HW_OK))
 				site = map_site(tk, tsite);
 			else
 				requested = HW_REQUESTED_UNKNOWN;
@@ -348,6 +430,9 @@ static int take_once(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 		if (ps && !tk.rc)
 			tk.rc = hw_snapshot_set_pymalloc_summary(tk.s, ps);
 	}
+	if (!tk.rc)
+		tk.rc = name_owned(&tk);
+	free(tk.owned);
 	if (tk.tracer && !tk.rc) {
 		const hw_tracer_summary *ts = hw_tracer_get_summary(tk.tracer);
 		hw_tracer_summary none = {.mode = "all"};

@@ -114,7 +114,7 @@ done
 ((${#tested[@]})) || skip "no CPython could be fetched from $deb_mirror"
 
 pythons=$(for v in "${tested[@]}"; do echo "debian-$v $hw_tmp/bin/python$v"; done)
-for t in tracer_python.sh pymalloc_subinterp.sh; do
+for t in tracer_python.sh pymalloc_subinterp.sh pymalloc_owned.sh; do
 	rc=0
 	HW_PYTHONS=$pythons bash "$top_srcdir/tests/integration/$t" >"$hw_tmp/$t.log" 2>&1 || rc=$?
 	grep -E '^(ok|SKIP|FAIL)' "$hw_tmp/$t.log" | sed "s/^/$t: /"

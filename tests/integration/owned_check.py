@@ -1,0 +1,103 @@
+"""owned_check.py: the blocks Python objects own, as coretool names them,
+against tests/programs/py_owned.py's own pointers (pymalloc_owned.sh).
+
+    python3 owned_check.py LABEL OUTFILE CHUNKS_JSON
+
+OUTFILE and OUTFILE.every are py_owned.py's; CHUNKS_JSON is `coretool chunks
+--format json --state used` of the same core (one object per line).  Checks:
+  - every block the script's objects own is a used allocation that holds
+    the object's pointer (at its start, or 16 bytes in under CPython's
+    debug hooks, 32 when hooked twice; a dict's values after their prefix
+    of at most 255 bytes)
+    with the bytes the object says it holds from there, of the type its
+    owner makes it;
+  - the allocations named "list items" are exactly the item arrays of the
+    lists gc.get_objects() saw, those named "set table" exactly the sets'
+    and frozensets' tables.
+Prints one "ok" line with the counts, or the first differences and exits 1.
+"""
+import bisect
+import json
+import struct
+import sys
+
+label, outfile, chunks_path = sys.argv[1:4]
+REACH = {"dict values": 255 + 32}
+
+allocs = []
+for line in open(chunks_path):
+    c = json.loads(line)
+    if c["state"] == "used":
+        allocs.append((int(c["address"], 16), c["size"], c["type"]))
+allocs.sort()
+starts = [a[0] for a in allocs]
+
+
+def holder(ptr, kind):
+    """The allocation the pointer lies in, and the offset, or None."""
+    i = bisect.bisect_right(starts, ptr) - 1
+    if i < 0:
+        return None
+    addr, size, typ = allocs[i]
+    off = ptr - addr
+    if off >= size or off > REACH.get(kind, 32):
+        return None
+    return i, off
+
+
+bad = []
+own = 0
+counts = {}
+for line in open(outfile):
+    f = line.split()
+    if f[0] == "count":
+        counts[" ".join(f[1:-1])] = int(f[-1])
+        continue
+    if f[0] != "own":
+        continue
+    own += 1
+    kind, ptr, need = " ".join(f[1:-2]), int(f[-2], 16), int(f[-1])
+    h = holder(ptr, kind)
+    if h is None:
+        bad.append("%s at 0x%x: no used allocation holds it" % (kind, ptr))
+        continue
+    addr, size, typ = allocs[h[0]]
+    if size - h[1] < need:
+        bad.append("%s at 0x%x: its block 0x%x has %d bytes from there, the object says %d"
+                   % (kind, ptr, addr, size - h[1], need))
+    if typ != kind:
+        bad.append("%s at 0x%x (block 0x%x, %d bytes): named %r" % (kind, ptr, addr, size, typ))
+
+every = {1: set(), 2: set()}
+raw = open(outfile + ".every", "rb").read()
+for k in range(0, len(raw) - 15, 16):
+    tag, ptr = struct.unpack_from("<QQ", raw, k)
+    every[tag].add(ptr)
+for tag, kind in ((1, "list items"), (2, "set table")):
+    exp = set()
+    for ptr in every[tag]:
+        h = holder(ptr, kind)
+        if h is None:
+            bad.append("%s at 0x%x (gc.get_objects()): no used allocation holds it"
+                       % (kind, ptr))
+        else:
+            exp.add(allocs[h[0]][0])
+    got = {a[0] for a in allocs if a[2] == kind}
+    for a in sorted(got - exp)[:5]:
+        bad.append("0x%x is named %r, but no list or set of gc.get_objects() owns it"
+                   % (a, kind))
+    for a in sorted(exp - got)[:5]:
+        bad.append("0x%x holds a %s of gc.get_objects(), but is named %r"
+                   % (a, kind, allocs[bisect.bisect_left(starts, a)][2]))
+    counts["every " + kind] = len(exp)
+
+if not own or not every[1] or not every[2]:
+    bad.append("the script wrote no pointers (%d own lines, %d lists, %d sets)"
+               % (own, len(every[1]), len(every[2])))
+if bad:
+    for b in bad[:20]:
+        print("FAIL: %s: %s" % (label, b))
+    print("FAIL: %s: %d differences" % (label, len(bad)))
+    sys.exit(1)
+print("ok %s: owned blocks named: %s" % (
+    label, ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts))))

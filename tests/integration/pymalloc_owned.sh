@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# pymalloc_owned.sh: the blocks Python objects keep their contents in (a
+# list's items, a dict's keys and values, a set's table, a bytearray's
+# bytes) are named after their owner ("list items", "dict keys", ...), on
+# every CPython on the machine, against the objects' own pointers
+# (tests/programs/py_owned.py, read with ctypes; owned_check.py): every
+# block the script's objects own gets its name, and the list items and set
+# tables of the whole process are exactly those of the lists and sets
+# gc.get_objects() sees.  Kernel cores of each; then, on one interpreter,
+# the live process and the core under CPython's debug hooks (-X dev: the
+# objects' pointers are 16 bytes into their blocks).
+source "$top_srcdir/tests/lib.sh"
+source "$top_srcdir/tests/integration/pymalloc_lib.sh"
+
+SCRIPT="$top_srcdir/tests/programs/py_owned.py"
+CHECK="$top_srcdir/tests/integration/owned_check.py"
+
+mapfile -t pythons < <(pm_pythons)
+((${#pythons[@]})) || skip "no CPython found (apt-get install python3.11; pyenv builds optional)"
+
+# owned LABEL DIR TARGET...: coretool chunks of the target against the
+# script's pointers in DIR/out
+owned() {
+	local label=$1 dir=$2
+	shift 2
+	"$CORETOOL" chunks --format json --state used "$@" >"$dir/chunks" 2>"$dir/chunks.err" ||
+		fail "$label: coretool chunks failed: $(head -3 "$dir/chunks.err")"
+	"$HW_PY" "$CHECK" "$label" "$dir/out" "$dir/chunks" || fail "$label: owned blocks misnamed"
+}
+
+for entry in "${pythons[@]}"; do
+	read -r label py <<<"$entry"
+	dir="$hw_tmp/$label"
+	mkdir -p "$dir"
+	core=$(hw_dump_core "$dir" "$py" "$SCRIPT" "$dir/out" core) ||
+		fail "$label: no core written ($(tail -2 "$dir/stderr"))"
+	owned "$label core" "$dir" "$core"
+	rm -f "$core"
+done
+
+# One interpreter again, live and under the debug hooks: Debian's, else the
+# first found.
+read -r label py <<<"$(printf '%s\n' "${pythons[@]}" | grep -m1 '^debian-' || echo "${pythons[0]}")"
+dir="$hw_tmp/$label-dev"
+mkdir -p "$dir"
+core=$(hw_dump_core "$dir" "$py" -X dev "$SCRIPT" "$dir/out" core) ||
+	fail "$label -X dev: no core written ($(tail -2 "$dir/stderr"))"
+owned "$label -X dev core" "$dir" "$core"
+rm -f "$core"
+
+dir="$hw_tmp/$label-live"
+mkdir -p "$dir"
+"$py" "$SCRIPT" "$dir/out" live >"$dir/stdout" 2>"$dir/stderr" &
+pid=$!
+for ((n = 300; n > 0; n--)); do
+	grep -q '^ready' "$dir/stdout" 2>/dev/null && break
+	sleep 0.1
+done
+((n > 0)) || fail "$label live: the script did not get ready ($(tail -2 "$dir/stderr"))"
+owned "$label live" "$dir" --pid "$pid"
+kill -0 "$pid" 2>/dev/null || fail "$label live: the process died during the walk"
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+exit 0

@@ -1,0 +1,143 @@
+# py_owned.py: Python objects whose contents live in blocks of their own (a
+# list's item array, a dict's keys and values, a set's table, a bytearray's
+# bytes), with the addresses of those blocks as the objects themselves hold
+# them, read with ctypes, for tests/integration/pymalloc_owned.sh.
+#
+#   python3.X py_owned.py OUTFILE [core|live]
+#
+# OUTFILE gets, as text:
+#   own KIND PTR MIN   a block one of this script's objects owns: the
+#                      coretool type it must get (list items, dict keys,
+#                      dict values, set table, bytearray data), the
+#                      object's pointer to it, the bytes it holds from there
+#   count KIND N       how many "own" lines of KIND there are
+# and OUTFILE.every, as pairs of 64-bit words, (1, PTR) for the item array
+# of every list in the process that has one, (2, PTR) for the table of
+# every set and frozenset not kept inline.  These come from gc.get_objects() just before the dump, and
+# nothing that holds a list or a set is made after them: the core's list
+# items and set tables must be exactly these.  Then os.abort() (core) or
+# "ready" on stdout and a pause (live).
+import array
+import ctypes
+import gc
+import os
+import signal
+import sys
+
+N = 1500
+V = sys.version_info[:2]
+P = 8  # pointer size
+
+
+def word(addr):
+    return ctypes.c_uint64.from_address(addr).value
+
+
+class Inst:
+    def __init__(self, i):
+        self.a = i
+        self.b = i + 1
+        self.c = str(i)
+
+
+class HwList(list):
+    pass
+
+
+class HwSet(set):
+    pass
+
+
+class HwDict(dict):
+    pass
+
+
+lists = [[i] * (1 + i % 40) for i in range(N)]
+long_lists = [list(range(100 + i)) for i in range(50)]  # items > 512 bytes: malloc
+dicts = [{"k%d" % j: j for j in range(1 + i % 12)} for i in range(N)]
+big_dicts = [{j: j for j in range(200 + i)} for i in range(20)]
+sets = [set(range(6 + i % 30)) for i in range(N)]
+fsets = [frozenset(range(10 + i % 10)) for i in range(N)]
+bas = [bytearray(1 + i % 700) for i in range(N)]
+hw_lists = [HwList([i, i, i]) for i in range(N)]
+hw_sets = [HwSet(range(20)) for i in range(N)]
+hw_dicts = [HwDict(a=i, b=i) for i in range(N)]
+insts = [Inst(i) for i in range(N)]  # values through the pre-header (3.11, 3.12)
+with_dict = [Inst(i) for i in range(N)]
+for o in with_dict:
+    o.__dict__  # a dict of its own, split: keys shared, values its own
+
+own = []
+
+
+def list_items(lst):
+    if word(id(lst) + 3 * P):
+        own.append(("list items", word(id(lst) + 3 * P), 8 * word(id(lst) + 4 * P)))
+
+
+def dict_parts(d, values=True):
+    own.append(("dict keys", word(id(d) + 4 * P), 0))
+    if values and word(id(d) + 5 * P):
+        own.append(("dict values", word(id(d) + 5 * P), 0))
+
+
+def set_table(s):
+    t = word(id(s) + 5 * P)
+    if t != id(s) + 8 * P:  # not the smalltable
+        own.append(("set table", t, 16 * (word(id(s) + 4 * P) + 1)))
+
+
+for lst in lists + long_lists + hw_lists:
+    list_items(lst)
+for d in dicts + big_dicts + hw_dicts:
+    dict_parts(d)
+for o in with_dict:
+    # 3.13+: the values are kept inline, in the object: nothing owned
+    dict_parts(o.__dict__, V < (3, 13))
+for s in sets + fsets + hw_sets:
+    set_table(s)
+for b in bas:
+    own.append(("bytearray data", word(id(b) + 4 * P), word(id(b) + 3 * P)))
+if V == (3, 11):
+    for o in insts:
+        own.append(("dict values", word(id(o) - 4 * P), 0))
+elif V == (3, 12):
+    for o in insts:
+        own.append(("dict values", word(id(o) - 3 * P) + 1, 0))
+
+counts = {}
+for kind, _, _ in own:
+    counts[kind] = counts.get(kind, 0) + 1
+out = open(sys.argv[1], "w")
+for kind, ptr, size in own:
+    out.write("own %s 0x%x %d\n" % (kind, ptr, size))
+for kind in sorted(counts):
+    out.write("count %s %d\n" % (kind, counts[kind]))
+out.close()
+every = os.open(sys.argv[1] + ".every", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+del own, counts, kind, ptr, size
+
+# Every list and set, from here on made by nothing: the objects are read
+# into an array (not a list), written as one bytes object.
+everything = gc.get_objects()
+ptrs = array.array("Q")
+for o in everything:
+    if isinstance(o, list):
+        if word(id(o) + 3 * P):
+            ptrs.append(1)
+            ptrs.append(word(id(o) + 3 * P))
+    elif isinstance(o, (set, frozenset)):
+        if word(id(o) + 5 * P) != id(o) + 8 * P:
+            ptrs.append(2)
+            ptrs.append(word(id(o) + 5 * P))
+o = None
+ptrs.append(1)
+ptrs.append(word(id(everything) + 3 * P))
+os.write(every, ptrs.tobytes())
+mode = sys.argv[2] if len(sys.argv) > 2 else "core"
+abort, write, pause = os.abort, os.write, signal.pause
+if mode == "core":
+    abort()
+write(1, b"ready\n")
+while True:
+    pause()
