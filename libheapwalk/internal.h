@@ -140,16 +140,18 @@ void hw_map64_free(hw_map64 *m);
 const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);
 /* A block a Python object keeps its contents in, named after the object's
  * builtin container type (hw_owned_name): a list's item array, a dict's
- * keys and values, a set's table, a bytearray's bytes: the object's
- * pointer to it, and how many bytes the block holds from there. */
+ * keys and values, a set's table, a bytearray's bytes, a deque's
+ * blocks, an array's items: the object's pointer to it, and how many
+ * bytes the block holds from there. */
 enum {
 	HW_OWNED_LIST_ITEMS = 1,
 	HW_OWNED_DICT_KEYS,
 	HW_OWNED_DICT_VALUES,
 	HW_OWNED_SET_TABLE,
 	HW_OWNED_BYTEARRAY_DATA,
+	HW_OWNED_DEQUE_BLOCK,
+	HW_OWNED_ARRAY_DATA, /* the last that fits HW_OWNED_KIND_BITS */
 };
-#define HW_OWNED_MAX 3
 /* One word, sorted by the pointer: ptr >> 3 (user space is below 2^47),
  * the kind, and the bytes it must hold from ptr / 16 (a lower bound:
  * rounded down, at most HW_OWNED_MIN_MAX * 16). */
@@ -175,10 +177,11 @@ static inline uint64_t hw_owned_min(hw_owned o)
 {
 	return (o & HW_OWNED_MIN_MAX) * 16;
 }
-/* hw_typer_name_view() that also gives the blocks the object owns (up to
- * HW_OWNED_MAX into owned, their count in *n_owned; both may be NULL). */
+/* hw_typer_name_view() that also sends fn(ctx, ...) each block the object
+ * it names owns (fn may be NULL). */
+typedef void (*hw_owned_fn)(void *ctx, hw_owned o);
 const char *hw_typer_name_owned(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n,
-                                hw_owned *owned, size_t *n_owned);
+                                hw_owned_fn fn, void *ctx);
 /* "list items", "dict keys", ...: the type name of an owned block. */
 const char *hw_owned_name(unsigned kind);
 /* 1 when the typer can name nothing in its target (no CPython, no C++

@@ -46,6 +46,8 @@ enum owns {
 	OWNS_DICT,      /* ma_keys, ma_values */
 	OWNS_SET,       /* table (set and frozenset) */
 	OWNS_BYTEARRAY, /* ob_bytes */
+	OWNS_DEQUE,     /* its chain of blocks */
+	OWNS_ARRAY,     /* array.array's ob_item */
 	OWNS_BASE,      /* a heap type without a family flag: as its tp_base */
 };
 
@@ -527,9 +529,9 @@ static int static_type_name(hw_typer *ty, uint64_t t, uint64_t flags, uint64_t b
 }
 
 /* e->owns for a valid type of these flags: list and dict by their family
- * flags (subclasses keep the layout), set, frozenset and bytearray by the
- * static type's name, a heap type without a family flag as its base
- * (resolved by lookup_type). */
+ * flags (subclasses keep the layout), deque and array by their names,
+ * set, frozenset and bytearray by the static type's name, a heap type
+ * without a family flag as its base (resolved by lookup_type). */
 static void set_owns(hw_typer *ty, struct type_entry *e, uint64_t flags)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -544,6 +546,10 @@ static void set_owns(hw_typer *ty, struct type_entry *e, uint64_t flags)
 		e->owns = OWNS_LIST;
 	else if (flags & HW_PY_TPFLAGS_DICT_SUBCLASS)
 		e->owns = OWNS_DICT;
+	else if (!strcmp(e->name, "collections.deque"))
+		e->owns = OWNS_DEQUE; /* a heap type from 3.12 */
+	else if (!strcmp(e->name, "array.array"))
+		e->owns = OWNS_ARRAY; /* a heap type from 3.11 */
 	else if (flags & HW_PY_TPFLAGS_HEAPTYPE) {
 		if (hw_read_u64(ty->target, e->type + L->tp_flags + TP_BASE_FROM_FLAGS, &e->base) ==
 		        HW_OK &&
@@ -719,53 +725,90 @@ static uint64_t obj_word(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, 
 	return hw_read_u64(ty->target, obj + off, &w) == HW_OK ? w : 0;
 }
 
-static void own(hw_owned *out, size_t *n, const hw_alloc *a, uint64_t ptr, unsigned kind,
-                uint64_t min_size)
+/* Where owned_of() sends what it finds. */
+struct owner {
+	const hw_alloc *a; /* the object's block */
+	hw_owned_fn fn;
+	void *ctx;
+};
+
+static void own(const struct owner *o, uint64_t ptr, unsigned kind, uint64_t min_size)
 {
 	/* in the object's own block: inline storage (a set's smalltable,
 	 * 3.13's values embedded in the object), nothing owned */
+	const hw_alloc *a = o->a;
 	if (!ptr || ptr % 8 || ptr >> 47 || (ptr >= a->address && ptr - a->address < a->size))
 		return;
-	out[*n] = hw_owned_make(ptr, kind, min_size);
-	(*n)++;
+	o->fn(o->ctx, hw_owned_make(ptr, kind, min_size));
 }
 
-/* The blocks the object e names in a holds (at most HW_OWNED_MAX). */
-static size_t owned_of(hw_typer *ty, const struct type_entry *e, const hw_alloc *a,
-                       const uint8_t *bytes, size_t n, hw_owned *out)
+/* collections.deque (Modules/_collectionsmodule.c, the same 3.6-3.15): the
+ * items in a chain of blocks, each a left link, BLOCKLEN (64) items and a
+ * right link, from leftblock to rightblock.  A deque of len items has at
+ * most len / 64 + 2 of them. */
+#define DEQUE_LEN        16
+#define DEQUE_LEFTBLOCK  24
+#define DEQUE_RIGHTBLOCK 32
+#define DEQUE_BLOCKLEN   64
+#define DEQUE_RIGHTLINK  (8 + DEQUE_BLOCKLEN * 8)
+#define DEQUE_BLOCK      (DEQUE_RIGHTLINK + 8)
+
+static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint64_t b,
+                         uint64_t right)
+{
+	if (len >= OWNED_MAX_ITEMS)
+		return;
+	for (uint64_t k = 0; k < len / DEQUE_BLOCKLEN + 2 && b && b % 8 == 0; k++) {
+		own(o, b, HW_OWNED_DEQUE_BLOCK, DEQUE_BLOCK);
+		if (b == right || hw_read_u64(ty->target, b + DEQUE_RIGHTLINK, &b) != HW_OK)
+			return;
+	}
+}
+
+/* The blocks the object e names in a holds, each sent to o. */
+static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *bytes, size_t n,
+                     const struct owner *o)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
+	const hw_alloc *a = o->a;
 	uint64_t obj = a->address + e->offset;
-	size_t k = 0;
+#define W(off) obj_word(ty, a, bytes, n, obj, (off))
 	switch (e->owns) {
 	case OWNS_LIST: {
 		/* allocated may be 0 with items still held: a list shrunk to
 		 * nothing keeps the block realloc(items, 0) gave (list_resize) */
-		uint64_t allocated = obj_word(ty, a, bytes, n, obj, LIST_ALLOCATED);
+		uint64_t allocated = W(LIST_ALLOCATED);
 		if (allocated < OWNED_MAX_ITEMS)
-			own(out, &k, a, obj_word(ty, a, bytes, n, obj, LIST_OB_ITEM), HW_OWNED_LIST_ITEMS,
-			    allocated * 8);
+			own(o, W(LIST_OB_ITEM), HW_OWNED_LIST_ITEMS, allocated * 8);
+		break;
+	}
+	case OWNS_ARRAY: {
+		/* array.array (Modules/arraymodule.c): ob_item and allocated
+		 * (items of at least a byte) where a list has them */
+		uint64_t allocated = W(LIST_ALLOCATED);
+		if (allocated < OWNED_MAX_ITEMS)
+			own(o, W(LIST_OB_ITEM), HW_OWNED_ARRAY_DATA, allocated);
 		break;
 	}
 	case OWNS_DICT:
-		own(out, &k, a, obj_word(ty, a, bytes, n, obj, L->ma_keys), HW_OWNED_DICT_KEYS, 0);
-		own(out, &k, a, obj_word(ty, a, bytes, n, obj, L->ma_keys + 8), HW_OWNED_DICT_VALUES,
-		    0);
+		own(o, W(L->ma_keys), HW_OWNED_DICT_KEYS, 0);
+		own(o, W(L->ma_keys + 8), HW_OWNED_DICT_VALUES, 0);
 		break;
 	case OWNS_SET: {
-		uint64_t mask = obj_word(ty, a, bytes, n, obj, SET_MASK);
+		uint64_t mask = W(SET_MASK);
 		if (mask && mask < OWNED_MAX_ITEMS)
-			own(out, &k, a, obj_word(ty, a, bytes, n, obj, SET_TABLE), HW_OWNED_SET_TABLE,
-			    (mask + 1) * SET_ENTRY);
+			own(o, W(SET_TABLE), HW_OWNED_SET_TABLE, (mask + 1) * SET_ENTRY);
 		break;
 	}
 	case OWNS_BYTEARRAY: {
-		uint64_t alloc = obj_word(ty, a, bytes, n, obj, BYTEARRAY_ALLOC);
+		uint64_t alloc = W(BYTEARRAY_ALLOC);
 		if (alloc && alloc < OWNED_MAX_ITEMS)
-			own(out, &k, a, obj_word(ty, a, bytes, n, obj, BYTEARRAY_BYTES),
-			    HW_OWNED_BYTEARRAY_DATA, alloc);
+			own(o, W(BYTEARRAY_BYTES), HW_OWNED_BYTEARRAY_DATA, alloc);
 		break;
 	}
+	case OWNS_DEQUE:
+		deque_blocks(ty, o, W(DEQUE_LEN), W(DEQUE_LEFTBLOCK), W(DEQUE_RIGHTBLOCK));
+		break;
 	default:
 		break;
 	}
@@ -778,19 +821,23 @@ static size_t owned_of(hw_typer *ty, const struct type_entry *e, const hw_alloc 
 	if (e->managed && e->offset >= 32) {
 		uint64_t w;
 		if (ty->py->minor == 11)
-			own(out, &k, a, obj_word(ty, a, bytes, n, obj - 32, 0), HW_OWNED_DICT_VALUES, 0);
+			own(o, obj_word(ty, a, bytes, n, obj - 32, 0), HW_OWNED_DICT_VALUES, 0);
 		else if ((w = obj_word(ty, a, bytes, n, obj - 24, 0)) & 1)
-			own(out, &k, a, w + 1, HW_OWNED_DICT_VALUES, 0);
+			own(o, w + 1, HW_OWNED_DICT_VALUES, 0);
 	}
-	return k;
+#undef W
 }
 
 const char *hw_owned_name(unsigned kind)
 {
 	static const char *const names[] = {
-	    [HW_OWNED_LIST_ITEMS] = "list items",         [HW_OWNED_DICT_KEYS] = "dict keys",
-	    [HW_OWNED_DICT_VALUES] = "dict values",       [HW_OWNED_SET_TABLE] = "set table",
+	    [HW_OWNED_LIST_ITEMS] = "list items",
+	    [HW_OWNED_DICT_KEYS] = "dict keys",
+	    [HW_OWNED_DICT_VALUES] = "dict values",
+	    [HW_OWNED_SET_TABLE] = "set table",
 	    [HW_OWNED_BYTEARRAY_DATA] = "bytearray data",
+	    [HW_OWNED_DEQUE_BLOCK] = "collections.deque block",
+	    [HW_OWNED_ARRAY_DATA] = "array.array data",
 	};
 	return kind < HW_ARRAY_SIZE(names) ? names[kind] : NULL;
 }
@@ -900,17 +947,17 @@ static const char *cxx_name(hw_typer *ty, const hw_alloc *a, const uint8_t *byte
 }
 
 const char *hw_typer_name_owned(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n,
-                                hw_owned *owned, size_t *n_owned)
+                                hw_owned_fn fn, void *ctx)
 {
-	if (n_owned)
-		*n_owned = 0;
 	if (!ty || !a || a->state != HW_STATE_USED)
 		return NULL;
 	if (ty->py && ty->py->type_type) {
 		const struct type_entry *e = python_type(ty, a, bytes, n);
 		if (e) {
-			if (owned && n_owned && (e->owns != OWNS_NOTHING || e->managed))
-				*n_owned = owned_of(ty, e, a, bytes, n, owned);
+			if (fn && (e->owns != OWNS_NOTHING || e->managed)) {
+				struct owner o = {a, fn, ctx};
+				owned_of(ty, e, bytes, n, &o);
+			}
 			return e->name;
 		}
 	}

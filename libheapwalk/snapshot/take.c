@@ -115,13 +115,13 @@ static uint32_t debug_hooked(const hw_alloc_view *av)
 	return DEBUG_HOOKS_HEAD;
 }
 
-static int keep_owned(take *tk, const hw_owned *own, size_t n)
+static void keep_owned(void *ctx, hw_owned o)
 {
-	if (hw_grow((void **)&tk->owned, sizeof *tk->owned, &tk->cap_owned, tk->n_owned + n))
-		return HW_ENOMEM;
-	memcpy(tk->owned + tk->n_owned, own, n * sizeof *own);
-	tk->n_owned += n;
-	return HW_OK;
+	take *tk = ctx;
+	if (hw_grow((void **)&tk->owned, sizeof *tk->owned, &tk->cap_owned, tk->n_owned + 1))
+		tk->rc = HW_ENOMEM;
+	else
+		tk->owned[tk->n_owned++] = o;
 }
 
 static int cmp_owned(const void *a, const void *b)
@@ -194,17 +194,13 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 		 * at the block's own address) */
 		uint32_t hooked = debug_hooked(av);
 		if (tk->typer) {
-			hw_owned own[HW_OWNED_MAX];
-			size_t n_own = 0;
 			hw_alloc inner = *a;
 			inner.address += hooked;
 			inner.size -= hooked;
 			const char *name = hw_typer_name_owned(
 			    tk->typer, &inner, hooked ? av->bytes + hooked : av->bytes,
-			    av->n_bytes - hooked, own, &n_own);
+			    av->n_bytes - hooked, keep_owned, tk);
 			if (name && type_id(tk, name, &type))
-				tk->rc = HW_ENOMEM;
-			if (n_own && keep_owned(tk, own, n_own))
 				tk->rc = HW_ENOMEM;
 		}
 		if (tk->tracer) {

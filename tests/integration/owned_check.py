@@ -13,7 +13,12 @@ OUTFILE and OUTFILE.every are py_owned.py's; CHUNKS_JSON is `coretool chunks
     owner makes it;
   - the allocations named "list items" are exactly the item arrays of the
     lists gc.get_objects() saw, those named "set table" exactly the sets'
-    and frozensets' tables.
+    and frozensets' tables, "collections.deque block" exactly the deques'
+    blocks (a table outside every allocation is static, and left out),
+    with the script's own (3.15 leaves some untracked: frozensets of
+    immutables, gh-140232).  From 3.15 on, gc.get_objects() also leaves
+    out some the interpreter keeps (lists of its own, held in its state):
+    there at most 5% more may be named (their count is printed).
 Prints one "ok" line with the counts, or the first differences and exits 1.
 """
 import bisect
@@ -22,6 +27,7 @@ import struct
 import sys
 
 label, outfile, chunks_path = sys.argv[1:4]
+minor = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 REACH = {"dict values": 255 + 32}
 
 allocs = []
@@ -48,6 +54,7 @@ def holder(ptr, kind):
 bad = []
 own = 0
 counts = {}
+own_blocks = {}  # kind -> blocks the script's objects own
 for line in open(outfile):
     f = line.split()
     if f[0] == "count":
@@ -62,40 +69,45 @@ for line in open(outfile):
         bad.append("%s at 0x%x: no used allocation holds it" % (kind, ptr))
         continue
     addr, size, typ = allocs[h[0]]
+    own_blocks.setdefault(kind, set()).add(addr)
     if size - h[1] < need:
         bad.append("%s at 0x%x: its block 0x%x has %d bytes from there, the object says %d"
                    % (kind, ptr, addr, size - h[1], need))
     if typ != kind:
         bad.append("%s at 0x%x (block 0x%x, %d bytes): named %r" % (kind, ptr, addr, size, typ))
 
-every = {1: set(), 2: set()}
+every = {1: set(), 2: set(), 3: set()}
 raw = open(outfile + ".every", "rb").read()
 for k in range(0, len(raw) - 15, 16):
     tag, ptr = struct.unpack_from("<QQ", raw, k)
     every[tag].add(ptr)
-for tag, kind in ((1, "list items"), (2, "set table")):
-    exp = set()
+for tag, kind in ((1, "list items"), (2, "set table"), (3, "collections.deque block")):
+    exp = set(own_blocks.get(kind, ()))
     for ptr in every[tag]:
         h = holder(ptr, kind)
-        if h is None:
-            bad.append("%s at 0x%x (gc.get_objects()): no used allocation holds it"
-                       % (kind, ptr))
-        else:
+        if h is not None:
             exp.add(allocs[h[0]][0])
     got = {a[0] for a in allocs if a[2] == kind}
-    for a in sorted(got - exp)[:5]:
-        bad.append("0x%x is named %r, but no list or set of gc.get_objects() owns it"
+    extra = sorted(got - exp)
+    if minor >= 15 and len(extra) * 20 <= len(exp):
+        if extra:
+            print("%s: %d more named %r than gc.get_objects() sees (3.15+)"
+                  % (label, len(extra), kind))
+        extra = []
+    for a in extra[:5]:
+        bad.append("0x%x is named %r, but no list, set or deque of gc.get_objects() or of "
+                   "the script owns it"
                    % (a, kind))
     for a in sorted(exp - got)[:5]:
         bad.append("0x%x holds a %s of gc.get_objects(), but is named %r"
                    % (a, kind, allocs[bisect.bisect_left(starts, a)][2]))
     counts["every " + kind] = len(exp)
 
-if not own or not every[1] or not every[2]:
-    bad.append("the script wrote no pointers (%d own lines, %d lists, %d sets)"
-               % (own, len(every[1]), len(every[2])))
+if not own or not every[1] or not every[2] or not every[3]:
+    bad.append("the script wrote no pointers (%d own lines, %d lists, %d sets, %d deque blocks)"
+               % (own, len(every[1]), len(every[2]), len(every[3])))
 if bad:
-    for b in bad[:20]:
+    for b in bad[:40]:
         print("FAIL: %s: %s" % (label, b))
     print("FAIL: %s: %d differences" % (label, len(bad)))
     sys.exit(1)

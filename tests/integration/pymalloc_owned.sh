@@ -18,14 +18,16 @@ CHECK="$top_srcdir/tests/integration/owned_check.py"
 mapfile -t pythons < <(pm_pythons)
 ((${#pythons[@]})) || skip "no CPython found (apt-get install python3.11; pyenv builds optional)"
 
-# owned LABEL DIR TARGET...: coretool chunks of the target against the
-# script's pointers in DIR/out
+# owned LABEL DIR PYTHON TARGET...: coretool chunks of the target against
+# the script's pointers in DIR/out
 owned() {
-	local label=$1 dir=$2
-	shift 2
+	local label=$1 dir=$2 minor
+	minor=$("$3" -c 'import sys; print(sys.version_info[1])') || fail "$label: $3 does not run"
+	shift 3
 	"$CORETOOL" chunks --format json --state used "$@" >"$dir/chunks" 2>"$dir/chunks.err" ||
 		fail "$label: coretool chunks failed: $(head -3 "$dir/chunks.err")"
-	"$HW_PY" "$CHECK" "$label" "$dir/out" "$dir/chunks" || fail "$label: owned blocks misnamed"
+	"$HW_PY" "$CHECK" "$label" "$dir/out" "$dir/chunks" "$minor" ||
+		fail "$label: owned blocks misnamed"
 }
 
 for entry in "${pythons[@]}"; do
@@ -34,7 +36,7 @@ for entry in "${pythons[@]}"; do
 	mkdir -p "$dir"
 	core=$(hw_dump_core "$dir" "$py" "$SCRIPT" "$dir/out" core) ||
 		fail "$label: no core written ($(tail -2 "$dir/stderr"))"
-	owned "$label core" "$dir" "$core"
+	owned "$label core" "$dir" "$py" "$core"
 	rm -f "$core"
 done
 
@@ -45,7 +47,7 @@ dir="$hw_tmp/$label-dev"
 mkdir -p "$dir"
 core=$(hw_dump_core "$dir" "$py" -X dev "$SCRIPT" "$dir/out" core) ||
 	fail "$label -X dev: no core written ($(tail -2 "$dir/stderr"))"
-owned "$label -X dev core" "$dir" "$core"
+owned "$label -X dev core" "$dir" "$py" "$core"
 rm -f "$core"
 
 dir="$hw_tmp/$label-live"
@@ -57,7 +59,7 @@ for ((n = 300; n > 0; n--)); do
 	sleep 0.1
 done
 ((n > 0)) || fail "$label live: the script did not get ready ($(tail -2 "$dir/stderr"))"
-owned "$label live" "$dir" --pid "$pid"
+owned "$label live" "$dir" "$py" --pid "$pid"
 kill -0 "$pid" 2>/dev/null || fail "$label live: the process died during the walk"
 kill "$pid"
 wait "$pid" 2>/dev/null || true

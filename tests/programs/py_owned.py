@@ -8,16 +8,19 @@
 # OUTFILE gets, as text:
 #   own KIND PTR MIN   a block one of this script's objects owns: the
 #                      coretool type it must get (list items, dict keys,
-#                      dict values, set table, bytearray data), the
+#                      dict values, set table, bytearray data,
+#                      collections.deque block, array.array data), the
 #                      object's pointer to it, the bytes it holds from there
 #   count KIND N       how many "own" lines of KIND there are
 # and OUTFILE.every, as pairs of 64-bit words, (1, PTR) for the item array
 # of every list in the process that has one, (2, PTR) for the table of
-# every set and frozenset not kept inline.  These come from gc.get_objects() just before the dump, and
+# every set and frozenset not kept inline, (3, PTR) for every block of
+# every deque.  These come from gc.get_objects() just before the dump, and
 # nothing that holds a list or a set is made after them: the core's list
 # items and set tables must be exactly these.  Then os.abort() (core) or
 # "ready" on stdout and a pause (live).
 import array
+import collections
 import ctypes
 import gc
 import os
@@ -52,6 +55,10 @@ class HwDict(dict):
     pass
 
 
+class HwDeque(collections.deque):
+    pass
+
+
 lists = [[i] * (1 + i % 40) for i in range(N)]
 long_lists = [list(range(100 + i)) for i in range(50)]  # items > 512 bytes: malloc
 dicts = [{"k%d" % j: j for j in range(1 + i % 12)} for i in range(N)]
@@ -64,6 +71,10 @@ hw_sets = [HwSet(range(20)) for i in range(N)]
 hw_dicts = [HwDict(a=i, b=i) for i in range(N)]
 insts = [Inst(i) for i in range(N)]  # values through the pre-header (3.11, 3.12)
 with_dict = [Inst(i) for i in range(N)]
+deques = [collections.deque(range(i * 7 % 300)) for i in range(300)]
+deques += [HwDeque(range(100)) for i in range(50)]
+deques.append(collections.deque(range(100000)))
+arrays = [array.array("d", range(i % 90)) for i in range(N)]
 for o in with_dict:
     o.__dict__  # a dict of its own, split: keys shared, values its own
 
@@ -81,6 +92,16 @@ def dict_parts(d, values=True):
         own.append(("dict values", word(id(d) + 5 * P), 0))
 
 
+def deque_blocks(d):
+    """Its blocks, left to right (a left link, 64 items, a right link)."""
+    b, right = word(id(d) + 3 * P), word(id(d) + 4 * P)
+    out = [b]
+    while b != right:
+        b = word(b + 65 * P)
+        out.append(b)
+    return out
+
+
 def set_table(s):
     t = word(id(s) + 5 * P)
     if t != id(s) + 8 * P:  # not the smalltable
@@ -96,8 +117,15 @@ for o in with_dict:
     dict_parts(o.__dict__, V < (3, 13))
 for s in sets + fsets + hw_sets:
     set_table(s)
-for b in bas:
+# (3.15 keeps a bytearray's bytes in a bytes object: named bytes)
+for b in bas if V < (3, 15) else ():
     own.append(("bytearray data", word(id(b) + 4 * P), word(id(b) + 3 * P)))
+for d in deques:
+    for b in deque_blocks(d):
+        own.append(("collections.deque block", b, 66 * P))
+for a in arrays:
+    if word(id(a) + 3 * P):
+        own.append(("array.array data", word(id(a) + 3 * P), a.itemsize * word(id(a) + 4 * P)))
 if V == (3, 11):
     for o in insts:
         own.append(("dict values", word(id(o) - 4 * P), 0))
@@ -130,6 +158,14 @@ for o in everything:
         if word(id(o) + 5 * P) != id(o) + 8 * P:
             ptrs.append(2)
             ptrs.append(word(id(o) + 5 * P))
+    elif isinstance(o, collections.deque):
+        b, right = word(id(o) + 3 * P), word(id(o) + 4 * P)
+        ptrs.append(3)
+        ptrs.append(b)
+        while b != right:
+            b = word(b + 65 * P)
+            ptrs.append(3)
+            ptrs.append(b)
 o = None
 ptrs.append(1)
 ptrs.append(word(id(everything) + 3 * P))
