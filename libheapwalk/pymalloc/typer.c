@@ -660,8 +660,8 @@ static const struct type_entry *lookup_type_at(hw_typer *ty, uint64_t type, int 
 	return e;
 }
 
-static const struct type_entry *python_type(hw_typer *ty, const hw_alloc *a,
-                                            const uint8_t *bytes, size_t n)
+static const struct type_entry *python_type(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes,
+                                            size_t n)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
 	unsigned char buf[48];

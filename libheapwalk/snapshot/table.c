@@ -56,8 +56,8 @@ int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need)
 /* One LSD radix pass over records of rec bytes: src to dst by the digit
  * of the key at shift (inlined with rec a constant). */
 static inline __attribute__((always_inline)) void radix_pass(const uint8_t *src, uint8_t *dst,
-                                                           size_t n, size_t rec, unsigned shift,
-                                                           size_t *count, size_t radix)
+                                                             size_t n, size_t rec, unsigned shift,
+                                                             size_t *count, size_t radix)
 {
 	uint64_t k;
 	memset(count, 0, radix * sizeof *count);

@@ -166,7 +166,8 @@ static int name_owned(take *tk)
 		if (j >= s->n || s->addr[j] > ptr)
 			continue;
 		uint64_t off = ptr - s->addr[j], size = hw_s_size(s, j);
-		if (off > owned_reach(kind) || off >= size || size - off < hw_owned_min(tk->owned[i]) ||
+		if (off > owned_reach(kind) || off >= size ||
+		    size - off < hw_owned_min(tk->owned[i]) ||
 		    HW_F_STATE(s->flags[j]) != HW_STATE_USED || hw_s_type(s, j) ||
 		    !hw_owned_name(kind))
 			continue;

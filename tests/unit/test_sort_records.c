@@ -57,11 +57,13 @@ static void check_sorts(size_t n, uint64_t mask, unsigned lo_bit)
 	ck_assert_int_eq(hw_sort_records(a, n, sizeof *a, lo_bit), 0);
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(a[i].index == ref[i].index && a[i].key == ref[i].key,
-		              "16-byte records, n %zu, lo_bit %u: position %zu differs", n, lo_bit, i);
+		              "16-byte records, n %zu, lo_bit %u: position %zu differs", n, lo_bit,
+		              i);
 	ck_assert_int_eq(hw_sort_records(b, n, sizeof *b, lo_bit), 0);
 	for (size_t i = 1; i < n; i++) {
 		ck_assert_msg(b[i - 1] >> lo_bit <= b[i] >> lo_bit,
-		              "8-byte records, n %zu, lo_bit %u: out of order at %zu", n, lo_bit, i);
+		              "8-byte records, n %zu, lo_bit %u: out of order at %zu", n, lo_bit,
+		              i);
 		if (lo_bit >= 20 && b[i - 1] >> lo_bit == b[i] >> lo_bit)
 			ck_assert_msg((b[i - 1] & 0xfffff) < (b[i] & 0xfffff),
 			              "8-byte records: ties out of their order at %zu", i);
