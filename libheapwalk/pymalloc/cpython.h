@@ -75,10 +75,11 @@ struct hw_py_layout {
 #define HW_PY_TPFLAGS_MANAGED_DICT (1UL << 4)
 #define HW_PY_TPFLAGS_HEAPTYPE     (1UL << 9)
 
-#define HW_PY_TPFLAGS_HAVE_GC       (1UL << 14)
-#define HW_PY_TPFLAGS_LIST_SUBCLASS (1UL << 25)
-#define HW_PY_TPFLAGS_DICT_SUBCLASS (1UL << 29)
-#define HW_PY_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
+#define HW_PY_TPFLAGS_HAVE_GC          (1UL << 14)
+#define HW_PY_TPFLAGS_LIST_SUBCLASS    (1UL << 25)
+#define HW_PY_TPFLAGS_UNICODE_SUBCLASS (1UL << 28)
+#define HW_PY_TPFLAGS_DICT_SUBCLASS    (1UL << 29)
+#define HW_PY_TPFLAGS_TYPE_SUBCLASS    (1UL << 31)
 
 /* The layout of CPython 3.minor, or NULL when not supported. */
 const struct hw_py_layout *hw_py_layout_find(unsigned minor);

@@ -54,7 +54,7 @@ enum owns {
 struct type_entry {
 	uint64_t type;      /* key; 0 = empty slot */
 	const char *name;   /* NULL: not a valid type */
-	uint64_t basicsize; /* tp_basicsize */
+	uint64_t basicsize; /* the least an object takes (tp_basicsize; str less) */
 	uint64_t base;      /* tp_base, while owns is OWNS_BASE */
 	uint32_t offset;    /* where the object starts in its block */
 	uint8_t owns;       /* enum owns */
@@ -576,6 +576,13 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 		return;
 	if (basicsize < 16 || basicsize > (1u << 30))
 		return;
+	/* What an object of the type needs at least: its tp_basicsize, but a
+	 * str is compact (Include/cpython/unicodeobject.h: an ASCII one is a
+	 * PyASCIIObject and its characters, a one-character string 49 bytes
+	 * on 3.11 where tp_basicsize, sizeof(PyUnicodeObject), is 80) */
+	uint64_t fits = basicsize;
+	if ((flags & HW_PY_TPFLAGS_UNICODE_SUBCLASS) && L->str_data && L->str_data + 1 < fits)
+		fits = L->str_data + 1;
 	/* A name longer than the buffer is cut (hw_read_string fails then). */
 	buf[0] = 0;
 	if (hw_read_string(ty->target, tp_name, buf, sizeof buf) != HW_OK) {
@@ -586,7 +593,7 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 			    static_type_name(ty, t, flags, basicsize, buf, sizeof buf)) {
 				e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
 				            (flags & L->preheader_flags ? L->preheader_size : 0);
-				e->basicsize = basicsize;
+				e->basicsize = fits;
 				e->name = keep_name(ty, strdup(buf));
 				set_owns(ty, e, flags);
 			}
@@ -604,7 +611,7 @@ static void check_type(hw_typer *ty, struct type_entry *e)
 		name = full;
 	e->offset = (flags & HW_PY_TPFLAGS_HAVE_GC ? L->gc_head_size : 0) +
 	            (flags & L->preheader_flags ? L->preheader_size : 0);
-	e->basicsize = basicsize;
+	e->basicsize = fits;
 	e->name = keep_name(ty, strdup(name));
 	set_owns(ty, e, flags);
 }

@@ -11,6 +11,9 @@ OUTFILE and OUTFILE.every are py_owned.py's; CHUNKS_JSON is `coretool chunks
     of at most 255 bytes)
     with the bytes the object says it holds from there, of the type its
     owner makes it;
+  - every "obj TYPE PTR" of the script (its objects, id()) lies in a used
+    allocation named TYPE, at most 64 bytes in (the GC head and the
+    pre-header, the debug hooks' heads);
   - the allocations named "list items" are exactly the item arrays of the
     lists gc.get_objects() saw, those named "set table" exactly the sets'
     and frozensets' tables, "collections.deque block" exactly the deques'
@@ -59,6 +62,16 @@ for line in open(outfile):
     f = line.split()
     if f[0] == "count":
         counts[" ".join(f[1:-1])] = int(f[-1])
+        continue
+    if f[0] == "obj":
+        name, ptr = f[1], int(f[2], 16)
+        i = bisect.bisect_right(starts, ptr) - 1
+        if i < 0 or ptr - allocs[i][0] >= allocs[i][1] or ptr - allocs[i][0] > 64:
+            bad.append("%s object at 0x%x: no used allocation holds it" % (name, ptr))
+        elif allocs[i][2] != name:
+            bad.append("%s object at 0x%x (block 0x%x, %d bytes): named %r"
+                       % (name, ptr, allocs[i][0], allocs[i][1], allocs[i][2]))
+        counts["objects"] = counts.get("objects", 0) + 1
         continue
     if f[0] != "own":
         continue

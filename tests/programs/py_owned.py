@@ -12,6 +12,9 @@
 #                      collections.deque block, array.array data), the
 #                      object's pointer to it, the bytes it holds from there
 #   count KIND N       how many "own" lines of KIND there are
+#   obj TYPE PTR       one of the script's objects (id()) and its type
+#                      (short strs among them: a str is smaller than
+#                      its type's tp_basicsize)
 # and OUTFILE.every, as pairs of 64-bit words, (1, PTR) for the item array
 # of every list in the process that has one, (2, PTR) for the table of
 # every set and frozenset not kept inline, (3, PTR) for every block of
@@ -75,6 +78,13 @@ deques = [collections.deque(range(i * 7 % 300)) for i in range(300)]
 deques += [HwDeque(range(100)) for i in range(50)]
 deques.append(collections.deque(range(100000)))
 arrays = [array.array("d", range(i % 90)) for i in range(N)]
+objs = [("str", "s%d" % i * (1 + i % 7)) for i in range(N)]
+objs += [("str", "\u00e9%d" % i * (1 + i % 5)) for i in range(300)]
+objs += [("str", "\u4e2d%d" % i) for i in range(300)]
+objs += [("int", 10**6 + i) for i in range(300)]
+objs += [("float", i + 0.5) for i in range(300)]
+objs += [("tuple", (i, str(i))) for i in range(300)]
+objs += [("bytes", b"b%d" % i * (1 + i % 9)) for i in range(300)]
 for o in with_dict:
     o.__dict__  # a dict of its own, split: keys shared, values its own
 
@@ -139,6 +149,9 @@ for kind, _, _ in own:
 out = open(sys.argv[1], "w")
 for kind, ptr, size in own:
     out.write("own %s 0x%x %d\n" % (kind, ptr, size))
+for name, o in objs:
+    assert type(o).__name__ == name
+    out.write("obj %s 0x%x\n" % (name, id(o)))
 for kind in sorted(counts):
     out.write("count %s %d\n" % (kind, counts[kind]))
 out.close()

@@ -90,7 +90,7 @@ for cls, n in ((HwSlotted, N_SLOTTED), (HwWithDict, N_DICT), (HwAbc, N_META),
     sys.stdout.write("expect %s.%s %d\n" % (cls.__module__, cls.__qualname__, n))
 # Builtins: at least the ones kept here (the interpreter holds more).
 for name, objs in (("float", keep[4]), ("tuple", keep[5]), ("dict", keep[6]),
-                   ("bytes", keep[8] + keep[11])):
+                   ("str", keep[7]), ("bytes", keep[8] + keep[11])):
     assert all(type(o).__name__ == name for o in objs)
     sys.stdout.write("atleast %s %d\n" % (name, len(objs)))
 sys.stdout.flush()
