@@ -317,6 +317,22 @@ static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, unsigned shard
 	return HW_OK;
 }
 
+/* Whether [addr, addr + len) lies in a private anonymous mapping the core
+ * lists without a byte of it, and not for want of room (no bytes lost):
+ * the kernel leaves out such a mapping when nothing ever wrote to it
+ * (fs/coredump.c, vma_dump_size: private anonymous memory is dumped once
+ * it has an anon_vma), so it holds zeros.  A shadow nothing was recorded
+ * in is one (an "arena" with no pymalloc block: 3.11+ also takes its
+ * frames' data stack chunks from the arena allocator), unless the kernel
+ * merged its mapping with a written neighbour. */
+static int never_written(hw_tracer *tr, uint64_t addr, uint64_t len)
+{
+	const hw_mapping *m = hw_target_mapping_at(tr->t, addr);
+	return hw_target_get_kind(tr->t) == HW_TARGET_CORE && m && !m->path &&
+	       !(m->perms & HW_PERM_SHARED) && m->core_bytes == 0 && m->lost_bytes == 0 &&
+	       len <= m->end - addr;
+}
+
 /* One covered pymalloc arena: its shadow's nonzero slots, read in chunks
  * of 4 * LIVE_CHUNK slots into buf (LIVE_CHUNK live entries' bytes). */
 static int read_shadow(hw_tracer *tr, const struct hwt_pyarena *a, void *buf, size_t *cap,
@@ -328,7 +344,8 @@ static int read_shadow(hw_tracer *tr, const struct hwt_pyarena *a, void *buf, si
 		uint64_t k = n - at < per ? n - at : per;
 		if (hw_read(tr->t, a->shadow + at * sizeof(*slots), slots, k * sizeof(*slots)) !=
 		    HW_OK) {
-			c->bad_arena++;
+			if (!never_written(tr, a->shadow + at * sizeof(*slots), k * sizeof(*slots)))
+				c->bad_arena++;
 			return HW_OK;
 		}
 		for (uint64_t i = 0; i < k; i++) {
