@@ -141,8 +141,8 @@ const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *b
 /* A block a Python object keeps its contents in, named after the object's
  * builtin container type (hw_owned_name): a list's item array, a dict's
  * keys and values, a set's table, a bytearray's bytes, a deque's
- * blocks, an array's items: the object's pointer to it, and how many
- * bytes the block holds from there. */
+ * blocks, an array's items, an OrderedDict's nodes and their table: the object's pointer to it, and
+ * how many bytes the block holds from there. */
 enum {
 	HW_OWNED_LIST_ITEMS = 1,
 	HW_OWNED_DICT_KEYS,
@@ -150,14 +150,16 @@ enum {
 	HW_OWNED_SET_TABLE,
 	HW_OWNED_BYTEARRAY_DATA,
 	HW_OWNED_DEQUE_BLOCK,
-	HW_OWNED_ARRAY_DATA, /* the last that fits HW_OWNED_KIND_BITS */
+	HW_OWNED_ARRAY_DATA,
+	HW_OWNED_ODICT_NODE,
+	HW_OWNED_ODICT_FAST_NODES, /* up to 15: HW_OWNED_KIND_BITS */
 };
 /* One word, sorted by the pointer: ptr >> 3 (user space is below 2^47),
  * the kind, and the bytes it must hold from ptr / 16 (a lower bound:
  * rounded down, at most HW_OWNED_MIN_MAX * 16). */
 typedef uint64_t hw_owned;
-#define HW_OWNED_MIN_BITS  17
-#define HW_OWNED_KIND_BITS 3
+#define HW_OWNED_MIN_BITS  16
+#define HW_OWNED_KIND_BITS 4
 #define HW_OWNED_PTR_SHIFT (HW_OWNED_MIN_BITS + HW_OWNED_KIND_BITS)
 #define HW_OWNED_MIN_MAX   ((1u << HW_OWNED_MIN_BITS) - 1)
 static inline hw_owned hw_owned_make(uint64_t ptr, unsigned kind, uint64_t min_size)

@@ -48,7 +48,8 @@ enum owns {
 	OWNS_BYTEARRAY, /* ob_bytes */
 	OWNS_DEQUE,     /* its chain of blocks */
 	OWNS_ARRAY,     /* array.array's ob_item */
-	OWNS_BASE,      /* a heap type without a family flag: as its tp_base */
+	OWNS_ODICT,     /* a dict's, and its list of nodes and their table */
+	OWNS_BASE,      /* a heap type: as its tp_base (else e->fallback) */
 };
 
 struct type_entry {
@@ -58,6 +59,7 @@ struct type_entry {
 	uint64_t base;      /* tp_base, while owns is OWNS_BASE */
 	uint32_t offset;    /* where the object starts in its block */
 	uint8_t owns;       /* enum owns */
+	uint8_t fallback;   /* owns when the base owns nothing: by the flags */
 	uint8_t managed;    /* 3.11/3.12 managed dict: values in the pre-header */
 };
 
@@ -528,10 +530,10 @@ static int static_type_name(hw_typer *ty, uint64_t t, uint64_t flags, uint64_t b
 	return 1;
 }
 
-/* e->owns for a valid type of these flags: list and dict by their family
- * flags (subclasses keep the layout), deque and array by their names,
- * set, frozenset and bytearray by the static type's name, a heap type
- * without a family flag as its base (resolved by lookup_type). */
+/* e->owns for a valid type of these flags: OrderedDict, deque and array by
+ * their names; a heap type as its base (resolved by lookup_type), else as
+ * its family flags say (list, dict: subclasses keep the layout); a static
+ * type by its family flags, set, frozenset and bytearray by name. */
 static void set_owns(hw_typer *ty, struct type_entry *e, uint64_t flags)
 {
 	const struct hw_py_layout *L = &ty->py->layout;
@@ -542,20 +544,24 @@ static void set_owns(hw_typer *ty, struct type_entry *e, uint64_t flags)
 	if ((flags & HW_PY_TPFLAGS_MANAGED_DICT) && (flags & L->preheader_flags) &&
 	    ty->py->major == 3 && (ty->py->minor == 11 || ty->py->minor == 12))
 		e->managed = 1;
-	if (flags & HW_PY_TPFLAGS_LIST_SUBCLASS)
-		e->owns = OWNS_LIST;
-	else if (flags & HW_PY_TPFLAGS_DICT_SUBCLASS)
-		e->owns = OWNS_DICT;
+	uint8_t by_flags = flags & HW_PY_TPFLAGS_LIST_SUBCLASS   ? OWNS_LIST
+	                   : flags & HW_PY_TPFLAGS_DICT_SUBCLASS ? OWNS_DICT
+	                                                         : OWNS_NOTHING;
+	if (!strcmp(e->name, "collections.OrderedDict"))
+		e->owns = OWNS_ODICT;
 	else if (!strcmp(e->name, "collections.deque"))
 		e->owns = OWNS_DEQUE; /* a heap type from 3.12 */
 	else if (!strcmp(e->name, "array.array"))
 		e->owns = OWNS_ARRAY; /* a heap type from 3.11 */
-	else if (flags & HW_PY_TPFLAGS_HEAPTYPE) {
-		if (hw_read_u64(ty->target, e->type + L->tp_flags + TP_BASE_FROM_FLAGS, &e->base) ==
-		        HW_OK &&
-		    e->base && e->base % 8 == 0)
-			e->owns = OWNS_BASE;
-	} else if (!strcmp(e->name, "set") || !strcmp(e->name, "frozenset"))
+	else if ((flags & HW_PY_TPFLAGS_HEAPTYPE) &&
+	         hw_read_u64(ty->target, e->type + L->tp_flags + TP_BASE_FROM_FLAGS, &e->base) ==
+	             HW_OK &&
+	         e->base && e->base % 8 == 0) {
+		e->owns = OWNS_BASE;
+		e->fallback = by_flags;
+	} else if (by_flags != OWNS_NOTHING)
+		e->owns = by_flags;
+	else if (!strcmp(e->name, "set") || !strcmp(e->name, "frozenset"))
 		e->owns = OWNS_SET;
 	else if (!strcmp(e->name, "bytearray"))
 		e->owns = OWNS_BYTEARRAY;
@@ -628,12 +634,14 @@ static const struct type_entry *resolve_owns(hw_typer *ty, struct type_entry *e,
 {
 	uint64_t type = e->type, base = e->base;
 	e->owns = OWNS_NOTHING;
-	if (depth >= MAX_BASE_DEPTH)
+	if (depth >= MAX_BASE_DEPTH) {
+		e->owns = e->fallback;
 		return e;
+	}
 	const struct type_entry *b = lookup_type_at(ty, base, depth + 1);
 	uint8_t owns = b && b->name ? b->owns : OWNS_NOTHING;
 	e = cache_slot(ty, type);
-	e->owns = owns;
+	e->owns = owns != OWNS_NOTHING ? owns : e->fallback;
 	return e;
 }
 
@@ -772,6 +780,28 @@ static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint
 	}
 }
 
+/* collections.OrderedDict (Objects/odictobject.c, the same 3.6-3.15): the
+ * dict (PyDictObject, 48 bytes, ma_used at 16), then od_first, od_last,
+ * od_fast_nodes and its size; a node is key, hash, next, prev, one per
+ * key, linked from od_first. */
+#define DICT_USED             16
+#define ODICT_FIRST           48
+#define ODICT_FAST_NODES      64
+#define ODICT_FAST_NODES_SIZE 72
+#define ODICT_NODE_NEXT       16
+#define ODICT_NODE            32
+
+static void odict_nodes(hw_typer *ty, const struct owner *o, uint64_t used, uint64_t node)
+{
+	if (used >= OWNED_MAX_ITEMS)
+		return;
+	for (uint64_t k = 0; k < used + 1 && node && node % 8 == 0; k++) {
+		own(o, node, HW_OWNED_ODICT_NODE, ODICT_NODE);
+		if (hw_read_u64(ty->target, node + ODICT_NODE_NEXT, &node) != HW_OK)
+			return;
+	}
+}
+
 /* The blocks the object e names in a holds, each sent to o. */
 static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *bytes, size_t n,
                      const struct owner *o)
@@ -801,6 +831,15 @@ static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *by
 		own(o, W(L->ma_keys), HW_OWNED_DICT_KEYS, 0);
 		own(o, W(L->ma_keys + 8), HW_OWNED_DICT_VALUES, 0);
 		break;
+	case OWNS_ODICT: {
+		own(o, W(L->ma_keys), HW_OWNED_DICT_KEYS, 0);
+		own(o, W(L->ma_keys + 8), HW_OWNED_DICT_VALUES, 0);
+		uint64_t fast = W(ODICT_FAST_NODES_SIZE);
+		if (fast < OWNED_MAX_ITEMS)
+			own(o, W(ODICT_FAST_NODES), HW_OWNED_ODICT_FAST_NODES, fast * 8);
+		odict_nodes(ty, o, W(DICT_USED), W(ODICT_FIRST));
+		break;
+	}
 	case OWNS_SET: {
 		uint64_t mask = W(SET_MASK);
 		if (mask && mask < OWNED_MAX_ITEMS)
@@ -845,6 +884,8 @@ const char *hw_owned_name(unsigned kind)
 	    [HW_OWNED_BYTEARRAY_DATA] = "bytearray data",
 	    [HW_OWNED_DEQUE_BLOCK] = "collections.deque block",
 	    [HW_OWNED_ARRAY_DATA] = "array.array data",
+	    [HW_OWNED_ODICT_NODE] = "collections.OrderedDict node",
+	    [HW_OWNED_ODICT_FAST_NODES] = "collections.OrderedDict fast nodes",
 	};
 	return kind < HW_ARRAY_SIZE(names) ? names[kind] : NULL;
 }

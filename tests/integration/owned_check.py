@@ -17,7 +17,7 @@ OUTFILE and OUTFILE.every are py_owned.py's; CHUNKS_JSON is `coretool chunks
   - the allocations named "list items" are exactly the item arrays of the
     lists gc.get_objects() saw, those named "set table" exactly the sets'
     and frozensets' tables, "collections.deque block" exactly the deques'
-    blocks (a table outside every allocation is static, and left out),
+    blocks, "collections.OrderedDict node" exactly the OrderedDicts' nodes (a table outside every allocation is static, and left out),
     with the script's own (3.15 leaves some untracked: frozensets of
     immutables, gh-140232).  From 3.15 on, gc.get_objects() also leaves
     out some the interpreter keeps (lists of its own, held in its state):
@@ -89,12 +89,13 @@ for line in open(outfile):
     if typ != kind:
         bad.append("%s at 0x%x (block 0x%x, %d bytes): named %r" % (kind, ptr, addr, size, typ))
 
-every = {1: set(), 2: set(), 3: set()}
+every = {1: set(), 2: set(), 3: set(), 4: set()}
 raw = open(outfile + ".every", "rb").read()
 for k in range(0, len(raw) - 15, 16):
     tag, ptr = struct.unpack_from("<QQ", raw, k)
     every[tag].add(ptr)
-for tag, kind in ((1, "list items"), (2, "set table"), (3, "collections.deque block")):
+for tag, kind in ((1, "list items"), (2, "set table"), (3, "collections.deque block"),
+                  (4, "collections.OrderedDict node")):
     exp = set(own_blocks.get(kind, ()))
     for ptr in every[tag]:
         h = holder(ptr, kind)
@@ -116,9 +117,9 @@ for tag, kind in ((1, "list items"), (2, "set table"), (3, "collections.deque bl
                    % (a, kind, allocs[bisect.bisect_left(starts, a)][2]))
     counts["every " + kind] = len(exp)
 
-if not own or not every[1] or not every[2] or not every[3]:
-    bad.append("the script wrote no pointers (%d own lines, %d lists, %d sets, %d deque blocks)"
-               % (own, len(every[1]), len(every[2]), len(every[3])))
+if not own or not all(every.values()):
+    bad.append("the script wrote no pointers (%d own lines, %s of every kind)"
+               % (own, [len(v) for v in every.values()]))
 if bad:
     for b in bad[:40]:
         print("FAIL: %s: %s" % (label, b))

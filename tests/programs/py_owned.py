@@ -9,7 +9,8 @@
 #   own KIND PTR MIN   a block one of this script's objects owns: the
 #                      coretool type it must get (list items, dict keys,
 #                      dict values, set table, bytearray data,
-#                      collections.deque block, array.array data), the
+#                      collections.deque block, array.array data,
+#                      collections.OrderedDict node / fast nodes), the
 #                      object's pointer to it, the bytes it holds from there
 #   count KIND N       how many "own" lines of KIND there are
 #   obj TYPE PTR       one of the script's objects (id()) and its type
@@ -18,7 +19,7 @@
 # and OUTFILE.every, as pairs of 64-bit words, (1, PTR) for the item array
 # of every list in the process that has one, (2, PTR) for the table of
 # every set and frozenset not kept inline, (3, PTR) for every block of
-# every deque.  These come from gc.get_objects() just before the dump, and
+# every deque, (4, PTR) for every node of every OrderedDict.  These come from gc.get_objects() just before the dump, and
 # nothing that holds a list or a set is made after them: the core's list
 # items and set tables must be exactly these.  Then os.abort() (core) or
 # "ready" on stdout and a pause (live).
@@ -62,6 +63,10 @@ class HwDeque(collections.deque):
     pass
 
 
+class HwOrdered(collections.OrderedDict):
+    pass
+
+
 lists = [[i] * (1 + i % 40) for i in range(N)]
 long_lists = [list(range(100 + i)) for i in range(50)]  # items > 512 bytes: malloc
 dicts = [{"k%d" % j: j for j in range(1 + i % 12)} for i in range(N)]
@@ -78,6 +83,10 @@ deques = [collections.deque(range(i * 7 % 300)) for i in range(300)]
 deques += [HwDeque(range(100)) for i in range(50)]
 deques.append(collections.deque(range(100000)))
 arrays = [array.array("d", range(i % 90)) for i in range(N)]
+odicts = [collections.OrderedDict(("k%d" % j, j) for j in range(i % 40)) for i in range(400)]
+odicts += [HwOrdered(a=i, b=i) for i in range(100)]
+for od in odicts[::3]:
+    od.move_to_end(next(iter(od)), last=True) if od else None
 objs = [("str", "s%d" % i * (1 + i % 7)) for i in range(N)]
 objs += [("str", "\u00e9%d" % i * (1 + i % 5)) for i in range(300)]
 objs += [("str", "\u4e2d%d" % i) for i in range(300)]
@@ -97,6 +106,10 @@ def list_items(lst):
 
 
 def dict_parts(d, values=True):
+    # (an empty one may point at the interpreter's static empty keys and,
+    # up to 3.10, values)
+    if not d:
+        return
     own.append(("dict keys", word(id(d) + 4 * P), 0))
     if values and word(id(d) + 5 * P):
         own.append(("dict values", word(id(d) + 5 * P), 0))
@@ -109,6 +122,15 @@ def deque_blocks(d):
     while b != right:
         b = word(b + 65 * P)
         out.append(b)
+    return out
+
+
+def odict_nodes(od):
+    """Its nodes, first to last (key, hash, next, prev)."""
+    out, n = [], word(id(od) + 6 * P)
+    while n:
+        out.append(n)
+        n = word(n + 2 * P)
     return out
 
 
@@ -133,6 +155,13 @@ for b in bas if V < (3, 15) else ():
 for d in deques:
     for b in deque_blocks(d):
         own.append(("collections.deque block", b, 66 * P))
+for od in odicts:
+    dict_parts(od)
+    if word(id(od) + 8 * P):
+        own.append(("collections.OrderedDict fast nodes", word(id(od) + 8 * P),
+                    8 * word(id(od) + 9 * P)))
+    for n in odict_nodes(od):
+        own.append(("collections.OrderedDict node", n, 4 * P))
 for a in arrays:
     if word(id(a) + 3 * P):
         own.append(("array.array data", word(id(a) + 3 * P), a.itemsize * word(id(a) + 4 * P)))
@@ -171,6 +200,12 @@ for o in everything:
         if word(id(o) + 5 * P) != id(o) + 8 * P:
             ptrs.append(2)
             ptrs.append(word(id(o) + 5 * P))
+    elif isinstance(o, collections.OrderedDict):
+        n = word(id(o) + 6 * P)
+        while n:
+            ptrs.append(4)
+            ptrs.append(n)
+            n = word(n + 2 * P)
     elif isinstance(o, collections.deque):
         b, right = word(id(o) + 3 * P), word(id(o) + 4 * P)
         ptrs.append(3)
