@@ -768,12 +768,35 @@ static void own(const struct owner *o, uint64_t ptr, unsigned kind, uint64_t min
 #define DEQUE_RIGHTLINK  (8 + DEQUE_BLOCKLEN * 8)
 #define DEQUE_BLOCK      (DEQUE_RIGHTLINK + 8)
 
+/* A linked chain of owned blocks is followed at most this far, and no
+ * further than its first repeated link (Brent's cycle detection: a saved
+ * link, moved to the current one after 1, 2, 4... steps): a scribbled
+ * chain ends, in O(its length) steps and no memory. */
+#define CHAIN_MAX (1ull << 26)
+
+struct chain {
+	uint64_t saved, power, steps;
+};
+
+static int chain_repeats(struct chain *c, uint64_t link)
+{
+	if (link == c->saved)
+		return 1;
+	if (++c->steps == c->power) {
+		c->saved = link;
+		c->power *= 2;
+		c->steps = 0;
+	}
+	return 0;
+}
+
 static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint64_t b,
                          uint64_t right)
 {
-	if (len >= OWNED_MAX_ITEMS)
-		return;
-	for (uint64_t k = 0; k < len / DEQUE_BLOCKLEN + 2 && b && b % 8 == 0; k++) {
+	struct chain c = {0, 1, 0};
+	uint64_t max = len / DEQUE_BLOCKLEN + 2;
+	for (uint64_t k = 0; k < max && k < CHAIN_MAX && b && b % 8 == 0 && !chain_repeats(&c, b);
+	     k++) {
 		own(o, b, HW_OWNED_DEQUE_BLOCK, DEQUE_BLOCK);
 		if (b == right || hw_read_u64(ty->target, b + DEQUE_RIGHTLINK, &b) != HW_OK)
 			return;
@@ -793,9 +816,10 @@ static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint
 
 static void odict_nodes(hw_typer *ty, const struct owner *o, uint64_t used, uint64_t node)
 {
-	if (used >= OWNED_MAX_ITEMS)
-		return;
-	for (uint64_t k = 0; k < used + 1 && node && node % 8 == 0; k++) {
+	struct chain c = {0, 1, 0};
+	for (uint64_t k = 0;
+	     k < used + 1 && k < CHAIN_MAX && node && node % 8 == 0 && !chain_repeats(&c, node);
+	     k++) {
 		own(o, node, HW_OWNED_ODICT_NODE, ODICT_NODE);
 		if (hw_read_u64(ty->target, node + ODICT_NODE_NEXT, &node) != HW_OK)
 			return;
