@@ -140,9 +140,9 @@ void hw_map64_free(hw_map64 *m);
 const char *hw_typer_name_view(hw_typer *ty, const hw_alloc *a, const uint8_t *bytes, size_t n);
 /* A block a Python object keeps its contents in, named after the object's
  * builtin container type (hw_owned_name): a list's item array, a dict's
- * keys and values, a set's table, a bytearray's bytes, a deque's
- * blocks, an array's items, an OrderedDict's nodes and their table: the object's pointer to it, and
- * how many bytes the block holds from there. */
+ * keys and values, a set's table, a bytearray's bytes, a deque's blocks,
+ * an array's items, an OrderedDict's nodes and their table: the object's
+ * pointer to it, and how many bytes the block holds from there. */
 enum {
 	HW_OWNED_LIST_ITEMS = 1,
 	HW_OWNED_DICT_KEYS,

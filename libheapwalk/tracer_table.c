@@ -322,9 +322,10 @@ static int read_entries(hw_tracer *tr, uint64_t addr, uint64_t n, unsigned shard
  * the kernel leaves out such a mapping when nothing ever wrote to it
  * (fs/coredump.c, vma_dump_size: private anonymous memory is dumped once
  * it has an anon_vma), so it holds zeros.  A shadow nothing was recorded
- * in is one (an "arena" with no pymalloc block: 3.11+ also takes its
- * frames' data stack chunks from the arena allocator), unless the kernel
- * merged its mapping with a written neighbour. */
+ * in is one (an "arena" with no pymalloc block: 3.11+ takes its frames'
+ * 16 KiB data stack chunks from the arena allocator too, Python/pystate.c
+ * allocate_chunk -> Objects/obmalloc.c _PyObject_VirtualAlloc), unless the
+ * kernel merged its mapping with a written neighbour. */
 static int never_written(hw_tracer *tr, uint64_t addr, uint64_t len)
 {
 	const hw_mapping *m = hw_target_mapping_at(tr->t, addr);

@@ -630,7 +630,7 @@ static const struct type_entry *lookup_type_at(hw_typer *ty, uint64_t type, int 
 
 /* e->owns of a heap type is its base's: resolved once, the cache slot
  * found again after (the lookup of the base may grow the cache). */
-static const struct type_entry *resolve_owns(hw_typer *ty, struct type_entry *e, int depth)
+static struct type_entry *resolve_owns(hw_typer *ty, struct type_entry *e, int depth)
 {
 	uint64_t type = e->type, base = e->base;
 	e->owns = OWNS_NOTHING;
@@ -669,7 +669,7 @@ static const struct type_entry *lookup_type_at(hw_typer *ty, uint64_t type, int 
 		ty->cache_used++;
 		check_type(ty, e);
 		if (e->owns == OWNS_BASE)
-			e = (struct type_entry *)resolve_owns(ty, e, depth);
+			e = resolve_owns(ty, e, depth);
 	}
 	ty->last = e;
 	return e;

@@ -41,6 +41,7 @@ typedef struct take {
 	/* blocks the named objects own (hw_owned), named after the walks */
 	hw_owned *owned;
 	size_t n_owned, cap_owned;
+	int python; /* CPython found: its debug hooks' heads may be met */
 } take;
 
 static int type_id(take *tk, const char *name, uint32_t *id)
@@ -193,7 +194,7 @@ static int on_alloc(void *ctx, const hw_alloc *a)
 		 * found in the tracer's table there when the block itself is not
 		 * in it (the raw domain's blocks are the tracer's malloc hooks',
 		 * at the block's own address) */
-		uint32_t hooked = debug_hooked(av);
+		uint32_t hooked = tk->python ? debug_hooked(av) : 0;
 		if (tk->typer) {
 			hw_alloc inner = *a;
 			inner.address += hooked;
@@ -393,6 +394,7 @@ static int take_once(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 		walker_failed(&tk, "glibc-not-located",
 		              "libc.so is mapped but its malloc was not found");
 	int prc = hw_pymalloc_open(&py, t);
+	tk.python = !prc;
 	if (prc && prc != HW_ENOTFOUND)
 		walker_failed(&tk, "pymalloc-unsupported", "pymalloc");
 	int trc = hw_tracer_open(&tk.tracer, t);

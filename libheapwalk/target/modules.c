@@ -391,14 +391,8 @@ int hw_target_symbolize(hw_target *t, uint64_t addr, hw_symbolization *out)
 	int rc = symbolize(t, addr, out);
 	if (rc != HW_OK && rc != HW_ENOTFOUND)
 		return rc;
-	if (t->sym_n == t->sym_cap) {
-		size_t cap = t->sym_cap ? 2 * t->sym_cap : 1024;
-		struct hw_sym_cached *c = realloc(t->sym_cache, cap * sizeof(*c));
-		if (!c)
-			return rc;
-		t->sym_cache = c;
-		t->sym_cap = cap;
-	}
+	if (hw_grow((void **)&t->sym_cache, sizeof *t->sym_cache, &t->sym_cap, t->sym_n + 1))
+		return rc;
 	if (t->sym_n < UINT32_MAX - 1 &&
 	    hw_map64_put(&t->sym_memo, addr, (uint32_t)t->sym_n) == HW_OK)
 		t->sym_cache[t->sym_n++] = (struct hw_sym_cached){*out, rc};

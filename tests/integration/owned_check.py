@@ -17,8 +17,9 @@ OUTFILE and OUTFILE.every are py_owned.py's; CHUNKS_JSON is `coretool chunks
   - the allocations named "list items" are exactly the item arrays of the
     lists gc.get_objects() saw, those named "set table" exactly the sets'
     and frozensets' tables, "collections.deque block" exactly the deques'
-    blocks, "collections.OrderedDict node" exactly the OrderedDicts' nodes (a table outside every allocation is static, and left out),
-    with the script's own (3.15 leaves some untracked: frozensets of
+    blocks, "collections.OrderedDict node" exactly the OrderedDicts' nodes
+    (a table outside every allocation is static, and left out), with the
+    script's own (3.15 leaves some untracked: frozensets of
     immutables, gh-140232).  From 3.15 on, gc.get_objects() also leaves
     out some the interpreter keeps (lists of its own, held in its state):
     there at most 5% more may be named (their count is printed).
@@ -42,14 +43,15 @@ allocs.sort()
 starts = [a[0] for a in allocs]
 
 
-def holder(ptr, kind):
-    """The allocation the pointer lies in, and the offset, or None."""
+def holder(ptr, reach):
+    """The allocation the pointer lies in, at most reach bytes in, and the
+    offset, or None."""
     i = bisect.bisect_right(starts, ptr) - 1
     if i < 0:
         return None
     addr, size, typ = allocs[i]
     off = ptr - addr
-    if off >= size or off > REACH.get(kind, 32):
+    if off >= size or off > reach:
         return None
     return i, off
 
@@ -65,19 +67,19 @@ for line in open(outfile):
         continue
     if f[0] == "obj":
         name, ptr = f[1], int(f[2], 16)
-        i = bisect.bisect_right(starts, ptr) - 1
-        if i < 0 or ptr - allocs[i][0] >= allocs[i][1] or ptr - allocs[i][0] > 64:
+        h = holder(ptr, 64)
+        if h is None:
             bad.append("%s object at 0x%x: no used allocation holds it" % (name, ptr))
-        elif allocs[i][2] != name:
+        elif allocs[h[0]][2] != name:
             bad.append("%s object at 0x%x (block 0x%x, %d bytes): named %r"
-                       % (name, ptr, allocs[i][0], allocs[i][1], allocs[i][2]))
+                       % (name, ptr, allocs[h[0]][0], allocs[h[0]][1], allocs[h[0]][2]))
         counts["objects"] = counts.get("objects", 0) + 1
         continue
     if f[0] != "own":
         continue
     own += 1
     kind, ptr, need = " ".join(f[1:-2]), int(f[-2], 16), int(f[-1])
-    h = holder(ptr, kind)
+    h = holder(ptr, REACH.get(kind, 32))
     if h is None:
         bad.append("%s at 0x%x: no used allocation holds it" % (kind, ptr))
         continue
@@ -98,7 +100,7 @@ for tag, kind in ((1, "list items"), (2, "set table"), (3, "collections.deque bl
                   (4, "collections.OrderedDict node")):
     exp = set(own_blocks.get(kind, ()))
     for ptr in every[tag]:
-        h = holder(ptr, kind)
+        h = holder(ptr, REACH.get(kind, 32))
         if h is not None:
             exp.add(allocs[h[0]][0])
     got = {a[0] for a in allocs if a[2] == kind}

@@ -19,9 +19,11 @@
 # and OUTFILE.every, as pairs of 64-bit words, (1, PTR) for the item array
 # of every list in the process that has one, (2, PTR) for the table of
 # every set and frozenset not kept inline, (3, PTR) for every block of
-# every deque, (4, PTR) for every node of every OrderedDict.  These come from gc.get_objects() just before the dump, and
-# nothing that holds a list or a set is made after them: the core's list
-# items and set tables must be exactly these.  Then os.abort() (core) or
+# every deque, (4, PTR) for every node of every OrderedDict.  These come
+# from gc.get_objects() just before the dump, and nothing that holds a
+# list, a set, a deque or an OrderedDict is made after them: the core's
+# list items, set tables, deque blocks and OrderedDict nodes must be
+# exactly these.  Then os.abort() (core) or
 # "ready" on stdout and a pause (live).
 import array
 import collections
@@ -85,8 +87,9 @@ deques.append(collections.deque(range(100000)))
 arrays = [array.array("d", range(i % 90)) for i in range(N)]
 odicts = [collections.OrderedDict(("k%d" % j, j) for j in range(i % 40)) for i in range(400)]
 odicts += [HwOrdered(a=i, b=i) for i in range(100)]
-for od in odicts[::3]:
-    od.move_to_end(next(iter(od)), last=True) if od else None
+for od in odicts[::3]:  # (its list of nodes no longer in insertion order)
+    if od:
+        od.move_to_end(next(iter(od)))
 objs = [("str", "s%d" % i * (1 + i % 7)) for i in range(N)]
 objs += [("str", "\u00e9%d" % i * (1 + i % 5)) for i in range(300)]
 objs += [("str", "\u4e2d%d" % i) for i in range(300)]
@@ -116,22 +119,21 @@ def dict_parts(d, values=True):
 
 
 def deque_blocks(d):
-    """Its blocks, left to right (a left link, 64 items, a right link)."""
+    """Its blocks, left to right (a left link, 64 items, a right link); a
+    generator: it makes no list."""
     b, right = word(id(d) + 3 * P), word(id(d) + 4 * P)
-    out = [b]
+    yield b
     while b != right:
         b = word(b + 65 * P)
-        out.append(b)
-    return out
+        yield b
 
 
 def odict_nodes(od):
-    """Its nodes, first to last (key, hash, next, prev)."""
-    out, n = [], word(id(od) + 6 * P)
+    """Its nodes, first to last (key, hash, next, prev); no list made."""
+    n = word(id(od) + 6 * P)
     while n:
-        out.append(n)
+        yield n
         n = word(n + 2 * P)
-    return out
 
 
 def set_table(s):
@@ -201,17 +203,11 @@ for o in everything:
             ptrs.append(2)
             ptrs.append(word(id(o) + 5 * P))
     elif isinstance(o, collections.OrderedDict):
-        n = word(id(o) + 6 * P)
-        while n:
+        for n in odict_nodes(o):
             ptrs.append(4)
             ptrs.append(n)
-            n = word(n + 2 * P)
     elif isinstance(o, collections.deque):
-        b, right = word(id(o) + 3 * P), word(id(o) + 4 * P)
-        ptrs.append(3)
-        ptrs.append(b)
-        while b != right:
-            b = word(b + 65 * P)
+        for b in deque_blocks(o):
             ptrs.append(3)
             ptrs.append(b)
 o = None
