@@ -25,7 +25,23 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
  * need: 0, or -1 when out of memory (*p and *cap unchanged).  hw_grow32
  * for 32-bit capacities.  (snapshot/table.c) */
 int hw_grow(void **p, size_t el, size_t *cap, size_t need);
+/* The capacity hw_grow moves cap to for need (cap itself when enough): 0,
+ * or -1 when its bytes would overflow. */
+int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out);
 int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
+
+/* Memory for large arrays that grow (a snapshot's columns, the glibc
+ * walker's bitmaps): from HW_BIG_FROM bytes on, a mapping of its own
+ * advised for transparent huge pages, grown by moving its pages, not by
+ * copying them (bigmem.c).  hw_big_resize(NULL, n) gives n zeroed bytes;
+ * with an array of its own, keeps its first min(old, n) bytes (the rest
+ * undefined), giving NULL, the array unchanged, without memory.  16-byte
+ * aligned (malloc's).  hw_big_free(NULL) does nothing.  hw_big_threshold sets where
+ * mappings begin (for tests) and gives back what it was. */
+#define HW_BIG_FROM ((size_t)1 << 20)
+void *hw_big_resize(void *p, size_t bytes);
+void hw_big_free(void *p);
+size_t hw_big_threshold(size_t from);
 
 /* Sort n records of rec bytes each (8 or 16) by their first 8 bytes, a
  * uint64_t, from its bit lo_bit up (ascending, ties in their order): LSD

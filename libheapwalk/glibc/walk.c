@@ -746,10 +746,10 @@ static void list_bitmap(struct walker *w)
 	}
 	uint64_t max = w->in->bitmap_max ? w->in->bitmap_max : GW_BITMAP_MAX;
 	w->n_words = (size_t)(bits / 64 + 1);
-	w->bits = bits / 64 < max / 8 ? calloc(w->n_words, sizeof *w->bits) : NULL;
-	w->kinds = w->bits ? calloc(3 * w->n_words, sizeof *w->kinds) : NULL;
+	w->bits = bits / 64 < max / 8 ? hw_big_resize(NULL, w->n_words * sizeof *w->bits) : NULL;
+	w->kinds = w->bits ? hw_big_resize(NULL, 3 * w->n_words * sizeof *w->kinds) : NULL;
 	if (!w->kinds) {
-		free(w->bits);
+		hw_big_free(w->bits);
 		w->bits = NULL;
 		w->set_on = 1;
 	}
@@ -2236,8 +2236,8 @@ int gw_walk(const struct gw_input *in, const hw_visitor *v, hw_glibc_summary *su
 	gw_freeset_clear(&w.set);
 	capture_free(&w);
 	free(w.added);
-	free(w.bits);
-	free(w.kinds);
+	hw_big_free(w.bits);
+	hw_big_free(w.kinds);
 	free(w.listed);
 	free(w.win.buf);
 	free(w.arenas);

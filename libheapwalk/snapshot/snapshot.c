@@ -47,14 +47,14 @@ void hw_snapshot_free(hw_snapshot *s)
 {
 	if (!s)
 		return;
-	free(s->addr);
-	free(s->size32);
+	hw_big_free(s->addr);
+	hw_big_free(s->size32);
 	free(s->big);
-	free(s->type);
-	free(s->site);
-	free(s->arena);
-	free(s->flags);
-	free(s->slack);
+	hw_big_free(s->type);
+	hw_big_free(s->site);
+	hw_big_free(s->arena);
+	hw_big_free(s->flags);
+	hw_big_free(s->slack);
 	hw_strtab_free(&s->str);
 	free(s->types);
 	hw_map64_free(&s->type_index);
@@ -252,17 +252,17 @@ int hw_snapshot_reserve(hw_snapshot *s, size_t n)
 {
 	if (s->n + n <= s->cap)
 		return HW_OK;
-	size_t cap = s->cap ? s->cap : 0, want = s->n + n;
-	size_t c = cap;
-	if (hw_grow((void **)&s->addr, sizeof *s->addr, &c, want))
+	size_t c;
+	if (hw_grow_capacity(s->cap, sizeof *s->addr, s->n + n, &c))
 		return nomem();
 	/* every column gets the same capacity c */
 	void *p;
 #define GROW_COL(col)                                                                              \
-	p = realloc(s->col, c * sizeof *s->col);                                                   \
+	p = hw_big_resize(s->col, c * sizeof *s->col);                                             \
 	if (!p)                                                                                    \
 		return nomem();                                                                    \
 	s->col = p;
+	GROW_COL(addr)
 	GROW_COL(size32)
 	if (s->type) {
 		GROW_COL(type)
@@ -322,13 +322,13 @@ int hw_s_size_word(hw_snapshot *s, uint64_t size, uint32_t *out)
 }
 
 /* An id column made on its first nonzero id: zeroed, so every allocation
- * before has id 0 (calloc: the pages of those zeros are not even touched
- * until finish moves them). */
+ * before has id 0 (hw_big_resize: the pages of those zeros are not even
+ * touched until finish moves them). */
 static int id_column(hw_snapshot *s, uint32_t **col)
 {
 	if (*col)
 		return HW_OK;
-	*col = calloc(s->cap ? s->cap : 1, sizeof **col);
+	*col = hw_big_resize(NULL, (s->cap ? s->cap : 1) * sizeof **col);
 	return *col ? HW_OK : nomem();
 }
 
@@ -353,7 +353,7 @@ static int slack_column(hw_snapshot *s)
 {
 	if (s->slack)
 		return HW_OK;
-	s->slack = malloc((s->cap ? s->cap : 1) * sizeof *s->slack);
+	s->slack = hw_big_resize(NULL, (s->cap ? s->cap : 1) * sizeof *s->slack);
 	if (!s->slack)
 		return nomem();
 	for (size_t i = 0; i < s->n; i++)
@@ -626,7 +626,7 @@ static void apply_stretches(void *col, void **tmp, size_t el, const stretch *st,
 
 static void trim(void **p, size_t el, size_t n)
 {
-	void *q = realloc(*p, (n ? n : 1) * el);
+	void *q = hw_big_resize(*p, (n ? n : 1) * el);
 	if (q)
 		*p = q;
 }
@@ -710,7 +710,7 @@ static int finish_moving_last_run(hw_snapshot *s, const stretch *st, size_t ns, 
  * n addresses, each column copied once in large pieces. */
 static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
 {
-	void *tmp = malloc((s->n ? s->n : 1) * sizeof(uint64_t));
+	void *tmp = hw_big_resize(NULL, (s->n ? s->n : 1) * sizeof(uint64_t));
 	if (!tmp)
 		return nomem();
 	apply_stretches(&s->addr, &tmp, sizeof *s->addr, st, ns);
@@ -723,7 +723,7 @@ static int finish_by_stretches(hw_snapshot *s, const stretch *st, size_t ns)
 	if (s->slack)
 		apply_stretches(&s->slack, &tmp, sizeof *s->slack, st, ns);
 	apply_stretches(&s->flags, &tmp, sizeof *s->flags, st, ns);
-	free(tmp);
+	hw_big_free(tmp);
 	/* the columns now sit in buffers of other sizes: trim them all */
 	trim_all(s);
 	s->sorted = true;

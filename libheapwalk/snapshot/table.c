@@ -24,16 +24,25 @@ uint64_t hw_hash_bytes(const void *p, size_t n, uint64_t seed)
 	return hw_mix64(h);
 }
 
-int hw_grow(void **p, size_t el, size_t *cap, size_t need)
+int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out)
 {
-	if (need <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 16;
+	size_t c = cap ? cap : 16;
 	while (c < need) {
 		if (c > SIZE_MAX / 2 / el)
 			return -1;
 		c = c + c / 2 + 16;
 	}
+	*out = c;
+	return 0;
+}
+
+int hw_grow(void **p, size_t el, size_t *cap, size_t need)
+{
+	size_t c;
+	if (need <= *cap)
+		return 0;
+	if (hw_grow_capacity(*cap, el, need, &c))
+		return -1;
 	void *q = realloc(*p, c * el);
 	if (!q)
 		return -1;
