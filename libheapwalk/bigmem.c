@@ -122,6 +122,33 @@ void *hw_big_resize(void *p, size_t bytes)
 	return n + HEAD;
 }
 
+int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out)
+{
+	size_t c = cap ? cap : 16;
+	while (c < need) {
+		if (c > SIZE_MAX / 2 / el)
+			return -1;
+		c = c + c / 2 + 16;
+	}
+	*out = c;
+	return 0;
+}
+
+int hw_big_grow(void **p, size_t el, size_t *cap, size_t need)
+{
+	size_t c;
+	if (need <= *cap)
+		return 0;
+	if (hw_grow_capacity(*cap, el, need, &c))
+		return -1;
+	void *q = hw_big_resize(*p, c * el);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 void hw_big_free(void *p)
 {
 	if (!p)

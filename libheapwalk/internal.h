@@ -26,7 +26,7 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
  * for 32-bit capacities.  (snapshot/table.c) */
 int hw_grow(void **p, size_t el, size_t *cap, size_t need);
 /* The capacity hw_grow moves cap to for need (cap itself when enough): 0,
- * or -1 when its bytes would overflow. */
+ * or -1 when its bytes would overflow.  (bigmem.c) */
 int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out);
 int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 
@@ -41,6 +41,8 @@ int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 #define HW_BIG_FROM ((size_t)1 << 20)
 void *hw_big_resize(void *p, size_t bytes);
 void hw_big_free(void *p);
+/* hw_grow for an array of hw_big_resize's (the same capacities). */
+int hw_big_grow(void **p, size_t el, size_t *cap, size_t need);
 size_t hw_big_threshold(size_t from);
 
 /* Sort n records of rec bytes each (8 or 16) by their first 8 bytes, a

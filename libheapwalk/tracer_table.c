@@ -259,7 +259,7 @@ static int cmp_live(const void *a, const void *b)
 
 static int add_live(hw_tracer *tr, size_t *cap, const struct hwt_live_entry *e)
 {
-	if (hw_grow((void **)&tr->live, sizeof *tr->live, cap, tr->nlive + 1))
+	if (hw_big_grow((void **)&tr->live, sizeof *tr->live, cap, tr->nlive + 1))
 		return hw_error_set(HW_ENOMEM, "tracer: live table");
 	tr->live[tr->nlive].address = hwt_key_address(e->key);
 	tr->live[tr->nlive].site = e->site;
@@ -849,7 +849,7 @@ void hw_tracer_close(hw_tracer *tr)
 {
 	if (!tr)
 		return;
-	free(tr->live);
+	hw_big_free(tr->live);
 	if (tr->res) {
 		for (uint64_t i = 0; i <= tr->nsites; i++)
 			free(tr->res[i].frames);

@@ -667,7 +667,7 @@ static int finish_moving_last_run(hw_snapshot *s, const stretch *st, size_t ns, 
 			m += st[k].n;
 	if (m > s->n / 4)
 		return 1;
-	char *tmp = malloc((m ? m : 1) * sizeof(uint64_t));
+	char *tmp = hw_big_resize(NULL, (m ? m : 1) * sizeof(uint64_t));
 	if (!tmp)
 		return nomem();
 	struct {
@@ -699,7 +699,7 @@ static int finish_moving_last_run(hw_snapshot *s, const stretch *st, size_t ns, 
 			}
 		}
 	}
-	free(tmp);
+	hw_big_free(tmp);
 	s->sorted = true;
 	if (s->cap > s->n)
 		trim_all(s);
@@ -755,18 +755,18 @@ int hw_snapshot_finish(hw_snapshot *s)
 			free(st);
 			return rc;
 		}
-		uint32_t *idx = malloc(s->n * sizeof *idx);
-		void *tmp = malloc(s->n * sizeof(uint64_t));
+		uint32_t *idx = hw_big_resize(NULL, s->n * sizeof *idx);
+		void *tmp = hw_big_resize(NULL, s->n * sizeof(uint64_t));
 		if (!idx || !tmp) {
-			free(idx);
-			free(tmp);
+			hw_big_free(idx);
+			hw_big_free(tmp);
 			return nomem();
 		}
 		for (size_t i = 0; i < s->n; i++)
 			idx[i] = (uint32_t)i;
 		if (radix_sort_idx(idx, tmp, s->addr, s->n)) {
-			free(idx);
-			free(tmp);
+			hw_big_free(idx);
+			hw_big_free(tmp);
 			return nomem();
 		}
 		permute(s->addr, sizeof *s->addr, idx, s->n, tmp);
@@ -779,8 +779,8 @@ int hw_snapshot_finish(hw_snapshot *s)
 		permute(s->flags, sizeof *s->flags, idx, s->n, tmp);
 		if (s->slack)
 			permute(s->slack, sizeof *s->slack, idx, s->n, tmp);
-		free(idx);
-		free(tmp);
+		hw_big_free(idx);
+		hw_big_free(tmp);
 		s->sorted = true;
 	}
 	if (s->cap > s->n)

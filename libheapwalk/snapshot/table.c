@@ -24,18 +24,6 @@ uint64_t hw_hash_bytes(const void *p, size_t n, uint64_t seed)
 	return hw_mix64(h);
 }
 
-int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out)
-{
-	size_t c = cap ? cap : 16;
-	while (c < need) {
-		if (c > SIZE_MAX / 2 / el)
-			return -1;
-		c = c + c / 2 + 16;
-	}
-	*out = c;
-	return 0;
-}
-
 int hw_grow(void **p, size_t el, size_t *cap, size_t need)
 {
 	size_t c;
@@ -107,10 +95,10 @@ int hw_sort_records(void *v, size_t n, size_t rec, unsigned lo_bit)
 	unsigned passes = (hi - lo + MAX_DIGIT - 1) / MAX_DIGIT;
 	unsigned digit = (hi - lo + passes - 1) / passes;
 	size_t radix = (size_t)1 << digit;
-	uint8_t *dst = malloc(n * rec);
+	uint8_t *dst = hw_big_resize(NULL, n * rec);
 	size_t *count = malloc(radix * sizeof *count);
 	if (!dst || !count) {
-		free(dst);
+		hw_big_free(dst);
 		free(count);
 		return -1;
 	}
@@ -128,7 +116,7 @@ int hw_sort_records(void *v, size_t n, size_t rec, unsigned lo_bit)
 		memcpy(v, src, n * rec);
 		dst = src;
 	}
-	free(dst);
+	hw_big_free(dst);
 	free(count);
 	return 0;
 }

@@ -119,7 +119,7 @@ static uint32_t debug_hooked(const hw_alloc_view *av)
 static void keep_owned(void *ctx, hw_owned o)
 {
 	take *tk = ctx;
-	if (hw_grow((void **)&tk->owned, sizeof *tk->owned, &tk->cap_owned, tk->n_owned + 1))
+	if (hw_big_grow((void **)&tk->owned, sizeof *tk->owned, &tk->cap_owned, tk->n_owned + 1))
 		tk->rc = HW_ENOMEM;
 	else
 		tk->owned[tk->n_owned++] = o;
@@ -431,7 +431,7 @@ static int take_once(hw_snapshot **out, hw_target *t, const hw_take_options *o)
 	}
 	if (!tk.rc)
 		tk.rc = name_owned(&tk);
-	free(tk.owned);
+	hw_big_free(tk.owned);
 	if (tk.tracer && !tk.rc) {
 		const hw_tracer_summary *ts = hw_tracer_get_summary(tk.tracer);
 		hw_tracer_summary none = {.mode = "all"};
