@@ -45,13 +45,12 @@ static big_head *head_of(void *p)
 	return (big_head *)((char *)p - HEAD);
 }
 
-/* A mapping of len bytes (a multiple of UNIT) at a UNIT-aligned address,
- * advised for huge pages; NULL when the address space is short. */
-static char *map_aligned(size_t len)
+void *hw_big_map(size_t len, int flags)
 {
-	if (len > SIZE_MAX - UNIT)
+	if (len > SIZE_MAX - UNIT || len % 4096)
 		return NULL;
-	char *m = mmap(NULL, len + UNIT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *m = mmap(NULL, len + UNIT, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
 	if (m == MAP_FAILED)
 		return NULL;
 	uintptr_t a = ((uintptr_t)m + UNIT - 1) & ~(uintptr_t)(UNIT - 1);
@@ -88,11 +87,12 @@ void *hw_big_resize(void *p, size_t bytes)
 			n->bytes = bytes;
 			return (char *)n + HEAD;
 		}
-		big_head *n = (big_head *)map_aligned(map_len(bytes));
+		big_head *n = (big_head *)hw_big_map(map_len(bytes), 0);
 		if (!n)
 			return NULL;
 		if (h) {
-			memcpy((char *)n + HEAD, (char *)h + HEAD, h->bytes < bytes ? h->bytes : bytes);
+			memcpy((char *)n + HEAD, (char *)h + HEAD,
+			       h->bytes < bytes ? h->bytes : bytes);
 			free(h);
 		}
 		n->map = map_len(bytes);
@@ -108,7 +108,7 @@ void *hw_big_resize(void *p, size_t bytes)
 		h->bytes = bytes;
 		return p;
 	}
-	char *n = map_aligned(len);
+	char *n = hw_big_map(len, 0);
 	if (!n)
 		return NULL;
 	size_t old = h->map;
@@ -134,19 +134,30 @@ int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out)
 	return 0;
 }
 
-int hw_big_grow(void **p, size_t el, size_t *cap, size_t need)
+/* *p grown by resize (realloc or hw_big_resize) to hold need elements. */
+static int grow(void *(*resize)(void *, size_t), void **p, size_t el, size_t *cap, size_t need)
 {
 	size_t c;
 	if (need <= *cap)
 		return 0;
 	if (hw_grow_capacity(*cap, el, need, &c))
 		return -1;
-	void *q = hw_big_resize(*p, c * el);
+	void *q = resize(*p, c * el);
 	if (!q)
 		return -1;
 	*p = q;
 	*cap = c;
 	return 0;
+}
+
+int hw_grow(void **p, size_t el, size_t *cap, size_t need)
+{
+	return grow(realloc, p, el, cap, need);
+}
+
+int hw_big_grow(void **p, size_t el, size_t *cap, size_t need)
+{
+	return grow(hw_big_resize, p, el, cap, need);
 }
 
 void hw_big_free(void *p)

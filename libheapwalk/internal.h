@@ -23,12 +23,12 @@ int hw_error_setv(int code, const char *fmt, va_list ap);
 
 /* Grow *p (elements of el bytes, *cap of them) so that it holds at least
  * need: 0, or -1 when out of memory (*p and *cap unchanged).  hw_grow32
- * for 32-bit capacities.  (snapshot/table.c) */
+ * for 32-bit capacities.  (bigmem.c; hw_grow32 snapshot/table.c) */
 int hw_grow(void **p, size_t el, size_t *cap, size_t need);
+int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 /* The capacity hw_grow moves cap to for need (cap itself when enough): 0,
  * or -1 when its bytes would overflow.  (bigmem.c) */
 int hw_grow_capacity(size_t cap, size_t el, size_t need, size_t *out);
-int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need);
 
 /* Memory for large arrays that grow (a snapshot's columns, the glibc
  * walker's bitmaps): from HW_BIG_FROM bytes on, a mapping of its own
@@ -43,6 +43,10 @@ void *hw_big_resize(void *p, size_t bytes);
 void hw_big_free(void *p);
 /* hw_grow for an array of hw_big_resize's (the same capacities). */
 int hw_big_grow(void **p, size_t el, size_t *cap, size_t need);
+/* An anonymous mapping of len bytes (a multiple of 4096) at a 2 MiB-aligned
+ * address, advised for huge pages, with mmap's flags added (MAP_NORESERVE);
+ * NULL when there is none.  munmap(p, len) gives it back. */
+void *hw_big_map(size_t len, int flags);
 size_t hw_big_threshold(size_t from);
 
 /* Sort n records of rec bytes each (8 or 16) by their first 8 bytes, a

@@ -126,7 +126,7 @@ static uint8_t *w_room(wbuf *w, size_t need)
 		size_t c = w->cap ? w->cap : 4096;
 		while (c < w->n + need)
 			c *= 2;
-		uint8_t *q = realloc(w->p, c);
+		uint8_t *q = hw_big_resize(w->p, c);
 		if (!q) {
 			w->err = 1;
 			return NULL;
@@ -424,24 +424,24 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 	size_t guess =
 	    s->n * 12 + s->str.bytes + (size_t)s->n_frames * 40 + s->n_site_frames * 5 + 65536;
 	if (!w_room(&w, guess)) {
-		free(w.p);
+		hw_big_free(w.p);
 		return hw_error_set(HW_ENOMEM, "out of memory encoding the snapshot");
 	}
 	if (encode(s, &w)) {
-		free(w.p);
+		hw_big_free(w.p);
 		return hw_error_set(HW_ENOMEM, "out of memory encoding the snapshot");
 	}
 	size_t bound = ZSTD_compressBound(w.n);
-	uint8_t *out = malloc(HSNAP_HEADER + bound);
+	uint8_t *out = hw_big_resize(NULL, HSNAP_HEADER + bound);
 	if (!out) {
-		free(w.p);
+		hw_big_free(w.p);
 		return hw_error_set(HW_ENOMEM, "out of memory compressing the snapshot");
 	}
 	size_t z;
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	if (!cc) {
-		free(w.p);
-		free(out);
+		hw_big_free(w.p);
+		hw_big_free(out);
 		return hw_error_set(HW_ENOMEM, "out of memory compressing the snapshot");
 	}
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, HSNAP_ZSTD_LEVEL);
@@ -451,9 +451,9 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 		ZSTD_CCtx_setParameter(cc, ZSTD_c_nbWorkers, 2);
 	z = ZSTD_compress2(cc, out + HSNAP_HEADER, bound, w.p, w.n);
 	ZSTD_freeCCtx(cc);
-	free(w.p);
+	hw_big_free(w.p);
 	if (ZSTD_isError(z)) {
-		free(out);
+		hw_big_free(out);
 		return hw_error_set(HW_EIO, "zstd: %s", ZSTD_getErrorName(z));
 	}
 	memcpy(out, hsnap_magic, 8);
@@ -474,20 +474,20 @@ int hw_snapshot_save(const hw_snapshot *s, const char *path)
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 16);
 	if (!tmp) {
-		free(out);
+		hw_big_free(out);
 		return hw_error_set(HW_ENOMEM, "out of memory");
 	}
 	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		int e = errno;
-		free(out);
+		hw_big_free(out);
 		free(tmp);
 		return hw_error_set(HW_EIO, "cannot create %s: %s", path, strerror(e));
 	}
 	int rc = hw_write_all(fd, out, HSNAP_HEADER + z);
 	int e = errno;
-	free(out);
+	hw_big_free(out);
 	if (rc || fchmod(fd, 0644) || close(fd)) {
 		if (!rc)
 			e = errno;
@@ -1059,17 +1059,17 @@ int hw_hsnap_load_buffer(hw_snapshot **out, const void *buf, size_t len, bool ve
 	if (fsz != raw)
 		return hw_error_set(HW_ECORRUPT,
 		                    "corrupt snapshot: compressed frame size mismatch");
-	uint8_t *p = malloc(raw ? raw : 1);
+	uint8_t *p = hw_big_resize(NULL, raw ? raw : 1);
 	if (!p)
 		return hw_error_set(HW_ENOMEM, "out of memory reading the snapshot");
 	size_t z = ZSTD_decompress(p, raw, b + HSNAP_HEADER, stored);
 	if (ZSTD_isError(z) || z != raw) {
-		free(p);
+		hw_big_free(p);
 		return hw_error_set(HW_ECORRUPT, "corrupt snapshot: %s",
 		                    ZSTD_isError(z) ? ZSTD_getErrorName(z) : "short payload");
 	}
 	int rc = hw_hsnap_decode_payload(out, p, raw);
-	free(p);
+	hw_big_free(p);
 	return rc;
 }
 
@@ -1090,7 +1090,7 @@ int hw_snapshot_load(hw_snapshot **out, const char *path)
 		return hw_error_set(HW_EIO, "not a regular file");
 	}
 	size_t len = (size_t)st.st_size;
-	uint8_t *buf = malloc(len ? len : 1);
+	uint8_t *buf = hw_big_resize(NULL, len ? len : 1);
 	if (!buf) {
 		close(fd);
 		return hw_error_set(HW_ENOMEM, "out of memory reading the snapshot");
@@ -1106,7 +1106,7 @@ int hw_snapshot_load(hw_snapshot **out, const char *path)
 	}
 	close(fd);
 	int rc = hw_hsnap_load_buffer(out, buf, got, true);
-	free(buf);
+	hw_big_free(buf);
 	if (!rc) {
 		hw_snapshot_target *t = &(*out)->target;
 		uint32_t id;

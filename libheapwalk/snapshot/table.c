@@ -24,21 +24,6 @@ uint64_t hw_hash_bytes(const void *p, size_t n, uint64_t seed)
 	return hw_mix64(h);
 }
 
-int hw_grow(void **p, size_t el, size_t *cap, size_t need)
-{
-	size_t c;
-	if (need <= *cap)
-		return 0;
-	if (hw_grow_capacity(*cap, el, need, &c))
-		return -1;
-	void *q = realloc(*p, c * el);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = c;
-	return 0;
-}
-
 int hw_grow32(void **p, size_t el, uint32_t *cap, size_t need)
 {
 	if (need > UINT32_MAX)

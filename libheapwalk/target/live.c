@@ -368,7 +368,8 @@ static size_t bulk_lower(const hw_target *t, uint64_t addr)
  * MADV_FREE lets the kernel take them back under memory pressure (they
  * then read as zeros and fault in again when written, which the read
  * does).  One per process, and only ranges of SPARE_MIN or more. */
-#define SPARE_MIN (4u << 20)
+#define SPARE_MIN     (4u << 20)
+#define BULK_HUGE_MIN (2u << 20)
 static struct {
 	pthread_mutex_t lock;
 	uint8_t *data;
@@ -390,7 +391,12 @@ static uint8_t *bulk_map(size_t len, size_t *map_len)
 	pthread_mutex_unlock(&spare.lock);
 	if (data)
 		return data;
+	/* from 2 MiB on in huge pages (bigmem.c): the copy into it faults
+	 * once per 2 MiB instead of once per page.  (Smaller ones, a
+	 * pymalloc arena each, as they were: no huge page would fit.) */
 	*map_len = len;
+	if (len >= BULK_HUGE_MIN)
+		return hw_big_map(len, MAP_NORESERVE);
 	data = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 	            -1, 0);
 	return data == MAP_FAILED ? NULL : data;
