@@ -113,9 +113,9 @@ START_TEST(test_grow_and_shrink)
 		       now = (to[k] + 64 + 2 * MIB - 1) & ~(2 * MIB - 1);
 		unsigned char v;
 		if (now < was) /* its units past the new end given back */
-			ck_assert_msg(mincore((char *)q - 64 + now, 4096, &v) == -1 && errno == ENOMEM,
-			              "shrunk from %zu to %zu bytes: its tail still mapped", n,
-			              to[k]);
+			ck_assert_msg(
+			    mincore((char *)q - 64 + now, 4096, &v) == -1 && errno == ENOMEM,
+			    "shrunk from %zu to %zu bytes: its tail still mapped", n, to[k]);
 		p = q;
 		n = to[k];
 	}
@@ -133,7 +133,8 @@ START_TEST(test_zeroed)
 		ck_assert(p != NULL);
 		for (size_t i = 0; i < sizes[k]; i++)
 			if (p[i])
-				ck_abort_msg("byte %zu of a new array of %zu is %u", i, sizes[k], p[i]);
+				ck_abort_msg("byte %zu of a new array of %zu is %u", i, sizes[k],
+				             p[i]);
 		if (sizes[k] + 64 >= HW_BIG_FROM)
 			expect_mapped(p, sizes[k]);
 		memset(p, 0xa5, sizes[k]);
