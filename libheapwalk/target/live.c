@@ -444,13 +444,15 @@ int hw_live_prefetch(hw_target *t, uint64_t addr, uint64_t len)
 			                    a);
 		a = m->end;
 	}
-	/* Plain pages, not transparent huge pages: a huge page must come from
-	 * a free 2 MiB block, and in this VM such blocks are handed back to
-	 * the host when freed, so touching one the first time costs the
-	 * host's faults too: 200 MiB took 0.26-0.37 s in huge pages fresh to
-	 * a process (0.03 s when it reused its own) against 0.13-0.17 s in
-	 * 4 KiB pages, which came out ahead in the first heapsnap of a gdb
-	 * session (bench/gdb_heapsnap.sh: 0.57-0.69 s -> 0.42-0.48 s). */
+	/* In transparent huge pages from 2 MiB on (bulk_map, bigmem.c).  On
+	 * 2026-11-25 plain pages came out ahead here: a huge page fresh to
+	 * the host cost its faults too (200 MiB 0.26-0.37 s against 0.13-0.17
+	 * s; bench/gdb_heapsnap.sh's first heapsnap 0.57-0.69 s -> 0.42-0.48
+	 * s with plain pages).  On 2026-12-08's host huge pages did: the
+	 * first heapsnap of a gdb session on 2M chunks 0.98-1.01 s CPU ->
+	 * 0.36-0.48 s (medians of 3, two runs each; the second 0.46-0.48 ->
+	 * 0.18-0.23 s), coretool summary --pid 1.15-1.33 s -> 0.40-0.57 s.
+	 * HEAPWALK_HUGE_PAGES=0 where a host is of the first sort. */
 	size_t map_len = (size_t)((len + 4095) & ~(uint64_t)4095);
 	if (!t->bulk_limit_known) {
 		t->bulk_limit = bulk_limit();

@@ -5,8 +5,9 @@
  * mremap, the step from one to the other) and each shrink; new arrays are
  * zeroed; arrays are 16-byte aligned; a mapped array's mapping is 2 MiB
  * aligned, whole 2 MiB units, all mapped and advised for huge pages
- * (VmFlags "hg" in /proc/self/smaps); without memory the array
- * is left as it was.  Built with the source itself (internal functions).
+ * (VmFlags "hg" in /proc/self/smaps), not advised under
+ * HEAPWALK_HUGE_PAGES=0; without memory the array is left as it was.
+ * Built with the source itself (internal functions).
  */
 #include "internal.h"
 
@@ -41,8 +42,9 @@ static void expect(const uint8_t *p, size_t n, const char *when)
 
 /* Whether [a, a + len) is mapped, by one or more mappings in a row (an
  * array grown by mremap spans two until they merge) all advised for huge
- * pages (smaps' VmFlags "hg", MADV_HUGEPAGE), and a mapping begins at a. */
-static int mapped_advised(uintptr_t a, size_t len)
+ * pages (smaps' VmFlags "hg", MADV_HUGEPAGE) or, hg 0, none of them, and a
+ * mapping begins at a. */
+static int mapped_advised(uintptr_t a, size_t len, int hg)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	ck_assert(f != NULL);
@@ -57,7 +59,7 @@ static int mapped_advised(uintptr_t a, size_t len)
 			in = s <= at && at < e && (at != a || s == a);
 		} else if (in && strncmp(line, "VmFlags:", 8) == 0) {
 #ifdef MADV_HUGEPAGE
-			ok &= strstr(line, " hg") != NULL;
+			ok &= (strstr(line, " hg") != NULL) == hg;
 #endif
 			at = e;
 			in = 0;
@@ -74,7 +76,7 @@ static void expect_mapped(const void *p, size_t n)
 	uintptr_t base = (uintptr_t)p - 64;
 	ck_assert_int_eq((uintptr_t)p % 16, 0);
 	ck_assert_msg(base % (2 * MIB) == 0, "array at %p: not 64 bytes into a unit", p);
-	ck_assert_msg(mapped_advised(base, (n + 64 + 2 * MIB - 1) & ~(2 * MIB - 1)),
+	ck_assert_msg(mapped_advised(base, (n + 64 + 2 * MIB - 1) & ~(2 * MIB - 1), 1),
 	              "array at %p of %zu bytes: its units not all mapped and advised", p, n);
 }
 
@@ -169,6 +171,25 @@ START_TEST(test_no_memory)
 }
 END_TEST
 
+/* HEAPWALK_HUGE_PAGES=0: the same mappings, not advised. */
+START_TEST(test_no_advice)
+{
+	hw_big_threshold(HW_BIG_FROM);
+	setenv("HEAPWALK_HUGE_PAGES", "0", 1);
+	uint8_t *p = hw_big_resize(NULL, 5 * MIB);
+	ck_assert(p != NULL);
+	fill(p, 0, 5 * MIB);
+	ck_assert_msg(mapped_advised((uintptr_t)p - 64, 6 * MIB, 0),
+	              "HEAPWALK_HUGE_PAGES=0, yet advised (or not mapped as it should be)");
+	uint8_t *q = hw_big_resize(p, 9 * MIB);
+	ck_assert(q != NULL);
+	expect(q, 5 * MIB, "growth without advice");
+	ck_assert(mapped_advised((uintptr_t)q - 64, 10 * MIB, 0));
+	hw_big_free(q);
+	unsetenv("HEAPWALK_HUGE_PAGES");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("bigmem");
@@ -177,6 +198,7 @@ int main(void)
 	tcase_add_test(tc, test_grow_and_shrink);
 	tcase_add_test(tc, test_zeroed);
 	tcase_add_test(tc, test_no_memory);
+	tcase_add_test(tc, test_no_advice);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
