@@ -22,7 +22,8 @@
  *    of the child (user + sys), its minor page faults and its peak
  *    anonymous RSS (sampled every millisecond from /proc/PID/status: the
  *    memory beyond the mapped core, whose pages are file-backed), per
- *    allocation.
+ *    allocation; summary once more with HEAPWALK_HUGE_PAGES=0 (its
+ *    arrays in 4 KiB pages: which pays depends on the host).
  *
  * Times are CPU times: the machine is shared, and wall time there measures
  * the neighbours as much as the walk.  With libc debug info the first open
@@ -208,7 +209,7 @@ static int run_child(char **argv, double *cpu, long *anon_kb, long *faults)
 }
 
 static void coretool_line(const char *coretool, const char *verb, const char *core, int rounds,
-                          uint64_t chunks)
+                          uint64_t chunks, const char *note)
 {
 	char *argv[] = {(char *)coretool, (char *)verb, (char *)core, NULL};
 	double best = 1e9;
@@ -227,9 +228,9 @@ static void coretool_line(const char *coretool, const char *verb, const char *co
 		if (faults < 0 || f < faults)
 			faults = f;
 	}
-	printf("coretool %s%s: %.3f s CPU (%.0f ns/chunk); peak anonymous RSS %.1f MiB = %.1f "
+	printf("coretool %s%s%s: %.3f s CPU (%.0f ns/chunk); peak anonymous RSS %.1f MiB = %.1f "
 	       "bytes/allocation; %ld minor page faults\n",
-	       verb, strcmp(verb, "chunks") ? "" : " > /dev/null", best,
+	       verb, strcmp(verb, "chunks") ? "" : " > /dev/null", note, best,
 	       best * 1e9 / (double)(chunks ? chunks : 1), anon / 1024.0,
 	       anon * 1024.0 / (double)(chunks ? chunks : 1), faults);
 }
@@ -441,8 +442,12 @@ int main(int argc, char **argv)
 		       best_take, snap_n, best_render);
 	fflush(stdout);
 	if (coretool) {
-		coretool_line(coretool, "summary", argv[1], rounds, chunks);
-		coretool_line(coretool, "chunks", argv[1], rounds, chunks);
+		coretool_line(coretool, "summary", argv[1], rounds, chunks, "");
+		coretool_line(coretool, "chunks", argv[1], rounds, chunks, "");
+		setenv("HEAPWALK_HUGE_PAGES", "0", 1);
+		coretool_line(coretool, "summary", argv[1], rounds, chunks,
+		              " (HEAPWALK_HUGE_PAGES=0)");
+		unsetenv("HEAPWALK_HUGE_PAGES");
 	}
 	if (devnull)
 		fclose(devnull);
