@@ -128,6 +128,8 @@ struct hw_target {
 	/* live + callback cache */
 	hw_block **blocks; /* hash table */
 	size_t nblocks_buckets;
+	uint8_t **slabs; /* the blocks' bytes, HW_BLOCK_SLAB each (live.c) */
+	size_t nslabs, cap_slabs, slab_used;
 	hw_span *spans;
 
 	/* live: ranges read whole */
