@@ -1,6 +1,8 @@
 /*
- * bigmem.c: memory for the library's large arrays (a snapshot's columns,
- * the glibc walker's bitmaps): tens to hundreds of MiB for a large heap,
+ * bigmem.c: memory for the library's large arrays (a snapshot's columns
+ * and its sort scratch, the glibc walker's bitmaps, the typer's owned
+ * pointers, the tracer reader's live table, .hsnap buffers, a live heap's
+ * copies and read blocks): tens to hundreds of MiB for a large heap,
  * written once from front to back.
  *
  * From HW_BIG_FROM bytes on, an array is a mapping of its own, 2 MiB

@@ -114,14 +114,36 @@ static size_t bucket_of(const hw_target *t, uint64_t block)
  * (hw_cache_free), so their bytes are cut from slabs of HW_BLOCK_SLAB in
  * huge pages (bigmem.c): a live Python heap read through its pymalloc
  * arenas was one 4 KiB page fault per 4 KiB read, in malloc'd blocks
- * (89000 faults for 350 MiB of arenas).  NULL without memory. */
+ * (89000 faults for 350 MiB of arenas).  Under ASan a slab is one block,
+ * malloc's, so that a read past a block's end is seen.  NULL without
+ * memory. */
+#ifdef __SANITIZE_ADDRESS__
+#define HW_BLOCK_SLAB HW_BLOCK
+static uint8_t *slab_new(void)
+{
+	return malloc(HW_BLOCK_SLAB);
+}
+static void slab_free(uint8_t *s)
+{
+	free(s);
+}
+#else
 #define HW_BLOCK_SLAB ((size_t)2 << 20)
+static uint8_t *slab_new(void)
+{
+	return hw_big_map(HW_BLOCK_SLAB, MAP_NORESERVE);
+}
+static void slab_free(uint8_t *s)
+{
+	munmap(s, HW_BLOCK_SLAB);
+}
+#endif
 static uint8_t *block_room(hw_target *t)
 {
 	if (!t->nslabs || t->slab_used + HW_BLOCK > HW_BLOCK_SLAB) {
 		if (hw_grow((void **)&t->slabs, sizeof *t->slabs, &t->cap_slabs, t->nslabs + 1))
 			return NULL;
-		uint8_t *s = hw_big_map(HW_BLOCK_SLAB, MAP_NORESERVE);
+		uint8_t *s = slab_new();
 		if (!s)
 			return NULL;
 		t->slabs[t->nslabs++] = s;
@@ -840,7 +862,7 @@ void hw_cache_free(hw_target *t)
 	free(t->blocks);
 	t->blocks = NULL;
 	for (size_t i = 0; i < t->nslabs; i++)
-		munmap(t->slabs[i], HW_BLOCK_SLAB);
+		slab_free(t->slabs[i]);
 	free(t->slabs);
 	t->slabs = NULL;
 	t->nslabs = t->cap_slabs = t->slab_used = 0;
