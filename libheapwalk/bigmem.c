@@ -42,6 +42,31 @@ typedef struct big_head {
 
 static size_t big_from = HW_BIG_FROM;
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+/* Under ASan the rest of a mapped array's units is poisoned, so a read or
+ * write past its end is reported as past a malloc'd block's; the whole
+ * mapping is unpoisoned before its pages are unmapped or moved (ASan's
+ * shadow stays with the addresses, not the pages). */
+static void fence(big_head *h)
+{
+	ASAN_POISON_MEMORY_REGION((char *)h + HEAD + h->bytes, h->map - HEAD - h->bytes);
+}
+static void unfence(big_head *h)
+{
+	ASAN_UNPOISON_MEMORY_REGION(h, h->map);
+}
+#else
+static void fence(big_head *h)
+{
+	(void)h;
+}
+static void unfence(big_head *h)
+{
+	(void)h;
+}
+#endif
+
 size_t hw_big_threshold(size_t from)
 {
 	size_t was = big_from;
@@ -108,21 +133,25 @@ void *hw_big_resize(void *p, size_t bytes)
 		}
 		n->map = map_len(bytes);
 		n->bytes = bytes;
+		fence(n);
 		return (char *)n + HEAD;
 	}
 	size_t len = map_len(bytes);
 	if (len <= h->map) {
 		/* shrinking (or within the last unit): unmap the tail */
+		unfence(h);
 		if (len < h->map)
 			munmap((char *)h + len, h->map - len);
 		h->map = len;
 		h->bytes = bytes;
+		fence(h);
 		return p;
 	}
 	char *n = hw_big_map(len, 0);
 	if (!n)
 		return NULL;
 	size_t old = h->map;
+	unfence(h);
 	if (mremap(h, old, old, MREMAP_MAYMOVE | MREMAP_FIXED, n) == MAP_FAILED) {
 		memcpy(n, h, HEAD + h->bytes);
 		munmap(h, old);
@@ -130,6 +159,7 @@ void *hw_big_resize(void *p, size_t bytes)
 	h = (big_head *)n;
 	h->map = len;
 	h->bytes = bytes;
+	fence(h);
 	return n + HEAD;
 }
 
@@ -176,8 +206,10 @@ void hw_big_free(void *p)
 	if (!p)
 		return;
 	big_head *h = head_of(p);
-	if (h->map)
+	if (h->map) {
+		unfence(h);
 		munmap(h, h->map);
-	else
+	} else {
 		free(h);
+	}
 }

@@ -40,6 +40,26 @@ static void expect(const uint8_t *p, size_t n, const char *when)
 			ck_abort_msg("%s: byte %zu of %zu lost", when, i, n);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+/* Under ASan an array's last byte is addressable and the next is not
+ * (malloc's redzone, or the rest of a mapping poisoned by bigmem.c),
+ * unless the array ends its mapping's last unit (nothing of ours follows). */
+static void expect_fenced(const uint8_t *p, size_t n)
+{
+	if ((uintptr_t)(p + n) % (2 * MIB) == 0)
+		return;
+	ck_assert_msg(!__asan_address_is_poisoned(p + n - 1), "last byte of %zu poisoned", n);
+	ck_assert_msg(__asan_address_is_poisoned(p + n), "the byte past %zu not poisoned", n);
+}
+#else
+static void expect_fenced(const uint8_t *p, size_t n)
+{
+	(void)p;
+	(void)n;
+}
+#endif
+
 /* Whether [a, a + len) is mapped, by one or more mappings in a row (an
  * array grown by mremap spans two until they merge) all advised for huge
  * pages (smaps' VmFlags "hg", MADV_HUGEPAGE) or, hg 0, none of them, and a
@@ -78,6 +98,7 @@ static void expect_mapped(const void *p, size_t n)
 	ck_assert_msg(base % (2 * MIB) == 0, "array at %p: not 64 bytes into a unit", p);
 	ck_assert_msg(mapped_advised(base, (n + 64 + 2 * MIB - 1) & ~(2 * MIB - 1), 1),
 	              "array at %p of %zu bytes: its units not all mapped and advised", p, n);
+	expect_fenced(p, n);
 }
 
 START_TEST(test_grow_and_shrink)
@@ -97,6 +118,7 @@ START_TEST(test_grow_and_shrink)
 		ck_assert(q != NULL);
 		expect(q, n, "growth");
 		fill(q, n, m);
+		expect_fenced(q, m);
 		if (m + 64 >= (256 << 10))
 			expect_mapped(q, m);
 		p = q;
