@@ -790,15 +790,18 @@ static int chain_repeats(struct chain *c, uint64_t link)
 	return 0;
 }
 
-static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint64_t b,
-                         uint64_t right)
+/* The links of a chain from first, each a block of kind of at least min
+ * bytes whose next link is at next_off: at most max of them, up to last
+ * (0: to a null link), to a bad or repeated link, to CHAIN_MAX. */
+static void own_chain(hw_typer *ty, const struct owner *o, uint64_t first, uint64_t max,
+                      uint64_t last, unsigned kind, uint64_t min, uint64_t next_off)
 {
 	struct chain c = {0, 1, 0};
-	uint64_t max = len / DEQUE_BLOCKLEN + 2;
+	uint64_t b = first;
 	for (uint64_t k = 0; k < max && k < CHAIN_MAX && b && b % 8 == 0 && !chain_repeats(&c, b);
 	     k++) {
-		own(o, b, HW_OWNED_DEQUE_BLOCK, DEQUE_BLOCK);
-		if (b == right || hw_read_u64(ty->target, b + DEQUE_RIGHTLINK, &b) != HW_OK)
+		own(o, b, kind, min);
+		if (b == last || hw_read_u64(ty->target, b + next_off, &b) != HW_OK)
 			return;
 	}
 }
@@ -813,18 +816,6 @@ static void deque_blocks(hw_typer *ty, const struct owner *o, uint64_t len, uint
 #define ODICT_FAST_NODES_SIZE 72
 #define ODICT_NODE_NEXT       16
 #define ODICT_NODE            32
-
-static void odict_nodes(hw_typer *ty, const struct owner *o, uint64_t used, uint64_t node)
-{
-	struct chain c = {0, 1, 0};
-	for (uint64_t k = 0;
-	     k < used + 1 && k < CHAIN_MAX && node && node % 8 == 0 && !chain_repeats(&c, node);
-	     k++) {
-		own(o, node, HW_OWNED_ODICT_NODE, ODICT_NODE);
-		if (hw_read_u64(ty->target, node + ODICT_NODE_NEXT, &node) != HW_OK)
-			return;
-	}
-}
 
 /* The blocks the object e names in a holds, each sent to o. */
 static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *bytes, size_t n,
@@ -861,7 +852,8 @@ static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *by
 		uint64_t fast = W(ODICT_FAST_NODES_SIZE);
 		if (fast < OWNED_MAX_ITEMS)
 			own(o, W(ODICT_FAST_NODES), HW_OWNED_ODICT_FAST_NODES, fast * 8);
-		odict_nodes(ty, o, W(DICT_USED), W(ODICT_FIRST));
+		own_chain(ty, o, W(ODICT_FIRST), W(DICT_USED) + 1, 0, HW_OWNED_ODICT_NODE,
+		          ODICT_NODE, ODICT_NODE_NEXT);
 		break;
 	}
 	case OWNS_SET: {
@@ -877,7 +869,8 @@ static void owned_of(hw_typer *ty, const struct type_entry *e, const uint8_t *by
 		break;
 	}
 	case OWNS_DEQUE:
-		deque_blocks(ty, o, W(DEQUE_LEN), W(DEQUE_LEFTBLOCK), W(DEQUE_RIGHTBLOCK));
+		own_chain(ty, o, W(DEQUE_LEFTBLOCK), W(DEQUE_LEN) / DEQUE_BLOCKLEN + 2,
+		          W(DEQUE_RIGHTBLOCK), HW_OWNED_DEQUE_BLOCK, DEQUE_BLOCK, DEQUE_RIGHTLINK);
 		break;
 	default:
 		break;
